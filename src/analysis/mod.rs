@@ -1,0 +1,3 @@
+//! Plain geometry on landmarks: head pose, eye openness, gaze. No networks.
+
+pub mod geometry;

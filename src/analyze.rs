@@ -1,0 +1,305 @@
+//! One recording, end to end: decode → detect → observations → events →
+//! score. Writing the files is in [`crate::write`].
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::decode::{self, Audio, Frame, MediaInfo};
+use crate::detect::Models;
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::{detect_events, Baseline, Event};
+use crate::observation::{mean_luma, ObjectObs, Observation};
+use crate::progress::Progress;
+use crate::score::{score, Score};
+
+/// How frames are batched through the detectors within a chunk.
+pub const BATCH: usize = 8;
+
+/// What a run needs besides the file: configuration, detectors, threads.
+pub struct Settings {
+    pub config: Config,
+    pub models: Models,
+    /// Worker threads for chunks (and the networks inside them).
+    pub threads: usize,
+}
+
+/// Everything learned about one recording.
+pub struct Analysis {
+    /// Recording id: the file name without its extension.
+    pub recording: String,
+    pub info: MediaInfo,
+    pub sha256: String,
+    pub observations: Vec<Observation>,
+    pub events: Vec<Event>,
+    pub baseline: Baseline,
+    pub score: Score,
+    pub audio: AudioSummary,
+    pub stats: DecodeSummary,
+    pub elapsed_s: f64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AudioSummary {
+    pub present: bool,
+    pub duration_s: f64,
+    pub max_db: Option<f32>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DecodeSummary {
+    pub chunks: usize,
+    pub frames_decoded: u64,
+    pub frames_converted: u64,
+    pub corrupt_packets: u64,
+}
+
+/// The recording id of a path: its file name up to the first dot.
+pub fn recording_id(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "recording".into());
+    match name.split_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem.to_string(),
+        _ => name,
+    }
+}
+
+/// sha256 of a file, hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Analyse one recording.
+pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Result<Analysis> {
+    let started = Instant::now();
+    let cfg = &settings.config;
+    let info = decode::probe(path)?;
+    let fps = cfg.analysis.fps;
+    let times = decode::sample_times(info.duration_s, fps);
+    let chunks = decode::plan_chunks(times.len(), decode::chunk_count(info.duration_s, settings.threads));
+    // every k-th analysed frame also goes through the object detector
+    let object_every = (fps / cfg.analysis.object_fps).round().max(1.0) as usize;
+    progress.start(info.duration_s);
+
+    let run = || -> Result<_> {
+        let ((video, audio), sha) = rayon::join(
+            || {
+                rayon::join(
+                    || {
+                        chunks
+                            .par_iter()
+                            .map(|r| analyze_chunk(&info, &times[r.clone()], r.start, object_every, settings, progress))
+                            .collect::<Vec<_>>()
+                    },
+                    || decode::decode_audio(&info),
+                )
+            },
+            || sha256_file(path),
+        );
+        Ok((video, audio, sha))
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.threads.max(1))
+        .build()
+        .map_err(|e| Error::new(path, ErrorKind::Decode(format!("thread pool: {e}"))))?;
+    let (video, audio, sha) = pool.install(run)?;
+    progress.finish();
+
+    let sha256 = sha?;
+    let mut warnings = Vec::new();
+    let audio = match audio {
+        Ok(a) => a,
+        Err(e) => {
+            warnings.push(format!("audio could not be decoded: {}", e.kind));
+            None
+        }
+    };
+    let mut observations = Vec::with_capacity(times.len());
+    let mut stats = DecodeSummary { chunks: chunks.len(), ..Default::default() };
+    for part in video {
+        let (obs, s) = part?;
+        observations.extend(obs);
+        stats.frames_decoded += s.decoded;
+        stats.frames_converted += s.converted;
+        stats.corrupt_packets += s.corrupt_packets;
+    }
+    attach_audio(&mut observations, audio.as_ref(), cfg.analysis.audio_window_s);
+
+    if info.truncated {
+        warnings.push(match info.header_duration_s {
+            Some(h) if h > info.duration_s + 1.0 => format!(
+                "the file looks truncated: its header says {:.1} s but only {:.1} s of video could be read",
+                h, info.duration_s
+            ),
+            _ => format!("the file looks truncated or damaged after {:.1} s of video", info.duration_s),
+        });
+    }
+    if stats.corrupt_packets > 0 {
+        warnings.push(format!("{} damaged video packets were skipped", stats.corrupt_packets));
+    }
+    if settings.models.faces.is_none() {
+        warnings.push("no face models loaded: face, pose, gaze and eye events were not checked".into());
+    }
+    if settings.models.objects.is_none() {
+        warnings.push("no object model loaded: phone, book, device and person events were not checked".into());
+    }
+
+    let folded = detect_events(&observations, fps, cfg);
+    let score = score(&folded.events, &cfg.policy);
+    let audio_summary = AudioSummary {
+        present: audio.is_some(),
+        duration_s: audio.as_ref().map_or(0.0, |a| a.duration_s()),
+        max_db: observations.iter().filter_map(|o| o.audio_db).reduce(f32::max),
+    };
+    Ok(Analysis {
+        recording: recording_id(path),
+        info,
+        sha256,
+        observations,
+        events: folded.events,
+        baseline: folded.baseline,
+        score,
+        audio: audio_summary,
+        stats,
+        elapsed_s: started.elapsed().as_secs_f64(),
+        warnings,
+    })
+}
+
+type ChunkResult = Result<(Vec<Observation>, decode::SampleStats)>;
+
+/// Decode one chunk and run the detectors over it in batches.
+fn analyze_chunk(
+    info: &MediaInfo,
+    times: &[f64],
+    first_index: usize,
+    object_every: usize,
+    settings: &Settings,
+    progress: &dyn Progress,
+) -> ChunkResult {
+    let step = times.get(1).map_or(0.25, |t| t - times[0]);
+    let mut out: Vec<Observation> = Vec::with_capacity(times.len());
+    let mut batch: Vec<Frame> = Vec::with_capacity(BATCH);
+    let mut failure: Option<Error> = None;
+    let mut flush = |batch: &mut Vec<Frame>, out: &mut Vec<Observation>| {
+        if batch.is_empty() {
+            return;
+        }
+        match detect_batch(batch, object_every, settings) {
+            Ok(obs) => out.extend(obs),
+            Err(e) => {
+                failure.get_or_insert(Error::new(&info.path, ErrorKind::Model(format!("{e:#}"))));
+            }
+        }
+        progress.advance(batch.len() as f64 * step);
+        batch.clear();
+    };
+    let stats = decode::decode_samples(info, times, first_index, settings.config.analysis.max_side, |f| {
+        batch.push(f);
+        if batch.len() == BATCH {
+            flush(&mut batch, &mut out);
+        }
+    })?;
+    flush(&mut batch, &mut out);
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok((out, stats))
+}
+
+/// Faces and objects in one picture (for `proctor detect`).
+pub fn observe_picture(
+    img: &image::RgbImage,
+    models: &Models,
+    cfg: &Config,
+) -> anyhow::Result<(Vec<crate::observation::FaceObs>, Vec<ObjectObs>)> {
+    let faces = match &models.faces {
+        Some(m) => m.analyze(&[img])?.pop().unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let objects = detect_objects(&[img], models, cfg)?.pop().flatten().unwrap_or_default();
+    Ok((faces, objects))
+}
+
+/// Objects of the proctoring categories in each picture; `None` per picture
+/// when there is no object model.
+fn detect_objects(images: &[&image::RgbImage], models: &Models, cfg: &Config) -> anyhow::Result<Vec<Option<Vec<ObjectObs>>>> {
+    let Some(model) = &models.objects else { return Ok(vec![None; images.len()]) };
+    if images.is_empty() {
+        return Ok(Vec::new());
+    }
+    let oc = &cfg.objects;
+    let min = oc.min_score.values().cloned().fold(1.0, f32::min);
+    Ok(model
+        .detect_batch(images, min)?
+        .into_iter()
+        .map(|dets| {
+            Some(
+                dets.into_iter()
+                    .filter_map(|d| {
+                        let category = oc.category_of(d.class_name)?.to_string();
+                        (d.score >= oc.min_score_of(&category)).then_some(ObjectObs {
+                            class: d.class_name.to_string(),
+                            category,
+                            score: d.score,
+                            bbox: d.bbox,
+                        })
+                    })
+                    .collect(),
+            )
+        })
+        .collect())
+}
+
+/// Observations of one batch of frames.
+fn detect_batch(frames: &[Frame], object_every: usize, settings: &Settings) -> anyhow::Result<Vec<Observation>> {
+    let images: Vec<&image::RgbImage> = frames.iter().map(|f| f.image.as_ref()).collect();
+    let mut faces = match &settings.models.faces {
+        Some(m) => m.analyze(&images)?.into_iter().map(Some).collect(),
+        None => vec![None; frames.len()],
+    };
+    let object_idx: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].index % object_every == 0).collect();
+    let mut objects: Vec<Option<Vec<ObjectObs>>> = vec![None; frames.len()];
+    let imgs: Vec<&image::RgbImage> = object_idx.iter().map(|&i| images[i]).collect();
+    for (i, found) in object_idx.iter().zip(detect_objects(&imgs, &settings.models, &settings.config)?) {
+        objects[*i] = found;
+    }
+    Ok(frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Observation {
+            index: f.index,
+            t: f.t,
+            pts: f.pts,
+            width: f.image.width(),
+            height: f.image.height(),
+            mean_luma: mean_luma(&f.image),
+            audio_db: None,
+            faces: faces[i].take(),
+            objects: objects[i].take(),
+        })
+        .collect())
+}
+
+/// Audio level around each analysed frame.
+fn attach_audio(obs: &mut [Observation], audio: Option<&Audio>, window: f64) {
+    let Some(audio) = audio else { return };
+    for o in obs {
+        o.audio_db = audio.rms_db(o.t - window / 2.0, o.t + window / 2.0);
+    }
+}

@@ -1,0 +1,493 @@
+//! The commands behind the CLI: build the configuration once, run, report
+//! each file's outcome, and decide the exit code.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::analyze::{analyze, Settings};
+use crate::batch::{self, BatchOptions, BatchProgress, CandidateSource, Row, Shard};
+use crate::cli::{AnalyzeArgs, BatchArgs, Cli, Command, CommonArgs, DetectArgs, ReportArgs};
+use crate::config::{load_policy, Config};
+use crate::detect::models::Which;
+use crate::detect::Models;
+use crate::error::{Error, ErrorKind};
+use crate::progress::Progress;
+use crate::report::{self, Header, ReportInput};
+use crate::timeline::read_events;
+use crate::write::write_all;
+
+/// Exit status when some input could not be processed.
+pub const EXIT_FAILED: u8 = 2;
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Analyze(args) => analyze_cmd(args),
+        Command::Report(args) => match report_cmd(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("proctor: error: {e}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        },
+        Command::Batch(args) => batch_cmd(args),
+        Command::Detect(args) => detect_cmd(&args),
+        Command::Config => {
+            print!("{}", Config::default().to_toml());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// The configuration: defaults, then the file, then flags.
+pub fn build_config(common: &CommonArgs) -> Result<Config, Error> {
+    let mut cfg = match &common.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(fps) = common.fps {
+        cfg.analysis.fps = fps;
+        cfg.analysis.object_fps = cfg.analysis.object_fps.min(fps);
+    }
+    cfg.validate().map_err(|why| Error::new("--fps", ErrorKind::Config(why)))?;
+    Ok(cfg)
+}
+
+/// The detectors, built in or from `--models`.
+pub fn load_models(common: &CommonArgs) -> Result<Models, Error> {
+    crate::detect::models::load(common.models.as_deref(), Which { faces: true, objects: !common.no_objects })
+}
+
+pub fn threads(common: &CommonArgs) -> usize {
+    common.threads.filter(|n| *n > 0).unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// An indicatif bar per recording: media time done / total and speed as a
+/// multiple of real time.
+struct Bar {
+    bar: ProgressBar,
+}
+
+impl Bar {
+    fn new(multi: &MultiProgress, name: &str, visible: bool) -> Bar {
+        let bar = if visible { multi.add(ProgressBar::new(0)) } else { ProgressBar::hidden() };
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:.bold} [{bar:30.cyan/blue}] {msg} {elapsed_precise} (eta {eta})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(name.to_string());
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Bar { bar }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total_s: f64) {
+        self.bar.set_length((total_s * 10.0).round() as u64);
+        self.bar.reset_elapsed();
+    }
+    fn advance(&self, media_s: f64) {
+        self.bar.inc((media_s * 10.0).round() as u64);
+        let done = self.bar.position() as f64 / 10.0;
+        let total = self.bar.length().unwrap_or(0) as f64 / 10.0;
+        let el = self.bar.elapsed().as_secs_f64().max(1e-3);
+        self.bar.set_message(format!("{done:.0}/{total:.0} s media, {:.1}x real time", done / el));
+    }
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
+    let cfg = match build_config(&args.common) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("proctor: error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let models = match load_models(&args.common) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("proctor: error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let provenance = models.provenance.clone();
+    let settings = Settings { config: cfg, models, threads: threads(&args.common) };
+    let show = !args.common.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+    let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let mut failed = 0usize;
+    for path in &args.files {
+        let bar = Bar::new(&multi, &display_name(path), show);
+        let result = analyze(path, &settings, &bar).and_then(|a| {
+            write_all(&a, &args.outdir, args.candidate.as_deref(), &settings.config, &provenance).map(|o| (a, o))
+        });
+        bar.finish();
+        match result {
+            Ok((a, out)) => {
+                for w in &a.warnings {
+                    if !args.common.quiet && !args.json {
+                        let _ = multi.println(format!("proctor: warning: {}: {w}", path.display()));
+                    }
+                }
+                if args.json {
+                    let line = serde_json::json!({
+                        "path": path.display().to_string(),
+                        "status": "ok",
+                        "recording": a.recording,
+                        "duration_s": a.info.duration_s,
+                        "score": a.score.value,
+                        "band": a.score.band.as_str(),
+                        "events": a.events.len(),
+                        "warnings": a.warnings,
+                        "outputs": out,
+                    });
+                    println!("{line}");
+                } else if !args.common.quiet {
+                    println!(
+                        "{}: score {:.0} ({} risk), {} event{}, {:.1} s of media in {:.1} s -> {}",
+                        path.display(),
+                        a.score.value,
+                        a.score.band.as_str(),
+                        a.events.len(),
+                        if a.events.len() == 1 { "" } else { "s" },
+                        a.info.duration_s,
+                        a.elapsed_s,
+                        out.report.display()
+                    );
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("proctor: error: {e}");
+                if args.json {
+                    println!("{}", serde_json::json!({"path": path.display().to_string(), "status": "error", "error": e.kind.to_string()}));
+                }
+            }
+        }
+    }
+    if failed > 0 {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn display_name(p: &Path) -> String {
+    p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
+    let mut cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(p) = &args.policy {
+        cfg.policy = load_policy(p)?;
+    }
+    let (recording, events) = read_events(&args.events)?;
+    let recording = if recording.is_empty() { crate::analyze::recording_id(&args.events) } else { recording };
+    // the summary beside the events file, if any
+    let summary_path = args.events.with_file_name(format!("{recording}.summary.json"));
+    let summary: serde_json::Value = std::fs::read(&summary_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let str_of = |k: &str| summary.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let candidate = args.candidate.clone().or_else(|| str_of("candidate"));
+    let file = str_of("path").unwrap_or_else(|| "(unknown)".into());
+    let sha = str_of("sha256").unwrap_or_default();
+    let duration = summary.get("duration_s").and_then(|v| v.as_f64()).unwrap_or_else(|| events.iter().map(|e| e.end_s).fold(0.0, f64::max));
+    let frames = summary.get("frames_analysed").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+    let models: Vec<crate::detect::Provenance> = summary.get("models").cloned().and_then(|m| serde_json::from_value(m).ok()).unwrap_or_default();
+    let baseline = summary.get("baseline").cloned().and_then(|b| serde_json::from_value(b).ok());
+    let mut warnings: Vec<String> = summary
+        .get("warnings")
+        .and_then(|w| serde_json::from_value(w.clone()).ok())
+        .unwrap_or_default();
+    warnings.push(format!("re-scored from {} at {}", args.events.display(), crate::write::now_rfc3339()));
+    let analysed_at = str_of("analysed_at").unwrap_or_default();
+    let media = summary.get("media").and_then(|m| serde_json::from_value::<report::MediaLine>(m.clone()).ok()).map(|m| m.line()).unwrap_or_default();
+    let input = ReportInput::new(
+        Header {
+            candidate: candidate.as_deref(),
+            recording: &recording,
+            file: &file,
+            sha256: &sha,
+            analysed_at: &analysed_at,
+            duration_s: duration,
+            frames_analysed: frames,
+            media,
+            baseline,
+            warnings,
+        },
+        &events,
+        &cfg,
+        &models,
+    );
+    // evidence frames, when the recording is still where it was
+    let info = crate::decode::probe(Path::new(&file)).ok();
+    let pdf = report::render(&input, info.as_ref(), &[]).map_err(|why| Error::new(&args.events, ErrorKind::Output(why)))?;
+    let out: PathBuf = args.output.clone().unwrap_or_else(|| args.events.with_file_name(format!("{recording}.report.pdf")));
+    crate::output::write_bytes(&out, &pdf)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"events": events.len(), "score": input.score, "band": input.band, "report": out.display().to_string()})
+        );
+    } else {
+        println!("{}: score {:.0} ({} risk), {} events -> {}", args.events.display(), input.score, input.band, events.len(), out.display());
+    }
+    Ok(())
+}
+
+
+/// Exit status when some recording scored under `--fail-under`.
+pub const EXIT_UNDER: u8 = 1;
+/// Exit status after Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Archive bar (files done / total, ETA) above the per-file bars.
+struct BatchBars {
+    multi: MultiProgress,
+    archive: ProgressBar,
+    show: bool,
+}
+
+impl BatchProgress for BatchBars {
+    fn file_progress(&self, id: &str) -> Box<dyn Progress + '_> {
+        Box::new(Bar::new(&self.multi, id, self.show))
+    }
+    fn file_done(&self, row: &Row, skipped: bool) {
+        self.archive.inc(1);
+        if skipped {
+            self.archive.set_message(format!("skipped {} (done before)", row.id));
+        }
+        if let Some(e) = &row.error {
+            let _ = self.multi.println(format!("proctor: error: {e}"));
+        }
+    }
+}
+
+fn exit_for(rows: &[Row], fail_under: Option<f64>) -> u8 {
+    if rows.iter().any(|r| r.status != "ok") {
+        EXIT_FAILED
+    } else if fail_under.is_some_and(|min| rows.iter().any(|r| r.score.is_some_and(|s| s < min))) {
+        EXIT_UNDER
+    } else {
+        0
+    }
+}
+
+fn print_batch_summary(rows: &[Row], quiet: bool) {
+    let ok = rows.iter().filter(|r| r.status == "ok").count();
+    let failed: Vec<&Row> = rows.iter().filter(|r| r.status != "ok").collect();
+    if !quiet {
+        println!("{} recordings: {} analysed, {} failed", rows.len(), ok, failed.len());
+    }
+    for r in failed {
+        eprintln!("proctor: failed: {}: {}", r.path, r.error.as_deref().unwrap_or("unknown error"));
+    }
+}
+
+fn batch_cmd(args: BatchArgs) -> ExitCode {
+    let fail = |msg: String| {
+        eprintln!("proctor: error: {msg}");
+        ExitCode::from(EXIT_FAILED)
+    };
+    if args.merge {
+        let shards: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
+        return match batch::merge(&shards, &args.outdir) {
+            Ok(rows) => {
+                print_batch_summary(&rows, args.common.quiet);
+                ExitCode::from(exit_for(&rows, args.fail_under))
+            }
+            Err(e) => fail(e.to_string()),
+        };
+    }
+    let cfg = match build_config(&args.common) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let mut items = match batch::discover(&args.inputs) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    if let Some(spec) = &args.shard {
+        match spec.parse::<Shard>() {
+            Ok(shard) => items.retain(|it| shard.contains(it)),
+            Err(e) => return fail(format!("--shard: {e}")),
+        }
+    }
+    let candidates = match args.candidate_from.as_deref().map(CandidateSource::parse).transpose() {
+        Ok(c) => c.unwrap_or(CandidateSource::None),
+        Err(e) => return fail(e),
+    };
+    let total = threads(&args.common);
+    let jobs = args.jobs.filter(|j| *j > 0).unwrap_or((total / 2).max(1));
+    let models = match load_models(&args.common) {
+        Ok(m) => m,
+        Err(e) => return fail(e.to_string()),
+    };
+    let settings = Settings { config: cfg, models, threads: (total / jobs).max(1) };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(EXIT_INTERRUPTED as i32);
+            }
+            eprintln!("proctor: interrupted: finishing the recordings under way (Ctrl-C again to quit now)");
+        });
+    }
+    let show = !args.common.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+    let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let archive = if show { multi.add(ProgressBar::new(items.len() as u64)) } else { ProgressBar::hidden() };
+    archive.set_style(
+        ProgressStyle::with_template("archive [{bar:30.green/white}] {pos}/{len} recordings, eta {eta} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let bars = BatchBars { multi, archive, show };
+    let opts = BatchOptions { outdir: args.outdir.clone(), jobs, resume: args.resume, candidates };
+    let rows = match batch::run_batch(&items, &settings, &opts, &bars, &stop) {
+        Ok(r) => r,
+        Err(e) => return fail(e.to_string()),
+    };
+    bars.archive.finish_and_clear();
+    print_batch_summary(&rows, args.common.quiet);
+    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        eprintln!("proctor: interrupted after {} of {} recordings; run again with --resume", rows.len(), items.len());
+        return ExitCode::from(EXIT_INTERRUPTED);
+    }
+    ExitCode::from(exit_for(&rows, args.fail_under))
+}
+
+/// Split `VIDEO@SECONDS`; a plain path (even one containing '@') stays whole.
+pub fn parse_frame_spec(spec: &str) -> (PathBuf, Option<f64>) {
+    if let Some((path, t)) = spec.rsplit_once('@') {
+        if let Ok(t) = t.parse::<f64>() {
+            if t.is_finite() && t >= 0.0 && !Path::new(spec).exists() {
+                return (PathBuf::from(path), Some(t));
+            }
+        }
+    }
+    (PathBuf::from(spec), None)
+}
+
+/// The picture named by an input of `proctor detect`.
+fn load_picture(spec: &str, max_side: u32) -> Result<image::RgbImage, Error> {
+    let (path, t) = parse_frame_spec(spec);
+    match t {
+        Some(t) => {
+            let info = crate::decode::probe(&path)?;
+            if t > info.duration_s {
+                return Err(Error::new(&path, ErrorKind::Decode(format!("{t} s is past the end ({:.2} s)", info.duration_s))));
+            }
+            crate::decode::frame_at(&info, t, max_side)
+        }
+        None => {
+            crate::decode::probe::check_file(&path)?;
+            image::open(&path)
+                .map(|i| i.to_rgb8())
+                .map_err(|e| Error::new(&path, ErrorKind::NotMedia(format!("not an image proctor can read: {e}"))))
+        }
+    }
+}
+
+fn annotate_path(base: &Path, i: usize, n: usize) -> PathBuf {
+    if n == 1 {
+        return base.to_path_buf();
+    }
+    let stem = base.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = base.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "png".into());
+    base.with_file_name(format!("{stem}-{}.{ext}", i + 1))
+}
+
+fn detect_cmd(args: &DetectArgs) -> ExitCode {
+    let cfg = match build_config(&args.common) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("proctor: error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let models = match load_models(&args.common) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("proctor: error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let mut failed = false;
+    for (i, spec) in args.inputs.iter().enumerate() {
+        let result = load_picture(spec, cfg.analysis.max_side).and_then(|img| {
+            let found = crate::analyze::observe_picture(&img, &models, &cfg)
+                .map_err(|e| Error::new(spec, ErrorKind::Model(format!("{e:#}"))))?;
+            Ok((img, found))
+        });
+        match result {
+            Ok((mut img, (faces, objects))) => {
+                if let Some(base) = &args.annotate {
+                    let o = crate::observation::Observation {
+                        index: 0, t: 0.0, pts: 0.0, width: img.width(), height: img.height(), mean_luma: 0.0,
+                        audio_db: None, faces: Some(faces.clone()), objects: Some(objects.clone()),
+                    };
+                    report::draw_boxes(&mut img, &report::boxes_of(&o));
+                    for f in &faces {
+                        let kp: Vec<([f32; 4], [u8; 3])> =
+                            f.keypoints.iter().map(|p| ([p[0] - 2.0, p[1] - 2.0, p[0] + 2.0, p[1] + 2.0], [255, 220, 0])).collect();
+                        report::draw_boxes(&mut img, &kp);
+                    }
+                    let out = annotate_path(base, i, args.inputs.len());
+                    let mut buf = std::io::Cursor::new(Vec::new());
+                    let saved = img
+                        .write_to(&mut buf, image::ImageFormat::Png)
+                        .map_err(|e| Error::new(&out, ErrorKind::Output(e.to_string())))
+                        .and_then(|_| crate::output::write_bytes(&out, buf.get_ref()));
+                    if let Err(e) = saved {
+                        eprintln!("proctor: error: {e}");
+                        failed = true;
+                    }
+                }
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"input": spec, "width": img.width(), "height": img.height(), "faces": faces, "objects": objects})
+                    );
+                } else {
+                    println!("{spec}: {}x{}, {} face(s), {} object(s)", img.width(), img.height(), faces.len(), objects.len());
+                    let opt = |v: Option<f32>, d: usize| v.map_or("-".to_string(), |v| format!("{v:.d$}"));
+                    for f in &faces {
+                        println!(
+                            "  face   score {:.2} box [{:.0} {:.0} {:.0} {:.0}] yaw {} pitch {} roll {} EAR {}/{} gaze {}/{}",
+                            f.score, f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3],
+                            opt(f.yaw, 1), opt(f.pitch, 1), opt(f.roll, 1),
+                            opt(f.ear_left, 3), opt(f.ear_right, 3), opt(f.gaze_x, 2), opt(f.gaze_y, 2)
+                        );
+                    }
+                    for d in &objects {
+                        println!(
+                            "  object {} ({}) score {:.2} box [{:.0} {:.0} {:.0} {:.0}]",
+                            d.class, d.category, d.score, d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("proctor: error: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,465 @@
+//! Many recordings at once: discovery, sharding, parallel jobs with per-file
+//! errors, a resume manifest, and the archive-level outputs.
+//!
+//! OUTDIR layout:
+//! * `recordings/<id>.*`: each recording's outputs, as `proctor analyze` writes them;
+//! * `events/recording=<id>/part-0.parquet`: every recording's events as one
+//!   Hive-partitioned dataset;
+//! * `summary.parquet`: one row per recording (ok or error);
+//! * `manifest.jsonl`: one line per finished recording, for `--resume`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::{analyze, sha256_file, Settings};
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::EventKind;
+use crate::output::write_atomic;
+use crate::progress::Progress;
+use crate::timeline::{events_frame, read_parquet, write_parquet};
+use crate::write::{counts, write_all, KindCount};
+
+/// File name endings taken as recordings when a directory is searched.
+pub const VIDEO_EXTENSIONS: [&str; 7] = ["webm", "mp4", "mkv", "mov", "m4v", "avi", "ogv"];
+
+/// One recording to process: where it is and its id in the archive.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Item {
+    /// Path relative to the input it was found under (the shard key).
+    pub rel: String,
+    pub path: PathBuf,
+    pub id: String,
+}
+
+/// Turn a relative path into a file-name-safe, unique id:
+/// `2024/exams/a b.webm` → `2024__exams__a_b`.
+pub fn id_of(rel: &str) -> String {
+    let no_ext = match rel.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') && !stem.is_empty() => stem,
+        _ => rel,
+    };
+    no_ext
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != "." && *s != "..")
+        .map(|s| s.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("__")
+}
+
+fn is_video(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Expand inputs: a directory (searched recursively for video files), a
+/// glob pattern, `@list.txt` (one path per line, `#` comments), or a file.
+pub fn discover(inputs: &[String]) -> std::result::Result<Vec<Item>, String> {
+    let mut items: BTreeMap<String, Item> = BTreeMap::new();
+    let mut add = |rel: String, path: PathBuf| {
+        let rel = rel.replace('\\', "/");
+        items.entry(rel.clone()).or_insert_with(|| Item { id: id_of(&rel), rel, path });
+    };
+    for input in inputs {
+        if let Some(list) = input.strip_prefix('@') {
+            let text = std::fs::read_to_string(list).map_err(|e| format!("{list}: cannot be read ({e})"))?;
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+                add(line.trim_start_matches("./").to_string(), PathBuf::from(line));
+            }
+        } else if Path::new(input).is_dir() {
+            let root = Path::new(input);
+            for entry in walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name() {
+                let entry = entry.map_err(|e| format!("{input}: {e}"))?;
+                if entry.file_type().is_file() && is_video(entry.path()) {
+                    let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+                    add(rel.to_string_lossy().into_owned(), entry.path().to_path_buf());
+                }
+            }
+        } else if input.contains(['*', '?', '[']) {
+            let paths = glob::glob(input).map_err(|e| format!("{input}: bad pattern ({e})"))?;
+            for p in paths.flatten().filter(|p| p.is_file()) {
+                add(p.to_string_lossy().trim_start_matches("./").to_string(), p);
+            }
+        } else {
+            // a plain path: kept even if missing, so that it becomes an error row
+            add(input.trim_start_matches("./").to_string(), PathBuf::from(input));
+        }
+    }
+    // ids must be unique: two inputs may flatten to one id
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut out: Vec<Item> = items.into_values().collect();
+    for it in &mut out {
+        if !seen.insert(it.id.clone()) {
+            it.id = format!("{}__{}", it.id, &stable_hash(&it.rel)[..8]);
+            seen.insert(it.id.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn stable_hash(s: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A shard `K/N`: recording i belongs to shard `hash(rel) mod N == K - 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub k: u64,
+    pub n: u64,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Shard, String> {
+        let (k, n) = s.split_once('/').ok_or("a shard is K/N, e.g. 2/8")?;
+        let k: u64 = k.trim().parse().map_err(|_| format!("bad shard number '{k}'"))?;
+        let n: u64 = n.trim().parse().map_err(|_| format!("bad shard count '{n}'"))?;
+        if n == 0 || k == 0 || k > n {
+            return Err(format!("shard {k}/{n}: K must be in 1..=N"));
+        }
+        Ok(Shard { k, n })
+    }
+}
+
+impl Shard {
+    pub fn contains(&self, item: &Item) -> bool {
+        let h = stable_hash(&item.rel);
+        let v = u64::from_str_radix(&h[..16], 16).expect("hex");
+        v % self.n == self.k - 1
+    }
+}
+
+/// One line of the manifest, and one row of summary.parquet.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Row {
+    pub id: String,
+    pub path: String,
+    pub rel: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub sha256: Option<String>,
+    pub config: String,
+    pub duration_s: Option<f64>,
+    pub score: Option<f64>,
+    pub band: Option<String>,
+    pub events: Option<u64>,
+    pub counts: BTreeMap<EventKind, KindCount>,
+    pub elapsed_s: f64,
+    pub candidate: Option<String>,
+}
+
+/// Where the candidate's name comes from in a batch.
+#[derive(Debug, Clone)]
+pub enum CandidateSource {
+    None,
+    /// The first capture group (or the whole match) of a regex over the relative path.
+    Regex(regex::Regex),
+    /// A CSV of `path,candidate` (relative path or file name in the first column).
+    Csv(BTreeMap<String, String>),
+}
+
+impl CandidateSource {
+    pub fn parse(spec: &str) -> std::result::Result<CandidateSource, String> {
+        if spec.ends_with(".csv") && Path::new(spec).is_file() {
+            let text = std::fs::read_to_string(spec).map_err(|e| format!("{spec}: {e}"))?;
+            let mut map = BTreeMap::new();
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                if let Some((p, name)) = line.split_once(',') {
+                    map.insert(p.trim().trim_matches('"').to_string(), name.trim().trim_matches('"').to_string());
+                }
+            }
+            Ok(CandidateSource::Csv(map))
+        } else {
+            regex::Regex::new(spec).map(CandidateSource::Regex).map_err(|e| format!("--candidate-from: {e}"))
+        }
+    }
+
+    pub fn candidate(&self, item: &Item) -> Option<String> {
+        match self {
+            CandidateSource::None => None,
+            CandidateSource::Regex(re) => {
+                let c = re.captures(&item.rel)?;
+                Some(c.get(1).or_else(|| c.get(0))?.as_str().to_string())
+            }
+            CandidateSource::Csv(map) => {
+                let name = item.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                map.get(&item.rel).or_else(|| map.get(&name)).cloned()
+            }
+        }
+    }
+}
+
+/// Read a manifest: the last line per id wins.
+pub fn read_manifest(path: &Path) -> BTreeMap<String, Row> {
+    let mut m = BTreeMap::new();
+    if let Ok(text) = std::fs::read_to_string(path) {
+        for line in text.lines() {
+            if let Ok(r) = serde_json::from_str::<Row>(line) {
+                m.insert(r.id.clone(), r);
+            }
+        }
+    }
+    m
+}
+
+/// Options of one batch run.
+pub struct BatchOptions {
+    pub outdir: PathBuf,
+    pub jobs: usize,
+    pub resume: bool,
+    pub candidates: CandidateSource,
+}
+
+/// Observes a batch: per-file progress and archive-level counts.
+pub trait BatchProgress: Sync {
+    fn file_progress(&self, id: &str) -> Box<dyn Progress + '_>;
+    fn file_done(&self, row: &Row, skipped: bool);
+}
+
+/// Run a batch over `items`. Returns one row per item, in item order
+/// (skipped ones from the manifest). Stops taking new files when `stop` is set.
+pub fn run_batch(
+    items: &[Item],
+    settings: &Settings,
+    opts: &BatchOptions,
+    progress: &dyn BatchProgress,
+    stop: &AtomicBool,
+) -> Result<Vec<Row>> {
+    let rec_dir = opts.outdir.join("recordings");
+    std::fs::create_dir_all(&rec_dir).map_err(|e| Error::new(&rec_dir, ErrorKind::Output(e.to_string())))?;
+    let manifest_path = opts.outdir.join("manifest.jsonl");
+    let previous = if opts.resume { read_manifest(&manifest_path) } else { BTreeMap::new() };
+    if !opts.resume {
+        let _ = std::fs::remove_file(&manifest_path);
+    }
+    let manifest = Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&manifest_path)
+            .map_err(|e| Error::new(&manifest_path, ErrorKind::Output(e.to_string())))?,
+    );
+    let config_hash = settings.config.fingerprint();
+    let rows: Vec<Mutex<Option<Row>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let jobs = opts.jobs.clamp(1, items.len().max(1));
+
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                let (row, skipped) = process(item, settings, opts, &rec_dir, &previous, &config_hash, progress);
+                if !skipped {
+                    let mut f = manifest.lock().expect("manifest lock");
+                    let _ = writeln!(f, "{}", serde_json::to_string(&row).expect("row serialises"));
+                    let _ = f.flush();
+                }
+                progress.file_done(&row, skipped);
+                *rows[i].lock().expect("row lock") = Some(row);
+            });
+        }
+    });
+    let rows: Vec<Row> = rows.into_iter().filter_map(|r| r.into_inner().expect("row lock")).collect();
+    write_archive(&opts.outdir, &rows)?;
+    Ok(rows)
+}
+
+fn process(
+    item: &Item,
+    settings: &Settings,
+    opts: &BatchOptions,
+    rec_dir: &Path,
+    previous: &BTreeMap<String, Row>,
+    config_hash: &str,
+    progress: &dyn BatchProgress,
+) -> (Row, bool) {
+    let started = std::time::Instant::now();
+    let candidate = opts.candidates.candidate(item);
+    let base = Row {
+        id: item.id.clone(),
+        path: item.path.display().to_string(),
+        rel: item.rel.clone(),
+        status: "error".into(),
+        error: None,
+        sha256: None,
+        config: config_hash.to_string(),
+        duration_s: None,
+        score: None,
+        band: None,
+        events: None,
+        counts: BTreeMap::new(),
+        elapsed_s: 0.0,
+        candidate: candidate.clone(),
+    };
+    // resume: same input bytes, same configuration, outputs still there
+    if let Some(prev) = previous.get(&item.id) {
+        if prev.status == "ok" && prev.config == config_hash {
+            let report = rec_dir.join(format!("{}.report.pdf", item.id));
+            if report.exists() && sha256_file(&item.path).ok().as_deref() == prev.sha256.as_deref() {
+                return (prev.clone(), true);
+            }
+        }
+    }
+    let file_progress = progress.file_progress(&item.id);
+    let result = analyze(&item.path, settings, file_progress.as_ref()).and_then(|mut a| {
+        a.recording = item.id.clone();
+        write_all(&a, rec_dir, candidate.as_deref(), &settings.config, &settings.models.provenance)?;
+        write_partition(&opts.outdir, &item.id, &a.events)?;
+        Ok(a)
+    });
+    file_progress.finish();
+    let row = match result {
+        Ok(a) => Row {
+            status: "ok".into(),
+            sha256: Some(a.sha256.clone()),
+            duration_s: Some(a.info.duration_s),
+            score: Some(a.score.value),
+            band: Some(a.score.band.as_str().into()),
+            events: Some(a.events.len() as u64),
+            counts: counts(&a.events),
+            elapsed_s: started.elapsed().as_secs_f64(),
+            ..base
+        },
+        Err(e) => Row { error: Some(e.to_string()), elapsed_s: started.elapsed().as_secs_f64(), ..base },
+    };
+    (row, false)
+}
+
+/// `events/recording=<id>/part-0.parquet`
+pub fn partition_path(outdir: &Path, id: &str) -> PathBuf {
+    outdir.join("events").join(format!("recording={id}")).join("part-0.parquet")
+}
+
+fn write_partition(outdir: &Path, id: &str, events: &[crate::events::Event]) -> Result<()> {
+    let p = partition_path(outdir, id);
+    let dir = p.parent().expect("has a parent");
+    std::fs::create_dir_all(dir).map_err(|e| Error::new(dir, ErrorKind::Output(e.to_string())))?;
+    // the partition key is in the path; the file keeps the id column too
+    write_parquet(&p, &mut events_frame(id, events))
+}
+
+/// summary.parquet: one row per recording.
+pub fn summary_frame(rows: &[Row]) -> DataFrame {
+    let s = |f: &dyn Fn(&Row) -> Option<String>| rows.iter().map(f).collect::<Vec<Option<String>>>();
+    let mut cols = vec![
+        Column::new("schema_version".into(), vec![crate::timeline::SCHEMA_VERSION; rows.len()]),
+        Column::new("recording".into(), rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>()),
+        Column::new("path".into(), rows.iter().map(|r| r.path.as_str()).collect::<Vec<_>>()),
+        Column::new("status".into(), rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>()),
+        Column::new("error".into(), s(&|r| r.error.clone())),
+        Column::new("sha256".into(), s(&|r| r.sha256.clone())),
+        Column::new("candidate".into(), s(&|r| r.candidate.clone())),
+        Column::new("duration_s".into(), rows.iter().map(|r| r.duration_s).collect::<Vec<_>>()),
+        Column::new("score".into(), rows.iter().map(|r| r.score).collect::<Vec<_>>()),
+        Column::new("band".into(), s(&|r| r.band.clone())),
+        Column::new("events".into(), rows.iter().map(|r| r.events).collect::<Vec<_>>()),
+        Column::new("elapsed_s".into(), rows.iter().map(|r| r.elapsed_s).collect::<Vec<_>>()),
+        Column::new("config".into(), rows.iter().map(|r| r.config.as_str()).collect::<Vec<_>>()),
+    ];
+    for k in EventKind::ALL {
+        let get = |r: &Row| r.counts.get(&k).cloned();
+        cols.push(Column::new(format!("{k}_count").into(), rows.iter().map(|r| get(r).map(|c| c.count as u64)).collect::<Vec<_>>()));
+        cols.push(Column::new(format!("{k}_s").into(), rows.iter().map(|r| get(r).map(|c| c.total_s)).collect::<Vec<_>>()));
+    }
+    DataFrame::new_infer_height(cols).expect("equal lengths")
+}
+
+/// Write summary.parquet for `rows`, sorted by recording id.
+pub fn write_archive(outdir: &Path, rows: &[Row]) -> Result<()> {
+    let mut rows = rows.to_vec();
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    write_parquet(&outdir.join("summary.parquet"), &mut summary_frame(&rows))
+}
+
+/// Merge shard outputs: the union of their manifests (last line per id wins)
+/// becomes the archive summary of `outdir`; event partitions are copied.
+pub fn merge(shards: &[PathBuf], outdir: &Path) -> Result<Vec<Row>> {
+    let mut all: BTreeMap<String, Row> = BTreeMap::new();
+    for s in shards {
+        let m = s.join("manifest.jsonl");
+        if !m.exists() {
+            return Err(Error::new(&m, ErrorKind::NotFound));
+        }
+        all.extend(read_manifest(&m));
+        let ev = s.join("events");
+        if ev.is_dir() && s.canonicalize().ok() != outdir.canonicalize().ok() {
+            for entry in walkdir::WalkDir::new(&ev).into_iter().flatten().filter(|e| e.file_type().is_file()) {
+                let rel = entry.path().strip_prefix(s).expect("under the shard");
+                let dst = outdir.join(rel);
+                if let Some(d) = dst.parent() {
+                    std::fs::create_dir_all(d).map_err(|e| Error::new(d, ErrorKind::Output(e.to_string())))?;
+                }
+                let bytes = std::fs::read(entry.path()).map_err(|e| Error::new(entry.path(), ErrorKind::Unreadable(e)))?;
+                crate::output::write_bytes(&dst, &bytes)?;
+            }
+        }
+    }
+    std::fs::create_dir_all(outdir).map_err(|e| Error::new(outdir, ErrorKind::Output(e.to_string())))?;
+    let rows: Vec<Row> = all.into_values().collect();
+    write_atomic(&outdir.join("manifest.jsonl"), |w| {
+        for r in &rows {
+            writeln!(w, "{}", serde_json::to_string(r).expect("row serialises")).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })?;
+    write_archive(outdir, &rows)?;
+    Ok(rows)
+}
+
+/// Read summary.parquet back (for tests and scripts).
+pub fn read_summary(outdir: &Path) -> Result<DataFrame> {
+    read_parquet(&outdir.join("summary.parquet"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_file_name_safe_and_keep_folders() {
+        assert_eq!(id_of("2024/exams/a b.webm"), "2024__exams__a_b");
+        assert_eq!(id_of("x.mp4"), "x");
+        assert_eq!(id_of("../up/x.y.mp4"), "up__x.y");
+    }
+
+    #[test]
+    fn shards_partition_the_items() {
+        let items: Vec<Item> = (0..200)
+            .map(|i| Item { rel: format!("d/{i}.webm"), path: PathBuf::from(format!("d/{i}.webm")), id: i.to_string() })
+            .collect();
+        let n = 3;
+        let mut counts = vec![0; n];
+        for it in &items {
+            let owners: Vec<u64> = (1..=n as u64).filter(|k| Shard { k: *k, n: n as u64 }.contains(it)).collect();
+            assert_eq!(owners.len(), 1);
+            counts[owners[0] as usize - 1] += 1;
+        }
+        assert!(counts.iter().all(|c| *c > 40), "{counts:?}");
+        assert!("0/3".parse::<Shard>().is_err());
+        assert!("4/3".parse::<Shard>().is_err());
+        assert_eq!("2/3".parse::<Shard>().unwrap(), Shard { k: 2, n: 3 });
+    }
+
+    #[test]
+    fn candidate_from_regex_and_csv() {
+        let it = Item { rel: "cohort1/alice_smith-exam2.webm".into(), path: "x/alice_smith-exam2.webm".into(), id: "a".into() };
+        let re = CandidateSource::parse(r"([a-z]+_[a-z]+)-exam").unwrap();
+        assert_eq!(re.candidate(&it).as_deref(), Some("alice_smith"));
+        let d = tempfile::tempdir().unwrap();
+        let csv = d.path().join("names.csv");
+        std::fs::write(&csv, "path,candidate\nalice_smith-exam2.webm,\"Alice Smith\"\n").unwrap();
+        let c = CandidateSource::parse(csv.to_str().unwrap()).unwrap();
+        assert_eq!(c.candidate(&it).as_deref(), Some("Alice Smith"));
+    }
+}

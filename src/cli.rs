@@ -1,0 +1,185 @@
+//! Command-line arguments (validated here; the work is done elsewhere).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "proctor",
+    version,
+    about = "Audit recorded online interviews and exams",
+    long_about = "proctor decodes a recording (webm from a browser's MediaRecorder, mp4, mkv), \
+runs face and object detectors over it, turns what it sees into timed events \
+(no face, several faces, looking away, gaze away, eyes closed, phones, books, devices, \
+other people, loud audio), and writes a Parquet timeline, a JSON summary and a PDF report \
+with an integrity score.\n\nFlags are for a human to review, not verdicts: the report says why \
+each one was raised and shows the frame behind it.",
+    after_help = "Examples:\n  proctor analyze interview.webm\n  proctor analyze *.mp4 -o audit/ --json\n  \
+proctor report audit/interview.events.parquet --policy strict.toml -o strict.pdf\n  \
+proctor config > proctor.toml\n\nExit status: 0 success, 2 when a recording could not be analysed."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse recordings: write <id>.frames.parquet, <id>.detections.parquet,
+    /// <id>.events.parquet, <id>.summary.json and <id>.report.pdf for each.
+    Analyze(AnalyzeArgs),
+    /// Run the detectors on images or single video frames and print what they found
+    /// (faces with pose, eyes and gaze; objects). For checking a threshold on a real frame.
+    #[command(after_help = "Examples:\n  proctor detect photo.jpg --annotate seen.png\n  \
+proctor detect interview.webm@95.5 --json")]
+    Detect(DetectArgs),
+    /// Re-score and re-render a report from a saved events file, without decoding again.
+    Report(ReportArgs),
+    /// Analyse whole archives: parallel, resumable, shardable across machines.
+    Batch(BatchArgs),
+    /// Print the default configuration (a complete proctor.toml) to stdout.
+    Config,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Exit status: 0 all analysed and none under --fail-under; 1 some scored under \
+--fail-under; 2 some recordings failed (each listed with its reason); 130 interrupted.\n\n\
+Examples:\n  proctor batch /archive/2026 -o audit/ --jobs 2\n  \
+proctor batch @todo.txt -o audit/ --shard 3/8 --resume\n  \
+proctor batch --merge shard1/ shard2/ -o audit/")]
+pub struct BatchArgs {
+    /// Directories (searched recursively for webm/mp4/mkv/mov), glob patterns
+    /// (quoted), @list.txt files (one path per line), or recordings. With
+    /// --merge: the shard output directories to merge.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Archive output directory.
+    #[arg(long, short = 'o', value_name = "OUTDIR")]
+    pub outdir: PathBuf,
+
+    /// Recordings analysed at once; the threads are shared among them [default: 1 per 2 cores, at least 1].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Take only shard K of N (1-based), chosen by a hash of each path relative to its input.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+
+    /// Skip recordings the manifest lists as done with the same input hash and configuration.
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Exit 1 when any recording scores below this.
+    #[arg(long, value_name = "SCORE")]
+    pub fail_under: Option<f64>,
+
+    /// Candidate names: a regex over the relative path (first group), or a CSV of path,candidate.
+    #[arg(long, value_name = "REGEX|CSV")]
+    pub candidate_from: Option<String>,
+
+    /// Merge shard output directories (the INPUTs) into OUTDIR instead of analysing.
+    #[arg(long)]
+    pub merge: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
+    /// Configuration file (see `proctor config`); values it leaves out keep their defaults.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Frames analysed per second of media [default: 4, or the config's].
+    #[arg(long, value_name = "F")]
+    pub fps: Option<f64>,
+
+    /// Worker threads [default: all cores].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// No progress bars or per-file lines (errors are still printed).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Read the model files from this directory instead of the ones built into the binary
+    /// (blazeface_full, face_landmark, iris_landmark, nanodet_g .safetensors).
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+
+    /// Skip the object detector (phones, books, devices, people): much faster on CPU.
+    #[arg(long)]
+    pub no_objects: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Recordings to analyse (webm, mp4, mkv, mov; VP8, VP9, AV1 or H.264).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Directory for the outputs (created if missing).
+    #[arg(long, short = 'o', value_name = "OUTDIR", default_value = "proctor-out")]
+    pub outdir: PathBuf,
+
+    /// Candidate's name, shown on the report.
+    #[arg(long, value_name = "NAME")]
+    pub candidate: Option<String>,
+
+    /// Print one JSON object per recording on stdout (for scripts).
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// An <id>.events.parquet written by `proctor analyze`. Its <id>.summary.json,
+    /// if beside it, supplies the candidate, duration and hash.
+    #[arg(value_name = "EVENTS")]
+    pub events: PathBuf,
+
+    /// Scoring policy: a proctor.toml, or a file with just the [policy] keys.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Configuration whose thresholds are shown in the report.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Where to write the PDF [default: <id>.report.pdf beside the events file].
+    #[arg(long, short = 'o', value_name = "PDF")]
+    pub output: Option<PathBuf>,
+
+    /// Candidate's name (overrides the summary's).
+    #[arg(long, value_name = "NAME")]
+    pub candidate: Option<String>,
+
+    /// Print the new score as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// An image (png, jpg) or VIDEO@SECONDS for the frame on screen at that time.
+    #[arg(required = true, value_name = "IMAGE|VIDEO@SECONDS")]
+    pub inputs: Vec<String>,
+
+    /// Print JSON (one object per input) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Draw the boxes and keypoints into this PNG (with several inputs, -1, -2 ... are
+    /// added before the extension).
+    #[arg(long, value_name = "OUT.png")]
+    pub annotate: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+}

@@ -1,0 +1,286 @@
+//! Configuration: analysis rates, event thresholds and the scoring policy.
+//!
+//! Every value has a default; a `proctor.toml` overrides any subset of them.
+//! `proctor config` prints the full default file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::events::EventKind;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub analysis: AnalysisConfig,
+    pub events: EventConfig,
+    pub objects: ObjectConfig,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// Frames analysed per second of media (faces, pose, gaze, eyes).
+    pub fps: f64,
+    /// Frames per second given to the (slower) object detector.
+    pub object_fps: f64,
+    /// Decoded frames are scaled down to at most this many pixels on the long side.
+    pub max_side: u32,
+    /// Audio level window around each analysed frame, in seconds.
+    pub audio_window_s: f64,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig { fps: 4.0, object_fps: 1.0, max_side: 1280, audio_window_s: 0.5 }
+    }
+}
+
+/// Thresholds that turn per-frame observations into events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventConfig {
+    /// Violations separated by a shorter gap are one event.
+    pub merge_gap_s: f64,
+    /// Minimum detector score for a face to count.
+    pub face_min_score: f32,
+    pub no_face_min_s: f64,
+    pub multiple_faces_min_s: f64,
+    /// Head turned more than this (degrees, relative to the candidate's median).
+    pub looking_away_yaw_deg: f32,
+    pub looking_away_pitch_deg: f32,
+    pub looking_away_min_s: f64,
+    /// Iris offset from the eye centre (relative to the candidate's median).
+    pub gaze_away_ratio: f32,
+    pub gaze_away_min_s: f64,
+    /// Eye aspect ratio below which eyes count as closed.
+    pub eyes_closed_ear: f32,
+    pub eyes_closed_min_s: f64,
+    /// An object must be seen in `object_min_hits` of `object_window`
+    /// consecutive object samples.
+    pub object_window: usize,
+    pub object_min_hits: usize,
+    /// Audio louder than this (RMS dBFS) ...
+    pub loud_audio_db: f32,
+    /// ... for at least this long is a loud_audio event.
+    pub loud_audio_min_s: f64,
+    /// Judge head pose and gaze relative to the candidate's own median.
+    pub baseline: bool,
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        EventConfig {
+            merge_gap_s: 1.5,
+            face_min_score: 0.5,
+            no_face_min_s: 10.0,
+            multiple_faces_min_s: 2.0,
+            looking_away_yaw_deg: 25.0,
+            looking_away_pitch_deg: 20.0,
+            looking_away_min_s: 5.0,
+            gaze_away_ratio: 0.35,
+            gaze_away_min_s: 3.0,
+            eyes_closed_ear: 0.21,
+            eyes_closed_min_s: 3.0,
+            object_window: 3,
+            object_min_hits: 2,
+            loud_audio_db: -20.0,
+            loud_audio_min_s: 1.0,
+            baseline: true,
+        }
+    }
+}
+
+/// Which detector classes make up each proctoring category, and the score
+/// each must reach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObjectConfig {
+    #[serde(deserialize_with = "over_default_categories")]
+    pub categories: BTreeMap<String, Vec<String>>,
+    #[serde(deserialize_with = "over_default_min_score")]
+    pub min_score: BTreeMap<String, f32>,
+}
+
+/// A table given in the file is laid over the default table, key by key.
+fn over_default<'de, D, K, V>(d: D, mut base: BTreeMap<K, V>) -> std::result::Result<BTreeMap<K, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Ord + Deserialize<'de>,
+    V: Deserialize<'de>,
+{
+    base.extend(BTreeMap::<K, V>::deserialize(d)?);
+    Ok(base)
+}
+
+fn over_default_deductions<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<EventKind, f64>, D::Error> {
+    over_default(d, Policy::default().deductions)
+}
+
+fn over_default_categories<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, Vec<String>>, D::Error> {
+    over_default(d, ObjectConfig::default().categories)
+}
+
+fn over_default_min_score<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, f32>, D::Error> {
+    over_default(d, ObjectConfig::default().min_score)
+}
+
+impl Default for ObjectConfig {
+    fn default() -> Self {
+        let cat = |c: &str, v: &[&str]| (c.to_string(), v.iter().map(|s| s.to_string()).collect());
+        ObjectConfig {
+            categories: BTreeMap::from([
+                cat("phone", &["cell phone"]),
+                cat("book", &["book"]),
+                cat("device", &["laptop", "tv", "keyboard", "mouse", "remote"]),
+                cat("person", &["person"]),
+            ]),
+            min_score: BTreeMap::from([
+                ("phone".into(), 0.35),
+                ("book".into(), 0.35),
+                ("device".into(), 0.40),
+                ("person".into(), 0.50),
+            ]),
+        }
+    }
+}
+
+impl ObjectConfig {
+    /// The category of a detector class, if it is one proctor cares about.
+    pub fn category_of(&self, class: &str) -> Option<&str> {
+        self.categories.iter().find(|(_, v)| v.iter().any(|c| c == class)).map(|(k, _)| k.as_str())
+    }
+
+    pub fn min_score_of(&self, category: &str) -> f32 {
+        self.min_score.get(category).copied().unwrap_or(0.5)
+    }
+}
+
+/// How events turn into the integrity score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Points deducted per event of each kind (kinds left out keep their
+    /// default; set 0 to ignore a kind).
+    #[serde(deserialize_with = "over_default_deductions")]
+    pub deductions: BTreeMap<EventKind, f64>,
+    /// Optional maximum total deduction per kind.
+    pub caps: BTreeMap<EventKind, f64>,
+    /// Score at or above which the risk is low.
+    pub low_risk_min: f64,
+    /// Score at or above which the risk is medium (below: high).
+    pub medium_risk_min: f64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        use EventKind::*;
+        Policy {
+            deductions: BTreeMap::from([
+                (MultipleFaces, 20.0),
+                (NoFace, 15.0),
+                (Phone, 15.0),
+                (Book, 10.0),
+                (Device, 10.0),
+                (Person, 15.0),
+                (LookingAway, 5.0),
+                (GazeAway, 5.0),
+                (EyesClosed, 5.0),
+                (LoudAudio, 2.0),
+                (Voices, 2.0),
+                (Identity, 40.0),
+            ]),
+            caps: BTreeMap::new(),
+            low_risk_min: 85.0,
+            medium_risk_min: 70.0,
+        }
+    }
+}
+
+impl Config {
+    /// Read a `proctor.toml`; keys it leaves out keep their defaults.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| Error::new(path, ErrorKind::Config(e.to_string())))?;
+        cfg.validate().map_err(|why| Error::new(path, ErrorKind::Config(why)))?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let a = &self.analysis;
+        if !(a.fps > 0.0 && a.fps <= 60.0) {
+            return Err(format!("analysis.fps must be in (0, 60], not {}", a.fps));
+        }
+        if !(a.object_fps > 0.0 && a.object_fps <= a.fps) {
+            return Err(format!("analysis.object_fps must be in (0, fps], not {}", a.object_fps));
+        }
+        if a.max_side < 64 {
+            return Err("analysis.max_side must be at least 64".into());
+        }
+        let e = &self.events;
+        if e.object_min_hits == 0 || e.object_min_hits > e.object_window {
+            return Err("events.object_min_hits must be in 1..=object_window".into());
+        }
+        if self.policy.medium_risk_min > self.policy.low_risk_min {
+            return Err("policy.medium_risk_min must not exceed policy.low_risk_min".into());
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML, for `proctor config` and the report.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+
+    /// A short stable hash of the configuration, for resumable batch runs.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        let h = sha2::Sha256::digest(self.to_toml().as_bytes());
+        h.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// A policy file for `proctor report --policy`: either a whole proctor.toml or
+/// just the `[policy]` table's keys at top level.
+pub fn load_policy(path: &Path) -> Result<Policy> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
+    if let Ok(cfg) = toml::from_str::<Config>(&text) {
+        if text.contains("[policy") {
+            return Ok(cfg.policy);
+        }
+    }
+    toml::from_str::<Policy>(&text).map_err(|e| Error::new(path, ErrorKind::Config(e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_file_keeps_defaults() {
+        let cfg: Config = toml::from_str("[events]\nno_face_min_s = 4\n[policy.deductions]\nphone = 30\n").unwrap();
+        assert_eq!(cfg.events.no_face_min_s, 4.0);
+        assert_eq!(cfg.events.multiple_faces_min_s, 2.0);
+        assert_eq!(cfg.policy.deductions[&EventKind::Phone], 30.0);
+        // a partial deductions table is laid over the defaults
+        assert_eq!(cfg.policy.deductions[&EventKind::Book], 10.0);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<Config>("[events]\nno_fase_min_s = 4\n").is_err());
+        assert!(toml::from_str::<Config>("[policy.deductions]\ntelepathy = 4\n").is_err());
+    }
+
+    #[test]
+    fn default_round_trips_through_toml() {
+        let cfg = Config::default();
+        let back: Config = toml::from_str(&cfg.to_toml()).unwrap();
+        assert_eq!(back, cfg);
+        assert_eq!(cfg.objects.category_of("laptop"), Some("device"));
+        assert_eq!(cfg.objects.category_of("giraffe"), None);
+    }
+}

@@ -1,0 +1,202 @@
+//! Probe a recording: check the file, open it with FFmpeg, and read every
+//! packet header once (no decoding) to learn the real extent of the video.
+//!
+//! Browser MediaRecorder files often carry no duration at all, and truncated
+//! uploads carry a duration they no longer have, so the header is not trusted:
+//! the packet scan is what the rest of the pipeline plans with.
+
+use std::path::{Path, PathBuf};
+
+use ffmpeg_next as ff;
+use ff::media::Type;
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// What is known about a recording before decoding it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaInfo {
+    pub path: PathBuf,
+    pub container: String,
+    pub video_codec: String,
+    pub audio_codec: Option<String>,
+    /// Size of the decoded pictures, before rotation.
+    pub coded_width: u32,
+    pub coded_height: u32,
+    /// Size as displayed, after the rotation metadata is applied.
+    pub width: u32,
+    pub height: u32,
+    /// Clockwise rotation applied to decoded pictures: 0, 90, 180 or 270.
+    pub rotation: u32,
+    /// Seconds from the first to the end of the last video frame.
+    pub duration_s: f64,
+    /// What the container header claims, if anything.
+    pub header_duration_s: Option<f64>,
+    /// Number of video packets (frames) in the file.
+    pub frame_count: u64,
+    /// Average frames per second over the file.
+    pub avg_fps: f64,
+    /// True when frame intervals vary by more than half of the typical one.
+    pub variable_frame_rate: bool,
+    /// True when reading stopped on an error or the header promised much more
+    /// than the packets hold.
+    pub truncated: bool,
+    #[serde(skip)]
+    pub(crate) video_index: usize,
+    /// First video timestamp, in the video stream's time base.
+    #[serde(skip)]
+    pub(crate) origin_ts: i64,
+    #[serde(skip)]
+    pub(crate) time_base: (i32, i32),
+}
+
+impl MediaInfo {
+    pub(crate) fn ts_to_s(&self, ts: i64) -> f64 {
+        (ts - self.origin_ts) as f64 * self.time_base.0 as f64 / self.time_base.1 as f64
+    }
+}
+
+/// Check the file system entry before FFmpeg sees it, so that the common
+/// mistakes get a precise message.
+pub(crate) fn check_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::new(path, ErrorKind::NotFound),
+        _ => Error::new(path, ErrorKind::Unreadable(e)),
+    })?;
+    if meta.is_dir() {
+        return Err(Error::new(path, ErrorKind::IsDirectory));
+    }
+    if meta.len() == 0 {
+        return Err(Error::new(path, ErrorKind::Empty));
+    }
+    std::fs::File::open(path).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
+    Ok(())
+}
+
+pub(crate) fn open_input(path: &Path) -> Result<ff::format::context::Input> {
+    super::init();
+    check_file(path)?;
+    ff::format::input(&path).map_err(|e| Error::new(path, ErrorKind::NotMedia(e.to_string())))
+}
+
+/// Clockwise rotation in degrees (0, 90, 180, 270) that makes the picture
+/// upright, from the stream's display matrix.
+fn rotation_of(stream: &ff::format::stream::Stream) -> u32 {
+    for side in stream.side_data() {
+        if side.kind() == ff::codec::packet::side_data::Type::DisplayMatrix {
+            let data = side.data();
+            if data.len() >= 36 {
+                // SAFETY: the display matrix is nine 32-bit integers; FFmpeg
+                // reads them without requiring alignment beyond the buffer's.
+                let ccw = unsafe { ff::ffi::av_display_rotation_get(data.as_ptr() as *const i32) };
+                if ccw.is_finite() {
+                    let cw = (-ccw).rem_euclid(360.0);
+                    return ((cw / 90.0).round() as u32 % 4) * 90;
+                }
+            }
+        }
+    }
+    0
+}
+
+/// Open the file, find its streams and scan the video packets.
+pub fn probe(path: &Path) -> Result<MediaInfo> {
+    let mut ictx = open_input(path)?;
+    let container = ictx.format().name().to_string();
+    let has_audio = ictx.streams().best(Type::Audio).is_some();
+    let audio_codec = ictx.streams().best(Type::Audio).map(|s| s.parameters().id().name().to_string());
+    let (video_index, rotation, time_base, codec_name, coded_w, coded_h) = {
+        let stream = ictx
+            .streams()
+            .best(Type::Video)
+            .ok_or_else(|| Error::new(path, ErrorKind::NoVideo { has_audio }))?;
+        let id = stream.parameters().id();
+        let ctx = ff::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| Error::new(path, ErrorKind::UnsupportedCodec(format!("{id:?}: {e}"))))?;
+        let dec = ctx
+            .decoder()
+            .video()
+            .map_err(|e| Error::new(path, ErrorKind::UnsupportedCodec(format!("{id:?}: {e}"))))?;
+        let tb = stream.time_base();
+        (
+            stream.index(),
+            rotation_of(&stream),
+            (tb.numerator(), tb.denominator()),
+            id.name().to_string(),
+            dec.width(),
+            dec.height(),
+        )
+    };
+    let header_duration_s = (ictx.duration() > 0).then(|| ictx.duration() as f64 / 1e6);
+
+    // Scan packet headers: timestamps and durations of every video packet.
+    let mut pts: Vec<i64> = Vec::new();
+    let mut last_end: i64 = i64::MIN;
+    let mut read_error = false;
+    let mut packet = ff::Packet::empty();
+    loop {
+        match packet.read(&mut ictx) {
+            Ok(()) => {
+                if packet.stream() != video_index {
+                    continue;
+                }
+                if let Some(ts) = packet.pts().or(packet.dts()) {
+                    pts.push(ts);
+                    last_end = last_end.max(ts + packet.duration().max(0));
+                }
+            }
+            Err(ff::Error::Eof) => break,
+            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => continue,
+            Err(_) => {
+                read_error = true;
+                break;
+            }
+        }
+    }
+    if pts.is_empty() {
+        return Err(Error::new(path, ErrorKind::NoFrames("the video stream holds no packets".into())));
+    }
+    pts.sort_unstable();
+    let origin_ts = pts[0];
+    let tb_s = time_base.0 as f64 / time_base.1 as f64;
+    let deltas: Vec<i64> = pts.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0).collect();
+    let typical = median_i64(&deltas).unwrap_or(0);
+    // The last frame lasts as long as its packet says, or a typical interval.
+    let end_ts = if last_end > *pts.last().unwrap() { last_end } else { pts.last().unwrap() + typical };
+    let duration_s = ((end_ts - origin_ts) as f64 * tb_s).max(tb_s);
+    let variable_frame_rate = typical > 0
+        && deltas.iter().any(|&d| (d - typical).abs() * 2 > typical);
+    let avg_fps = if duration_s > 0.0 { pts.len() as f64 / duration_s } else { 0.0 };
+    let truncated = read_error || header_duration_s.is_some_and(|h| h > duration_s + 1.0);
+    let (width, height) = if rotation % 180 == 90 { (coded_h, coded_w) } else { (coded_w, coded_h) };
+
+    Ok(MediaInfo {
+        path: path.to_path_buf(),
+        container,
+        video_codec: codec_name,
+        audio_codec,
+        coded_width: coded_w,
+        coded_height: coded_h,
+        width,
+        height,
+        rotation,
+        duration_s,
+        header_duration_s,
+        frame_count: pts.len() as u64,
+        avg_fps,
+        variable_frame_rate,
+        truncated,
+        video_index,
+        origin_ts,
+        time_base,
+    })
+}
+
+fn median_i64(v: &[i64]) -> Option<i64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s = v.to_vec();
+    s.sort_unstable();
+    Some(s[s.len() / 2])
+}

@@ -1,0 +1,278 @@
+//! Video decoding and sampling.
+//!
+//! The picture analysed at time `t` is the one on screen at `t`: the last
+//! decoded frame whose timestamp is at or before `t` (the first frame, for
+//! times before it). That rule depends only on the timestamps, so it gives the
+//! same answer for variable-frame-rate files and for any way of cutting the
+//! timeline into chunks. Only frames that are picked are converted to RGB.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ffmpeg_next as ff;
+use ff::format::Pixel;
+use ff::software::scaling;
+use image::RgbImage;
+
+use super::probe::{open_input, MediaInfo};
+use crate::error::{Error, ErrorKind, Result};
+
+/// One analysed frame: an upright RGB picture and its times.
+#[derive(Clone)]
+pub struct Frame {
+    /// Index of the analysis sample (k in t = k / fps).
+    pub index: usize,
+    /// Analysis time in seconds.
+    pub t: f64,
+    /// Timestamp of the decoded frame shown at `t`, in seconds.
+    pub pts: f64,
+    /// Upright picture, at most `max_side` pixels on its long side.
+    pub image: Arc<RgbImage>,
+}
+
+/// Counters of one decode run.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SampleStats {
+    pub decoded: u64,
+    pub converted: u64,
+    pub corrupt_packets: u64,
+}
+
+/// Converts decoded frames to upright RGB, rebuilding the scaler when the
+/// stream changes size or format (MediaRecorder files may do so mid-stream).
+struct Converter {
+    scaler: Option<(scaling::Context, Pixel, u32, u32)>,
+    rotation: u32,
+    max_side: u32,
+}
+
+impl Converter {
+    fn new(rotation: u32, max_side: u32) -> Self {
+        Converter { scaler: None, rotation, max_side }
+    }
+
+    fn convert(&mut self, frame: &ff::frame::Video) -> std::result::Result<RgbImage, ff::Error> {
+        let (w, h, fmt) = (frame.width(), frame.height(), frame.format());
+        let rebuild = !matches!(&self.scaler, Some((_, f, sw, sh)) if *f == fmt && *sw == w && *sh == h);
+        if rebuild {
+            let scale = (self.max_side as f64 / w.max(h) as f64).min(1.0);
+            let dw = ((w as f64 * scale).round() as u32).max(1);
+            let dh = ((h as f64 * scale).round() as u32).max(1);
+            let ctx = scaling::Context::get(fmt, w, h, Pixel::RGB24, dw, dh, scaling::Flags::AREA)?;
+            self.scaler = Some((ctx, fmt, w, h));
+        }
+        let (ctx, ..) = self.scaler.as_mut().expect("scaler was just built");
+        let mut rgb = ff::frame::Video::empty();
+        ctx.run(frame, &mut rgb)?;
+        let (dw, dh) = (rgb.width(), rgb.height());
+        let stride = rgb.stride(0);
+        let data = rgb.data(0);
+        let row = dw as usize * 3;
+        let mut packed = Vec::with_capacity(row * dh as usize);
+        for y in 0..dh as usize {
+            packed.extend_from_slice(&data[y * stride..y * stride + row]);
+        }
+        let img = RgbImage::from_raw(dw, dh, packed).expect("buffer matches its size");
+        Ok(match self.rotation {
+            90 => image::imageops::rotate90(&img),
+            180 => image::imageops::rotate180(&img),
+            270 => image::imageops::rotate270(&img),
+            _ => img,
+        })
+    }
+}
+
+fn open_decoder(path: &Path, ictx: &ff::format::context::Input, info: &MediaInfo) -> Result<ff::decoder::Video> {
+    let stream = ictx
+        .stream(info.video_index)
+        .ok_or_else(|| Error::new(path, ErrorKind::Decode("video stream vanished".into())))?;
+    let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters())
+        .map_err(|e| Error::new(path, ErrorKind::UnsupportedCodec(e.to_string())))?;
+    // One decoding thread per chunk: the parallelism is across chunks.
+    ctx.set_threading(ff::threading::Config { kind: ff::threading::Type::Frame, count: 1, ..Default::default() });
+    ctx.decoder()
+        .video()
+        .map_err(|e| Error::new(path, ErrorKind::UnsupportedCodec(e.to_string())))
+}
+
+/// Decode the frames shown at `times` (seconds, ascending) and hand each one
+/// to `on_frame` in order. `first_index` is the sample index of `times[0]`.
+///
+/// The decoder starts at the keyframe before `times[0]`; if the demuxer's seek
+/// lands too late, it retries further back, and finally from the start.
+pub fn decode_samples(
+    info: &MediaInfo,
+    times: &[f64],
+    first_index: usize,
+    max_side: u32,
+    mut on_frame: impl FnMut(Frame),
+) -> Result<SampleStats> {
+    let path = info.path.as_path();
+    if times.is_empty() {
+        return Ok(SampleStats::default());
+    }
+    let first = times[0];
+    for back in [0.0, 2.0, 10.0, 60.0, f64::INFINITY] {
+        let seek_to = first - back;
+        match decode_from(info, times, first_index, max_side, seek_to, &mut on_frame)? {
+            Some(stats) => return Ok(stats),
+            None => continue, // the seek landed after `first`: go further back
+        }
+    }
+    Err(Error::new(path, ErrorKind::Decode("could not position the decoder".into())))
+}
+
+/// One attempt. Returns `None` when the first decoded frame is later than the
+/// first wanted time although earlier frames exist (a seek that overshot).
+fn decode_from(
+    info: &MediaInfo,
+    times: &[f64],
+    first_index: usize,
+    max_side: u32,
+    seek_to: f64,
+    on_frame: &mut impl FnMut(Frame),
+) -> Result<Option<SampleStats>> {
+    let path = info.path.as_path();
+    let mut ictx = open_input(path)?;
+    let seeked = seek_to > 0.0 && seek_to.is_finite();
+    if seeked {
+        let tb = info.time_base.0 as f64 / info.time_base.1 as f64;
+        let origin_us = (info.origin_ts as f64 * tb * 1e6) as i64;
+        let ts = origin_us + (seek_to * 1e6) as i64;
+        if ictx.seek(ts, ..ts).is_err() {
+            return Ok(None);
+        }
+    }
+    let mut decoder = open_decoder(path, &ictx, info)?;
+    let mut conv = Converter::new(info.rotation, max_side);
+    let mut stats = SampleStats::default();
+    let mut next = 0usize; // next wanted time
+    let mut prev: Option<(f64, ff::frame::Video)> = None;
+    let mut last_img: Option<(f64, Arc<RgbImage>)> = None;
+    let mut started = false;
+
+    // Emit `frame` (shown from `ft`) for wanted time `times[next]`.
+    let mut emit = |ft: f64,
+                    frame: &ff::frame::Video,
+                    next: usize,
+                    stats: &mut SampleStats,
+                    last_img: &mut Option<(f64, Arc<RgbImage>)>|
+     -> Result<()> {
+        let img = match last_img {
+            Some((t, img)) if *t == ft => img.clone(),
+            _ => {
+                let img = Arc::new(
+                    conv.convert(frame)
+                        .map_err(|e| Error::new(path, ErrorKind::Decode(format!("pixel conversion: {e}"))))?,
+                );
+                stats.converted += 1;
+                *last_img = Some((ft, img.clone()));
+                img
+            }
+        };
+        on_frame(Frame { index: first_index + next, t: times[next], pts: ft, image: img });
+        Ok(())
+    };
+
+    let mut handle = |frame: ff::frame::Video,
+                      next: &mut usize,
+                      prev: &mut Option<(f64, ff::frame::Video)>,
+                      stats: &mut SampleStats,
+                      started: &mut bool|
+     -> Result<Option<bool>> {
+        stats.decoded += 1;
+        let Some(ts) = frame.timestamp().or(frame.pts()) else { return Ok(Some(false)) };
+        let ft = info.ts_to_s(ts);
+        if !*started {
+            *started = true;
+            // A seek that landed after the first wanted time: retry further back.
+            if seeked && ft > times[0] + 1e-6 {
+                return Ok(None);
+            }
+        }
+        if let Some((pt, _)) = prev {
+            if ft <= *pt {
+                return Ok(Some(false)); // out-of-order or duplicate timestamp
+            }
+        }
+        while *next < times.len() && times[*next] < ft {
+            match prev.as_ref() {
+                Some((pt, pf)) => emit(*pt, pf, *next, stats, &mut last_img)?,
+                // Before the first frame of the file: show the first frame.
+                None => emit(ft, &frame, *next, stats, &mut last_img)?,
+            }
+            *next += 1;
+        }
+        *prev = Some((ft, frame));
+        Ok(Some(*next >= times.len()))
+    };
+
+    let mut packet = ff::Packet::empty();
+    let mut done = false;
+    let mut eof_clean = true;
+    'read: while !done {
+        match packet.read(&mut ictx) {
+            Ok(()) => {
+                if packet.stream() != info.video_index {
+                    continue;
+                }
+                if decoder.send_packet(&packet).is_err() {
+                    stats.corrupt_packets += 1;
+                    continue;
+                }
+            }
+            Err(ff::Error::Eof) => break 'read,
+            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => continue,
+            Err(_) => {
+                eof_clean = false;
+                break 'read;
+            }
+        }
+        let mut frame = ff::frame::Video::empty();
+        while decoder.receive_frame(&mut frame).is_ok() {
+            let f = std::mem::replace(&mut frame, ff::frame::Video::empty());
+            match handle(f, &mut next, &mut prev, &mut stats, &mut started)? {
+                None => return Ok(None),
+                Some(true) => {
+                    done = true;
+                    break;
+                }
+                Some(false) => {}
+            }
+        }
+    }
+    if !done {
+        let _ = decoder.send_eof();
+        let mut frame = ff::frame::Video::empty();
+        while decoder.receive_frame(&mut frame).is_ok() {
+            let f = std::mem::replace(&mut frame, ff::frame::Video::empty());
+            match handle(f, &mut next, &mut prev, &mut stats, &mut started)? {
+                None => return Ok(None),
+                Some(true) => break,
+                Some(false) => {}
+            }
+        }
+    }
+    // The remaining wanted times lie after the last frame: it stays on screen.
+    if next < times.len() {
+        let Some((pt, pf)) = prev.as_ref() else {
+            let why = if eof_clean { "the stream ended before any frame" } else { "the file is damaged" };
+            return Err(Error::new(path, ErrorKind::NoFrames(why.into())));
+        };
+        while next < times.len() {
+            emit(*pt, pf, next, &mut stats, &mut last_img)?;
+            next += 1;
+        }
+    }
+    Ok(Some(stats))
+}
+
+/// The upright picture on screen at `t` seconds (used for evidence thumbnails
+/// and `proctor detect VIDEO@SECONDS`).
+pub fn frame_at(info: &MediaInfo, t: f64, max_side: u32) -> Result<RgbImage> {
+    let t = t.clamp(0.0, (info.duration_s - 1e-6).max(0.0));
+    let mut out = None;
+    decode_samples(info, &[t], 0, max_side, |f| out = Some(f.image))?;
+    let img = out.ok_or_else(|| Error::new(&info.path, ErrorKind::NoFrames(format!("nothing at {t:.2} s"))))?;
+    Ok(Arc::try_unwrap(img).unwrap_or_else(|a| (*a).clone()))
+}

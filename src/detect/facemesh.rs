@@ -1,0 +1,332 @@
+//! MediaPipe face mesh network (`face_landmark.tflite`, 468 points), network only.
+//!
+//! Input: `[B, 3, 192, 192]` f32, **NCHW**, RGB scaled to `[0, 1]` (mediapipe's
+//! `ImageToTensorCalculator` with `output_tensor_float_range {min: 0 max: 1}`), a face
+//! crop made by `landmarks.rs`.
+//! Output: `(landmarks [B, 1404], presence_logit [B, 1])`. Landmarks are 468 × (x, y, z)
+//! in crop pixels (0..192); z is relative depth in the same units. The face-presence
+//! score is `sigmoid(logit)`; mediapipe keeps the face when it exceeds 0.5.
+//!
+//! Architecture (read from the tflite graph): a 3×3/2 stem conv + PReLU, then residual
+//! blocks `PReLU(skip + conv1x1(depthwise3x3(x)))`. Stride-2 blocks use a 2×2 max-pool on
+//! the skip path, zero-padded along channels when the width grows (TFLite `PAD` on the
+//! channel axis). The trunk (to 6×6×128) splits into a landmark branch and a face-presence
+//! branch, each ending in a 3×3 VALID conv over a 3×3 map (a dense layer).
+//!
+//! TFLite quirks reproduced here: convolutions are `SAME`-padded, which for stride 2 on
+//! an even input pads 0 before and 1 after (bottom/right) — asymmetric, so it is done
+//! explicitly; PReLU has one learned slope per channel.
+//!
+//! Weight names are the tflite tensor names: `conv2d_N.weight` `[O, I, kh, kw]`,
+//! `conv2d_N.bias`, `depthwise_conv2d_N.weight` `[C, 1, 3, 3]`, `p_re_lu_N.alpha` `[C]`
+//! (written by `models/convert_landmarks.py`).
+
+use candle_core::{DType, Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+/// Side of the square input crop.
+pub const INPUT_SIZE: usize = 192;
+/// Number of mesh points.
+pub const NUM_LANDMARKS: usize = 468;
+
+/// Per-channel PReLU: `max(x, 0) + alpha * min(x, 0)`.
+#[derive(Debug, Clone)]
+struct PRelu {
+    alpha: Tensor, // [1, C, 1, 1]
+}
+
+impl PRelu {
+    fn load(vb: VarBuilder, c: usize) -> Result<Self> {
+        let alpha = vb.get(c, "alpha")?.reshape((1, c, 1, 1))?;
+        Ok(Self { alpha })
+    }
+}
+
+impl Module for PRelu {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.relu()? + x.minimum(0f32)?.broadcast_mul(&self.alpha)?
+    }
+}
+
+/// Full convolution, `SAME` padding (TFLite semantics) or `VALID`.
+#[derive(Debug, Clone)]
+struct Conv {
+    w: Tensor,
+    b: Tensor, // [1, O, 1, 1]
+    k: usize,
+    stride: usize,
+    same: bool,
+}
+
+impl Conv {
+    fn load(vb: VarBuilder, i: usize, o: usize, k: usize, stride: usize, same: bool) -> Result<Self> {
+        let w = vb.get((o, i, k, k), "weight")?;
+        let b = vb.get(o, "bias")?.reshape((1, o, 1, 1))?;
+        Ok(Self { w, b, k, stride, same })
+    }
+}
+
+/// TFLite `SAME` padding for one spatial axis: (before, after).
+fn same_pad(size: usize, k: usize, stride: usize) -> (usize, usize) {
+    let out = size.div_ceil(stride);
+    let total = ((out - 1) * stride + k).saturating_sub(size);
+    (total / 2, total - total / 2)
+}
+
+impl Module for Conv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = if self.same {
+            let (_, _, h, w) = x.dims4()?;
+            let (t, bt) = same_pad(h, self.k, self.stride);
+            let (l, r) = same_pad(w, self.k, self.stride);
+            x.pad_with_zeros(2, t, bt)?.pad_with_zeros(3, l, r)?
+        } else {
+            x.clone()
+        };
+        x.conv2d(&self.w, 0, self.stride, 1, 1)?.broadcast_add(&self.b)
+    }
+}
+
+/// 1×1 convolution as a batched matmul.
+#[derive(Debug, Clone)]
+struct Pointwise {
+    w: Tensor, // [O, I]
+    b: Tensor, // [1, O, 1]
+}
+
+impl Pointwise {
+    fn load(vb: VarBuilder, i: usize, o: usize) -> Result<Self> {
+        let w = vb.get((o, i, 1, 1), "weight")?.reshape((o, i))?;
+        let b = vb.get(o, "bias")?.reshape((1, o, 1))?;
+        Ok(Self { w, b })
+    }
+}
+
+impl Module for Pointwise {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (bsz, c, h, w) = x.dims4()?;
+        let x = x.reshape((bsz, c, h * w))?;
+        let o = self.w.dim(0)?;
+        let y = self.w.broadcast_left(bsz)?.matmul(&x)?.broadcast_add(&self.b)?;
+        y.reshape((bsz, o, h, w))
+    }
+}
+
+/// 3×3 depthwise convolution, `SAME` padding, stride 1 or 2, as nine shifted
+/// multiply-adds (candle's grouped conv runs one conv per channel, which is slow).
+#[derive(Debug, Clone)]
+struct Depthwise {
+    taps: Vec<Tensor>, // 9 × [1, C, 1], row-major (dy, dx)
+    b: Tensor,         // [1, C, 1]
+    stride: usize,
+}
+
+impl Depthwise {
+    fn load(vb: VarBuilder, c: usize, stride: usize) -> Result<Self> {
+        let w = vb.get((c, 1, 3, 3), "weight")?.reshape((c, 9))?;
+        let taps = (0..9)
+            .map(|t| w.narrow(1, t, 1)?.reshape((1, c, 1)))
+            .collect::<Result<Vec<_>>>()?;
+        let b = vb.get(c, "bias")?.reshape((1, c, 1))?;
+        Ok(Self { taps, b, stride })
+    }
+}
+
+impl Module for Depthwise {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        // Each tap multiplies a shifted window of the zero-padded input. Windows are taken
+        // on the flattened `rows × pitch` plane so every operand is one long contiguous run
+        // per channel (fast vectorised path); the `pitch − width` extra columns per row are
+        // dropped at the end.
+        let (bsz, c, h, w) = x.dims4()?;
+        let (ho, wo) = (h.div_ceil(self.stride), w.div_ceil(self.stride));
+        // planes[py][px]: [B, C, rows·pitch] flattened, pitch = row length.
+        let (planes, pitch) = if self.stride == 1 {
+            let p = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
+            (vec![vec![p.flatten_from(2)?]], w + 2)
+        } else {
+            // SAME, stride 2: pad 0 before / 1 after on even sizes (TFLite), plus zeros up
+            // to an even size, then split into the 4 (row, column) parity phases.
+            let (ph, pw) = (2 * ho + 2, 2 * wo + 2);
+            let (t, _) = same_pad(h, 3, 2);
+            let (l, _) = same_pad(w, 3, 2);
+            let p = x
+                .pad_with_zeros(2, t, ph - h - t)?
+                .pad_with_zeros(3, l, pw - w - l)?
+                .reshape((bsz, c, ph / 2, 2, pw / 2, 2))?;
+            let phases = (0..2)
+                .map(|py| {
+                    (0..2)
+                        .map(|px| {
+                            p.narrow(3, py, 1)?.narrow(5, px, 1)?.contiguous()?.reshape((bsz, c, (ph / 2) * (pw / 2)))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<Vec<_>>>()?;
+            (phases, wo + 1)
+        };
+        let s = self.stride;
+        let n = (ho - 1) * pitch + wo;
+        let mut acc: Option<Tensor> = None;
+        for dy in 0..3 {
+            for dx in 0..3 {
+                let plane = &planes[dy % s][dx % s];
+                let off = (dy / s) * pitch + dx / s;
+                let t = plane.narrow(2, off, n)?.broadcast_mul(&self.taps[dy * 3 + dx])?;
+                acc = Some(match acc {
+                    None => t,
+                    Some(a) => (a + t)?,
+                });
+            }
+        }
+        let acc = acc.expect("nine taps").broadcast_add(&self.b)?;
+        acc.pad_with_zeros(2, 0, ho * pitch - n)?
+            .reshape((bsz, c, ho, pitch))?
+            .narrow(3, 0, wo)?
+            .contiguous()
+    }
+}
+
+/// `PReLU(skip + conv1x1(depthwise(x)))`; stride 2 max-pools the skip path and
+/// zero-pads its channels up to the output width.
+#[derive(Debug, Clone)]
+struct ResBlock {
+    dw: Depthwise,
+    pw: Pointwise,
+    act: PRelu,
+    stride: usize,
+    pad_c: usize,
+}
+
+impl ResBlock {
+    fn load(vb: &VarBuilder, dw: &str, pw: &str, act: &str, i: usize, o: usize, stride: usize) -> Result<Self> {
+        Ok(Self {
+            dw: Depthwise::load(vb.pp(dw), i, stride)?,
+            pw: Pointwise::load(vb.pp(pw), i, o)?,
+            act: PRelu::load(vb.pp(act), o)?,
+            stride,
+            pad_c: o - i,
+        })
+    }
+}
+
+impl Module for ResBlock {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let h = self.pw.forward(&self.dw.forward(x)?)?;
+        let mut skip = if self.stride == 2 { x.max_pool2d(2)? } else { x.clone() };
+        if self.pad_c > 0 {
+            skip = skip.pad_with_zeros(1, 0, self.pad_c)?;
+        }
+        self.act.forward(&(skip + h)?)
+    }
+}
+
+/// 3×3 VALID conv over a 3×3 map = dense layer on the flattened `C·3·3` features.
+#[derive(Debug, Clone)]
+struct Head {
+    w: Tensor, // [O, C*9]
+    b: Tensor, // [1, O]
+}
+
+impl Head {
+    fn load(vb: VarBuilder, c: usize, o: usize) -> Result<Self> {
+        let w = vb.get((o, c, 3, 3), "weight")?.reshape((o, c * 9))?;
+        let b = vb.get(o, "bias")?.reshape((1, o))?;
+        Ok(Self { w, b })
+    }
+}
+
+impl Module for Head {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.flatten_from(1)?;
+        x.matmul(&self.w.t()?)?.broadcast_add(&self.b)
+    }
+}
+
+/// The face mesh network.
+#[derive(Debug, Clone)]
+pub struct FaceMesh {
+    stem: Conv,
+    stem_act: PRelu,
+    trunk: Vec<ResBlock>,
+    lm_blocks: Vec<ResBlock>,
+    lm_reduce: Pointwise,
+    lm_reduce_act: PRelu,
+    lm_block: ResBlock,
+    lm_head: Head,
+    pr_block: ResBlock,
+    pr_reduce: Pointwise,
+    pr_reduce_act: PRelu,
+    pr_block2: ResBlock,
+    pr_head: Head,
+}
+
+impl FaceMesh {
+    /// Loads from a `VarBuilder` over the converted `face_landmark.safetensors`.
+    pub fn load(vb: VarBuilder) -> Result<Self> {
+        let vb = vb.set_dtype(DType::F32);
+        // (in, out, stride) of trunk blocks 1..=14: depthwise_conv2d_i, conv2d_{i+1}, p_re_lu_{i+1}.
+        const TRUNK: [(usize, usize, usize); 14] = [
+            (16, 16, 1), (16, 16, 1), (16, 32, 2), (32, 32, 1), (32, 32, 1), (32, 64, 2), (64, 64, 1),
+            (64, 64, 1), (64, 128, 2), (128, 128, 1), (128, 128, 1), (128, 128, 2), (128, 128, 1),
+            (128, 128, 1),
+        ];
+        let block = |i: usize, (c_in, c_out, s): (usize, usize, usize)| {
+            ResBlock::load(
+                &vb,
+                &format!("depthwise_conv2d_{i}"),
+                &format!("conv2d_{}", i + 1),
+                &format!("p_re_lu_{}", i + 1),
+                c_in,
+                c_out,
+                s,
+            )
+        };
+        let trunk = TRUNK
+            .iter()
+            .enumerate()
+            .map(|(k, &cfg)| block(k + 1, cfg))
+            .collect::<Result<Vec<_>>>()?;
+        let lm_blocks = vec![block(15, (128, 128, 2))?, block(16, (128, 128, 1))?, block(17, (128, 128, 1))?];
+        Ok(Self {
+            stem: Conv::load(vb.pp("conv2d_1"), 3, 16, 3, 2, true)?,
+            stem_act: PRelu::load(vb.pp("p_re_lu_1"), 16)?,
+            trunk,
+            lm_blocks,
+            lm_reduce: Pointwise::load(vb.pp("conv2d_19"), 128, 32)?,
+            lm_reduce_act: PRelu::load(vb.pp("p_re_lu_19"), 32)?,
+            lm_block: ResBlock::load(&vb, "depthwise_conv2d_18", "conv2d_20", "p_re_lu_20", 32, 32, 1)?,
+            lm_head: Head::load(vb.pp("conv2d_21"), 32, NUM_LANDMARKS * 3)?,
+            pr_block: ResBlock::load(&vb, "depthwise_conv2d_23", "conv2d_28", "p_re_lu_26", 128, 128, 2)?,
+            pr_reduce: Pointwise::load(vb.pp("conv2d_29"), 128, 32)?,
+            pr_reduce_act: PRelu::load(vb.pp("p_re_lu_27"), 32)?,
+            pr_block2: ResBlock::load(&vb, "depthwise_conv2d_24", "conv2d_30", "p_re_lu_28", 32, 32, 1)?,
+            pr_head: Head::load(vb.pp("conv2d_31"), 32, 1)?,
+        })
+    }
+
+    /// `x`: `[B, 3, 192, 192]` RGB in `[0, 1]`. Returns `(landmarks [B, 1404],
+    /// presence_logit [B, 1])`, landmarks in 192-pixel crop units.
+    pub fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (_, c, h, w) = x.dims4()?;
+        if (c, h, w) != (3, INPUT_SIZE, INPUT_SIZE) {
+            candle_core::bail!("face mesh expects [B, 3, 192, 192], got {:?}", x.dims());
+        }
+        let mut t = self.stem_act.forward(&self.stem.forward(x)?)?;
+        for b in &self.trunk {
+            t = b.forward(&t)?;
+        }
+        let mut l = t.clone();
+        for b in &self.lm_blocks {
+            l = b.forward(&l)?;
+        }
+        let l = self.lm_reduce_act.forward(&self.lm_reduce.forward(&l)?)?;
+        let l = self.lm_block.forward(&l)?;
+        let landmarks = self.lm_head.forward(&l)?;
+        let p = self.pr_block.forward(&t)?;
+        let p = self.pr_reduce_act.forward(&self.pr_reduce.forward(&p)?)?;
+        let p = self.pr_block2.forward(&p)?;
+        let presence = self.pr_head.forward(&p)?;
+        Ok((landmarks, presence))
+    }
+}

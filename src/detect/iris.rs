@@ -1,0 +1,336 @@
+//! MediaPipe iris landmark network (`iris_landmark.tflite`), network only.
+//!
+//! Input: `[B, 3, 64, 64]` f32, **NCHW**, RGB scaled to `[0, 1]` (mediapipe's
+//! `TfLiteConverterCalculator` with `zero_center: false`): an eye crop made by
+//! `landmarks.rs`. The model is trained on the eye that appears on the image's left for
+//! a frontal face (mesh points 33/133, the subject's right eye); the other eye
+//! (362/263) is fed mirrored horizontally and the x outputs are mirrored back.
+//! Output: `(eye_contour [B, 213], iris [B, 15])`: 71 × (x, y, z) eye-contour and brow
+//! points and 5 × (x, y, z) iris points (centre first, then the four edge points), in
+//! 64-pixel crop units.
+//!
+//! Architecture (read from the tflite graph): 3×3/2 stem conv + PReLU, then bottleneck
+//! residual blocks `PReLU(skip + conv1x1(depthwise3x3(PReLU(reduce(x)))))` where `reduce`
+//! is a 1×1 conv (halving the width) or, in stride-2 blocks, a 2×2/2 VALID conv; the
+//! skip path of stride-2 blocks is a 2×2 max-pool, zero-padded along channels when the
+//! width grows. After 10 shared blocks (8×8×128) two 8-block branches end in 2×2 VALID
+//! convs over a 2×2 map (dense layers): eye contour and iris.
+//!
+//! TFLite quirks: `SAME` padding with stride 2 pads only bottom/right (done explicitly);
+//! per-channel PReLU. Weight names are the tflite tensor names (`conv2d_N.weight`
+//! `[O, I, kh, kw]`, `conv2d_N.bias`, `depthwise_conv2d_N.weight` `[C, 1, 3, 3]`,
+//! `p_re_lu_N.alpha` `[C]`), written by `models/convert_landmarks.py`.
+
+use candle_core::{DType, Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+/// Side of the square input crop.
+pub const INPUT_SIZE: usize = 64;
+/// Number of eye-contour (and brow) points.
+pub const NUM_CONTOUR: usize = 71;
+/// Number of iris points.
+pub const NUM_IRIS: usize = 5;
+
+/// Per-channel PReLU: `max(x, 0) + alpha * min(x, 0)`.
+#[derive(Debug, Clone)]
+struct PRelu {
+    alpha: Tensor, // [1, C, 1, 1]
+}
+
+impl PRelu {
+    fn load(vb: VarBuilder, c: usize) -> Result<Self> {
+        let alpha = vb.get(c, "alpha")?.reshape((1, c, 1, 1))?;
+        Ok(Self { alpha })
+    }
+}
+
+impl Module for PRelu {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.relu()? + x.minimum(0f32)?.broadcast_mul(&self.alpha)?
+    }
+}
+
+/// Full convolution, `SAME` padding (TFLite semantics) or `VALID`.
+#[derive(Debug, Clone)]
+struct Conv {
+    w: Tensor,
+    b: Tensor, // [1, O, 1, 1]
+    k: usize,
+    stride: usize,
+    same: bool,
+}
+
+impl Conv {
+    fn load(vb: VarBuilder, i: usize, o: usize, k: usize, stride: usize, same: bool) -> Result<Self> {
+        let w = vb.get((o, i, k, k), "weight")?;
+        let b = vb.get(o, "bias")?.reshape((1, o, 1, 1))?;
+        Ok(Self { w, b, k, stride, same })
+    }
+}
+
+/// TFLite `SAME` padding for one spatial axis: (before, after).
+fn same_pad(size: usize, k: usize, stride: usize) -> (usize, usize) {
+    let out = size.div_ceil(stride);
+    let total = ((out - 1) * stride + k).saturating_sub(size);
+    (total / 2, total - total / 2)
+}
+
+impl Module for Conv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = if self.same {
+            let (_, _, h, w) = x.dims4()?;
+            let (t, bt) = same_pad(h, self.k, self.stride);
+            let (l, r) = same_pad(w, self.k, self.stride);
+            x.pad_with_zeros(2, t, bt)?.pad_with_zeros(3, l, r)?
+        } else {
+            x.clone()
+        };
+        x.conv2d(&self.w, 0, self.stride, 1, 1)?.broadcast_add(&self.b)
+    }
+}
+
+/// 1×1 convolution as a batched matmul.
+#[derive(Debug, Clone)]
+struct Pointwise {
+    w: Tensor, // [O, I]
+    b: Tensor, // [1, O, 1]
+}
+
+impl Pointwise {
+    fn load(vb: VarBuilder, i: usize, o: usize) -> Result<Self> {
+        let w = vb.get((o, i, 1, 1), "weight")?.reshape((o, i))?;
+        let b = vb.get(o, "bias")?.reshape((1, o, 1))?;
+        Ok(Self { w, b })
+    }
+}
+
+impl Module for Pointwise {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (bsz, c, h, w) = x.dims4()?;
+        let x = x.reshape((bsz, c, h * w))?;
+        let o = self.w.dim(0)?;
+        let y = self.w.broadcast_left(bsz)?.matmul(&x)?.broadcast_add(&self.b)?;
+        y.reshape((bsz, o, h, w))
+    }
+}
+
+/// 3×3 depthwise convolution, `SAME` padding, stride 1 or 2, as nine shifted
+/// multiply-adds (candle's grouped conv runs one conv per channel, which is slow).
+#[derive(Debug, Clone)]
+struct Depthwise {
+    taps: Vec<Tensor>, // 9 × [1, C, 1], row-major (dy, dx)
+    b: Tensor,         // [1, C, 1]
+    stride: usize,
+}
+
+impl Depthwise {
+    fn load(vb: VarBuilder, c: usize, stride: usize) -> Result<Self> {
+        let w = vb.get((c, 1, 3, 3), "weight")?.reshape((c, 9))?;
+        let taps = (0..9)
+            .map(|t| w.narrow(1, t, 1)?.reshape((1, c, 1)))
+            .collect::<Result<Vec<_>>>()?;
+        let b = vb.get(c, "bias")?.reshape((1, c, 1))?;
+        Ok(Self { taps, b, stride })
+    }
+}
+
+impl Module for Depthwise {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        // Each tap multiplies a shifted window of the zero-padded input. Windows are taken
+        // on the flattened `rows × pitch` plane so every operand is one long contiguous run
+        // per channel (fast vectorised path); the `pitch − width` extra columns per row are
+        // dropped at the end.
+        let (bsz, c, h, w) = x.dims4()?;
+        let (ho, wo) = (h.div_ceil(self.stride), w.div_ceil(self.stride));
+        // planes[py][px]: [B, C, rows·pitch] flattened, pitch = row length.
+        let (planes, pitch) = if self.stride == 1 {
+            let p = x.pad_with_zeros(2, 1, 1)?.pad_with_zeros(3, 1, 1)?;
+            (vec![vec![p.flatten_from(2)?]], w + 2)
+        } else {
+            // SAME, stride 2: pad 0 before / 1 after on even sizes (TFLite), plus zeros up
+            // to an even size, then split into the 4 (row, column) parity phases.
+            let (ph, pw) = (2 * ho + 2, 2 * wo + 2);
+            let (t, _) = same_pad(h, 3, 2);
+            let (l, _) = same_pad(w, 3, 2);
+            let p = x
+                .pad_with_zeros(2, t, ph - h - t)?
+                .pad_with_zeros(3, l, pw - w - l)?
+                .reshape((bsz, c, ph / 2, 2, pw / 2, 2))?;
+            let phases = (0..2)
+                .map(|py| {
+                    (0..2)
+                        .map(|px| {
+                            p.narrow(3, py, 1)?.narrow(5, px, 1)?.contiguous()?.reshape((bsz, c, (ph / 2) * (pw / 2)))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<Vec<_>>>()?;
+            (phases, wo + 1)
+        };
+        let s = self.stride;
+        let n = (ho - 1) * pitch + wo;
+        let mut acc: Option<Tensor> = None;
+        for dy in 0..3 {
+            for dx in 0..3 {
+                let plane = &planes[dy % s][dx % s];
+                let off = (dy / s) * pitch + dx / s;
+                let t = plane.narrow(2, off, n)?.broadcast_mul(&self.taps[dy * 3 + dx])?;
+                acc = Some(match acc {
+                    None => t,
+                    Some(a) => (a + t)?,
+                });
+            }
+        }
+        let acc = acc.expect("nine taps").broadcast_add(&self.b)?;
+        acc.pad_with_zeros(2, 0, ho * pitch - n)?
+            .reshape((bsz, c, ho, pitch))?
+            .narrow(3, 0, wo)?
+            .contiguous()
+    }
+}
+
+/// The first conv of a bottleneck: 1×1, or 2×2 stride 2 VALID in stride-2 blocks.
+#[derive(Debug, Clone)]
+enum Reduce {
+    Pointwise(Pointwise),
+    Strided(Conv),
+}
+
+impl Module for Reduce {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Reduce::Pointwise(p) => p.forward(x),
+            Reduce::Strided(c) => c.forward(x),
+        }
+    }
+}
+
+/// `PReLU(skip + expand(depthwise(PReLU(reduce(x)))))`.
+#[derive(Debug, Clone)]
+struct Bottleneck {
+    reduce: Reduce,
+    reduce_act: PRelu,
+    dw: Depthwise,
+    expand: Pointwise,
+    act: PRelu,
+    stride: usize,
+    pad_c: usize,
+}
+
+impl Bottleneck {
+    /// Block `j` (1-based) uses conv2d_{2j-1}, p_re_lu_{2j-1}, depthwise_conv2d_{j-1}
+    /// (no suffix for j = 1), conv2d_{2j}, p_re_lu_{2j}.
+    fn load(vb: &VarBuilder, j: usize, c_in: usize, mid: usize, c_out: usize, stride: usize) -> Result<Self> {
+        let r = format!("conv2d_{}", 2 * j - 1);
+        let reduce = if stride == 2 {
+            Reduce::Strided(Conv::load(vb.pp(&r), c_in, mid, 2, 2, false)?)
+        } else {
+            Reduce::Pointwise(Pointwise::load(vb.pp(&r), c_in, mid)?)
+        };
+        let dw = if j == 1 { "depthwise_conv2d".to_string() } else { format!("depthwise_conv2d_{}", j - 1) };
+        Ok(Self {
+            reduce,
+            reduce_act: PRelu::load(vb.pp(format!("p_re_lu_{}", 2 * j - 1)), mid)?,
+            dw: Depthwise::load(vb.pp(dw), mid, 1)?,
+            expand: Pointwise::load(vb.pp(format!("conv2d_{}", 2 * j)), mid, c_out)?,
+            act: PRelu::load(vb.pp(format!("p_re_lu_{}", 2 * j)), c_out)?,
+            stride,
+            pad_c: c_out - c_in,
+        })
+    }
+}
+
+impl Module for Bottleneck {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let h = self.reduce_act.forward(&self.reduce.forward(x)?)?;
+        let h = self.expand.forward(&self.dw.forward(&h)?)?;
+        let mut skip = if self.stride == 2 { x.max_pool2d(2)? } else { x.clone() };
+        if self.pad_c > 0 {
+            skip = skip.pad_with_zeros(1, 0, self.pad_c)?;
+        }
+        self.act.forward(&(skip + h)?)
+    }
+}
+
+/// 2×2 VALID conv over a 2×2 map = dense layer on the flattened `C·2·2` features.
+#[derive(Debug, Clone)]
+struct Head {
+    w: Tensor, // [O, C*4]
+    b: Tensor, // [1, O]
+}
+
+impl Head {
+    fn load(vb: VarBuilder, c: usize, o: usize) -> Result<Self> {
+        let w = vb.get((o, c, 2, 2), "weight")?.reshape((o, c * 4))?;
+        let b = vb.get(o, "bias")?.reshape((1, o))?;
+        Ok(Self { w, b })
+    }
+}
+
+impl Module for Head {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.flatten_from(1)?.matmul(&self.w.t()?)?.broadcast_add(&self.b)
+    }
+}
+
+/// The iris landmark network.
+#[derive(Debug, Clone)]
+pub struct Iris {
+    stem: Conv,
+    stem_act: PRelu,
+    trunk: Vec<Bottleneck>,
+    contour: Vec<Bottleneck>,
+    contour_head: Head,
+    iris: Vec<Bottleneck>,
+    iris_head: Head,
+}
+
+impl Iris {
+    /// Loads from a `VarBuilder` over the converted `iris_landmark.safetensors`.
+    pub fn load(vb: VarBuilder) -> Result<Self> {
+        let vb = vb.set_dtype(DType::F32);
+        // (c_in, mid, c_out, stride) per block, shared trunk = blocks 1..=10.
+        let trunk_cfg = [
+            (64, 32, 64, 1), (64, 32, 64, 1), (64, 32, 64, 1), (64, 32, 64, 1), (64, 64, 128, 2),
+            (128, 64, 128, 1), (128, 64, 128, 1), (128, 64, 128, 1), (128, 64, 128, 1), (128, 64, 128, 2),
+        ];
+        // Each branch: 8 blocks, stride 2 at its 3rd and 6th block.
+        let branch_cfg = |k: usize| if k == 2 || k == 5 { (128, 64, 128, 2) } else { (128, 64, 128, 1) };
+        let blocks = |first: usize, cfg: &mut dyn Iterator<Item = (usize, usize, usize, usize)>| {
+            cfg.enumerate()
+                .map(|(k, (i, m, o, s))| Bottleneck::load(&vb, first + k, i, m, o, s))
+                .collect::<Result<Vec<_>>>()
+        };
+        Ok(Self {
+            stem: Conv::load(vb.pp("conv2d"), 3, 64, 3, 2, true)?,
+            stem_act: PRelu::load(vb.pp("p_re_lu"), 64)?,
+            trunk: blocks(1, &mut trunk_cfg.into_iter())?,
+            contour: blocks(11, &mut (0..8).map(branch_cfg))?,
+            contour_head: Head::load(vb.pp("conv_eyes_contours_and_brows"), 128, NUM_CONTOUR * 3)?,
+            iris: blocks(19, &mut (0..8).map(branch_cfg))?,
+            iris_head: Head::load(vb.pp("conv_iris"), 128, NUM_IRIS * 3)?,
+        })
+    }
+
+    /// `x`: `[B, 3, 64, 64]` RGB in `[0, 1]`. Returns `(eye_contour [B, 213], iris [B, 15])`
+    /// in 64-pixel crop units.
+    pub fn forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let (_, c, h, w) = x.dims4()?;
+        if (c, h, w) != (3, INPUT_SIZE, INPUT_SIZE) {
+            candle_core::bail!("iris expects [B, 3, 64, 64], got {:?}", x.dims());
+        }
+        let mut t = self.stem_act.forward(&self.stem.forward(x)?)?;
+        for b in &self.trunk {
+            t = b.forward(&t)?;
+        }
+        let mut e = t.clone();
+        for b in &self.contour {
+            e = b.forward(&e)?;
+        }
+        let mut i = t;
+        for b in &self.iris {
+            i = b.forward(&i)?;
+        }
+        Ok((self.contour_head.forward(&e)?, self.iris_head.forward(&i)?))
+    }
+}

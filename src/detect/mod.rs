@@ -1,0 +1,46 @@
+//! Detectors: what looks at pictures. The networks themselves live in their
+//! own files; this module holds the interfaces the pipeline calls, so that a
+//! model can be swapped without touching the rest.
+
+pub mod blazeface;
+pub mod face_detect;
+pub mod facemesh;
+pub mod faces;
+pub mod iris;
+pub mod landmarks;
+pub mod models;
+pub mod nanodet;
+pub mod objects;
+
+use image::RgbImage;
+use serde::Serialize;
+
+pub use objects::{ObjectDetection, ObjectModel, COCO_LABELS};
+
+use crate::observation::FaceObs;
+
+/// Finds faces (and their landmarks, pose, eyes and gaze) in a batch of
+/// pictures. One call is one batch through each network.
+pub trait FaceAnalyzer: Send + Sync {
+    fn analyze(&self, images: &[&RgbImage]) -> anyhow::Result<Vec<Vec<FaceObs>>>;
+}
+
+/// Where a model's weights came from, for the report and summary.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Provenance {
+    pub name: String,
+    pub package: String,
+    pub version: String,
+    pub path_in_package: String,
+    pub sha256: String,
+    pub licence: String,
+}
+
+/// The detectors a run uses. Either may be absent (for example when the
+/// models were not built in), in which case those observations stay empty.
+#[derive(Default)]
+pub struct Models {
+    pub faces: Option<Box<dyn FaceAnalyzer>>,
+    pub objects: Option<Box<dyn ObjectModel>>,
+    pub provenance: Vec<Provenance>,
+}

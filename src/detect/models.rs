@@ -1,0 +1,110 @@
+//! The model files: embedded in the binary by default (converted by
+//! `models/convert.py`, provenance beside each file), or read from a
+//! directory given with `--models DIR`.
+
+use std::path::Path;
+
+use candle_core::Device;
+
+use super::face_detect::FaceDetector;
+use super::faces::FacePipeline;
+use super::landmarks::LandmarkModels;
+use super::objects::NanoDet;
+use super::{Models, Provenance};
+use crate::error::{Error, ErrorKind, Result};
+
+/// One model file: its name and the embedded bytes and provenance.
+struct Embedded {
+    file: &'static str,
+    bytes: &'static [u8],
+    provenance: &'static str,
+}
+
+const BLAZEFACE: Embedded = Embedded {
+    file: "blazeface_full.safetensors",
+    bytes: include_bytes!("../../models/blazeface_full.safetensors"),
+    provenance: include_str!("../../models/blazeface_full.provenance.json"),
+};
+const FACE_MESH: Embedded = Embedded {
+    file: "face_landmark.safetensors",
+    bytes: include_bytes!("../../models/face_landmark.safetensors"),
+    provenance: include_str!("../../models/face_landmark.provenance.json"),
+};
+const IRIS: Embedded = Embedded {
+    file: "iris_landmark.safetensors",
+    bytes: include_bytes!("../../models/iris_landmark.safetensors"),
+    provenance: include_str!("../../models/iris_landmark.provenance.json"),
+};
+const NANODET: Embedded = Embedded {
+    file: "nanodet_g.safetensors",
+    bytes: include_bytes!("../../models/nanodet_g.safetensors"),
+    provenance: include_str!("../../models/nanodet_g.provenance.json"),
+};
+
+/// Read a provenance JSON file written by the conversion script.
+fn provenance(name: &str, json: &str) -> Provenance {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+    let path = match v.get("path_in_package") {
+        Some(p) => p.as_str().unwrap_or("").to_string(),
+        None => v.get("paths").and_then(|p| p.as_object()).map(|o| o.values().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" + ")).unwrap_or_default(),
+    };
+    let sha = match v.get("sha256") {
+        Some(x) => x.as_str().unwrap_or("").to_string(),
+        None => s("tarball_sha256"),
+    };
+    Provenance { name: name.to_string(), package: s("package"), version: s("version"), path_in_package: path, sha256: sha, licence: s("licence") }
+}
+
+/// Bytes of a model: from `dir` when given, else embedded.
+fn bytes_of(m: &Embedded, dir: Option<&Path>) -> Result<std::borrow::Cow<'static, [u8]>> {
+    match dir {
+        None => Ok(std::borrow::Cow::Borrowed(m.bytes)),
+        Some(d) => {
+            let p = d.join(m.file);
+            std::fs::read(&p).map(std::borrow::Cow::Owned).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::new(&p, ErrorKind::Model("model file missing from --models directory".into())),
+                _ => Error::new(&p, ErrorKind::Unreadable(e)),
+            })
+        }
+    }
+}
+
+/// Which detectors to load.
+#[derive(Debug, Clone, Copy)]
+pub struct Which {
+    pub faces: bool,
+    pub objects: bool,
+}
+
+/// The device to run on: CUDA when built with the `cuda` feature and a GPU
+/// is present, else the CPU.
+pub fn device() -> Device {
+    #[cfg(feature = "cuda")]
+    if let Ok(d) = Device::new_cuda(0) {
+        return d;
+    }
+    Device::Cpu
+}
+
+/// Load the detectors (embedded, or from `dir`).
+pub fn load(dir: Option<&Path>, which: Which) -> Result<Models> {
+    let dev = device();
+    let model_err = |what: &str, e: anyhow::Error| Error::new(what, ErrorKind::Model(format!("{e:#}")));
+    let mut models = Models::default();
+    if which.faces {
+        let det = FaceDetector::from_bytes(&bytes_of(&BLAZEFACE, dir)?, &dev).map_err(|e| model_err(BLAZEFACE.file, e))?;
+        let lm = LandmarkModels::from_bytes(&bytes_of(&FACE_MESH, dir)?, &bytes_of(&IRIS, dir)?, &dev)
+            .map_err(|e| model_err(FACE_MESH.file, e))?;
+        models.faces = Some(Box::new(FacePipeline { detector: det, landmarks: lm }));
+        models.provenance.push(provenance("BlazeFace full-range (faces)", BLAZEFACE.provenance));
+        models.provenance.push(provenance("Face mesh, 468 points (pose, eyes)", FACE_MESH.provenance));
+        models.provenance.push(provenance("Iris landmarks (gaze)", IRIS.provenance));
+    }
+    if which.objects {
+        let nd = NanoDet::from_bytes(&bytes_of(&NANODET, dir)?, &dev).map_err(|e| model_err(NANODET.file, e))?;
+        models.objects = Some(Box::new(nd));
+        models.provenance.push(provenance("NanoDet-g (objects)", NANODET.provenance));
+    }
+    Ok(models)
+}

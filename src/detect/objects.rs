@@ -1,0 +1,359 @@
+//! Object detection (COCO 80 classes): preprocessing, GFL box decoding, per-class NMS and the
+//! `ObjectModel` trait, with NanoDet-g (`nanodet.rs`) as the first implementation.
+//!
+//! Pipeline for one frame (mirrors `models/convert_nanodet.py`, which decodes the reference):
+//! 1. letterbox: keep the aspect ratio, resize with an antialiased bilinear (triangle) filter
+//!    to fit 416x416, centre, pad with black (`Letterbox` keeps the inverse transform);
+//! 2. normalise: RGB -> **BGR**, `(v - [103.53, 116.28, 123.675]) / [57.375, 57.12, 58.395]`,
+//!    NCHW. This is upstream NanoDet's training normalisation; the graph in human-models is fed
+//!    RGB/255 by vladmandic/human, but on real images BGR mean/std scores markedly better
+//!    (NOTES.md has the evidence);
+//! 3. network -> per cell 80 sigmoid scores + 4x11 box-bin logits (strides 8, 16, 32);
+//! 4. decode (Generalized Focal Loss): per side softmax over 11 bins, expectation x stride =
+//!    distance from the cell centre `((x + 0.5) * stride, (y + 0.5) * stride)` to the left,
+//!    top, right, bottom edge; clamp to the 416 canvas;
+//! 5. per-class greedy NMS (IoU > 0.6 suppresses) on canvas boxes, keep the best 100;
+//! 6. map boxes back to ORIGINAL pixel coordinates, clamp to the image.
+use anyhow::{ensure, Context};
+use candle_core::{Device, Tensor};
+use image::RgbImage;
+
+use super::nanodet;
+
+/// COCO class names in the order of the 80 contiguous class ids the models output.
+#[rustfmt::skip]
+pub const COCO_LABELS: [&str; 80] = [
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat",
+    "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack",
+    "umbrella", "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball",
+    "kite", "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket",
+    "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
+    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair",
+    "couch", "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote",
+    "keyboard", "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book",
+    "clock", "vase", "scissors", "teddy bear", "hair drier", "toothbrush",
+];
+
+/// One detected object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectDetection {
+    /// Index into `COCO_LABELS`.
+    pub class_id: usize,
+    pub class_name: &'static str,
+    /// Class confidence in [0, 1].
+    pub score: f32,
+    /// `[x1, y1, x2, y2]` in pixels of the image given to the model.
+    pub bbox: [f32; 4],
+}
+
+/// An object detector. Implementations run all `images` as one batch.
+pub trait ObjectModel: Send + Sync {
+    fn name(&self) -> &str;
+    /// One `Vec` per input image, best score first; detections below `min_score` are dropped.
+    fn detect_batch(
+        &self,
+        images: &[&RgbImage],
+        min_score: f32,
+    ) -> anyhow::Result<Vec<Vec<ObjectDetection>>>;
+}
+
+/// Where an image went inside the square model input: `canvas = original * scale + pad`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Letterbox {
+    pub scale_x: f32,
+    pub scale_y: f32,
+    pub pad_x: f32,
+    pub pad_y: f32,
+    /// Resized image size inside the canvas.
+    pub inner_width: u32,
+    pub inner_height: u32,
+    /// Original image size.
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Letterbox {
+    pub fn new(width: u32, height: u32, size: u32) -> Self {
+        let (w, h, s) = (width as f64, height as f64, size as f64);
+        let scale = (s / w).min(s / h);
+        let inner_width = ((w * scale + 0.5).floor() as u32).clamp(1, size);
+        let inner_height = ((h * scale + 0.5).floor() as u32).clamp(1, size);
+        Self {
+            scale_x: (inner_width as f64 / w) as f32,
+            scale_y: (inner_height as f64 / h) as f32,
+            pad_x: ((size - inner_width) / 2) as f32,
+            pad_y: ((size - inner_height) / 2) as f32,
+            inner_width,
+            inner_height,
+            width,
+            height,
+        }
+    }
+
+    /// Canvas box -> original-image box, clamped to the image.
+    pub fn to_original(&self, b: [f32; 4]) -> [f32; 4] {
+        let (w, h) = (self.width as f32, self.height as f32);
+        [
+            ((b[0] - self.pad_x) / self.scale_x).clamp(0.0, w),
+            ((b[1] - self.pad_y) / self.scale_y).clamp(0.0, h),
+            ((b[2] - self.pad_x) / self.scale_x).clamp(0.0, w),
+            ((b[3] - self.pad_y) / self.scale_y).clamp(0.0, h),
+        ]
+    }
+}
+
+/// Taps of a triangle filter widened by the downscale factor (antialiased bilinear), per
+/// output pixel: (first source index, normalised weights).
+fn resize_taps(src: u32, dst: u32) -> Vec<(usize, Vec<f32>)> {
+    let scale = src as f64 / dst as f64;
+    let support = scale.max(1.0);
+    (0..dst)
+        .map(|i| {
+            let centre = (i as f64 + 0.5) * scale;
+            let lo = ((centre - support).floor().max(0.0)) as usize;
+            let hi = ((centre + support).ceil() as usize).min(src as usize);
+            let ws: Vec<f32> = (lo..hi)
+                .map(|j| (1.0 - ((j as f64 + 0.5 - centre) / support).abs()).max(0.0) as f32)
+                .collect();
+            let sum: f32 = ws.iter().sum();
+            (lo, ws.into_iter().map(|v| v / sum).collect())
+        })
+        .collect()
+}
+
+/// Resizes `img` to `nw` x `nh` (horizontal pass, then vertical) and writes it, rounded to
+/// u8, into the HWC RGB `canvas` of width `canvas_w` at (`ox`, `oy`).
+fn resize_into(
+    img: &RgbImage,
+    nw: u32,
+    nh: u32,
+    canvas: &mut [u8],
+    canvas_w: usize,
+    ox: usize,
+    oy: usize,
+) {
+    let (w, h) = img.dimensions();
+    let src = img.as_raw();
+    let htaps = resize_taps(w, nw);
+    let vtaps = resize_taps(h, nh);
+    let nw = nw as usize;
+    let mut tmp = vec![0f32; h as usize * nw * 3];
+    for y in 0..h as usize {
+        let row = &src[y * w as usize * 3..(y + 1) * w as usize * 3];
+        for (x, (lo, ws)) in htaps.iter().enumerate() {
+            let mut acc = [0f32; 3];
+            for (k, &wt) in ws.iter().enumerate() {
+                let p = &row[(lo + k) * 3..(lo + k) * 3 + 3];
+                acc[0] += wt * p[0] as f32;
+                acc[1] += wt * p[1] as f32;
+                acc[2] += wt * p[2] as f32;
+            }
+            tmp[(y * nw + x) * 3..(y * nw + x) * 3 + 3].copy_from_slice(&acc);
+        }
+    }
+    for (y, (lo, ws)) in vtaps.iter().enumerate() {
+        let out = &mut canvas[((oy + y) * canvas_w + ox) * 3..((oy + y) * canvas_w + ox + nw) * 3];
+        for x in 0..nw * 3 {
+            let mut acc = 0f32;
+            for (k, &wt) in ws.iter().enumerate() {
+                acc += wt * tmp[(lo + k) * nw * 3 + x];
+            }
+            out[x] = (acc + 0.5).floor().clamp(0.0, 255.0) as u8;
+        }
+    }
+}
+
+/// Letterboxes `img` into a `size` x `size` HWC RGB canvas (black padding).
+pub fn letterbox(img: &RgbImage, size: u32) -> (Vec<u8>, Letterbox) {
+    let lb = Letterbox::new(img.width(), img.height(), size);
+    let mut canvas = vec![0u8; (size * size * 3) as usize];
+    resize_into(
+        img,
+        lb.inner_width,
+        lb.inner_height,
+        &mut canvas,
+        size as usize,
+        lb.pad_x as usize,
+        lb.pad_y as usize,
+    );
+    (canvas, lb)
+}
+
+/// NanoDet normalisation, applied per BGR channel.
+pub const NANODET_MEAN_BGR: [f32; 3] = [103.53, 116.28, 123.675];
+pub const NANODET_STD_BGR: [f32; 3] = [57.375, 57.12, 58.395];
+
+/// HWC RGB u8 canvas -> CHW BGR f32 `(v - mean) / std`, appended to `out`.
+pub fn normalise_bgr(canvas: &[u8], out: &mut Vec<f32>) {
+    let hw = canvas.len() / 3;
+    for c in 0..3 {
+        let src = 2 - c; // BGR plane c comes from RGB channel 2 - c
+        let (m, s) = (NANODET_MEAN_BGR[c], NANODET_STD_BGR[c]);
+        out.extend((0..hw).map(|i| (canvas[i * 3 + src] as f32 - m) / s));
+    }
+}
+
+fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = iw * ih;
+    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+    if union > 0.0 {
+        inter / union
+    } else {
+        0.0
+    }
+}
+
+/// Greedy per-class NMS: a box is dropped when it overlaps a higher-scoring box of the SAME
+/// class with IoU > `iou_threshold`. Returns survivors sorted by score (stable for ties).
+pub fn nms_per_class(mut dets: Vec<ObjectDetection>, iou_threshold: f32) -> Vec<ObjectDetection> {
+    dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut keep: Vec<ObjectDetection> = Vec::new();
+    for d in dets {
+        if keep
+            .iter()
+            .all(|k| k.class_id != d.class_id || iou(&k.bbox, &d.bbox) <= iou_threshold)
+        {
+            keep.push(d);
+        }
+    }
+    keep
+}
+
+/// Decodes one image's raw outputs (`[NUM_CELLS * 124]`, layout of
+/// `nanodet::NanoDet::forward_concat`) into canvas-space candidates above `min_score`.
+pub fn decode_gfl(raw: &[f32], min_score: f32) -> Vec<ObjectDetection> {
+    use nanodet::{INPUT_SIZE, NUM_CLASSES, OUT_CHANNELS, REG_BINS, STRIDES};
+    let size = INPUT_SIZE as f32;
+    let mut out = Vec::new();
+    let mut cell0 = 0;
+    for stride in STRIDES {
+        let n = INPUT_SIZE / stride;
+        for i in 0..n * n {
+            let row = &raw[(cell0 + i) * OUT_CHANNELS..(cell0 + i + 1) * OUT_CHANNELS];
+            let (scores, bins) = row.split_at(NUM_CLASSES);
+            if !scores.iter().any(|&s| s > min_score) {
+                continue;
+            }
+            let mut dist = [0f32; 4];
+            for (side, d) in dist.iter_mut().enumerate() {
+                let b = &bins[side * REG_BINS..(side + 1) * REG_BINS];
+                let max = b.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let (mut num, mut den) = (0f32, 0f32);
+                for (k, &v) in b.iter().enumerate() {
+                    let e = (v - max).exp();
+                    num += e * k as f32;
+                    den += e;
+                }
+                *d = num / den * stride as f32;
+            }
+            let cx = ((i % n) as f32 + 0.5) * stride as f32;
+            let cy = ((i / n) as f32 + 0.5) * stride as f32;
+            let bbox = [
+                (cx - dist[0]).clamp(0.0, size),
+                (cy - dist[1]).clamp(0.0, size),
+                (cx + dist[2]).clamp(0.0, size),
+                (cy + dist[3]).clamp(0.0, size),
+            ];
+            for (class_id, &score) in scores.iter().enumerate() {
+                if score > min_score {
+                    out.push(ObjectDetection {
+                        class_id,
+                        class_name: COCO_LABELS[class_id],
+                        score,
+                        bbox,
+                    });
+                }
+            }
+        }
+        cell0 += n * n;
+    }
+    out
+}
+
+/// NanoDet-g as an `ObjectModel`.
+pub struct NanoDet {
+    net: nanodet::NanoDet,
+    device: Device,
+    /// NMS IoU threshold (upstream default 0.6).
+    pub iou_threshold: f32,
+    /// Cap on detections per image (upstream default 100).
+    pub max_detections: usize,
+}
+
+impl NanoDet {
+    /// From the bytes of `nanodet_g.safetensors`.
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> anyhow::Result<Self> {
+        let net = nanodet::NanoDet::from_safetensors(bytes, device)
+            .context("loading NanoDet-g weights")?;
+        Ok(Self {
+            net,
+            device: device.clone(),
+            iou_threshold: 0.6,
+            max_detections: 100,
+        })
+    }
+
+    /// Letterboxes and normalises `images` into one `[B, 3, 416, 416]` tensor on the device.
+    pub fn preprocess(&self, images: &[&RgbImage]) -> anyhow::Result<(Tensor, Vec<Letterbox>)> {
+        let size = nanodet::INPUT_SIZE;
+        let mut data = Vec::with_capacity(images.len() * 3 * size * size);
+        let mut boxes = Vec::with_capacity(images.len());
+        for img in images {
+            ensure!(img.width() > 0 && img.height() > 0, "empty image");
+            let (canvas, lb) = letterbox(img, size as u32);
+            normalise_bgr(&canvas, &mut data);
+            boxes.push(lb);
+        }
+        let x = Tensor::from_vec(data, (images.len(), 3, size, size), &Device::Cpu)?
+            .to_device(&self.device)?;
+        Ok((x, boxes))
+    }
+
+    /// Raw network outputs for a normalised batch, copied to the CPU once:
+    /// `B` vectors of `NUM_CELLS * 124` floats.
+    pub fn raw(&self, x: &Tensor) -> anyhow::Result<Vec<Vec<f32>>> {
+        let y = self.net.forward_concat(x)?.to_device(&Device::Cpu)?;
+        let (b, _, _) = y.dims3()?;
+        let flat = y.flatten_all()?.to_vec1::<f32>()?;
+        Ok(flat
+            .chunks(flat.len() / b.max(1))
+            .map(<[f32]>::to_vec)
+            .collect())
+    }
+
+    /// Candidates -> NMS -> top `max_detections` -> original coordinates.
+    pub fn postprocess(&self, raw: &[f32], lb: &Letterbox, min_score: f32) -> Vec<ObjectDetection> {
+        let mut dets = nms_per_class(decode_gfl(raw, min_score), self.iou_threshold);
+        dets.truncate(self.max_detections);
+        for d in &mut dets {
+            d.bbox = lb.to_original(d.bbox);
+        }
+        dets
+    }
+}
+
+impl ObjectModel for NanoDet {
+    fn name(&self) -> &str {
+        "nanodet-g"
+    }
+
+    fn detect_batch(
+        &self,
+        images: &[&RgbImage],
+        min_score: f32,
+    ) -> anyhow::Result<Vec<Vec<ObjectDetection>>> {
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (x, boxes) = self.preprocess(images)?;
+        let raw = self.raw(&x)?;
+        Ok(raw
+            .iter()
+            .zip(&boxes)
+            .map(|(r, lb)| self.postprocess(r, lb, min_score))
+            .collect())
+    }
+}

@@ -1,0 +1,589 @@
+//! Per-frame observations, in time order, become timed events.
+//!
+//! Each kind of event has a per-frame test ("is this frame a violation, and
+//! how strongly?"). Runs of violating frames become intervals; intervals
+//! separated by less than the merge window become one; what is shorter than
+//! the kind's minimum duration is dropped. One continuous violation is one
+//! event, however long it lasts.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, EventConfig, ObjectConfig};
+use crate::observation::Observation;
+
+/// The kinds of event proctor raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    NoFace,
+    MultipleFaces,
+    LookingAway,
+    GazeAway,
+    EyesClosed,
+    Phone,
+    Book,
+    Device,
+    Person,
+    LoudAudio,
+    Voices,
+    Identity,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 12] = [
+        EventKind::NoFace,
+        EventKind::MultipleFaces,
+        EventKind::LookingAway,
+        EventKind::GazeAway,
+        EventKind::EyesClosed,
+        EventKind::Phone,
+        EventKind::Book,
+        EventKind::Device,
+        EventKind::Person,
+        EventKind::LoudAudio,
+        EventKind::Voices,
+        EventKind::Identity,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::NoFace => "no_face",
+            EventKind::MultipleFaces => "multiple_faces",
+            EventKind::LookingAway => "looking_away",
+            EventKind::GazeAway => "gaze_away",
+            EventKind::EyesClosed => "eyes_closed",
+            EventKind::Phone => "phone",
+            EventKind::Book => "book",
+            EventKind::Device => "device",
+            EventKind::Person => "person",
+            EventKind::LoudAudio => "loud_audio",
+            EventKind::Voices => "voices",
+            EventKind::Identity => "identity",
+        }
+    }
+
+    /// Why an event of this kind is raised, in words for the report.
+    pub fn rule(self, c: &EventConfig) -> String {
+        match self {
+            EventKind::NoFace => format!("no face found for at least {} s", c.no_face_min_s),
+            EventKind::MultipleFaces => format!("two or more faces for at least {} s", c.multiple_faces_min_s),
+            EventKind::LookingAway => format!(
+                "head turned more than {} deg (yaw) or {} deg (pitch) from the candidate's usual pose for at least {} s",
+                c.looking_away_yaw_deg, c.looking_away_pitch_deg, c.looking_away_min_s
+            ),
+            EventKind::GazeAway => format!(
+                "eyes turned off-centre by more than {} of the eye width for at least {} s",
+                c.gaze_away_ratio, c.gaze_away_min_s
+            ),
+            EventKind::EyesClosed => {
+                format!("eye aspect ratio below {} for at least {} s", c.eyes_closed_ear, c.eyes_closed_min_s)
+            }
+            EventKind::Phone | EventKind::Book | EventKind::Device => format!(
+                "a {} seen in at least {} of {} consecutive object samples",
+                self.as_str(),
+                c.object_min_hits,
+                c.object_window
+            ),
+            EventKind::Person => format!(
+                "more people detected than faces in at least {} of {} consecutive object samples",
+                c.object_min_hits, c.object_window
+            ),
+            EventKind::LoudAudio => {
+                format!("audio louder than {} dBFS for at least {} s", c.loud_audio_db, c.loud_audio_min_s)
+            }
+            EventKind::Voices => "other voices than the candidate's (not detected by this version)".into(),
+            EventKind::Identity => "a person who is not the candidate (not detected by this version)".into(),
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown event kind '{s}'"))
+    }
+}
+
+/// One flagged interval, for a human to review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub kind: EventKind,
+    pub start_s: f64,
+    pub end_s: f64,
+    /// 0..1: how sure the detectors were, times how much of the interval
+    /// actually showed the violation.
+    pub confidence: f32,
+    /// What was seen, in words (object class, face count, mean angle, ...).
+    pub detail: String,
+    /// Time of the most telling frame, shown as evidence.
+    pub evidence_t: f64,
+}
+
+impl Event {
+    pub fn duration_s(&self) -> f64 {
+        self.end_s - self.start_s
+    }
+}
+
+/// One violating sample: its time and how strongly it violates (0..1).
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    t: f64,
+    strength: f32,
+}
+
+/// An interval folded from hits, with the samples it spans.
+#[derive(Debug, Clone)]
+struct Run {
+    start: f64,
+    end: f64,
+    hits: Vec<Hit>,
+    /// Number of samples (violating or not) inside [start, end).
+    samples: usize,
+}
+
+/// Fold a time-ordered signal (one entry per sample, `Some(strength)` where
+/// the sample violates) into runs. Each sample covers `[t, t + step)`.
+fn fold(signal: &[(f64, Option<f32>)], step: f64, merge_gap: f64, min_duration: f64) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    for &(t, s) in signal {
+        let Some(strength) = s else { continue };
+        let hit = Hit { t, strength };
+        match runs.last_mut() {
+            // within the merge window of the previous run: extend it
+            Some(r) if t - r.end < merge_gap - 1e-9 => {
+                r.end = t + step;
+                r.hits.push(hit);
+            }
+            _ => runs.push(Run { start: t, end: t + step, hits: vec![hit], samples: 0 }),
+        }
+    }
+    runs.retain(|r| r.end - r.start >= min_duration - 1e-9);
+    for r in &mut runs {
+        r.samples = signal.iter().filter(|(t, _)| *t >= r.start - 1e-9 && *t < r.end - 1e-9).count();
+    }
+    runs
+}
+
+impl Run {
+    fn coverage(&self) -> f32 {
+        self.hits.len() as f32 / self.samples.max(1) as f32
+    }
+
+    fn mean_strength(&self) -> f32 {
+        self.hits.iter().map(|h| h.strength).sum::<f32>() / self.hits.len().max(1) as f32
+    }
+
+    /// The strongest hit (the earliest of equals).
+    fn peak(&self) -> Hit {
+        *self
+            .hits
+            .iter()
+            .fold(None::<&Hit>, |best, h| match best {
+                Some(b) if b.strength >= h.strength => Some(b),
+                _ => Some(h),
+            })
+            .expect("a run has at least one hit")
+    }
+
+    fn into_event(self, kind: EventKind, detail: String) -> Event {
+        let peak = self.peak();
+        Event {
+            kind,
+            start_s: self.start,
+            end_s: self.end,
+            confidence: (self.coverage() * self.mean_strength()).clamp(0.0, 1.0),
+            detail,
+            evidence_t: peak.t,
+        }
+    }
+}
+
+fn median(mut v: Vec<f32>) -> Option<f32> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
+
+/// The candidate's typical head pose and gaze over the session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub yaw: f32,
+    pub pitch: f32,
+    pub gaze_x: f32,
+    pub gaze_y: f32,
+}
+
+impl Baseline {
+    /// Medians over the frames with exactly one face (the candidate alone).
+    pub fn from_observations(obs: &[Observation]) -> Baseline {
+        let solo = || obs.iter().filter(|o| o.face_count() == Some(1)).filter_map(|o| o.primary_face());
+        Baseline {
+            yaw: median(solo().filter_map(|f| f.yaw).collect()).unwrap_or(0.0),
+            pitch: median(solo().filter_map(|f| f.pitch).collect()).unwrap_or(0.0),
+            gaze_x: median(solo().filter_map(|f| f.gaze_x).collect()).unwrap_or(0.0),
+            gaze_y: median(solo().filter_map(|f| f.gaze_y).collect()).unwrap_or(0.0),
+        }
+    }
+}
+
+/// Everything the folding produced: the events and the baseline it used.
+#[derive(Debug, Clone)]
+pub struct Folded {
+    pub events: Vec<Event>,
+    pub baseline: Baseline,
+}
+
+/// Turn time-ordered observations (one every `1 / fps` seconds) into events.
+pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
+    let c = &cfg.events;
+    let step = 1.0 / fps;
+    let baseline = if c.baseline { Baseline::from_observations(obs) } else { Baseline::default() };
+    let mut events = Vec::new();
+
+    let faces_of = |o: &Observation| -> Option<Vec<f32>> {
+        o.faces.as_ref().map(|f| f.iter().filter(|x| x.score >= c.face_min_score).map(|x| x.score).collect())
+    };
+
+    // no face
+    let signal: Vec<_> = obs
+        .iter()
+        .map(|o| (o.t, faces_of(o).and_then(|f| f.is_empty().then_some(1.0))))
+        .collect();
+    for r in fold(&signal, step, c.merge_gap_s, c.no_face_min_s) {
+        let detail = format!("no face in {} of {} analysed frames", r.hits.len(), r.samples);
+        events.push(r.into_event(EventKind::NoFace, detail));
+    }
+
+    // several faces: strength is the second face's detector score
+    let counts: Vec<(f64, usize)> = obs.iter().map(|o| (o.t, faces_of(o).map_or(0, |f| f.len()))).collect();
+    let signal: Vec<_> = obs
+        .iter()
+        .map(|o| (o.t, faces_of(o).and_then(|f| (f.len() >= 2).then(|| f[1]))))
+        .collect();
+    for r in fold(&signal, step, c.merge_gap_s, c.multiple_faces_min_s) {
+        let n: Vec<f32> = counts
+            .iter()
+            .filter(|(t, _)| *t >= r.start && *t < r.end)
+            .map(|(_, n)| *n as f32)
+            .collect();
+        let most = n.iter().cloned().fold(0.0, f32::max);
+        let detail = format!("{} faces at most, in {} of {} frames", most as usize, r.hits.len(), r.samples);
+        events.push(r.into_event(EventKind::MultipleFaces, detail));
+    }
+
+    // looking away: head pose relative to the baseline
+    let signal: Vec<_> = obs
+        .iter()
+        .map(|o| {
+            let s = (|| {
+                let f = o.primary_face()?;
+                let dy = (f.yaw? - baseline.yaw).abs() / c.looking_away_yaw_deg;
+                let dp = (f.pitch? - baseline.pitch).abs() / c.looking_away_pitch_deg;
+                let d = dy.max(dp);
+                Some(d).filter(|d| *d > 1.0).map(|d| (d / 2.0).min(1.0))
+            })();
+            (o.t, s)
+        })
+        .collect();
+    for r in fold(&signal, step, c.merge_gap_s, c.looking_away_min_s) {
+        let (yaws, pitches) = pose_in(obs, r.start, r.end);
+        let detail = format!(
+            "median yaw {:+.0} deg, pitch {:+.0} deg (usual pose: yaw {:+.0}, pitch {:+.0})",
+            median(yaws).unwrap_or(f32::NAN),
+            median(pitches).unwrap_or(f32::NAN),
+            baseline.yaw,
+            baseline.pitch
+        );
+        events.push(r.into_event(EventKind::LookingAway, detail));
+    }
+
+    // gaze away: iris offset relative to the baseline
+    let signal: Vec<_> = obs
+        .iter()
+        .map(|o| {
+            let s = (|| {
+                let f = o.primary_face()?;
+                let dx = f.gaze_x? - baseline.gaze_x;
+                let dy = f.gaze_y? - baseline.gaze_y;
+                let d = dx.abs().max(dy.abs()) / c.gaze_away_ratio;
+                Some(d).filter(|d| *d > 1.0).map(|d| (d / 2.0).min(1.0))
+            })();
+            (o.t, s)
+        })
+        .collect();
+    for r in fold(&signal, step, c.merge_gap_s, c.gaze_away_min_s) {
+        let gx: Vec<f32> = in_span(obs, r.start, r.end).filter_map(|o| o.primary_face()?.gaze_x).collect();
+        let detail = format!("median horizontal gaze {:+.2} (usual {:+.2})", median(gx).unwrap_or(f32::NAN), baseline.gaze_x);
+        events.push(r.into_event(EventKind::GazeAway, detail));
+    }
+
+    // eyes closed
+    let signal: Vec<_> = obs
+        .iter()
+        .map(|o| {
+            let ear = o.primary_face().and_then(|f| f.ear());
+            (o.t, ear.filter(|e| *e < c.eyes_closed_ear).map(|e| (1.5 - e / c.eyes_closed_ear).clamp(0.0, 1.0)))
+        })
+        .collect();
+    for r in fold(&signal, step, c.merge_gap_s, c.eyes_closed_min_s) {
+        let ears: Vec<f32> = in_span(obs, r.start, r.end).filter_map(|o| o.primary_face()?.ear()).collect();
+        let detail = format!("median eye aspect ratio {:.3} (threshold {})", median(ears).unwrap_or(f32::NAN), c.eyes_closed_ear);
+        events.push(r.into_event(EventKind::EyesClosed, detail));
+    }
+
+    events.extend(object_events(obs, cfg));
+
+    // loud audio
+    let signal: Vec<_> = obs
+        .iter()
+        .map(|o| {
+            let s = o.audio_db.filter(|db| *db > c.loud_audio_db).map(|db| ((db - c.loud_audio_db) / 20.0 + 0.5).min(1.0));
+            (o.t, s)
+        })
+        .collect();
+    for r in fold(&signal, step, c.merge_gap_s, c.loud_audio_min_s) {
+        let peak = in_span(obs, r.start, r.end).filter_map(|o| o.audio_db).fold(f32::MIN, f32::max);
+        let detail = format!("peak {peak:.1} dBFS (threshold {} dBFS)", c.loud_audio_db);
+        events.push(r.into_event(EventKind::LoudAudio, detail));
+    }
+
+    events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.kind.cmp(&b.kind)));
+    Folded { events, baseline }
+}
+
+fn in_span(obs: &[Observation], start: f64, end: f64) -> impl Iterator<Item = &Observation> {
+    obs.iter().filter(move |o| o.t >= start - 1e-9 && o.t < end - 1e-9)
+}
+
+fn pose_in(obs: &[Observation], start: f64, end: f64) -> (Vec<f32>, Vec<f32>) {
+    let faces: Vec<_> = in_span(obs, start, end).filter_map(|o| o.primary_face()).collect();
+    (faces.iter().filter_map(|f| f.yaw).collect(), faces.iter().filter_map(|f| f.pitch).collect())
+}
+
+/// Object events: the object detector runs on a subset of frames (those whose
+/// `objects` is `Some`). A sample counts when at least `object_min_hits` of
+/// some `object_window` consecutive samples around it see the category.
+fn object_events(obs: &[Observation], cfg: &Config) -> Vec<Event> {
+    let c = &cfg.events;
+    let samples: Vec<&Observation> = obs.iter().filter(|o| o.objects.is_some()).collect();
+    if samples.is_empty() {
+        return Vec::new();
+    }
+    // the object step: the typical interval between object samples
+    let step = {
+        let d: Vec<f32> = samples.windows(2).map(|w| (w[1].t - w[0].t) as f32).collect();
+        median(d).map(f64::from).unwrap_or(1.0)
+    };
+    let mut out = Vec::new();
+    for (kind, category) in [
+        (EventKind::Phone, "phone"),
+        (EventKind::Book, "book"),
+        (EventKind::Device, "device"),
+        (EventKind::Person, "person"),
+    ] {
+        let strength: Vec<Option<f32>> = samples.iter().map(|o| object_strength(o, category, &cfg.objects, c)).collect();
+        let hits: Vec<bool> = strength.iter().map(Option::is_some).collect();
+        let w = c.object_window;
+        let confirmed: Vec<bool> = (0..hits.len())
+            .map(|i| {
+                hits[i]
+                    && (i.saturating_sub(w - 1)..=i).any(|s| {
+                        let e = (s + w).min(hits.len());
+                        e - s == w.min(hits.len()) && hits[s..e].iter().filter(|h| **h).count() >= c.object_min_hits
+                    })
+            })
+            .collect();
+        let signal: Vec<_> = samples
+            .iter()
+            .zip(&confirmed)
+            .zip(&strength)
+            .map(|((o, ok), s)| (o.t, if *ok { *s } else { None }))
+            .collect();
+        for r in fold(&signal, step, c.merge_gap_s.max(step * 1.5), 0.0) {
+            let mut classes: Vec<(String, f32)> = Vec::new();
+            for o in in_span(obs, r.start, r.end) {
+                for d in o.objects.iter().flatten().filter(|d| d.category == category) {
+                    match classes.iter_mut().find(|(c, _)| *c == d.class) {
+                        Some((_, s)) => *s = s.max(d.score),
+                        None => classes.push((d.class.clone(), d.score)),
+                    }
+                }
+            }
+            let seen: Vec<String> = classes.iter().map(|(c, s)| format!("{c} (max score {s:.2})")).collect();
+            let detail = format!("{}; in {} of {} object samples", seen.join(", "), r.hits.len(), r.samples);
+            out.push(r.into_event(kind, detail));
+        }
+    }
+    out
+}
+
+/// How strongly one object sample shows a category; `None` when it does not.
+fn object_strength(o: &Observation, category: &str, oc: &ObjectConfig, c: &EventConfig) -> Option<f32> {
+    let min = oc.min_score_of(category);
+    let found: Vec<f32> = o
+        .objects
+        .iter()
+        .flatten()
+        .filter(|d| d.category == category && d.score >= min)
+        .map(|d| d.score)
+        .collect();
+    if category == "person" {
+        // a second person whose face is not seen: more people than faces
+        let faces = o.faces.as_ref().map_or(0, |f| f.iter().filter(|x| x.score >= c.face_min_score).count());
+        return (found.len() >= 2 && found.len() > faces.max(1)).then(|| found[1].min(found[0]));
+    }
+    found.into_iter().reduce(f32::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::{FaceObs, ObjectObs};
+
+    fn face(yaw: f32, ear: f32) -> FaceObs {
+        FaceObs {
+            bbox: [0.0, 0.0, 100.0, 100.0],
+            score: 0.9,
+            keypoints: vec![],
+            yaw: Some(yaw),
+            pitch: Some(0.0),
+            roll: Some(0.0),
+            ear_left: Some(ear),
+            ear_right: Some(ear),
+            gaze_x: Some(0.0),
+            gaze_y: Some(0.0),
+        }
+    }
+
+    /// Observations at 4 fps; `faces(i)` gives frame i's faces.
+    fn seq(n: usize, faces: impl Fn(usize) -> Vec<FaceObs>) -> Vec<Observation> {
+        (0..n)
+            .map(|i| Observation {
+                index: i,
+                t: i as f64 / 4.0,
+                pts: i as f64 / 4.0,
+                width: 640,
+                height: 480,
+                mean_luma: 100.0,
+                audio_db: None,
+                faces: Some(faces(i)),
+                objects: None,
+            })
+            .collect()
+    }
+
+    fn kinds(f: &Folded, k: EventKind) -> Vec<(f64, f64)> {
+        f.events.iter().filter(|e| e.kind == k).map(|e| (e.start_s, e.end_s)).collect()
+    }
+
+    #[test]
+    fn no_face_needs_ten_seconds() {
+        let cfg = Config::default();
+        // 9.75 s without a face (39 frames) is not enough ...
+        let obs = seq(80, |i| if (20..59).contains(&i) { vec![] } else { vec![face(0.0, 0.3)] });
+        assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::NoFace).is_empty());
+        // ... 10 s (40 frames) is, from the first to the end of the last empty frame
+        let obs = seq(80, |i| if (20..60).contains(&i) { vec![] } else { vec![face(0.0, 0.3)] });
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(kinds(&f, EventKind::NoFace), vec![(5.0, 15.0)]);
+        let e = &f.events[0];
+        assert!((e.confidence - 1.0).abs() < 1e-6);
+        assert_eq!(e.detail, "no face in 40 of 40 analysed frames");
+    }
+
+    #[test]
+    fn short_gaps_merge_into_one_event_and_long_gaps_do_not() {
+        let cfg = Config::default();
+        // two faces 0-3 s, one face for 1 s (gap < 1.5 s), two faces 4-6 s
+        let two = |i: usize| (0..12).contains(&i) || (16..24).contains(&i);
+        let obs = seq(40, |i| if two(i) { vec![face(0.0, 0.3), face(0.0, 0.3)] } else { vec![face(0.0, 0.3)] });
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(kinds(&f, EventKind::MultipleFaces), vec![(0.0, 6.0)]);
+        // coverage 20 of 24 frames, second face score 0.9
+        assert!((f.events[0].confidence - 0.9 * 20.0 / 24.0).abs() < 1e-5);
+        // with a 2 s gap they stay apart
+        let two = |i: usize| (0..12).contains(&i) || (20..28).contains(&i);
+        let obs = seq(40, |i| if two(i) { vec![face(0.0, 0.3), face(0.0, 0.3)] } else { vec![face(0.0, 0.3)] });
+        assert_eq!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::MultipleFaces), vec![(0.0, 3.0), (5.0, 7.0)]);
+    }
+
+    #[test]
+    fn looking_away_is_judged_against_the_candidates_own_pose() {
+        let cfg = Config::default();
+        // camera placed to the side: the candidate's usual yaw is 30 deg;
+        // 6 s at 65 deg is an event, the usual 30 deg is not
+        let obs = seq(100, |i| vec![face(if (40..64).contains(&i) { 65.0 } else { 30.0 }, 0.3)]);
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(f.baseline.yaw, 30.0);
+        assert_eq!(kinds(&f, EventKind::LookingAway), vec![(10.0, 16.0)]);
+        // without the baseline the whole session would be flagged
+        let mut raw = cfg.clone();
+        raw.events.baseline = false;
+        assert_eq!(kinds(&detect_events(&obs, 4.0, &raw), EventKind::LookingAway), vec![(0.0, 25.0)]);
+    }
+
+    #[test]
+    fn eyes_closed_at_the_threshold_boundary() {
+        let cfg = Config::default();
+        // exactly 3 s below 0.21 is an event; 2.75 s is not; 0.21 itself is open
+        let obs = seq(40, |i| vec![face(0.0, if (8..20).contains(&i) { 0.1 } else { 0.21 })]);
+        assert_eq!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::EyesClosed), vec![(2.0, 5.0)]);
+        let obs = seq(40, |i| vec![face(0.0, if (8..19).contains(&i) { 0.1 } else { 0.3 })]);
+        assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::EyesClosed).is_empty());
+    }
+
+    #[test]
+    fn objects_need_two_of_three_samples() {
+        let cfg = Config::default();
+        let phone = |s: f32| ObjectObs { class: "cell phone".into(), category: "phone".into(), score: s, bbox: [0.0; 4] };
+        // object samples once a second; a phone in samples 2, 3 and 6 (lone)
+        let mut obs = seq(40, |_| vec![face(0.0, 0.3)]);
+        for (k, o) in obs.iter_mut().enumerate().filter(|(i, _)| i % 4 == 0) {
+            let s = k / 4;
+            o.objects = Some(if [2, 3, 6].contains(&s) { vec![phone(0.8)] } else { vec![] });
+        }
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(kinds(&f, EventKind::Phone), vec![(2.0, 4.0)]);
+        assert!(f.events[0].detail.starts_with("cell phone (max score 0.80)"));
+        // below the category's score threshold nothing counts
+        for o in obs.iter_mut().filter(|o| o.objects.is_some()) {
+            for d in o.objects.as_mut().unwrap() {
+                d.score = 0.2;
+            }
+        }
+        assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::Phone).is_empty());
+    }
+
+    #[test]
+    fn loud_audio_events_follow_the_level() {
+        let cfg = Config::default();
+        let mut obs = seq(40, |_| vec![face(0.0, 0.3)]);
+        for o in &mut obs {
+            o.audio_db = Some(if (12..20).contains(&o.index) { -6.0 } else { -45.0 });
+        }
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(kinds(&f, EventKind::LoudAudio), vec![(3.0, 5.0)]);
+        assert!(f.events[0].detail.contains("-6.0 dBFS"));
+    }
+
+    #[test]
+    fn no_observations_no_events() {
+        assert!(detect_events(&[], 4.0, &Config::default()).events.is_empty());
+    }
+}

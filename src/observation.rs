@@ -1,0 +1,107 @@
+//! What the detectors saw in one analysed frame: the record that flows from
+//! detection to events, and that the frames Parquet file stores.
+
+use serde::{Deserialize, Serialize};
+
+/// One face found in a frame, with the geometry derived from its landmarks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaceObs {
+    /// [x0, y0, x1, y1] in pixels of the upright frame.
+    pub bbox: [f32; 4],
+    pub score: f32,
+    /// Six detector keypoints (eyes, nose, mouth, ears), pixels.
+    pub keypoints: Vec<[f32; 2]>,
+    /// Head pose in degrees; `None` when the landmark model did not run.
+    pub yaw: Option<f32>,
+    pub pitch: Option<f32>,
+    pub roll: Option<f32>,
+    pub ear_left: Option<f32>,
+    pub ear_right: Option<f32>,
+    pub gaze_x: Option<f32>,
+    pub gaze_y: Option<f32>,
+}
+
+impl FaceObs {
+    pub fn area(&self) -> f32 {
+        (self.bbox[2] - self.bbox[0]).max(0.0) * (self.bbox[3] - self.bbox[1]).max(0.0)
+    }
+
+    /// Mean eye aspect ratio of the two eyes, when both are known.
+    pub fn ear(&self) -> Option<f32> {
+        Some((self.ear_left? + self.ear_right?) / 2.0)
+    }
+}
+
+/// One object found in a frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectObs {
+    /// Detector class name (COCO), e.g. "cell phone".
+    pub class: String,
+    /// Proctoring category: phone, book, device or person.
+    pub category: String,
+    pub score: f32,
+    pub bbox: [f32; 4],
+}
+
+/// Everything observed at one analysis time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Sample index k: the frame analysed at t = k / fps.
+    pub index: usize,
+    /// Analysis time in seconds.
+    pub t: f64,
+    /// Timestamp of the decoded frame shown at `t`.
+    pub pts: f64,
+    pub width: u32,
+    pub height: u32,
+    /// Mean luma (BT.601, 0-255) of the frame: a cheap check for black or
+    /// covered cameras.
+    pub mean_luma: f32,
+    /// Audio level (RMS dBFS) around `t`; `None` without audio.
+    pub audio_db: Option<f32>,
+    /// Faces, largest first; `None` when face detection did not run.
+    pub faces: Option<Vec<FaceObs>>,
+    /// Objects; `None` when the object detector did not run on this frame
+    /// (it runs on a slower schedule than faces).
+    pub objects: Option<Vec<ObjectObs>>,
+}
+
+impl Observation {
+    pub fn face_count(&self) -> Option<usize> {
+        self.faces.as_ref().map(|f| f.len())
+    }
+
+    /// The largest face: taken to be the candidate's.
+    pub fn primary_face(&self) -> Option<&FaceObs> {
+        self.faces.as_ref().and_then(|f| f.first())
+    }
+}
+
+/// Mean BT.601 luma of an RGB picture, sampling every other pixel.
+pub fn mean_luma(img: &image::RgbImage) -> f32 {
+    let px = img.as_raw();
+    let mut sum = 0u64;
+    let mut n = 0u64;
+    for p in px.chunks_exact(3).step_by(2) {
+        sum += 299 * p[0] as u64 + 587 * p[1] as u64 + 114 * p[2] as u64;
+        n += 1;
+    }
+    if n == 0 {
+        0.0
+    } else {
+        sum as f32 / n as f32 / 1000.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luma_of_flat_pictures() {
+        let white = image::RgbImage::from_pixel(5, 3, image::Rgb([255, 255, 255]));
+        assert!((mean_luma(&white) - 255.0).abs() < 1e-3);
+        let red = image::RgbImage::from_pixel(4, 4, image::Rgb([100, 0, 0]));
+        assert!((mean_luma(&red) - 29.9).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,375 @@
+//! The PDF report, compiled with Typst from an embedded template and the
+//! fonts typst-assets ships (nothing is read from the system except an
+//! optional CJK fallback font, so names in any script render).
+
+use std::sync::OnceLock;
+
+use image::RgbImage;
+use serde::Serialize;
+use typst::foundations::{Bytes, Dict, IntoValue, Value};
+use typst_as_lib::TypstEngine;
+
+use crate::analyze::Analysis;
+use crate::config::{Config, Policy};
+use crate::decode::{frame_at, MediaInfo};
+use crate::detect::Provenance;
+use crate::events::{Baseline, Event, EventKind};
+use crate::observation::Observation;
+use crate::score::score;
+
+static TEMPLATE: &str = include_str!("template.typ");
+
+/// Most events listed (with thumbnails) in the table; all are in the timeline.
+pub const MAX_TABLE_EVENTS: usize = 200;
+/// Events given an evidence thumbnail.
+pub const MAX_THUMBNAILS: usize = 24;
+/// Timeline figure: at most this many bars (the longest are kept).
+pub const MAX_TIMELINE_BARS: usize = 3000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KindLine {
+    pub kind: EventKind,
+    pub count: usize,
+    pub total_s: f64,
+    pub deduction: f64,
+    pub rule: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventLine {
+    pub kind: EventKind,
+    pub start: f64,
+    pub end: f64,
+    pub confidence: f32,
+    pub detail: String,
+    pub evidence_t: f64,
+    /// Index into the thumbnails, if this event has one.
+    pub image: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Bar {
+    pub kind: EventKind,
+    pub start: f64,
+    pub end: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyLine {
+    pub kind: EventKind,
+    pub per_event: f64,
+    pub cap: Option<f64>,
+}
+
+/// Everything the template shows, as plain data.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportInput {
+    pub tool_version: &'static str,
+    pub candidate: String,
+    pub recording: String,
+    pub file: String,
+    pub sha256: String,
+    pub analysed_at: String,
+    pub duration_s: f64,
+    pub frames_analysed: usize,
+    pub fps: f64,
+    pub media: String,
+    pub score: f64,
+    pub band: &'static str,
+    pub total_deduction: f64,
+    pub focus_lost: usize,
+    pub kinds: Vec<KindLine>,
+    pub timeline_kinds: Vec<EventKind>,
+    pub timeline: Vec<Bar>,
+    pub events: Vec<EventLine>,
+    pub events_total: usize,
+    pub policy: Vec<PolicyLine>,
+    pub low_risk_min: f64,
+    pub medium_risk_min: f64,
+    pub thresholds_toml: String,
+    pub baseline: Option<Baseline>,
+    pub models: Vec<Provenance>,
+    pub warnings: Vec<String>,
+}
+
+/// What identifies the recording, for reports built without an analysis.
+pub struct Header<'a> {
+    pub candidate: Option<&'a str>,
+    pub recording: &'a str,
+    pub file: &'a str,
+    pub sha256: &'a str,
+    pub analysed_at: &'a str,
+    pub duration_s: f64,
+    pub frames_analysed: usize,
+    pub media: String,
+    pub baseline: Option<Baseline>,
+    pub warnings: Vec<String>,
+}
+
+impl ReportInput {
+    pub fn new(h: Header<'_>, events: &[Event], cfg: &Config, models: &[Provenance]) -> ReportInput {
+        let s = score(events, &cfg.policy);
+        let kinds = s
+            .lines
+            .iter()
+            .map(|l| KindLine {
+                kind: l.kind,
+                count: l.count,
+                total_s: l.total_s,
+                deduction: l.deduction,
+                rule: l.kind.rule(&cfg.events),
+            })
+            .collect();
+        // the table: the most severe events, shown in time order
+        let severity = |e: &Event| cfg.policy.deductions.get(&e.kind).copied().unwrap_or(0.0) * (0.5 + e.confidence as f64) + e.duration_s() / 1e3;
+        let mut chosen: Vec<&Event> = events.iter().collect();
+        chosen.sort_by(|a, b| severity(b).total_cmp(&severity(a)));
+        chosen.truncate(MAX_TABLE_EVENTS);
+        chosen.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        let lines = chosen
+            .iter()
+            .map(|e| EventLine {
+                kind: e.kind,
+                start: e.start_s,
+                end: e.end_s,
+                confidence: e.confidence,
+                detail: e.detail.clone(),
+                evidence_t: e.evidence_t,
+                image: None,
+            })
+            .collect();
+        let mut bars: Vec<Bar> = events.iter().map(|e| Bar { kind: e.kind, start: e.start_s, end: e.end_s }).collect();
+        if bars.len() > MAX_TIMELINE_BARS {
+            bars.sort_by(|a, b| (b.end - b.start).total_cmp(&(a.end - a.start)));
+            bars.truncate(MAX_TIMELINE_BARS);
+        }
+        let timeline_kinds = EventKind::ALL.into_iter().filter(|k| events.iter().any(|e| e.kind == *k)).collect();
+        let focus_lost = events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::NoFace | EventKind::LookingAway | EventKind::GazeAway))
+            .count();
+        ReportInput {
+            tool_version: env!("CARGO_PKG_VERSION"),
+            candidate: h.candidate.filter(|c| !c.trim().is_empty()).unwrap_or("(not given)").to_string(),
+            recording: h.recording.to_string(),
+            file: h.file.to_string(),
+            sha256: h.sha256.to_string(),
+            analysed_at: h.analysed_at.to_string(),
+            duration_s: h.duration_s,
+            frames_analysed: h.frames_analysed,
+            fps: cfg.analysis.fps,
+            media: h.media,
+            score: s.value,
+            band: s.band.as_str(),
+            total_deduction: s.total_deduction(),
+            focus_lost,
+            kinds,
+            timeline_kinds,
+            timeline: bars,
+            events: lines,
+            events_total: events.len(),
+            policy: policy_lines(&cfg.policy),
+            low_risk_min: cfg.policy.low_risk_min,
+            medium_risk_min: cfg.policy.medium_risk_min,
+            thresholds_toml: toml::to_string_pretty(&cfg.events).unwrap_or_default(),
+            baseline: h.baseline,
+            models: models.to_vec(),
+            warnings: h.warnings,
+        }
+    }
+
+    pub fn from_analysis(
+        a: &Analysis,
+        candidate: Option<&str>,
+        analysed_at: &str,
+        cfg: &Config,
+        models: &[Provenance],
+    ) -> ReportInput {
+        let file = a.info.path.display().to_string();
+        ReportInput::new(
+            Header {
+                candidate,
+                recording: &a.recording,
+                file: &file,
+                sha256: &a.sha256,
+                analysed_at,
+                duration_s: a.info.duration_s,
+                frames_analysed: a.observations.len(),
+                media: media_line(&a.info),
+                baseline: Some(a.baseline),
+                warnings: a.warnings.clone(),
+            },
+            &a.events,
+            cfg,
+            models,
+        )
+    }
+}
+
+/// The media fields of a recording that the report's media line shows
+/// (also read back from a summary.json).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct MediaLine {
+    pub video_codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub avg_fps: f64,
+    pub variable_frame_rate: bool,
+    pub audio_codec: Option<String>,
+    pub rotation: u32,
+}
+
+impl MediaLine {
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "{} {}x{}, {:.1} fps{}, {}",
+            self.video_codec,
+            self.width,
+            self.height,
+            self.avg_fps,
+            if self.variable_frame_rate { " (variable)" } else { "" },
+            self.audio_codec.as_deref().map_or("no audio".to_string(), |a| format!("{a} audio")),
+        );
+        if self.rotation != 0 {
+            s.push_str(&format!(", rotated {}°", self.rotation));
+        }
+        s
+    }
+}
+
+pub fn media_line(info: &MediaInfo) -> String {
+    MediaLine {
+        video_codec: info.video_codec.clone(),
+        width: info.width,
+        height: info.height,
+        avg_fps: info.avg_fps,
+        variable_frame_rate: info.variable_frame_rate,
+        audio_codec: info.audio_codec.clone(),
+        rotation: info.rotation,
+    }
+    .line()
+}
+
+fn policy_lines(p: &Policy) -> Vec<PolicyLine> {
+    EventKind::ALL
+        .into_iter()
+        .map(|k| PolicyLine { kind: k, per_event: p.deductions.get(&k).copied().unwrap_or(0.0), cap: p.caps.get(&k).copied() })
+        .collect()
+}
+
+fn engine() -> &'static TypstEngine<typst_as_lib::TypstTemplateMainFile> {
+    static ENGINE: OnceLock<TypstEngine<typst_as_lib::TypstTemplateMainFile>> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut fonts: Vec<Vec<u8>> = typst_assets::fonts().map(|f| f.to_vec()).collect();
+        // Optional system fallback for CJK names; the report works without it.
+        for p in [
+            "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+            "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+        ] {
+            if let Ok(b) = std::fs::read(p) {
+                fonts.push(b);
+            }
+        }
+        TypstEngine::builder().main_file(TEMPLATE).fonts(fonts).build()
+    })
+}
+
+/// Draw box outlines (pixels) onto a picture.
+pub fn draw_boxes(img: &mut RgbImage, boxes: &[([f32; 4], [u8; 3])]) {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let t = ((w.max(h) / 200).max(1)) as i64;
+    for (b, colour) in boxes {
+        let x0 = (b[0] as i64).clamp(0, w - 1);
+        let y0 = (b[1] as i64).clamp(0, h - 1);
+        let x1 = (b[2] as i64).clamp(0, w - 1);
+        let y1 = (b[3] as i64).clamp(0, h - 1);
+        for k in 0..t {
+            for x in x0..=x1 {
+                for y in [y0 + k, y1 - k] {
+                    if (0..h).contains(&y) {
+                        img.put_pixel(x as u32, y as u32, image::Rgb(*colour));
+                    }
+                }
+            }
+            for y in y0..=y1 {
+                for x in [x0 + k, x1 - k] {
+                    if (0..w).contains(&x) {
+                        img.put_pixel(x as u32, y as u32, image::Rgb(*colour));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The boxes to draw for an observation: faces green, objects by category.
+pub fn boxes_of(o: &Observation) -> Vec<([f32; 4], [u8; 3])> {
+    let mut v: Vec<([f32; 4], [u8; 3])> = o.faces.iter().flatten().map(|f| (f.bbox, [0, 200, 0])).collect();
+    for d in o.objects.iter().flatten() {
+        let c = match d.category.as_str() {
+            "phone" => [30, 100, 255],
+            "book" => [0, 170, 190],
+            "person" => [220, 30, 120],
+            _ => [60, 60, 200],
+        };
+        v.push((d.bbox, c));
+    }
+    v
+}
+
+fn png(img: &RgbImage) -> Option<Vec<u8>> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).ok()?;
+    Some(out.into_inner())
+}
+
+/// Evidence thumbnails for the listed events: the frame at each event's
+/// evidence time with the boxes of the nearest observation drawn on it.
+/// Returns the PNGs and sets each event line's `image` index.
+pub fn thumbnails(input: &mut ReportInput, info: &MediaInfo, obs: &[Observation]) -> Vec<Vec<u8>> {
+    let mut order: Vec<usize> = (0..input.events.len()).collect();
+    order.sort_by(|&a, &b| {
+        let sev = |i: usize| input.policy.iter().find(|p| p.kind == input.events[i].kind).map_or(0.0, |p| p.per_event);
+        sev(b).total_cmp(&sev(a)).then(a.cmp(&b))
+    });
+    let mut pngs = Vec::new();
+    for i in order.into_iter().take(MAX_THUMBNAILS) {
+        let t = input.events[i].evidence_t;
+        let Ok(mut img) = frame_at(info, t, 640) else { continue };
+        if let Some(o) = obs.iter().min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs())) {
+            // boxes were found on a frame scaled to o.width; map them to this one
+            let s = img.width() as f32 / o.width.max(1) as f32;
+            let boxes: Vec<_> = boxes_of(o).into_iter().map(|(b, c)| (b.map(|v| v * s), c)).collect();
+            draw_boxes(&mut img, &boxes);
+        }
+        let thumb = image::imageops::thumbnail(&img, 320, (320 * img.height() / img.width().max(1)).max(1));
+        if let Some(p) = png(&thumb) {
+            input.events[i].image = Some(pngs.len());
+            pngs.push(p);
+        }
+    }
+    pngs
+}
+
+/// Compile the report to PDF bytes.
+pub fn render_pdf(input: &ReportInput, images: Vec<Vec<u8>>) -> Result<Vec<u8>, String> {
+    let mut dict = Dict::new();
+    let json = serde_json::to_string(input).map_err(|e| e.to_string())?;
+    dict.insert("data".into(), json.into_value());
+    let imgs: Vec<Value> = images.into_iter().map(|b| Value::Bytes(Bytes::new(b))).collect();
+    dict.insert("images".into(), imgs.into_value());
+    let compiled = engine().compile_with_input(dict);
+    let doc = compiled.output.map_err(|e| format!("report template: {e}"))?;
+    typst_pdf::pdf(&doc, &typst_pdf::PdfOptions::default())
+        .map_err(|e| format!("PDF export: {}", e.iter().map(|d| d.message.to_string()).collect::<Vec<_>>().join("; ")))
+}
+
+/// Build thumbnails (when the recording is at hand) and compile.
+pub fn render(input: &ReportInput, info: Option<&MediaInfo>, obs: &[Observation]) -> Result<Vec<u8>, String> {
+    let mut input = input.clone();
+    let images = match info {
+        Some(info) => thumbnails(&mut input, info, obs),
+        None => Vec::new(),
+    };
+    render_pdf(&input, images)
+}

@@ -1,0 +1,159 @@
+//! Decoding real files: every codec, odd sizes, rotation, variable frame
+//! rate, very short clips, and chunk/thread independence.
+
+use std::path::Path;
+
+use proctor::analyze::{analyze, Settings};
+use proctor::config::Config;
+use proctor::decode::{decode_samples, probe, sample_times};
+use proctor::detect::Models;
+use proctor::progress::NoProgress;
+
+use crate::util::fixture;
+
+fn settings(threads: usize) -> Settings {
+    Settings { config: Config::default(), models: Models::default(), threads }
+}
+
+/// Decode every analysis sample of a file, returning (t, pts, w, h).
+fn samples(path: &Path, fps: f64) -> Vec<(f64, f64, u32, u32)> {
+    let info = probe(path).unwrap();
+    let times = sample_times(info.duration_s, fps);
+    let mut out = vec![];
+    decode_samples(&info, &times, 0, 1280, |f| out.push((f.t, f.pts, f.image.width(), f.image.height()))).unwrap();
+    out
+}
+
+#[test]
+fn every_codec_decodes_with_its_audio() {
+    for (file, video, audio) in [
+        ("vp8_opus.webm", "vp8", Some("opus")),
+        ("vp9_opus.webm", "vp9", Some("opus")),
+        ("av1_opus.webm", "av1", Some("opus")),
+        ("h264_aac.mp4", "h264", Some("aac")),
+        ("vp9_vorbis.webm", "vp9", Some("vorbis")),
+        ("h264_noaudio.mp4", "h264", None),
+        ("vp8_noaudio.webm", "vp8", None),
+    ] {
+        let path = fixture(file);
+        let info = probe(&path).unwrap();
+        assert_eq!(info.video_codec, video, "{file}");
+        assert_eq!(info.audio_codec.as_deref(), audio, "{file}");
+        let a = analyze(&path, &settings(2), &NoProgress).unwrap();
+        let n = sample_times(info.duration_s, 4.0).len();
+        assert_eq!(a.observations.len(), n, "{file}");
+        assert!(n >= 4, "{file}: {n} samples");
+        // real pictures, not black frames
+        assert!(a.observations.iter().all(|o| o.mean_luma > 10.0), "{file}");
+        assert_eq!(a.audio.present, audio.is_some(), "{file}");
+        if audio.is_some() {
+            assert!((a.audio.duration_s - info.duration_s).abs() < 0.5, "{file}: audio {} s", a.audio.duration_s);
+            assert!(a.observations.iter().all(|o| o.audio_db.is_some()), "{file}");
+        }
+    }
+}
+
+#[test]
+fn odd_frame_size_keeps_its_size() {
+    let s = samples(&fixture("odd_size.webm"), 4.0);
+    assert!(!s.is_empty());
+    let (w, h) = (s[0].2, s[0].3);
+    assert!(w % 2 == 1 && h % 2 == 1, "{w}x{h}");
+}
+
+#[test]
+fn rotation_metadata_is_applied() {
+    let path = fixture("rotated90.mp4");
+    let info = probe(&path).unwrap();
+    assert_eq!(info.rotation, 90);
+    assert_eq!((info.coded_width, info.coded_height), (info.height, info.width));
+    let s = samples(&path, 4.0);
+    assert!(s.iter().all(|x| (x.2, x.3) == (info.width, info.height)));
+    assert!(info.height > info.width, "upright portrait: {}x{}", info.width, info.height);
+}
+
+#[test]
+fn a_fifth_of_a_second_clip_gives_one_frame() {
+    let info = probe(&fixture("short_0.2s.webm")).unwrap();
+    assert!(info.duration_s < 0.3, "{}", info.duration_s);
+    let a = analyze(&fixture("short_0.2s.webm"), &settings(2), &NoProgress).unwrap();
+    assert_eq!(a.observations.len(), 1);
+    assert_eq!(a.observations[0].t, 0.0);
+}
+
+#[test]
+fn variable_frame_rate_samples_follow_timestamps() {
+    let path = fixture("vfr.webm");
+    let info = probe(&path).unwrap();
+    assert!(info.variable_frame_rate, "fixture is VFR");
+    let s = samples(&path, 10.0);
+    for (t, pts, _, _) in &s {
+        // the frame shown at t started at or before t (the first frame aside)
+        assert!(*pts <= t + 1e-6 || *t == 0.0, "t={t} pts={pts}");
+        // and no frame of the file lies strictly between it and t
+        assert!(t - pts < 0.2, "t={t} pts={pts}: a frame was skipped");
+    }
+    // frame timestamps are the file's, not a constant-rate grid
+    let distinct: std::collections::BTreeSet<i64> = s.iter().map(|x| (x.1 * 1000.0).round() as i64).collect();
+    assert!(distinct.len() > 3);
+}
+
+#[test]
+fn the_frame_at_t_is_the_right_frame() {
+    // timestamp_pattern.webm: 10 fps, frame i (at i * 0.1 s) is flat grey of
+    // video-range luma Y = 16 + 7 i, that is RGB grey (Y - 16) * 255 / 219
+    let path = fixture("timestamp_pattern.webm");
+    let info = probe(&path).unwrap();
+    // t_k = k / 8 s (exact in binary) shows frame floor(10 k / 8); frames start
+    // on multiples of 0.1 s, so t_k = 0.5 s sits exactly on a frame's start
+    let ks: Vec<usize> = (0..24).filter(|k| (*k as f64 / 8.0) < info.duration_s).collect();
+    let times: Vec<f64> = ks.iter().map(|k| *k as f64 / 8.0).collect();
+    let mut got = vec![];
+    decode_samples(&info, &times, 0, 1280, |f| got.push((f.t, proctor::observation::mean_luma(&f.image)))).unwrap();
+    assert_eq!(got.len(), times.len());
+    for ((t, luma), k) in got.into_iter().zip(&ks) {
+        let frame = k * 10 / 8;
+        let want = 7.0 * frame as f32 * 255.0 / 219.0;
+        assert!((luma - want).abs() < 2.0, "t={t}: luma {luma}, frame {frame} has {want}");
+    }
+}
+
+#[test]
+fn output_is_identical_for_any_thread_count() {
+    let path = fixture("sample.webm");
+    let one = analyze(&path, &settings(1), &NoProgress).unwrap();
+    let many = analyze(&path, &settings(4), &NoProgress).unwrap();
+    assert_ne!(one.stats.chunks, many.stats.chunks, "the test must compare different chunkings");
+    assert_eq!(one.observations.len(), many.observations.len());
+    assert_eq!(one.observations, many.observations);
+    assert_eq!(one.events, many.events);
+}
+
+#[test]
+fn chunks_starting_mid_file_match_a_decode_from_the_start() {
+    let path = fixture("vp9_opus.webm");
+    let info = probe(&path).unwrap();
+    let times = sample_times(info.duration_s, 4.0);
+    let mut whole = vec![];
+    decode_samples(&info, &times, 0, 1280, |f| whole.push((f.index, f.pts, f.image.clone()))).unwrap();
+    let mut parts = vec![];
+    for r in proctor::decode::plan_chunks(times.len(), 3) {
+        decode_samples(&info, &times[r.clone()], r.start, 1280, |f| parts.push((f.index, f.pts, f.image.clone()))).unwrap();
+    }
+    assert_eq!(whole.len(), parts.len());
+    for (a, b) in whole.iter().zip(&parts) {
+        assert_eq!((a.0, a.1), (b.0, b.1));
+        assert!(a.2.as_raw() == b.2.as_raw(), "pixels differ at sample {}", a.0);
+    }
+}
+
+#[test]
+fn mediarecorder_file_without_duration_is_measured_from_its_packets() {
+    // live_nodur.webm has no Duration element and no Cues, like a browser recording
+    let info = probe(&fixture("live_nodur.webm")).unwrap();
+    assert!(info.header_duration_s.is_none());
+    assert!((info.duration_s - 2.0).abs() < 0.1, "{}", info.duration_s);
+    let a = analyze(&fixture("live_nodur.webm"), &settings(2), &NoProgress).unwrap();
+    assert_eq!(a.observations.len(), 8);
+    assert!(a.warnings.iter().all(|w| !w.contains("truncated")), "{:?}", a.warnings);
+}

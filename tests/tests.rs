@@ -1,0 +1,11 @@
+//! Integration tests: one binary (see Cargo.toml `autotests = false`).
+
+mod util;
+
+mod batch;
+mod cli;
+mod decode;
+mod model_blazeface;
+mod model_landmarks;
+mod model_nanodet;
+mod outputs;

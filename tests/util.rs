@@ -1,0 +1,71 @@
+//! Shared helpers: fixture paths, a command for the built binary, temp dirs.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    let p = root().join("fixtures").join(name);
+    assert!(p.exists(), "missing fixture {} (run fixtures/make_fixtures.sh)", p.display());
+    p
+}
+
+/// ../shared/devset beside the repository, when present.
+pub fn devset() -> Option<PathBuf> {
+    let p = root().join("..").join("shared").join("devset");
+    p.join("ground_truth.json").exists().then_some(p)
+}
+
+pub fn proctor() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_proctor"))
+}
+
+pub struct Run {
+    pub out: Output,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+}
+
+pub fn run(args: &[&str]) -> Run {
+    Run { out: proctor().args(args).output().expect("binary runs") }
+}
+
+/// `proctor analyze` on files into `outdir`, quietly.
+pub fn analyze(files: &[&Path], outdir: &Path, extra: &[&str]) -> Run {
+    let mut cmd = proctor();
+    cmd.arg("analyze").arg("-q").arg("-o").arg(outdir);
+    for f in files {
+        cmd.arg(f);
+    }
+    cmd.args(extra);
+    Run { out: cmd.output().expect("binary runs") }
+}
+
+/// Names of the files in a directory, sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
+        Err(_) => vec![],
+    };
+    v.sort();
+    v
+}
+
+pub fn have(cmd: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().map(|o| o.status.success()).unwrap_or(false)
+}
