@@ -46,25 +46,25 @@ pub struct EventConfig {
     /// Violations separated by a shorter gap are one event.
     pub merge_gap_s: f64,
     /// Minimum detector score for a face to count.
-    pub face_min_score: f32,
+    pub face_min_score: f64,
     pub no_face_min_s: f64,
     pub multiple_faces_min_s: f64,
     /// Head turned more than this (degrees, relative to the candidate's median).
-    pub looking_away_yaw_deg: f32,
-    pub looking_away_pitch_deg: f32,
+    pub looking_away_yaw_deg: f64,
+    pub looking_away_pitch_deg: f64,
     pub looking_away_min_s: f64,
     /// Iris offset from the eye centre (relative to the candidate's median).
-    pub gaze_away_ratio: f32,
+    pub gaze_away_ratio: f64,
     pub gaze_away_min_s: f64,
     /// Eye aspect ratio below which eyes count as closed.
-    pub eyes_closed_ear: f32,
+    pub eyes_closed_ear: f64,
     pub eyes_closed_min_s: f64,
     /// An object must be seen in `object_min_hits` of `object_window`
     /// consecutive object samples.
     pub object_window: usize,
     pub object_min_hits: usize,
     /// Audio louder than this (RMS dBFS) ...
-    pub loud_audio_db: f32,
+    pub loud_audio_db: f64,
     /// ... for at least this long is a loud_audio event.
     pub loud_audio_min_s: f64,
     /// Judge head pose and gaze relative to the candidate's own median.

@@ -257,7 +257,7 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
     let mut events = Vec::new();
 
     let faces_of = |o: &Observation| -> Option<Vec<f32>> {
-        o.faces.as_ref().map(|f| f.iter().filter(|x| x.score >= c.face_min_score).map(|x| x.score).collect())
+        o.faces.as_ref().map(|f| f.iter().filter(|x| x.score >= (c.face_min_score as f32)).map(|x| x.score).collect())
     };
 
     // no face
@@ -293,8 +293,8 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         .map(|o| {
             let s = (|| {
                 let f = o.primary_face()?;
-                let dy = (f.yaw? - baseline.yaw).abs() / c.looking_away_yaw_deg;
-                let dp = (f.pitch? - baseline.pitch).abs() / c.looking_away_pitch_deg;
+                let dy = (f.yaw? - baseline.yaw).abs() / (c.looking_away_yaw_deg as f32);
+                let dp = (f.pitch? - baseline.pitch).abs() / (c.looking_away_pitch_deg as f32);
                 let d = dy.max(dp);
                 Some(d).filter(|d| *d > 1.0).map(|d| (d / 2.0).min(1.0))
             })();
@@ -321,7 +321,7 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
                 let f = o.primary_face()?;
                 let dx = f.gaze_x? - baseline.gaze_x;
                 let dy = f.gaze_y? - baseline.gaze_y;
-                let d = dx.abs().max(dy.abs()) / c.gaze_away_ratio;
+                let d = dx.abs().max(dy.abs()) / (c.gaze_away_ratio as f32);
                 Some(d).filter(|d| *d > 1.0).map(|d| (d / 2.0).min(1.0))
             })();
             (o.t, s)
@@ -338,7 +338,7 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         .iter()
         .map(|o| {
             let ear = o.primary_face().and_then(|f| f.ear());
-            (o.t, ear.filter(|e| *e < c.eyes_closed_ear).map(|e| (1.5 - e / c.eyes_closed_ear).clamp(0.0, 1.0)))
+            (o.t, ear.filter(|e| *e < (c.eyes_closed_ear as f32)).map(|e| (1.5 - e / (c.eyes_closed_ear as f32)).clamp(0.0, 1.0)))
         })
         .collect();
     for r in fold(&signal, step, c.merge_gap_s, c.eyes_closed_min_s) {
@@ -353,7 +353,7 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
     let signal: Vec<_> = obs
         .iter()
         .map(|o| {
-            let s = o.audio_db.filter(|db| *db > c.loud_audio_db).map(|db| ((db - c.loud_audio_db) / 20.0 + 0.5).min(1.0));
+            let s = o.audio_db.filter(|db| *db > (c.loud_audio_db as f32)).map(|db| ((db - (c.loud_audio_db as f32)) / 20.0 + 0.5).min(1.0));
             (o.t, s)
         })
         .collect();
@@ -445,7 +445,7 @@ fn object_strength(o: &Observation, category: &str, oc: &ObjectConfig, c: &Event
         .collect();
     if category == "person" {
         // a second person whose face is not seen: more people than faces
-        let faces = o.faces.as_ref().map_or(0, |f| f.iter().filter(|x| x.score >= c.face_min_score).count());
+        let faces = o.faces.as_ref().map_or(0, |f| f.iter().filter(|x| x.score >= (c.face_min_score as f32)).count());
         return (found.len() >= 2 && found.len() > faces.max(1)).then(|| found[1].min(found[0]));
     }
     found.into_iter().reduce(f32::max)
