@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::analyze::{analyze, Settings};
 use crate::batch::{self, BatchOptions, BatchProgress, CandidateSource, Row, Shard};
-use crate::cli::{AnalyzeArgs, BatchArgs, Cli, Command, CommonArgs, DetectArgs, ReportArgs};
+use crate::cli::{AnalyzeArgs, BatchArgs, Cli, Command, CommonArgs, DetectArgs, EvalArgs, ReportArgs};
 use crate::config::{load_policy, Config};
 use crate::detect::models::Which;
 use crate::detect::Models;
@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> ExitCode {
         },
         Command::Batch(args) => batch_cmd(args),
         Command::Detect(args) => detect_cmd(&args),
+        Command::Eval(args) => eval_cmd(&args),
         Command::Config => {
             print!("{}", Config::default().to_toml());
             ExitCode::SUCCESS
@@ -484,6 +485,73 @@ fn detect_cmd(args: &DetectArgs) -> ExitCode {
                 failed = true;
             }
         }
+    }
+    if failed {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn eval_cmd(args: &EvalArgs) -> ExitCode {
+    let fail = |msg: String| {
+        eprintln!("proctor: error: {msg}");
+        ExitCode::from(EXIT_FAILED)
+    };
+    let truth = match crate::eval::load_truth(&args.truth) {
+        Ok(t) => t,
+        Err(e) => return fail(e.to_string()),
+    };
+    let cfg = match build_config(&args.common) {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    let items = match batch::discover(&args.clips) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    let models = match load_models(&args.common) {
+        Ok(m) => m,
+        Err(e) => return fail(e.to_string()),
+    };
+    let settings = Settings { config: cfg, models, threads: threads(&args.common) };
+    let show = !args.common.quiet && std::io::stderr().is_terminal();
+    let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let mut results = Vec::new();
+    let mut failed = false;
+    for it in &items {
+        let id = crate::analyze::recording_id(&it.path);
+        let Some(t) = truth.clips.get(&id) else {
+            eprintln!("proctor: warning: {}: no labels for clip '{id}' in {}", it.path.display(), args.truth.display());
+            continue;
+        };
+        let bar = Bar::new(&multi, &display_name(&it.path), show);
+        let a = analyze(&it.path, &settings, &bar);
+        bar.finish();
+        match a {
+            Ok(a) => results.push(crate::eval::evaluate_clip(
+                &id,
+                &display_name(&it.path),
+                t,
+                &a.observations,
+                &a.events,
+                settings.config.events.face_min_score as f32,
+                args.tolerance,
+            )),
+            Err(e) => {
+                eprintln!("proctor: error: {e}");
+                failed = true;
+            }
+        }
+    }
+    let summary = crate::eval::EvalSummary::from_clips(results);
+    if args.json {
+        let mut v = serde_json::to_value(&summary).expect("serialises");
+        v["face_count_accuracy"] = serde_json::json!(summary.face_count_accuracy());
+        v["overall_f1"] = serde_json::json!(summary.overall.f1());
+        println!("{v}");
+    } else {
+        print!("{}", summary.to_markdown());
     }
     if failed {
         ExitCode::from(EXIT_FAILED)

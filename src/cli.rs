@@ -38,8 +38,37 @@ proctor detect interview.webm@95.5 --json")]
     Report(ReportArgs),
     /// Analyse whole archives: parallel, resumable, shardable across machines.
     Batch(BatchArgs),
+    /// Measure accuracy against hand-labelled ground truth: event precision/recall/F1
+    /// per kind and frame-level face-count accuracy.
+    Eval(EvalArgs),
     /// Print the default configuration (a complete proctor.toml) to stdout.
     Config,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  proctor eval --truth ../shared/devset/ground_truth.json ../shared/devset/*.mp4\n  \
+proctor eval --truth fixtures/sample.truth.json fixtures/sample.webm --json\n\n\
+A clip's labels are found by its file name up to the first dot (E01.vp9.webm -> E01). \
+The ground-truth format is described in the README.")]
+pub struct EvalArgs {
+    /// Ground-truth JSON (labels per clip id).
+    #[arg(long, value_name = "FILE")]
+    pub truth: PathBuf,
+
+    /// Labelled recordings, or directories of them.
+    #[arg(required = true, value_name = "CLIP")]
+    pub clips: Vec<String>,
+
+    /// Seconds of slack on each side of a labelled interval when matching events.
+    #[arg(long, value_name = "S", default_value_t = 0.5)]
+    pub tolerance: f64,
+
+    /// Print the results as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]

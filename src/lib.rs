@@ -13,6 +13,7 @@ pub mod config;
 pub mod decode;
 pub mod detect;
 pub mod error;
+pub mod eval;
 pub mod events;
 pub mod observation;
 pub mod output;
