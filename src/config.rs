@@ -53,8 +53,12 @@ pub struct EventConfig {
     pub looking_away_yaw_deg: f64,
     pub looking_away_pitch_deg: f64,
     pub looking_away_min_s: f64,
-    /// Iris offset from the eye centre (relative to the candidate's median).
+    /// Horizontal iris offset from the eye centre, as a fraction of half the
+    /// eye width, relative to the candidate's median.
     pub gaze_away_ratio: f64,
+    /// Gaze is only judged while the head is within this many degrees of the
+    /// candidate's usual yaw (a turned head is looking_away's business).
+    pub gaze_max_head_yaw_deg: f64,
     pub gaze_away_min_s: f64,
     /// Eye aspect ratio below which eyes count as closed.
     pub eyes_closed_ear: f64,
@@ -81,7 +85,8 @@ impl Default for EventConfig {
             looking_away_yaw_deg: 25.0,
             looking_away_pitch_deg: 20.0,
             looking_away_min_s: 5.0,
-            gaze_away_ratio: 0.35,
+            gaze_away_ratio: 0.22,
+            gaze_max_head_yaw_deg: 15.0,
             gaze_away_min_s: 3.0,
             eyes_closed_ear: 0.21,
             eyes_closed_min_s: 3.0,
@@ -141,7 +146,7 @@ impl Default for ObjectConfig {
             min_score: BTreeMap::from([
                 ("phone".into(), 0.35),
                 ("book".into(), 0.35),
-                ("device".into(), 0.40),
+                ("device".into(), 0.60),
                 ("person".into(), 0.50),
             ]),
         }

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, EventConfig, ObjectConfig};
-use crate::observation::Observation;
+use crate::observation::{FaceObs, Observation};
 
 /// The kinds of event proctor raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -75,8 +75,9 @@ impl EventKind {
                 c.looking_away_yaw_deg, c.looking_away_pitch_deg, c.looking_away_min_s
             ),
             EventKind::GazeAway => format!(
-                "eyes turned off-centre by more than {} of the eye width for at least {} s",
-                c.gaze_away_ratio, c.gaze_away_min_s
+                "eyes turned sideways by more than {} of half the eye width from the candidate's usual gaze, \
+                 head facing the screen (within {} deg), for at least {} s",
+                c.gaze_away_ratio, c.gaze_max_head_yaw_deg, c.gaze_away_min_s
             ),
             EventKind::EyesClosed => {
                 format!("eye aspect ratio below {} for at least {} s", c.eyes_closed_ear, c.eyes_closed_min_s)
@@ -88,7 +89,8 @@ impl EventKind {
                 c.object_window
             ),
             EventKind::Person => format!(
-                "more people detected than faces in at least {} of {} consecutive object samples",
+                "more people detected than faces in at least {} of {} consecutive object samples \
+                 (not raised where a multiple_faces event already covers the time)",
                 c.object_min_hits, c.object_window
             ),
             EventKind::LoudAudio => {
@@ -292,7 +294,7 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         .iter()
         .map(|o| {
             let s = (|| {
-                let f = o.primary_face()?;
+                let f = solo_face(o, c.face_min_score as f32)?;
                 let dy = (f.yaw? - baseline.yaw).abs() / (c.looking_away_yaw_deg as f32);
                 let dp = (f.pitch? - baseline.pitch).abs() / (c.looking_away_pitch_deg as f32);
                 let d = dy.max(dp);
@@ -318,10 +320,13 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         .iter()
         .map(|o| {
             let s = (|| {
-                let f = o.primary_face()?;
-                let dx = f.gaze_x? - baseline.gaze_x;
-                let dy = f.gaze_y? - baseline.gaze_y;
-                let d = dx.abs().max(dy.abs()) / (c.gaze_away_ratio as f32);
+                let f = solo_face(o, c.face_min_score as f32)?;
+                // vertical gaze is left out: on the devset it moved as much in
+                // plain talking as when looking away (README, accuracy)
+                if (f.yaw? - baseline.yaw).abs() >= c.gaze_max_head_yaw_deg as f32 {
+                    return None;
+                }
+                let d = (f.gaze_x? - baseline.gaze_x).abs() / (c.gaze_away_ratio as f32);
                 Some(d).filter(|d| *d > 1.0).map(|d| (d / 2.0).min(1.0))
             })();
             (o.t, s)
@@ -347,7 +352,12 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         events.push(r.into_event(EventKind::EyesClosed, detail));
     }
 
-    events.extend(object_events(obs, cfg));
+    // a second person whose face is also seen is already a multiple_faces event
+    let multi: Vec<(f64, f64)> =
+        events.iter().filter(|e| e.kind == EventKind::MultipleFaces).map(|e| (e.start_s, e.end_s)).collect();
+    events.extend(object_events(obs, cfg).into_iter().filter(|e| {
+        e.kind != EventKind::Person || !multi.iter().any(|(a, b)| e.start_s < *b && *a < e.end_s)
+    }));
 
     // loud audio
     let signal: Vec<_> = obs
@@ -365,6 +375,15 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
 
     events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.kind.cmp(&b.kind)));
     Folded { events, baseline }
+}
+
+/// Pose and gaze are the candidate's only while they are alone in the frame:
+/// with several faces the largest one need not be theirs.
+fn solo_face(o: &Observation, min_score: f32) -> Option<&FaceObs> {
+    let faces = o.faces.as_ref()?;
+    let mut counted = faces.iter().filter(|f| f.score >= min_score);
+    let first = counted.next()?;
+    counted.next().is_none().then_some(first)
 }
 
 fn in_span(obs: &[Observation], start: f64, end: f64) -> impl Iterator<Item = &Observation> {
@@ -454,7 +473,7 @@ fn object_strength(o: &Observation, category: &str, oc: &ObjectConfig, c: &Event
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observation::{FaceObs, ObjectObs};
+    use crate::observation::ObjectObs;
 
     fn face(yaw: f32, ear: f32) -> FaceObs {
         FaceObs {
