@@ -5,6 +5,7 @@ mod util;
 mod batch;
 mod cli;
 mod decode;
+mod eval;
 mod model_blazeface;
 mod model_landmarks;
 mod model_nanodet;
