@@ -1,0 +1,79 @@
+//! Detector latency per model and batch size, and the whole face path per
+//! frame, with decode-only time of the same frame as the baseline. Prints
+//! NanoDet's achieved GFLOP/s (4.18 GFLOPs per 416x416 frame, counted from
+//! the graph).
+//!
+//! Run: `cargo bench --bench models` (add `-- --quick` for a short run).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+use image::RgbImage;
+use proctor::detect::models::{load, Which};
+use proctor::detect::ObjectModel;
+
+const NANODET_GFLOPS: f64 = 4.18;
+
+fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut v: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let test_mode = !std::env::args().any(|a| a == "--bench");
+    let models = load(None, Which { faces: true, objects: true }).expect("embedded models load");
+    let faces = models.faces.as_ref().unwrap();
+    let objects: &dyn ObjectModel = models.objects.as_deref().unwrap();
+    let info = proctor::decode::probe(&root.join("fixtures/sample.webm")).unwrap();
+    let frame: RgbImage = proctor::decode::frame_at(&info, 2.0, 1280).unwrap();
+    let b1 = vec![&frame];
+    let b4 = vec![&frame; 4];
+    let b8 = vec![&frame; 8];
+
+    let mut c = Criterion::default().configure_from_args().sample_size(10).warm_up_time(Duration::from_millis(300));
+    let mut g = c.benchmark_group("models");
+    g.bench_function("decode_one_frame_baseline", |b| b.iter(|| proctor::decode::frame_at(&info, 2.0, 1280).unwrap()));
+    g.bench_function("face_path_b1", |b| b.iter(|| faces.analyze(&b1).unwrap()));
+    g.bench_function("face_path_b8", |b| b.iter(|| faces.analyze(&b8).unwrap()));
+    g.bench_function("nanodet_b1", |b| b.iter(|| objects.detect_batch(&b1, 0.3).unwrap()));
+    g.bench_function("nanodet_b4", |b| b.iter(|| objects.detect_batch(&b4, 0.3).unwrap()));
+    g.finish();
+    c.final_summary();
+
+    let runs = if test_mode { 1 } else { 5 };
+    let dec = median(runs, || {
+        proctor::decode::frame_at(&info, 2.0, 1280).unwrap();
+    });
+    let f1 = median(runs, || {
+        faces.analyze(&b1).unwrap();
+    });
+    let f8 = median(runs, || {
+        faces.analyze(&b8).unwrap();
+    });
+    let n1 = median(runs, || {
+        objects.detect_batch(&b1, 0.3).unwrap();
+    });
+    let n4 = median(runs, || {
+        objects.detect_batch(&b4, 0.3).unwrap();
+    });
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("\nper frame of {}x{} (median of {runs}, this machine, this run):", frame.width(), frame.height());
+    println!("  decode one frame (seek + decode, baseline): {:.1} ms", ms(dec));
+    println!("  face path (BlazeFace + mesh + iris + geometry): batch 1 {:.1} ms, batch 8 {:.1} ms/frame ({:.1}x the decode baseline)", ms(f1), ms(f8) / 8.0, ms(f1) / ms(dec));
+    println!(
+        "  NanoDet-g: batch 1 {:.0} ms ({:.1} GFLOP/s), batch 4 {:.0} ms/frame ({:.1} GFLOP/s)",
+        ms(n1),
+        NANODET_GFLOPS / n1.as_secs_f64(),
+        ms(n4) / 4.0,
+        NANODET_GFLOPS * 4.0 / n4.as_secs_f64()
+    );
+}
