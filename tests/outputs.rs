@@ -41,6 +41,7 @@ fn sample_outputs_load_and_agree() {
     if let Some(text) = pdftotext(&dir.path().join("sample.report.pdf")) {
         assert!(text.contains("Zoë Ångström"), "{text}");
         assert!(text.contains("Integrity score"));
+        assert!(text.contains("0:20"), "duration in the report");
         let score = summary["score"].as_f64().unwrap();
         assert!(text.contains(&format!("{}", score.round() as i64)), "score {score} in report");
         for e in &events {
@@ -71,4 +72,52 @@ fn report_rescores_from_the_events_file_with_another_policy() {
     let r = run(&["report", dir.path().join("sample.frames.parquet").to_str().unwrap()]);
     assert_eq!(r.code(), 2);
     assert!(r.stderr().contains("not a proctor events file"), "{}", r.stderr());
+}
+
+/// The report compiles for an empty timeline, for thousands of events
+/// (bounded: the table keeps the most severe) and for names in any script.
+#[test]
+fn report_renders_empty_huge_and_non_latin() {
+    use proctor::config::Config;
+    use proctor::events::{Event, EventKind};
+    use proctor::report::{render_pdf, Header, ReportInput};
+    let header = |name: &'static str| Header {
+        candidate: Some(name),
+        recording: "r",
+        file: "r.webm",
+        sha256: "00",
+        analysed_at: "2026-11-22T00:00:00Z",
+        duration_s: 3600.0,
+        frames_analysed: 14400,
+        media: "vp8 640x480".into(),
+        baseline: None,
+        warnings: vec![],
+    };
+    let cfg = Config::default();
+    let empty = ReportInput::new(header("Андрей Иванов"), &[], &cfg, &[]);
+    assert_eq!(empty.score, 100.0);
+    let pdf = render_pdf(&empty, vec![]).unwrap();
+    assert!(pdf.starts_with(b"%PDF"));
+    let many: Vec<Event> = (0..5000)
+        .map(|i| Event {
+            kind: EventKind::ALL[i % 9],
+            start_s: i as f64 * 0.7,
+            end_s: i as f64 * 0.7 + 0.5,
+            confidence: 0.5,
+            detail: format!("event {i}"),
+            evidence_t: i as f64 * 0.7,
+        })
+        .collect();
+    let big = ReportInput::new(header("山田太郎"), &many, &cfg, &[]);
+    assert_eq!(big.events.len(), proctor::report::MAX_TABLE_EVENTS);
+    assert_eq!(big.events_total, 5000);
+    assert_eq!(big.score, 0.0);
+    let pdf = render_pdf(&big, vec![]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("big.pdf");
+    std::fs::write(&p, &pdf).unwrap();
+    if let Some(text) = pdftotext(&p) {
+        assert!(text.contains("5000 events in all"), "summarised");
+        assert!(text.contains("HIGH RISK"));
+    }
 }
