@@ -57,6 +57,11 @@ pub fn build_config(common: &CommonArgs) -> Result<Config, Error> {
     Ok(cfg)
 }
 
+/// The configuration and the detectors: what every analysing command starts from.
+pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error> {
+    Ok((build_config(common)?, load_models(common)?))
+}
+
 /// The detectors, built in or from `--models`.
 pub fn load_models(common: &CommonArgs) -> Result<Models, Error> {
     crate::detect::models::load(common.models.as_deref(), Which { faces: true, objects: !common.no_objects })
@@ -104,15 +109,8 @@ impl Progress for Bar {
 }
 
 fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
-    let cfg = match build_config(&args.common) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("proctor: error: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    let models = match load_models(&args.common) {
-        Ok(m) => m,
+    let (cfg, models) = match config_and_models(&args.common) {
+        Ok(v) => v,
         Err(e) => {
             eprintln!("proctor: error: {e}");
             return ExitCode::from(EXIT_FAILED);
@@ -311,8 +309,8 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
             Err(e) => fail(e.to_string()),
         };
     }
-    let cfg = match build_config(&args.common) {
-        Ok(c) => c,
+    let (cfg, models) = match config_and_models(&args.common) {
+        Ok(v) => v,
         Err(e) => return fail(e.to_string()),
     };
     let mut items = match batch::discover(&args.inputs) {
@@ -331,10 +329,6 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
     };
     let total = threads(&args.common);
     let jobs = args.jobs.filter(|j| *j > 0).unwrap_or((total / 2).max(1));
-    let models = match load_models(&args.common) {
-        Ok(m) => m,
-        Err(e) => return fail(e.to_string()),
-    };
     let settings = Settings { config: cfg, models, threads: (total / jobs).max(1) };
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
@@ -411,15 +405,8 @@ fn annotate_path(base: &Path, i: usize, n: usize) -> PathBuf {
 }
 
 fn detect_cmd(args: &DetectArgs) -> ExitCode {
-    let cfg = match build_config(&args.common) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("proctor: error: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    let models = match load_models(&args.common) {
-        Ok(m) => m,
+    let (cfg, models) = match config_and_models(&args.common) {
+        Ok(v) => v,
         Err(e) => {
             eprintln!("proctor: error: {e}");
             return ExitCode::from(EXIT_FAILED);
@@ -502,17 +489,13 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
-    let cfg = match build_config(&args.common) {
-        Ok(c) => c,
+    let (cfg, models) = match config_and_models(&args.common) {
+        Ok(v) => v,
         Err(e) => return fail(e.to_string()),
     };
     let items = match batch::discover(&args.clips) {
         Ok(i) => i,
         Err(e) => return fail(e),
-    };
-    let models = match load_models(&args.common) {
-        Ok(m) => m,
-        Err(e) => return fail(e.to_string()),
     };
     let settings = Settings { config: cfg, models, threads: threads(&args.common) };
     let show = !args.common.quiet && std::io::stderr().is_terminal();

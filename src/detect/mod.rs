@@ -8,6 +8,7 @@ pub mod facemesh;
 pub mod faces;
 pub mod iris;
 pub mod landmarks;
+mod tflite_ops;
 pub mod models;
 pub mod nanodet;
 pub mod objects;

@@ -18,6 +18,7 @@ use anyhow::{ensure, Context};
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 
+use super::face_detect::iou;
 use super::nanodet;
 
 /// COCO class names in the order of the 80 contiguous class ids the models output.
@@ -194,17 +195,6 @@ pub fn normalise_bgr(canvas: &[u8], out: &mut Vec<f32>) {
     }
 }
 
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = iw * ih;
-    let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-    if union > 0.0 {
-        inter / union
-    } else {
-        0.0
-    }
-}
 
 /// Greedy per-class NMS: a box is dropped when it overlaps a higher-scoring box of the SAME
 /// class with IoU > `iou_threshold`. Returns survivors sorted by score (stable for ties).
