@@ -379,7 +379,7 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
 
 /// Pose and gaze are the candidate's only while they are alone in the frame:
 /// with several faces the largest one need not be theirs.
-fn solo_face(o: &Observation, min_score: f32) -> Option<&FaceObs> {
+pub fn solo_face(o: &Observation, min_score: f32) -> Option<&FaceObs> {
     let faces = o.faces.as_ref()?;
     let mut counted = faces.iter().filter(|f| f.score >= min_score);
     let first = counted.next()?;

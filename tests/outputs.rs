@@ -42,6 +42,7 @@ fn sample_outputs_load_and_agree() {
         assert!(text.contains("Zoë Ångström"), "{text}");
         assert!(text.contains("Integrity score"));
         assert!(text.contains("0:20"), "duration in the report");
+        assert!(text.contains("Signals") && text.contains("audio (dBFS)"), "signal plots");
         let score = summary["score"].as_f64().unwrap();
         assert!(text.contains(&format!("{}", score.round() as i64)), "score {score} in report");
         for e in &events {

@@ -54,6 +54,75 @@ pub struct Bar {
     pub end: f64,
 }
 
+/// A per-frame measurement drawn over time: `points` are `[t, value]`
+/// (value `None` where it was not measured), bucketed to a few hundred.
+#[derive(Debug, Clone, Serialize)]
+pub struct Signal {
+    pub name: String,
+    pub min: f64,
+    pub max: f64,
+    /// Threshold lines to draw.
+    pub marks: Vec<f64>,
+    pub points: Vec<(f64, Option<f64>)>,
+}
+
+/// Most points per signal in the figure.
+pub const MAX_SIGNAL_POINTS: usize = 400;
+
+/// The signals the report plots: faces in view, head yaw and gaze against the
+/// candidate's usual pose, eye openness, audio level.
+pub fn signals(obs: &[Observation], baseline: &Baseline, cfg: &Config) -> Vec<Signal> {
+    if obs.is_empty() {
+        return Vec::new();
+    }
+    let per = obs.len().div_ceil(MAX_SIGNAL_POINTS).max(1);
+    // within a bucket keep the value farthest from zero (the one worth seeing)
+    let series = |f: &dyn Fn(&Observation) -> Option<f64>| -> Vec<(f64, Option<f64>)> {
+        obs.chunks(per)
+            .map(|c| (c[0].t, c.iter().filter_map(f).fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| if v.abs() > a.abs() { v } else { a })))))
+            .collect()
+    };
+    let e = &cfg.events;
+    let min_score = e.face_min_score as f32;
+    let mut out = vec![Signal {
+        name: "faces".into(),
+        min: 0.0,
+        max: 3.0,
+        marks: vec![1.0],
+        points: series(&|o| o.faces.as_ref().map(|f| f.iter().filter(|x| x.score >= min_score).count().min(3) as f64)),
+    }];
+    let yaw = series(&|o| crate::events::solo_face(o, min_score).and_then(|f| f.yaw).map(|y| (y - baseline.yaw) as f64));
+    if yaw.iter().any(|p| p.1.is_some()) {
+        let lim = e.looking_away_yaw_deg;
+        out.push(Signal { name: "head yaw (deg)".into(), min: -2.0 * lim, max: 2.0 * lim, marks: vec![-lim, lim], points: yaw });
+        let g = e.gaze_away_ratio;
+        out.push(Signal {
+            name: "gaze sideways".into(),
+            min: -3.0 * g,
+            max: 3.0 * g,
+            marks: vec![-g, g],
+            points: series(&|o| crate::events::solo_face(o, min_score).and_then(|f| f.gaze_x).map(|x| (x - baseline.gaze_x) as f64)),
+        });
+        out.push(Signal {
+            name: "eye aspect ratio".into(),
+            min: 0.0,
+            max: 0.45,
+            marks: vec![e.eyes_closed_ear],
+            points: series(&|o| o.primary_face().and_then(|f| f.ear()).map(f64::from)),
+        });
+    }
+    let audio = series(&|o| o.audio_db.map(|d| (d as f64).max(-80.0)));
+    if audio.iter().any(|p| p.1.is_some()) {
+        out.push(Signal { name: "audio (dBFS)".into(), min: -80.0, max: 0.0, marks: vec![e.loud_audio_db], points: audio });
+    }
+    for s in &mut out {
+        for p in &mut s.points {
+            p.1 = p.1.map(|v| v.clamp(s.min, s.max));
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyLine {
     pub kind: EventKind,
@@ -81,6 +150,7 @@ pub struct ReportInput {
     pub kinds: Vec<KindLine>,
     pub timeline_kinds: Vec<EventKind>,
     pub timeline: Vec<Bar>,
+    pub signals: Vec<Signal>,
     pub events: Vec<EventLine>,
     pub events_total: usize,
     pub policy: Vec<PolicyLine>,
@@ -166,6 +236,7 @@ impl ReportInput {
             kinds,
             timeline_kinds,
             timeline: bars,
+            signals: Vec::new(),
             events: lines,
             events_total: events.len(),
             policy: policy_lines(&cfg.policy),
@@ -186,7 +257,7 @@ impl ReportInput {
         models: &[Provenance],
     ) -> ReportInput {
         let file = a.info.path.display().to_string();
-        ReportInput::new(
+        let mut input = ReportInput::new(
             Header {
                 candidate,
                 recording: &a.recording,
@@ -202,7 +273,9 @@ impl ReportInput {
             &a.events,
             cfg,
             models,
-        )
+        );
+        input.signals = signals(&a.observations, &a.baseline, cfg);
+        input
     }
 }
 
@@ -372,4 +445,49 @@ pub fn render(input: &ReportInput, info: Option<&MediaInfo>, obs: &[Observation]
         None => Vec::new(),
     };
     render_pdf(&input, images)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::FaceObs;
+
+    #[test]
+    fn signals_are_bucketed_relative_and_clamped() {
+        let face = |yaw: f32| FaceObs {
+            bbox: [0.0, 0.0, 10.0, 10.0],
+            score: 0.9,
+            keypoints: vec![],
+            yaw: Some(yaw),
+            pitch: Some(0.0),
+            roll: Some(0.0),
+            ear_left: Some(0.3),
+            ear_right: Some(0.3),
+            gaze_x: Some(0.0),
+            gaze_y: Some(0.0),
+        };
+        let obs: Vec<Observation> = (0..1000)
+            .map(|i| Observation {
+                index: i,
+                t: i as f64 / 4.0,
+                pts: i as f64 / 4.0,
+                width: 10,
+                height: 10,
+                mean_luma: 0.0,
+                audio_db: None,
+                faces: Some(if i == 500 { vec![face(200.0)] } else { vec![face(10.0)] }),
+                objects: None,
+            })
+            .collect();
+        let base = Baseline { yaw: 10.0, ..Default::default() };
+        let s = signals(&obs, &base, &Config::default());
+        let names: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["faces", "head yaw (deg)", "gaze sideways", "eye aspect ratio"]);
+        let yaw = &s[1];
+        assert!(yaw.points.len() <= MAX_SIGNAL_POINTS);
+        // relative to the baseline, the outlier kept by its bucket and clamped to the range
+        assert_eq!(yaw.points[0].1, Some(0.0));
+        assert_eq!(yaw.points.iter().filter_map(|p| p.1).fold(0.0, f64::max), 50.0);
+        assert!(signals(&[], &base, &Config::default()).is_empty());
+    }
 }
