@@ -145,11 +145,11 @@ pub fn evaluate_clip(
     let mut labelled = 0;
     let mut correct = 0;
     for o in obs {
-        let Some(faces) = &o.faces else { continue };
+        let Some(faces) = o.faces_above(face_min_score) else { continue };
         let Some((_, _, c)) = truth.face_count.iter().find(|(s, e, _)| o.t >= *s && o.t < *e) else { continue };
         let Some(want) = c.as_u64() else { continue };
         labelled += 1;
-        let got = faces.iter().filter(|f| f.score >= face_min_score).count() as u64;
+        let got = faces.count() as u64;
         correct += usize::from(got == want);
     }
     let mut per_kind = BTreeMap::new();

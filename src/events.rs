@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, EventConfig, ObjectConfig};
-use crate::observation::{FaceObs, Observation};
+use crate::observation::Observation;
 
 /// The kinds of event proctor raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -259,7 +259,7 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
     let mut events = Vec::new();
 
     let faces_of = |o: &Observation| -> Option<Vec<f32>> {
-        o.faces.as_ref().map(|f| f.iter().filter(|x| x.score >= (c.face_min_score as f32)).map(|x| x.score).collect())
+        o.faces_above(c.face_min_score as f32).map(|f| f.map(|x| x.score).collect())
     };
 
     // no face
@@ -294,7 +294,7 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         .iter()
         .map(|o| {
             let s = (|| {
-                let f = solo_face(o, c.face_min_score as f32)?;
+                let f = o.solo_face(c.face_min_score as f32)?;
                 let dy = (f.yaw? - baseline.yaw).abs() / (c.looking_away_yaw_deg as f32);
                 let dp = (f.pitch? - baseline.pitch).abs() / (c.looking_away_pitch_deg as f32);
                 let d = dy.max(dp);
@@ -320,7 +320,7 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         .iter()
         .map(|o| {
             let s = (|| {
-                let f = solo_face(o, c.face_min_score as f32)?;
+                let f = o.solo_face(c.face_min_score as f32)?;
                 // vertical gaze is left out: on the devset it moved as much in
                 // plain talking as when looking away (README, accuracy)
                 if (f.yaw? - baseline.yaw).abs() >= c.gaze_max_head_yaw_deg as f32 {
@@ -375,15 +375,6 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
 
     events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.kind.cmp(&b.kind)));
     Folded { events, baseline }
-}
-
-/// Pose and gaze are the candidate's only while they are alone in the frame:
-/// with several faces the largest one need not be theirs.
-pub fn solo_face(o: &Observation, min_score: f32) -> Option<&FaceObs> {
-    let faces = o.faces.as_ref()?;
-    let mut counted = faces.iter().filter(|f| f.score >= min_score);
-    let first = counted.next()?;
-    counted.next().is_none().then_some(first)
 }
 
 fn in_span(obs: &[Observation], start: f64, end: f64) -> impl Iterator<Item = &Observation> {
@@ -464,7 +455,7 @@ fn object_strength(o: &Observation, category: &str, oc: &ObjectConfig, c: &Event
         .collect();
     if category == "person" {
         // a second person whose face is not seen: more people than faces
-        let faces = o.faces.as_ref().map_or(0, |f| f.iter().filter(|x| x.score >= (c.face_min_score as f32)).count());
+        let faces = o.faces_above(c.face_min_score as f32).map_or(0, |f| f.count());
         return (found.len() >= 2 && found.len() > faces.max(1)).then(|| found[1].min(found[0]));
     }
     found.into_iter().reduce(f32::max)
@@ -473,7 +464,7 @@ fn object_strength(o: &Observation, category: &str, oc: &ObjectConfig, c: &Event
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observation::ObjectObs;
+    use crate::observation::{FaceObs, ObjectObs};
 
     fn face(yaw: f32, ear: f32) -> FaceObs {
         FaceObs {

@@ -75,6 +75,21 @@ impl Observation {
     pub fn primary_face(&self) -> Option<&FaceObs> {
         self.faces.as_ref().and_then(|f| f.first())
     }
+
+    /// The faces that count (detector score at least `min_score`), largest
+    /// first; `None` when face detection did not run.
+    pub fn faces_above(&self, min_score: f32) -> Option<impl Iterator<Item = &FaceObs> + '_> {
+        self.faces.as_ref().map(|f| f.iter().filter(move |x| x.score >= min_score))
+    }
+
+    /// The face when it is the only one that counts. Pose and gaze are the
+    /// candidate's only while they are alone in the frame: with several faces
+    /// the largest one need not be theirs.
+    pub fn solo_face(&self, min_score: f32) -> Option<&FaceObs> {
+        let mut counted = self.faces_above(min_score)?;
+        let first = counted.next()?;
+        counted.next().is_none().then_some(first)
+    }
 }
 
 /// Mean BT.601 luma of an RGB picture, sampling every other pixel.

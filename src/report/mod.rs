@@ -89,9 +89,9 @@ pub fn signals(obs: &[Observation], baseline: &Baseline, cfg: &Config) -> Vec<Si
         min: 0.0,
         max: 3.0,
         marks: vec![1.0],
-        points: series(&|o| o.faces.as_ref().map(|f| f.iter().filter(|x| x.score >= min_score).count().min(3) as f64)),
+        points: series(&|o| o.faces_above(min_score).map(|f| f.count().min(3) as f64)),
     }];
-    let yaw = series(&|o| crate::events::solo_face(o, min_score).and_then(|f| f.yaw).map(|y| (y - baseline.yaw) as f64));
+    let yaw = series(&|o| o.solo_face(min_score).and_then(|f| f.yaw).map(|y| (y - baseline.yaw) as f64));
     if yaw.iter().any(|p| p.1.is_some()) {
         let lim = e.looking_away_yaw_deg;
         out.push(Signal { name: "head yaw (deg)".into(), min: -2.0 * lim, max: 2.0 * lim, marks: vec![-lim, lim], points: yaw });
@@ -101,7 +101,7 @@ pub fn signals(obs: &[Observation], baseline: &Baseline, cfg: &Config) -> Vec<Si
             min: -3.0 * g,
             max: 3.0 * g,
             marks: vec![-g, g],
-            points: series(&|o| crate::events::solo_face(o, min_score).and_then(|f| f.gaze_x).map(|x| (x - baseline.gaze_x) as f64)),
+            points: series(&|o| o.solo_face(min_score).and_then(|f| f.gaze_x).map(|x| (x - baseline.gaze_x) as f64)),
         });
         out.push(Signal {
             name: "eye aspect ratio".into(),
