@@ -8,10 +8,13 @@
 //!
 //! Run: `cargo bench --bench decode` (add `-- --quick` for a short run).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::median_time;
 use criterion::Criterion;
 use proctor::analyze::{analyze, Settings};
 use proctor::config::Config;
@@ -53,18 +56,6 @@ fn looped(src: &Path, dst: &Path, loops: u32) -> PathBuf {
         .expect("ffmpeg runs");
     assert!(st.success());
     dst.to_path_buf()
-}
-
-fn median_time(runs: usize, f: impl Fn()) -> Duration {
-    let mut v: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn main() {

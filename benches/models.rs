@@ -5,9 +5,12 @@
 //!
 //! Run: `cargo bench --bench models` (add `-- --quick` for a short run).
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::median_time;
 use criterion::Criterion;
 use image::RgbImage;
 use proctor::detect::face_detect::FaceDetector;
@@ -16,18 +19,6 @@ use proctor::detect::models::{load, Which};
 use proctor::detect::ObjectModel;
 
 const NANODET_GFLOPS: f64 = 4.18;
-
-fn median(runs: usize, mut f: impl FnMut()) -> Duration {
-    let mut v: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -65,31 +56,31 @@ fn main() {
     c.final_summary();
 
     let runs = if test_mode { 1 } else { 5 };
-    let dec = median(runs, || {
+    let dec = median_time(runs, || {
         proctor::decode::frame_at(&info, 2.0, 1280).unwrap();
     });
-    let f1 = median(runs, || {
+    let f1 = median_time(runs, || {
         faces.analyze(&b1).unwrap();
     });
-    let f8 = median(runs, || {
+    let f8 = median_time(runs, || {
         faces.analyze(&b8).unwrap();
     });
-    let d1 = median(runs, || {
+    let d1 = median_time(runs, || {
         detector.detect_batch(&b1).unwrap();
     });
-    let d8 = median(runs, || {
+    let d8 = median_time(runs, || {
         detector.detect_batch(&b8).unwrap();
     });
-    let m1 = median(runs, || {
+    let m1 = median_time(runs, || {
         marks.run(&items1).unwrap();
     });
-    let m8 = median(runs, || {
+    let m8 = median_time(runs, || {
         marks.run(&items8).unwrap();
     });
-    let n1 = median(runs, || {
+    let n1 = median_time(runs, || {
         objects.detect_batch(&b1, 0.3).unwrap();
     });
-    let n4 = median(runs, || {
+    let n4 = median_time(runs, || {
         objects.detect_batch(&b4, 0.3).unwrap();
     });
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
