@@ -549,6 +549,21 @@ mod tests {
     }
 
     #[test]
+    fn pose_is_not_judged_while_someone_else_is_in_the_frame() {
+        let cfg = Config::default();
+        // 6 s with the largest face turned 60 deg: an event when it is alone ...
+        let obs = seq(100, |i| if (40..64).contains(&i) { vec![face(60.0, 0.3)] } else { vec![face(0.0, 0.3)] });
+        assert_eq!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::LookingAway), vec![(10.0, 16.0)]);
+        // ... none when a second face is there (that is a multiple_faces event)
+        let obs = seq(100, |i| {
+            if (40..64).contains(&i) { vec![face(60.0, 0.3), face(0.0, 0.3)] } else { vec![face(0.0, 0.3)] }
+        });
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert!(kinds(&f, EventKind::LookingAway).is_empty());
+        assert_eq!(kinds(&f, EventKind::MultipleFaces), vec![(10.0, 16.0)]);
+    }
+
+    #[test]
     fn eyes_closed_at_the_threshold_boundary() {
         let cfg = Config::default();
         // exactly 3 s below 0.21 is an event; 2.75 s is not; 0.21 itself is open
