@@ -41,6 +41,11 @@ pub struct MediaInfo {
     /// True when reading stopped on an error or the header promised much more
     /// than the packets hold.
     pub truncated: bool,
+    /// Video packets whose timestamps lie far from the rest (a jump of more
+    /// than a minute, and of 100 frame intervals, away from the bulk of the
+    /// stream): left out of the duration, so one wild timestamp cannot make
+    /// a recording hours long.
+    pub stray_packets: u64,
     #[serde(skip)]
     pub(crate) video_index: usize,
     /// First video timestamp, in the video stream's time base.
@@ -52,7 +57,8 @@ pub struct MediaInfo {
 
 impl MediaInfo {
     pub(crate) fn ts_to_s(&self, ts: i64) -> f64 {
-        (ts - self.origin_ts) as f64 * self.time_base.0 as f64 / self.time_base.1 as f64
+        // i128: crafted timestamps at the ends of i64 must not overflow
+        (ts as i128 - self.origin_ts as i128) as f64 * self.time_base.0 as f64 / self.time_base.1 as f64
     }
 }
 
@@ -118,6 +124,9 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
             .video()
             .map_err(|e| Error::new(path, ErrorKind::UnsupportedCodec(format!("{id:?}: {e}"))))?;
         let tb = stream.time_base();
+        if tb.numerator() <= 0 || tb.denominator() <= 0 {
+            return Err(Error::new(path, ErrorKind::NotMedia(format!("the video stream's time base {tb} is invalid"))));
+        }
         (
             stream.index(),
             rotation_of(&stream),
@@ -130,8 +139,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
     let header_duration_s = (ictx.duration() > 0).then(|| ictx.duration() as f64 / 1e6);
 
     // Scan packet headers: timestamps and durations of every video packet.
-    let mut pts: Vec<i64> = Vec::new();
-    let mut last_end: i64 = i64::MIN;
+    let mut packets: Vec<(i64, i64)> = Vec::new();
     let mut read_error = false;
     let mut packet = ff::Packet::empty();
     loop {
@@ -141,8 +149,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
                     continue;
                 }
                 if let Some(ts) = packet.pts().or(packet.dts()) {
-                    pts.push(ts);
-                    last_end = last_end.max(ts + packet.duration().max(0));
+                    packets.push((ts, packet.duration().max(0)));
                 }
             }
             Err(ff::Error::Eof) => break,
@@ -153,20 +160,13 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
             }
         }
     }
-    if pts.is_empty() {
+    if packets.is_empty() {
         return Err(Error::new(path, ErrorKind::NoFrames("the video stream holds no packets".into())));
     }
-    pts.sort_unstable();
-    let origin_ts = pts[0];
     let tb_s = time_base.0 as f64 / time_base.1 as f64;
-    let deltas: Vec<i64> = pts.windows(2).map(|w| w[1] - w[0]).filter(|d| *d > 0).collect();
-    let typical = median_i64(&deltas).unwrap_or(0);
-    // The last frame lasts as long as its packet says, or a typical interval.
-    let end_ts = if last_end > *pts.last().unwrap() { last_end } else { pts.last().unwrap() + typical };
-    let duration_s = ((end_ts - origin_ts) as f64 * tb_s).max(tb_s);
-    let variable_frame_rate = typical > 0
-        && deltas.iter().any(|&d| (d - typical).abs() * 2 > typical);
-    let avg_fps = if duration_s > 0.0 { pts.len() as f64 / duration_s } else { 0.0 };
+    let extent = packet_extent(packets, tb_s);
+    let duration_s = extent.duration_s;
+    let avg_fps = if duration_s > 0.0 { extent.count as f64 / duration_s } else { 0.0 };
     let truncated = read_error || header_duration_s.is_some_and(|h| h > duration_s + 1.0);
     let (width, height) = if rotation % 180 == 90 { (coded_h, coded_w) } else { (coded_w, coded_h) };
 
@@ -182,14 +182,64 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
         rotation,
         duration_s,
         header_duration_s,
-        frame_count: pts.len() as u64,
+        frame_count: extent.count,
         avg_fps,
-        variable_frame_rate,
+        variable_frame_rate: extent.variable_frame_rate,
         truncated,
+        stray_packets: extent.stray,
         video_index,
-        origin_ts,
+        origin_ts: extent.origin_ts,
         time_base,
     })
+}
+
+/// The extent of the video as its packets tell it.
+#[derive(Debug, Clone, PartialEq)]
+struct Extent {
+    origin_ts: i64,
+    duration_s: f64,
+    count: u64,
+    stray: u64,
+    variable_frame_rate: bool,
+}
+
+/// From `(timestamp, duration)` of every video packet: the first timestamp,
+/// the duration up to the end of the last frame, the frame count, and whether
+/// the frame rate varies. Packets separated from the bulk of the stream by a
+/// jump of more than a minute (and more than 100 typical intervals) are
+/// strays: the largest group of packets without such a jump is the video.
+/// All arithmetic is widened or saturating: timestamps are untrusted.
+fn packet_extent(mut packets: Vec<(i64, i64)>, tb_s: f64) -> Extent {
+    packets.sort_unstable();
+    let deltas: Vec<i64> = packets.windows(2).map(|w| w[1].0.saturating_sub(w[0].0)).filter(|d| *d > 0).collect();
+    let typical = median_i64(&deltas).unwrap_or(0);
+    let jump = ((60.0 / tb_s).ceil().min(i64::MAX as f64) as i64).max(typical.saturating_mul(100));
+    // the largest run of packets without a jump
+    let (mut best, mut start) = ((0usize, 1usize), 0usize);
+    for i in 1..=packets.len() {
+        if i == packets.len() || packets[i].0.saturating_sub(packets[i - 1].0) > jump {
+            if i - start > best.1 - best.0 {
+                best = (start, i);
+            }
+            start = i;
+        }
+    }
+    let kept = &packets[best.0..best.1];
+    let origin_ts = kept[0].0;
+    let last = kept[kept.len() - 1].0;
+    let last_end = kept.iter().map(|(ts, d)| ts.saturating_add(*d)).max().unwrap_or(last);
+    // the last frame lasts as long as its packet says, or a typical interval
+    let end_ts = if last_end > last { last_end } else { last.saturating_add(typical) };
+    let duration_s = ((end_ts as i128 - origin_ts as i128) as f64 * tb_s).max(tb_s);
+    let variable_frame_rate = typical > 0
+        && kept.windows(2).map(|w| w[1].0 as i128 - w[0].0 as i128).filter(|d| *d > 0).any(|d| (d - typical as i128).abs() * 2 > typical as i128);
+    Extent {
+        origin_ts,
+        duration_s,
+        count: kept.len() as u64,
+        stray: (packets.len() - kept.len()) as u64,
+        variable_frame_rate,
+    }
 }
 
 fn median_i64(v: &[i64]) -> Option<i64> {
@@ -199,4 +249,42 @@ fn median_i64(v: &[i64]) -> Option<i64> {
     let mut s = v.to_vec();
     s.sort_unstable();
     Some(s[s.len() / 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_wild_timestamp_does_not_stretch_the_video() {
+        // 30 s at 30 fps in a 1/1000 time base, and one packet 5 hours ahead
+        let mut p: Vec<(i64, i64)> = (0..900).map(|i| (i * 33, 33)).collect();
+        p.insert(400, (5 * 3600 * 1000, 33));
+        let e = packet_extent(p, 1e-3);
+        assert_eq!((e.count, e.stray, e.origin_ts), (900, 1, 0));
+        assert!((e.duration_s - 29.7).abs() < 0.01, "{}", e.duration_s);
+        assert!(!e.variable_frame_rate);
+    }
+
+    #[test]
+    fn crafted_timestamps_do_not_overflow() {
+        let p = vec![(i64::MIN, i64::MAX), (0, i64::MAX), (i64::MAX, i64::MAX), (i64::MAX - 1, 1)];
+        let e = packet_extent(p, 1.0 / 90_000.0);
+        assert!(e.duration_s.is_finite() && e.duration_s > 0.0);
+        assert_eq!(e.count + e.stray, 4);
+        let e = packet_extent(vec![(i64::MAX, 0)], 1e-3);
+        assert_eq!(e.count, 1);
+        assert!(e.duration_s > 0.0);
+    }
+
+    #[test]
+    fn a_pause_of_a_few_seconds_is_not_a_jump() {
+        // VFR: 10 s, a 20 s freeze, 10 s more: all one video of 40 s
+        let mut p: Vec<(i64, i64)> = (0..100).map(|i| (i * 100, 100)).collect();
+        p.extend((0..100).map(|i| (30_000 + i * 100, 100)));
+        let e = packet_extent(p, 1e-3);
+        assert_eq!((e.count, e.stray), (200, 0));
+        assert!((e.duration_s - 40.0).abs() < 1e-9);
+        assert!(e.variable_frame_rate);
+    }
 }

@@ -138,7 +138,7 @@ fn decode_from(
     if seeked {
         let tb = info.time_base.0 as f64 / info.time_base.1 as f64;
         let origin_us = (info.origin_ts as f64 * tb * 1e6) as i64;
-        let ts = origin_us + (seek_to * 1e6) as i64;
+        let ts = origin_us.saturating_add((seek_to * 1e6) as i64);
         if ictx.seek(ts, ..ts).is_err() {
             return Ok(None);
         }
