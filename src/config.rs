@@ -60,9 +60,17 @@ pub struct EventConfig {
     /// candidate's usual yaw (a turned head is looking_away's business).
     pub gaze_max_head_yaw_deg: f64,
     pub gaze_away_min_s: f64,
-    /// Eye aspect ratio below which eyes count as closed.
+    /// Eye aspect ratio below which eyes count as closed ...
     pub eyes_closed_ear: f64,
+    /// ... and below this fraction of the candidate's own median eye aspect
+    /// ratio (the lower of the two is the threshold), so narrow eyes are not
+    /// flagged as closed.
+    pub eyes_closed_ratio: f64,
     pub eyes_closed_min_s: f64,
+    /// Eyes and gaze are judged only on faces whose eyes are at least this
+    /// many pixels apart: on smaller faces the mesh cannot measure them
+    /// (the face still counts for no_face and multiple_faces).
+    pub eye_min_distance_px: f64,
     /// An object must be seen in `object_min_hits` of `object_window`
     /// consecutive object samples.
     pub object_window: usize,
@@ -89,7 +97,9 @@ impl Default for EventConfig {
             gaze_max_head_yaw_deg: 15.0,
             gaze_away_min_s: 3.0,
             eyes_closed_ear: 0.21,
+            eyes_closed_ratio: 0.7,
             eyes_closed_min_s: 3.0,
+            eye_min_distance_px: 24.0,
             object_window: 3,
             object_min_hits: 2,
             loud_audio_db: -20.0,
@@ -107,7 +117,7 @@ pub struct ObjectConfig {
     #[serde(deserialize_with = "over_default_categories")]
     pub categories: BTreeMap<String, Vec<String>>,
     #[serde(deserialize_with = "over_default_min_score")]
-    pub min_score: BTreeMap<String, f32>,
+    pub min_score: BTreeMap<String, f64>,
 }
 
 /// A table given in the file is laid over the default table, key by key.
@@ -129,7 +139,7 @@ fn over_default_categories<'de, D: serde::Deserializer<'de>>(d: D) -> std::resul
     over_default(d, ObjectConfig::default().categories)
 }
 
-fn over_default_min_score<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, f32>, D::Error> {
+fn over_default_min_score<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, f64>, D::Error> {
     over_default(d, ObjectConfig::default().min_score)
 }
 
@@ -160,7 +170,7 @@ impl ObjectConfig {
     }
 
     pub fn min_score_of(&self, category: &str) -> f32 {
-        self.min_score.get(category).copied().unwrap_or(0.5)
+        self.min_score.get(category).copied().unwrap_or(0.5) as f32
     }
 }
 
@@ -272,6 +282,13 @@ mod tests {
         assert_eq!(cfg.policy.deductions[&EventKind::Phone], 30.0);
         // a partial deductions table is laid over the defaults
         assert_eq!(cfg.policy.deductions[&EventKind::Book], 10.0);
+    }
+
+    #[test]
+    fn printed_defaults_are_the_numbers_as_written() {
+        let t = Config::default().to_toml();
+        assert!(t.contains("phone = 0.35"), "{t}");
+        assert!(!t.contains("0.3499"), "{t}");
     }
 
     #[test]

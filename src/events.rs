@@ -2,8 +2,11 @@
 //!
 //! Each kind of event has a per-frame test ("is this frame a violation, and
 //! how strongly?"). Runs of violating frames become intervals; intervals
-//! separated by less than the merge window become one; what is shorter than
-//! the kind's minimum duration is dropped. One continuous violation is one
+//! separated by less than the merge window become one. A kind's minimum
+//! duration counts the time the violation was actually *seen* (violating
+//! samples x sample interval), not the span the merged interval covers: a few
+//! one-frame glitches a second apart join into nothing, because merging joins
+//! violations, it does not create them. One continuous violation is one
 //! event, however long it lasts.
 
 use std::fmt;
@@ -79,9 +82,11 @@ impl EventKind {
                  head facing the screen (within {} deg), for at least {} s",
                 c.gaze_away_ratio, c.gaze_max_head_yaw_deg, c.gaze_away_min_s
             ),
-            EventKind::EyesClosed => {
-                format!("eye aspect ratio below {} for at least {} s", c.eyes_closed_ear, c.eyes_closed_min_s)
-            }
+            EventKind::EyesClosed => format!(
+                "eye aspect ratio below {} and below {} of the candidate's usual value for at least {} s \
+                 (judged on faces with eyes at least {} px apart)",
+                c.eyes_closed_ear, c.eyes_closed_ratio, c.eyes_closed_min_s, c.eye_min_distance_px
+            ),
             EventKind::Phone | EventKind::Book | EventKind::Device => format!(
                 "a {} seen in at least {} of {} consecutive object samples",
                 self.as_str(),
@@ -89,8 +94,9 @@ impl EventKind {
                 c.object_window
             ),
             EventKind::Person => format!(
-                "more people detected than faces in at least {} of {} consecutive object samples \
-                 (not raised where a multiple_faces event already covers the time)",
+                "a person without a face in view besides the candidate, in at least {} of {} consecutive \
+                 object samples (overlapping boxes are one person; a box holding a face is that face's \
+                 person; not raised where a multiple_faces event already covers the time)",
                 c.object_min_hits, c.object_window
             ),
             EventKind::LoudAudio => {
@@ -116,6 +122,24 @@ impl FromStr for EventKind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| format!("unknown event kind '{s}'"))
     }
+}
+
+/// The kinds whose detector ran, given which inputs were analysed: face kinds
+/// need the face models, object kinds the object model, `loud_audio` an audio
+/// stream. `voices` and `identity` have no detector in this version.
+pub fn checked_kinds(faces: bool, objects: bool, audio: bool) -> std::collections::BTreeSet<EventKind> {
+    use EventKind::*;
+    let mut k = std::collections::BTreeSet::new();
+    if faces {
+        k.extend([NoFace, MultipleFaces, LookingAway, GazeAway, EyesClosed]);
+    }
+    if objects {
+        k.extend([Phone, Book, Device, Person]);
+    }
+    if audio {
+        k.insert(LoudAudio);
+    }
+    k
 }
 
 /// One flagged interval, for a human to review.
@@ -157,26 +181,45 @@ struct Run {
 }
 
 /// Fold a time-ordered signal (one entry per sample, `Some(strength)` where
-/// the sample violates) into runs. Each sample covers `[t, t + step)`.
+/// the sample violates) into events. Each sample covers `[t, t + step)`.
+///
+/// 1. Runs: consecutive violating samples; one missing sample inside a run
+///    (a detector dropout) does not break it.
+/// 2. A run is a violation when it was seen for at least `min_duration`
+///    (violating samples x `step`).
+/// 3. Violations separated by less than `merge_gap` are joined into one.
+///    Runs too short to count never join or extend anything.
 fn fold(signal: &[(f64, Option<f32>)], step: f64, merge_gap: f64, min_duration: f64) -> Vec<Run> {
     let mut runs: Vec<Run> = Vec::new();
+    let mut last_hit = f64::NEG_INFINITY;
     for &(t, s) in signal {
         let Some(strength) = s else { continue };
         let hit = Hit { t, strength };
         match runs.last_mut() {
-            // within the merge window of the previous run: extend it
-            Some(r) if t - r.end < merge_gap - 1e-9 => {
+            Some(r) if t - last_hit <= 2.0 * step + 1e-9 => {
                 r.end = t + step;
                 r.hits.push(hit);
             }
             _ => runs.push(Run { start: t, end: t + step, hits: vec![hit], samples: 0 }),
         }
+        last_hit = t;
     }
-    runs.retain(|r| r.end - r.start >= min_duration - 1e-9);
-    for r in &mut runs {
+    // the time the violation was seen
+    runs.retain(|r| r.hits.len() as f64 * step >= min_duration - 1e-9);
+    let mut joined: Vec<Run> = Vec::with_capacity(runs.len());
+    for r in runs {
+        match joined.last_mut() {
+            Some(prev) if r.start - prev.end < merge_gap - 1e-9 => {
+                prev.end = r.end;
+                prev.hits.extend(r.hits);
+            }
+            _ => joined.push(r),
+        }
+    }
+    for r in &mut joined {
         r.samples = signal.iter().filter(|(t, _)| *t >= r.start - 1e-9 && *t < r.end - 1e-9).count();
     }
-    runs
+    joined
 }
 
 impl Run {
@@ -229,17 +272,33 @@ pub struct Baseline {
     pub pitch: f32,
     pub gaze_x: f32,
     pub gaze_y: f32,
+    /// Median eye aspect ratio (0 when never measured).
+    #[serde(default)]
+    pub ear: f32,
 }
 
 impl Baseline {
-    /// Medians over the frames with exactly one face (the candidate alone).
-    pub fn from_observations(obs: &[Observation]) -> Baseline {
+    /// Medians over the frames with exactly one face (the candidate alone);
+    /// eyes and gaze only from faces large enough to measure them.
+    pub fn from_observations(obs: &[Observation], eye_min_px: f32) -> Baseline {
         let solo = || obs.iter().filter(|o| o.face_count() == Some(1)).filter_map(|o| o.primary_face());
+        let eyes = || solo().filter(|f| f.eye_distance() >= eye_min_px);
         Baseline {
             yaw: median(solo().filter_map(|f| f.yaw).collect()).unwrap_or(0.0),
             pitch: median(solo().filter_map(|f| f.pitch).collect()).unwrap_or(0.0),
-            gaze_x: median(solo().filter_map(|f| f.gaze_x).collect()).unwrap_or(0.0),
-            gaze_y: median(solo().filter_map(|f| f.gaze_y).collect()).unwrap_or(0.0),
+            gaze_x: median(eyes().filter_map(|f| f.gaze_x).collect()).unwrap_or(0.0),
+            gaze_y: median(eyes().filter_map(|f| f.gaze_y).collect()).unwrap_or(0.0),
+            ear: median(eyes().filter_map(|f| f.ear()).collect()).unwrap_or(0.0),
+        }
+    }
+
+    /// The eye aspect ratio under which eyes count as closed.
+    pub fn closed_ear(&self, c: &EventConfig) -> f32 {
+        let abs = c.eyes_closed_ear as f32;
+        if self.ear > 0.0 {
+            abs.min(self.ear * c.eyes_closed_ratio as f32)
+        } else {
+            abs
         }
     }
 }
@@ -255,7 +314,8 @@ pub struct Folded {
 pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
     let c = &cfg.events;
     let step = 1.0 / fps;
-    let baseline = if c.baseline { Baseline::from_observations(obs) } else { Baseline::default() };
+    let eye_min = c.eye_min_distance_px as f32;
+    let baseline = if c.baseline { Baseline::from_observations(obs, eye_min) } else { Baseline::default() };
     let mut events = Vec::new();
 
     let faces_of = |o: &Observation| -> Option<Vec<f32>> {
@@ -320,7 +380,7 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         .iter()
         .map(|o| {
             let s = (|| {
-                let f = o.solo_face(c.face_min_score as f32)?;
+                let f = o.solo_face(c.face_min_score as f32).filter(|f| f.eye_distance() >= eye_min)?;
                 // vertical gaze is left out: on the devset it moved as much in
                 // plain talking as when looking away (README, accuracy)
                 if (f.yaw? - baseline.yaw).abs() >= c.gaze_max_head_yaw_deg as f32 {
@@ -338,17 +398,25 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         events.push(r.into_event(EventKind::GazeAway, detail));
     }
 
-    // eyes closed
+    // eyes closed, against the candidate's own eye openness
+    let closed = baseline.closed_ear(c);
     let signal: Vec<_> = obs
         .iter()
         .map(|o| {
-            let ear = o.primary_face().and_then(|f| f.ear());
-            (o.t, ear.filter(|e| *e < (c.eyes_closed_ear as f32)).map(|e| (1.5 - e / (c.eyes_closed_ear as f32)).clamp(0.0, 1.0)))
+            let ear = o.solo_face(c.face_min_score as f32).filter(|f| f.eye_distance() >= eye_min).and_then(|f| f.ear());
+            (o.t, ear.filter(|e| *e < closed).map(|e| (1.5 - e / closed).clamp(0.0, 1.0)))
         })
         .collect();
     for r in fold(&signal, step, c.merge_gap_s, c.eyes_closed_min_s) {
         let ears: Vec<f32> = in_span(obs, r.start, r.end).filter_map(|o| o.primary_face()?.ear()).collect();
-        let detail = format!("median eye aspect ratio {:.3} (threshold {})", median(ears).unwrap_or(f32::NAN), c.eyes_closed_ear);
+        let detail = format!(
+            "median eye aspect ratio {:.3} (threshold {:.3}: the lower of {} and {} x the usual {:.3})",
+            median(ears).unwrap_or(f32::NAN),
+            closed,
+            c.eyes_closed_ear,
+            c.eyes_closed_ratio,
+            baseline.ear
+        );
         events.push(r.into_event(EventKind::EyesClosed, detail));
     }
 
@@ -454,11 +522,60 @@ fn object_strength(o: &Observation, category: &str, oc: &ObjectConfig, c: &Event
         .map(|d| d.score)
         .collect();
     if category == "person" {
-        // a second person whose face is not seen: more people than faces
-        let faces = o.faces_above(c.face_min_score as f32).map_or(0, |f| f.count());
-        return (found.len() >= 2 && found.len() > faces.max(1)).then(|| found[1].min(found[0]));
+        let boxes: Vec<([f32; 4], f32)> = o
+            .objects
+            .iter()
+            .flatten()
+            .filter(|d| d.category == category && d.score >= min)
+            .map(|d| (d.bbox, d.score))
+            .collect();
+        let faces: Vec<[f32; 4]> = o.faces_above(c.face_min_score as f32).map_or_else(Vec::new, |f| f.map(|x| x.bbox).collect());
+        return extra_person(&boxes, &faces);
     }
     found.into_iter().reduce(f32::max)
+}
+
+/// People, not boxes: person boxes that overlap much (IoU above 0.3, or one
+/// mostly inside the other) are one person. A person whose box holds the
+/// centre of a counted face is that face's; faces are multiple_faces'
+/// business. With no face in view, one faceless person is taken to be the
+/// candidate (turned away or covered: no_face's business). Returns the score
+/// of the most likely extra person, if there is one.
+fn extra_person(boxes: &[([f32; 4], f32)], faces: &[[f32; 4]]) -> Option<f32> {
+    fn inter(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+        (a[2].min(b[2]) - a[0].max(b[0])).max(0.0) * (a[3].min(b[3]) - a[1].max(b[1])).max(0.0)
+    }
+    fn area(a: &[f32; 4]) -> f32 {
+        (a[2] - a[0]).max(0.0) * (a[3] - a[1]).max(0.0)
+    }
+    // greedy clustering, best score first
+    let mut order: Vec<usize> = (0..boxes.len()).collect();
+    order.sort_by(|a, b| boxes[*b].1.total_cmp(&boxes[*a].1));
+    let mut people: Vec<(Vec<[f32; 4]>, f32)> = Vec::new();
+    for i in order {
+        let (b, s) = boxes[i];
+        let same = people.iter_mut().find(|(members, _)| {
+            members.iter().any(|m| {
+                let i = inter(m, &b);
+                let union = area(m) + area(&b) - i;
+                (union > 0.0 && i / union > 0.3) || i > 0.7 * area(m).min(area(&b))
+            })
+        });
+        match same {
+            Some((members, _)) => members.push(b),
+            None => people.push((vec![b], s)),
+        }
+    }
+    let holds_face = |members: &[[f32; 4]]| {
+        faces.iter().any(|f| {
+            let (cx, cy) = ((f[0] + f[2]) / 2.0, (f[1] + f[3]) / 2.0);
+            members.iter().any(|m| cx >= m[0] && cx <= m[2] && cy >= m[1] && cy <= m[3])
+        })
+    };
+    let mut faceless: Vec<f32> = people.iter().filter(|(m, _)| !holds_face(m)).map(|(_, s)| *s).collect();
+    faceless.sort_by(|a, b| b.total_cmp(a));
+    let candidate_unseen = usize::from(faces.is_empty());
+    faceless.get(candidate_unseen).copied()
 }
 
 #[cfg(test)]
@@ -534,6 +651,23 @@ mod tests {
     }
 
     #[test]
+    fn sparse_glitches_do_not_add_up_to_an_event() {
+        let cfg = Config::default();
+        // three one-frame glitches 1.5 s apart: seen for 0.75 s in all, not 2 s
+        let glitch = |i: usize| [4, 10, 16].contains(&i);
+        let obs = seq(40, |i| if glitch(i) { vec![face(0.0, 0.3), face(0.0, 0.3)] } else { vec![face(0.0, 0.3)] });
+        assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::MultipleFaces).is_empty());
+        // eight glitches 1.25 s apart: 2 s of hits, but no run was seen for 2 s
+        let glitch = |i: usize| i % 5 == 0 && i < 40;
+        let obs = seq(44, |i| if glitch(i) { vec![face(0.0, 0.3), face(0.0, 0.3)] } else { vec![face(0.0, 0.3)] });
+        assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::MultipleFaces).is_empty());
+        // a real 3 s violation with a one-frame dropout stays one event
+        let two = |i: usize| (0..6).contains(&i) || (7..13).contains(&i);
+        let obs = seq(40, |i| if two(i) { vec![face(0.0, 0.3), face(0.0, 0.3)] } else { vec![face(0.0, 0.3)] });
+        assert_eq!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::MultipleFaces), vec![(0.0, 3.25)]);
+    }
+
+    #[test]
     fn looking_away_is_judged_against_the_candidates_own_pose() {
         let cfg = Config::default();
         // camera placed to the side: the candidate's usual yaw is 30 deg;
@@ -605,6 +739,41 @@ mod tests {
         let f = detect_events(&obs, 4.0, &cfg);
         assert_eq!(kinds(&f, EventKind::LoudAudio), vec![(3.0, 5.0)]);
         assert!(f.events[0].detail.contains("-6.0 dBFS"));
+    }
+
+    #[test]
+    fn person_counts_people_not_boxes() {
+        let face = [100.0, 50.0, 160.0, 120.0];
+        let body = [60.0, 30.0, 220.0, 480.0];
+        let body2 = [70.0, 40.0, 230.0, 470.0];
+        let other = [400.0, 60.0, 600.0, 480.0];
+        // one man: two overlapping boxes holding his face
+        assert_eq!(extra_person(&[(body, 0.9), (body2, 0.6)], &[face]), None);
+        // a torso box inside the body box is the same man
+        assert_eq!(extra_person(&[(body, 0.9), ([80.0, 150.0, 200.0, 400.0], 0.7)], &[face]), None);
+        // a second person with no face in view
+        assert_eq!(extra_person(&[(body, 0.9), (other, 0.8)], &[face]), Some(0.8));
+        // the candidate turned away (no face) and nobody else: nothing
+        assert_eq!(extra_person(&[(body, 0.9)], &[]), None);
+        assert_eq!(extra_person(&[(body, 0.9), (other, 0.7)], &[]), Some(0.7));
+        // both people show faces: that is multiple_faces, not person
+        assert_eq!(extra_person(&[(body, 0.9), (other, 0.8)], &[face, [450.0, 80.0, 520.0, 160.0]]), None);
+    }
+
+    #[test]
+    fn eyes_are_judged_on_faces_big_enough_and_against_their_own_openness() {
+        let cfg = Config::default();
+        let with_eyes = |ear: f32, gap: f32| FaceObs { keypoints: vec![[100.0, 100.0], [100.0 + gap, 100.0]], ..face(0.0, ear) };
+        // narrow eyes (usual EAR 0.2): not closed at 0.19; closed at 0.1
+        let obs = seq(80, |i| vec![with_eyes(if (40..56).contains(&i) { 0.1 } else if i % 2 == 0 { 0.2 } else { 0.19 }, 40.0)]);
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert!((f.baseline.ear - 0.195).abs() < 0.01, "{}", f.baseline.ear);
+        assert_eq!(kinds(&f, EventKind::EyesClosed), vec![(10.0, 14.0)]);
+        // a face too small to measure raises nothing, whatever the mesh said
+        let obs = seq(80, |i| vec![with_eyes(if (40..56).contains(&i) { 0.05 } else { 0.3 }, 12.0)]);
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert!(kinds(&f, EventKind::EyesClosed).is_empty());
+        assert!(f.events.iter().all(|e| e.kind != EventKind::NoFace), "the small face still counts");
     }
 
     #[test]

@@ -26,6 +26,15 @@ impl FaceObs {
         (self.bbox[2] - self.bbox[0]).max(0.0) * (self.bbox[3] - self.bbox[1]).max(0.0)
     }
 
+    /// Distance in pixels between the eye keypoints (the first two), or 0.4
+    /// of the box width when the keypoints are missing.
+    pub fn eye_distance(&self) -> f32 {
+        match self.keypoints.as_slice() {
+            [a, b, ..] => ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt(),
+            _ => 0.4 * (self.bbox[2] - self.bbox[0]).max(0.0),
+        }
+    }
+
     /// Mean eye aspect ratio of the two eyes, when both are known.
     pub fn ear(&self) -> Option<f32> {
         Some((self.ear_left? + self.ear_right?) / 2.0)
