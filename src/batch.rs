@@ -8,7 +8,7 @@
 //! * `summary.parquet`: one row per recording (ok or error);
 //! * `manifest.jsonl`: one line per finished recording, for `--resume`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -37,20 +37,8 @@ pub struct Item {
     pub id: String,
 }
 
-/// Turn a relative path into a file-name-safe, unique id:
-/// `2024/exams/a b.webm` → `2024__exams__a_b`.
-pub fn id_of(rel: &str) -> String {
-    let no_ext = match rel.rsplit_once('.') {
-        Some((stem, ext)) if !ext.contains('/') && !stem.is_empty() => stem,
-        _ => rel,
-    };
-    no_ext
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != "." && *s != "..")
-        .map(|s| s.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect::<String>())
-        .collect::<Vec<_>>()
-        .join("__")
-}
+pub use crate::ids::id_of;
+use crate::ids::stable_hash;
 
 fn is_video(p: &Path) -> bool {
     p.extension()
@@ -92,20 +80,12 @@ pub fn discover(inputs: &[String]) -> std::result::Result<Vec<Item>, String> {
         }
     }
     // ids must be unique: two inputs may flatten to one id
-    let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut out: Vec<Item> = items.into_values().collect();
-    for it in &mut out {
-        if !seen.insert(it.id.clone()) {
-            it.id = format!("{}__{}", it.id, &stable_hash(&it.rel)[..8]);
-            seen.insert(it.id.clone());
-        }
+    let rels: Vec<String> = out.iter().map(|it| it.rel.clone()).collect();
+    for (it, id) in out.iter_mut().zip(crate::ids::unique_ids(&rels)) {
+        it.id = id;
     }
     Ok(out)
-}
-
-fn stable_hash(s: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A shard `K/N`: recording i belongs to shard `hash(rel) mod N == K - 1`.
@@ -145,12 +125,20 @@ pub struct Row {
     pub status: String,
     pub error: Option<String>,
     pub sha256: Option<String>,
+    /// Fingerprint of the configuration (see `Config::fingerprint`).
     pub config: String,
+    /// Fingerprint of the model files (their sha256s).
+    #[serde(default)]
+    pub models: String,
+    /// proctor's version that made the row.
+    #[serde(default)]
+    pub tool_version: String,
     pub duration_s: Option<f64>,
     pub score: Option<f64>,
     pub band: Option<String>,
     pub events: Option<u64>,
-    pub counts: BTreeMap<EventKind, KindCount>,
+    /// Per kind; null when the kind was not checked.
+    pub counts: BTreeMap<EventKind, Option<KindCount>>,
     pub elapsed_s: f64,
     pub candidate: Option<String>,
 }
@@ -168,17 +156,32 @@ pub enum CandidateSource {
 impl CandidateSource {
     pub fn parse(spec: &str) -> std::result::Result<CandidateSource, String> {
         if spec.ends_with(".csv") && Path::new(spec).is_file() {
-            let text = std::fs::read_to_string(spec).map_err(|e| format!("{spec}: {e}"))?;
-            let mut map = BTreeMap::new();
-            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-                if let Some((p, name)) = line.split_once(',') {
-                    map.insert(p.trim().trim_matches('"').to_string(), name.trim().trim_matches('"').to_string());
-                }
-            }
-            Ok(CandidateSource::Csv(map))
+            Self::read_csv(Path::new(spec)).map(CandidateSource::Csv)
         } else {
             regex::Regex::new(spec).map(CandidateSource::Regex).map_err(|e| format!("--candidate-from: {e}"))
         }
+    }
+
+    /// A CSV of `path,candidate` (RFC 4180 quoting). A first row whose first
+    /// column is `path`, `file`, `recording` or `id` is a header, not data.
+    fn read_csv(path: &Path) -> std::result::Result<BTreeMap<String, String>, String> {
+        let mut rd = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_path(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut map = BTreeMap::new();
+        for (i, rec) in rd.records().enumerate() {
+            let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+            let (Some(p), Some(name)) = (rec.get(0), rec.get(1)) else {
+                if rec.iter().all(str::is_empty) {
+                    continue;
+                }
+                return Err(format!("{}: line {}: expected two columns, path and candidate", path.display(), i + 1));
+            };
+            if i == 0 && ["path", "file", "recording", "id"].contains(&p.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            map.insert(p.trim_start_matches("./").to_string(), name.to_string());
+        }
+        Ok(map)
     }
 
     pub fn candidate(&self, item: &Item) -> Option<String> {
@@ -234,6 +237,7 @@ pub fn run_batch(
 ) -> Result<Vec<Row>> {
     let rec_dir = opts.outdir.join("recordings");
     std::fs::create_dir_all(&rec_dir).map_err(|e| Error::new(&rec_dir, ErrorKind::Output(e.to_string())))?;
+    crate::write::clean_stale(&opts.outdir);
     let manifest_path = opts.outdir.join("manifest.jsonl");
     let previous = if opts.resume { read_manifest(&manifest_path) } else { BTreeMap::new() };
     if !opts.resume {
@@ -246,7 +250,7 @@ pub fn run_batch(
             .open(&manifest_path)
             .map_err(|e| Error::new(&manifest_path, ErrorKind::Output(e.to_string())))?,
     );
-    let config_hash = settings.config.fingerprint();
+    let key = RunKey::of(settings);
     let rows: Vec<Mutex<Option<Row>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let jobs = opts.jobs.clamp(1, items.len().max(1));
@@ -259,7 +263,7 @@ pub fn run_batch(
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(item) = items.get(i) else { break };
-                let (row, skipped) = process(item, settings, opts, &rec_dir, &previous, &config_hash, progress);
+                let (row, skipped) = process(item, settings, opts, &rec_dir, &previous, &key, progress);
                 if !skipped {
                     let mut f = manifest.lock().expect("manifest lock");
                     let _ = writeln!(f, "{}", serde_json::to_string(&row).expect("row serialises"));
@@ -281,7 +285,7 @@ fn process(
     opts: &BatchOptions,
     rec_dir: &Path,
     previous: &BTreeMap<String, Row>,
-    config_hash: &str,
+    key: &RunKey,
     progress: &dyn BatchProgress,
 ) -> (Row, bool) {
     let started = std::time::Instant::now();
@@ -293,7 +297,9 @@ fn process(
         status: "error".into(),
         error: None,
         sha256: None,
-        config: config_hash.to_string(),
+        config: key.config.clone(),
+        models: key.models.clone(),
+        tool_version: key.tool_version.clone(),
         duration_s: None,
         score: None,
         band: None,
@@ -302,9 +308,9 @@ fn process(
         elapsed_s: 0.0,
         candidate: candidate.clone(),
     };
-    // resume: same input bytes, same configuration, outputs still there
+    // resume: same input bytes, configuration, models and proctor, outputs still there
     if let Some(prev) = previous.get(&item.id) {
-        if prev.status == "ok" && prev.config == config_hash {
+        if prev.status == "ok" && key.matches(prev) {
             let report = rec_dir.join(format!("{}.report.pdf", item.id));
             if report.exists() && sha256_file(&item.path).ok().as_deref() == prev.sha256.as_deref() {
                 return (prev.clone(), true);
@@ -312,9 +318,10 @@ fn process(
         }
     }
     let file_progress = progress.file_progress(&item.id);
-    let result = analyze(&item.path, settings, file_progress.as_ref()).and_then(|mut a| {
+    let result = crate::output::isolate(&item.path, || {
+        let mut a = analyze(&item.path, settings, file_progress.as_ref())?;
         a.recording = item.id.clone();
-        write_all(&a, rec_dir, candidate.as_deref(), &settings.config, &settings.models.provenance)?;
+        write_all(&a, rec_dir, candidate.as_deref())?;
         write_partition(&opts.outdir, &item.id, &a.events)?;
         Ok(a)
     });
@@ -327,13 +334,58 @@ fn process(
             score: Some(a.score.value),
             band: Some(a.score.band.as_str().into()),
             events: Some(a.events.len() as u64),
-            counts: counts(&a.events),
+            counts: counts(&a.events, &a.checked),
             elapsed_s: started.elapsed().as_secs_f64(),
             ..base
         },
-        Err(e) => Row { error: Some(e.to_string()), elapsed_s: started.elapsed().as_secs_f64(), ..base },
+        // the row names the input already: the message says the path only when it is another file
+        Err(e) => Row {
+            error: Some(if e.path == item.path { e.kind.to_string() } else { e.to_string() }),
+            elapsed_s: started.elapsed().as_secs_f64(),
+            ..base
+        },
     };
     (row, false)
+}
+
+/// What a finished row must share with this run to be skipped by `--resume`
+/// (and with the other shards to be merged).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunKey {
+    pub config: String,
+    pub models: String,
+    pub tool_version: String,
+}
+
+impl RunKey {
+    pub fn of(settings: &Settings) -> RunKey {
+        let shas: Vec<&str> = settings.models.provenance.iter().map(|p| p.sha256.as_str()).collect();
+        RunKey {
+            config: settings.config.fingerprint(),
+            models: crate::ids::stable_hash(&shas.join(","))[..16].to_string(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+
+    fn of_row(r: &Row) -> RunKey {
+        RunKey { config: r.config.clone(), models: r.models.clone(), tool_version: r.tool_version.clone() }
+    }
+
+    pub fn matches(&self, r: &Row) -> bool {
+        *self == RunKey::of_row(r)
+    }
+}
+
+/// Remove this process's temporaries from an archive directory (the outputs
+/// of the recordings under way, the archive tables, the event partitions).
+pub fn clean_own_temporaries(outdir: &Path) {
+    crate::write::clean_own(outdir);
+    crate::write::clean_own(&outdir.join("recordings"));
+    if let Ok(parts) = std::fs::read_dir(outdir.join("events")) {
+        for p in parts.flatten() {
+            crate::write::clean_own(&p.path());
+        }
+    }
 }
 
 /// `events/recording=<id>/part-0.parquet`
@@ -368,7 +420,7 @@ pub fn summary_frame(rows: &[Row]) -> DataFrame {
         Column::new("config".into(), rows.iter().map(|r| r.config.as_str()).collect::<Vec<_>>()),
     ];
     for k in EventKind::ALL {
-        let get = |r: &Row| r.counts.get(&k).cloned();
+        let get = |r: &Row| r.counts.get(&k).cloned().flatten();
         cols.push(Column::new(format!("{k}_count").into(), rows.iter().map(|r| get(r).map(|c| c.count as u64)).collect::<Vec<_>>()));
         cols.push(Column::new(format!("{k}_s").into(), rows.iter().map(|r| get(r).map(|c| c.total_s)).collect::<Vec<_>>()));
     }
@@ -384,14 +436,36 @@ pub fn write_archive(outdir: &Path, rows: &[Row]) -> Result<()> {
 
 /// Merge shard outputs: the union of their manifests (last line per id wins)
 /// becomes the archive summary of `outdir`; event partitions are copied.
-pub fn merge(shards: &[PathBuf], outdir: &Path) -> Result<Vec<Row>> {
+///
+/// Shards made with different configurations, models or proctor versions are
+/// refused unless `force`: their scores would not be comparable.
+pub fn merge(shards: &[PathBuf], outdir: &Path, force: bool) -> Result<Vec<Row>> {
     let mut all: BTreeMap<String, Row> = BTreeMap::new();
+    let mut first: Option<(RunKey, PathBuf)> = None;
     for s in shards {
         let m = s.join("manifest.jsonl");
         if !m.exists() {
             return Err(Error::new(&m, ErrorKind::NotFound));
         }
-        all.extend(read_manifest(&m));
+        let rows = read_manifest(&m);
+        for r in rows.values() {
+            let k = RunKey::of_row(r);
+            match &first {
+                None => first = Some((k, s.clone())),
+                Some((k0, s0)) if *k0 != k && !force => {
+                    return Err(Error::new(
+                        &m,
+                        ErrorKind::Config(format!(
+                            "recording '{}' was analysed with another configuration, models or proctor version than {} \
+                             (config {} vs {}, models {} vs {}, version {} vs {}); re-run it, or merge with --force",
+                            r.id, s0.display(), k.config, k0.config, k.models, k0.models, k.tool_version, k0.tool_version
+                        )),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        all.extend(rows);
         let ev = s.join("events");
         if ev.is_dir() && s.canonicalize().ok() != outdir.canonicalize().ok() {
             for entry in walkdir::WalkDir::new(&ev).into_iter().flatten().filter(|e| e.file_type().is_file()) {
@@ -427,13 +501,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_file_name_safe_and_keep_folders() {
-        assert_eq!(id_of("2024/exams/a b.webm"), "2024__exams__a_b");
-        assert_eq!(id_of("x.mp4"), "x");
-        assert_eq!(id_of("../up/x.y.mp4"), "up__x.y");
-    }
-
-    #[test]
     fn shards_partition_the_items() {
         let items: Vec<Item> = (0..200)
             .map(|i| Item { rel: format!("d/{i}.webm"), path: PathBuf::from(format!("d/{i}.webm")), id: i.to_string() })
@@ -458,8 +525,12 @@ mod tests {
         assert_eq!(re.candidate(&it).as_deref(), Some("alice_smith"));
         let d = tempfile::tempdir().unwrap();
         let csv = d.path().join("names.csv");
-        std::fs::write(&csv, "path,candidate\nalice_smith-exam2.webm,\"Alice Smith\"\n").unwrap();
+        std::fs::write(&csv, "path,candidate\nalice_smith-exam2.webm,\"Smith, Alice \"\"Al\"\"\"\n").unwrap();
         let c = CandidateSource::parse(csv.to_str().unwrap()).unwrap();
-        assert_eq!(c.candidate(&it).as_deref(), Some("Alice Smith"));
+        assert_eq!(c.candidate(&it).as_deref(), Some("Smith, Alice \"Al\""));
+        // the header row is not data
+        let CandidateSource::Csv(map) = &c else { panic!("a CSV source") };
+        assert_eq!(map.len(), 1);
+        assert!(!map.contains_key("path"));
     }
 }

@@ -23,6 +23,18 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The labels of a clip are found by its file name up to the first dot
+/// (`E01_talking.vp9.webm` -> `E01_talking`), so one label set serves every
+/// encoding of a clip. (Output ids keep everything but the extension; see
+/// [`crate::ids`].)
+pub fn clip_id(path: &std::path::Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match name.split_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem.to_string(),
+        _ => name,
+    }
+}
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};

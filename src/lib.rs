@@ -14,6 +14,7 @@ pub mod decode;
 pub mod detect;
 pub mod error;
 pub mod eval;
+pub mod ids;
 pub mod events;
 pub mod observation;
 pub mod output;

@@ -1,0 +1,111 @@
+//! Recording ids: the name every output of a recording is written under.
+//!
+//! The rule, shared by `analyze`, `batch` and `report`: the input's path
+//! (relative to the directory it was found in, for `batch`; the file name, for
+//! `analyze`) without its extension, folders joined by `__`, and every
+//! character other than letters, digits, `-`, `_` and `.` replaced by `_`:
+//! `alice.smith.webm` → `alice.smith`, `2024/exams/a b.webm` →
+//! `2024__exams__a_b`. When two inputs of one run map to the same id, the
+//! second and later ones (in path order) get `__` and the first 8 hex digits
+//! of the sha256 of their path appended, so no output replaces another.
+
+use std::collections::BTreeSet;
+
+/// The id of a relative path (see the module doc).
+pub fn id_of(rel: &str) -> String {
+    let rel = rel.replace('\\', "/");
+    let (dir, name) = match rel.rsplit_once('/') {
+        Some((d, n)) => (d, n),
+        None => ("", rel.as_str()),
+    };
+    let stem = match name.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() && stem != "." => stem,
+        _ => name,
+    };
+    let id = dir
+        .split('/')
+        .chain(std::iter::once(stem))
+        .filter(|s| !s.is_empty() && *s != "." && *s != "..")
+        .map(|s| s.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("__");
+    // an id never starts with a dot (hidden files, temporaries) and is never empty
+    let id = id.trim_start_matches('.').to_string();
+    if id.is_empty() {
+        "recording".into()
+    } else {
+        id
+    }
+}
+
+/// sha256 of a string, hex.
+pub fn stable_hash(s: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Ids for `rels`, in the same order, made distinct as the module doc says.
+/// `rels` must be distinct themselves.
+pub fn unique_ids(rels: &[String]) -> Vec<String> {
+    assign(rels, rels)
+}
+
+/// Ids for files given on the command line: each from its file name alone,
+/// made distinct by its full path where two names collide.
+pub fn ids_for_files(paths: &[std::path::PathBuf]) -> Vec<String> {
+    let names: Vec<String> =
+        paths.iter().map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())).collect();
+    let full: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    assign(&names, &full)
+}
+
+fn assign(names: &[String], full: &[String]) -> Vec<String> {
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|a, b| full[*a].cmp(&full[*b]));
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut out = vec![String::new(); names.len()];
+    for i in order {
+        let mut id = id_of(&names[i]);
+        if seen.contains(&id) {
+            id = format!("{id}__{}", &stable_hash(&full[i])[..8]);
+        }
+        seen.insert(id.clone());
+        out[i] = id;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_drop_only_the_extension() {
+        assert_eq!(id_of("alice.smith.webm"), "alice.smith");
+        assert_eq!(id_of("exam.2026-01-05.webm"), "exam.2026-01-05");
+        assert_eq!(id_of("2024/exams/a b.webm"), "2024__exams__a_b");
+        assert_eq!(id_of("x.mp4"), "x");
+        assert_eq!(id_of("../up/x.y.mp4"), "up__x.y");
+        assert_eq!(id_of("noext"), "noext");
+        assert_eq!(id_of(".hidden.webm"), "hidden");
+        assert_eq!(id_of("..."), "recording");
+    }
+
+    #[test]
+    fn colliding_inputs_get_distinct_ids() {
+        let rels = vec!["b/x.webm".to_string(), "x.webm".to_string(), "x.mp4".to_string(), "a b.webm".into(), "a_b.webm".into()];
+        let ids = unique_ids(&rels);
+        assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), rels.len(), "{ids:?}");
+        assert_eq!(ids[0], "b__x");
+        // path order decides who keeps the plain id: "x.mp4" < "x.webm"
+        assert_eq!(ids[2], "x");
+        assert!(ids[1].starts_with("x__") && ids[1].len() == 11, "{}", ids[1]);
+        assert_eq!(ids[3], "a_b");
+        assert!(ids[4].starts_with("a_b__"));
+        let files: Vec<std::path::PathBuf> = ["a/exam.webm", "b/exam.webm", "alice.smith.webm", "alice.jones.webm"].iter().map(Into::into).collect();
+        let ids = ids_for_files(&files);
+        assert_eq!(ids[0], "exam");
+        assert!(ids[1].starts_with("exam__"));
+        assert_eq!((ids[2].as_str(), ids[3].as_str()), ("alice.smith", "alice.jones"));
+    }
+}
