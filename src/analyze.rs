@@ -42,6 +42,14 @@ pub struct Analysis {
     pub stats: DecodeSummary,
     pub elapsed_s: f64,
     pub warnings: Vec<String>,
+    /// The configuration the analysis ran with: what the events, score,
+    /// summary and report were made under.
+    pub config: Config,
+    /// The models that looked at the frames.
+    pub models: Vec<crate::detect::Provenance>,
+    /// The kinds of event whose detector ran; the others were not checked
+    /// (reported as null, never as 0).
+    pub checked: std::collections::BTreeSet<crate::events::EventKind>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,13 +67,11 @@ pub struct DecodeSummary {
     pub corrupt_packets: u64,
 }
 
-/// The recording id of a path: its file name up to the first dot.
+/// The recording id of a path given on its own: its file name without the
+/// extension (the rule is in [`crate::ids`]).
 pub fn recording_id(path: &Path) -> String {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "recording".into());
-    match name.split_once('.') {
-        Some((stem, _)) if !stem.is_empty() => stem.to_string(),
-        _ => name,
-    }
+    crate::ids::id_of(&name)
 }
 
 /// sha256 of a file, hex.
@@ -149,6 +155,14 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
             _ => format!("the file looks truncated or damaged after {:.1} s of video", info.duration_s),
         });
     }
+    if info.stray_packets > 0 {
+        warnings.push(format!(
+            "{} video packet{} with timestamps far from the rest of the stream {} ignored",
+            info.stray_packets,
+            if info.stray_packets == 1 { "" } else { "s" },
+            if info.stray_packets == 1 { "was" } else { "were" }
+        ));
+    }
     if stats.corrupt_packets > 0 {
         warnings.push(format!("{} damaged video packets were skipped", stats.corrupt_packets));
     }
@@ -159,6 +173,7 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
         warnings.push("no object model loaded: phone, book, device and person events were not checked".into());
     }
 
+    let checked = crate::events::checked_kinds(settings.models.faces.is_some(), settings.models.objects.is_some(), audio.is_some());
     let folded = detect_events(&observations, fps, cfg);
     let score = score(&folded.events, &cfg.policy);
     let audio_summary = AudioSummary {
@@ -178,6 +193,9 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
         stats,
         elapsed_s: started.elapsed().as_secs_f64(),
         warnings,
+        config: cfg.clone(),
+        models: settings.models.provenance.clone(),
+        checked,
     })
 }
 
@@ -244,7 +262,7 @@ fn detect_objects(images: &[&image::RgbImage], models: &Models, cfg: &Config) ->
         return Ok(Vec::new());
     }
     let oc = &cfg.objects;
-    let min = oc.min_score.values().cloned().fold(1.0, f32::min);
+    let min = oc.min_score.values().cloned().fold(1.0, f64::min) as f32;
     Ok(model
         .detect_batch(images, min)?
         .into_iter()

@@ -29,7 +29,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Report(args) => match report_cmd(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("proctor: error: {e}");
+                crate::warn!("proctor: error: {e}");
                 ExitCode::from(EXIT_FAILED)
             }
         },
@@ -37,7 +37,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Detect(args) => detect_cmd(&args),
         Command::Eval(args) => eval_cmd(&args),
         Command::Config => {
-            print!("{}", Config::default().to_toml());
+            crate::say!("{}", Config::default().to_toml().trim_end());
             ExitCode::SUCCESS
         }
     }
@@ -112,19 +112,23 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
     let (cfg, models) = match config_and_models(&args.common) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("proctor: error: {e}");
+            crate::warn!("proctor: error: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let provenance = models.provenance.clone();
     let settings = Settings { config: cfg, models, threads: threads(&args.common) };
     let show = !args.common.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
     let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    // one id per input, distinct within the run (crate::ids)
+    let ids = crate::ids::ids_for_files(&args.files);
     let mut failed = 0usize;
-    for path in &args.files {
+    for (path, id) in args.files.iter().zip(&ids) {
         let bar = Bar::new(&multi, &display_name(path), show);
-        let result = analyze(path, &settings, &bar).and_then(|a| {
-            write_all(&a, &args.outdir, args.candidate.as_deref(), &settings.config, &provenance).map(|o| (a, o))
+        let result = crate::output::isolate(path, || {
+            let mut a = analyze(path, &settings, &bar)?;
+            a.recording = id.clone();
+            let out = write_all(&a, &args.outdir, args.candidate.as_deref())?;
+            Ok((a, out))
         });
         bar.finish();
         match result {
@@ -146,9 +150,9 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
                         "warnings": a.warnings,
                         "outputs": out,
                     });
-                    println!("{line}");
+                    crate::say!("{line}");
                 } else if !args.common.quiet {
-                    println!(
+                    crate::say!(
                         "{}: score {:.0} ({} risk), {} event{}, {:.1} s of media in {:.1} s -> {}",
                         path.display(),
                         a.score.value,
@@ -163,9 +167,9 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("proctor: error: {e}");
+                crate::warn!("proctor: error: {e}");
                 if args.json {
-                    println!("{}", serde_json::json!({"path": path.display().to_string(), "status": "error", "error": e.kind.to_string()}));
+                    crate::say!("{}", serde_json::json!({"path": path.display().to_string(), "status": "error", "error": e.kind.to_string()}));
                 }
             }
         }
@@ -181,37 +185,57 @@ fn display_name(p: &Path) -> String {
     p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
+/// `proctor report`: the report rebuilt from the saved files. The events come
+/// from the events file; the configuration, candidate, hash, media and the
+/// kinds that were checked from the summary.json beside it, so the page shows
+/// exactly what the analysis did. Only `--policy`/`--config` re-score, and the
+/// page then says so.
 fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
-    let mut cfg = match &args.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
+    let (recording, events) = read_events(&args.events)?;
+    let recording = if recording.is_empty() {
+        let name = display_name(&args.events);
+        crate::ids::id_of(name.strip_suffix(".events.parquet").unwrap_or(&name))
+    } else {
+        recording
+    };
+    let summary_path = args.events.with_file_name(format!("{recording}.summary.json"));
+    let summary: Option<serde_json::Value> = std::fs::read(&summary_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let null = serde_json::Value::Null;
+    let field = |k: &str| summary.as_ref().and_then(|s| s.get(k)).unwrap_or(&null);
+    let str_of = |k: &str| field(k).as_str().map(str::to_string);
+    let mut warnings: Vec<String> = serde_json::from_value(field("warnings").clone()).unwrap_or_default();
+    let saved_cfg: Option<Config> = serde_json::from_value(field("config").clone()).ok();
+    let mut cfg = match (&args.config, saved_cfg) {
+        (Some(p), _) => {
+            warnings.push(format!("re-scored with the configuration {} (not the analysis's own)", p.display()));
+            Config::load(p)?
+        }
+        (None, Some(c)) => c,
+        (None, None) => {
+            warnings.push(format!(
+                "{} is missing or has no configuration: the thresholds shown are the defaults, which may not be those the analysis used",
+                summary_path.display()
+            ));
+            Config::default()
+        }
     };
     if let Some(p) = &args.policy {
         cfg.policy = load_policy(p)?;
+        warnings.push(format!("re-scored under the policy {} (not the analysis's own)", p.display()));
     }
-    let (recording, events) = read_events(&args.events)?;
-    let recording = if recording.is_empty() { crate::analyze::recording_id(&args.events) } else { recording };
-    // the summary beside the events file, if any
-    let summary_path = args.events.with_file_name(format!("{recording}.summary.json"));
-    let summary: serde_json::Value = std::fs::read(&summary_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::Value::Null);
-    let str_of = |k: &str| summary.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let checked: std::collections::BTreeSet<crate::events::EventKind> = match serde_json::from_value::<Vec<crate::events::EventKind>>(field("checked").clone()) {
+        Ok(k) => k.into_iter().collect(),
+        Err(_) => crate::events::checked_kinds(true, true, true),
+    };
     let candidate = args.candidate.clone().or_else(|| str_of("candidate"));
     let file = str_of("path").unwrap_or_else(|| "(unknown)".into());
     let sha = str_of("sha256").unwrap_or_default();
-    let duration = summary.get("duration_s").and_then(|v| v.as_f64()).unwrap_or_else(|| events.iter().map(|e| e.end_s).fold(0.0, f64::max));
-    let frames = summary.get("frames_analysed").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
-    let models: Vec<crate::detect::Provenance> = summary.get("models").cloned().and_then(|m| serde_json::from_value(m).ok()).unwrap_or_default();
-    let baseline = summary.get("baseline").cloned().and_then(|b| serde_json::from_value(b).ok());
-    let mut warnings: Vec<String> = summary
-        .get("warnings")
-        .and_then(|w| serde_json::from_value(w.clone()).ok())
-        .unwrap_or_default();
-    warnings.push(format!("re-scored from {} at {}", args.events.display(), crate::write::now_rfc3339()));
+    let duration = field("duration_s").as_f64().unwrap_or_else(|| events.iter().map(|e| e.end_s).fold(0.0, f64::max));
+    let frames = field("frames_analysed").as_u64().unwrap_or(0) as usize;
+    let models: Vec<crate::detect::Provenance> = serde_json::from_value(field("models").clone()).unwrap_or_default();
+    let baseline = serde_json::from_value(field("baseline").clone()).ok();
     let analysed_at = str_of("analysed_at").unwrap_or_default();
-    let media = summary.get("media").and_then(|m| serde_json::from_value::<report::MediaLine>(m.clone()).ok()).map(|m| m.line()).unwrap_or_default();
+    let media = serde_json::from_value::<report::MediaLine>(field("media").clone()).map(|m| m.line()).unwrap_or_default();
     let input = ReportInput::new(
         Header {
             candidate: candidate.as_deref(),
@@ -224,6 +248,7 @@ fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
             media,
             baseline,
             warnings,
+            checked,
         },
         &events,
         &cfg,
@@ -235,16 +260,15 @@ fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
     let out: PathBuf = args.output.clone().unwrap_or_else(|| args.events.with_file_name(format!("{recording}.report.pdf")));
     crate::output::write_bytes(&out, &pdf)?;
     if args.json {
-        println!(
+        crate::say!(
             "{}",
             serde_json::json!({"events": events.len(), "score": input.score, "band": input.band, "report": out.display().to_string()})
         );
     } else {
-        println!("{}: score {:.0} ({} risk), {} events -> {}", args.events.display(), input.score, input.band, events.len(), out.display());
+        crate::say!("{}: score {:.0} ({} risk), {} events -> {}", args.events.display(), input.score, input.band, events.len(), out.display());
     }
     Ok(())
 }
-
 
 /// Exit status when some recording scored under `--fail-under`.
 pub const EXIT_UNDER: u8 = 1;
@@ -268,7 +292,7 @@ impl BatchProgress for BatchBars {
             self.archive.set_message(format!("skipped {} (done before)", row.id));
         }
         if let Some(e) = &row.error {
-            let _ = self.multi.println(format!("proctor: error: {e}"));
+            let _ = self.multi.println(format!("proctor: error: {}: {e}", row.path));
         }
     }
 }
@@ -287,21 +311,21 @@ fn print_batch_summary(rows: &[Row], quiet: bool) {
     let ok = rows.iter().filter(|r| r.status == "ok").count();
     let failed: Vec<&Row> = rows.iter().filter(|r| r.status != "ok").collect();
     if !quiet {
-        println!("{} recordings: {} analysed, {} failed", rows.len(), ok, failed.len());
+        crate::say!("{} recordings: {} analysed, {} failed", rows.len(), ok, failed.len());
     }
     for r in failed {
-        eprintln!("proctor: failed: {}: {}", r.path, r.error.as_deref().unwrap_or("unknown error"));
+        crate::warn!("proctor: failed: {}: {}", r.path, r.error.as_deref().unwrap_or("unknown error"));
     }
 }
 
 fn batch_cmd(args: BatchArgs) -> ExitCode {
     let fail = |msg: String| {
-        eprintln!("proctor: error: {msg}");
+        crate::warn!("proctor: error: {msg}");
         ExitCode::from(EXIT_FAILED)
     };
     if args.merge {
         let shards: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
-        return match batch::merge(&shards, &args.outdir) {
+        return match batch::merge(&shards, &args.outdir, args.force) {
             Ok(rows) => {
                 print_batch_summary(&rows, args.common.quiet);
                 ExitCode::from(exit_for(&rows, args.fail_under))
@@ -333,11 +357,14 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let stop = stop.clone();
+        let outdir = args.outdir.clone();
         let _ = ctrlc::set_handler(move || {
             if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                // quit now, leaving no temporaries of this run behind
+                crate::batch::clean_own_temporaries(&outdir);
                 std::process::exit(EXIT_INTERRUPTED as i32);
             }
-            eprintln!("proctor: interrupted: finishing the recordings under way (Ctrl-C again to quit now)");
+            crate::warn!("proctor: interrupted: finishing the recordings under way (Ctrl-C again to quit now)");
         });
     }
     let show = !args.common.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
@@ -357,7 +384,7 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
     bars.archive.finish_and_clear();
     print_batch_summary(&rows, args.common.quiet);
     if stop.load(std::sync::atomic::Ordering::SeqCst) {
-        eprintln!("proctor: interrupted after {} of {} recordings; run again with --resume", rows.len(), items.len());
+        crate::warn!("proctor: interrupted after {} of {} recordings; run again with --resume", rows.len(), items.len());
         return ExitCode::from(EXIT_INTERRUPTED);
     }
     ExitCode::from(exit_for(&rows, args.fail_under))
@@ -408,7 +435,7 @@ fn detect_cmd(args: &DetectArgs) -> ExitCode {
     let (cfg, models) = match config_and_models(&args.common) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("proctor: error: {e}");
+            crate::warn!("proctor: error: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
@@ -439,20 +466,20 @@ fn detect_cmd(args: &DetectArgs) -> ExitCode {
                         .map_err(|e| Error::new(&out, ErrorKind::Output(e.to_string())))
                         .and_then(|_| crate::output::write_bytes(&out, buf.get_ref()));
                     if let Err(e) = saved {
-                        eprintln!("proctor: error: {e}");
+                        crate::warn!("proctor: error: {e}");
                         failed = true;
                     }
                 }
                 if args.json {
-                    println!(
+                    crate::say!(
                         "{}",
                         serde_json::json!({"input": spec, "width": img.width(), "height": img.height(), "faces": faces, "objects": objects})
                     );
                 } else {
-                    println!("{spec}: {}x{}, {} face(s), {} object(s)", img.width(), img.height(), faces.len(), objects.len());
+                    crate::say!("{spec}: {}x{}, {} face(s), {} object(s)", img.width(), img.height(), faces.len(), objects.len());
                     let opt = |v: Option<f32>, d: usize| v.map_or("-".to_string(), |v| format!("{v:.d$}"));
                     for f in &faces {
-                        println!(
+                        crate::say!(
                             "  face   score {:.2} box [{:.0} {:.0} {:.0} {:.0}] yaw {} pitch {} roll {} EAR {}/{} gaze {}/{}",
                             f.score, f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3],
                             opt(f.yaw, 1), opt(f.pitch, 1), opt(f.roll, 1),
@@ -460,7 +487,7 @@ fn detect_cmd(args: &DetectArgs) -> ExitCode {
                         );
                     }
                     for d in &objects {
-                        println!(
+                        crate::say!(
                             "  object {} ({}) score {:.2} box [{:.0} {:.0} {:.0} {:.0}]",
                             d.class, d.category, d.score, d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]
                         );
@@ -468,7 +495,7 @@ fn detect_cmd(args: &DetectArgs) -> ExitCode {
                 }
             }
             Err(e) => {
-                eprintln!("proctor: error: {e}");
+                crate::warn!("proctor: error: {e}");
                 failed = true;
             }
         }
@@ -482,7 +509,7 @@ fn detect_cmd(args: &DetectArgs) -> ExitCode {
 
 fn eval_cmd(args: &EvalArgs) -> ExitCode {
     let fail = |msg: String| {
-        eprintln!("proctor: error: {msg}");
+        crate::warn!("proctor: error: {msg}");
         ExitCode::from(EXIT_FAILED)
     };
     let truth = match crate::eval::load_truth(&args.truth) {
@@ -503,9 +530,9 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
     let mut results = Vec::new();
     let mut failed = false;
     for it in &items {
-        let id = crate::analyze::recording_id(&it.path);
+        let id = crate::eval::clip_id(&it.path);
         let Some(t) = truth.clips.get(&id) else {
-            eprintln!("proctor: warning: {}: no labels for clip '{id}' in {}", it.path.display(), args.truth.display());
+            crate::warn!("proctor: warning: {}: no labels for clip '{id}' in {}", it.path.display(), args.truth.display());
             continue;
         };
         let bar = Bar::new(&multi, &display_name(&it.path), show);
@@ -522,7 +549,7 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
                 args.tolerance,
             )),
             Err(e) => {
-                eprintln!("proctor: error: {e}");
+                crate::warn!("proctor: error: {e}");
                 failed = true;
             }
         }
@@ -532,7 +559,7 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
         let mut v = serde_json::to_value(&summary).expect("serialises");
         v["face_count_accuracy"] = serde_json::json!(summary.face_count_accuracy());
         v["overall_f1"] = serde_json::json!(summary.overall.f1());
-        println!("{v}");
+        crate::say!("{v}");
     } else {
         print!("{}", summary.to_markdown());
     }

@@ -28,13 +28,27 @@ pub struct Cli {
 pub enum Command {
     /// Analyse recordings: write <id>.frames.parquet, <id>.detections.parquet,
     /// <id>.events.parquet, <id>.summary.json and <id>.report.pdf for each.
+    #[command(after_help = "The id is the file name without its extension (alice.smith.webm -> alice.smith); \
+two inputs with the same id get the sha256 of their path appended to the second. Outputs are written \
+all or nothing: a present report means the tables beside it are complete.\n\n\
+Examples:\n  proctor analyze interview.webm\n  \
+proctor analyze exam.mp4 --candidate \"Ada Lovelace\" -o audit/\n  \
+proctor analyze *.webm -o audit/ --json --no-objects\n  \
+proctor analyze interview.webm --config proctor.toml --fps 2\n\n\
+Exit status: 0 all analysed, 2 some could not be (each named with its reason).")]
     Analyze(AnalyzeArgs),
     /// Run the detectors on images or single video frames and print what they found
     /// (faces with pose, eyes and gaze; objects). For checking a threshold on a real frame.
     #[command(after_help = "Examples:\n  proctor detect photo.jpg --annotate seen.png\n  \
 proctor detect interview.webm@95.5 --json")]
     Detect(DetectArgs),
-    /// Re-score and re-render a report from a saved events file, without decoding again.
+    /// Re-render a report from a saved events file and its summary.json, without decoding
+    /// again; re-score it under another policy or configuration.
+    #[command(after_help = "Without --policy or --config the report shows the configuration the analysis \
+used (from <id>.summary.json); with them it is re-scored, and the page says so.\n\n\
+Examples:\n  proctor report audit/interview.events.parquet\n  \
+proctor report audit/interview.events.parquet --policy strict.toml -o strict.pdf\n  \
+proctor report audit/interview.events.parquet --candidate \"Ada Lovelace\" --json")]
     Report(ReportArgs),
     /// Analyse whole archives: parallel, resumable, shardable across machines.
     Batch(BatchArgs),
@@ -42,6 +56,9 @@ proctor detect interview.webm@95.5 --json")]
     /// per kind and frame-level face-count accuracy.
     Eval(EvalArgs),
     /// Print the default configuration (a complete proctor.toml) to stdout.
+    #[command(after_help = "Examples:\n  proctor config > proctor.toml\n  \
+proctor analyze interview.webm --config proctor.toml\n\n\
+A configuration file may hold any subset of the keys; the others keep their defaults.")]
     Config,
 }
 
@@ -96,7 +113,8 @@ pub struct BatchArgs {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
 
-    /// Skip recordings the manifest lists as done with the same input hash and configuration.
+    /// Skip recordings the manifest lists as done with the same input hash, configuration,
+    /// models and proctor version.
     #[arg(long)]
     pub resume: bool,
 
@@ -104,13 +122,19 @@ pub struct BatchArgs {
     #[arg(long, value_name = "SCORE")]
     pub fail_under: Option<f64>,
 
-    /// Candidate names: a regex over the relative path (first group), or a CSV of path,candidate.
+    /// Candidate names: a regex over the relative path (first group), or a CSV file of
+    /// path,candidate (quoted fields allowed; a header row starting with "path" is skipped).
     #[arg(long, value_name = "REGEX|CSV")]
     pub candidate_from: Option<String>,
 
     /// Merge shard output directories (the INPUTs) into OUTDIR instead of analysing.
+    /// Shards made with another configuration, models or proctor version are refused.
     #[arg(long)]
     pub merge: bool,
+
+    /// With --merge: merge shards even when their configurations differ.
+    #[arg(long, requires = "merge")]
+    pub force: bool,
 
     #[command(flatten)]
     pub common: CommonArgs,

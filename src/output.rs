@@ -40,6 +40,52 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |w| w.write_all(bytes).map_err(|e| e.to_string()))
 }
 
+/// Print a line on stdout. When stdout is a closed pipe (`proctor ... | head
+/// -1`), end the program quietly with status 0, as ripgrep does: the reader
+/// has all it wanted.
+pub fn say_line(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|_| out.write_all(b"\n")).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// Print a line on stderr, ignoring a closed stderr.
+pub fn warn_line(args: std::fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|_| err.write_all(b"\n"));
+}
+
+/// `println!` that ends quietly on a closed pipe.
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => { $crate::output::say_line(format_args!($($t)*)) };
+}
+
+/// `eprintln!` that never panics.
+#[macro_export]
+macro_rules! warn {
+    ($($t:tt)*) => { $crate::output::warn_line(format_args!($($t)*)) };
+}
+
+/// Run `f`, turning a panic into an error for `path`: one recording's bug
+/// must not end the whole run.
+pub fn isolate<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(Error::new(path, ErrorKind::Internal(msg)))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +103,14 @@ mod tests {
         write_bytes(&target, b"whole").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"whole");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_panic_becomes_an_error_for_its_file() {
+        let r: Result<()> = isolate(Path::new("bad.webm"), || panic!("index out of bounds"));
+        let e = r.unwrap_err();
+        assert!(matches!(e.kind, ErrorKind::Internal(_)));
+        assert_eq!(e.to_string(), "bad.webm: internal error, please report it (index out of bounds)");
+        assert_eq!(isolate(Path::new("ok.webm"), || Ok(3)).unwrap(), 3);
     }
 }

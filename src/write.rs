@@ -66,25 +66,40 @@ pub struct Summary<'a> {
     pub score: f64,
     pub band: &'static str,
     pub deductions: &'a Score,
-    pub counts: BTreeMap<EventKind, KindCount>,
+    /// Per kind: count and total seconds, or null when not checked.
+    pub counts: BTreeMap<EventKind, Option<KindCount>>,
+    /// The kinds whose detector ran.
+    pub checked: Vec<EventKind>,
     pub events: usize,
     pub baseline: &'a Baseline,
     pub thresholds: &'a EventConfig,
     pub policy: &'a Policy,
+    /// The whole configuration the analysis ran with (`proctor report`
+    /// renders from it).
+    pub config: &'a Config,
     pub models: &'a [Provenance],
     pub warnings: &'a [String],
     pub elapsed_s: f64,
     pub outputs: &'a Outputs,
 }
 
-/// Counts and total durations per kind, every kind present (zeros included)
-/// so that tables built from many summaries line up.
-pub fn counts(events: &[crate::events::Event]) -> BTreeMap<EventKind, KindCount> {
+/// Counts and total durations per kind, every kind present so that tables
+/// built from many summaries line up: `None` (null) for a kind that was not
+/// checked, which is not the same as 0 events.
+pub fn counts(
+    events: &[crate::events::Event],
+    checked: &std::collections::BTreeSet<EventKind>,
+) -> BTreeMap<EventKind, Option<KindCount>> {
     EventKind::ALL
         .into_iter()
         .map(|k| {
             let of: Vec<_> = events.iter().filter(|e| e.kind == k).collect();
-            (k, KindCount { count: of.len(), total_s: of.iter().map(|e| e.duration_s()).sum() })
+            let c = (checked.contains(&k) || !of.is_empty()).then(|| KindCount {
+                count: of.len(),
+                // + 0.0 turns an empty sum's -0.0 into 0.0
+                total_s: of.iter().map(|e| e.duration_s()).sum::<f64>() + 0.0,
+            });
+            (k, c)
         })
         .collect()
 }
@@ -111,22 +126,49 @@ pub fn now_rfc3339() -> String {
     rfc3339(secs)
 }
 
-/// Write every output of `a` into `outdir`. Each file is written to a
-/// temporary name and renamed; the report is written last, so a present
-/// report means the tables beside it are complete.
-pub fn write_all(
-    a: &Analysis,
-    outdir: &Path,
-    candidate: Option<&str>,
-    cfg: &Config,
-    models: &[Provenance],
-) -> Result<Outputs> {
-    std::fs::create_dir_all(outdir)
-        .map_err(|e| crate::error::Error::new(outdir, crate::error::ErrorKind::Output(e.to_string())))?;
+/// Prefix of the temporary directory a recording's outputs are written into.
+pub const TEMP_PREFIX: &str = ".proctor-tmp-";
+
+/// Write every output of `a` into `outdir`, all or nothing: the files are
+/// written into a temporary directory beside them, then moved into place,
+/// the report last (an old report is removed first), so a present report
+/// means the tables beside it are complete and of the same run. On an error
+/// nothing of this run is left in `outdir`.
+pub fn write_all(a: &Analysis, outdir: &Path, candidate: Option<&str>) -> Result<Outputs> {
+    let out_err = |p: &Path, e: std::io::Error| crate::error::Error::new(p, crate::error::ErrorKind::Output(e.to_string()));
+    std::fs::create_dir_all(outdir).map_err(|e| out_err(outdir, e))?;
+    clean_stale(outdir);
+    let tmp_dir = outdir.join(format!("{TEMP_PREFIX}{}-{}", a.recording, std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp_dir);
+    std::fs::create_dir(&tmp_dir).map_err(|e| out_err(&tmp_dir, e))?;
+    let written = write_into(a, &tmp_dir, outdir, candidate);
+    let moved = written.and_then(|(tmp, out)| {
+        if out.report.exists() {
+            std::fs::remove_file(&out.report).map_err(|e| out_err(&out.report, e))?;
+        }
+        for (from, to) in [
+            (&tmp.frames, &out.frames),
+            (&tmp.detections, &out.detections),
+            (&tmp.events, &out.events),
+            (&tmp.summary, &out.summary),
+            (&tmp.report, &out.report),
+        ] {
+            std::fs::rename(from, to).map_err(|e| out_err(to, e))?;
+        }
+        Ok(out)
+    });
+    let _ = std::fs::remove_dir_all(&tmp_dir);
+    moved
+}
+
+/// Write the five files into `dir`; the summary names their final places in `outdir`.
+fn write_into(a: &Analysis, dir: &Path, outdir: &Path, candidate: Option<&str>) -> Result<(Outputs, Outputs)> {
+    let cfg = &a.config;
+    let tmp = Outputs::for_recording(dir, &a.recording);
     let out = Outputs::for_recording(outdir, &a.recording);
-    write_parquet(&out.frames, &mut frames_frame(&a.recording, &a.observations))?;
-    write_parquet(&out.detections, &mut detections_frame(&a.recording, &a.observations))?;
-    write_parquet(&out.events, &mut events_frame(&a.recording, &a.events))?;
+    write_parquet(&tmp.frames, &mut frames_frame(&a.recording, &a.observations))?;
+    write_parquet(&tmp.detections, &mut detections_frame(&a.recording, &a.observations))?;
+    write_parquet(&tmp.events, &mut events_frame(&a.recording, &a.events))?;
     let analysed_at = now_rfc3339();
     let summary = Summary {
         schema_version: SCHEMA_VERSION,
@@ -147,23 +189,74 @@ pub fn write_all(
         score: a.score.value,
         band: a.score.band.as_str(),
         deductions: &a.score,
-        counts: counts(&a.events),
+        counts: counts(&a.events, &a.checked),
+        checked: a.checked.iter().copied().collect(),
         events: a.events.len(),
         baseline: &a.baseline,
         thresholds: &cfg.events,
         policy: &cfg.policy,
-        models,
+        config: cfg,
+        models: &a.models,
         warnings: &a.warnings,
         elapsed_s: a.elapsed_s,
         outputs: &out,
     };
-    let json = serde_json::to_vec_pretty(&summary).expect("summary serialises");
-    write_bytes(&out.summary, &json)?;
-    let input = ReportInput::from_analysis(a, candidate, &analysed_at, cfg, models);
+    let json = serde_json::to_vec_pretty(&summary)
+        .map_err(|e| crate::error::Error::new(&tmp.summary, crate::error::ErrorKind::Output(e.to_string())))?;
+    write_bytes(&tmp.summary, &json)?;
+    let input = ReportInput::from_analysis(a, candidate, &analysed_at);
     let pdf = report::render(&input, Some(&a.info), &a.observations)
         .map_err(|why| crate::error::Error::new(&out.report, crate::error::ErrorKind::Output(why)))?;
-    write_bytes(&out.report, &pdf)?;
-    Ok(out)
+    write_bytes(&tmp.report, &pdf)?;
+    Ok((tmp, out))
+}
+
+/// Whether a process with this id is running (Linux: /proc; elsewhere a
+/// temporary is taken as stale once it is a day old).
+fn alive(pid: u32, modified: Option<std::time::SystemTime>) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if Path::new("/proc/self").exists() {
+        return Path::new(&format!("/proc/{pid}")).exists();
+    }
+    modified.and_then(|m| m.elapsed().ok()).is_none_or(|age| age.as_secs() < 86_400)
+}
+
+/// The process id a temporary name was made by: `.proctor-tmp-<id>-<pid>`
+/// directories and `.<name>.tmp-<pid>` files.
+fn temp_owner(name: &str) -> Option<u32> {
+    if name.starts_with(TEMP_PREFIX) {
+        return name.rsplit_once('-')?.1.parse().ok();
+    }
+    if name.starts_with('.') {
+        return name.rsplit_once(".tmp-")?.1.parse().ok();
+    }
+    None
+}
+
+/// Remove temporaries in `dir` left by runs that are no longer running.
+pub fn clean_stale(dir: &Path) {
+    remove_temps(dir, |pid, modified| !alive(pid, modified));
+}
+
+/// Remove this process's own temporaries in `dir` (after a second Ctrl-C).
+pub fn clean_own(dir: &Path) {
+    let me = std::process::id();
+    remove_temps(dir, |pid, _| pid == me);
+}
+
+fn remove_temps(dir: &Path, doomed: impl Fn(u32, Option<std::time::SystemTime>) -> bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_owner(&name) else { continue };
+        let meta = e.metadata().ok();
+        if doomed(pid, meta.as_ref().and_then(|m| m.modified().ok())) {
+            let p = e.path();
+            let _ = if meta.is_some_and(|m| m.is_dir()) { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        }
+    }
 }
 
 #[cfg(test)]
@@ -175,5 +268,36 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
+    }
+
+    #[test]
+    fn temporaries_of_dead_runs_are_cleaned_and_live_ones_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        // pid 0 is never a user process: its temporaries are stale
+        std::fs::create_dir(d.path().join(format!("{TEMP_PREFIX}rec-0"))).unwrap();
+        std::fs::write(d.path().join(".rec.report.pdf.tmp-0"), b"x").unwrap();
+        std::fs::create_dir(d.path().join(format!("{TEMP_PREFIX}rec-{me}"))).unwrap();
+        std::fs::write(d.path().join("rec.report.pdf"), b"keep").unwrap();
+        clean_stale(d.path());
+        let mut left: Vec<String> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, vec![format!("{TEMP_PREFIX}rec-{me}"), "rec.report.pdf".to_string()]);
+        clean_own(d.path());
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn counts_say_null_for_kinds_not_checked() {
+        use crate::events::{checked_kinds, Event};
+        let ev = Event { kind: EventKind::NoFace, start_s: 0.0, end_s: 10.0, confidence: 1.0, detail: String::new(), evidence_t: 1.0 };
+        let c = counts(&[ev], &checked_kinds(true, false, false));
+        assert_eq!(c[&EventKind::NoFace], Some(KindCount { count: 1, total_s: 10.0 }));
+        assert_eq!(c[&EventKind::MultipleFaces], Some(KindCount { count: 0, total_s: 0.0 }));
+        assert!(c[&EventKind::MultipleFaces].as_ref().unwrap().total_s.is_sign_positive());
+        assert_eq!(c[&EventKind::Phone], None);
+        assert_eq!(c[&EventKind::Voices], None);
+        assert_eq!(c[&EventKind::Identity], None);
+        assert_eq!(c.len(), EventKind::ALL.len());
     }
 }

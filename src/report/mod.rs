@@ -107,7 +107,7 @@ pub fn signals(obs: &[Observation], baseline: &Baseline, cfg: &Config) -> Vec<Si
             name: "eye aspect ratio".into(),
             min: 0.0,
             max: 0.45,
-            marks: vec![e.eyes_closed_ear],
+            marks: vec![baseline.closed_ear(e) as f64],
             points: series(&|o| o.primary_face().and_then(|f| f.ear()).map(f64::from)),
         });
     }
@@ -160,6 +160,8 @@ pub struct ReportInput {
     pub baseline: Option<Baseline>,
     pub models: Vec<Provenance>,
     pub warnings: Vec<String>,
+    /// Kinds whose detector did not run: not checked, which is not "none found".
+    pub not_checked: Vec<EventKind>,
 }
 
 /// What identifies the recording, for reports built without an analysis.
@@ -174,6 +176,8 @@ pub struct Header<'a> {
     pub media: String,
     pub baseline: Option<Baseline>,
     pub warnings: Vec<String>,
+    /// The kinds whose detector ran.
+    pub checked: std::collections::BTreeSet<EventKind>,
 }
 
 impl ReportInput {
@@ -245,17 +249,12 @@ impl ReportInput {
             thresholds_toml: toml::to_string_pretty(&cfg.events).unwrap_or_default(),
             baseline: h.baseline,
             models: models.to_vec(),
+            not_checked: EventKind::ALL.into_iter().filter(|k| !h.checked.contains(k) && !events.iter().any(|e| e.kind == *k)).collect(),
             warnings: h.warnings,
         }
     }
 
-    pub fn from_analysis(
-        a: &Analysis,
-        candidate: Option<&str>,
-        analysed_at: &str,
-        cfg: &Config,
-        models: &[Provenance],
-    ) -> ReportInput {
+    pub fn from_analysis(a: &Analysis, candidate: Option<&str>, analysed_at: &str) -> ReportInput {
         let file = a.info.path.display().to_string();
         let mut input = ReportInput::new(
             Header {
@@ -269,12 +268,13 @@ impl ReportInput {
                 media: media_line(&a.info),
                 baseline: Some(a.baseline),
                 warnings: a.warnings.clone(),
+                checked: a.checked.clone(),
             },
             &a.events,
-            cfg,
-            models,
+            &a.config,
+            &a.models,
         );
-        input.signals = signals(&a.observations, &a.baseline, cfg);
+        input.signals = signals(&a.observations, &a.baseline, &a.config);
         input
     }
 }
