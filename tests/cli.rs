@@ -115,6 +115,12 @@ fn help_teaches() {
     for word in ["--outdir", "--candidate", "--fps", "--threads", "--config", "--quiet", "--json"] {
         assert!(r.stdout().contains(word), "{word} in help");
     }
+    // every command teaches by example
+    for cmd in ["analyze", "detect", "report", "batch", "eval", "config"] {
+        let r = run(&[cmd, "--help"]);
+        assert_eq!(r.code(), 0);
+        assert!(r.stdout().contains("Examples:\n  proctor "), "{cmd} --help has no examples:\n{}", r.stdout());
+    }
 }
 
 #[test]

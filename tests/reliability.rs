@@ -103,6 +103,14 @@ fn kinds_not_checked_are_null_not_zero() {
     assert!(!text.contains("-0.0"), "negative zero in {text}");
     if let Some(text) = pdf_text(&out.join("vp8_noaudio.report.pdf")) {
         assert!(text.contains("Not checked"), "{text}");
+        // model hashes are printed whole, in two halves that fit the table
+        let models = s["models"].as_array().unwrap();
+        assert!(!models.is_empty());
+        for m in models {
+            let sha = m["sha256"].as_str().unwrap();
+            assert_eq!(sha.len(), 64);
+            assert!(text.contains(&sha[..32]) && text.contains(&sha[32..]), "{sha} not whole in:\n{text}");
+        }
     }
 }
 
