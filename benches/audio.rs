@@ -24,7 +24,13 @@ fn main() {
     let info = probe(&root.join("fixtures/speech_two_voices.webm")).unwrap();
     let audio = decode_audio(&info).unwrap().expect("the clip has audio");
     let clip_s = audio.duration_s();
-    let samples: Vec<f32> = audio.samples.iter().copied().cycle().take(60 * 16_000).collect();
+    let samples: Vec<f32> = audio
+        .samples
+        .iter()
+        .copied()
+        .cycle()
+        .take(60 * 16_000)
+        .collect();
     let long_s = samples.len() as f64 / 16_000.0;
     let vad = load_vad(None, &Device::Cpu).unwrap();
 
@@ -43,9 +49,16 @@ fn main() {
         s.finish().unwrap();
     });
     let per_s = |d: std::time::Duration, secs: f64| d.as_secs_f64() * 1e3 / secs;
-    let profile = if cfg!(debug_assertions) { "test/dev profile" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "test/dev profile"
+    } else {
+        "release"
+    };
     println!("\nSilero VAD, {profile}, median of {runs}, per second of 16 kHz audio:");
-    println!("  decode_audio (Opus 48 kHz -> 16 kHz mono, baseline): {:.3} ms", per_s(dec, clip_s));
+    println!(
+        "  decode_audio (Opus 48 kHz -> 16 kHz mono, baseline): {:.3} ms",
+        per_s(dec, clip_s)
+    );
     println!(
         "  VAD whole buffer (batched front end) + segments: {:.3} ms ({:.2}x decode, {:.0}x real time)",
         per_s(whole, long_s),

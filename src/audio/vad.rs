@@ -90,7 +90,11 @@ impl SileroVad {
     fn load(vb: VarBuilder, device: &Device) -> Result<Self> {
         let stft = vb.get((2 * BINS, 1, N_FFT), "stft_conv.weight")?;
         let conv = |name: &str, c_in: usize, c_out: usize, stride: usize| {
-            let cfg = Conv1dConfig { padding: 1, stride, ..Default::default() };
+            let cfg = Conv1dConfig {
+                padding: 1,
+                stride,
+                ..Default::default()
+            };
             candle_nn::conv1d(c_in, c_out, 3, cfg, vb.pp(name))
         };
         let convs = [
@@ -102,11 +106,26 @@ impl SileroVad {
         let lstm = vb.pp("lstm_cell");
         let w_ih_t = lstm.get((GATES, HIDDEN), "weight_ih")?.t()?.contiguous()?;
         let bias = (lstm.get(GATES, "bias_ih")? + lstm.get(GATES, "bias_hh")?)?.unsqueeze(0)?;
-        let w_hh = lstm.get((GATES, HIDDEN), "weight_hh")?.flatten_all()?.to_vec1::<f32>()?;
+        let w_hh = lstm
+            .get((GATES, HIDDEN), "weight_hh")?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         let out = vb.pp("final_conv");
-        let w_out = out.get((1, HIDDEN, 1), "weight")?.flatten_all()?.to_vec1::<f32>()?;
+        let w_out = out
+            .get((1, HIDDEN, 1), "weight")?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         let b_out = out.get(1, "bias")?.to_vec1::<f32>()?[0];
-        Ok(Self { stft, convs, w_ih_t, bias, w_hh, w_out, b_out, device: device.clone() })
+        Ok(Self {
+            stft,
+            convs,
+            w_ih_t,
+            bias,
+            w_hh,
+            w_out,
+            b_out,
+            device: device.clone(),
+        })
     }
 
     /// A fresh stream: zero state and context, window 0 starts at sample 0.
@@ -124,7 +143,11 @@ impl SileroVad {
     /// partial window zero-padded: `ceil(len / 512)` values.
     pub fn probabilities(&self, samples: &[f32]) -> Result<Vec<f32>> {
         let mut s = self.stream();
-        let mut out: Vec<f32> = s.push(samples)?.into_iter().map(|w| w.probability).collect();
+        let mut out: Vec<f32> = s
+            .push(samples)?
+            .into_iter()
+            .map(|w| w.probability)
+            .collect();
         out.extend(s.finish()?.map(|w| w.probability));
         Ok(out)
     }
@@ -190,7 +213,10 @@ pub struct VadState {
 
 impl Default for VadState {
     fn default() -> Self {
-        Self { h: [0.0; HIDDEN], c: [0.0; HIDDEN] }
+        Self {
+            h: [0.0; HIDDEN],
+            c: [0.0; HIDDEN],
+        }
     }
 }
 
@@ -290,11 +316,17 @@ impl VadStream<'_> {
                 padded.push(padded[start + INPUT - 2 - j]);
             }
         }
-        self.context.copy_from_slice(&samples[samples.len() - CONTEXT..]);
+        self.context
+            .copy_from_slice(&samples[samples.len() - CONTEXT..]);
         let pre = self.vad.front_end(padded, n)?;
         for k in 0..n {
-            let p = self.vad.step(&pre[k * GATES..(k + 1) * GATES], &mut self.state);
-            out.push(VadWindow { start_sample: self.next_start, probability: p });
+            let p = self
+                .vad
+                .step(&pre[k * GATES..(k + 1) * GATES], &mut self.state);
+            out.push(VadWindow {
+                start_sample: self.next_start,
+                probability: p,
+            });
             self.next_start += WINDOW;
         }
         Ok(())
@@ -356,9 +388,17 @@ impl SpeechSegment {
 
 /// Speech segments from per-window probabilities (window i = samples [512 i, 512 i + 512))
 /// of audio `total_samples` long, by silero's hysteresis rule (see the module doc).
-pub fn speech_segments(probs: &[f32], total_samples: usize, params: &SpeechParams) -> Vec<SpeechSegment> {
+pub fn speech_segments(
+    probs: &[f32],
+    total_samples: usize,
+    params: &SpeechParams,
+) -> Vec<SpeechSegment> {
     let ms = |v: u32| (SAMPLE_RATE as u64 * v as u64 / 1000) as usize;
-    let (min_speech, min_silence, pad) = (ms(params.min_speech_ms), ms(params.min_silence_ms), ms(params.speech_pad_ms));
+    let (min_speech, min_silence, pad) = (
+        ms(params.min_speech_ms),
+        ms(params.min_silence_ms),
+        ms(params.speech_pad_ms),
+    );
     let mut raw: Vec<SpeechSegment> = Vec::new();
     let mut start: Option<usize> = None; // in speech since this sample
     let mut temp_end: Option<usize> = None; // possible end of the current segment
@@ -385,7 +425,10 @@ pub fn speech_segments(probs: &[f32], total_samples: usize, params: &SpeechParam
     }
     if let Some(s) = start {
         if total_samples.saturating_sub(s) > min_speech {
-            raw.push(SpeechSegment { start: s, end: total_samples });
+            raw.push(SpeechSegment {
+                start: s,
+                end: total_samples,
+            });
         }
     }
     // Padding: widen each segment, or split a gap narrower than two pads between neighbours.
@@ -418,12 +461,18 @@ mod tests {
     use super::*;
 
     fn segs(probs: &[f32], total: usize) -> Vec<(usize, usize)> {
-        speech_segments(probs, total, &SpeechParams::default()).iter().map(|s| (s.start, s.end)).collect()
+        speech_segments(probs, total, &SpeechParams::default())
+            .iter()
+            .map(|s| (s.start, s.end))
+            .collect()
     }
 
     /// Windows: `n` copies of `p`.
     fn run(parts: &[(usize, f32)]) -> Vec<f32> {
-        parts.iter().flat_map(|&(n, p)| std::iter::repeat(p).take(n)).collect()
+        parts
+            .iter()
+            .flat_map(|&(n, p)| std::iter::repeat(p).take(n))
+            .collect()
     }
 
     #[test]
@@ -439,7 +488,15 @@ mod tests {
     fn short_dip_and_middle_values_do_not_split() {
         // 3 silent windows (96 ms < 100 ms) then speech again: one segment;
         // values between neg_threshold and threshold keep the segment going.
-        let p = run(&[(2, 0.0), (10, 0.9), (3, 0.1), (10, 0.9), (10, 0.4), (5, 0.9), (10, 0.0)]);
+        let p = run(&[
+            (2, 0.0),
+            (10, 0.9),
+            (3, 0.1),
+            (10, 0.9),
+            (10, 0.4),
+            (5, 0.9),
+            (10, 0.0),
+        ]);
         assert_eq!(segs(&p, 50 * 512), vec![(2 * 512 - 480, 40 * 512 + 480)]);
     }
 
@@ -455,7 +512,10 @@ mod tests {
     fn too_short_speech_is_dropped() {
         // 7 windows = 3584 samples <= 4000 (250 ms); 8 windows = 4096 > 4000
         assert!(segs(&run(&[(5, 0.0), (7, 0.9), (10, 0.0)]), 22 * 512).is_empty());
-        assert_eq!(segs(&run(&[(5, 0.0), (8, 0.9), (10, 0.0)]), 23 * 512).len(), 1);
+        assert_eq!(
+            segs(&run(&[(5, 0.0), (8, 0.9), (10, 0.0)]), 23 * 512).len(),
+            1
+        );
     }
 
     #[test]
@@ -466,19 +526,31 @@ mod tests {
         assert_eq!(segs(&p, 35 * 512), vec![(2 * 512 - 480, 30 * 512 + 480)]);
         let p = run(&[(2, 0.0), (10, 0.9), (5, 0.0), (14, 0.9)]);
         let total = 31 * 512 - 100;
-        assert_eq!(segs(&p, total), vec![(2 * 512 - 480, 12 * 512 + 480), (17 * 512 - 480, total)]);
+        assert_eq!(
+            segs(&p, total),
+            vec![(2 * 512 - 480, 12 * 512 + 480), (17 * 512 - 480, total)]
+        );
         // a gap narrower than 2 pads (960 samples) is split; needs min_silence 0 to happen
-        let params = SpeechParams { min_silence_ms: 0, ..SpeechParams::default() };
+        let params = SpeechParams {
+            min_silence_ms: 0,
+            ..SpeechParams::default()
+        };
         let p = run(&[(1, 0.0), (10, 0.9), (1, 0.0), (10, 0.9), (5, 0.0)]);
         let s = speech_segments(&p, 27 * 512, &params);
         // raw: [512, 11*512) and [12*512, 22*512): gap 512 -> 256 each side
-        assert_eq!(s.iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(), vec![(32, 11 * 512 + 256), (12 * 512 - 256, 22 * 512 + 480)]);
+        assert_eq!(
+            s.iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(),
+            vec![(32, 11 * 512 + 256), (12 * 512 - 256, 22 * 512 + 480)]
+        );
     }
 
     #[test]
     fn default_params_are_silero_defaults() {
         let p = SpeechParams::default();
         assert_eq!((p.threshold, p.neg_threshold), (0.5, 0.35));
-        assert_eq!((p.min_speech_ms, p.min_silence_ms, p.speech_pad_ms), (250, 100, 30));
+        assert_eq!(
+            (p.min_speech_ms, p.min_silence_ms, p.speech_pad_ms),
+            (250, 100, 30)
+        );
     }
 }
