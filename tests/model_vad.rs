@@ -341,3 +341,21 @@ fn vad_loads_from_models_dir() -> Result<()> {
     ensure!(vad::CONTEXT == 64 && WINDOW == 512);
     Ok(())
 }
+
+/// sample.webm's audio is noise with a loud 660+990 Hz burst (its `loud_audio` event): loud,
+/// but not speech. (Maximum of the float64 numpy forward in models/convert_vad.py on it,
+/// decoded by the ffmpeg CLI: 0.125.)
+#[test]
+fn vad_finds_no_speech_in_noise_and_tones() -> Result<()> {
+    let info = proctor::decode::probe(&fixture("sample.webm"))?;
+    let audio = proctor::decode::decode_audio(&info)?.context("no audio")?;
+    let probs = vad().probabilities(&audio.samples)?;
+    let max = probs.iter().copied().fold(0f32, f32::max);
+    let segs = speech_segments(&probs, audio.samples.len(), &SpeechParams::default());
+    ensure!(probs.len() > 600, "{} windows", probs.len());
+    ensure!(
+        max < 0.3 && segs.is_empty(),
+        "max p {max}, segments {segs:?}"
+    );
+    Ok(())
+}
