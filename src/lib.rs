@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod analyze;
 pub mod app;
+pub mod audio;
 pub mod batch;
 pub mod cli;
 pub mod config;

@@ -10,6 +10,7 @@ mod fuzz;
 mod model_blazeface;
 mod model_landmarks;
 mod model_nanodet;
+mod model_vad;
 mod outputs;
 mod readme;
 mod reliability;
