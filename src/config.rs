@@ -157,8 +157,10 @@ impl Default for ObjectConfig {
                 cat("device", &["laptop", "tv", "keyboard", "mouse", "remote"]),
                 cat("person", &["person"]),
             ]),
+            // Chosen for YOLOX-nano's obj x cls scores on ../shared/devset (README, Accuracy):
+            // phones at the ear score 0.15-0.28, a fist 0.59 in one frame only.
             min_score: BTreeMap::from([
-                ("phone".into(), 0.35),
+                ("phone".into(), 0.25),
                 ("book".into(), 0.35),
                 ("device".into(), 0.60),
                 ("person".into(), 0.50),
