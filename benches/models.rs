@@ -1,7 +1,8 @@
 //! Detector latency per model and batch size, and the whole face path per
 //! frame, with decode-only time of the same frame as the baseline. Prints
-//! NanoDet's achieved GFLOP/s (4.18 GFLOPs per 416x416 frame, counted from
-//! the graph).
+//! the object detectors' achieved GFLOP/s (NanoDet-g 4.18 GFLOPs per 416x416
+//! frame, counted from the graph; YOLOX-nano 1.05, upstream's figure) and how
+//! many times cheaper a YOLOX-nano frame is than a NanoDet-g one.
 //!
 //! Run: `cargo bench --bench models` (add `-- --quick` for a short run).
 
@@ -16,16 +17,19 @@ use image::RgbImage;
 use proctor::detect::face_detect::FaceDetector;
 use proctor::detect::landmarks::{FaceBox, LandmarkModels};
 use proctor::detect::models::{load, Which};
+use proctor::detect::objects::NanoDet;
+use proctor::detect::yolox::YoloX;
 use proctor::detect::ObjectModel;
 
 const NANODET_GFLOPS: f64 = 4.18;
+const YOLOX_GFLOPS: f64 = 1.05;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let test_mode = !std::env::args().any(|a| a == "--bench");
     let models = load(None, Which { faces: true, objects: true }).expect("embedded models load");
     let faces = models.faces.as_ref().unwrap();
-    let objects: &dyn ObjectModel = models.objects.as_deref().unwrap();
+    assert_eq!(models.objects.as_ref().unwrap().name(), "yolox-nano", "the default object model");
     let info = proctor::decode::probe(&root.join("fixtures/sample.webm")).unwrap();
     let frame: RgbImage = proctor::decode::frame_at(&info, 2.0, 1280).unwrap();
     let b1 = vec![&frame];
@@ -36,6 +40,8 @@ fn main() {
     let dev = candle_core::Device::Cpu;
     let detector = FaceDetector::from_bytes(&read("blazeface_full.safetensors"), &dev).unwrap();
     let marks = LandmarkModels::from_bytes(&read("face_landmark.safetensors"), &read("iris_landmark.safetensors"), &dev).unwrap();
+    let nanodet = NanoDet::from_bytes(&read("nanodet_g.safetensors"), &dev).unwrap();
+    let yolox = YoloX::from_bytes(&read("yolox_nano.safetensors"), &dev).unwrap();
     let face = detector.detect(&frame).unwrap().into_iter().next().expect("the sample frame has a face");
     let fb = FaceBox { bbox: face.bbox, keypoints: face.keypoints };
     let items1 = vec![(&frame, fb)];
@@ -50,8 +56,10 @@ fn main() {
     g.bench_function("mesh_iris_b8", |b| b.iter(|| marks.run(&items8).unwrap()));
     g.bench_function("face_path_b1", |b| b.iter(|| faces.analyze(&b1).unwrap()));
     g.bench_function("face_path_b8", |b| b.iter(|| faces.analyze(&b8).unwrap()));
-    g.bench_function("nanodet_b1", |b| b.iter(|| objects.detect_batch(&b1, 0.3).unwrap()));
-    g.bench_function("nanodet_b4", |b| b.iter(|| objects.detect_batch(&b4, 0.3).unwrap()));
+    g.bench_function("nanodet_b1", |b| b.iter(|| nanodet.detect_batch(&b1, 0.3).unwrap()));
+    g.bench_function("nanodet_b4", |b| b.iter(|| nanodet.detect_batch(&b4, 0.3).unwrap()));
+    g.bench_function("yolox_b1", |b| b.iter(|| yolox.detect_batch(&b1, 0.3).unwrap()));
+    g.bench_function("yolox_b4", |b| b.iter(|| yolox.detect_batch(&b4, 0.3).unwrap()));
     g.finish();
     c.final_summary();
 
@@ -78,10 +86,16 @@ fn main() {
         marks.run(&items8).unwrap();
     });
     let n1 = median_time(runs, || {
-        objects.detect_batch(&b1, 0.3).unwrap();
+        nanodet.detect_batch(&b1, 0.3).unwrap();
     });
     let n4 = median_time(runs, || {
-        objects.detect_batch(&b4, 0.3).unwrap();
+        nanodet.detect_batch(&b4, 0.3).unwrap();
+    });
+    let y1 = median_time(runs, || {
+        yolox.detect_batch(&b1, 0.3).unwrap();
+    });
+    let y4 = median_time(runs, || {
+        yolox.detect_batch(&b4, 0.3).unwrap();
     });
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("\nper frame of {}x{} (median of {runs}, this machine, this run):", frame.width(), frame.height());
@@ -95,5 +109,17 @@ fn main() {
         NANODET_GFLOPS / n1.as_secs_f64(),
         ms(n4) / 4.0,
         NANODET_GFLOPS * 4.0 / n4.as_secs_f64()
+    );
+    println!(
+        "  YOLOX-nano: batch 1 {:.0} ms ({:.1} GFLOP/s), batch 4 {:.0} ms/frame ({:.1} GFLOP/s)",
+        ms(y1),
+        YOLOX_GFLOPS / y1.as_secs_f64(),
+        ms(y4) / 4.0,
+        YOLOX_GFLOPS * 4.0 / y4.as_secs_f64()
+    );
+    println!(
+        "  NanoDet-g / YOLOX-nano time per frame: batch 1 {:.2}x, batch 4 {:.2}x",
+        n1.as_secs_f64() / y1.as_secs_f64(),
+        n4.as_secs_f64() / y4.as_secs_f64()
     );
 }

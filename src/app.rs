@@ -11,7 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::analyze::{analyze, Settings};
 use crate::batch::{self, BatchOptions, BatchProgress, CandidateSource, Row, Shard};
 use crate::cli::{AnalyzeArgs, BatchArgs, Cli, Command, CommonArgs, DetectArgs, EvalArgs, ReportArgs};
-use crate::config::{load_policy, Config};
+use crate::config::{load_policy, Config, ObjectModelKind};
 use crate::detect::models::Which;
 use crate::detect::Models;
 use crate::error::{Error, ErrorKind};
@@ -53,18 +53,24 @@ pub fn build_config(common: &CommonArgs) -> Result<Config, Error> {
         cfg.analysis.fps = fps;
         cfg.analysis.object_fps = cfg.analysis.object_fps.min(fps);
     }
+    if let Some(m) = common.object_model {
+        cfg.objects.model = m;
+    }
     cfg.validate().map_err(|why| Error::new("--fps", ErrorKind::Config(why)))?;
     Ok(cfg)
 }
 
 /// The configuration and the detectors: what every analysing command starts from.
 pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error> {
-    Ok((build_config(common)?, load_models(common)?))
+    let cfg = build_config(common)?;
+    let models = load_models(common, cfg.objects.model)?;
+    Ok((cfg, models))
 }
 
 /// The detectors, built in or from `--models`.
-pub fn load_models(common: &CommonArgs) -> Result<Models, Error> {
-    crate::detect::models::load(common.models.as_deref(), Which { faces: true, objects: !common.no_objects })
+pub fn load_models(common: &CommonArgs, object_model: ObjectModelKind) -> Result<Models, Error> {
+    let which = Which { faces: true, objects: !common.no_objects };
+    crate::detect::models::load_with(common.models.as_deref(), which, object_model)
 }
 
 pub fn threads(common: &CommonArgs) -> usize {

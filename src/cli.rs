@@ -159,13 +159,17 @@ pub struct CommonArgs {
     pub quiet: bool,
 
     /// Read the model files from this directory instead of the ones built into the binary
-    /// (blazeface_full, face_landmark, iris_landmark, nanodet_g .safetensors).
+    /// (blazeface_full, face_landmark, iris_landmark, yolox_nano or nanodet_g .safetensors).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
 
     /// Skip the object detector (phones, books, devices, people): much faster on CPU.
     #[arg(long)]
     pub no_objects: bool,
+
+    /// Object detector [default: yolox, or the config's objects.model].
+    #[arg(long, value_enum, value_name = "MODEL")]
+    pub object_model: Option<crate::config::ObjectModelKind>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod model_blazeface;
 mod model_landmarks;
 mod model_nanodet;
 mod model_vad;
+mod model_yolox;
 mod outputs;
 mod readme;
 mod reliability;

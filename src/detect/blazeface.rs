@@ -74,7 +74,8 @@ impl Module for Pointwise {
     }
 }
 
-/// 3x3 depthwise convolution, zero padding 1, stride 1 or 2, no activation.
+/// 3x3 depthwise convolution, zero padding 1 (PyTorch-style symmetric, also at stride 2),
+/// stride 1 or 2, no activation or a fused SiLU (`load_silu`, for YOLOX).
 /// On the CPU a direct loop (custom op); elsewhere nine shifted multiply-adds.
 #[derive(Debug, Clone)]
 pub struct Depthwise {
@@ -86,6 +87,15 @@ pub struct Depthwise {
 
 impl Depthwise {
     pub fn load(vb: VarBuilder, channels: usize, stride: usize) -> Result<Self> {
+        Self::load_act(vb, channels, stride, false)
+    }
+
+    /// Followed by SiLU (`x * sigmoid(x)`), applied inside the CPU kernel.
+    pub fn load_silu(vb: VarBuilder, channels: usize, stride: usize) -> Result<Self> {
+        Self::load_act(vb, channels, stride, true)
+    }
+
+    fn load_act(vb: VarBuilder, channels: usize, stride: usize, silu: bool) -> Result<Self> {
         let w = vb
             .get((channels, 1, 3, 3), "weight")?
             .reshape((channels, 9))?;
@@ -97,6 +107,7 @@ impl Depthwise {
             weight: w.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
             bias: bias.to_dtype(DType::F32)?.to_vec1()?,
             stride,
+            silu,
         };
         let bias = bias.reshape((1, channels, 1, 1))?;
         Ok(Self {
@@ -157,7 +168,11 @@ impl Depthwise {
             }
             s => candle_core::bail!("unsupported depthwise stride {s}"),
         }
-        Ok(acc)
+        if self.cpu.silu {
+            acc.silu()
+        } else {
+            Ok(acc)
+        }
     }
 }
 
@@ -167,6 +182,7 @@ struct DepthwiseCpu {
     weight: Vec<f32>, // [C * 9]
     bias: Vec<f32>,   // [C]
     stride: usize,
+    silu: bool,
 }
 
 impl CustomOp1 for DepthwiseCpu {
@@ -217,6 +233,11 @@ impl CustomOp1 for DepthwiseCpu {
                             }
                         }
                     }
+                }
+            }
+            if self.silu {
+                for v in dst.iter_mut() {
+                    *v /= 1.0 + (-*v).exp();
                 }
             }
         }

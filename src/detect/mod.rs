@@ -12,6 +12,7 @@ mod tflite_ops;
 pub mod models;
 pub mod nanodet;
 pub mod objects;
+pub mod yolox;
 
 use image::RgbImage;
 use serde::Serialize;

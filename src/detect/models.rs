@@ -10,7 +10,9 @@ use super::face_detect::FaceDetector;
 use super::faces::FacePipeline;
 use super::landmarks::LandmarkModels;
 use super::objects::NanoDet;
+use super::yolox::YoloX;
 use super::{Models, Provenance};
+use crate::config::ObjectModelKind;
 use crate::error::{Error, ErrorKind, Result};
 
 /// One model file: its name and the embedded bytes and provenance.
@@ -41,11 +43,19 @@ const NANODET: Embedded = Embedded {
     provenance: include_str!("../../models/nanodet_g.provenance.json"),
 };
 
-/// Read a provenance JSON file written by the conversion script.
+const YOLOX: Embedded = Embedded {
+    file: "yolox_nano.safetensors",
+    bytes: include_bytes!("../../models/yolox_nano.safetensors"),
+    provenance: include_str!("../../models/yolox_nano.provenance.json"),
+};
+
+/// Read a provenance JSON file written by the conversion script (from a registry package:
+/// package, version, path_in_package or paths; from a repository: repository, commit, path).
 fn provenance(name: &str, json: &str) -> Provenance {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
-    let path = match v.get("path_in_package") {
+    let or = |a: &str, b: &str| if v.get(a).is_some() { s(a) } else { s(b) };
+    let path = match v.get("path_in_package").or_else(|| v.get("path")) {
         Some(p) => p.as_str().unwrap_or("").to_string(),
         None => v.get("paths").and_then(|p| p.as_object()).map(|o| o.values().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" + ")).unwrap_or_default(),
     };
@@ -53,7 +63,7 @@ fn provenance(name: &str, json: &str) -> Provenance {
         Some(x) => x.as_str().unwrap_or("").to_string(),
         None => s("tarball_sha256"),
     };
-    Provenance { name: name.to_string(), package: s("package"), version: s("version"), path_in_package: path, sha256: sha, licence: s("licence") }
+    Provenance { name: name.to_string(), package: or("package", "repository"), version: or("version", "commit"), path_in_package: path, sha256: sha, licence: s("licence") }
 }
 
 /// Bytes of a model: from `dir` when given, else embedded.
@@ -87,8 +97,13 @@ pub fn device() -> Device {
     Device::Cpu
 }
 
-/// Load the detectors (embedded, or from `dir`).
+/// Load the detectors (embedded, or from `dir`), with the default object detector.
 pub fn load(dir: Option<&Path>, which: Which) -> Result<Models> {
+    load_with(dir, which, ObjectModelKind::default())
+}
+
+/// Load the detectors (embedded, or from `dir`), with the given object detector.
+pub fn load_with(dir: Option<&Path>, which: Which, object_model: ObjectModelKind) -> Result<Models> {
     let dev = device();
     let model_err = |what: &str, e: anyhow::Error| Error::new(what, ErrorKind::Model(format!("{e:#}")));
     let mut models = Models::default();
@@ -102,9 +117,18 @@ pub fn load(dir: Option<&Path>, which: Which) -> Result<Models> {
         models.provenance.push(provenance("Iris landmarks (gaze)", IRIS.provenance));
     }
     if which.objects {
-        let nd = NanoDet::from_bytes(&bytes_of(&NANODET, dir)?, &dev).map_err(|e| model_err(NANODET.file, e))?;
-        models.objects = Some(Box::new(nd));
-        models.provenance.push(provenance("NanoDet-g (objects)", NANODET.provenance));
+        match object_model {
+            ObjectModelKind::Yolox => {
+                let yx = YoloX::from_bytes(&bytes_of(&YOLOX, dir)?, &dev).map_err(|e| model_err(YOLOX.file, e))?;
+                models.objects = Some(Box::new(yx));
+                models.provenance.push(provenance("YOLOX-nano (objects)", YOLOX.provenance));
+            }
+            ObjectModelKind::Nanodet => {
+                let nd = NanoDet::from_bytes(&bytes_of(&NANODET, dir)?, &dev).map_err(|e| model_err(NANODET.file, e))?;
+                models.objects = Some(Box::new(nd));
+                models.provenance.push(provenance("NanoDet-g (objects)", NANODET.provenance));
+            }
+        }
     }
     Ok(models)
 }

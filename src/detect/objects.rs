@@ -74,17 +74,35 @@ pub struct Letterbox {
     pub height: u32,
 }
 
+/// Where the resized picture sits on the square canvas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Centred (NanoDet).
+    Centre,
+    /// At the top-left corner, padding on the right and bottom (YOLOX's `preproc`).
+    TopLeft,
+}
+
 impl Letterbox {
+    /// Centred placement.
     pub fn new(width: u32, height: u32, size: u32) -> Self {
+        Self::placed(width, height, size, Placement::Centre)
+    }
+
+    pub fn placed(width: u32, height: u32, size: u32, placement: Placement) -> Self {
         let (w, h, s) = (width as f64, height as f64, size as f64);
         let scale = (s / w).min(s / h);
         let inner_width = ((w * scale + 0.5).floor() as u32).clamp(1, size);
         let inner_height = ((h * scale + 0.5).floor() as u32).clamp(1, size);
+        let (pad_x, pad_y) = match placement {
+            Placement::Centre => ((size - inner_width) / 2, (size - inner_height) / 2),
+            Placement::TopLeft => (0, 0),
+        };
         Self {
             scale_x: (inner_width as f64 / w) as f32,
             scale_y: (inner_height as f64 / h) as f32,
-            pad_x: ((size - inner_width) / 2) as f32,
-            pad_y: ((size - inner_height) / 2) as f32,
+            pad_x: pad_x as f32,
+            pad_y: pad_y as f32,
             inner_width,
             inner_height,
             width,
@@ -165,10 +183,20 @@ fn resize_into(
     }
 }
 
-/// Letterboxes `img` into a `size` x `size` HWC RGB canvas (black padding).
+/// Letterboxes `img` into a `size` x `size` HWC RGB canvas (centred, black padding).
 pub fn letterbox(img: &RgbImage, size: u32) -> (Vec<u8>, Letterbox) {
-    let lb = Letterbox::new(img.width(), img.height(), size);
-    let mut canvas = vec![0u8; (size * size * 3) as usize];
+    letterbox_with(img, size, Placement::Centre, 0)
+}
+
+/// Letterboxes `img` into a `size` x `size` HWC RGB canvas filled with `fill` around it.
+pub fn letterbox_with(
+    img: &RgbImage,
+    size: u32,
+    placement: Placement,
+    fill: u8,
+) -> (Vec<u8>, Letterbox) {
+    let lb = Letterbox::placed(img.width(), img.height(), size, placement);
+    let mut canvas = vec![fill; (size * size * 3) as usize];
     resize_into(
         img,
         lb.inner_width,
