@@ -59,7 +59,13 @@ pub fn build_config(common: &CommonArgs) -> Result<Config, Error> {
 
 /// The configuration and the detectors: what every analysing command starts from.
 pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error> {
-    Ok((build_config(common)?, load_models(common)?))
+    let cfg = build_config(common)?;
+    let mut models = load_models(common)?;
+    if let Some(faces) = models.faces.as_mut() {
+        // the detector's own floor, so a face_min_score below its default takes effect
+        faces.set_min_score(cfg.events.face_min_score as f32);
+    }
+    Ok((cfg, models))
 }
 
 /// The detectors, built in or from `--models`.

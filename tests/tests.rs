@@ -9,4 +9,5 @@ mod eval;
 mod model_blazeface;
 mod model_landmarks;
 mod model_nanodet;
+mod model_yunet;
 mod outputs;

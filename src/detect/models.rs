@@ -6,10 +6,10 @@ use std::path::Path;
 
 use candle_core::Device;
 
-use super::face_detect::FaceDetector;
 use super::faces::FacePipeline;
 use super::landmarks::LandmarkModels;
 use super::objects::NanoDet;
+use super::yunet::YuNetDetector;
 use super::{Models, Provenance};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -20,10 +20,10 @@ struct Embedded {
     provenance: &'static str,
 }
 
-const BLAZEFACE: Embedded = Embedded {
-    file: "blazeface_full.safetensors",
-    bytes: include_bytes!("../../models/blazeface_full.safetensors"),
-    provenance: include_str!("../../models/blazeface_full.provenance.json"),
+const YUNET: Embedded = Embedded {
+    file: "yunet_n.safetensors",
+    bytes: include_bytes!("../../models/yunet_n.safetensors"),
+    provenance: include_str!("../../models/yunet_n.provenance.json"),
 };
 const FACE_MESH: Embedded = Embedded {
     file: "face_landmark.safetensors",
@@ -41,11 +41,14 @@ const NANODET: Embedded = Embedded {
     provenance: include_str!("../../models/nanodet_g.provenance.json"),
 };
 
-/// Read a provenance JSON file written by the conversion script.
+/// Read a provenance JSON file written by the conversion script. Weights from a
+/// repository rather than a package give `repository`, `commit` and
+/// `path_in_repository`, shown as package, version and path.
 fn provenance(name: &str, json: &str) -> Provenance {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
-    let path = match v.get("path_in_package") {
+    let either = |a: &str, b: &str| if v.get(a).is_some() { s(a) } else { s(b) };
+    let path = match v.get("path_in_package").or_else(|| v.get("path_in_repository")) {
         Some(p) => p.as_str().unwrap_or("").to_string(),
         None => v.get("paths").and_then(|p| p.as_object()).map(|o| o.values().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" + ")).unwrap_or_default(),
     };
@@ -53,7 +56,7 @@ fn provenance(name: &str, json: &str) -> Provenance {
         Some(x) => x.as_str().unwrap_or("").to_string(),
         None => s("tarball_sha256"),
     };
-    Provenance { name: name.to_string(), package: s("package"), version: s("version"), path_in_package: path, sha256: sha, licence: s("licence") }
+    Provenance { name: name.to_string(), package: either("package", "repository"), version: either("version", "commit"), path_in_package: path, sha256: sha, licence: s("licence") }
 }
 
 /// Bytes of a model: from `dir` when given, else embedded.
@@ -93,11 +96,11 @@ pub fn load(dir: Option<&Path>, which: Which) -> Result<Models> {
     let model_err = |what: &str, e: anyhow::Error| Error::new(what, ErrorKind::Model(format!("{e:#}")));
     let mut models = Models::default();
     if which.faces {
-        let det = FaceDetector::from_bytes(&bytes_of(&BLAZEFACE, dir)?, &dev).map_err(|e| model_err(BLAZEFACE.file, e))?;
+        let det = YuNetDetector::from_bytes(&bytes_of(&YUNET, dir)?, &dev).map_err(|e| model_err(YUNET.file, e))?;
         let lm = LandmarkModels::from_bytes(&bytes_of(&FACE_MESH, dir)?, &bytes_of(&IRIS, dir)?, &dev)
             .map_err(|e| model_err(FACE_MESH.file, e))?;
         models.faces = Some(Box::new(FacePipeline { detector: det, landmarks: lm }));
-        models.provenance.push(provenance("BlazeFace full-range (faces)", BLAZEFACE.provenance));
+        models.provenance.push(provenance("YuNet-n (faces)", YUNET.provenance));
         models.provenance.push(provenance("Face mesh, 468 points (pose, eyes)", FACE_MESH.provenance));
         models.provenance.push(provenance("Iris landmarks (gaze)", IRIS.provenance));
     }
