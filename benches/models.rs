@@ -37,7 +37,7 @@ fn main() {
     let detector = YuNetDetector::from_bytes(&read("yunet_n.safetensors"), &dev).unwrap();
     let marks = LandmarkModels::from_bytes(&read("face_landmark.safetensors"), &read("iris_landmark.safetensors"), &dev).unwrap();
     let face = detector.detect(&frame).unwrap().into_iter().next().expect("the sample frame has a face");
-    let fb = FaceBox { bbox: face.bbox, keypoints: face.blazeface_keypoints() };
+    let fb = FaceBox { bbox: face.blazeface_box(), keypoints: face.blazeface_keypoints() };
     let items1 = vec![(&frame, fb)];
     let items8 = vec![(&frame, fb); 8];
 

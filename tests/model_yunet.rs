@@ -199,8 +199,13 @@ fn yunet_keypoints_feed_the_mesh_in_blazeface_order() {
     assert_eq!(k[1], [170.0, 92.0]); // left eye
     assert_eq!(k[2], [150.0, 115.0]); // nose tip
     assert_eq!(k[3], [150.0, 141.0]); // mouth centre
-    assert_eq!(k[4], [100.0, 90.0]); // right "ear": box edge on the right eye's side
-    assert_eq!(k[5], [200.0, 92.0]);
+    // square box on the mean of eyes and mouth corners (150, 116), side 0.86 x 120
+    let b = f.blazeface_box();
+    for (got, want) in b.iter().zip([98.4, 64.4, 201.6, 167.6]) {
+        assert!((got - want).abs() < 1e-3, "{b:?}");
+    }
+    assert_eq!(k[4], [b[0], 90.0]); // right "ear": box edge on the right eye's side
+    assert_eq!(k[5], [b[2], 92.0]);
 }
 
 #[test]

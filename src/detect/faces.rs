@@ -1,9 +1,10 @@
 //! The face path: YuNet boxes → face mesh → iris → geometry, for a batch of
 //! pictures, producing the per-face observations.
 //!
-//! The mesh's ROI needs BlazeFace-style keypoints; YuNet's five points are
-//! mapped by [`YuFace::blazeface_keypoints`] (eyes as they are; only the eyes
-//! are used). `FaceObs::keypoints` keeps YuNet's five points.
+//! The mesh's ROI is built from a BlazeFace-like box and keypoints derived from
+//! YuNet's ([`YuFace::blazeface_box`], [`YuFace::blazeface_keypoints`]: a square
+//! box on the eyes and mouth; eyes as they are, and only the eyes are used).
+//! `FaceObs` keeps YuNet's own box and five points.
 
 use image::RgbImage;
 
@@ -22,7 +23,7 @@ pub struct FacePipeline {
 }
 
 fn face_box(d: &YuFace) -> FaceBox {
-    FaceBox { bbox: d.bbox, keypoints: d.blazeface_keypoints() }
+    FaceBox { bbox: d.blazeface_box(), keypoints: d.blazeface_keypoints() }
 }
 
 impl FaceAnalyzer for FacePipeline {
