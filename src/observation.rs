@@ -9,7 +9,8 @@ pub struct FaceObs {
     /// [x0, y0, x1, y1] in pixels of the upright frame.
     pub bbox: [f32; 4],
     pub score: f32,
-    /// Six detector keypoints (eyes, nose, mouth, ears), pixels.
+    /// Five detector keypoints (YuNet): right eye, left eye, nose tip, right and
+    /// left mouth corner (the subject's right/left), pixels.
     pub keypoints: Vec<[f32; 2]>,
     /// Head pose in degrees; `None` when the landmark model did not run.
     pub yaw: Option<f32>,

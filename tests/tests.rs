@@ -12,6 +12,7 @@ mod model_landmarks;
 mod model_nanodet;
 mod model_vad;
 mod model_yolox;
+mod model_yunet;
 mod outputs;
 mod readme;
 mod reliability;

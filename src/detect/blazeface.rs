@@ -478,21 +478,27 @@ fn upsample2x_dim(x: &Tensor, dim: usize) -> Result<Tensor> {
     Tensor::stack(&[even, odd], dim + 1)?.reshape(shape)
 }
 
-/// First layer: 3x3 conv stride 2, padding 1, 3 -> 32, ReLU. On the CPU an
-/// explicit im2col + matmul that writes NCHW directly (candle's conv2d is slow
-/// for 3 input channels); elsewhere candle's conv2d.
+/// First layer: 3x3 conv stride 2, padding 1, 3 -> 32 (BlazeFace; YuNet: 16),
+/// ReLU. On the CPU an explicit im2col + matmul that writes NCHW directly
+/// (candle's conv2d is slow for 3 input channels); elsewhere candle's conv2d.
 #[derive(Debug, Clone)]
 pub struct Stem {
     conv: Conv2d,
-    weight: Tensor, // [32, 27]
-    bias: Tensor,   // [1, 32, 1]
+    weight: Tensor, // [c_out, 27]
+    bias: Tensor,   // [1, c_out, 1]
 }
 
 impl Stem {
+    /// BlazeFace's stem: 32 output channels.
     pub fn load(vb: VarBuilder, cfg: Conv2dConfig) -> Result<Self> {
-        let conv = candle_nn::conv2d(3, 32, 3, cfg, vb)?;
-        let weight = conv.weight().reshape((32, 27))?;
-        let bias = conv.bias().expect("stem has a bias").reshape((1, 32, 1))?;
+        Self::load_with(vb, cfg, 32)
+    }
+
+    /// Same layer with `c_out` output channels (`cfg` must be stride 2, padding 1).
+    pub fn load_with(vb: VarBuilder, cfg: Conv2dConfig, c_out: usize) -> Result<Self> {
+        let conv = candle_nn::conv2d(3, c_out, 3, cfg, vb)?;
+        let weight = conv.weight().reshape((c_out, 27))?;
+        let bias = conv.bias().expect("stem has a bias").reshape((1, c_out, 1))?;
         Ok(Self { conv, weight, bias })
     }
 }
@@ -516,7 +522,7 @@ impl Module for Stem {
             .broadcast_matmul(&cols)?
             .broadcast_add(&self.bias)?
             .relu()?;
-        y.reshape((b, 32, h.div_ceil(2), w.div_ceil(2)))
+        y.reshape((b, (), h.div_ceil(2), w.div_ceil(2)))
     }
 }
 

@@ -1,10 +1,15 @@
-//! The face path: BlazeFace boxes → face mesh → iris → geometry, for a batch
-//! of pictures, producing the per-face observations.
+//! The face path: YuNet boxes → face mesh → iris → geometry, for a batch of
+//! pictures, producing the per-face observations.
+//!
+//! The mesh's ROI is built from a BlazeFace-like box and keypoints derived from
+//! YuNet's ([`YuFace::blazeface_box`], [`YuFace::blazeface_keypoints`]: a square
+//! box on the eyes and mouth; eyes as they are, and only the eyes are used).
+//! `FaceObs` keeps YuNet's own box and five points.
 
 use image::RgbImage;
 
-use super::face_detect::FaceDetector;
 use super::landmarks::{FaceBox, LandmarkModels};
+use super::yunet::{YuFace, YuNetDetector};
 use super::FaceAnalyzer;
 use crate::analysis::geometry::{eye_aspect_ratio, gaze, head_pose, Eye};
 use crate::observation::FaceObs;
@@ -13,18 +18,26 @@ use crate::observation::FaceObs;
 pub const MIN_PRESENCE: f32 = 0.5;
 
 pub struct FacePipeline {
-    pub detector: FaceDetector,
+    pub detector: YuNetDetector,
     pub landmarks: LandmarkModels,
 }
 
+fn face_box(d: &YuFace) -> FaceBox {
+    FaceBox { bbox: d.blazeface_box(), keypoints: d.blazeface_keypoints() }
+}
+
 impl FaceAnalyzer for FacePipeline {
+    fn set_min_score(&mut self, min_score: f32) {
+        self.detector.min_score = min_score;
+    }
+
     fn analyze(&self, images: &[&RgbImage]) -> anyhow::Result<Vec<Vec<FaceObs>>> {
         let dets = self.detector.detect_batch(images)?;
         // every face of every picture through the mesh and iris as one batch
         let items: Vec<(&RgbImage, FaceBox)> = dets
             .iter()
             .enumerate()
-            .flat_map(|(i, ds)| ds.iter().map(move |d| (images[i], FaceBox { bbox: d.bbox, keypoints: d.keypoints })))
+            .flat_map(|(i, ds)| ds.iter().map(move |d| (images[i], face_box(d))))
             .collect();
         let marks = if items.is_empty() { Vec::new() } else { self.landmarks.run(&items)? };
         let mut marks = marks.into_iter();

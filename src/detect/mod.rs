@@ -13,6 +13,7 @@ pub mod models;
 pub mod nanodet;
 pub mod objects;
 pub mod yolox;
+pub mod yunet;
 
 use image::RgbImage;
 use serde::Serialize;
@@ -25,6 +26,10 @@ use crate::observation::FaceObs;
 /// pictures. One call is one batch through each network.
 pub trait FaceAnalyzer: Send + Sync {
     fn analyze(&self, images: &[&RgbImage]) -> anyhow::Result<Vec<Vec<FaceObs>>>;
+
+    /// Floor on the detector's face score (the config's `face_min_score`):
+    /// weaker faces are not reported at all.
+    fn set_min_score(&mut self, min_score: f32);
 }
 
 /// Where a model's weights came from, for the report and summary.

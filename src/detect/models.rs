@@ -6,11 +6,11 @@ use std::path::Path;
 
 use candle_core::Device;
 
-use super::face_detect::FaceDetector;
 use super::faces::FacePipeline;
 use super::landmarks::LandmarkModels;
 use super::objects::NanoDet;
 use super::yolox::YoloX;
+use super::yunet::YuNetDetector;
 use super::{Models, Provenance};
 use crate::config::ObjectModelKind;
 use crate::error::{Error, ErrorKind, Result};
@@ -22,10 +22,10 @@ struct Embedded {
     provenance: &'static str,
 }
 
-const BLAZEFACE: Embedded = Embedded {
-    file: "blazeface_full.safetensors",
-    bytes: include_bytes!("../../models/blazeface_full.safetensors"),
-    provenance: include_str!("../../models/blazeface_full.provenance.json"),
+const YUNET: Embedded = Embedded {
+    file: "yunet_n.safetensors",
+    bytes: include_bytes!("../../models/yunet_n.safetensors"),
+    provenance: include_str!("../../models/yunet_n.provenance.json"),
 };
 const FACE_MESH: Embedded = Embedded {
     file: "face_landmark.safetensors",
@@ -55,7 +55,7 @@ fn provenance(name: &str, json: &str) -> Provenance {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
     let or = |a: &str, b: &str| if v.get(a).is_some() { s(a) } else { s(b) };
-    let path = match v.get("path_in_package").or_else(|| v.get("path")) {
+    let path = match v.get("path_in_package").or_else(|| v.get("path_in_repository")).or_else(|| v.get("path")) {
         Some(p) => p.as_str().unwrap_or("").to_string(),
         None => v.get("paths").and_then(|p| p.as_object()).map(|o| o.values().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" + ")).unwrap_or_default(),
     };
@@ -108,11 +108,11 @@ pub fn load_with(dir: Option<&Path>, which: Which, object_model: ObjectModelKind
     let model_err = |what: &str, e: anyhow::Error| Error::new(what, ErrorKind::Model(format!("{e:#}")));
     let mut models = Models::default();
     if which.faces {
-        let det = FaceDetector::from_bytes(&bytes_of(&BLAZEFACE, dir)?, &dev).map_err(|e| model_err(BLAZEFACE.file, e))?;
+        let det = YuNetDetector::from_bytes(&bytes_of(&YUNET, dir)?, &dev).map_err(|e| model_err(YUNET.file, e))?;
         let lm = LandmarkModels::from_bytes(&bytes_of(&FACE_MESH, dir)?, &bytes_of(&IRIS, dir)?, &dev)
             .map_err(|e| model_err(FACE_MESH.file, e))?;
         models.faces = Some(Box::new(FacePipeline { detector: det, landmarks: lm }));
-        models.provenance.push(provenance("BlazeFace full-range (faces)", BLAZEFACE.provenance));
+        models.provenance.push(provenance("YuNet-n (faces)", YUNET.provenance));
         models.provenance.push(provenance("Face mesh, 468 points (pose, eyes)", FACE_MESH.provenance));
         models.provenance.push(provenance("Iris landmarks (gaze)", IRIS.provenance));
     }
