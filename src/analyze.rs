@@ -112,7 +112,7 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
                             .map(|r| analyze_chunk(&info, &times[r.clone()], r.start, object_every, settings, progress))
                             .collect::<Vec<_>>()
                     },
-                    || decode::decode_audio(&info),
+                    || if cfg.analysis.audio { decode::decode_audio(&info) } else { Ok(None) },
                 )
             },
             || sha256_file(path),
@@ -145,6 +145,23 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
         stats.corrupt_packets += s.corrupt_packets;
     }
     attach_audio(&mut observations, audio.as_ref(), cfg.analysis.audio_window_s);
+    let speech_ran = match (&settings.models.speech, audio.as_ref()) {
+        (Some(vad), Some(a)) => match vad.probabilities(&a.samples) {
+            Ok(p) => {
+                attach_speech(&mut observations, a.start_s, &p, cfg.analysis.audio_window_s);
+                true
+            }
+            Err(e) => {
+                warnings.push(format!("speech detection failed, voices were not checked: {e:#}"));
+                false
+            }
+        },
+        _ => false,
+    };
+    crate::observation::mouth_motion(&mut observations, cfg.events.face_min_score as f32);
+    if speech_ran {
+        crate::observation::other_voice(&mut observations, &cfg.events);
+    }
 
     if info.truncated {
         warnings.push(match info.header_duration_s {
@@ -173,7 +190,17 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
         warnings.push("no object model loaded: phone, book, device and person events were not checked".into());
     }
 
-    let checked = crate::events::checked_kinds(settings.models.faces.is_some(), settings.models.objects.is_some(), audio.is_some());
+    let checked = crate::events::checked_kinds(
+        settings.models.faces.is_some(),
+        settings.models.objects.is_some(),
+        audio.is_some(),
+        speech_ran && settings.models.faces.is_some(),
+    );
+    if !cfg.analysis.audio {
+        warnings.push("audio analysis is off (analysis.audio = false): loud_audio and voices were not checked".into());
+    } else if audio.is_none() {
+        warnings.push("the recording has no audio stream: loud_audio and voices were not checked".into());
+    }
     let folded = detect_events(&observations, fps, cfg);
     let score = score(&folded.events, &cfg.policy);
     let audio_summary = AudioSummary {
@@ -310,6 +337,9 @@ fn detect_batch(frames: &[Frame], object_every: usize, settings: &Settings) -> a
             audio_db: None,
             faces: faces[i].take(),
             objects: objects[i].take(),
+            speech: None,
+            mouth_motion: None,
+            other_voice: None,
         })
         .collect())
 }
@@ -319,5 +349,16 @@ fn attach_audio(obs: &mut [Observation], audio: Option<&Audio>, window: f64) {
     let Some(audio) = audio else { return };
     for o in obs {
         o.audio_db = audio.rms_db(o.t - window / 2.0, o.t + window / 2.0);
+    }
+}
+
+/// Speech probability around each analysed frame: the highest of the VAD
+/// windows (32 ms each, from `start_s`) that overlap `[t - window/2, t + window/2)`.
+fn attach_speech(obs: &mut [Observation], start_s: f64, probs: &[f32], window: f64) {
+    let w = crate::audio::vad::WINDOW as f64 / crate::audio::vad::SAMPLE_RATE as f64;
+    for o in obs {
+        let a = ((o.t - window / 2.0 - start_s) / w).floor().max(0.0) as usize;
+        let b = (((o.t + window / 2.0 - start_s) / w).ceil().max(0.0) as usize).min(probs.len());
+        o.speech = (a < b).then(|| probs[a..b].iter().copied().fold(0.0, f32::max));
     }
 }

@@ -11,7 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::analyze::{analyze, Settings};
 use crate::batch::{self, BatchOptions, BatchProgress, CandidateSource, Row, Shard};
 use crate::cli::{AnalyzeArgs, BatchArgs, Cli, Command, CommonArgs, DetectArgs, EvalArgs, ReportArgs};
-use crate::config::{load_policy, Config, ObjectModelKind};
+use crate::config::{load_policy, Config};
 use crate::detect::models::Which;
 use crate::detect::Models;
 use crate::error::{Error, ErrorKind};
@@ -63,7 +63,7 @@ pub fn build_config(common: &CommonArgs) -> Result<Config, Error> {
 /// The configuration and the detectors: what every analysing command starts from.
 pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error> {
     let cfg = build_config(common)?;
-    let mut models = load_models(common, cfg.objects.model)?;
+    let mut models = load_models(common, &cfg)?;
     if let Some(faces) = models.faces.as_mut() {
         // the detector's own floor, so a face_min_score below its default takes effect
         faces.set_min_score(cfg.events.face_min_score as f32);
@@ -72,9 +72,9 @@ pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error>
 }
 
 /// The detectors, built in or from `--models`.
-pub fn load_models(common: &CommonArgs, object_model: ObjectModelKind) -> Result<Models, Error> {
-    let which = Which { faces: true, objects: !common.no_objects };
-    crate::detect::models::load_with(common.models.as_deref(), which, object_model)
+pub fn load_models(common: &CommonArgs, cfg: &Config) -> Result<Models, Error> {
+    let which = Which { faces: true, objects: !common.no_objects, speech: cfg.analysis.audio };
+    crate::detect::models::load_with(common.models.as_deref(), which, cfg.objects.model)
 }
 
 pub fn threads(common: &CommonArgs) -> usize {
@@ -235,7 +235,7 @@ fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
     }
     let checked: std::collections::BTreeSet<crate::events::EventKind> = match serde_json::from_value::<Vec<crate::events::EventKind>>(field("checked").clone()) {
         Ok(k) => k.into_iter().collect(),
-        Err(_) => crate::events::checked_kinds(true, true, true),
+        Err(_) => crate::events::checked_kinds(true, true, true, true),
     };
     let candidate = args.candidate.clone().or_else(|| str_of("candidate"));
     let file = str_of("path").unwrap_or_else(|| "(unknown)".into());
@@ -462,6 +462,7 @@ fn detect_cmd(args: &DetectArgs) -> ExitCode {
                     let o = crate::observation::Observation {
                         index: 0, t: 0.0, pts: 0.0, width: img.width(), height: img.height(), mean_luma: 0.0,
                         audio_db: None, faces: Some(faces.clone()), objects: Some(objects.clone()),
+                        speech: None, mouth_motion: None, other_voice: None,
                     };
                     report::draw_boxes(&mut img, &report::boxes_of(&o));
                     for f in &faces {

@@ -31,11 +31,14 @@ pub struct AnalysisConfig {
     pub max_side: u32,
     /// Audio level window around each analysed frame, in seconds.
     pub audio_window_s: f64,
+    /// Analyse the audio (levels and speech); off: loud_audio and voices are
+    /// reported as not checked.
+    pub audio: bool,
 }
 
 impl Default for AnalysisConfig {
     fn default() -> Self {
-        AnalysisConfig { fps: 4.0, object_fps: 1.0, max_side: 1280, audio_window_s: 0.5 }
+        AnalysisConfig { fps: 4.0, object_fps: 1.0, max_side: 1280, audio_window_s: 0.5, audio: true }
     }
 }
 
@@ -79,6 +82,14 @@ pub struct EventConfig {
     pub loud_audio_db: f64,
     /// ... for at least this long is a loud_audio event.
     pub loud_audio_min_s: f64,
+    /// Speech probability (Silero VAD) from which audio counts as speech.
+    pub speech_min: f64,
+    /// Lips whose opening varies less than this (standard deviation over
+    /// 1 s) are still: speech heard meanwhile is someone else's.
+    pub mouth_still: f64,
+    /// Another voice (speech with no face in view, or with the candidate's
+    /// lips still) heard for at least this long is a voices event.
+    pub voices_min_s: f64,
     /// Judge head pose and gaze relative to the candidate's own median.
     pub baseline: bool,
 }
@@ -104,6 +115,9 @@ impl Default for EventConfig {
             object_min_hits: 2,
             loud_audio_db: -20.0,
             loud_audio_min_s: 1.0,
+            speech_min: 0.5,
+            mouth_still: 0.02,
+            voices_min_s: 2.0,
             baseline: true,
         }
     }

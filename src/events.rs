@@ -102,7 +102,11 @@ impl EventKind {
             EventKind::LoudAudio => {
                 format!("audio louder than {} dBFS for at least {} s", c.loud_audio_db, c.loud_audio_min_s)
             }
-            EventKind::Voices => "other voices than the candidate's (not detected by this version)".into(),
+            EventKind::Voices => format!(
+                "speech (probability at least {}) while no face is in view or the candidate's lips are still \
+                 (lip-opening variation under {}), for at least {} s",
+                c.speech_min, c.mouth_still, c.voices_min_s
+            ),
             EventKind::Identity => "a person who is not the candidate (not detected by this version)".into(),
         }
     }
@@ -126,8 +130,9 @@ impl FromStr for EventKind {
 
 /// The kinds whose detector ran, given which inputs were analysed: face kinds
 /// need the face models, object kinds the object model, `loud_audio` an audio
-/// stream. `voices` and `identity` have no detector in this version.
-pub fn checked_kinds(faces: bool, objects: bool, audio: bool) -> std::collections::BTreeSet<EventKind> {
+/// stream, `voices` speech detection on it (with the face models, which tell
+/// whose speech it is). `identity` has no detector in this version.
+pub fn checked_kinds(faces: bool, objects: bool, audio: bool, speech: bool) -> std::collections::BTreeSet<EventKind> {
     use EventKind::*;
     let mut k = std::collections::BTreeSet::new();
     if faces {
@@ -138,6 +143,9 @@ pub fn checked_kinds(faces: bool, objects: bool, audio: bool) -> std::collection
     }
     if audio {
         k.insert(LoudAudio);
+    }
+    if speech {
+        k.insert(Voices);
     }
     k
 }
@@ -441,6 +449,22 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         events.push(r.into_event(EventKind::LoudAudio, detail));
     }
 
+    // another voice: speech that the picture says is not the candidate's
+    let signal: Vec<_> = obs.iter().map(|o| (o.t, o.other_voice.filter(|v| *v >= c.speech_min as f32))).collect();
+    for r in fold(&signal, step, c.merge_gap_s, c.voices_min_s) {
+        let span: Vec<&Observation> = in_span(obs, r.start, r.end).collect();
+        let peak = span.iter().filter_map(|o| o.other_voice).fold(0.0, f32::max);
+        let unseen = span.iter().filter(|o| o.other_voice.is_some_and(|v| v > 0.0) && o.faces_above(c.face_min_score as f32).is_some_and(|mut f| f.next().is_none())).count();
+        let still = r.hits.len().saturating_sub(unseen);
+        let why = match (unseen > 0, still > 0) {
+            (true, false) => "while no face was in view".to_string(),
+            (false, true) => "while the candidate's lips were still".to_string(),
+            _ => format!("while no face was in view ({unseen} frames) or the candidate's lips were still ({still} frames)"),
+        };
+        let detail = format!("speech (peak probability {peak:.2}) {why}, in {} of {} frames", r.hits.len(), r.samples);
+        events.push(r.into_event(EventKind::Voices, detail));
+    }
+
     events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.kind.cmp(&b.kind)));
     Folded { events, baseline }
 }
@@ -595,6 +619,7 @@ mod tests {
             ear_right: Some(ear),
             gaze_x: Some(0.0),
             gaze_y: Some(0.0),
+            mouth_open: None,
         }
     }
 
@@ -611,6 +636,9 @@ mod tests {
                 audio_db: None,
                 faces: Some(faces(i)),
                 objects: None,
+                speech: None,
+                mouth_motion: None,
+                other_voice: None,
             })
             .collect()
     }

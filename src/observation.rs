@@ -20,6 +20,9 @@ pub struct FaceObs {
     pub ear_right: Option<f32>,
     pub gaze_x: Option<f32>,
     pub gaze_y: Option<f32>,
+    /// Lip opening (inner-lip gap over mouth width) from the mesh.
+    #[serde(default)]
+    pub mouth_open: Option<f32>,
 }
 
 impl FaceObs {
@@ -74,6 +77,20 @@ pub struct Observation {
     /// Objects; `None` when the object detector did not run on this frame
     /// (it runs on a slower schedule than faces).
     pub objects: Option<Vec<ObjectObs>>,
+    /// Highest speech probability (Silero VAD) of the audio around `t`;
+    /// `None` without audio or when speech detection did not run.
+    #[serde(default)]
+    pub speech: Option<f32>,
+    /// How much the lone face's lips moved around `t` (standard deviation of
+    /// its lip opening over the frames within 0.5 s); `None` without a lone
+    /// face measured in at least 3 of those frames.
+    #[serde(default)]
+    pub mouth_motion: Option<f32>,
+    /// Speech that is not the candidate's by what the picture shows: the
+    /// speech probability when no face is in view or the lone face's lips are
+    /// still, else 0; `None` when speech was not checked.
+    #[serde(default)]
+    pub other_voice: Option<f32>,
 }
 
 impl Observation {
@@ -99,6 +116,44 @@ impl Observation {
         let mut counted = self.faces_above(min_score)?;
         let first = counted.next()?;
         counted.next().is_none().then_some(first)
+    }
+}
+
+/// Fill in [`Observation::mouth_motion`]: the standard deviation of the lone
+/// face's lip opening over the frames within 0.5 s of each one (at least 3).
+pub fn mouth_motion(obs: &mut [Observation], min_score: f32) {
+    let open: Vec<(f64, Option<f32>)> = obs.iter().map(|o| (o.t, o.solo_face(min_score).and_then(|f| f.mouth_open))).collect();
+    for (i, o) in obs.iter_mut().enumerate() {
+        let near: Vec<f32> = open
+            .iter()
+            .skip(i.saturating_sub(64))
+            .take(129)
+            .filter(|(t, _)| (t - open[i].0).abs() <= 0.5 + 1e-9)
+            .filter_map(|(_, v)| *v)
+            .collect();
+        o.mouth_motion = (near.len() >= 3 && open[i].1.is_some()).then(|| {
+            let m = near.iter().sum::<f32>() / near.len() as f32;
+            (near.iter().map(|v| (v - m).powi(2)).sum::<f32>() / near.len() as f32).sqrt()
+        });
+    }
+}
+
+/// Fill in [`Observation::other_voice`] from speech and the picture: speech
+/// with no face in view, or with the lone face's lips still, is another
+/// voice; with several faces in view, or a face whose lips could not be
+/// measured, nothing is claimed (0).
+pub fn other_voice(obs: &mut [Observation], c: &crate::config::EventConfig) {
+    let min_score = c.face_min_score as f32;
+    for o in obs.iter_mut() {
+        let Some(p) = o.speech else { continue };
+        let heard = p >= c.speech_min as f32;
+        let faces = o.faces_above(min_score).map(|f| f.count());
+        let still = match faces {
+            Some(0) => true,
+            Some(1) => o.mouth_motion.is_some_and(|m| m < c.mouth_still as f32),
+            _ => false,
+        };
+        o.other_voice = Some(if heard && still { p } else { 0.0 });
     }
 }
 

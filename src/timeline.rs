@@ -1,13 +1,18 @@
 //! Observations and events as polars DataFrames and Parquet files.
 //!
-//! Schema version 1 (every table has a `schema_version` column and the
-//! `proctor.schema_version` file metadata key):
+//! Schema version 2 (every table has a `schema_version` column and the
+//! `proctor.schema_version` file metadata key; version 2 added the frames
+//! table's audio and lip columns):
 //!
 //! * frames: one row per analysed frame: `recording`, `frame`, `t_s`,
 //!   `pts_s`, `width`, `height`, `mean_luma`, `audio_db`, `face_count`, the
 //!   primary (largest) face flattened: `face_score`, `face_x0..face_y1`,
 //!   `yaw`, `pitch`, `roll`, `ear_left`, `ear_right`, `gaze_x`, `gaze_y`,
-//!   and `objects_sampled` (whether the object detector ran on the frame).
+//!   `mouth_open` (lip opening), `objects_sampled` (whether the object
+//!   detector ran on the frame), and the audio columns `speech` (speech
+//!   probability), `mouth_motion` (how much the lone face's lips moved within
+//!   0.5 s) and `other_voice` (speech the picture says is not the
+//!   candidate's), null where not measured.
 //! * detections: one row per face or object: `recording`, `frame`, `t_s`,
 //!   `type` (face/object), `class`, `category`, `score`, `x0..y1`, and for
 //!   faces the pose, eye and gaze columns.
@@ -24,7 +29,9 @@ use crate::events::{Event, EventKind};
 use crate::observation::{FaceObs, Observation};
 use crate::output::write_atomic;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+/// Oldest schema version `read_events` still reads.
+pub const OLDEST_READABLE: u32 = 1;
 
 fn col<T, V>(name: &str, v: V) -> Column
 where
@@ -67,7 +74,11 @@ pub fn frames_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("ear_right", face(&|f| f.ear_right)),
         col("gaze_x", face(&|f| f.gaze_x)),
         col("gaze_y", face(&|f| f.gaze_y)),
+        col("mouth_open", face(&|f| f.mouth_open)),
         col("objects_sampled", obs.iter().map(|o| o.objects.is_some()).collect::<Vec<_>>()),
+        col("speech", obs.iter().map(|o| o.speech).collect::<Vec<_>>()),
+        col("mouth_motion", obs.iter().map(|o| o.mouth_motion).collect::<Vec<_>>()),
+        col("other_voice", obs.iter().map(|o| o.other_voice).collect::<Vec<_>>()),
     ])
 }
 
@@ -191,8 +202,8 @@ pub fn read_events(path: &Path) -> Result<(String, Vec<Event>)> {
     let bad = |why: String| Error::new(path, ErrorKind::Config(format!("not a proctor events file: {why}")));
     let get = |name: &str| df.column(name).map_err(|e| bad(e.to_string()));
     let version = get("schema_version")?.u32().map_err(|e| bad(e.to_string()))?;
-    if let Some(v) = version.iter().flatten().find(|v| *v != SCHEMA_VERSION) {
-        return Err(bad(format!("schema version {v}, this proctor reads {SCHEMA_VERSION}")));
+    if let Some(v) = version.iter().flatten().find(|v| !(OLDEST_READABLE..=SCHEMA_VERSION).contains(v)) {
+        return Err(bad(format!("schema version {v}, this proctor reads {OLDEST_READABLE} to {SCHEMA_VERSION}")));
     }
     let s = |name: &str| -> Result<Vec<String>> {
         Ok(get(name)?.str().map_err(|e| bad(e.to_string()))?.iter().map(|v| v.unwrap_or("").to_string()).collect())

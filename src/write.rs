@@ -291,7 +291,7 @@ mod tests {
     fn counts_say_null_for_kinds_not_checked() {
         use crate::events::{checked_kinds, Event};
         let ev = Event { kind: EventKind::NoFace, start_s: 0.0, end_s: 10.0, confidence: 1.0, detail: String::new(), evidence_t: 1.0 };
-        let c = counts(&[ev], &checked_kinds(true, false, false));
+        let c = counts(&[ev], &checked_kinds(true, false, false, false));
         assert_eq!(c[&EventKind::NoFace], Some(KindCount { count: 1, total_s: 10.0 }));
         assert_eq!(c[&EventKind::MultipleFaces], Some(KindCount { count: 0, total_s: 0.0 }));
         assert!(c[&EventKind::MultipleFaces].as_ref().unwrap().total_s.is_sign_positive());

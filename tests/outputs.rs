@@ -93,7 +93,7 @@ fn report_renders_empty_huge_and_non_latin() {
         media: "vp8 640x480".into(),
         baseline: None,
         warnings: vec![],
-        checked: proctor::events::checked_kinds(true, true, true),
+        checked: proctor::events::checked_kinds(true, true, true, true),
     };
     let cfg = Config::default();
     let empty = ReportInput::new(header("Андрей Иванов"), &[], &cfg, &[]);

@@ -249,6 +249,41 @@ fn ctrl_c_stops_a_batch_cleanly_and_resume_finishes_it() {
 }
 
 #[test]
+fn a_second_ctrl_c_quits_at_once_and_leaves_no_temporaries() {
+    let (d, root) = archive_of(4);
+    let out = d.path().join("out");
+    let mut child = proctor()
+        .args(["batch", "-q", "--jobs", "2", "--threads", "2"])
+        .arg(&root)
+        .arg("-o")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // wait until recordings are under way (their model setup done, outputs being made)
+    let t0 = Instant::now();
+    while !out.join("recordings").exists() && t0.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let int = || std::process::Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
+    assert!(int().success());
+    std::thread::sleep(Duration::from_millis(100));
+    let _ = int();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
+    // whatever finished is complete: every report has its tables
+    for f in listing(&out.join("recordings")).iter().filter(|f| f.ends_with(".report.pdf")) {
+        let id = f.trim_end_matches(".report.pdf");
+        for t in ["frames.parquet", "detections.parquet", "events.parquet", "summary.json"] {
+            assert!(out.join("recordings").join(format!("{id}.{t}")).exists(), "{id}.{t}");
+        }
+    }
+}
+
+#[test]
 fn resume_reruns_what_another_version_or_model_made_and_merge_refuses_mixed_shards() {
     let (d, root) = archive_of(2);
     let out = d.path().join("out");

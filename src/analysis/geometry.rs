@@ -210,6 +210,17 @@ pub fn aspect_ratio(p: [[f32; 3]; 6]) -> f32 {
     (dist(p[1], p[5]) + dist(p[2], p[4])) / (2.0 * w)
 }
 
+/// Lip opening of a 468-point mesh: the gap between the inner lips (points 13
+/// and 14) over the mouth's width (corners 61 and 291). About 0 with the mouth
+/// closed, 0.2-0.5 wide open; speech makes it change several times a second.
+pub fn mouth_opening(mesh: &[[f32; 3]]) -> f32 {
+    let w = dist(mesh[61], mesh[291]);
+    if w <= f32::EPSILON {
+        return 0.0;
+    }
+    dist(mesh[13], mesh[14]) / w
+}
+
 /// Eye aspect ratio of one eye of a 468-point mesh.
 pub fn eye_aspect_ratio(mesh: &[[f32; 3]], eye: Eye) -> f32 {
     let idx = match eye {

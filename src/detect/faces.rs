@@ -11,7 +11,7 @@ use image::RgbImage;
 use super::landmarks::{FaceBox, LandmarkModels};
 use super::yunet::{YuFace, YuNetDetector};
 use super::FaceAnalyzer;
-use crate::analysis::geometry::{eye_aspect_ratio, gaze, head_pose, Eye};
+use crate::analysis::geometry::{eye_aspect_ratio, gaze, head_pose, mouth_opening, Eye};
 use crate::observation::FaceObs;
 
 /// Faces whose mesh presence is below this get no landmark-derived values.
@@ -60,6 +60,7 @@ impl FaceAnalyzer for FacePipeline {
                         ear_right: lm.as_ref().map(|m| eye_aspect_ratio(&m.mesh, Eye::Right)),
                         gaze_x: g.map(|g| g.x),
                         gaze_y: g.map(|g| g.y),
+                        mouth_open: lm.as_ref().map(|m| mouth_opening(&m.mesh)),
                     }
                 })
                 .collect();

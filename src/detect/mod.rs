@@ -49,5 +49,7 @@ pub struct Provenance {
 pub struct Models {
     pub faces: Option<Box<dyn FaceAnalyzer>>,
     pub objects: Option<Box<dyn ObjectModel>>,
+    /// Speech detection (Silero VAD) over the audio.
+    pub speech: Option<crate::audio::SileroVad>,
     pub provenance: Vec<Provenance>,
 }

@@ -85,6 +85,7 @@ fn bytes_of(m: &Embedded, dir: Option<&Path>) -> Result<std::borrow::Cow<'static
 pub struct Which {
     pub faces: bool,
     pub objects: bool,
+    pub speech: bool,
 }
 
 /// The device to run on: CUDA when built with the `cuda` feature and a GPU
@@ -129,6 +130,11 @@ pub fn load_with(dir: Option<&Path>, which: Which, object_model: ObjectModelKind
                 models.provenance.push(provenance("NanoDet-g (objects)", NANODET.provenance));
             }
         }
+    }
+    if which.speech {
+        let vad = crate::audio::load_vad(dir, &dev).map_err(|e| model_err(crate::audio::VAD_FILE, e))?;
+        models.speech = Some(vad);
+        models.provenance.push(provenance("Silero VAD v6 (speech)", crate::audio::VAD_PROVENANCE));
     }
     Ok(models)
 }

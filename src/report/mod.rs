@@ -115,6 +115,17 @@ pub fn signals(obs: &[Observation], baseline: &Baseline, cfg: &Config) -> Vec<Si
     if audio.iter().any(|p| p.1.is_some()) {
         out.push(Signal { name: "audio (dBFS)".into(), min: -80.0, max: 0.0, marks: vec![e.loud_audio_db], points: audio });
     }
+    let speech = series(&|o| o.speech.map(f64::from));
+    if speech.iter().any(|p| p.1.is_some()) {
+        out.push(Signal { name: "speech probability".into(), min: 0.0, max: 1.0, marks: vec![e.speech_min], points: speech });
+        out.push(Signal {
+            name: "other voice".into(),
+            min: 0.0,
+            max: 1.0,
+            marks: vec![e.speech_min],
+            points: series(&|o| o.other_voice.map(f64::from)),
+        });
+    }
     for s in &mut out {
         for p in &mut s.points {
             p.1 = p.1.map(|v| v.clamp(s.min, s.max));
@@ -465,6 +476,7 @@ mod tests {
             ear_right: Some(0.3),
             gaze_x: Some(0.0),
             gaze_y: Some(0.0),
+            mouth_open: None,
         };
         let obs: Vec<Observation> = (0..1000)
             .map(|i| Observation {
@@ -477,6 +489,9 @@ mod tests {
                 audio_db: None,
                 faces: Some(if i == 500 { vec![face(200.0)] } else { vec![face(10.0)] }),
                 objects: None,
+                speech: None,
+                mouth_motion: None,
+                other_voice: None,
             })
             .collect();
         let base = Baseline { yaw: 10.0, ..Default::default() };
