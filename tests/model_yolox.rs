@@ -29,12 +29,19 @@ fn weights(root: &Path) -> Result<Vec<u8>> {
 
 fn reference(root: &Path) -> Result<HashMap<String, Tensor>> {
     let p = root.join("fixtures/reference/yolox_nano.safetensors");
-    Ok(candle_core::safetensors::load(&p, &Device::Cpu).with_context(|| p.display().to_string())?)
+    Ok(
+        candle_core::safetensors::load(&p, &Device::Cpu)
+            .with_context(|| p.display().to_string())?,
+    )
 }
 
 /// The reference canvas as HWC RGB bytes (what `objects::letterbox_with` produces).
 fn reference_canvas(r: &HashMap<String, Tensor>) -> Result<Vec<u8>> {
-    Ok(r["chelsea.input_u8"].get(0)?.permute((1, 2, 0))?.flatten_all()?.to_vec1::<u8>()?)
+    Ok(r["chelsea.input_u8"]
+        .get(0)?
+        .permute((1, 2, 0))?
+        .flatten_all()?
+        .to_vec1::<u8>()?)
 }
 
 /// Raw output vs onnxruntime on the identical input, elementwise
@@ -52,7 +59,12 @@ fn yolox_raw_output_matches_onnxruntime() -> Result<()> {
     let net = yolox::YoloxNano::from_safetensors(&weights(&root)?, &Device::Cpu)?;
     let got = net.forward(&x)?;
     let want = r["chelsea.output"].to_dtype(DType::F32)?;
-    ensure!(got.dims() == want.dims(), "{:?} vs {:?}", got.dims(), want.dims());
+    ensure!(
+        got.dims() == want.dims(),
+        "{:?} vs {:?}",
+        got.dims(),
+        want.dims()
+    );
     let g = got.flatten_all()?.to_vec1::<f32>()?;
     let w = want.flatten_all()?.to_vec1::<f32>()?;
     let (mut worst, mut at) = (0f32, 0);
@@ -62,7 +74,11 @@ fn yolox_raw_output_matches_onnxruntime() -> Result<()> {
             (worst, at) = (e, i);
         }
     }
-    let max_abs = g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let max_abs = g
+        .iter()
+        .zip(&w)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
     eprintln!(
         "yolox raw: worst {worst:.3}x the tolerance at cell {} column {} ({} vs {}), max |diff| {max_abs:.2e}",
         at / 85,
@@ -82,14 +98,30 @@ fn yolox_letterbox_matches_reference() -> Result<()> {
     let img = image::open(root.join("fixtures/chelsea.png"))?.to_rgb8();
     let (canvas, lb) = objects::letterbox_with(&img, 416, Placement::TopLeft, yolox::PAD_VALUE);
     let t = r["chelsea.transform"].to_vec1::<f32>()?;
-    ensure!((lb.scale_x - t[0]).abs() < 1e-6 && (lb.scale_y - t[1]).abs() < 1e-6, "{lb:?} vs {t:?}");
-    ensure!(lb.pad_x == 0.0 && lb.pad_y == 0.0 && t[2] == 0.0 && t[3] == 0.0, "{lb:?} vs {t:?}");
+    ensure!(
+        (lb.scale_x - t[0]).abs() < 1e-6 && (lb.scale_y - t[1]).abs() < 1e-6,
+        "{lb:?} vs {t:?}"
+    );
+    ensure!(
+        lb.pad_x == 0.0 && lb.pad_y == 0.0 && t[2] == 0.0 && t[3] == 0.0,
+        "{lb:?} vs {t:?}"
+    );
     let want = reference_canvas(&r)?;
-    let diffs: Vec<i32> = canvas.iter().zip(&want).map(|(&a, &b)| (a as i32 - b as i32).abs()).collect();
+    let diffs: Vec<i32> = canvas
+        .iter()
+        .zip(&want)
+        .map(|(&a, &b)| (a as i32 - b as i32).abs())
+        .collect();
     let max = diffs.iter().copied().max().unwrap_or(0);
     let off = diffs.iter().filter(|&&d| d != 0).count();
-    eprintln!("yolox letterbox: max diff {max}, {off} of {} bytes differ", diffs.len());
-    ensure!(max <= 1 && off * 1000 <= diffs.len(), "max diff {max}, {off} bytes differ");
+    eprintln!(
+        "yolox letterbox: max diff {max}, {off} of {} bytes differ",
+        diffs.len()
+    );
+    ensure!(
+        max <= 1 && off * 1000 <= diffs.len(),
+        "max diff {max}, {off} bytes differ"
+    );
     // the padding really is 114 below the 451x300 picture (416x277 inside the canvas)
     ensure!(canvas[(300 * 416 + 10) * 3] == 114 && want[(300 * 416 + 10) * 3] == 114);
     Ok(())
@@ -101,8 +133,9 @@ fn yolox_letterbox_matches_reference() -> Result<()> {
 #[test]
 fn yolox_detections_match_reference() -> Result<()> {
     let root = root();
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("fixtures/reference/yolox_dets.json"))?)?;
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        root.join("fixtures/reference/yolox_dets.json"),
+    )?)?;
     let min_score = doc["min_score"].as_f64().context("min_score")? as f32;
     let want: Vec<ObjectDetection> = doc["images"]["chelsea"]["detections"]
         .as_array()
@@ -110,7 +143,12 @@ fn yolox_detections_match_reference() -> Result<()> {
         .iter()
         .map(|d| {
             let id = d["class_id"].as_u64().unwrap() as usize;
-            let b: Vec<f32> = d["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let b: Vec<f32> = d["bbox"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
             ObjectDetection {
                 class_id: id,
                 class_name: objects::COCO_LABELS[id],
@@ -126,15 +164,29 @@ fn yolox_detections_match_reference() -> Result<()> {
     let close = |a: &ObjectDetection, b: &ObjectDetection| {
         a.class_id == b.class_id
             && (a.score - b.score).abs() <= 0.01
-            && a.bbox.iter().zip(&b.bbox).all(|(x, y)| (x - y).abs() <= 2.0)
+            && a.bbox
+                .iter()
+                .zip(&b.bbox)
+                .all(|(x, y)| (x - y).abs() <= 2.0)
     };
     for (xs, ys, what) in [(&want, &got, "missing"), (&got, &want, "unexpected")] {
         for d in xs.iter().filter(|d| d.score >= min_score + 0.01) {
-            ensure!(ys.iter().any(|e| close(d, e)), "{what} detection {d:?}\n got: {got:#?}");
+            ensure!(
+                ys.iter().any(|e| close(d, e)),
+                "{what} detection {d:?}\n got: {got:#?}"
+            );
         }
     }
-    eprintln!("yolox detections: {} expected, {} got: {got:?}", want.len(), got.len());
-    ensure!(got.first().map(|d| d.class_name) == Some("cat"), "top detection {:?}", got.first());
+    eprintln!(
+        "yolox detections: {} expected, {} got: {got:?}",
+        want.len(),
+        got.len()
+    );
+    ensure!(
+        got.first().map(|d| d.class_name) == Some("cat"),
+        "top detection {:?}",
+        got.first()
+    );
     Ok(())
 }
 
@@ -154,18 +206,36 @@ fn yolox_decode_by_hand() {
     // centre ((0.5 + 3) * 16, (0.25 + 2) * 16) = (56, 36); size (2 * 16, 1 * 16)
     assert!((phone.score - 0.4).abs() < 1e-6);
     let want = [40.0, 28.0, 72.0, 44.0];
-    assert!(phone.bbox.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-4), "{:?}", phone.bbox);
+    assert!(
+        phone
+            .bbox
+            .iter()
+            .zip(want)
+            .all(|(a, b)| (a - b).abs() < 1e-4),
+        "{:?}",
+        phone.bbox
+    );
     // book scores 0.08: above 0.05, below 0.1
-    assert!(yolox::decode(&raw, 0.1).iter().all(|d| d.class_name == "cell phone"));
+    assert!(yolox::decode(&raw, 0.1)
+        .iter()
+        .all(|d| d.class_name == "cell phone"));
 }
 
 /// Top-left letterbox inverse on a 640x360 frame: the picture fills the top 234 rows.
 #[test]
 fn yolox_letterbox_top_left_inverse() {
     let lb = Letterbox::placed(640, 360, 416, Placement::TopLeft);
-    assert_eq!((lb.inner_width, lb.inner_height, lb.pad_x, lb.pad_y), (416, 234, 0.0, 0.0));
+    assert_eq!(
+        (lb.inner_width, lb.inner_height, lb.pad_x, lb.pad_y),
+        (416, 234, 0.0, 0.0)
+    );
     let b = lb.to_original([0.0, 0.0, 416.0, 234.0]);
-    assert!(b.iter().zip([0.0, 0.0, 640.0, 360.0]).all(|(a, e)| (a - e).abs() < 1e-3), "{b:?}");
+    assert!(
+        b.iter()
+            .zip([0.0, 0.0, 640.0, 360.0])
+            .all(|(a, e)| (a - e).abs() < 1e-3),
+        "{b:?}"
+    );
     // a box in the padding below the picture clamps to the bottom edge
     assert_eq!(lb.to_original([10.0, 300.0, 20.0, 400.0])[1], 360.0);
 }
@@ -176,12 +246,23 @@ fn object_model_choice_loads_that_model() -> Result<()> {
     let which = Which { faces: false, objects: true, speech: false };
     for (kind, name) in [(ObjectModelKind::Yolox, "yolox-nano"), (ObjectModelKind::Nanodet, "nanodet-g")] {
         let m = load_with(None, which, kind)?;
-        ensure!(m.objects.as_ref().map(|o| o.name()) == Some(name), "{kind:?}");
-        ensure!(m.provenance.len() == 1 && !m.provenance[0].sha256.is_empty(), "{:?}", m.provenance);
+        ensure!(
+            m.objects.as_ref().map(|o| o.name()) == Some(name),
+            "{kind:?}"
+        );
+        ensure!(
+            m.provenance.len() == 1 && !m.provenance[0].sha256.is_empty(),
+            "{:?}",
+            m.provenance
+        );
     }
     let m = proctor::detect::models::load(None, which)?;
     ensure!(m.objects.as_ref().map(|o| o.name()) == Some("yolox-nano"));
-    ensure!(m.provenance[0].package == "Kazuhito00/YOLOX-ONNX-TFLite-Sample", "{:?}", m.provenance[0]);
+    ensure!(
+        m.provenance[0].package == "Kazuhito00/YOLOX-ONNX-TFLite-Sample",
+        "{:?}",
+        m.provenance[0]
+    );
     ensure!(ObjectModelKind::default() == ObjectModelKind::Yolox);
     Ok(())
 }

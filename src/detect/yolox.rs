@@ -47,8 +47,7 @@ use image::RgbImage;
 
 use super::blazeface::Depthwise;
 use super::objects::{
-    letterbox_with, nms_per_class, Letterbox, ObjectDetection, ObjectModel, Placement,
-    COCO_LABELS,
+    letterbox_with, nms_per_class, Letterbox, ObjectDetection, ObjectModel, Placement, COCO_LABELS,
 };
 
 pub const INPUT_SIZE: usize = 416;
@@ -127,7 +126,9 @@ struct Pointwise {
 
 impl Pointwise {
     fn parts(vb: &VarBuilder, c_in: usize, c_out: usize) -> Result<(Tensor, Tensor)> {
-        let w = vb.get((c_out, c_in, 1, 1), "weight")?.reshape((c_out, c_in))?;
+        let w = vb
+            .get((c_out, c_in, 1, 1), "weight")?
+            .reshape((c_out, c_in))?;
         Ok((w, vb.get(c_out, "bias")?))
     }
 
@@ -265,7 +266,11 @@ impl CspLayer {
     fn load(vb: VarBuilder, c_in: usize, c_out: usize, n: usize, shortcut: bool) -> Result<Self> {
         let hidden = c_out / 2;
         let conv = |name: &str| vb.pp(name).pp("conv");
-        let conv12 = Pointwise::stacked(&[(conv("conv1"), hidden), (conv("conv2"), hidden)], c_in, true)?;
+        let conv12 = Pointwise::stacked(
+            &[(conv("conv1"), hidden), (conv("conv2"), hidden)],
+            c_in,
+            true,
+        )?;
         let m = (0..n)
             .map(|i| {
                 let vb = vb.pp("m").pp(i);
@@ -346,7 +351,10 @@ impl Backbone {
             let c = 2 * c_in;
             let down = DwConv::load(stage.pp(0), c_in, c, 2)?;
             let (csp_index, shortcut) = if i == 5 { (2, false) } else { (1, true) };
-            dark.push((down, CspLayer::load(stage.pp(csp_index), c, c, n, shortcut)?));
+            dark.push((
+                down,
+                CspLayer::load(stage.pp(csp_index), c, c, n, shortcut)?,
+            ));
         }
         let spp_vb = d.pp("dark5").pp(1);
         let spp = Spp {
@@ -381,9 +389,13 @@ impl Backbone {
             t.upsample_nearest2d(2 * h, 2 * w)
         };
         let fpn_out0 = self.lateral_conv0.forward(&c5)?; // 128 @13
-        let f_out0 = self.c3_p4.forward(&Tensor::cat(&[&up(&fpn_out0)?, &c4], 1)?)?;
+        let f_out0 = self
+            .c3_p4
+            .forward(&Tensor::cat(&[&up(&fpn_out0)?, &c4], 1)?)?;
         let fpn_out1 = self.reduce_conv1.forward(&f_out0)?; // 64 @26
-        let p3 = self.c3_p3.forward(&Tensor::cat(&[&up(&fpn_out1)?, &c3], 1)?)?;
+        let p3 = self
+            .c3_p3
+            .forward(&Tensor::cat(&[&up(&fpn_out1)?, &c3], 1)?)?;
         let d3 = self.bu_conv2.forward(&p3)?;
         let p4 = self.c3_n3.forward(&Tensor::cat(&[&d3, &fpn_out1], 1)?)?;
         let d4 = self.bu_conv1.forward(&p4)?;
@@ -454,7 +466,11 @@ impl YoloxNano {
 
     /// Loads from the bytes of `yolox_nano.safetensors` (f32; f16 files are widened).
     pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self> {
-        Self::load(VarBuilder::from_slice_safetensors(bytes, DType::F32, device)?)
+        Self::load(VarBuilder::from_slice_safetensors(
+            bytes,
+            DType::F32,
+            device,
+        )?)
     }
 }
 
@@ -533,7 +549,8 @@ pub struct YoloX {
 impl YoloX {
     /// From the bytes of `yolox_nano.safetensors`.
     pub fn from_bytes(bytes: &[u8], device: &Device) -> anyhow::Result<Self> {
-        let net = YoloxNano::from_safetensors(bytes, device).context("loading YOLOX-nano weights")?;
+        let net =
+            YoloxNano::from_safetensors(bytes, device).context("loading YOLOX-nano weights")?;
         Ok(Self {
             net,
             device: device.clone(),
