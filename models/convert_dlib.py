@@ -563,6 +563,12 @@ def verification(d: "Dlib", workdir: Path, fixtures: Path) -> None:
     imgs["astronaut"] = np.asarray(Image.open(fixtures / "face.jpg").convert("RGB"))
     for t in (0.5, 1.2, 1.8):
         imgs[f"carphone@{t}"] = _carphone_frame(fixtures, workdir, t)
+    # The same pictures for the candle pipeline's measurement (an ignored test in
+    # tests/model_face_embed.rs reads them from here; not part of the repository).
+    vdir = workdir / "verify"
+    vdir.mkdir(parents=True, exist_ok=True)
+    for name, rgb in imgs.items():
+        Image.fromarray(rgb).save(vdir / f"{name.replace('@', '_at_')}.png")
     faces = []
     for name, rgb in imgs.items():
         found = d.faces(rgb)

@@ -191,3 +191,55 @@ fn face_embed_warp_vs_dlib() {
 fn face_embed_end_to_end() {
     mesh_aligned_chip_matches_identity(&root()).unwrap();
 }
+
+/// Measurement on the verification photos that `models/convert_dlib.py --reference` leaves
+/// in `target/model-work/dlib/verify/` (face_recognition's test photos of Obama and Biden,
+/// the astronaut, three carphone frames; not committed): proctor's whole path (BlazeFace,
+/// face mesh, `align_chip`, candle embedding), every pair judged at 0.6. Run with
+/// `cargo test --test tests face_embed_verification -- --ignored --nocapture`.
+pub fn verification_photos(root: &Path) -> Result<(usize, usize)> {
+    let dir = root.join("target/model-work/dlib/verify");
+    let dev = Device::Cpu;
+    let read = |f: &str| std::fs::read(root.join("models").join(f));
+    let det = FaceDetector::from_bytes(&read("blazeface_full.safetensors")?, &dev)?;
+    let lm = LandmarkModels::from_bytes(&read("face_landmark.safetensors")?, &read("iris_landmark.safetensors")?, &dev)?;
+    let net = embedder(root)?;
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| format!("{} (run models/convert_dlib.py --reference)", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .collect();
+    names.sort();
+    let mut faces = Vec::new();
+    for p in &names {
+        let img = image::open(p)?.to_rgb8();
+        let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+        let who = stem.split(['_', '@']).next().unwrap().trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
+        let Some(f) = det.detect(&img)?.into_iter().max_by(|a, b| a.area().total_cmp(&b.area())) else {
+            eprintln!("{stem}: no face found");
+            continue;
+        };
+        let marks = lm.run(&[(&img, FaceBox { bbox: f.bbox, keypoints: f.keypoints })])?;
+        let chip = align_chip(&img, &five_points_from_mesh(&marks[0].mesh)?)?;
+        faces.push((who, stem, net.embed(&[&chip])?.remove(0)));
+    }
+    let (mut ok, mut n) = (0, 0);
+    for i in 0..faces.len() {
+        for j in i + 1..faces.len() {
+            let same = faces[i].0 == faces[j].0;
+            let d = distance(&faces[i].2, &faces[j].2);
+            ok += usize::from((d < SAME_PERSON_THRESHOLD) == same);
+            n += 1;
+            eprintln!("  {:20} {:20} same={same:5} {d:.3}", faces[i].1, faces[j].1);
+        }
+    }
+    eprintln!("verification: {ok}/{n} pairs right at {SAME_PERSON_THRESHOLD} ({} faces)", faces.len());
+    Ok((ok, n))
+}
+
+#[test]
+#[ignore = "needs target/model-work/dlib/verify from models/convert_dlib.py --reference"]
+fn face_embed_verification() {
+    let (ok, n) = verification_photos(&root()).unwrap();
+    assert!(n >= 36 && ok * 10 >= n * 9, "{ok}/{n}");
+}
