@@ -122,9 +122,11 @@ fn dlib_5pt_template() -> [[f32; 2]; 5] {
 }
 
 /// Our warp with dlib's landmarks and dlib's template reproduces dlib's chip of face.jpg
-/// (dlib samples from an image pyramid level, we average sub-samples, so pixels differ a
-/// little), and the embedding of our chip stays next to dlib's.
-/// Observed: mean |Δ| 2.0 levels, embedding distance 0.03.
+/// (the face is smaller than the chip there, so no pyramid/sub-sampling is involved), and
+/// the embedding of our chip equals dlib's. The same warp in numpy on PIL's decoding of
+/// the JPEG matches dlib's chip exactly; the `image` crate's JPEG decoder differs from
+/// libjpeg by a few levels (chroma upsampling). Observed: mean |Δ| 0.21, max 3 levels,
+/// embedding distance 0.007.
 pub fn warp_matches_dlib_chip(root: &Path) -> Result<()> {
     let r = reference(root)?;
     let img = image::open(root.join("fixtures/face.jpg"))?.to_rgb8();
@@ -135,15 +137,17 @@ pub fn warp_matches_dlib_chip(root: &Path) -> Result<()> {
         / chip.as_raw().len() as f64;
     let d = distance(&net.embed(&[&chip])?[0], &r.embeddings[i]);
     eprintln!("our warp vs dlib's chip: mean |Δ| {mean_abs:.2} levels, embedding distance {d:.3}");
-    ensure!(mean_abs < 6.0, "chip differs from dlib's by {mean_abs} levels on average");
-    ensure!(d < 0.1, "embedding of our chip is {d} from dlib's");
+    let max_abs = chip.as_raw().iter().zip(r.chips[i].as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+    eprintln!("  max |Δ| {max_abs}");
+    ensure!(mean_abs < 0.5 && max_abs <= 6, "chip differs from dlib's: mean {mean_abs}, max {max_abs} levels");
+    ensure!(d < 0.01, "embedding of our chip is {d} from dlib's");
     Ok(())
 }
 
 /// End to end with proctor's own landmarks: BlazeFace → face mesh → five points →
 /// `align_chip` → embedding, on face.jpg. It must be the same person as dlib's embedding
 /// of dlib's chip of the same picture, and a different person from the carphone man.
-/// Observed: 0.16 to the astronaut, 0.85 to the carphone chips.
+/// Observed: 0.14 and 0.20 to the astronaut chips, 0.86 to the carphone chips.
 pub fn mesh_aligned_chip_matches_identity(root: &Path) -> Result<()> {
     let r = reference(root)?;
     let img = image::open(root.join("fixtures/face.jpg"))?.to_rgb8();

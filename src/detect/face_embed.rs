@@ -33,11 +33,16 @@
 //! 30, mouth corners = points 48 and 54; a normalised point `p` lands at chip pixel
 //! `(0.25 + p) / 1.5 * 150 = 25 + 100 p`, as in dlib. On that mean shape dlib's own 5-point
 //! template agrees (eye-corner midpoints within 0.6 chip px of these eye centres).
-//! A similarity transform (rotation, uniform scale, translation) is fitted by least
-//! squares (Umeyama) from the template to the image points; chip pixel `(c, r)` samples
-//! the image at the transformed `(c, r)` bilinearly (clamped at the border). When the face
-//! is much larger than the chip, each chip pixel averages an `n x n` grid of bilinear
-//! samples, `n = ceil(scale)`, in place of dlib's image pyramid.
+//! A similarity transform `T` (rotation, uniform scale `s`, translation) is fitted by least
+//! squares (Umeyama) from the template to the image points. Sampling then follows dlib's
+//! `chip_details`/`extract_image_chip`: the chip covers the square of side `150 s` centred
+//! on `T(75, 75)`, with chip pixel centres 0 and 149 on its edges, so chip pixel `(c, r)`
+//! samples the image at `T(75, 75) + R (150 s - 1) / 149 ((c, r) - 74.5)` (`R` = the
+//! rotation), bilinearly (coordinates clamped to the picture), truncated to u8. With dlib's
+//! landmarks and dlib's template this reproduces dlib's chip of `fixtures/face.jpg` to
+//! within the JPEG decoders' differences (mean 0.2 levels). When the face is larger than the chip (`s > 1`), each chip pixel
+//! averages an `n x n` grid of bilinear samples, `n = ceil(s)`, where dlib samples a
+//! 2x-pyramid level instead (only pixels of such chips differ from dlib's).
 //!
 //! Checked against dlib 20 (the `dlib-bin` wheel): the network on dlib's own chips in
 //! `fixtures/reference/dlib_resnet.safetensors` (tests/model_face_embed.rs).
@@ -160,10 +165,18 @@ fn bilinear(img: &RgbImage, x: f64, y: f64) -> [f64; 3] {
 }
 
 /// Warps `image` so that the points `from_chip` (chip pixels) land on `to_image` (image
-/// pixels): the transform is fitted by least squares, see the module doc.
+/// pixels), the way dlib's `get_face_chip` does (see the module doc).
 pub fn align_chip_with(image: &RgbImage, to_image: &[[f32; 2]], from_chip: &[[f32; 2]]) -> Result<RgbImage> {
     ensure!(image.width() > 0 && image.height() > 0, "empty picture");
     let t = Similarity::fit(from_chip, to_image)?;
+    let size = CHIP_SIZE as f64;
+    // dlib's chip_details: a square of side size * scale centred on t(size/2, size/2) whose
+    // corners are the chip's corner pixel centres (0 and size - 1).
+    let centre = t.apply([size / 2.0, size / 2.0]);
+    let k = ((size * t.scale() - 1.0) / (size - 1.0)).max(0.0) / t.scale();
+    let (a, b) = (t.a * k, t.b * k);
+    let mid = (size - 1.0) / 2.0;
+    let map = |c: f64, r: f64| [centre[0] + a * (c - mid) - b * (r - mid), centre[1] + b * (c - mid) + a * (r - mid)];
     let n = t.scale().ceil().max(1.0) as usize;
     let mut chip = RgbImage::new(CHIP_SIZE as u32, CHIP_SIZE as u32);
     for r in 0..CHIP_SIZE {
@@ -174,7 +187,7 @@ pub fn align_chip_with(image: &RgbImage, to_image: &[[f32; 2]], from_chip: &[[f3
                     // sub-sample offsets centred on the chip pixel: n = 1 gives (c, r) itself
                     let dx = (sx as f64 + 0.5) / n as f64 - 0.5;
                     let dy = (sy as f64 + 0.5) / n as f64 - 0.5;
-                    let [x, y] = t.apply([c as f64 + dx, r as f64 + dy]);
+                    let [x, y] = map(c as f64 + dx, r as f64 + dy);
                     let v = bilinear(image, x, y);
                     for k in 0..3 {
                         acc[k] += v[k];
@@ -182,7 +195,8 @@ pub fn align_chip_with(image: &RgbImage, to_image: &[[f32; 2]], from_chip: &[[f3
                 }
             }
             let m = (n * n) as f64;
-            let px = [0, 1, 2].map(|k| (acc[k] / m).round().clamp(0.0, 255.0) as u8);
+            // dlib converts the interpolated value to u8 by truncation
+            let px = [0, 1, 2].map(|k| (acc[k] / m).clamp(0.0, 255.0) as u8);
             chip.put_pixel(c as u32, r as u32, Rgb(px));
         }
     }
@@ -348,11 +362,15 @@ mod tests {
     }
 
     #[test]
-    fn align_identity_copies_pixels() {
-        // Template points given as image points: the transform is the identity.
-        let img = RgbImage::from_fn(150, 150, |x, y| Rgb([x as u8, y as u8, (x ^ y) as u8]));
+    fn align_with_template_points_is_dlibs_half_pixel_shift() {
+        // Template points given as image points: scale 1, no rotation; dlib's convention
+        // then samples chip pixel (c, r) at image (c + 0.5, r + 0.5). On a ramp of slope 1
+        // (x) and 0.5 (y) that is exactly c + 0.5 and r/2 + 0.25, truncated.
+        let img = RgbImage::from_fn(160, 160, |x, y| Rgb([x as u8, (y / 2) as u8, 7]));
         let chip = align_chip(&img, &TEMPLATE).unwrap();
-        assert_eq!(chip, img);
+        for (c, r, p) in chip.enumerate_pixels() {
+            assert_eq!(p.0, [c as u8, (r / 2) as u8, 7], "pixel ({c}, {r})");
+        }
     }
 
     #[test]
