@@ -495,7 +495,8 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 
 def reference(workdir: Path, fixtures: Path) -> dict:
     """Write fixtures/reference/dlib_resnet.safetensors: dlib's chips and embeddings of the
-    fixture faces (astronaut: fixtures/face.jpg and both faces of blazeface_two_faces.png;
+    fixture faces (astronaut: fixtures/face.jpg, the same enlarged 3x by pixel replication,
+    and the face dlib finds in blazeface_two_faces.png;
     carphone man: two frames of fixtures/h264_aac.mp4). Checks the numpy port on them, and
     prints same/different-identity distances (dlib) on the face_recognition test photos."""
     from PIL import Image
@@ -507,6 +508,10 @@ def reference(workdir: Path, fixtures: Path) -> dict:
         ("astronaut", "face.jpg", np.asarray(Image.open(fixtures / "face.jpg").convert("RGB"))),
         ("astronaut", "reference/blazeface_two_faces.png",
          np.asarray(Image.open(fixtures / "reference/blazeface_two_faces.png").convert("RGB"))),
+        # face.jpg enlarged 3x by pixel replication (exactly reproducible in Rust): the face is
+        # then larger than the chip and dlib extracts it from its image pyramid.
+        ("astronaut", "face.jpg x3 nearest",
+         np.asarray(Image.open(fixtures / "face.jpg").convert("RGB")).repeat(3, 0).repeat(3, 1)),
         ("carphone", "h264_aac.mp4@0.5s", _carphone_frame(fixtures, workdir, 0.5)),
         ("carphone", "h264_aac.mp4@1.8s", _carphone_frame(fixtures, workdir, 1.8)),
     ]
@@ -518,7 +523,7 @@ def reference(workdir: Path, fixtures: Path) -> dict:
         for chip, p, e in found:
             # face.jpg: dlib's HOG detector also fires on the mission patch (lower half);
             # kept as a parity input, labelled as no identity.
-            who = "patch" if name == "face.jpg" and p[4, 1] > rgb.shape[0] / 2 else ident
+            who = "patch" if name.startswith("face.jpg") and p[4, 1] > rgb.shape[0] / 2 else ident
             chips.append(chip); pts.append(p); embs.append(e); ids.append(who); names.append(name)
     # Parser check: the numpy forward pass (f32 and the committed f16 weights) against dlib.
     t = folded(parse(extract(workdir, MODEL_IN_SDIST, MODEL_SHA256).read_bytes()))
@@ -538,12 +543,16 @@ def reference(workdir: Path, fixtures: Path) -> dict:
             "identities": json.dumps(ids), "images": json.dumps(names),
             "identity_codes": "0 astronaut (Eileen Collins), 1 carphone man, 2 not a face (false positive)",
             "landmarks5": "dlib 5-point order: pixels of the source image",
+            "sources": json.dumps([n for _, n, _ in images]),
             "numpy_port_max_cosine_distance_f16": f"{cos16:.3g}"}
     dst = ref / "dlib_resnet.safetensors"
     codes = {"astronaut": 0, "carphone": 1, "patch": 2}
     save_file({"chips_u8": np.stack(chips), "embeddings": np.stack(embs),
                "landmarks5": np.stack(pts),
-               "identity": np.array([codes[i] for i in ids], np.uint8)}, str(dst), metadata=meta)
+               "identity": np.array([codes[i] for i in ids], np.uint8),
+               # index into the image list above, per chip
+               "source": np.array([[n for _, n, _ in images].index(x) for x in names], np.uint8)},
+              str(dst), metadata=meta)
     dst.chmod(0o644)
     print("faces:", list(zip(ids, names)))
     E = np.stack(embs)

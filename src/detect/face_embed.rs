@@ -40,9 +40,10 @@
 //! samples the image at `T(75, 75) + R (150 s - 1) / 149 ((c, r) - 74.5)` (`R` = the
 //! rotation), bilinearly (coordinates clamped to the picture), truncated to u8. With dlib's
 //! landmarks and dlib's template this reproduces dlib's chip of `fixtures/face.jpg` to
-//! within the JPEG decoders' differences (mean 0.2 levels). When the face is larger than the chip (`s > 1`), each chip pixel
-//! averages an `n x n` grid of bilinear samples, `n = ceil(s)`, where dlib samples a
-//! 2x-pyramid level instead (only pixels of such chips differ from dlib's).
+//! within the JPEG decoders' differences (mean 0.2 levels). When the face is more than
+//! twice the chip's size (`s > 2`) dlib samples from a level of a 2x image pyramid (`L`
+//! halvings, `L = ceil(log2 s) - 1`); here each chip pixel instead averages an `n x n`
+//! grid of bilinear samples, `n = 2^L`, so only such chips differ from dlib's a little.
 //!
 //! Checked against dlib 20 (the `dlib-bin` wheel): the network on dlib's own chips in
 //! `fixtures/reference/dlib_resnet.safetensors` (tests/model_face_embed.rs).
@@ -177,7 +178,8 @@ pub fn align_chip_with(image: &RgbImage, to_image: &[[f32; 2]], from_chip: &[[f3
     let (a, b) = (t.a * k, t.b * k);
     let mid = (size - 1.0) / 2.0;
     let map = |c: f64, r: f64| [centre[0] + a * (c - mid) - b * (r - mid), centre[1] + b * (c - mid) + a * (r - mid)];
-    let n = t.scale().ceil().max(1.0) as usize;
+    let levels = if t.scale() > 2.0 { t.scale().log2().ceil() as i32 - 1 } else { 0 };
+    let n = 1usize << levels.clamp(0, 6);
     let mut chip = RgbImage::new(CHIP_SIZE as u32, CHIP_SIZE as u32);
     for r in 0..CHIP_SIZE {
         for c in 0..CHIP_SIZE {
