@@ -14,6 +14,7 @@ use std::time::Duration;
 use common::median_time;
 use criterion::Criterion;
 use image::RgbImage;
+use proctor::detect::face_embed::{align_chip, five_points_from_mesh, FaceEmbedder};
 use proctor::detect::landmarks::{FaceBox, LandmarkModels};
 use proctor::detect::models::{load, Which};
 use proctor::detect::objects::NanoDet;
@@ -46,6 +47,11 @@ fn main() {
     let fb = FaceBox { bbox: face.blazeface_box(), keypoints: face.blazeface_keypoints() };
     let items1 = vec![(&frame, fb)];
     let items8 = vec![(&frame, fb); 8];
+    let embedder = FaceEmbedder::from_bytes(&read("dlib_resnet.safetensors"), &dev).unwrap();
+    let five = five_points_from_mesh(&marks.run(&items1).unwrap()[0].mesh).unwrap();
+    let chip = align_chip(&frame, &five).unwrap();
+    let chips1 = vec![&chip];
+    let chips8 = vec![&chip; 8];
 
     let mut c = Criterion::default().configure_from_args().sample_size(10).warm_up_time(Duration::from_millis(300));
     let mut g = c.benchmark_group("models");
@@ -60,6 +66,9 @@ fn main() {
     g.bench_function("nanodet_b4", |b| b.iter(|| nanodet.detect_batch(&b4, 0.3).unwrap()));
     g.bench_function("yolox_b1", |b| b.iter(|| yolox.detect_batch(&b1, 0.3).unwrap()));
     g.bench_function("yolox_b4", |b| b.iter(|| yolox.detect_batch(&b4, 0.3).unwrap()));
+    g.bench_function("align_chip", |b| b.iter(|| align_chip(&frame, &five).unwrap()));
+    g.bench_function("dlib_embed_b1", |b| b.iter(|| embedder.embed(&chips1).unwrap()));
+    g.bench_function("dlib_embed_b8", |b| b.iter(|| embedder.embed(&chips8).unwrap()));
     g.finish();
     c.final_summary();
 
@@ -97,12 +106,22 @@ fn main() {
     let y4 = median_time(runs, || {
         yolox.detect_batch(&b4, 0.3).unwrap();
     });
+    let a1 = median_time(runs, || {
+        align_chip(&frame, &five).unwrap();
+    });
+    let e1 = median_time(runs, || {
+        embedder.embed(&chips1).unwrap();
+    });
+    let e8 = median_time(runs, || {
+        embedder.embed(&chips8).unwrap();
+    });
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("\nper frame of {}x{} (median of {runs}, this machine, this run):", frame.width(), frame.height());
     println!("  decode one frame (seek + decode, baseline): {:.1} ms", ms(dec));
     println!("  YuNet-n (native size): batch 1 {:.1} ms, batch 8 {:.1} ms/frame", ms(d1), ms(d8) / 8.0);
     println!("  face mesh + iris (one face, two eyes): batch 1 {:.1} ms, batch 8 {:.1} ms/face", ms(m1), ms(m8) / 8.0);
     println!("  face path (YuNet + mesh + iris + geometry): batch 1 {:.1} ms, batch 8 {:.1} ms/frame ({:.1}x the decode baseline)", ms(f1), ms(f8) / 8.0, ms(f1) / ms(dec));
+    println!("  dlib face descriptor: align_chip {:.1} ms; embed batch 1 {:.1} ms, batch 8 {:.1} ms/face", ms(a1), ms(e1), ms(e8) / 8.0);
     println!(
         "  NanoDet-g: batch 1 {:.0} ms ({:.1} GFLOP/s), batch 4 {:.0} ms/frame ({:.1} GFLOP/s)",
         ms(n1),

