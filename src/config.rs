@@ -113,10 +113,10 @@ impl Default for EventConfig {
             eye_min_distance_px: 24.0,
             object_window: 3,
             object_min_hits: 2,
-            loud_audio_db: -20.0,
+            loud_audio_db: -12.0,
             loud_audio_min_s: 1.0,
             speech_min: 0.5,
-            mouth_still: 0.02,
+            mouth_still: 0.035,
             voices_min_s: 2.0,
             baseline: true,
         }
