@@ -17,3 +17,4 @@ mod model_yunet;
 mod outputs;
 mod readme;
 mod reliability;
+mod voices;

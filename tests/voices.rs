@@ -1,0 +1,57 @@
+//! Speech and whose it is, on the labelled speech fixtures (fixtures/speech.truth.json):
+//! speech with nobody in view, or while the candidate's lips are still, is another voice.
+
+use std::path::Path;
+
+use crate::util::*;
+
+fn events_of(dir: &Path, id: &str) -> Vec<(String, f64, f64)> {
+    let (_, ev) = proctor::timeline::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
+    ev.into_iter().map(|e| (e.kind.to_string(), e.start_s, e.end_s)).collect()
+}
+
+fn overlap(a: (f64, f64), b: (f64, f64)) -> f64 {
+    (a.1.min(b.1) - a.0.max(b.0)).max(0.0)
+}
+
+#[test]
+fn another_voice_is_flagged_and_its_signal_named() {
+    let d = tempfile::tempdir().unwrap();
+    let files = [fixture("speech_noface.webm"), fixture("speech_two_voices.webm")];
+    let r = analyze(&[&files[0], &files[1]], d.path(), &["--no-objects"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+
+    // nobody in view: both spans of voice B (2.00-4.58, 6.00-9.06) are one voices event
+    let ev = events_of(d.path(), "speech_noface");
+    let voices: Vec<_> = ev.iter().filter(|e| e.0 == "voices").collect();
+    assert_eq!(voices.len(), 1, "{ev:?}");
+    assert!(overlap((voices[0].1, voices[0].2), (2.0, 9.06)) > 6.0, "{ev:?}");
+    let (_, full) = proctor::timeline::read_events(&d.path().join("speech_noface.events.parquet")).unwrap();
+    let v = full.iter().find(|e| e.kind.as_str() == "voices").unwrap();
+    assert!(v.detail.contains("no face was in view"), "{}", v.detail);
+
+    // the candidate's face in view, lips still while voice B speaks (5.50-7.46)
+    let ev = events_of(d.path(), "speech_two_voices");
+    let voices: Vec<_> = ev.iter().filter(|e| e.0 == "voices").collect();
+    assert_eq!(voices.len(), 1, "{ev:?}");
+    assert!(overlap((voices[0].1, voices[0].2), (5.5, 7.46)) > 1.5, "{ev:?}");
+    // normal speech near the microphone is not loud_audio
+    assert!(ev.iter().all(|e| e.0 != "loud_audio"), "{ev:?}");
+
+    // the per-frame signals are in the frames table and voices counts as checked
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path().join("speech_two_voices.summary.json")).unwrap()).unwrap();
+    assert_eq!(s["counts"]["voices"]["count"].as_u64(), Some(1));
+    let frames = proctor::timeline::read_parquet(&d.path().join("speech_two_voices.frames.parquet")).unwrap();
+    let speech = frames.column("speech").unwrap().f32().unwrap();
+    let t = frames.column("t_s").unwrap().f64().unwrap();
+    for i in 0..frames.height() {
+        let (ti, p) = (t.get(i).unwrap(), speech.get(i).unwrap());
+        // silence between the utterances (4.0-5.0 s) and speech inside them (6.0-7.0 s)
+        if (4.1..4.9).contains(&ti) {
+            assert!(p < 0.5, "t {ti}: {p}");
+        }
+        if (6.0..7.0).contains(&ti) {
+            assert!(p > 0.5, "t {ti}: {p}");
+        }
+    }
+}
