@@ -274,7 +274,7 @@ pub fn observe_picture(
     cfg: &Config,
 ) -> anyhow::Result<(Vec<crate::observation::FaceObs>, Vec<ObjectObs>)> {
     let faces = match &models.faces {
-        Some(m) => m.analyze(&[img])?.pop().unwrap_or_default(),
+        Some(m) => crate::observation::observe_faces(&m.analyze(&[img])?.pop().unwrap_or_default()),
         None => Vec::new(),
     };
     let objects = detect_objects(&[img], models, cfg)?.pop().flatten().unwrap_or_default();
@@ -290,32 +290,14 @@ fn detect_objects(images: &[&image::RgbImage], models: &Models, cfg: &Config) ->
     }
     let oc = &cfg.objects;
     let min = oc.min_score.values().cloned().fold(1.0, f64::min) as f32;
-    Ok(model
-        .detect_batch(images, min)?
-        .into_iter()
-        .map(|dets| {
-            Some(
-                dets.into_iter()
-                    .filter_map(|d| {
-                        let category = oc.category_of(d.class_name)?.to_string();
-                        (d.score >= oc.min_score_of(&category)).then_some(ObjectObs {
-                            class: d.class_name.to_string(),
-                            category,
-                            score: d.score,
-                            bbox: d.bbox,
-                        })
-                    })
-                    .collect(),
-            )
-        })
-        .collect())
+    Ok(model.detect_batch(images, min)?.iter().map(|dets| Some(crate::observation::observe_objects(dets, oc))).collect())
 }
 
 /// Observations of one batch of frames.
 fn detect_batch(frames: &[Frame], object_every: usize, settings: &Settings) -> anyhow::Result<Vec<Observation>> {
     let images: Vec<&image::RgbImage> = frames.iter().map(|f| f.image.as_ref()).collect();
     let mut faces = match &settings.models.faces {
-        Some(m) => m.analyze(&images)?.into_iter().map(Some).collect(),
+        Some(m) => m.analyze(&images)?.iter().map(|f| Some(crate::observation::observe_faces(f))).collect(),
         None => vec![None; frames.len()],
     };
     let object_idx: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].index % object_every == 0).collect();

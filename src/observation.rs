@@ -157,6 +157,48 @@ pub fn other_voice(obs: &mut [Observation], c: &crate::config::EventConfig) {
     }
 }
 
+/// The observation of one face: the geometry its landmarks give (head pose,
+/// eye aspect ratios, gaze, lip opening), computed once, here. Faces come
+/// largest first from [`observe_faces`].
+pub fn observe_face(f: &crate::detect::FaceFound) -> FaceObs {
+    use crate::analysis::geometry::{eye_aspect_ratio, gaze, head_pose, mouth_opening, Eye};
+    let lm = f.landmarks.as_ref();
+    let pose = lm.and_then(|m| head_pose(&m.mesh));
+    let g = lm.and_then(|m| gaze(&m.mesh, m.right_iris[0], m.left_iris[0]));
+    FaceObs {
+        bbox: f.bbox,
+        score: f.score,
+        keypoints: f.keypoints.clone(),
+        yaw: pose.map(|p| p.yaw),
+        pitch: pose.map(|p| p.pitch),
+        roll: pose.map(|p| p.roll),
+        ear_left: lm.map(|m| eye_aspect_ratio(&m.mesh, Eye::Left)),
+        ear_right: lm.map(|m| eye_aspect_ratio(&m.mesh, Eye::Right)),
+        gaze_x: g.map(|g| g.x),
+        gaze_y: g.map(|g| g.y),
+        mouth_open: lm.map(|m| mouth_opening(&m.mesh)),
+    }
+}
+
+/// The faces of one picture, largest first.
+pub fn observe_faces(found: &[crate::detect::FaceFound]) -> Vec<FaceObs> {
+    let mut faces: Vec<FaceObs> = found.iter().map(observe_face).collect();
+    faces.sort_by(|a, b| b.area().total_cmp(&a.area()));
+    faces
+}
+
+/// The objects of one picture that matter to proctoring: each detection's
+/// category (phone, book, device, person) and the category's score threshold.
+pub fn observe_objects(found: &[crate::detect::ObjectDetection], oc: &crate::config::ObjectConfig) -> Vec<ObjectObs> {
+    found
+        .iter()
+        .filter_map(|d| {
+            let category = oc.category_of(d.class_name)?.to_string();
+            (d.score >= oc.min_score_of(&category)).then(|| ObjectObs { class: d.class_name.to_string(), category, score: d.score, bbox: d.bbox })
+        })
+        .collect()
+}
+
 /// Mean BT.601 luma of an RGB picture, sampling every other pixel.
 pub fn mean_luma(img: &image::RgbImage) -> f32 {
     let px = img.as_raw();

@@ -21,16 +21,27 @@ use serde::Serialize;
 
 pub use objects::{ObjectDetection, ObjectModel, COCO_LABELS};
 
-use crate::observation::FaceObs;
 
 /// Finds faces (and their landmarks, pose, eyes and gaze) in a batch of
 /// pictures. One call is one batch through each network.
 pub trait FaceAnalyzer: Send + Sync {
-    fn analyze(&self, images: &[&RgbImage]) -> anyhow::Result<Vec<Vec<FaceObs>>>;
+    /// Per picture, the faces found: raw detections with their landmarks.
+    fn analyze(&self, images: &[&RgbImage]) -> anyhow::Result<Vec<Vec<FaceFound>>>;
 
     /// Floor on the detector's face score (the config's `face_min_score`):
     /// weaker faces are not reported at all.
     fn set_min_score(&mut self, min_score: f32);
+}
+
+/// One face as the detectors saw it: the detector's box, score and keypoints
+/// (pixels of the picture), and the mesh and iris landmarks when the landmark
+/// model found a face there (presence at least 0.5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceFound {
+    pub bbox: [f32; 4],
+    pub score: f32,
+    pub keypoints: Vec<[f32; 2]>,
+    pub landmarks: Option<landmarks::FaceLandmarks>,
 }
 
 /// Where a model's weights came from, for the report and summary.
