@@ -28,8 +28,8 @@ fn sample_outputs_load_and_agree() {
     let t = frames.column("t_s").unwrap().f64().unwrap();
     assert_eq!(t.get(0), Some(0.0));
     assert!((t.get(1).unwrap() - 0.25).abs() < 1e-9);
-    assert_eq!(frames.column("schema_version").unwrap().u32().unwrap().get(0), Some(1));
-    for c in ["recording", "frame", "pts_s", "width", "height", "mean_luma", "audio_db", "face_count", "yaw", "gaze_x", "ear_left"] {
+    assert_eq!(frames.column("schema_version").unwrap().u32().unwrap().get(0), Some(proctor::timeline::SCHEMA_VERSION));
+    for c in ["recording", "frame", "pts_s", "width", "height", "mean_luma", "audio_db", "face_count", "yaw", "gaze_x", "ear_left", "mouth_open", "speech", "mouth_motion", "other_voice"] {
         assert!(frames.column(c).is_ok(), "frames column {c}");
     }
     let (rec, events) = proctor::timeline::read_events(&dir.path().join("sample.events.parquet")).unwrap();
