@@ -159,6 +159,11 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
         _ => false,
     };
     crate::observation::mouth_motion(&mut observations, cfg.events.face_min_score as f32);
+    let identity = settings.models.identity.as_ref().map(|_| {
+        let reference = settings.models.reference.as_ref();
+        crate::identity::attach_distances(&mut observations, reference);
+        reference.is_some()
+    });
     if speech_ran {
         crate::observation::other_voice(&mut observations, &cfg.events);
     }
@@ -190,11 +195,12 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
         warnings.push("no object model loaded: phone, book, device and person events were not checked".into());
     }
 
-    let checked = crate::events::checked_kinds(
+    let checked = crate::events::checked_kinds_with_identity(
         settings.models.faces.is_some(),
         settings.models.objects.is_some(),
         audio.is_some(),
         speech_ran && settings.models.faces.is_some(),
+        identity,
     );
     if !cfg.analysis.audio {
         warnings.push("audio analysis is off (analysis.audio = false): loud_audio and voices were not checked".into());
@@ -296,9 +302,17 @@ fn detect_objects(images: &[&image::RgbImage], models: &Models, cfg: &Config) ->
 /// Observations of one batch of frames.
 fn detect_batch(frames: &[Frame], object_every: usize, settings: &Settings) -> anyhow::Result<Vec<Observation>> {
     let images: Vec<&image::RgbImage> = frames.iter().map(|f| f.image.as_ref()).collect();
-    let mut faces = match &settings.models.faces {
-        Some(m) => m.analyze(&images)?.iter().map(|f| Some(crate::observation::observe_faces(f))).collect(),
+    let found = match &settings.models.faces {
+        Some(m) => Some(m.analyze(&images)?),
+        None => None,
+    };
+    let mut faces: Vec<Option<Vec<crate::observation::FaceObs>>> = match &found {
+        Some(f) => f.iter().map(|x| Some(crate::observation::observe_faces(x))).collect(),
         None => vec![None; frames.len()],
+    };
+    let mut embeddings = match (&settings.models.identity, &found) {
+        (Some(e), Some(found)) => embed_lone_faces(e, &images, found, frames, settings)?,
+        _ => vec![None; frames.len()],
     };
     let object_idx: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].index % object_every == 0).collect();
     let mut objects: Vec<Option<Vec<ObjectObs>>> = vec![None; frames.len()];
@@ -322,8 +336,52 @@ fn detect_batch(frames: &[Frame], object_every: usize, settings: &Settings) -> a
             speech: None,
             mouth_motion: None,
             other_voice: None,
+            embedding: embeddings[i].take(),
+            identity_distance: None,
+            reference_distance: None,
         })
         .collect())
+}
+
+/// Face descriptors of the lone face (the only one at or above
+/// `face_min_score`, with landmarks) on every `fps / identity_fps`-th frame:
+/// aligned on five mesh points (eye centres, nose tip, mouth corners) to
+/// dlib's 150x150 chip, all chips of the batch through the network at once.
+fn embed_lone_faces(
+    embedder: &crate::detect::face_embed::FaceEmbedder,
+    images: &[&image::RgbImage],
+    found: &[Vec<crate::detect::FaceFound>],
+    frames: &[Frame],
+    settings: &Settings,
+) -> anyhow::Result<Vec<Option<Vec<f32>>>> {
+    use crate::detect::face_embed::{align_chip, five_points_from_mesh};
+    let a = &settings.config.analysis;
+    let every = (a.fps / a.identity_fps.max(1e-6)).round().max(1.0) as usize;
+    let min = settings.config.events.face_min_score as f32;
+    let mut chips = Vec::new();
+    let mut at = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        if f.index % every != 0 {
+            continue;
+        }
+        let counted: Vec<&crate::detect::FaceFound> = found[i].iter().filter(|x| x.score >= min).collect();
+        let [lone] = counted.as_slice() else { continue };
+        let Some(lm) = &lone.landmarks else { continue };
+        let Ok(five) = five_points_from_mesh(&lm.mesh) else { continue };
+        if let Ok(chip) = align_chip(images[i], &five) {
+            chips.push(chip);
+            at.push(i);
+        }
+    }
+    let mut out = vec![None; frames.len()];
+    if chips.is_empty() {
+        return Ok(out);
+    }
+    let refs: Vec<&image::RgbImage> = chips.iter().collect();
+    for (i, e) in at.into_iter().zip(embedder.embed(&refs)?) {
+        out[i] = Some(e.to_vec());
+    }
+    Ok(out)
 }
 
 /// Audio level around each analysed frame.

@@ -73,7 +73,7 @@ pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error>
 
 /// The detectors, built in or from `--models`.
 pub fn load_models(common: &CommonArgs, cfg: &Config) -> Result<Models, Error> {
-    let which = Which { faces: true, objects: !common.no_objects, speech: cfg.analysis.audio };
+    let which = Which { faces: true, objects: !common.no_objects, speech: cfg.analysis.audio, identity: cfg.analysis.identity_fps > 0.0 };
     crate::detect::models::load_with(common.models.as_deref(), which, cfg.objects.model)
 }
 
@@ -126,6 +126,16 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
+    let mut models = models;
+    if let Some(photo) = &args.reference {
+        match reference_embedding(photo, &models, &cfg) {
+            Ok(e) => models.reference = Some(e),
+            Err(e) => {
+                crate::warn!("proctor: error: {e}");
+                return ExitCode::from(EXIT_FAILED);
+            }
+        }
+    }
     let settings = Settings { config: cfg, models, threads: threads(&args.common) };
     let show = !args.common.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
     let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
@@ -189,6 +199,36 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The face descriptor of a reference photo: exactly one face, with landmarks.
+pub fn reference_embedding(photo: &Path, models: &Models, cfg: &Config) -> Result<crate::detect::face_embed::Embedding, Error> {
+    use crate::detect::face_embed::{align_chip, five_points_from_mesh};
+    let bad = |why: String| Error::new(photo, ErrorKind::Config(format!("reference photo: {why}")));
+    crate::decode::probe::check_file(photo)?;
+    let img = image::open(photo).map_err(|e| Error::new(photo, ErrorKind::NotMedia(format!("not an image proctor can read: {e}"))))?;
+    let img = img.to_rgb8();
+    // very large photos are scaled down first: faces stay far above the chip size
+    let img = if img.width().max(img.height()) > 2048 {
+        let s = 2048.0 / img.width().max(img.height()) as f32;
+        image::imageops::resize(&img, ((img.width() as f32 * s) as u32).max(1), ((img.height() as f32 * s) as u32).max(1), image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
+    let (Some(faces), Some(embedder)) = (&models.faces, &models.identity) else {
+        return Err(bad("the face models are not loaded (analysis.identity_fps = 0?)".into()));
+    };
+    let found = faces.analyze(&[&img]).map_err(|e| bad(format!("{e:#}")))?.pop().unwrap_or_default();
+    let counted: Vec<_> = found.iter().filter(|f| f.score >= cfg.events.face_min_score as f32).collect();
+    let lone = match counted.as_slice() {
+        [] => return Err(bad("no face found in it".into())),
+        [one] => *one,
+        many => return Err(bad(format!("{} faces found in it; it must show the candidate alone", many.len()))),
+    };
+    let lm = lone.landmarks.as_ref().ok_or_else(|| bad("the face is too unclear for its landmarks".into()))?;
+    let five = five_points_from_mesh(&lm.mesh).map_err(|e| bad(format!("{e:#}")))?;
+    let chip = align_chip(&img, &five).map_err(|e| bad(format!("{e:#}")))?;
+    embedder.embed(&[&chip]).map_err(|e| bad(format!("{e:#}")))?.pop().ok_or_else(|| bad("no descriptor".into()))
 }
 
 fn display_name(p: &Path) -> String {
@@ -463,6 +503,7 @@ fn detect_cmd(args: &DetectArgs) -> ExitCode {
                         index: 0, t: 0.0, pts: 0.0, width: img.width(), height: img.height(), mean_luma: 0.0,
                         audio_db: None, faces: Some(faces.clone()), objects: Some(objects.clone()),
                         speech: None, mouth_motion: None, other_voice: None,
+                        embedding: None, identity_distance: None, reference_distance: None,
                     };
                     report::draw_boxes(&mut img, &report::boxes_of(&o));
                     for f in &faces {

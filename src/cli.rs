@@ -190,6 +190,12 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// A photo of the candidate (one face): the face in the recording is compared with it
+    /// and `identity` is raised where it does not match. Without it, the candidate is
+    /// enrolled from the recording and `candidate_changed` is raised where the face changes.
+    #[arg(long, value_name = "PHOTO")]
+    pub reference: Option<PathBuf>,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }

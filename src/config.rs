@@ -34,11 +34,13 @@ pub struct AnalysisConfig {
     /// Analyse the audio (levels and speech); off: loud_audio and voices are
     /// reported as not checked.
     pub audio: bool,
+    /// Face descriptors per second of media for identity (0: identity off).
+    pub identity_fps: f64,
 }
 
 impl Default for AnalysisConfig {
     fn default() -> Self {
-        AnalysisConfig { fps: 4.0, object_fps: 1.0, max_side: 1280, audio_window_s: 0.5, audio: true }
+        AnalysisConfig { fps: 4.0, object_fps: 1.0, max_side: 1280, audio_window_s: 0.5, audio: true, identity_fps: 0.5 }
     }
 }
 
@@ -90,6 +92,12 @@ pub struct EventConfig {
     /// Another voice (speech with no face in view, or with the candidate's
     /// lips still) heard for at least this long is a voices event.
     pub voices_min_s: f64,
+    /// Face descriptors farther apart than this (Euclidean, dlib's scale) are
+    /// different people.
+    pub identity_max_distance: f64,
+    /// A lone face that does not match for at least this long is an identity
+    /// (or candidate_changed) event.
+    pub identity_min_s: f64,
     /// Judge head pose and gaze relative to the candidate's own median.
     pub baseline: bool,
 }
@@ -118,6 +126,8 @@ impl Default for EventConfig {
             speech_min: 0.5,
             mouth_still: 0.035,
             voices_min_s: 2.0,
+            identity_max_distance: 0.6,
+            identity_min_s: 4.0,
             baseline: true,
         }
     }
@@ -237,6 +247,7 @@ impl Default for Policy {
                 (LoudAudio, 2.0),
                 (Voices, 2.0),
                 (Identity, 40.0),
+                (CandidateChanged, 40.0),
             ]),
             caps: BTreeMap::new(),
             low_risk_min: 85.0,
@@ -261,6 +272,9 @@ impl Config {
         }
         if !(a.object_fps > 0.0 && a.object_fps <= a.fps) {
             return Err(format!("analysis.object_fps must be in (0, fps], not {}", a.object_fps));
+        }
+        if !(a.identity_fps >= 0.0 && a.identity_fps <= a.fps) {
+            return Err(format!("analysis.identity_fps must be in [0, fps], not {}", a.identity_fps));
         }
         if a.max_side < 64 {
             return Err("analysis.max_side must be at least 64".into());

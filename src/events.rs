@@ -33,10 +33,11 @@ pub enum EventKind {
     LoudAudio,
     Voices,
     Identity,
+    CandidateChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::NoFace,
         EventKind::MultipleFaces,
         EventKind::LookingAway,
@@ -49,6 +50,7 @@ impl EventKind {
         EventKind::LoudAudio,
         EventKind::Voices,
         EventKind::Identity,
+        EventKind::CandidateChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +67,7 @@ impl EventKind {
             EventKind::LoudAudio => "loud_audio",
             EventKind::Voices => "voices",
             EventKind::Identity => "identity",
+            EventKind::CandidateChanged => "candidate_changed",
         }
     }
 
@@ -107,7 +110,15 @@ impl EventKind {
                  (lip-opening variation under {}), for at least {} s",
                 c.speech_min, c.mouth_still, c.voices_min_s
             ),
-            EventKind::Identity => "a person who is not the candidate (not detected by this version)".into(),
+            EventKind::Identity => format!(
+                "the lone face does not match the reference photo (face-descriptor distance above {}) for at least {} s",
+                c.identity_max_distance, c.identity_min_s
+            ),
+            EventKind::CandidateChanged => format!(
+                "the lone face does not match the candidate enrolled from this session (face-descriptor distance \
+                 above {}) for at least {} s",
+                c.identity_max_distance, c.identity_min_s
+            ),
         }
     }
 }
@@ -131,8 +142,21 @@ impl FromStr for EventKind {
 /// The kinds whose detector ran, given which inputs were analysed: face kinds
 /// need the face models, object kinds the object model, `loud_audio` an audio
 /// stream, `voices` speech detection on it (with the face models, which tell
-/// whose speech it is). `identity` has no detector in this version.
+/// whose speech it is). With the face descriptor, `identity` is checked when a
+/// reference photo was given, `candidate_changed` when it was not.
 pub fn checked_kinds(faces: bool, objects: bool, audio: bool, speech: bool) -> std::collections::BTreeSet<EventKind> {
+    checked_kinds_with_identity(faces, objects, audio, speech, None)
+}
+
+/// [`checked_kinds`], plus the identity kind: `Some(true)` when faces were
+/// compared with a reference photo, `Some(false)` with the enrolled candidate.
+pub fn checked_kinds_with_identity(
+    faces: bool,
+    objects: bool,
+    audio: bool,
+    speech: bool,
+    identity: Option<bool>,
+) -> std::collections::BTreeSet<EventKind> {
     use EventKind::*;
     let mut k = std::collections::BTreeSet::new();
     if faces {
@@ -146,6 +170,15 @@ pub fn checked_kinds(faces: bool, objects: bool, audio: bool, speech: bool) -> s
     }
     if speech {
         k.insert(Voices);
+    }
+    match identity {
+        Some(true) => {
+            k.insert(Identity);
+        }
+        Some(false) => {
+            k.insert(CandidateChanged);
+        }
+        None => {}
     }
     k
 }
@@ -449,6 +482,35 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         events.push(r.into_event(EventKind::LoudAudio, detail));
     }
 
+    // identity: the lone face against the reference photo, or the enrolled candidate
+    for (kind, get) in [
+        (EventKind::Identity, (|o: &Observation| o.reference_distance) as fn(&Observation) -> Option<f32>),
+        (EventKind::CandidateChanged, |o: &Observation| o.identity_distance),
+    ] {
+        let sampled: Vec<&Observation> = obs.iter().filter(|o| get(o).is_some()).collect();
+        if sampled.is_empty() {
+            continue;
+        }
+        let istep = median(sampled.windows(2).map(|w| (w[1].t - w[0].t) as f32).collect()).map_or(step, f64::from).max(step);
+        let thr = c.identity_max_distance as f32;
+        let signal: Vec<_> = sampled
+            .iter()
+            .map(|o| (o.t, get(o).filter(|d| *d > thr).map(|d| ((d - thr) / 0.3 + 0.5).min(1.0))))
+            .collect();
+        for r in fold(&signal, istep, c.merge_gap_s.max(istep * 1.5), c.identity_min_s) {
+            let ds: Vec<f32> = sampled.iter().filter(|o| o.t >= r.start - 1e-9 && o.t < r.end - 1e-9).filter_map(|o| get(o)).collect();
+            let whom = if kind == EventKind::Identity { "the reference photo" } else { "the candidate enrolled from the session" };
+            let detail = format!(
+                "median face-descriptor distance {:.2} to {whom} (same person below {}), in {} of {} samples",
+                median(ds).unwrap_or(f32::NAN),
+                c.identity_max_distance,
+                r.hits.len(),
+                r.samples
+            );
+            events.push(r.into_event(kind, detail));
+        }
+    }
+
     // another voice: speech that the picture says is not the candidate's
     let signal: Vec<_> = obs.iter().map(|o| (o.t, o.other_voice.filter(|v| *v >= c.speech_min as f32))).collect();
     for r in fold(&signal, step, c.merge_gap_s, c.voices_min_s) {
@@ -639,6 +701,9 @@ mod tests {
                 speech: None,
                 mouth_motion: None,
                 other_voice: None,
+                embedding: None,
+                identity_distance: None,
+                reference_distance: None,
             })
             .collect()
     }

@@ -91,6 +91,16 @@ pub struct Observation {
     /// still, else 0; `None` when speech was not checked.
     #[serde(default)]
     pub other_voice: Option<f32>,
+    /// Face descriptor (dlib ResNet, 128-d) of the lone face, on the frames
+    /// sampled for identity. Kept in memory only: never written to disk.
+    #[serde(skip)]
+    pub embedding: Option<Vec<f32>>,
+    /// Distance of that descriptor to the candidate enrolled from the session.
+    #[serde(default)]
+    pub identity_distance: Option<f32>,
+    /// Distance of that descriptor to the reference photo (`--reference`).
+    #[serde(default)]
+    pub reference_distance: Option<f32>,
 }
 
 impl Observation {

@@ -12,7 +12,10 @@
 //!   detector ran on the frame), and the audio columns `speech` (speech
 //!   probability), `mouth_motion` (how much the lone face's lips moved within
 //!   0.5 s) and `other_voice` (speech the picture says is not the
-//!   candidate's), null where not measured.
+//!   candidate's), `identity_distance` and `reference_distance` (face
+//!   descriptor distance of the lone face to the candidate enrolled from the
+//!   session, or to the reference photo, on the frames sampled for
+//!   identity), null where not measured.
 //! * detections: one row per face or object: `recording`, `frame`, `t_s`,
 //!   `type` (face/object), `class`, `category`, `score`, `x0..y1`, and for
 //!   faces the pose, eye and gaze columns.
@@ -79,6 +82,8 @@ pub fn frames_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("speech", obs.iter().map(|o| o.speech).collect::<Vec<_>>()),
         col("mouth_motion", obs.iter().map(|o| o.mouth_motion).collect::<Vec<_>>()),
         col("other_voice", obs.iter().map(|o| o.other_voice).collect::<Vec<_>>()),
+        col("identity_distance", obs.iter().map(|o| o.identity_distance).collect::<Vec<_>>()),
+        col("reference_distance", obs.iter().map(|o| o.reference_distance).collect::<Vec<_>>()),
     ])
 }
 

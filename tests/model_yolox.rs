@@ -243,7 +243,7 @@ fn yolox_letterbox_top_left_inverse() {
 /// `--object-model` picks the detector; YOLOX is the default.
 #[test]
 fn object_model_choice_loads_that_model() -> Result<()> {
-    let which = Which { faces: false, objects: true, speech: false };
+    let which = Which { faces: false, objects: true, speech: false, identity: false };
     for (kind, name) in [(ObjectModelKind::Yolox, "yolox-nano"), (ObjectModelKind::Nanodet, "nanodet-g")] {
         let m = load_with(None, which, kind)?;
         ensure!(

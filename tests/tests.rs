@@ -7,6 +7,7 @@ mod cli;
 mod decode;
 mod eval;
 mod fuzz;
+mod identity;
 mod model_blazeface;
 mod model_face_embed;
 mod model_landmarks;

@@ -43,6 +43,12 @@ const NANODET: Embedded = Embedded {
     provenance: include_str!("../../models/nanodet_g.provenance.json"),
 };
 
+const DLIB: Embedded = Embedded {
+    file: "dlib_resnet.safetensors",
+    bytes: include_bytes!("../../models/dlib_resnet.safetensors"),
+    provenance: include_str!("../../models/dlib_resnet.provenance.json"),
+};
+
 const YOLOX: Embedded = Embedded {
     file: "yolox_nano.safetensors",
     bytes: include_bytes!("../../models/yolox_nano.safetensors"),
@@ -86,6 +92,7 @@ pub struct Which {
     pub faces: bool,
     pub objects: bool,
     pub speech: bool,
+    pub identity: bool,
 }
 
 /// The device to run on: CUDA when built with the `cuda` feature and a GPU
@@ -130,6 +137,11 @@ pub fn load_with(dir: Option<&Path>, which: Which, object_model: ObjectModelKind
                 models.provenance.push(provenance("NanoDet-g (objects)", NANODET.provenance));
             }
         }
+    }
+    if which.identity && which.faces {
+        let e = super::face_embed::FaceEmbedder::from_bytes(&bytes_of(&DLIB, dir)?, &dev).map_err(|e| model_err(DLIB.file, e))?;
+        models.identity = Some(e);
+        models.provenance.push(provenance("dlib ResNet face descriptor (identity)", DLIB.provenance));
     }
     if which.speech {
         let vad = crate::audio::load_vad(dir, &dev).map_err(|e| model_err(crate::audio::VAD_FILE, e))?;

@@ -115,6 +115,17 @@ pub fn signals(obs: &[Observation], baseline: &Baseline, cfg: &Config) -> Vec<Si
     if audio.iter().any(|p| p.1.is_some()) {
         out.push(Signal { name: "audio (dBFS)".into(), min: -80.0, max: 0.0, marks: vec![e.loud_audio_db], points: audio });
     }
+    for (name, get) in [
+        ("identity distance", (|o: &Observation| o.identity_distance) as fn(&Observation) -> Option<f32>),
+        ("distance to reference", |o: &Observation| o.reference_distance),
+    ] {
+        let pts: Vec<(f64, Option<f64>)> = obs.iter().filter_map(|o| get(o).map(|d| (o.t, Some(f64::from(d))))).collect();
+        if !pts.is_empty() {
+            let step = pts.len().div_ceil(MAX_SIGNAL_POINTS).max(1);
+            let points = pts.chunks(step).map(|c| (c[0].0, c.iter().filter_map(|p| p.1).reduce(f64::max))).collect();
+            out.push(Signal { name: name.into(), min: 0.0, max: 1.2, marks: vec![e.identity_max_distance], points });
+        }
+    }
     let speech = series(&|o| o.speech.map(f64::from));
     if speech.iter().any(|p| p.1.is_some()) {
         out.push(Signal { name: "speech probability".into(), min: 0.0, max: 1.0, marks: vec![e.speech_min], points: speech });
@@ -492,6 +503,9 @@ mod tests {
                 speech: None,
                 mouth_motion: None,
                 other_voice: None,
+                embedding: None,
+                identity_distance: None,
+                reference_distance: None,
             })
             .collect();
         let base = Baseline { yaw: 10.0, ..Default::default() };
