@@ -159,11 +159,18 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
         _ => false,
     };
     crate::observation::mouth_motion(&mut observations, cfg.events.face_min_score as f32);
-    let identity = settings.models.identity.as_ref().map(|_| {
-        let reference = settings.models.reference.as_ref();
-        crate::identity::attach_distances(&mut observations, reference);
-        reference.is_some()
-    });
+    let identity = match &settings.models.identity {
+        None => None,
+        Some(_) => {
+            let reference = settings.models.reference.as_ref();
+            if crate::identity::attach_distances(&mut observations, reference) {
+                Some(reference.is_some())
+            } else {
+                warnings.push("no face was seen in most of the recording to enrol as the candidate: candidate_changed was not checked".into());
+                None
+            }
+        }
+    };
     if speech_ran {
         crate::observation::other_voice(&mut observations, &cfg.events);
     }
