@@ -207,6 +207,19 @@ fn archive_of(n: usize) -> (tempfile::TempDir, PathBuf) {
     (d, root)
 }
 
+/// `proctor batch ROOT -o OUT` in the background, `jobs` recordings at once.
+fn spawn_batch(root: &Path, out: &Path, jobs: &str) -> std::process::Child {
+    proctor()
+        .args(["batch", "-q", "--jobs", jobs, "--threads", jobs])
+        .arg(root)
+        .arg("-o")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn manifest_lines(out: &Path) -> usize {
     std::fs::read_to_string(out.join("manifest.jsonl")).map(|t| t.lines().count()).unwrap_or(0)
 }
@@ -215,15 +228,7 @@ fn manifest_lines(out: &Path) -> usize {
 fn ctrl_c_stops_a_batch_cleanly_and_resume_finishes_it() {
     let (d, root) = archive_of(6);
     let out = d.path().join("out");
-    let mut child = proctor()
-        .args(["batch", "-q", "--jobs", "1", "--threads", "1"])
-        .arg(&root)
-        .arg("-o")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_batch(&root, &out, "1");
     // wait for the first recording to finish, then interrupt
     let t0 = Instant::now();
     while manifest_lines(&out) < 1 && t0.elapsed() < Duration::from_secs(120) {
@@ -252,15 +257,7 @@ fn ctrl_c_stops_a_batch_cleanly_and_resume_finishes_it() {
 fn a_second_ctrl_c_quits_at_once_and_leaves_no_temporaries() {
     let (d, root) = archive_of(4);
     let out = d.path().join("out");
-    let mut child = proctor()
-        .args(["batch", "-q", "--jobs", "2", "--threads", "2"])
-        .arg(&root)
-        .arg("-o")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_batch(&root, &out, "2");
     // wait until recordings are under way (their model setup done, outputs being made)
     let t0 = Instant::now();
     while !out.join("recordings").exists() && t0.elapsed() < Duration::from_secs(120) {

@@ -333,24 +333,32 @@ impl NanoDet {
     /// Raw network outputs for a normalised batch, copied to the CPU once:
     /// `B` vectors of `NUM_CELLS * 124` floats.
     pub fn raw(&self, x: &Tensor) -> anyhow::Result<Vec<Vec<f32>>> {
-        let y = self.net.forward_concat(x)?.to_device(&Device::Cpu)?;
-        let (b, _, _) = y.dims3()?;
-        let flat = y.flatten_all()?.to_vec1::<f32>()?;
-        Ok(flat
-            .chunks(flat.len() / b.max(1))
-            .map(<[f32]>::to_vec)
-            .collect())
+        per_image(&self.net.forward_concat(x)?)
     }
 
     /// Candidates -> NMS -> top `max_detections` -> original coordinates.
     pub fn postprocess(&self, raw: &[f32], lb: &Letterbox, min_score: f32) -> Vec<ObjectDetection> {
-        let mut dets = nms_per_class(decode_gfl(raw, min_score), self.iou_threshold);
-        dets.truncate(self.max_detections);
-        for d in &mut dets {
-            d.bbox = lb.to_original(d.bbox);
-        }
-        dets
+        finish(decode_gfl(raw, min_score), lb, self.iou_threshold, self.max_detections)
     }
+}
+
+/// A `[B, cells, values]` network output, copied to the CPU once, as one
+/// flat vector per image.
+pub fn per_image(y: &Tensor) -> anyhow::Result<Vec<Vec<f32>>> {
+    let y = y.to_device(&Device::Cpu)?;
+    let (b, _, _) = y.dims3()?;
+    let flat = y.flatten_all()?.to_vec1::<f32>()?;
+    Ok(flat.chunks(flat.len() / b.max(1)).map(<[f32]>::to_vec).collect())
+}
+
+/// Decoded candidates -> per-class NMS -> the best `max` -> original pixels.
+pub fn finish(candidates: Vec<ObjectDetection>, lb: &Letterbox, iou: f32, max: usize) -> Vec<ObjectDetection> {
+    let mut dets = nms_per_class(candidates, iou);
+    dets.truncate(max);
+    for d in &mut dets {
+        d.bbox = lb.to_original(d.bbox);
+    }
+    dets
 }
 
 impl ObjectModel for NanoDet {

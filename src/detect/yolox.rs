@@ -47,7 +47,7 @@ use image::RgbImage;
 
 use super::blazeface::Depthwise;
 use super::objects::{
-    letterbox_with, nms_per_class, Letterbox, ObjectDetection, ObjectModel, Placement, COCO_LABELS,
+    letterbox_with, Letterbox, ObjectDetection, ObjectModel, Placement, COCO_LABELS,
 };
 
 pub const INPUT_SIZE: usize = 416;
@@ -581,23 +581,12 @@ impl YoloX {
 
     /// Raw outputs, copied to the CPU once: `B` vectors of `NUM_CELLS * 85` floats.
     pub fn raw(&self, x: &Tensor) -> anyhow::Result<Vec<Vec<f32>>> {
-        let y = self.net.forward(x)?.to_device(&Device::Cpu)?;
-        let (b, _, _) = y.dims3()?;
-        let flat = y.flatten_all()?.to_vec1::<f32>()?;
-        Ok(flat
-            .chunks(flat.len() / b.max(1))
-            .map(<[f32]>::to_vec)
-            .collect())
+        super::objects::per_image(&self.net.forward(x)?)
     }
 
     /// Candidates -> NMS -> top `max_detections` -> original coordinates.
     pub fn postprocess(&self, raw: &[f32], lb: &Letterbox, min_score: f32) -> Vec<ObjectDetection> {
-        let mut dets = nms_per_class(decode(raw, min_score), self.iou_threshold);
-        dets.truncate(self.max_detections);
-        for d in &mut dets {
-            d.bbox = lb.to_original(d.bbox);
-        }
-        dets
+        super::objects::finish(decode(raw, min_score), lb, self.iou_threshold, self.max_detections)
     }
 }
 
