@@ -106,3 +106,31 @@ fn a_bad_reference_photo_is_one_clear_error() {
         assert!(!r.stderr().contains("panicked"));
     }
 }
+
+/// A 20-minute recording of one man alone (a fixture looped with ffmpeg's
+/// `-stream_loop`, stream copy) raises no event at the defaults. About 5 minutes
+/// on 2 cores, so it is left out of the default run:
+/// `cargo test --test tests long_alone -- --ignored`.
+#[test]
+#[ignore]
+fn long_alone_recording_raises_nothing() {
+    if !have("ffmpeg") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let long = d.path().join("alone20.mp4");
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-stream_loop", "599", "-i"])
+        .arg(fixture("h264_aac.mp4"))
+        .args(["-c", "copy"])
+        .arg(&long)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let r = analyze(&[&long], d.path(), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path().join("alone20.summary.json")).unwrap()).unwrap();
+    assert!(s["duration_s"].as_f64().unwrap() > 1190.0);
+    assert_eq!(s["events"].as_u64(), Some(0), "{}", s["counts"]);
+    assert_eq!(s["score"].as_f64(), Some(100.0));
+}
