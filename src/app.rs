@@ -139,6 +139,8 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
     let settings = Settings { config: cfg, models, threads: threads(&args.common) };
     let show = !args.common.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
     let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    // temporaries of earlier runs that were killed
+    crate::write::clean_stale(&args.outdir);
     // one id per input, distinct within the run (crate::ids)
     let ids = crate::ids::ids_for_files(&args.files);
     let mut failed = 0usize;

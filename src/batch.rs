@@ -237,7 +237,9 @@ pub fn run_batch(
 ) -> Result<Vec<Row>> {
     let rec_dir = opts.outdir.join("recordings");
     std::fs::create_dir_all(&rec_dir).map_err(|e| Error::new(&rec_dir, ErrorKind::Output(e.to_string())))?;
+    // once per run, not per recording: an archive directory can hold many files
     crate::write::clean_stale(&opts.outdir);
+    crate::write::clean_stale(&rec_dir);
     let manifest_path = opts.outdir.join("manifest.jsonl");
     let previous = if opts.resume { read_manifest(&manifest_path) } else { BTreeMap::new() };
     if !opts.resume {

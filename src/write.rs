@@ -133,11 +133,11 @@ pub const TEMP_PREFIX: &str = ".proctor-tmp-";
 /// written into a temporary directory beside them, then moved into place,
 /// the report last (an old report is removed first), so a present report
 /// means the tables beside it are complete and of the same run. On an error
-/// nothing of this run is left in `outdir`.
+/// nothing of this run is left in `outdir`. (Temporaries of earlier, killed
+/// runs are removed once per run by the caller: [`clean_stale`].)
 pub fn write_all(a: &Analysis, outdir: &Path, candidate: Option<&str>) -> Result<Outputs> {
     let out_err = |p: &Path, e: std::io::Error| crate::error::Error::new(p, crate::error::ErrorKind::Output(e.to_string()));
     std::fs::create_dir_all(outdir).map_err(|e| out_err(outdir, e))?;
-    clean_stale(outdir);
     let tmp_dir = outdir.join(format!("{TEMP_PREFIX}{}-{}", a.recording, std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp_dir);
     std::fs::create_dir(&tmp_dir).map_err(|e| out_err(&tmp_dir, e))?;

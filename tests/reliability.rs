@@ -128,6 +128,20 @@ fn a_failed_report_leaves_no_tables_and_no_temporaries() {
 }
 
 #[test]
+fn temporaries_of_a_killed_run_are_cleaned_by_the_next() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    // left by a run (pid 0: never a live user process) that was killed mid-write
+    std::fs::create_dir_all(out.join(".proctor-tmp-vp8_opus-0")).unwrap();
+    std::fs::write(out.join(".proctor-tmp-vp8_opus-0/vp8_opus.frames.parquet"), b"half").unwrap();
+    std::fs::write(out.join(".vp8_opus.report.pdf.tmp-0"), b"half").unwrap();
+    let r = analyze(&[&fixture("vp8_opus.webm")], &out, &["--no-objects"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
+    assert!(out.join("vp8_opus.report.pdf").exists());
+}
+
+#[test]
 fn a_closed_stdout_pipe_ends_quietly() {
     if !have("bash") || !have("head") {
         return;
