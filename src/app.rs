@@ -119,14 +119,13 @@ impl Progress for Bar {
 }
 
 fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
-    let (cfg, models) = match config_and_models(&args.common) {
+    let (cfg, mut models) = match config_and_models(&args.common) {
         Ok(v) => v,
         Err(e) => {
             crate::warn!("proctor: error: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let mut models = models;
     if let Some(photo) = &args.reference {
         match reference_embedding(photo, &models, &cfg) {
             Ok(e) => models.reference = Some(e),
