@@ -5,20 +5,16 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
-use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::decode::{self, Audio, Frame, MediaInfo};
-use crate::detect::Models;
+use crate::detect::{FaceFound, Models};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{detect_events, Baseline, Event};
 use crate::observation::{mean_luma, ObjectObs, Observation};
 use crate::progress::Progress;
 use crate::score::{score, Score};
-
-/// How frames are batched through the detectors within a chunk.
-pub const BATCH: usize = 8;
 
 /// What a run needs besides the file: configuration, detectors, threads.
 pub struct Settings {
@@ -61,7 +57,8 @@ pub struct AudioSummary {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DecodeSummary {
-    pub chunks: usize,
+    /// Segments of frames handed to the workers (one face detection each, at least).
+    pub segments: usize,
     pub frames_decoded: u64,
     pub frames_converted: u64,
     pub corrupt_packets: u64,
@@ -97,33 +94,16 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
     let info = decode::probe(path)?;
     let fps = cfg.analysis.fps;
     let times = decode::sample_times(info.duration_s, fps);
-    let chunks = decode::plan_chunks(times.len(), decode::chunk_count(info.duration_s, settings.threads));
-    // every k-th analysed frame also goes through the object detector
-    let object_every = (fps / cfg.analysis.object_fps).round().max(1.0) as usize;
     progress.start(info.duration_s);
 
-    let run = || -> Result<_> {
-        let ((video, audio), sha) = rayon::join(
-            || {
-                rayon::join(
-                    || {
-                        chunks
-                            .par_iter()
-                            .map(|r| analyze_chunk(&info, &times[r.clone()], r.start, object_every, settings, progress))
-                            .collect::<Vec<_>>()
-                    },
-                    || if cfg.analysis.audio { decode::decode_audio(&info) } else { Ok(None) },
-                )
-            },
-            || sha256_file(path),
-        );
-        Ok((video, audio, sha))
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.threads.max(1))
-        .build()
-        .map_err(|e| Error::new(path, ErrorKind::Decode(format!("thread pool: {e}"))))?;
-    let (video, audio, sha) = pool.install(run)?;
+    // The audio and the file's hash are read on threads of their own beside
+    // the video pipeline.
+    let (video, audio, sha) = std::thread::scope(|s| {
+        let audio = s.spawn(|| if cfg.analysis.audio { decode::decode_audio(&info) } else { Ok(None) });
+        let sha = s.spawn(|| sha256_file(path));
+        let video = analyze_video(&info, &times, settings, progress);
+        (video, joined(audio), joined(sha))
+    });
     progress.finish();
 
     let sha256 = sha?;
@@ -135,15 +115,7 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
             None
         }
     };
-    let mut observations = Vec::with_capacity(times.len());
-    let mut stats = DecodeSummary { chunks: chunks.len(), ..Default::default() };
-    for part in video {
-        let (obs, s) = part?;
-        observations.extend(obs);
-        stats.frames_decoded += s.decoded;
-        stats.frames_converted += s.converted;
-        stats.corrupt_packets += s.corrupt_packets;
-    }
+    let (mut observations, stats) = video?;
     attach_audio(&mut observations, audio.as_ref(), cfg.analysis.audio_window_s);
     let speech_ran = match (&settings.models.speech, audio.as_ref()) {
         (Some(vad), Some(a)) => match vad.probabilities(&a.samples) {
@@ -239,45 +211,126 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
     })
 }
 
-type ChunkResult = Result<(Vec<Observation>, decode::SampleStats)>;
-
-/// Decode one chunk and run the detectors over it in batches.
-fn analyze_chunk(
+/// The video pipeline: one decoder reads the file once, start to end, and
+/// hands the analysed frames in segments of `fps / face_detect_fps` frames
+/// through a bounded channel to `settings.threads` workers. A worker runs the
+/// face detector on a segment's first frame and tracks the faces through the
+/// rest (see [`track_faces`]). Decoding and inference overlap; at most
+/// `threads` segments wait in the channel, so memory stays flat however long
+/// the recording is. Segments are cut at fixed sample indices, so the output
+/// does not depend on the number of threads.
+fn analyze_video(
     info: &MediaInfo,
     times: &[f64],
-    first_index: usize,
-    object_every: usize,
     settings: &Settings,
     progress: &dyn Progress,
-) -> ChunkResult {
-    let step = times.get(1).map_or(0.25, |t| t - times[0]);
-    let mut out: Vec<Observation> = Vec::with_capacity(times.len());
-    let mut batch: Vec<Frame> = Vec::with_capacity(BATCH);
-    let mut failure: Option<Error> = None;
-    let mut flush = |batch: &mut Vec<Frame>, out: &mut Vec<Observation>| {
-        if batch.is_empty() {
-            return;
+) -> Result<(Vec<Observation>, DecodeSummary)> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Mutex};
+
+    let a = &settings.config.analysis;
+    let segment_len = (a.fps / a.face_detect_fps).round().max(1.0) as usize;
+    // every k-th analysed frame also goes through the object detector
+    let object_every = (a.fps / a.object_fps).round().max(1.0) as usize;
+    let step = 1.0 / a.fps;
+    let workers = settings.threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .map_err(|e| Error::new(&info.path, ErrorKind::Decode(format!("thread pool: {e}"))))?;
+
+    let (tx, rx) = mpsc::sync_channel::<Vec<Frame>>(workers);
+    let rx = Mutex::new(rx);
+    let failed = AtomicBool::new(false);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let parts: Mutex<Vec<Vec<Observation>>> = Mutex::new(Vec::with_capacity(times.len() / segment_len + 1));
+
+    let worker = || loop {
+        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok(segment) = next else { return };
+        if failed.load(Ordering::Relaxed) {
+            continue; // drain, so the decoder is never left blocked
         }
-        match detect_batch(batch, object_every, settings) {
-            Ok(obs) => out.extend(obs),
+        // A panic here becomes this recording's error; the other workers
+        // drain the channel so that the decoder is never left waiting.
+        let result = crate::output::isolate(&info.path, || {
+            detect_segment(&segment, object_every, settings)
+                .map_err(|e| Error::new(&info.path, ErrorKind::Model(format!("{e:#}"))))
+        });
+        match result {
+            Ok(obs) => parts.lock().unwrap_or_else(|e| e.into_inner()).push(obs),
             Err(e) => {
-                failure.get_or_insert(Error::new(&info.path, ErrorKind::Model(format!("{e:#}"))));
+                failed.store(true, Ordering::Relaxed);
+                failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
             }
         }
-        progress.advance(batch.len() as f64 * step);
-        batch.clear();
+        progress.advance(segment.len() as f64 * step);
     };
-    let stats = decode::decode_samples(info, times, first_index, settings.config.analysis.max_side, |f| {
-        batch.push(f);
-        if batch.len() == BATCH {
-            flush(&mut batch, &mut out);
-        }
-    })?;
-    flush(&mut batch, &mut out);
-    if let Some(e) = failure {
+
+    let decoded = std::thread::scope(|s| {
+        let failed = &failed;
+        let decoder = s.spawn(move || {
+            let mut segment = Vec::with_capacity(segment_len);
+            let stats = decode::decode_samples_while(info, times, 0, a.max_side, |f| {
+                segment.push(f);
+                if segment.len() == segment_len {
+                    let full = std::mem::replace(&mut segment, Vec::with_capacity(segment_len));
+                    if tx.send(full).is_err() {
+                        return false;
+                    }
+                }
+                !failed.load(Ordering::Relaxed)
+            });
+            if !segment.is_empty() {
+                let _ = tx.send(segment);
+            }
+            stats // dropping `tx` here ends the workers' loops
+        });
+        pool.scope(|ps| {
+            for _ in 0..workers {
+                ps.spawn(|_| worker());
+            }
+        });
+        joined(decoder)
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }
-    Ok((out, stats))
+    let stats = decoded?;
+    let mut parts = parts.into_inner().unwrap_or_else(|e| e.into_inner());
+    parts.sort_by_key(|p| p.first().map_or(0, |o| o.index));
+    let observations: Vec<Observation> = parts.into_iter().flatten().collect();
+    let summary = DecodeSummary {
+        segments: observations.len().div_ceil(segment_len),
+        frames_decoded: stats.decoded,
+        frames_converted: stats.converted,
+        corrupt_packets: stats.corrupt_packets,
+    };
+    Ok((observations, summary))
+}
+
+/// The result of a scoped thread; its panic goes on up to the caller.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// Faces in consecutive frames (oldest first): the detector on the first
+/// frame, then each frame's faces tracked from the frame before; the detector
+/// runs again on any frame where tracking cannot answer.
+fn track_faces(model: &dyn crate::detect::FaceAnalyzer, images: &[&image::RgbImage]) -> anyhow::Result<Vec<Vec<FaceFound>>> {
+    let mut out: Vec<Vec<FaceFound>> = Vec::with_capacity(images.len());
+    for img in images {
+        let tracked = match out.last() {
+            Some(previous) => model.track(img, previous)?,
+            None => None,
+        };
+        let faces = match tracked {
+            Some(faces) => faces,
+            None => model.analyze(&[img])?.pop().unwrap_or_default(),
+        };
+        out.push(faces);
+    }
+    Ok(out)
 }
 
 /// Faces and objects in one picture (for `proctor detect`).
@@ -306,11 +359,11 @@ fn detect_objects(images: &[&image::RgbImage], models: &Models, cfg: &Config) ->
     Ok(model.detect_batch(images, min)?.iter().map(|dets| Some(crate::observation::observe_objects(dets, oc))).collect())
 }
 
-/// Observations of one batch of frames.
-fn detect_batch(frames: &[Frame], object_every: usize, settings: &Settings) -> anyhow::Result<Vec<Observation>> {
+/// Observations of one segment of consecutive frames.
+fn detect_segment(frames: &[Frame], object_every: usize, settings: &Settings) -> anyhow::Result<Vec<Observation>> {
     let images: Vec<&image::RgbImage> = frames.iter().map(|f| f.image.as_ref()).collect();
     let found = match &settings.models.faces {
-        Some(m) => Some(m.analyze(&images)?),
+        Some(m) => Some(track_faces(m.as_ref(), &images)?),
         None => None,
     };
     let mut faces: Vec<Option<Vec<crate::observation::FaceObs>>> = match &found {

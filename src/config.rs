@@ -27,6 +27,12 @@ pub struct AnalysisConfig {
     pub fps: f64,
     /// Frames per second given to the (slower) object detector.
     pub object_fps: f64,
+    /// Face detector runs per second of media. In between, faces are tracked:
+    /// each frame's face mesh is placed from the previous frame's landmarks,
+    /// and the detector runs again as soon as a face is lost. A face that
+    /// comes into view is found within `1 / face_detect_fps` seconds. Equal
+    /// to `fps`: the detector looks at every analysed frame.
+    pub face_detect_fps: f64,
     /// Decoded frames are scaled down to at most this many pixels on the long side.
     pub max_side: u32,
     /// Audio level window around each analysed frame, in seconds.
@@ -40,7 +46,15 @@ pub struct AnalysisConfig {
 
 impl Default for AnalysisConfig {
     fn default() -> Self {
-        AnalysisConfig { fps: 4.0, object_fps: 1.0, max_side: 1280, audio_window_s: 0.5, audio: true, identity_fps: 0.5 }
+        AnalysisConfig {
+            fps: 4.0,
+            object_fps: 1.0,
+            face_detect_fps: 1.0,
+            max_side: 640,
+            audio_window_s: 0.5,
+            audio: true,
+            identity_fps: 0.5,
+        }
     }
 }
 
@@ -272,6 +286,9 @@ impl Config {
         }
         if !(a.object_fps > 0.0 && a.object_fps <= a.fps) {
             return Err(format!("analysis.object_fps must be in (0, fps], not {}", a.object_fps));
+        }
+        if !(a.face_detect_fps > 0.0 && a.face_detect_fps <= a.fps) {
+            return Err(format!("analysis.face_detect_fps must be in (0, fps], not {}", a.face_detect_fps));
         }
         if !(a.identity_fps >= 0.0 && a.identity_fps <= a.fps) {
             return Err(format!("analysis.identity_fps must be in [0, fps], not {}", a.identity_fps));

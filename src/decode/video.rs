@@ -107,6 +107,21 @@ pub fn decode_samples(
     max_side: u32,
     mut on_frame: impl FnMut(Frame),
 ) -> Result<SampleStats> {
+    decode_samples_while(info, times, first_index, max_side, |f| {
+        on_frame(f);
+        true
+    })
+}
+
+/// [`decode_samples`], stopping early (with the counts so far) as soon as
+/// `on_frame` returns `false`: the consumer has failed or been cancelled.
+pub fn decode_samples_while(
+    info: &MediaInfo,
+    times: &[f64],
+    first_index: usize,
+    max_side: u32,
+    mut on_frame: impl FnMut(Frame) -> bool,
+) -> Result<SampleStats> {
     let path = info.path.as_path();
     if times.is_empty() {
         return Ok(SampleStats::default());
@@ -130,7 +145,7 @@ fn decode_from(
     first_index: usize,
     max_side: u32,
     seek_to: f64,
-    on_frame: &mut impl FnMut(Frame),
+    on_frame: &mut impl FnMut(Frame) -> bool,
 ) -> Result<Option<SampleStats>> {
     let path = info.path.as_path();
     let mut ictx = open_input(path)?;
@@ -150,14 +165,16 @@ fn decode_from(
     let mut prev: Option<(f64, ff::frame::Video)> = None;
     let mut last_img: Option<(f64, Arc<RgbImage>)> = None;
     let mut started = false;
+    let mut stopped = false;
 
-    // Emit `frame` (shown from `ft`) for wanted time `times[next]`.
+    // Emit `frame` (shown from `ft`) for wanted time `times[next]`; `false`
+    // when the consumer wants no more frames.
     let mut emit = |ft: f64,
                     frame: &ff::frame::Video,
                     next: usize,
                     stats: &mut SampleStats,
                     last_img: &mut Option<(f64, Arc<RgbImage>)>|
-     -> Result<()> {
+     -> Result<bool> {
         let img = match last_img {
             Some((t, img)) if *t == ft => img.clone(),
             _ => {
@@ -170,8 +187,7 @@ fn decode_from(
                 img
             }
         };
-        on_frame(Frame { index: first_index + next, t: times[next], pts: ft, image: img });
-        Ok(())
+        Ok(on_frame(Frame { index: first_index + next, t: times[next], pts: ft, image: img }))
     };
 
     let mut handle = |frame: ff::frame::Video,
@@ -196,12 +212,16 @@ fn decode_from(
             }
         }
         while *next < times.len() && times[*next] < ft {
-            match prev.as_ref() {
+            let more = match prev.as_ref() {
                 Some((pt, pf)) => emit(*pt, pf, *next, stats, &mut last_img)?,
                 // Before the first frame of the file: show the first frame.
                 None => emit(ft, &frame, *next, stats, &mut last_img)?,
-            }
+            };
             *next += 1;
+            if !more {
+                stopped = true;
+                return Ok(Some(true));
+            }
         }
         *prev = Some((ft, frame));
         Ok(Some(*next >= times.len()))
@@ -254,13 +274,12 @@ fn decode_from(
         }
     }
     // The remaining wanted times lie after the last frame: it stays on screen.
-    if next < times.len() {
+    if next < times.len() && !stopped {
         let Some((pt, pf)) = prev.as_ref() else {
             let why = if eof_clean { "the stream ended before any frame" } else { "the file is damaged" };
             return Err(Error::new(path, ErrorKind::NoFrames(why.into())));
         };
-        while next < times.len() {
-            emit(*pt, pf, next, &mut stats, &mut last_img)?;
+        while next < times.len() && emit(*pt, pf, next, &mut stats, &mut last_img)? {
             next += 1;
         }
     }

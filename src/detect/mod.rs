@@ -28,6 +28,17 @@ pub trait FaceAnalyzer: Send + Sync {
     /// Per picture, the faces found: raw detections with their landmarks.
     fn analyze(&self, images: &[&RgbImage]) -> anyhow::Result<Vec<Vec<FaceFound>>>;
 
+    /// The faces of `previous` (the frame before, in time order) followed into
+    /// `image` by their landmarks, without running the detector: each face's
+    /// mesh is placed where its previous landmarks were. `None` when tracking
+    /// cannot answer for this frame (no face to follow, a face without
+    /// landmarks, a face lost, two tracks on one face): the caller runs
+    /// [`FaceAnalyzer::analyze`] instead. A tracker sees only the faces it was
+    /// given, so the caller still runs the detector on a schedule.
+    fn track(&self, _image: &RgbImage, _previous: &[FaceFound]) -> anyhow::Result<Option<Vec<FaceFound>>> {
+        Ok(None)
+    }
+
     /// Floor on the detector's face score (the config's `face_min_score`):
     /// weaker faces are not reported at all.
     fn set_min_score(&mut self, min_score: f32);

@@ -95,9 +95,24 @@ pub struct Which {
     pub identity: bool,
 }
 
+/// Each network runs on one thread: proctor's parallelism is across segments
+/// of frames (see `analyze`), and candle's own CPU thread pool, which waits
+/// for its workers by spinning, spent more time spinning than computing when
+/// two segments ran at once (60 s 720p VP8: 72 s of CPU against 20 s with one
+/// thread per network). A `CANDLE_NUM_THREADS` set by the user is kept.
+fn one_thread_per_network() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+            std::env::set_var("CANDLE_NUM_THREADS", "1");
+        }
+    });
+}
+
 /// The device to run on: CUDA when built with the `cuda` feature and a GPU
 /// is present, else the CPU.
 pub fn device() -> Device {
+    one_thread_per_network();
     #[cfg(feature = "cuda")]
     if let Ok(d) = Device::new_cuda(0) {
         return d;
