@@ -39,17 +39,15 @@ struct ResBlock {
     pw: Pointwise,
     act: PRelu,
     stride: usize,
-    pad_c: usize,
 }
 
 impl ResBlock {
     fn load(vb: &VarBuilder, dw: &str, pw: &str, act: &str, i: usize, o: usize, stride: usize) -> Result<Self> {
         Ok(Self {
-            dw: Depthwise::load(vb.pp(dw), i, stride)?,
+            dw: Depthwise::load_same(vb.pp(dw), i, stride)?,
             pw: Pointwise::load(vb.pp(pw), i, o)?,
             act: PRelu::load(vb.pp(act), o)?,
             stride,
-            pad_c: o - i,
         })
     }
 }
@@ -57,11 +55,8 @@ impl ResBlock {
 impl Module for ResBlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let h = self.pw.forward(&self.dw.forward(x)?)?;
-        let mut skip = if self.stride == 2 { x.max_pool2d(2)? } else { x.clone() };
-        if self.pad_c > 0 {
-            skip = skip.pad_with_zeros(1, 0, self.pad_c)?;
-        }
-        self.act.forward(&(skip + h)?)
+        let skip = if self.stride == 2 { x.max_pool2d(2)? } else { x.clone() };
+        self.act.forward_skip(&h, &skip)
     }
 }
 

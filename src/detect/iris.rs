@@ -58,7 +58,6 @@ struct Bottleneck {
     expand: Pointwise,
     act: PRelu,
     stride: usize,
-    pad_c: usize,
 }
 
 impl Bottleneck {
@@ -75,11 +74,10 @@ impl Bottleneck {
         Ok(Self {
             reduce,
             reduce_act: PRelu::load(vb.pp(format!("p_re_lu_{}", 2 * j - 1)), mid)?,
-            dw: Depthwise::load(vb.pp(dw), mid, 1)?,
+            dw: Depthwise::load_same(vb.pp(dw), mid, 1)?,
             expand: Pointwise::load(vb.pp(format!("conv2d_{}", 2 * j)), mid, c_out)?,
             act: PRelu::load(vb.pp(format!("p_re_lu_{}", 2 * j)), c_out)?,
             stride,
-            pad_c: c_out - c_in,
         })
     }
 }
@@ -88,11 +86,8 @@ impl Module for Bottleneck {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let h = self.reduce_act.forward(&self.reduce.forward(x)?)?;
         let h = self.expand.forward(&self.dw.forward(&h)?)?;
-        let mut skip = if self.stride == 2 { x.max_pool2d(2)? } else { x.clone() };
-        if self.pad_c > 0 {
-            skip = skip.pad_with_zeros(1, 0, self.pad_c)?;
-        }
-        self.act.forward(&(skip + h)?)
+        let skip = if self.stride == 2 { x.max_pool2d(2)? } else { x.clone() };
+        self.act.forward_skip(&h, &skip)
     }
 }
 

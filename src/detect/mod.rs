@@ -9,6 +9,7 @@ pub mod facemesh;
 pub mod faces;
 pub mod iris;
 pub mod landmarks;
+pub mod ops;
 mod tflite_ops;
 pub mod models;
 pub mod nanodet;

@@ -38,14 +38,14 @@
 //! original picture and clamped to it.
 //!
 //! Speed: 1x1 convolutions are batched matmuls with bias + SiLU fused into one in-place pass;
-//! the depthwise 3x3 convolutions are `blazeface::Depthwise` (a CPU custom op) with the SiLU
+//! the depthwise 3x3 convolutions are `ops::Depthwise` (a CPU custom op) with the SiLU
 //! fused; SPP pools 9 and 13 are computed as repeated 5x5 pools (exact for max pooling).
 use anyhow::{ensure, Context};
 use candle_core::{CpuStorage, DType, Device, InplaceOp1, Layout, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use image::RgbImage;
 
-use super::blazeface::Depthwise;
+use super::ops::Depthwise;
 use super::objects::{
     letterbox_with, Letterbox, ObjectDetection, ObjectModel, Placement, COCO_LABELS,
 };

@@ -60,7 +60,8 @@ use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Conv2dConfig, VarBuilder};
 use image::RgbImage;
 
-use super::blazeface::{Depthwise, Pointwise, Stem};
+use super::blazeface::{Pointwise, Stem};
+use super::ops::Depthwise;
 use super::face_detect::iou;
 
 /// Feature strides of the three output levels.

@@ -1,0 +1,402 @@
+//! CPU kernels shared by every network: the 3x3 depthwise convolution (with
+//! its bias and activation fused) and the fused "bias + shortcut + PReLU" step
+//! that ends the MediaPipe landmark networks' residual blocks.
+//!
+//! Why: candle runs grouped convolutions one group at a time, and a chain of
+//! small tensor ops (pad, narrow, multiply, add, relu, minimum...) is one full
+//! pass over memory per op. These kernels do each layer in one pass over its
+//! input, as candle custom ops, so the networks stay candle modules. On other
+//! devices (CUDA) or dtypes the same layers fall back to plain tensor ops; the
+//! tests check that both paths agree.
+//!
+//! Layout is NCHW throughout, as the networks were converted. Depthwise planes
+//! are contiguous per channel, which suits a direct loop; the 1x1 convolutions
+//! around them are batched matmuls (gemm), where NCHW costs nothing.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Module, Result, Shape, Tensor};
+use candle_nn::VarBuilder;
+
+/// How a 3x3 layer pads its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding {
+    /// One zero row/column on every side, at any stride (PyTorch `padding=1`).
+    Symmetric,
+    /// TensorFlow `SAME`: output `ceil(size / stride)`; at stride 2 on an even
+    /// size the single padding row/column goes after (bottom/right) only.
+    Same,
+}
+
+impl Padding {
+    /// Zero rows (or columns) before the input along an axis of `size`.
+    fn before(self, size: usize, stride: usize) -> usize {
+        match self {
+            Padding::Symmetric => 1,
+            Padding::Same => {
+                let out = size.div_ceil(stride);
+                ((out - 1) * stride + 3).saturating_sub(size) / 2
+            }
+        }
+    }
+}
+
+/// Output length of a 3x3 layer along an axis (the same for both paddings).
+fn out_len(size: usize, stride: usize) -> usize {
+    size.div_ceil(stride)
+}
+
+/// Activation fused into [`Depthwise`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    None,
+    Silu,
+}
+
+/// 3x3 depthwise convolution with bias, stride 1 or 2, [`Padding`] as loaded,
+/// optionally followed by SiLU (`load_silu`, for YOLOX).
+#[derive(Debug, Clone)]
+pub struct Depthwise {
+    taps: Vec<Tensor>, // 9 x [1, C, 1, 1], row-major over (ky, kx)
+    bias: Tensor,      // [1, C, 1, 1]
+    cpu: DepthwiseCpu,
+}
+
+impl Depthwise {
+    /// Symmetric padding 1 (BlazeFace, YuNet).
+    pub fn load(vb: VarBuilder, channels: usize, stride: usize) -> Result<Self> {
+        Self::load_with(vb, channels, stride, Padding::Symmetric, Act::None)
+    }
+
+    /// Symmetric padding 1, followed by SiLU (`x * sigmoid(x)`) in the same pass.
+    pub fn load_silu(vb: VarBuilder, channels: usize, stride: usize) -> Result<Self> {
+        Self::load_with(vb, channels, stride, Padding::Symmetric, Act::Silu)
+    }
+
+    /// TensorFlow `SAME` padding (the TF Lite landmark networks).
+    pub fn load_same(vb: VarBuilder, channels: usize, stride: usize) -> Result<Self> {
+        Self::load_with(vb, channels, stride, Padding::Same, Act::None)
+    }
+
+    fn load_with(vb: VarBuilder, channels: usize, stride: usize, padding: Padding, act: Act) -> Result<Self> {
+        if !(stride == 1 || stride == 2) {
+            candle_core::bail!("depthwise3x3: unsupported stride {stride}");
+        }
+        let w = vb.get((channels, 1, 3, 3), "weight")?.reshape((channels, 9))?;
+        let taps = (0..9).map(|k| w.narrow(1, k, 1)?.reshape((1, channels, 1, 1))).collect::<Result<Vec<_>>>()?;
+        let bias = vb.get(channels, "bias")?;
+        let cpu = DepthwiseCpu {
+            weight: w.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
+            bias: bias.to_dtype(DType::F32)?.to_vec1()?,
+            stride,
+            padding,
+            act,
+        };
+        Ok(Self { taps, bias: bias.reshape((1, channels, 1, 1))?, cpu })
+    }
+}
+
+impl Module for Depthwise {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            return x.contiguous()?.apply_op1_no_bwd(&self.cpu);
+        }
+        self.forward_generic(x)
+    }
+}
+
+impl Depthwise {
+    /// Device-independent version (tensor ops only): nine shifted
+    /// multiply-adds over the zero-padded input split into stride phases.
+    pub fn forward_generic(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, c, h, w) = x.dims4()?;
+        let s = self.cpu.stride;
+        let (ho, wo) = (out_len(h, s), out_len(w, s));
+        let (t, l) = (self.cpu.padding.before(h, s), self.cpu.padding.before(w, s));
+        // Pad to exactly (ho + 2/s) * s rows so that every tap is a window of one phase.
+        let (ph, pw) = ((ho - 1) * s + 3 + (s - 1), (wo - 1) * s + 3 + (s - 1));
+        let (ph, pw) = (ph.div_ceil(s) * s, pw.div_ceil(s) * s);
+        let xp = x.pad_with_zeros(2, t, ph - h - t)?.pad_with_zeros(3, l, pw - w - l)?;
+        let xp = xp.reshape((b, c, ph / s, s, pw / s, s))?;
+        let mut acc = self.bias.broadcast_as((b, c, ho, wo))?.contiguous()?;
+        for ky in 0..3 {
+            for kx in 0..3 {
+                let view = xp
+                    .narrow(3, ky % s, 1)?
+                    .narrow(5, kx % s, 1)?
+                    .narrow(2, ky / s, ho)?
+                    .narrow(4, kx / s, wo)?
+                    .squeeze(5)?
+                    .squeeze(3)?;
+                acc = (acc + view.broadcast_mul(&self.taps[ky * 3 + kx])?)?;
+            }
+        }
+        match self.cpu.act {
+            Act::Silu => acc.silu(),
+            Act::None => Ok(acc),
+        }
+    }
+}
+
+/// CPU kernel of [`Depthwise`]: f32, NCHW, 3x3, stride 1 or 2, bias and
+/// activation fused; one pass over each input plane per output row.
+#[derive(Debug, Clone)]
+struct DepthwiseCpu {
+    weight: Vec<f32>, // [C * 9]
+    bias: Vec<f32>,   // [C]
+    stride: usize,
+    padding: Padding,
+    act: Act,
+}
+
+impl CustomOp1 for DepthwiseCpu {
+    fn name(&self) -> &'static str {
+        "depthwise3x3"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = layout.shape().dims4()?;
+        let s = self.stride;
+        if c * 9 != self.weight.len() {
+            candle_core::bail!("depthwise3x3: {c} channels, {} weights", self.weight.len());
+        }
+        let input = match layout.contiguous_offsets() {
+            Some((start, end)) => &storage.as_slice::<f32>()?[start..end],
+            None => candle_core::bail!("depthwise3x3: input must be contiguous"),
+        };
+        let (ho, wo) = (out_len(h, s), out_len(w, s));
+        let (top, left) = (self.padding.before(h, s), self.padding.before(w, s));
+        let mut out = vec![0f32; b * c * ho * wo];
+        for (plane, dst) in out.chunks_exact_mut(ho * wo).enumerate() {
+            let ch = plane % c;
+            let src = &input[plane * h * w..(plane + 1) * h * w];
+            let k = &self.weight[ch * 9..ch * 9 + 9];
+            dst.fill(self.bias[ch]);
+            for (oy, row) in dst.chunks_exact_mut(wo).enumerate() {
+                for ky in 0..3 {
+                    // input row oy * s + ky - top must lie in [0, h)
+                    let Some(iy) = (oy * s + ky).checked_sub(top).filter(|&iy| iy < h) else { continue };
+                    let line = &src[iy * w..(iy + 1) * w];
+                    for kx in 0..3 {
+                        let wt = k[ky * 3 + kx];
+                        // input column ox * s + kx - left must lie in [0, w)
+                        let first = left.saturating_sub(kx).div_ceil(s);
+                        let Some(span) = (w - 1 + left).checked_sub(kx) else { continue };
+                        let last = (span / s + 1).min(wo);
+                        if first >= last {
+                            continue;
+                        }
+                        let base = first * s + kx - left;
+                        if s == 1 {
+                            for (o, i) in row[first..last].iter_mut().zip(&line[base..]) {
+                                *o += wt * i;
+                            }
+                        } else {
+                            for (o, i) in row[first..last].iter_mut().zip(line[base..].iter().step_by(2)) {
+                                *o += wt * i;
+                            }
+                        }
+                    }
+                }
+            }
+            if self.act == Act::Silu {
+                for v in dst.iter_mut() {
+                    *v /= 1.0 + (-*v).exp();
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((b, c, ho, wo))))
+    }
+}
+
+/// Per-channel PReLU, `max(x, 0) + alpha * min(x, 0)`, after adding a
+/// per-channel bias and, optionally, a shortcut: `prelu(x + bias + skip)`.
+/// The shortcut may have fewer channels than `x` (TF Lite pads the channels
+/// of a widening block's shortcut with zeros): its missing channels count as 0.
+#[derive(Debug, Clone)]
+pub struct BiasPRelu {
+    bias: Tensor,  // [1, C, 1, 1]
+    alpha: Tensor, // [1, C, 1, 1]
+    cpu: BiasPReluCpu,
+}
+
+impl BiasPRelu {
+    /// `bias` and `alpha`: one value per channel.
+    pub fn new(bias: &Tensor, alpha: &Tensor) -> Result<Self> {
+        let c = alpha.elem_count();
+        if bias.elem_count() != c {
+            candle_core::bail!("bias has {} values for {c} channels", bias.elem_count());
+        }
+        let cpu = BiasPReluCpu {
+            bias: bias.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
+            alpha: alpha.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?,
+        };
+        Ok(Self { bias: bias.reshape((1, c, 1, 1))?, alpha: alpha.reshape((1, c, 1, 1))?, cpu })
+    }
+
+    /// `prelu(x + bias)`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 {
+            return x.contiguous()?.apply_op1_no_bwd(&self.cpu);
+        }
+        self.generic(&x.broadcast_add(&self.bias)?)
+    }
+
+    /// `prelu(x + bias + skip)`; `skip` has the batch and size of `x` and at
+    /// most its channels.
+    pub fn forward_skip(&self, x: &Tensor, skip: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() && x.dtype() == DType::F32 && skip.dtype() == DType::F32 {
+            return x.contiguous()?.apply_op2_no_bwd(&skip.contiguous()?, &self.cpu);
+        }
+        let (_, c, _, _) = x.dims4()?;
+        let (_, cs, _, _) = skip.dims4()?;
+        let skip = if cs < c { skip.pad_with_zeros(1, 0, c - cs)? } else { skip.clone() };
+        self.generic(&(x.broadcast_add(&self.bias)? + skip)?)
+    }
+
+    fn generic(&self, x: &Tensor) -> Result<Tensor> {
+        x.relu()? + x.minimum(0f32)?.broadcast_mul(&self.alpha)?
+    }
+}
+
+#[derive(Debug, Clone)]
+struct BiasPReluCpu {
+    bias: Vec<f32>,
+    alpha: Vec<f32>,
+}
+
+impl BiasPReluCpu {
+    fn contiguous<'a>(&self, storage: &'a CpuStorage, layout: &Layout) -> Result<(&'a [f32], usize, usize, usize)> {
+        let (b, c, h, w) = layout.shape().dims4()?;
+        let data = match layout.contiguous_offsets() {
+            Some((start, end)) => &storage.as_slice::<f32>()?[start..end],
+            None => candle_core::bail!("bias_prelu: input must be contiguous"),
+        };
+        Ok((data, b, c, h * w))
+    }
+
+    #[inline]
+    fn apply(&self, ch: usize, v: f32) -> f32 {
+        let v = v + self.bias[ch];
+        if v >= 0.0 {
+            v
+        } else {
+            v * self.alpha[ch]
+        }
+    }
+}
+
+impl CustomOp1 for BiasPReluCpu {
+    fn name(&self) -> &'static str {
+        "bias_prelu"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (x, _, c, hw) = self.contiguous(storage, layout)?;
+        if c != self.alpha.len() {
+            candle_core::bail!("bias_prelu: {c} channels, {} slopes", self.alpha.len());
+        }
+        let mut out = Vec::with_capacity(x.len());
+        for (plane, src) in x.chunks_exact(hw.max(1)).enumerate() {
+            let ch = plane % c;
+            out.extend(src.iter().map(|&v| self.apply(ch, v)));
+        }
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+}
+
+impl CustomOp2 for BiasPReluCpu {
+    fn name(&self) -> &'static str {
+        "bias_skip_prelu"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (x, b, c, hw) = self.contiguous(s1, l1)?;
+        let (skip, bs, cs, hws) = self.contiguous(s2, l2)?;
+        if c != self.alpha.len() || b != bs || hw != hws || cs > c {
+            candle_core::bail!("bias_skip_prelu: x {:?}, skip {:?}", l1.dims(), l2.dims());
+        }
+        let mut out = Vec::with_capacity(x.len());
+        for (plane, src) in x.chunks_exact(hw.max(1)).enumerate() {
+            let (n, ch) = (plane / c, plane % c);
+            if ch < cs {
+                let sk = &skip[(n * cs + ch) * hw..(n * cs + ch + 1) * hw];
+                out.extend(src.iter().zip(sk).map(|(&v, &s)| self.apply(ch, v + s)));
+            } else {
+                out.extend(src.iter().map(|&v| self.apply(ch, v)));
+            }
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn vb(c: usize, seed: u32) -> VarBuilder<'static> {
+        let mut state = seed;
+        let mut next = move || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let w: Vec<f32> = (0..c * 9).map(|_| next()).collect();
+        let b: Vec<f32> = (0..c).map(|_| next()).collect();
+        let mut map = std::collections::HashMap::new();
+        map.insert("weight".to_string(), Tensor::from_vec(w, (c, 1, 3, 3), &Device::Cpu).unwrap());
+        map.insert("bias".to_string(), Tensor::from_vec(b, c, &Device::Cpu).unwrap());
+        VarBuilder::from_tensors(map, DType::F32, &Device::Cpu)
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+    }
+
+    /// The kernel against candle's own grouped conv2d, for both paddings,
+    /// both strides, odd and even sizes.
+    #[test]
+    fn depthwise_kernel_matches_candle_conv() {
+        let c = 3;
+        for (h, w) in [(6, 6), (7, 5), (1, 1), (2, 9)] {
+            let x = Tensor::randn(0f32, 1.0, (2, c, h, w), &Device::Cpu).unwrap();
+            for stride in [1, 2] {
+                for padding in [Padding::Symmetric, Padding::Same] {
+                    let dw = Depthwise::load_with(vb(c, 7), c, stride, padding, Act::None).unwrap();
+                    let got = dw.forward(&x).unwrap();
+                    // reference: pad as the mode says, then a VALID grouped conv
+                    let (t, l) = (padding.before(h, stride), padding.before(w, stride));
+                    let (ho, wo) = (out_len(h, stride), out_len(w, stride));
+                    let (ph, pw) = ((ho - 1) * stride + 3, (wo - 1) * stride + 3);
+                    let xp = x.pad_with_zeros(2, t, ph - h - t).unwrap().pad_with_zeros(3, l, pw - w - l).unwrap();
+                    let want = xp
+                        .conv2d(&vb(c, 7).get((c, 1, 3, 3), "weight").unwrap(), 0, stride, 1, c)
+                        .unwrap()
+                        .broadcast_add(&dw.bias)
+                        .unwrap();
+                    assert_eq!(got.dims(), want.dims(), "{h}x{w} s{stride} {padding:?}");
+                    assert!(max_diff(&got, &want) < 1e-5, "{h}x{w} s{stride} {padding:?}");
+                    let generic = dw.forward_generic(&x).unwrap();
+                    assert!(max_diff(&generic, &want) < 1e-5, "generic {h}x{w} s{stride} {padding:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fused_prelu_matches_tensor_ops() {
+        let x = Tensor::randn(0f32, 1.0, (2, 4, 3, 5), &Device::Cpu).unwrap();
+        let skip = Tensor::randn(0f32, 1.0, (2, 3, 3, 5), &Device::Cpu).unwrap();
+        let bias = Tensor::new(&[0.1f32, -0.2, 0.3, 0.0], &Device::Cpu).unwrap();
+        let alpha = Tensor::new(&[0.25f32, 0.5, 0.0, 1.5], &Device::Cpu).unwrap();
+        let op = BiasPRelu::new(&bias, &alpha).unwrap();
+        let plain = op.generic(&x.broadcast_add(&op.bias).unwrap()).unwrap();
+        assert!(max_diff(&op.forward(&x).unwrap(), &plain) < 1e-6);
+        let padded = skip.pad_with_zeros(1, 0, 1).unwrap();
+        let plain = op.generic(&(x.broadcast_add(&op.bias).unwrap() + padded).unwrap()).unwrap();
+        assert!(max_diff(&op.forward_skip(&x, &skip).unwrap(), &plain) < 1e-6);
+        // a negative input with slope 0 is 0, a positive one passes unchanged
+        let one = Tensor::new(&[[[[-2.0f32]], [[3.0]], [[-1.0]], [[2.0]]]], &Device::Cpu).unwrap();
+        let y: Vec<f32> = op.forward(&one).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let want = [(-2.0f32 + 0.1) * 0.25, 3.0 - 0.2, 0.0, 2.0];
+        assert!(y.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6), "{y:?}");
+    }
+}
