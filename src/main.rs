@@ -3,5 +3,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    proctor::app::tune_allocator();
     proctor::app::run(proctor::cli::Cli::parse())
 }

@@ -1,0 +1,142 @@
+//! Whole-analysis speed against yardsticks measured in the same run.
+//!
+//! On a 1280x720 VP8 webm made from fixtures/sample.webm (60 s with
+//! `--bench`, 8 s in the single test pass of `cargo test --all-targets`):
+//! - `ffmpeg -v error -i FILE -f null -` (decode only, ffmpeg's own threads):
+//!   the baseline;
+//! - `proctor analyze FILE` with every detector at its defaults;
+//! - `proctor analyze FILE --no-objects` (the face path, audio included);
+//! - the seeds' Python approach (benches/peer/mediapipe_peer.py: OpenCV +
+//!   MediaPipe face detection + face mesh with iris at 4 fps), when its venv
+//!   exists: `benches/peer/.venv/bin/python`, or the interpreter named by
+//!   `PROCTOR_PEER_PYTHON`. Without it the peer is skipped with a message.
+//!
+//! With `PROCTOR_BENCH_LONG=1` it also makes a 1-minute and a 1-hour 640x480
+//! VP8 webm written the way a browser writes them (live mode: no cues, no
+//! duration; a keyframe every 100 s) and prints the hour's wall time against
+//! 60x the minute's and its peak RSS (VmHWM, sampled every 0.1 s).
+//!
+//! Generated media is cached in target/bench-media/. Run:
+//! `cargo bench --profile dev --bench pipeline` (add `PROCTOR_BENCH_LONG=1`
+//! for the hour; it takes about 15 minutes on 2 cores).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::median_time;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs a command to completion; panics with its stderr when it fails.
+fn run(program: &Path, args: &[&str]) {
+    let out = Command::new(program).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+    assert!(out.status.success(), "{} {args:?} failed: {}", program.display(), String::from_utf8_lossy(&out.stderr));
+}
+
+/// Wall time and peak resident memory (kB) of one run.
+fn run_measured(program: &Path, args: &[&str]) -> (Duration, u64) {
+    let t = Instant::now();
+    let mut child = Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            let hwm = text.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok());
+            peak_kb = peak_kb.max(hwm.unwrap_or(0));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{} {args:?} failed", program.display());
+    (t.elapsed(), peak_kb)
+}
+
+/// A clip made by ffmpeg from fixtures/sample.webm (20 s, 640x480, with
+/// audio), looped to `seconds`, cached under target/bench-media/.
+fn clip(name: &str, seconds: u32, encode: &[&str]) -> PathBuf {
+    let dir = root().join("target/bench-media");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}_{seconds}s.webm"));
+    if !path.exists() {
+        let tmp = dir.join(format!(".{name}_{seconds}s.{}.webm", std::process::id()));
+        let src = root().join("fixtures/sample.webm");
+        let (src, secs, tmp_s) = (src.to_str().unwrap(), seconds.to_string(), tmp.to_str().unwrap());
+        let mut args = vec!["-y", "-v", "error", "-stream_loop", "-1", "-i", src, "-t", &secs];
+        args.extend_from_slice(encode);
+        args.extend_from_slice(&["-c:a", "libopus", "-b:a", "48k", tmp_s]);
+        run(Path::new("ffmpeg"), &args);
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+    path
+}
+
+fn peer_python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PROCTOR_PEER_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = root().join("benches/peer/.venv/bin/python");
+    venv.exists().then_some(venv)
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let runs = if full { 3 } else { 1 };
+    let seconds = if full { 60 } else { 8 };
+    let proctor = PathBuf::from(env!("CARGO_BIN_EXE_proctor"));
+    let out = std::env::temp_dir().join(format!("proctor-pipeline-bench-{}", std::process::id()));
+    let out_s = out.to_str().unwrap();
+    let hd = clip(
+        "vp8_720p",
+        seconds,
+        &["-vf", "scale=1280:720,fps=30", "-c:v", "libvpx", "-b:v", "2M", "-deadline", "realtime", "-cpu-used", "8", "-g", "300"],
+    );
+    let hd_s = hd.to_str().unwrap();
+    let secs = |d: Duration| d.as_secs_f64();
+
+    let ffmpeg = median_time(runs, || run(Path::new("ffmpeg"), &["-v", "error", "-i", hd_s, "-f", "null", "-"]));
+    let all = median_time(runs, || run(&proctor, &["analyze", hd_s, "-o", out_s]));
+    let faces = median_time(runs, || run(&proctor, &["analyze", hd_s, "--no-objects", "-o", out_s]));
+    println!("\n{seconds} s 1280x720 VP8 (median of {runs}, this machine, this run):");
+    println!("  ffmpeg -i FILE -f null - (baseline): {:.2} s", secs(ffmpeg));
+    println!("  proctor analyze, all detectors: {:.2} s = {:.2}x the baseline", secs(all), secs(all) / secs(ffmpeg));
+    println!("  proctor analyze --no-objects: {:.2} s = {:.2}x the baseline", secs(faces), secs(faces) / secs(ffmpeg));
+    match peer_python() {
+        Some(py) => {
+            let script = root().join("benches/peer/mediapipe_peer.py");
+            let peer = median_time(runs, || run(&py, &[script.to_str().unwrap(), hd_s]));
+            println!(
+                "  MediaPipe peer (OpenCV + face detection + mesh with iris, 4 fps): {:.2} s; proctor --no-objects takes {:.2}x its time",
+                secs(peer),
+                secs(faces) / secs(peer)
+            );
+        }
+        None => println!(
+            "  MediaPipe peer skipped: no benches/peer/.venv (python3 -m venv benches/peer/.venv && benches/peer/.venv/bin/pip install -r benches/peer/requirements.txt)"
+        ),
+    }
+
+    if std::env::var_os("PROCTOR_BENCH_LONG").is_some() {
+        // MediaRecorder-like: live webm (no cues, no duration), keyframe every 100 s
+        let browser = ["-vf", "fps=30", "-c:v", "libvpx", "-b:v", "1M", "-deadline", "realtime", "-cpu-used", "8", "-g", "3000", "-live", "1"];
+        let minute = clip("browser_480p", 60, &browser);
+        let hour = clip("browser_480p", 3600, &browser);
+        let (m, m_kb) = run_measured(&proctor, &["analyze", minute.to_str().unwrap(), "-o", out_s]);
+        let (h, h_kb) = run_measured(&proctor, &["analyze", hour.to_str().unwrap(), "-o", out_s]);
+        println!("\nbrowser-style 640x480 VP8 (live webm, no cues, keyframe every 100 s):");
+        println!("  1 minute: {:.1} s, peak RSS {} MB", secs(m), m_kb / 1024);
+        println!(
+            "  1 hour: {:.1} s = {:.2}x 60 times the minute, peak RSS {} MB",
+            secs(h),
+            secs(h) / (60.0 * secs(m)),
+            h_kb / 1024
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
