@@ -316,11 +316,16 @@ fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
 
 /// Faces in consecutive frames (oldest first): the detector on the first
 /// frame, then each frame's faces tracked from the frame before; the detector
-/// runs again on any frame where tracking cannot answer.
+/// runs again on any frame where tracking loses a face. Frames after one where
+/// the detector found nobody count nobody until the next segment's detection
+/// (an empty room costs one detection per segment, and a face that comes
+/// into view is found within the detector's period, as it would be if it
+/// appeared just after a detection).
 fn track_faces(model: &dyn crate::detect::FaceAnalyzer, images: &[&image::RgbImage]) -> anyhow::Result<Vec<Vec<FaceFound>>> {
     let mut out: Vec<Vec<FaceFound>> = Vec::with_capacity(images.len());
     for img in images {
         let tracked = match out.last() {
+            Some(previous) if previous.is_empty() => Some(Vec::new()),
             Some(previous) => model.track(img, previous)?,
             None => None,
         };
