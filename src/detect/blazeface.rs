@@ -63,6 +63,21 @@ impl Pointwise {
     }
 }
 
+impl Pointwise {
+    /// The convolution without its bias (for a next layer that adds it as it
+    /// reads, [`Depthwise::load_biased_relu`]).
+    pub fn forward_unbiased(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, c, h, w) = x.dims4()?;
+        let x = x.contiguous()?.reshape((b, c, h * w))?;
+        self.weight.broadcast_matmul(&x)?.reshape((b, (), h, w))
+    }
+
+    /// The per-channel bias, `[out]`.
+    pub fn bias(&self) -> Result<Tensor> {
+        self.bias.flatten_all()
+    }
+}
+
 impl Module for Pointwise {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, c, h, w) = x.dims4()?;

@@ -48,6 +48,7 @@ fn out_len(size: usize, stride: usize) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Act {
     None,
+    Relu,
     Silu,
 }
 
@@ -57,6 +58,8 @@ enum Act {
 pub struct Depthwise {
     taps: Vec<Tensor>, // 9 x [1, C, 1, 1], row-major over (ky, kx)
     bias: Tensor,      // [1, C, 1, 1]
+    /// Per-channel bias of the layer before, added to the input as it is read.
+    in_bias: Option<Tensor>, // [1, C, 1, 1]
     cpu: DepthwiseCpu,
 }
 
@@ -76,6 +79,21 @@ impl Depthwise {
         Self::load_with(vb, channels, stride, Padding::Same, Act::None)
     }
 
+    /// Symmetric padding 1, stride 1, ReLU after, and `in_bias` (one value per
+    /// channel: the bias of the 1x1 convolution before it) added to each input
+    /// value as it is read, zero padding excepted: `relu(dw(x + in_bias))` in
+    /// one pass, which is exactly `relu(dw(conv1x1(x)))` (YuNet's unit) when
+    /// `x` is the convolution's output before its bias.
+    pub fn load_biased_relu(vb: VarBuilder, channels: usize, in_bias: &Tensor) -> Result<Self> {
+        let mut dw = Self::load_with(vb, channels, 1, Padding::Symmetric, Act::Relu)?;
+        if in_bias.elem_count() != channels {
+            candle_core::bail!("depthwise3x3: {} input biases for {channels} channels", in_bias.elem_count());
+        }
+        dw.cpu.in_bias = Some(in_bias.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?);
+        dw.in_bias = Some(in_bias.reshape((1, channels, 1, 1))?);
+        Ok(dw)
+    }
+
     fn load_with(vb: VarBuilder, channels: usize, stride: usize, padding: Padding, act: Act) -> Result<Self> {
         if !(stride == 1 || stride == 2) {
             candle_core::bail!("depthwise3x3: unsupported stride {stride}");
@@ -89,8 +107,9 @@ impl Depthwise {
             stride,
             padding,
             act,
+            in_bias: None,
         };
-        Ok(Self { taps, bias: bias.reshape((1, channels, 1, 1))?, cpu })
+        Ok(Self { taps, bias: bias.reshape((1, channels, 1, 1))?, in_bias: None, cpu })
     }
 }
 
@@ -111,6 +130,10 @@ impl Depthwise {
         let s = self.cpu.stride;
         let (ho, wo) = (out_len(h, s), out_len(w, s));
         let (t, l) = (self.cpu.padding.before(h, s), self.cpu.padding.before(w, s));
+        let x = match &self.in_bias {
+            Some(b) => x.broadcast_add(b)?,
+            None => x.clone(),
+        };
         // Pad to exactly (ho + 2/s) * s rows so that every tap is a window of one phase.
         let (ph, pw) = ((ho - 1) * s + 3 + (s - 1), (wo - 1) * s + 3 + (s - 1));
         let (ph, pw) = (ph.div_ceil(s) * s, pw.div_ceil(s) * s);
@@ -131,6 +154,7 @@ impl Depthwise {
         }
         match self.cpu.act {
             Act::Silu => acc.silu(),
+            Act::Relu => acc.relu(),
             Act::None => Ok(acc),
         }
     }
@@ -145,6 +169,7 @@ struct DepthwiseCpu {
     stride: usize,
     padding: Padding,
     act: Act,
+    in_bias: Option<Vec<f32>>, // [C]
 }
 
 impl CustomOp1 for DepthwiseCpu {
@@ -169,6 +194,7 @@ impl CustomOp1 for DepthwiseCpu {
             let ch = plane % c;
             let src = &input[plane * h * w..(plane + 1) * h * w];
             let k = &self.weight[ch * 9..ch * 9 + 9];
+            let bi = self.in_bias.as_ref().map_or(0.0, |b| b[ch]);
             dst.fill(self.bias[ch]);
             for (oy, row) in dst.chunks_exact_mut(wo).enumerate() {
                 for ky in 0..3 {
@@ -187,20 +213,20 @@ impl CustomOp1 for DepthwiseCpu {
                         let base = first * s + kx - left;
                         if s == 1 {
                             for (o, i) in row[first..last].iter_mut().zip(&line[base..]) {
-                                *o += wt * i;
+                                *o += wt * (i + bi);
                             }
                         } else {
                             for (o, i) in row[first..last].iter_mut().zip(line[base..].iter().step_by(2)) {
-                                *o += wt * i;
+                                *o += wt * (i + bi);
                             }
                         }
                     }
                 }
             }
-            if self.act == Act::Silu {
-                for v in dst.iter_mut() {
-                    *v /= 1.0 + (-*v).exp();
-                }
+            match self.act {
+                Act::Silu => dst.iter_mut().for_each(|v| *v /= 1.0 + (-*v).exp()),
+                Act::Relu => dst.iter_mut().for_each(|v| *v = v.max(0.0)),
+                Act::None => {}
             }
         }
         Ok((CpuStorage::F32(out), Shape::from((b, c, ho, wo))))
@@ -379,6 +405,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `relu(dw(x + b))` in one pass equals the unfused layers, borders included.
+    #[test]
+    fn biased_relu_depthwise_matches_unfused_layers() {
+        let c = 4;
+        let x = Tensor::randn(0f32, 1.0, (2, c, 5, 7), &Device::Cpu).unwrap();
+        let in_bias = Tensor::new(&[0.5f32, -1.0, 2.0, 0.0], &Device::Cpu).unwrap();
+        let fused = Depthwise::load_biased_relu(vb(c, 3), c, &in_bias).unwrap();
+        let plain = Depthwise::load(vb(c, 3), c, 1).unwrap();
+        let want = plain.forward(&x.broadcast_add(&in_bias.reshape((1, c, 1, 1)).unwrap()).unwrap()).unwrap().relu().unwrap();
+        assert!(max_diff(&fused.forward(&x).unwrap(), &want) < 1e-5);
+        assert!(max_diff(&fused.forward_generic(&x).unwrap(), &want) < 1e-5);
     }
 
     #[test]

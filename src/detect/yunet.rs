@@ -125,7 +125,9 @@ impl YuFace {
     }
 }
 
-/// YuNet's DP unit: `relu(depthwise3x3(conv1x1(x)))`.
+/// YuNet's DP unit: `relu(depthwise3x3(conv1x1(x)))`, as two passes: the
+/// 1x1 convolution's matmul, then one kernel that adds its bias, runs the
+/// depthwise layer and the ReLU ([`Depthwise::load_biased_relu`]).
 #[derive(Debug, Clone)]
 struct DpUnit {
     pw: Pointwise,
@@ -134,13 +136,15 @@ struct DpUnit {
 
 impl DpUnit {
     fn load(vb: VarBuilder, c_in: usize, c_out: usize) -> Result<Self> {
-        Ok(Self { pw: Pointwise::load(vb.pp("pw"), c_in, c_out, false)?, dw: Depthwise::load(vb.pp("dw"), c_out, 1)? })
+        let pw = Pointwise::load(vb.pp("pw"), c_in, c_out, false)?;
+        let dw = Depthwise::load_biased_relu(vb.pp("dw"), c_out, &pw.bias()?)?;
+        Ok(Self { pw, dw })
     }
 }
 
 impl Module for DpUnit {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.dw.forward(&self.pw.forward(x)?)?.relu()
+        self.dw.forward(&self.pw.forward_unbiased(x)?)
     }
 }
 
