@@ -37,6 +37,7 @@ use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, T
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
 pub use super::ops::Depthwise;
+use super::ops::{Im2Col3x3, Padding};
 
 /// Side of the square input tensor.
 pub const INPUT_SIZE: usize = 192;
@@ -362,59 +363,14 @@ impl Module for Stem {
             return self.forward_generic(x);
         }
         let (b, _, h, w) = x.dims4()?;
-        let cols = x.contiguous()?.apply_op1_no_bwd(&Im2ColS2)?; // [B, 27, Ho*Wo]
+        let im2col = Im2Col3x3 { stride: 2, padding: Padding::Symmetric };
+        let cols = x.contiguous()?.apply_op1_no_bwd(&im2col)?; // [B, 27, Ho*Wo]
         let y = self
             .weight
             .broadcast_matmul(&cols)?
             .broadcast_add(&self.bias)?
             .relu()?;
         y.reshape((b, (), h.div_ceil(2), w.div_ceil(2)))
-    }
-}
-
-/// im2col for a 3x3 stride-2 convolution with zero padding 1: [B, C, H, W] ->
-/// [B, C*9, (H/2)*(W/2)], rows in (c, ky, kx) order like an OIHW kernel.
-struct Im2ColS2;
-
-impl CustomOp1 for Im2ColS2 {
-    fn name(&self) -> &'static str {
-        "im2col3x3s2"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, c, h, w) = layout.shape().dims4()?;
-        let input = match layout.contiguous_offsets() {
-            Some((start, end)) => &storage.as_slice::<f32>()?[start..end],
-            None => candle_core::bail!("im2col: input must be contiguous"),
-        };
-        let (ho, wo) = (h.div_ceil(2), w.div_ceil(2));
-        let mut out = vec![0f32; b * c * 9 * ho * wo];
-        for (plane, src) in input.chunks_exact(h * w).enumerate() {
-            for ky in 0..3 {
-                for kx in 0..3 {
-                    let row = (plane * 9 + ky * 3 + kx) * ho * wo;
-                    let dst = &mut out[row..row + ho * wo];
-                    for oy in 0..ho {
-                        let iy = (2 * oy + ky) as isize - 1;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        let line = &src[iy as usize * w..(iy as usize + 1) * w];
-                        // Input column 2 * ox + kx - 1 must lie in [0, w).
-                        let first = usize::from(kx == 0);
-                        let last = ((w - kx) / 2 + 1).min(wo);
-                        let out_row = &mut dst[oy * wo..(oy + 1) * wo];
-                        for (o, &v) in out_row[first..last]
-                            .iter_mut()
-                            .zip(line[2 * first + kx - 1..].iter().step_by(2))
-                        {
-                            *o = v;
-                        }
-                    }
-                }
-            }
-        }
-        Ok((CpuStorage::F32(out), Shape::from((b, c * 9, ho * wo))))
     }
 }
 

@@ -233,6 +233,104 @@ impl CustomOp1 for DepthwiseCpu {
     }
 }
 
+/// im2col for a 3x3 convolution, stride 1 or 2, [`Padding`] as given:
+/// `[B, C, H, W]` -> `[B, C*9, Ho*Wo]`, rows in (c, ky, kx) order like an
+/// OIHW kernel, so that the convolution is one matmul with the weights seen as
+/// `[O, C*9]` ([`Conv3x3`]). candle's own conv2d does the same in a generic
+/// per-element closure that cost more than the matmul after it.
+#[derive(Debug, Clone, Copy)]
+pub struct Im2Col3x3 {
+    pub stride: usize,
+    pub padding: Padding,
+}
+
+impl CustomOp1 for Im2Col3x3 {
+    fn name(&self) -> &'static str {
+        "im2col3x3"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = layout.shape().dims4()?;
+        let s = self.stride;
+        let input = match layout.contiguous_offsets() {
+            Some((start, end)) => &storage.as_slice::<f32>()?[start..end],
+            None => candle_core::bail!("im2col3x3: input must be contiguous"),
+        };
+        let (ho, wo) = (out_len(h, s), out_len(w, s));
+        let (top, left) = (self.padding.before(h, s), self.padding.before(w, s));
+        let mut out = vec![0f32; b * c * 9 * ho * wo];
+        for (plane, src) in input.chunks_exact(h * w).enumerate() {
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let row = (plane * 9 + ky * 3 + kx) * ho * wo;
+                    let dst = &mut out[row..row + ho * wo];
+                    let first = left.saturating_sub(kx).div_ceil(s);
+                    let Some(span) = (w - 1 + left).checked_sub(kx) else { continue };
+                    let last = (span / s + 1).min(wo);
+                    if first >= last {
+                        continue;
+                    }
+                    let base = first * s + kx - left;
+                    for (oy, out_row) in dst.chunks_exact_mut(wo).enumerate() {
+                        let Some(iy) = (oy * s + ky).checked_sub(top).filter(|&iy| iy < h) else { continue };
+                        let line = &src[iy * w + base..(iy + 1) * w];
+                        for (o, &v) in out_row[first..last].iter_mut().zip(line.iter().step_by(s)) {
+                            *o = v;
+                        }
+                    }
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((b, c * 9, ho * wo))))
+    }
+}
+
+/// A full 3x3 convolution with bias, stride 1 or 2, as [`Im2Col3x3`] and one
+/// matmul on the CPU (candle's conv2d elsewhere).
+#[derive(Debug, Clone)]
+pub struct Conv3x3 {
+    weight: Tensor, // [O, C, 3, 3]
+    bias: Tensor,   // [1, O, 1]
+    im2col: Im2Col3x3,
+}
+
+impl Conv3x3 {
+    pub fn new(weight: Tensor, bias: &Tensor, stride: usize, padding: Padding) -> Result<Self> {
+        let (o, _, kh, kw) = weight.dims4()?;
+        if (kh, kw) != (3, 3) || !(stride == 1 || stride == 2) {
+            candle_core::bail!("conv3x3: kernel {kh}x{kw}, stride {stride}");
+        }
+        Ok(Self { weight, bias: bias.reshape((1, o, 1))?, im2col: Im2Col3x3 { stride, padding } })
+    }
+
+    /// `[B, C, H, W]` -> `[B, O, Ho*Wo]`, without the bias (for a caller that
+    /// adds it fused with its activation). CPU f32 only.
+    pub fn forward_unbiased_flat(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, c, _, _) = x.dims4()?;
+        let cols = x.contiguous()?.apply_op1_no_bwd(&self.im2col)?; // [B, C*9, Ho*Wo]
+        let o = self.weight.dim(0)?;
+        self.weight.reshape((o, c * 9))?.broadcast_matmul(&cols)
+    }
+
+    /// `[B, C, H, W]` -> `[B, O, Ho, Wo]`, bias added.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, c, h, w) = x.dims4()?;
+        let s = self.im2col.stride;
+        let (ho, wo) = (out_len(h, s), out_len(w, s));
+        if !(x.device().is_cpu() && x.dtype() == DType::F32) {
+            let (t, l) = (self.im2col.padding.before(h, s), self.im2col.padding.before(w, s));
+            let (ph, pw) = ((ho - 1) * s + 3, (wo - 1) * s + 3);
+            let xp = x.pad_with_zeros(2, t, ph.saturating_sub(h + t))?.pad_with_zeros(3, l, pw.saturating_sub(w + l))?;
+            let y = xp.conv2d(&self.weight, 0, s, 1, 1)?;
+            let o = y.dim(1)?;
+            return y.reshape((b, o, ho * wo))?.broadcast_add(&self.bias)?.reshape((b, o, ho, wo));
+        }
+        let _ = c;
+        let o = self.weight.dim(0)?;
+        self.forward_unbiased_flat(x)?.broadcast_add(&self.bias)?.reshape((b, o, ho, wo))
+    }
+}
+
 /// Per-channel PReLU, `max(x, 0) + alpha * min(x, 0)`, after adding a
 /// per-channel bias and, optionally, a shortcut: `prelu(x + bias + skip)`.
 /// The shortcut may have fewer channels than `x` (TF Lite pads the channels
@@ -418,6 +516,30 @@ mod tests {
         let want = plain.forward(&x.broadcast_add(&in_bias.reshape((1, c, 1, 1)).unwrap()).unwrap()).unwrap().relu().unwrap();
         assert!(max_diff(&fused.forward(&x).unwrap(), &want) < 1e-5);
         assert!(max_diff(&fused.forward_generic(&x).unwrap(), &want) < 1e-5);
+    }
+
+    /// im2col + matmul against candle's conv2d on explicitly padded input.
+    #[test]
+    fn conv3x3_matches_candle_conv() {
+        let (c, o) = (3, 5);
+        let weight = Tensor::randn(0f32, 1.0, (o, c, 3, 3), &Device::Cpu).unwrap();
+        let bias = Tensor::randn(0f32, 1.0, o, &Device::Cpu).unwrap();
+        for (h, w) in [(6, 6), (7, 5), (1, 1), (2, 9)] {
+            let x = Tensor::randn(0f32, 1.0, (2, c, h, w), &Device::Cpu).unwrap();
+            for stride in [1, 2] {
+                for padding in [Padding::Symmetric, Padding::Same] {
+                    let conv = Conv3x3::new(weight.clone(), &bias, stride, padding).unwrap();
+                    let (t, l) = (padding.before(h, stride), padding.before(w, stride));
+                    let (ho, wo) = (out_len(h, stride), out_len(w, stride));
+                    let (ph, pw) = ((ho - 1) * stride + 3, (wo - 1) * stride + 3);
+                    let xp = x.pad_with_zeros(2, t, ph - h - t).unwrap().pad_with_zeros(3, l, pw - w - l).unwrap();
+                    let want = xp.conv2d(&weight, 0, stride, 1, 1).unwrap().broadcast_add(&bias.reshape((1, o, 1, 1)).unwrap()).unwrap();
+                    let got = conv.forward(&x).unwrap();
+                    assert_eq!(got.dims(), want.dims(), "{h}x{w} s{stride} {padding:?}");
+                    assert!(max_diff(&got, &want) < 1e-4, "{h}x{w} s{stride} {padding:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::ops::BiasPRelu;
+use super::ops::{BiasPRelu, Conv3x3, Padding};
 
 /// Per-channel PReLU: `max(x, 0) + alpha * min(x, 0)`, one pass over memory
 /// (the shared fused kernel, [`BiasPRelu`]).
@@ -35,42 +35,46 @@ impl Module for PRelu {
     }
 }
 
-/// Full convolution, `SAME` padding (TFLite semantics) or `VALID`.
+/// The two full convolutions the landmark networks use, each as one matmul:
+/// a 3×3 with TFLite `SAME` padding (stems; [`Conv3x3`], im2col + matmul),
+/// and a 2×2 stride-2 `VALID` convolution (the iris net's down-sampling
+/// reductions), which is space-to-depth then a 1×1 convolution.
 #[derive(Debug, Clone)]
-pub(super) struct Conv {
-    w: Tensor,
-    b: Tensor, // [1, O, 1, 1]
-    k: usize,
-    stride: usize,
-    same: bool,
+pub(super) enum Conv {
+    Same3x3(Conv3x3),
+    Valid2x2s2 { w: Tensor, b: Tensor }, // [O, I*4] in (i, ky, kx) order; [1, O, 1]
 }
 
 impl Conv {
     pub(super) fn load(vb: VarBuilder, i: usize, o: usize, k: usize, stride: usize, same: bool) -> Result<Self> {
         let w = vb.get((o, i, k, k), "weight")?;
-        let b = vb.get(o, "bias")?.reshape((1, o, 1, 1))?;
-        Ok(Self { w, b, k, stride, same })
+        let b = vb.get(o, "bias")?;
+        match (k, stride, same) {
+            (3, _, true) => Ok(Conv::Same3x3(Conv3x3::new(w, &b, stride, Padding::Same)?)),
+            (2, 2, false) => Ok(Conv::Valid2x2s2 { w: w.reshape((o, i * 4))?, b: b.reshape((1, o, 1))? }),
+            _ => candle_core::bail!("unsupported convolution: {k}x{k}, stride {stride}, same {same}"),
+        }
     }
-}
-
-/// TFLite `SAME` padding for one spatial axis: (before, after).
-pub(super) fn same_pad(size: usize, k: usize, stride: usize) -> (usize, usize) {
-    let out = size.div_ceil(stride);
-    let total = ((out - 1) * stride + k).saturating_sub(size);
-    (total / 2, total - total / 2)
 }
 
 impl Module for Conv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = if self.same {
-            let (_, _, h, w) = x.dims4()?;
-            let (t, bt) = same_pad(h, self.k, self.stride);
-            let (l, r) = same_pad(w, self.k, self.stride);
-            x.pad_with_zeros(2, t, bt)?.pad_with_zeros(3, l, r)?
-        } else {
-            x.clone()
-        };
-        x.conv2d(&self.w, 0, self.stride, 1, 1)?.broadcast_add(&self.b)
+        match self {
+            Conv::Same3x3(c) => c.forward(x),
+            Conv::Valid2x2s2 { w, b } => {
+                let (bsz, c, h, wd) = x.dims4()?;
+                let (ho, wo) = (h / 2, wd / 2);
+                // x[n, c, 2y + ky, 2x + kx] -> cols[n, c*4 + ky*2 + kx, y*wo + x]
+                let cols = x
+                    .narrow(2, 0, 2 * ho)?
+                    .narrow(3, 0, 2 * wo)?
+                    .reshape((bsz, c, ho, 2, wo, 2))?
+                    .permute((0, 1, 3, 5, 2, 4))?
+                    .contiguous()?
+                    .reshape((bsz, c * 4, ho * wo))?;
+                w.broadcast_matmul(&cols)?.broadcast_add(b)?.reshape((bsz, (), ho, wo))
+            }
+        }
     }
 }
 

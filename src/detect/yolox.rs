@@ -45,7 +45,7 @@ use candle_core::{CpuStorage, DType, Device, InplaceOp1, Layout, Module, Result,
 use candle_nn::VarBuilder;
 use image::RgbImage;
 
-use super::ops::Depthwise;
+use super::ops::{Conv3x3, Depthwise, Padding};
 use super::objects::{
     letterbox_with, Letterbox, ObjectDetection, ObjectModel, Placement, COCO_LABELS,
 };
@@ -177,6 +177,8 @@ struct Focus {
     weight: Tensor, // [16, 12, 3, 3]
     bias: Tensor,   // [1, 16, 1]
     act: BiasAct,
+    /// The same weights as im2col + matmul (the CPU path).
+    conv: Conv3x3,
 }
 
 impl Focus {
@@ -189,6 +191,7 @@ impl Focus {
             silu: true,
         };
         Ok(Self {
+            conv: Conv3x3::new(weight.clone(), &bias, 1, Padding::Symmetric)?,
             weight,
             bias: bias.reshape((1, 16, 1))?,
             act,
@@ -206,9 +209,13 @@ impl Module for Focus {
             .permute((0, 5, 3, 1, 2, 4))?
             .contiguous()?
             .reshape((b, 4 * c, h2, w2))?;
-        let y = x.conv2d(&self.weight, 1, 1, 1, 1)?;
-        let (_, o, ho, wo) = y.dims4()?;
-        bias_act(y.reshape((b, o, ho * wo))?, &self.bias, &self.act)?.reshape((b, o, ho, wo))
+        if !(x.device().is_cpu() && x.dtype() == DType::F32) {
+            let y = x.conv2d(&self.weight, 1, 1, 1, 1)?;
+            let (_, o, ho, wo) = y.dims4()?;
+            return bias_act(y.reshape((b, o, ho * wo))?, &self.bias, &self.act)?.reshape((b, o, ho, wo));
+        }
+        let y = self.conv.forward_unbiased_flat(&x)?; // [B, 16, h2*w2]
+        bias_act(y, &self.bias, &self.act)?.reshape((b, (), h2, w2))
     }
 }
 
