@@ -158,3 +158,69 @@ fn mediarecorder_file_without_duration_is_measured_from_its_packets() {
     assert_eq!(a.observations.len(), 8);
     assert!(a.warnings.iter().all(|w| !w.contains("truncated")), "{:?}", a.warnings);
 }
+
+/// A browser-style recording (live webm: no cues, no duration; one keyframe
+/// for the whole file) at 4K is decoded in one pass, frame for frame, never
+/// re-decoded, and its frames are scaled down to `analysis.max_side`.
+#[test]
+fn one_pass_over_a_4k_file_without_cues_or_later_keyframes() {
+    if !crate::util::have("ffmpeg") {
+        eprintln!("skipped: ffmpeg is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("onekey.webm");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=3840x2160:rate=10:duration=3"])
+        .args(["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-g", "1000", "-live", "1"])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let info = probe(&clip).unwrap();
+    assert_eq!((info.width, info.height), (3840, 2160));
+    let a = analyze(&clip, &settings(2), &NoProgress).unwrap();
+    assert_eq!(a.observations.len(), 12, "3 s at 4 fps");
+    // never more frames than the file holds (the last one, after the last
+    // analysis time, need not be decoded)
+    let decoded = a.stats.frames_decoded;
+    assert!(decoded <= info.frame_count && decoded + 1 >= info.frame_count, "{decoded} of {} frames decoded", info.frame_count);
+    let max_side = Config::default().analysis.max_side;
+    assert!(a.observations.iter().all(|o| o.width.max(o.height) == max_side), "frames scaled to {max_side}");
+}
+
+/// Tracking faces between detections (the default, one detection a second)
+/// sees the same faces as running the detector on every frame.
+#[test]
+fn tracked_faces_agree_with_detection_on_every_frame() {
+    use proctor::detect::models::{load, Which};
+    let path = fixture("sample.webm");
+    let run = |detect_fps: f64| {
+        let mut config = Config::default();
+        config.analysis.face_detect_fps = detect_fps;
+        let models = load(None, Which { faces: true, objects: false, speech: false, identity: false }).unwrap();
+        analyze(&path, &Settings { config, models, threads: 2 }, &NoProgress).unwrap()
+    };
+    let every = run(4.0);
+    let tracked = run(1.0);
+    assert_eq!(every.observations.len(), tracked.observations.len());
+    let (mut same_count, mut yaw_diffs) = (0, vec![]);
+    for (e, t) in every.observations.iter().zip(&tracked.observations) {
+        let (ef, tf) = (e.faces.as_ref().unwrap(), t.faces.as_ref().unwrap());
+        same_count += usize::from(ef.len() == tf.len());
+        if let ([a], [b]) = (ef.as_slice(), tf.as_slice()) {
+            if let (Some(x), Some(y)) = (a.yaw, b.yaw) {
+                yaw_diffs.push((x - y).abs());
+            }
+        }
+    }
+    let n = every.observations.len();
+    assert!(same_count * 100 >= n * 95, "face counts agree on {same_count} of {n} frames");
+    yaw_diffs.sort_by(f32::total_cmp);
+    let median = yaw_diffs[yaw_diffs.len() / 2];
+    assert!(!yaw_diffs.is_empty() && median < 3.0, "median yaw difference {median} degrees");
+    assert_eq!(
+        every.events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        tracked.events.iter().map(|e| e.kind).collect::<Vec<_>>()
+    );
+}
