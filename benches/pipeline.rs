@@ -123,10 +123,26 @@ fn main() {
     }
 
     if std::env::var_os("PROCTOR_BENCH_LONG").is_some() {
-        // MediaRecorder-like: live webm (no cues, no duration), keyframe every 100 s
+        // MediaRecorder-like: live webm (no cues, no duration), keyframe every
+        // 100 s. 100 s are encoded, then copied 36 times over (and cut to a
+        // minute) without re-encoding, so the keyframes stay 100 s apart.
         let browser = ["-vf", "fps=30", "-c:v", "libvpx", "-b:v", "1M", "-deadline", "realtime", "-cpu-used", "8", "-g", "3000", "-live", "1"];
-        let minute = clip("browser_480p", 60, &browser);
-        let hour = clip("browser_480p", 3600, &browser);
+        let base = clip("browser_480p", 100, &browser);
+        let copy = |seconds: u32, input: &[&str]| {
+            let path = base.with_file_name(format!("browser_480p_{seconds}s.webm"));
+            if !path.exists() {
+                let (secs, tmp) = (seconds.to_string(), path.with_extension("tmp.webm"));
+                let mut args = vec!["-y", "-v", "error"];
+                args.extend_from_slice(input);
+                args.extend_from_slice(&["-i", base.to_str().unwrap(), "-t", &secs, "-c", "copy", "-live", "1"]);
+                args.push(tmp.to_str().unwrap());
+                run(Path::new("ffmpeg"), &args);
+                std::fs::rename(&tmp, &path).unwrap();
+            }
+            path
+        };
+        let minute = copy(60, &[]);
+        let hour = copy(3600, &["-stream_loop", "35"]);
         let (m, m_kb) = run_measured(&proctor, &["analyze", minute.to_str().unwrap(), "-o", out_s]);
         let (h, h_kb) = run_measured(&proctor, &["analyze", hour.to_str().unwrap(), "-o", out_s]);
         println!("\nbrowser-style 640x480 VP8 (live webm, no cues, keyframe every 100 s):");
