@@ -386,7 +386,10 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
             .map(|(_, n)| *n as f32)
             .collect();
         let most = n.iter().cloned().fold(0.0, f32::max);
-        let detail = format!("{} faces at most, in {} of {} frames", most as usize, r.hits.len(), r.samples);
+        let mut detail = format!("{} faces at most, in {} of {} frames", most as usize, r.hits.len(), r.samples);
+        if let Some(which) = candidate_among(obs, r.start, r.end, c.face_min_score as f32) {
+            detail.push_str(&format!("; {which}"));
+        }
         events.push(r.into_event(EventKind::MultipleFaces, detail));
     }
 
@@ -529,6 +532,46 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
 
     events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.kind.cmp(&b.kind)));
     Folded { events, baseline }
+}
+
+/// Which of several faces is the candidate's, in words: "the candidate is the
+/// left face (descriptor distance 0.31)", from the sampled frame of the span
+/// with several counted faces whose candidate face matched best. With faces
+/// described but none matching: "none of the faces matched the candidate".
+/// `None` when no face of the span was described (identity off or not sampled).
+fn candidate_among(obs: &[Observation], start: f64, end: f64, min_score: f32) -> Option<String> {
+    let several: Vec<&Observation> = in_span(obs, start, end)
+        .filter(|o| o.faces_above(min_score).is_some_and(|f| f.count() >= 2) && !o.embeddings.is_empty())
+        .collect();
+    if several.is_empty() {
+        return None;
+    }
+    let best = several
+        .iter()
+        .filter_map(|o| Some((*o, o.candidate_face? as usize, o.candidate_distance?)))
+        .min_by(|a, b| a.2.total_cmp(&b.2));
+    let Some((o, i, d)) = best else { return Some("none of the faces matched the candidate".into()) };
+    let faces = o.faces.as_deref()?;
+    let me = faces.get(i)?;
+    let centre = |f: &crate::observation::FaceObs| (f.bbox[0] + f.bbox[2]) / 2.0;
+    let others: Vec<f32> = faces.iter().enumerate().filter(|(j, f)| *j != i && f.score >= min_score).map(|(_, f)| centre(f)).collect();
+    let left_of_me = others.iter().filter(|x| **x < centre(me)).count();
+    let place = if left_of_me == 0 {
+        "on the left of the picture".to_string()
+    } else if left_of_me == others.len() {
+        "on the right of the picture".to_string()
+    } else {
+        format!("{} from the left", ordinal(left_of_me + 1))
+    };
+    Some(format!("the candidate is the face {place} (descriptor distance {d:.2}, at {:.1} s)", o.t))
+}
+
+fn ordinal(n: usize) -> String {
+    match n {
+        2 => "second".into(),
+        3 => "third".into(),
+        n => format!("{n}th"),
+    }
 }
 
 fn in_span(obs: &[Observation], start: f64, end: f64) -> impl Iterator<Item = &Observation> {
@@ -701,9 +744,11 @@ mod tests {
                 speech: None,
                 mouth_motion: None,
                 other_voice: None,
-                embedding: None,
+                embeddings: Vec::new(),
                 identity_distance: None,
                 reference_distance: None,
+                candidate_face: None,
+                candidate_distance: None,
             })
             .collect()
     }
