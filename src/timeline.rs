@@ -281,6 +281,14 @@ mod tests {
         let (rec, back) = read_events(&p).unwrap();
         assert_eq!(rec, "rec");
         assert_eq!(back, events);
+        // files of older schema versions are still read
+        let mut old = events_frame("rec", &events);
+        old.with_column(Column::new("schema_version".into(), vec![2u32; events.len()])).unwrap();
+        write_parquet(&p, &mut old).unwrap();
+        assert_eq!(read_events(&p).unwrap().1, events);
+        old.with_column(Column::new("schema_version".into(), vec![SCHEMA_VERSION + 1; events.len()])).unwrap();
+        write_parquet(&p, &mut old).unwrap();
+        assert!(read_events(&p).unwrap_err().to_string().contains("schema version 4"));
         // an empty timeline is a valid file too
         write_parquet(&p, &mut events_frame("rec", &[])).unwrap();
         assert!(read_events(&p).unwrap().1.is_empty());
