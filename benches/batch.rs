@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use proctor::analyze::Settings;
-use proctor::batch::{discover, run_batch, BatchOptions, BatchProgress, CandidateSource, Row};
+use proctor::batch::{discover, run_batch, BatchOptions, BatchProgress, CandidateSource, ReferenceSource, Row};
 use proctor::config::Config;
 use proctor::detect::models::{load, Which};
 use proctor::progress::{NoProgress, Progress};
@@ -39,7 +39,14 @@ fn main() {
     for jobs in [1usize, 2] {
         let models = load(None, Which { faces: true, objects, speech: true, identity: true }).unwrap();
         let settings = Settings { config: Config::default(), models, threads: (threads / jobs).max(1) };
-        let opts = BatchOptions { outdir: tmp.join(format!("out{jobs}")), jobs, resume: false, candidates: CandidateSource::None };
+        let opts = BatchOptions {
+            outdir: tmp.join(format!("out{jobs}")),
+            jobs,
+            resume: false,
+            candidates: CandidateSource::None,
+            references: ReferenceSource::None,
+            write: Default::default(),
+        };
         let t = Instant::now();
         let rows = run_batch(&items, &settings, &opts, &Quiet, &AtomicBool::new(false)).unwrap();
         let secs = t.elapsed().as_secs_f64();

@@ -46,6 +46,9 @@ pub struct Analysis {
     /// The kinds of event whose detector ran; the others were not checked
     /// (reported as null, never as 0).
     pub checked: std::collections::BTreeSet<crate::events::EventKind>,
+    /// Whom the faces were compared with: the reference photo, or the frame
+    /// that shows the candidate enrolled from the session.
+    pub identity: crate::identity::IdentityInfo,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,8 +90,13 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Analyse one recording.
+/// Analyse one recording (the candidate enrolled from the session).
 pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Result<Analysis> {
+    analyze_with(path, settings, None, progress)
+}
+
+/// Analyse one recording; faces are compared with `reference` when given.
+pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::identity::Reference>, progress: &dyn Progress) -> Result<Analysis> {
     let started = Instant::now();
     let cfg = &settings.config;
     let info = decode::probe(path)?;
@@ -131,15 +139,22 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
         _ => false,
     };
     crate::observation::mouth_motion(&mut observations, cfg.events.face_min_score as f32);
+    let mut identity_info = crate::identity::IdentityInfo { reference: reference.map(|r| r.info()), enrolled: None };
     let identity = match &settings.models.identity {
         None => None,
         Some(_) => {
-            let reference = settings.models.reference.as_ref();
-            if crate::identity::attach_distances(&mut observations, reference) {
-                Some(reference.is_some())
-            } else {
-                warnings.push("no face was seen in most of the recording to enrol as the candidate: candidate_changed was not checked".into());
-                None
+            use crate::identity::{attach_distances, Compared};
+            let e = &cfg.events;
+            match attach_distances(&mut observations, reference.map(|r| &r.embedding), e.face_min_score as f32, e.identity_max_distance as f32) {
+                Some(Compared::Reference) => Some(true),
+                Some(Compared::Enrolled(face)) => {
+                    identity_info.enrolled = Some(face);
+                    Some(false)
+                }
+                None => {
+                    warnings.push("no face was seen in most of the recording to enrol as the candidate: candidate_changed was not checked".into());
+                    None
+                }
             }
         }
     };
@@ -208,6 +223,7 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
         config: cfg.clone(),
         models: settings.models.provenance.clone(),
         checked,
+        identity: identity_info,
     })
 }
 
@@ -376,8 +392,8 @@ fn detect_segment(frames: &[Frame], object_every: usize, settings: &Settings) ->
         None => vec![None; frames.len()],
     };
     let mut embeddings = match (&settings.models.identity, &found) {
-        (Some(e), Some(found)) => embed_lone_faces(e, &images, found, frames, settings)?,
-        _ => vec![None; frames.len()],
+        (Some(e), Some(found)) => crate::identity::embed_faces(e, &images, found, frames, &settings.config)?,
+        _ => vec![Vec::new(); frames.len()],
     };
     let object_idx: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].index % object_every == 0).collect();
     let mut objects: Vec<Option<Vec<ObjectObs>>> = vec![None; frames.len()];
@@ -401,52 +417,13 @@ fn detect_segment(frames: &[Frame], object_every: usize, settings: &Settings) ->
             speech: None,
             mouth_motion: None,
             other_voice: None,
-            embedding: embeddings[i].take(),
+            embeddings: std::mem::take(&mut embeddings[i]),
             identity_distance: None,
             reference_distance: None,
+            candidate_face: None,
+            candidate_distance: None,
         })
         .collect())
-}
-
-/// Face descriptors of the lone face (the only one at or above
-/// `face_min_score`, with landmarks) on every `fps / identity_fps`-th frame:
-/// aligned on five mesh points (eye centres, nose tip, mouth corners) to
-/// dlib's 150x150 chip, all chips of the batch through the network at once.
-fn embed_lone_faces(
-    embedder: &crate::detect::face_embed::FaceEmbedder,
-    images: &[&image::RgbImage],
-    found: &[Vec<crate::detect::FaceFound>],
-    frames: &[Frame],
-    settings: &Settings,
-) -> anyhow::Result<Vec<Option<Vec<f32>>>> {
-    use crate::detect::face_embed::{align_chip, five_points_from_mesh};
-    let a = &settings.config.analysis;
-    let every = (a.fps / a.identity_fps.max(1e-6)).round().max(1.0) as usize;
-    let min = settings.config.events.face_min_score as f32;
-    let mut chips = Vec::new();
-    let mut at = Vec::new();
-    for (i, f) in frames.iter().enumerate() {
-        if f.index % every != 0 {
-            continue;
-        }
-        let counted: Vec<&crate::detect::FaceFound> = found[i].iter().filter(|x| x.score >= min).collect();
-        let [lone] = counted.as_slice() else { continue };
-        let Some(lm) = &lone.landmarks else { continue };
-        let Ok(five) = five_points_from_mesh(&lm.mesh) else { continue };
-        if let Ok(chip) = align_chip(images[i], &five) {
-            chips.push(chip);
-            at.push(i);
-        }
-    }
-    let mut out = vec![None; frames.len()];
-    if chips.is_empty() {
-        return Ok(out);
-    }
-    let refs: Vec<&image::RgbImage> = chips.iter().collect();
-    for (i, e) in at.into_iter().zip(embedder.embed(&refs)?) {
-        out[i] = Some(e.to_vec());
-    }
-    Ok(out)
 }
 
 /// Audio level around each analysed frame.

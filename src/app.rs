@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::analyze::{analyze, Settings};
-use crate::batch::{self, BatchOptions, BatchProgress, CandidateSource, Row, Shard};
+use crate::analyze::{analyze, analyze_with, Settings};
+use crate::batch::{self, BatchOptions, BatchProgress, CandidateSource, ReferenceSource, Row, Shard};
 use crate::cli::{AnalyzeArgs, BatchArgs, Cli, Command, CommonArgs, DetectArgs, EvalArgs, ReportArgs};
 use crate::config::{load_policy, Config};
 use crate::detect::models::Which;
@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind};
 use crate::progress::Progress;
 use crate::report::{self, Header, ReportInput};
 use crate::timeline::read_events;
-use crate::write::write_all;
+use crate::write::{write_all_with, WriteOptions};
 
 /// Exit status when some input could not be processed.
 pub const EXIT_FAILED: u8 = 2;
@@ -135,22 +135,20 @@ impl Progress for Bar {
 }
 
 fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
-    let (cfg, mut models) = match config_and_models(&args.common) {
+    let (cfg, models) = match config_and_models(&args.common) {
         Ok(v) => v,
         Err(e) => {
             crate::warn!("proctor: error: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    if let Some(photo) = &args.reference {
-        match reference_embedding(photo, &models, &cfg) {
-            Ok(e) => models.reference = Some(e),
-            Err(e) => {
-                crate::warn!("proctor: error: {e}");
-                return ExitCode::from(EXIT_FAILED);
-            }
+    let reference = match args.reference.as_deref().map(|photo| crate::identity::load_reference(photo, &models, &cfg)).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            crate::warn!("proctor: error: {e}");
+            return ExitCode::from(EXIT_FAILED);
         }
-    }
+    };
     let settings = Settings { config: cfg, models, threads: threads(&args.common) };
     let show = !args.common.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
     let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
@@ -158,13 +156,14 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
     crate::write::clean_stale(&args.outdir);
     // one id per input, distinct within the run (crate::ids)
     let ids = crate::ids::ids_for_files(&args.files);
+    let write_opts = WriteOptions { save_embeddings: args.save_embeddings };
     let mut failed = 0usize;
     for (path, id) in args.files.iter().zip(&ids) {
         let bar = Bar::new(&multi, &display_name(path), show);
         let result = crate::output::isolate(path, || {
-            let mut a = analyze(path, &settings, &bar)?;
+            let mut a = analyze_with(path, &settings, reference.as_ref(), &bar)?;
             a.recording = id.clone();
-            let out = write_all(&a, &args.outdir, args.candidate.as_deref())?;
+            let out = write_all_with(&a, &args.outdir, args.candidate.as_deref(), &write_opts)?;
             Ok((a, out))
         });
         bar.finish();
@@ -216,36 +215,6 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// The face descriptor of a reference photo: exactly one face, with landmarks.
-pub fn reference_embedding(photo: &Path, models: &Models, cfg: &Config) -> Result<crate::detect::face_embed::Embedding, Error> {
-    use crate::detect::face_embed::{align_chip, five_points_from_mesh};
-    let bad = |why: String| Error::new(photo, ErrorKind::Config(format!("reference photo: {why}")));
-    crate::decode::probe::check_file(photo)?;
-    let img = image::open(photo).map_err(|e| Error::new(photo, ErrorKind::NotMedia(format!("not an image proctor can read: {e}"))))?;
-    let img = img.to_rgb8();
-    // very large photos are scaled down first: faces stay far above the chip size
-    let img = if img.width().max(img.height()) > 2048 {
-        let s = 2048.0 / img.width().max(img.height()) as f32;
-        image::imageops::resize(&img, ((img.width() as f32 * s) as u32).max(1), ((img.height() as f32 * s) as u32).max(1), image::imageops::FilterType::Triangle)
-    } else {
-        img
-    };
-    let (Some(faces), Some(embedder)) = (&models.faces, &models.identity) else {
-        return Err(bad("the face models are not loaded (analysis.identity_fps = 0?)".into()));
-    };
-    let found = faces.analyze(&[&img]).map_err(|e| bad(format!("{e:#}")))?.pop().unwrap_or_default();
-    let counted: Vec<_> = found.iter().filter(|f| f.score >= cfg.events.face_min_score as f32).collect();
-    let lone = match counted.as_slice() {
-        [] => return Err(bad("no face found in it".into())),
-        [one] => *one,
-        many => return Err(bad(format!("{} faces found in it; it must show the candidate alone", many.len()))),
-    };
-    let lm = lone.landmarks.as_ref().ok_or_else(|| bad("the face is too unclear for its landmarks".into()))?;
-    let five = five_points_from_mesh(&lm.mesh).map_err(|e| bad(format!("{e:#}")))?;
-    let chip = align_chip(&img, &five).map_err(|e| bad(format!("{e:#}")))?;
-    embedder.embed(&[&chip]).map_err(|e| bad(format!("{e:#}")))?.pop().ok_or_else(|| bad("no descriptor".into()))
 }
 
 fn display_name(p: &Path) -> String {
@@ -303,7 +272,7 @@ fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
     let baseline = serde_json::from_value(field("baseline").clone()).ok();
     let analysed_at = str_of("analysed_at").unwrap_or_default();
     let media = serde_json::from_value::<report::MediaLine>(field("media").clone()).map(|m| m.line()).unwrap_or_default();
-    let input = ReportInput::new(
+    let mut input = ReportInput::new(
         Header {
             candidate: candidate.as_deref(),
             recording: &recording,
@@ -321,6 +290,7 @@ fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
         &cfg,
         &models,
     );
+    input.identity = serde_json::from_value(field("identity").clone()).unwrap_or_default();
     // evidence frames, when the recording is still where it was
     let info = crate::decode::probe(Path::new(&file)).ok();
     let pdf = report::render(&input, info.as_ref(), &[]).map_err(|why| Error::new(&args.events, ErrorKind::Output(why)))?;
@@ -418,6 +388,10 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
         Ok(c) => c.unwrap_or(CandidateSource::None),
         Err(e) => return fail(e),
     };
+    let references = match args.reference_from.as_deref().map(ReferenceSource::parse).transpose() {
+        Ok(r) => r.unwrap_or(ReferenceSource::None),
+        Err(e) => return fail(e),
+    };
     let total = threads(&args.common);
     let jobs = args.jobs.filter(|j| *j > 0).unwrap_or((total / 2).max(1));
     let settings = Settings { config: cfg, models, threads: (total / jobs).max(1) };
@@ -443,7 +417,14 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
             .progress_chars("=> "),
     );
     let bars = BatchBars { multi, archive, show };
-    let opts = BatchOptions { outdir: args.outdir.clone(), jobs, resume: args.resume, candidates };
+    let opts = BatchOptions {
+        outdir: args.outdir.clone(),
+        jobs,
+        resume: args.resume,
+        candidates,
+        references,
+        write: WriteOptions { save_embeddings: args.save_embeddings },
+    };
     let rows = match batch::run_batch(&items, &settings, &opts, &bars, &stop) {
         Ok(r) => r,
         Err(e) => return fail(e.to_string()),
@@ -520,7 +501,8 @@ fn detect_cmd(args: &DetectArgs) -> ExitCode {
                         index: 0, t: 0.0, pts: 0.0, width: img.width(), height: img.height(), mean_luma: 0.0,
                         audio_db: None, faces: Some(faces.clone()), objects: Some(objects.clone()),
                         speech: None, mouth_motion: None, other_voice: None,
-                        embedding: None, identity_distance: None, reference_distance: None,
+                        embeddings: Vec::new(), identity_distance: None, reference_distance: None,
+                        candidate_face: None, candidate_distance: None,
                     };
                     report::draw_boxes(&mut img, &report::boxes_of(&o));
                     for f in &faces {

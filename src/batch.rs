@@ -17,13 +17,13 @@ use std::sync::Mutex;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{analyze, sha256_file, Settings};
+use crate::analyze::{analyze_with, sha256_file, Settings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventKind;
 use crate::output::write_atomic;
 use crate::progress::Progress;
 use crate::timeline::{events_frame, read_parquet, write_parquet};
-use crate::write::{counts, write_all, KindCount};
+use crate::write::{counts, write_all_with, KindCount};
 
 /// File name endings taken as recordings when a directory is searched.
 pub const VIDEO_EXTENSIONS: [&str; 7] = ["webm", "mp4", "mkv", "mov", "m4v", "avi", "ogv"];
@@ -141,6 +141,10 @@ pub struct Row {
     pub counts: BTreeMap<EventKind, Option<KindCount>>,
     pub elapsed_s: f64,
     pub candidate: Option<String>,
+    /// sha256 of the reference photo the recording was compared with (none:
+    /// the candidate was enrolled from the recording). Part of the resume key.
+    #[serde(default)]
+    pub reference: Option<String>,
 }
 
 /// Where the candidate's name comes from in a batch.
@@ -199,6 +203,82 @@ impl CandidateSource {
     }
 }
 
+/// Where each recording's reference photo comes from in a batch.
+#[derive(Debug, Clone)]
+pub enum ReferenceSource {
+    None,
+    /// A directory of photos named by recording id: `<id>.jpg`, `.jpeg` or `.png`.
+    Dir(PathBuf),
+    /// A CSV of `recording,photo`: the recording as its relative path, file
+    /// name or id; the photo path, relative to the CSV's directory unless absolute.
+    Csv(BTreeMap<String, PathBuf>),
+}
+
+/// File name endings of reference photos in a `--reference-from` directory.
+pub const PHOTO_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
+
+impl ReferenceSource {
+    pub fn parse(spec: &Path) -> std::result::Result<ReferenceSource, String> {
+        if spec.is_dir() {
+            Ok(ReferenceSource::Dir(spec.to_path_buf()))
+        } else if spec.is_file() {
+            Self::read_csv(spec).map(ReferenceSource::Csv)
+        } else {
+            Err(format!("--reference-from: {}: no such directory or CSV file", spec.display()))
+        }
+    }
+
+    /// A CSV of `recording,photo` (RFC 4180 quoting), read as `--candidate-from`
+    /// reads its CSV. A first row whose first column is `path`, `file`,
+    /// `recording` or `id` is a header.
+    fn read_csv(path: &Path) -> std::result::Result<BTreeMap<String, PathBuf>, String> {
+        let mut rd = csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_path(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        let mut map = BTreeMap::new();
+        for (i, rec) in rd.records().enumerate() {
+            let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+            let (Some(r), Some(photo)) = (rec.get(0), rec.get(1)) else {
+                if rec.iter().all(str::is_empty) {
+                    continue;
+                }
+                return Err(format!("{}: line {}: expected two columns, recording and photo", path.display(), i + 1));
+            };
+            if i == 0 && ["path", "file", "recording", "id"].contains(&r.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            if photo.is_empty() {
+                return Err(format!("{}: line {}: no photo for '{r}'", path.display(), i + 1));
+            }
+            map.insert(r.trim_start_matches("./").to_string(), base.join(photo));
+        }
+        Ok(map)
+    }
+
+    /// The reference photo of a recording, if the source names one.
+    pub fn photo(&self, item: &Item) -> Option<PathBuf> {
+        match self {
+            ReferenceSource::None => None,
+            ReferenceSource::Dir(dir) => {
+                PHOTO_EXTENSIONS.iter().map(|e| dir.join(format!("{}.{e}", item.id))).find(|p| p.is_file())
+            }
+            ReferenceSource::Csv(map) => {
+                let name = item.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                map.get(&item.rel).or_else(|| map.get(&name)).or_else(|| map.get(&item.id)).cloned()
+            }
+        }
+    }
+
+    /// What the warning of a recording without a photo names.
+    fn describe(&self) -> String {
+        match self {
+            ReferenceSource::None => String::new(),
+            ReferenceSource::Dir(d) => format!("no reference photo for it in {} (<id>.jpg, .jpeg or .png)", d.display()),
+            ReferenceSource::Csv(_) => "no reference photo for it in the --reference-from CSV".into(),
+        }
+    }
+}
+
 /// Read a manifest: the last line per id wins.
 pub fn read_manifest(path: &Path) -> BTreeMap<String, Row> {
     let mut m = BTreeMap::new();
@@ -218,6 +298,9 @@ pub struct BatchOptions {
     pub jobs: usize,
     pub resume: bool,
     pub candidates: CandidateSource,
+    /// Reference photos (`--reference-from`).
+    pub references: ReferenceSource,
+    pub write: crate::write::WriteOptions,
 }
 
 /// Observes a batch: per-file progress and archive-level counts.
@@ -292,6 +375,9 @@ fn process(
 ) -> (Row, bool) {
     let started = std::time::Instant::now();
     let candidate = opts.candidates.candidate(item);
+    let photo = opts.references.photo(item);
+    // the photo's hash is part of the resume key: a changed photo is analysed again
+    let photo_sha = photo.as_deref().map(|p| sha256_file(p).unwrap_or_default());
     let base = Row {
         id: item.id.clone(),
         path: item.path.display().to_string(),
@@ -309,10 +395,11 @@ fn process(
         counts: BTreeMap::new(),
         elapsed_s: 0.0,
         candidate: candidate.clone(),
+        reference: photo_sha.clone(),
     };
     // resume: same input bytes, configuration, models and proctor, outputs still there
     if let Some(prev) = previous.get(&item.id) {
-        if prev.status == "ok" && key.matches(prev) {
+        if prev.status == "ok" && key.matches(prev) && prev.reference == photo_sha {
             let report = rec_dir.join(format!("{}.report.pdf", item.id));
             if report.exists() && sha256_file(&item.path).ok().as_deref() == prev.sha256.as_deref() {
                 return (prev.clone(), true);
@@ -321,9 +408,16 @@ fn process(
     }
     let file_progress = progress.file_progress(&item.id);
     let result = crate::output::isolate(&item.path, || {
-        let mut a = analyze(&item.path, settings, file_progress.as_ref())?;
+        let reference = match &photo {
+            Some(p) => Some(crate::identity::load_reference(p, &settings.models, &settings.config)?),
+            None => None,
+        };
+        let mut a = analyze_with(&item.path, settings, reference.as_ref(), file_progress.as_ref())?;
         a.recording = item.id.clone();
-        write_all(&a, rec_dir, candidate.as_deref())?;
+        if photo.is_none() && !matches!(opts.references, ReferenceSource::None) {
+            a.warnings.insert(0, format!("{}: the candidate was enrolled from the recording instead", opts.references.describe()));
+        }
+        write_all_with(&a, rec_dir, candidate.as_deref(), &opts.write)?;
         write_partition(&opts.outdir, &item.id, &a.events)?;
         Ok(a)
     });
@@ -534,5 +628,24 @@ mod tests {
         let CandidateSource::Csv(map) = &c else { panic!("a CSV source") };
         assert_eq!(map.len(), 1);
         assert!(!map.contains_key("path"));
+    }
+
+    #[test]
+    fn reference_photos_by_id_and_from_a_csv() {
+        let d = tempfile::tempdir().unwrap();
+        let it = Item { rel: "cohort1/alice.webm".into(), path: "x/cohort1/alice.webm".into(), id: "cohort1__alice".into() };
+        let other = Item { rel: "bob.webm".into(), path: "x/bob.webm".into(), id: "bob".into() };
+        std::fs::write(d.path().join("cohort1__alice.jpeg"), b"x").unwrap();
+        let dir = ReferenceSource::parse(d.path()).unwrap();
+        assert_eq!(dir.photo(&it), Some(d.path().join("cohort1__alice.jpeg")));
+        assert_eq!(dir.photo(&other), None);
+        let csv = d.path().join("refs.csv");
+        std::fs::write(&csv, "recording,photo\ncohort1/alice.webm,photos/a.jpg\nbob,/abs/b.png\n").unwrap();
+        let c = ReferenceSource::parse(&csv).unwrap();
+        assert_eq!(c.photo(&it), Some(d.path().join("photos/a.jpg")));
+        assert_eq!(c.photo(&other), Some(PathBuf::from("/abs/b.png")));
+        std::fs::write(&csv, "alice.webm\n").unwrap();
+        assert!(ReferenceSource::parse(&csv).unwrap_err().contains("line 1: expected two columns"));
+        assert!(ReferenceSource::parse(&d.path().join("missing")).is_err());
     }
 }

@@ -127,6 +127,19 @@ pub struct BatchArgs {
     #[arg(long, value_name = "REGEX|CSV")]
     pub candidate_from: Option<String>,
 
+    /// Reference photos of the candidates: a directory of photos named by recording id
+    /// (<id>.jpg, .jpeg or .png), or a CSV file of recording,photo (the recording as its
+    /// relative path, file name or id; a relative photo path is taken from the CSV's
+    /// directory). A recording without a photo is compared with the candidate enrolled
+    /// from it (a warning says so); a bad photo fails that recording only.
+    #[arg(long, value_name = "DIR|CSV")]
+    pub reference_from: Option<PathBuf>,
+
+    /// Also write recordings/<id>.embeddings.parquet: the face descriptors computed for
+    /// identity (biometric data: off unless asked).
+    #[arg(long)]
+    pub save_embeddings: bool,
+
     /// Merge shard output directories (the INPUTs) into OUTDIR instead of analysing.
     /// Shards made with another configuration, models or proctor version are refused.
     #[arg(long)]
@@ -195,6 +208,11 @@ pub struct AnalyzeArgs {
     /// enrolled from the recording and `candidate_changed` is raised where the face changes.
     #[arg(long, value_name = "PHOTO")]
     pub reference: Option<PathBuf>,
+
+    /// Also write <id>.embeddings.parquet: the face descriptors computed for identity
+    /// (biometric data: off unless asked).
+    #[arg(long)]
+    pub save_embeddings: bool,
 
     #[command(flatten)]
     pub common: CommonArgs,

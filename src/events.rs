@@ -386,7 +386,10 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
             .map(|(_, n)| *n as f32)
             .collect();
         let most = n.iter().cloned().fold(0.0, f32::max);
-        let detail = format!("{} faces at most, in {} of {} frames", most as usize, r.hits.len(), r.samples);
+        let mut detail = format!("{} faces at most, in {} of {} frames", most as usize, r.hits.len(), r.samples);
+        if let Some(which) = candidate_among(obs, r.start, r.end, c.face_min_score as f32) {
+            detail.push_str(&format!("; {which}"));
+        }
         events.push(r.into_event(EventKind::MultipleFaces, detail));
     }
 
@@ -529,6 +532,47 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
 
     events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.kind.cmp(&b.kind)));
     Folded { events, baseline }
+}
+
+/// Which of several faces is the candidate's, in words: "the candidate is the
+/// left face (descriptor distance 0.31)", from the sampled frame of the span
+/// with several counted faces whose candidate face matched best. With faces
+/// described but none matching (or none near enough to frontal to judge):
+/// "no face could be matched to the candidate".
+/// `None` when no face of the span was described (identity off or not sampled).
+fn candidate_among(obs: &[Observation], start: f64, end: f64, min_score: f32) -> Option<String> {
+    let several: Vec<&Observation> = in_span(obs, start, end)
+        .filter(|o| o.faces_above(min_score).is_some_and(|f| f.count() >= 2) && !o.embeddings.is_empty())
+        .collect();
+    if several.is_empty() {
+        return None;
+    }
+    let best = several
+        .iter()
+        .filter_map(|o| Some((*o, o.candidate_face? as usize, o.candidate_distance?)))
+        .min_by(|a, b| a.2.total_cmp(&b.2));
+    let Some((o, i, d)) = best else { return Some("no face could be matched to the candidate".into()) };
+    let faces = o.faces.as_deref()?;
+    let me = faces.get(i)?;
+    let centre = |f: &crate::observation::FaceObs| (f.bbox[0] + f.bbox[2]) / 2.0;
+    let others: Vec<f32> = faces.iter().enumerate().filter(|(j, f)| *j != i && f.score >= min_score).map(|(_, f)| centre(f)).collect();
+    let left_of_me = others.iter().filter(|x| **x < centre(me)).count();
+    let place = if left_of_me == 0 {
+        "on the left of the picture".to_string()
+    } else if left_of_me == others.len() {
+        "on the right of the picture".to_string()
+    } else {
+        format!("{} from the left", ordinal(left_of_me + 1))
+    };
+    Some(format!("the candidate is the face {place} (descriptor distance {d:.2}, at {:.1} s)", o.t))
+}
+
+fn ordinal(n: usize) -> String {
+    match n {
+        2 => "second".into(),
+        3 => "third".into(),
+        n => format!("{n}th"),
+    }
 }
 
 fn in_span(obs: &[Observation], start: f64, end: f64) -> impl Iterator<Item = &Observation> {
@@ -701,11 +745,47 @@ mod tests {
                 speech: None,
                 mouth_motion: None,
                 other_voice: None,
-                embedding: None,
+                embeddings: Vec::new(),
                 identity_distance: None,
                 reference_distance: None,
+                candidate_face: None,
+                candidate_distance: None,
             })
             .collect()
+    }
+
+    #[test]
+    fn multiple_faces_say_which_face_is_the_candidate() {
+        let at = |x: f32| FaceObs { bbox: [x, 0.0, x + 100.0, 100.0], ..face(0.0, 0.3) };
+        // three faces for 4 s; every 8th frame described, the candidate the middle one (index 2)
+        let mut obs = seq(16, |_| vec![at(0.0), at(400.0), at(200.0)]);
+        let described = |o: &mut Observation| {
+            o.embeddings = (0..3).map(|face| crate::observation::FaceEmbedding { face, descriptor: vec![0.0; 128], distance: Some(0.9) }).collect();
+        };
+        for o in obs.iter_mut().step_by(8) {
+            described(o);
+            o.candidate_face = Some(2);
+            o.candidate_distance = Some(0.3 + o.t as f32 / 10.0);
+        }
+        let cfg = Config::default();
+        let multi = |obs: &[Observation]| detect_events(obs, 4.0, &cfg).events.into_iter().find(|e| e.kind == EventKind::MultipleFaces).unwrap();
+        let e = multi(&obs);
+        assert!(e.detail.ends_with("; the candidate is the face second from the left (descriptor distance 0.30, at 0.0 s)"), "{}", e.detail);
+        // the right one
+        obs[8].candidate_face = Some(1);
+        obs[8].candidate_distance = Some(0.1);
+        assert!(multi(&obs).detail.contains("the candidate is the face on the right of the picture (descriptor distance 0.10, at 2.0 s)"));
+        // described, nobody matched
+        for o in obs.iter_mut() {
+            o.candidate_face = None;
+            o.candidate_distance = None;
+        }
+        assert!(multi(&obs).detail.ends_with("; no face could be matched to the candidate"));
+        // not described (identity off): nothing is said
+        for o in obs.iter_mut() {
+            o.embeddings.clear();
+        }
+        assert!(multi(&obs).detail.ends_with("frames"), "{}", multi(&obs).detail);
     }
 
     fn kinds(f: &Folded, k: EventKind) -> Vec<(f64, f64)> {

@@ -1,7 +1,7 @@
 //! Is the lone face the candidate? Face descriptors (dlib ResNet, computed
-//! on a few frames a second by the detect stage) are compared with the
-//! candidate's: a reference photo's when one is given, else the candidate
-//! enrolled from the session itself.
+//! on a few frames a second by the detect stage, [`embed_faces`]) are compared
+//! with the candidate's: a reference photo's when one is given
+//! ([`load_reference`]), else the candidate enrolled from the session itself.
 //!
 //! Enrollment: the dominant identity of the session. For each descriptor,
 //! count the others within [`ENROLL_RADIUS`] (the same person, with a margin
@@ -9,14 +9,26 @@
 //! are averaged. A stand-in who sits a minority of the session is then the
 //! one who does not match. The dominant identity must hold more than half of
 //! the samples (and at least [`MIN_ENROLL`]); otherwise nobody is enrolled
-//! and `candidate_changed` is not checked. Descriptors are used in memory only.
+//! and `candidate_changed` is not checked. Descriptors stay in memory unless
+//! `--save-embeddings` asks for them.
 //!
 //! Only faces that a descriptor can judge are compared: head within
 //! [`MAX_YAW_DEG`] of frontal and eyes at least [`MIN_EYE_PX`] apart; a head
 //! turned further changes the descriptor more than a change of person does.
+//!
+//! With several faces in view every face with landmarks is described, and the
+//! one closest to the candidate (under the same-person threshold) is marked as
+//! the candidate's (`Observation::candidate_face`), so a `multiple_faces`
+//! event can say which face is theirs.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use crate::detect::face_embed::{distance, Embedding, EMBEDDING_DIM};
-use crate::observation::Observation;
+use crate::config::Config;
+use crate::error::{Error, ErrorKind};
+use crate::observation::{FaceEmbedding, Observation};
 
 /// Descriptors this close count as one person when enrolling.
 pub const ENROLL_RADIUS: f32 = 0.5;
@@ -27,13 +39,21 @@ pub const MAX_YAW_DEG: f32 = 25.0;
 /// Faces whose eyes are closer than this (pixels) are not compared.
 pub const MIN_EYE_PX: f32 = 15.0;
 
-/// The descriptor of an observation, when its lone face can be judged.
-fn usable(o: &Observation) -> Option<Embedding> {
-    let f = o.primary_face()?;
-    if f.yaw.is_some_and(|y| y.abs() > MAX_YAW_DEG) || f.eye_distance() < MIN_EYE_PX {
+/// Whether a face's descriptor can be judged (near frontal, large enough).
+fn judgeable(f: &crate::observation::FaceObs) -> bool {
+    !f.yaw.is_some_and(|y| y.abs() > MAX_YAW_DEG) && f.eye_distance() >= MIN_EYE_PX
+}
+
+/// The descriptor of an observation's lone face (the only one at or above
+/// `min_score`), when it can be judged.
+fn usable(o: &Observation, min_score: f32) -> Option<Embedding> {
+    let faces = o.faces.as_ref()?;
+    let lone = o.solo_face(min_score)?;
+    let i = faces.iter().position(|f| std::ptr::eq(f, lone))?;
+    if !judgeable(lone) {
         return None;
     }
-    o.embedding.as_deref().and_then(as_embedding)
+    o.embeddings.iter().find(|e| e.face == i).and_then(|e| as_embedding(&e.descriptor))
 }
 
 fn as_embedding(v: &[f32]) -> Option<Embedding> {
@@ -57,26 +77,263 @@ pub fn enroll(embeddings: &[Embedding]) -> Option<Embedding> {
     Some(mean)
 }
 
+/// A frame where the enrolled candidate's face was seen: the member of the
+/// dominant identity closest to its mean (for the report's picture of them).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EnrolledFace {
+    /// Analysis time of the frame.
+    pub t: f64,
+    /// The face's box as fractions of the frame's width and height.
+    pub bbox: [f32; 4],
+    /// Its descriptor's distance to the enrolled mean.
+    pub distance: f32,
+}
+
+/// Whom the faces were compared with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Compared {
+    /// The reference photo.
+    Reference,
+    /// The candidate enrolled from the session, seen best in this frame.
+    Enrolled(EnrolledFace),
+}
+
 /// Fill in the distances: to the reference when given (`reference_distance`),
-/// else to the enrolled candidate (`identity_distance`). Returns whether
-/// faces were compared with anyone (false: no dominant face to enroll).
-pub fn attach_distances(obs: &mut [Observation], reference: Option<&Embedding>) -> bool {
-    match reference {
-        Some(r) => {
-            for o in obs.iter_mut() {
-                o.reference_distance = usable(o).map(|e| distance(r, &e));
-            }
-            true
-        }
+/// else to the enrolled candidate (`identity_distance`), and on every frame
+/// with descriptors which face is the candidate's (`candidate_face`,
+/// `candidate_distance`: the judgeable face closest to the candidate, when
+/// closer than `max_distance`). Returns whom faces were compared with (`None`:
+/// no dominant face to enrol).
+pub fn attach_distances(obs: &mut [Observation], reference: Option<&Embedding>, min_score: f32, max_distance: f32) -> Option<Compared> {
+    let (target, compared) = match reference {
+        Some(r) => (*r, Compared::Reference),
         None => {
-            let all: Vec<Embedding> = obs.iter().filter_map(usable).collect();
-            let Some(c) = enroll(&all) else { return false };
-            for o in obs.iter_mut() {
-                o.identity_distance = usable(o).map(|e| distance(&c, &e));
+            let all: Vec<(usize, Embedding)> = obs.iter().enumerate().filter_map(|(i, o)| Some((i, usable(o, min_score)?))).collect();
+            let embs: Vec<Embedding> = all.iter().map(|(_, e)| *e).collect();
+            let c = enroll(&embs)?;
+            let (i, d) = all.iter().map(|(i, e)| (*i, distance(&c, e))).min_by(|a, b| a.1.total_cmp(&b.1))?;
+            let o = &obs[i];
+            let f = o.solo_face(min_score)?;
+            let (w, h) = (o.width.max(1) as f32, o.height.max(1) as f32);
+            let bbox = [f.bbox[0] / w, f.bbox[1] / h, f.bbox[2] / w, f.bbox[3] / h];
+            (c, Compared::Enrolled(EnrolledFace { t: o.t, bbox, distance: d }))
+        }
+    };
+    for o in obs.iter_mut() {
+        let d = usable(o, min_score).map(|e| distance(&target, &e));
+        match compared {
+            Compared::Reference => o.reference_distance = d,
+            Compared::Enrolled(_) => o.identity_distance = d,
+        }
+        for e in o.embeddings.iter_mut() {
+            e.distance = as_embedding(&e.descriptor).map(|v| distance(&target, &v));
+        }
+        let faces = o.faces.as_deref().unwrap_or_default();
+        let best = o
+            .embeddings
+            .iter()
+            .filter(|e| faces.get(e.face).is_some_and(|f| f.score >= min_score && judgeable(f)))
+            .filter_map(|e| Some((e.face, e.distance?)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .filter(|(_, d)| *d < max_distance);
+        o.candidate_face = best.map(|(i, _)| i as u32);
+        o.candidate_distance = best.map(|(_, d)| d);
+    }
+    follow_candidate(obs, min_score);
+    Some(compared)
+}
+
+/// Frames between identity samples farther than this (seconds) from the
+/// nearest sample are not given a candidate face.
+pub const FOLLOW_S: f64 = 2.0;
+/// A face of a frame between samples is the candidate's when its box
+/// overlaps the candidate's box of the nearest sample by at least this IoU.
+pub const FOLLOW_IOU: f32 = 0.5;
+
+/// Carry the candidate face from the identity samples to the frames between
+/// them: on each frame without descriptors, the counted face whose box
+/// overlaps the candidate's face of the nearest sample (within [`FOLLOW_S`],
+/// IoU at least [`FOLLOW_IOU`]) is the candidate's, at that sample's distance.
+fn follow_candidate(obs: &mut [Observation], min_score: f32) {
+    let samples: Vec<(f64, Option<([f32; 4], f32)>)> = obs
+        .iter()
+        .filter(|o| !o.embeddings.is_empty())
+        .map(|o| {
+            let c = o.candidate_face.and_then(|i| o.faces.as_ref()?.get(i as usize)).map(|f| f.bbox);
+            (o.t, c.zip(o.candidate_distance))
+        })
+        .collect();
+    if samples.is_empty() {
+        return;
+    }
+    for o in obs.iter_mut().filter(|o| o.embeddings.is_empty()) {
+        let k = samples.partition_point(|(t, _)| *t < o.t);
+        let near = [k.checked_sub(1), Some(k)]
+            .into_iter()
+            .flatten()
+            .filter_map(|j| samples.get(j))
+            .min_by(|a, b| (a.0 - o.t).abs().total_cmp(&(b.0 - o.t).abs()));
+        let Some((t, Some((bbox, d)))) = near else { continue };
+        if (t - o.t).abs() > FOLLOW_S {
+            continue;
+        }
+        let best = o
+            .faces
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter(|(_, f)| f.score >= min_score)
+            .map(|(i, f)| (i, iou(&f.bbox, bbox)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .filter(|(_, v)| *v >= FOLLOW_IOU);
+        o.candidate_face = best.map(|(i, _)| i as u32);
+        o.candidate_distance = best.map(|_| *d);
+    }
+}
+
+fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
+    let union = area(a) + area(b) - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
+}
+
+/// Face descriptors on every `fps / identity_fps`-th frame of a batch: every
+/// face at or above `face_min_score` with landmarks, aligned on five mesh
+/// points (eye centres, nose tip, mouth corners) to dlib's 150x150 chip, all
+/// chips of the batch through the network at once. The face index of each
+/// is its place in the observation's faces (largest first, the order of
+/// [`crate::observation::observe_faces`]).
+pub fn embed_faces(
+    embedder: &crate::detect::face_embed::FaceEmbedder,
+    images: &[&image::RgbImage],
+    found: &[Vec<crate::detect::FaceFound>],
+    frames: &[crate::decode::Frame],
+    cfg: &Config,
+) -> anyhow::Result<Vec<Vec<FaceEmbedding>>> {
+    use crate::detect::face_embed::{align_chip, five_points_from_mesh};
+    let a = &cfg.analysis;
+    let every = (a.fps / a.identity_fps.max(1e-6)).round().max(1.0) as usize;
+    let min = cfg.events.face_min_score as f32;
+    let mut chips = Vec::new();
+    let mut at = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        if f.index % every != 0 {
+            continue;
+        }
+        for (j, face) in found[i].iter().enumerate() {
+            if face.score < min {
+                continue;
             }
-            true
+            let Some(lm) = &face.landmarks else { continue };
+            let Ok(five) = five_points_from_mesh(&lm.mesh) else { continue };
+            if let Ok(chip) = align_chip(images[i], &five) {
+                chips.push(chip);
+                at.push((i, face_index(&found[i], j)));
+            }
         }
     }
+    let mut out = vec![Vec::new(); frames.len()];
+    if chips.is_empty() {
+        return Ok(out);
+    }
+    let refs: Vec<&image::RgbImage> = chips.iter().collect();
+    for ((i, face), e) in at.into_iter().zip(embedder.embed(&refs)?) {
+        out[i].push(FaceEmbedding { face, descriptor: e.to_vec(), distance: None });
+    }
+    Ok(out)
+}
+
+/// Where detection `j` lands among the faces sorted largest first (a stable
+/// sort by area, as [`crate::observation::observe_faces`] does).
+fn face_index(found: &[crate::detect::FaceFound], j: usize) -> usize {
+    let area = |b: &[f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
+    let mut order: Vec<usize> = (0..found.len()).collect();
+    order.sort_by(|&a, &b| area(&found[b].bbox).total_cmp(&area(&found[a].bbox)));
+    order.iter().position(|&x| x == j).unwrap_or(j)
+}
+
+/// Reference photos larger than this (pixels) are refused before decoding.
+pub const MAX_REFERENCE_PIXELS: u64 = 50_000_000;
+
+/// A reference photo of the candidate, read and described once.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub path: PathBuf,
+    /// sha256 of the photo file (part of a batch's resume key).
+    pub sha256: String,
+    pub embedding: Embedding,
+    /// The face's box as fractions of the photo's width and height.
+    pub bbox: [f32; 4],
+}
+
+/// What summary.json says about identity: whom faces were compared with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IdentityInfo {
+    /// The reference photo (`--reference`, `--reference-from`).
+    pub reference: Option<ReferenceInfo>,
+    /// The frame that shows the candidate enrolled from the session.
+    pub enrolled: Option<EnrolledFace>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceInfo {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub bbox: [f32; 4],
+}
+
+impl Reference {
+    pub fn info(&self) -> ReferenceInfo {
+        ReferenceInfo { path: self.path.clone(), sha256: self.sha256.clone(), bbox: self.bbox }
+    }
+}
+
+/// Read a reference photo: exactly one face (at or above `face_min_score`),
+/// with landmarks. Any problem is an error naming the photo.
+pub fn load_reference(photo: &Path, models: &crate::detect::Models, cfg: &Config) -> Result<Reference, Error> {
+    use crate::detect::face_embed::{align_chip, five_points_from_mesh};
+    let bad = |why: String| Error::new(photo, ErrorKind::Config(format!("reference photo: {why}")));
+    crate::decode::probe::check_file(photo)?;
+    let not_image = |e: &dyn std::fmt::Display| Error::new(photo, ErrorKind::NotMedia(format!("not an image proctor can read: {e}")));
+    let reader = image::ImageReader::open(photo).map_err(|e| Error::new(photo, ErrorKind::Unreadable(e)))?;
+    let reader = reader.with_guessed_format().map_err(|e| Error::new(photo, ErrorKind::Unreadable(e)))?;
+    let (w, h) = reader.into_dimensions().map_err(|e| not_image(&e))?;
+    if w as u64 * h as u64 > MAX_REFERENCE_PIXELS {
+        return Err(bad(format!("{w}x{h} pixels is too large (at most {} megapixels)", MAX_REFERENCE_PIXELS / 1_000_000)));
+    }
+    let img = image::open(photo).map_err(|e| not_image(&e))?.to_rgb8();
+    // very large photos are scaled down first: faces stay far above the chip size
+    let img = if img.width().max(img.height()) > 2048 {
+        let s = 2048.0 / img.width().max(img.height()) as f32;
+        image::imageops::resize(&img, ((img.width() as f32 * s) as u32).max(1), ((img.height() as f32 * s) as u32).max(1), image::imageops::FilterType::Triangle)
+    } else {
+        img
+    };
+    let (Some(faces), Some(embedder)) = (&models.faces, &models.identity) else {
+        return Err(bad("the face models are not loaded (analysis.identity_fps = 0?)".into()));
+    };
+    let found = faces.analyze(&[&img]).map_err(|e| bad(format!("{e:#}")))?.pop().unwrap_or_default();
+    let counted: Vec<_> = found.iter().filter(|f| f.score >= cfg.events.face_min_score as f32).collect();
+    let lone = match counted.as_slice() {
+        [] => return Err(bad("no face found in it".into())),
+        [one] => *one,
+        many => return Err(bad(format!("{} faces found in it; it must show the candidate alone", many.len()))),
+    };
+    let lm = lone.landmarks.as_ref().ok_or_else(|| bad("the face is too unclear for its landmarks".into()))?;
+    let five = five_points_from_mesh(&lm.mesh).map_err(|e| bad(format!("{e:#}")))?;
+    let chip = align_chip(&img, &five).map_err(|e| bad(format!("{e:#}")))?;
+    let embedding = embedder.embed(&[&chip]).map_err(|e| bad(format!("{e:#}")))?.pop().ok_or_else(|| bad("no descriptor".into()))?;
+    let (iw, ih) = (img.width() as f32, img.height() as f32);
+    let b = lone.bbox;
+    Ok(Reference {
+        path: photo.to_path_buf(),
+        sha256: crate::analyze::sha256_file(photo)?,
+        embedding,
+        bbox: [b[0] / iw, b[1] / ih, b[2] / iw, b[3] / ih],
+    })
 }
 
 #[cfg(test)]
@@ -102,5 +359,66 @@ mod tests {
         // no identity holds more than half the samples: nobody is enrolled
         let tie = [at(0.0, 0.0), at(0.01, 0.0), at(1.0, 0.0), at(1.01, 0.0)];
         assert!(enroll(&tie).is_none());
+    }
+
+    fn face(x0: f32) -> crate::observation::FaceObs {
+        crate::observation::FaceObs {
+            bbox: [x0, 10.0, x0 + 60.0, 80.0],
+            score: 0.9,
+            keypoints: vec![[x0 + 15.0, 30.0], [x0 + 45.0, 30.0]],
+            yaw: Some(0.0),
+            pitch: Some(0.0),
+            roll: Some(0.0),
+            ear_left: None,
+            ear_right: None,
+            gaze_x: None,
+            gaze_y: None,
+            mouth_open: None,
+        }
+    }
+
+    fn obs(t: f64, faces: Vec<crate::observation::FaceObs>, embeddings: Vec<(usize, Embedding)>) -> Observation {
+        Observation {
+            index: (t * 4.0) as usize,
+            t,
+            pts: t,
+            width: 640,
+            height: 480,
+            mean_luma: 0.0,
+            audio_db: None,
+            faces: Some(faces),
+            objects: None,
+            speech: None,
+            mouth_motion: None,
+            other_voice: None,
+            embeddings: embeddings.into_iter().map(|(face, e)| FaceEmbedding { face, descriptor: e.to_vec(), distance: None }).collect(),
+            identity_distance: None,
+            reference_distance: None,
+            candidate_face: None,
+            candidate_distance: None,
+        }
+    }
+
+    #[test]
+    fn the_candidate_among_several_faces_is_the_one_matching_the_reference() {
+        let reference = at(1.0, 0.0);
+        let mut v = vec![
+            // two faces: the second (on the right) is the candidate
+            obs(0.0, vec![face(0.0), face(300.0)], vec![(0, at(0.0, 0.0)), (1, at(1.1, 0.0))]),
+            // between samples: followed by its box
+            obs(0.25, vec![face(302.0), face(5.0)], vec![]),
+            // nobody matches
+            obs(2.0, vec![face(0.0), face(300.0)], vec![(0, at(0.0, 0.0)), (1, at(0.0, 1.0))]),
+            // alone and the candidate
+            obs(4.0, vec![face(300.0)], vec![(0, at(1.05, 0.0))]),
+        ];
+        assert_eq!(attach_distances(&mut v, Some(&reference), 0.5, 0.6), Some(Compared::Reference));
+        let picked: Vec<Option<u32>> = v.iter().map(|o| o.candidate_face).collect();
+        assert_eq!(picked, [Some(1), Some(0), None, Some(0)]);
+        assert!((v[0].candidate_distance.unwrap() - 0.1).abs() < 1e-5);
+        // every described face has its distance; only the lone face has reference_distance
+        assert!((v[0].embeddings[0].distance.unwrap() - 1.0).abs() < 1e-5);
+        assert_eq!(v[0].reference_distance, None);
+        assert!((v[3].reference_distance.unwrap() - 0.05).abs() < 1e-5);
     }
 }

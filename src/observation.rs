@@ -56,6 +56,17 @@ pub struct ObjectObs {
     pub bbox: [f32; 4],
 }
 
+/// The face descriptor of one face of a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceEmbedding {
+    /// Index of the face in [`Observation::faces`] (largest first).
+    pub face: usize,
+    pub descriptor: Vec<f32>,
+    /// Distance to the reference photo or the enrolled candidate, once
+    /// compared (`None` when nobody was enrolled).
+    pub distance: Option<f32>,
+}
+
 /// Everything observed at one analysis time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
@@ -91,16 +102,25 @@ pub struct Observation {
     /// still, else 0; `None` when speech was not checked.
     #[serde(default)]
     pub other_voice: Option<f32>,
-    /// Face descriptor (dlib ResNet, 128-d) of the lone face, on the frames
-    /// sampled for identity. Kept in memory only: never written to disk.
+    /// Face descriptors (dlib ResNet, 128-d) on the frames sampled for
+    /// identity, one for every face with landmarks. Kept in memory; written
+    /// only with `--save-embeddings`.
     #[serde(skip)]
-    pub embedding: Option<Vec<f32>>,
+    pub embeddings: Vec<FaceEmbedding>,
     /// Distance of that descriptor to the candidate enrolled from the session.
     #[serde(default)]
     pub identity_distance: Option<f32>,
     /// Distance of that descriptor to the reference photo (`--reference`).
     #[serde(default)]
     pub reference_distance: Option<f32>,
+    /// Which face (index into `faces`) is the candidate's, on the frames
+    /// sampled for identity: the judgeable face closest to the reference or
+    /// the enrolled candidate, when under the same-person threshold.
+    #[serde(default)]
+    pub candidate_face: Option<u32>,
+    /// That face's descriptor distance to the candidate.
+    #[serde(default)]
+    pub candidate_distance: Option<f32>,
 }
 
 impl Observation {

@@ -1,8 +1,9 @@
 //! Observations and events as polars DataFrames and Parquet files.
 //!
-//! Schema version 2 (every table has a `schema_version` column and the
+//! Schema version 3 (every table has a `schema_version` column and the
 //! `proctor.schema_version` file metadata key; version 2 added the frames
-//! table's audio and lip columns):
+//! table's audio and lip columns, version 3 `candidate_face` and
+//! `candidate_distance`; `read_events` reads versions 1 to 3):
 //!
 //! * frames: one row per analysed frame: `recording`, `frame`, `t_s`,
 //!   `pts_s`, `width`, `height`, `mean_luma`, `audio_db`, `face_count`, the
@@ -15,7 +16,12 @@
 //!   candidate's), `identity_distance` and `reference_distance` (face
 //!   descriptor distance of the lone face to the candidate enrolled from the
 //!   session, or to the reference photo, on the frames sampled for
-//!   identity), null where not measured.
+//!   identity), null where not measured; `candidate_face` (which face,
+//!   an index among the frame's faces largest first as in the detections
+//!   table, is the candidate's: the one closest to the reference or the
+//!   enrolled candidate, under the identity threshold; null where none
+//!   matched or identity was not sampled) and `candidate_distance` (its
+//!   distance).
 //! * detections: one row per face or object: `recording`, `frame`, `t_s`,
 //!   `type` (face/object), `class`, `category`, `score`, `x0..y1`, and for
 //!   faces the pose, eye and gaze columns.
@@ -32,7 +38,7 @@ use crate::events::{Event, EventKind};
 use crate::observation::{FaceObs, Observation};
 use crate::output::write_atomic;
 
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// Oldest schema version `read_events` still reads.
 pub const OLDEST_READABLE: u32 = 1;
 
@@ -84,6 +90,29 @@ pub fn frames_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("other_voice", obs.iter().map(|o| o.other_voice).collect::<Vec<_>>()),
         col("identity_distance", obs.iter().map(|o| o.identity_distance).collect::<Vec<_>>()),
         col("reference_distance", obs.iter().map(|o| o.reference_distance).collect::<Vec<_>>()),
+        col("candidate_face", obs.iter().map(|o| o.candidate_face).collect::<Vec<_>>()),
+        col("candidate_distance", obs.iter().map(|o| o.candidate_distance).collect::<Vec<_>>()),
+    ])
+}
+
+/// The embeddings table (`--save-embeddings` only): one row per face
+/// described, `frame`, `t_s`, `face` (index among the frame's faces, largest
+/// first, as in the detections table), `descriptor` (the 128 floats, a list
+/// column) and `distance` (to the reference photo or the enrolled candidate;
+/// null when neither was compared with).
+pub fn embeddings_frame(recording: &str, obs: &[Observation]) -> DataFrame {
+    let rows: Vec<(&Observation, &crate::observation::FaceEmbedding)> = obs.iter().flat_map(|o| o.embeddings.iter().map(move |e| (o, e))).collect();
+    let n = rows.len();
+    let mut descriptor: ListChunked = rows.iter().map(|(_, e)| Series::new(PlSmallStr::EMPTY, e.descriptor.as_slice())).collect();
+    descriptor.rename("descriptor".into());
+    frame_of(vec![
+        col("schema_version", vec![SCHEMA_VERSION; n]),
+        col("recording", vec![recording; n]),
+        col("frame", rows.iter().map(|(o, _)| o.index as u32).collect::<Vec<_>>()),
+        col("t_s", rows.iter().map(|(o, _)| o.t).collect::<Vec<_>>()),
+        col("face", rows.iter().map(|(_, e)| e.face as u32).collect::<Vec<_>>()),
+        Column::from(descriptor.into_series()),
+        col("distance", rows.iter().map(|(_, e)| e.distance).collect::<Vec<_>>()),
     ])
 }
 
@@ -252,6 +281,14 @@ mod tests {
         let (rec, back) = read_events(&p).unwrap();
         assert_eq!(rec, "rec");
         assert_eq!(back, events);
+        // files of older schema versions are still read
+        let mut old = events_frame("rec", &events);
+        old.with_column(Column::new("schema_version".into(), vec![2u32; events.len()])).unwrap();
+        write_parquet(&p, &mut old).unwrap();
+        assert_eq!(read_events(&p).unwrap().1, events);
+        old.with_column(Column::new("schema_version".into(), vec![SCHEMA_VERSION + 1; events.len()])).unwrap();
+        write_parquet(&p, &mut old).unwrap();
+        assert!(read_events(&p).unwrap_err().to_string().contains("schema version 4"));
         // an empty timeline is a valid file too
         write_parquet(&p, &mut events_frame("rec", &[])).unwrap();
         assert!(read_events(&p).unwrap().1.is_empty());

@@ -24,6 +24,17 @@ pub struct Outputs {
     pub events: PathBuf,
     pub summary: PathBuf,
     pub report: PathBuf,
+    /// `<id>.embeddings.parquet`, only with `--save-embeddings`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<PathBuf>,
+}
+
+/// What to write besides the five files every analysis writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOptions {
+    /// Write the face descriptors (`<id>.embeddings.parquet`). Off by default:
+    /// descriptors are biometric data.
+    pub save_embeddings: bool,
 }
 
 impl Outputs {
@@ -35,6 +46,7 @@ impl Outputs {
             events: p("events.parquet"),
             summary: p("summary.json"),
             report: p("report.pdf"),
+            embeddings: None,
         }
     }
 }
@@ -79,6 +91,9 @@ pub struct Summary<'a> {
     pub config: &'a Config,
     pub models: &'a [Provenance],
     pub warnings: &'a [String],
+    /// Whom the faces were compared with: the reference photo (path, sha256,
+    /// face box) or the frame showing the enrolled candidate.
+    pub identity: &'a crate::identity::IdentityInfo,
     pub elapsed_s: f64,
     pub outputs: &'a Outputs,
 }
@@ -136,15 +151,24 @@ pub const TEMP_PREFIX: &str = ".proctor-tmp-";
 /// nothing of this run is left in `outdir`. (Temporaries of earlier, killed
 /// runs are removed once per run by the caller: [`clean_stale`].)
 pub fn write_all(a: &Analysis, outdir: &Path, candidate: Option<&str>) -> Result<Outputs> {
+    write_all_with(a, outdir, candidate, &WriteOptions::default())
+}
+
+/// [`write_all`], with the optional outputs `opts` asks for (written and
+/// moved into place with the others, before the report).
+pub fn write_all_with(a: &Analysis, outdir: &Path, candidate: Option<&str>, opts: &WriteOptions) -> Result<Outputs> {
     let out_err = |p: &Path, e: std::io::Error| crate::error::Error::new(p, crate::error::ErrorKind::Output(e.to_string()));
     std::fs::create_dir_all(outdir).map_err(|e| out_err(outdir, e))?;
     let tmp_dir = outdir.join(format!("{TEMP_PREFIX}{}-{}", a.recording, std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp_dir);
     std::fs::create_dir(&tmp_dir).map_err(|e| out_err(&tmp_dir, e))?;
-    let written = write_into(a, &tmp_dir, outdir, candidate);
+    let written = write_into(a, &tmp_dir, outdir, candidate, opts);
     let moved = written.and_then(|(tmp, out)| {
         if out.report.exists() {
             std::fs::remove_file(&out.report).map_err(|e| out_err(&out.report, e))?;
+        }
+        if let (Some(from), Some(to)) = (&tmp.embeddings, &out.embeddings) {
+            std::fs::rename(from, to).map_err(|e| out_err(to, e))?;
         }
         for (from, to) in [
             (&tmp.frames, &out.frames),
@@ -162,10 +186,16 @@ pub fn write_all(a: &Analysis, outdir: &Path, candidate: Option<&str>) -> Result
 }
 
 /// Write the five files into `dir`; the summary names their final places in `outdir`.
-fn write_into(a: &Analysis, dir: &Path, outdir: &Path, candidate: Option<&str>) -> Result<(Outputs, Outputs)> {
+fn write_into(a: &Analysis, dir: &Path, outdir: &Path, candidate: Option<&str>, opts: &WriteOptions) -> Result<(Outputs, Outputs)> {
     let cfg = &a.config;
-    let tmp = Outputs::for_recording(dir, &a.recording);
-    let out = Outputs::for_recording(outdir, &a.recording);
+    let mut tmp = Outputs::for_recording(dir, &a.recording);
+    let mut out = Outputs::for_recording(outdir, &a.recording);
+    if opts.save_embeddings {
+        let name = format!("{}.embeddings.parquet", a.recording);
+        write_parquet(&dir.join(&name), &mut crate::timeline::embeddings_frame(&a.recording, &a.observations))?;
+        tmp.embeddings = Some(dir.join(&name));
+        out.embeddings = Some(outdir.join(&name));
+    }
     write_parquet(&tmp.frames, &mut frames_frame(&a.recording, &a.observations))?;
     write_parquet(&tmp.detections, &mut detections_frame(&a.recording, &a.observations))?;
     write_parquet(&tmp.events, &mut events_frame(&a.recording, &a.events))?;
@@ -198,6 +228,7 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, candidate: Option<&str>) 
         config: cfg,
         models: &a.models,
         warnings: &a.warnings,
+        identity: &a.identity,
         elapsed_s: a.elapsed_s,
         outputs: &out,
     };

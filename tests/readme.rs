@@ -44,6 +44,8 @@ fn setup(dir: &Path) {
     copy("face.jpg", "photo.jpg");
     copy("vp8_noaudio.webm", "archive/2026/cohort-a/alice.webm");
     copy("h264_noaudio.mp4", "archive/2026/cohort-b/bob.mp4");
+    // a reference photo for one of the archive's recordings (by id); the other has none
+    copy("face.jpg", "photos/cohort-a__alice.jpg");
     std::fs::write(dir.join("todo.txt"), "# recordings to audit\ninterview.webm\nexam.mp4\n").unwrap();
     std::fs::write(dir.join("strict.toml"), "[events]\nno_face_min_s = 5\n\n[policy.deductions]\nphone = 30\n").unwrap();
 }

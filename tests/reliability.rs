@@ -199,6 +199,8 @@ fn a_panic_in_one_recording_is_an_error_row_and_the_batch_goes_on() {
         jobs: 1,
         resume: false,
         candidates: proctor::batch::CandidateSource::None,
+        references: proctor::batch::ReferenceSource::None,
+        write: Default::default(),
     };
     let stop = std::sync::atomic::AtomicBool::new(false);
     let rows = proctor::batch::run_batch(&items, &settings, &opts, &PanicOn("b"), &stop).unwrap();

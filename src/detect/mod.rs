@@ -77,9 +77,5 @@ pub struct Models {
     pub speech: Option<crate::audio::SileroVad>,
     /// Face descriptor (dlib ResNet) for identity.
     pub identity: Option<face_embed::FaceEmbedder>,
-    /// The candidate's face descriptor from a reference photo (`--reference`):
-    /// faces are compared with it instead of with a candidate enrolled from
-    /// the session.
-    pub reference: Option<face_embed::Embedding>,
     pub provenance: Vec<Provenance>,
 }

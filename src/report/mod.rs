@@ -184,6 +184,23 @@ pub struct ReportInput {
     pub warnings: Vec<String>,
     /// Kinds whose detector did not run: not checked, which is not "none found".
     pub not_checked: Vec<EventKind>,
+    /// Whom faces were compared with (where the candidate's face picture
+    /// comes from); not given to the template as such.
+    #[serde(skip)]
+    pub identity: crate::identity::IdentityInfo,
+    /// The candidate's face, shown beside the evidence of `identity` and
+    /// `candidate_changed` events: the reference photo's face or a frame
+    /// where the candidate was enrolled.
+    pub candidate_face: Option<CandidateFace>,
+}
+
+/// The picture of the candidate's face in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateFace {
+    /// What it is: "reference photo" or "enrolled from the session at 12.0 s".
+    pub label: String,
+    /// Index into the images.
+    pub image: usize,
 }
 
 /// What identifies the recording, for reports built without an analysis.
@@ -273,6 +290,8 @@ impl ReportInput {
             models: models.to_vec(),
             not_checked: EventKind::ALL.into_iter().filter(|k| !h.checked.contains(k) && !events.iter().any(|e| e.kind == *k)).collect(),
             warnings: h.warnings,
+            identity: Default::default(),
+            candidate_face: None,
         }
     }
 
@@ -297,6 +316,7 @@ impl ReportInput {
             &a.models,
         );
         input.signals = signals(&a.observations, &a.baseline, &a.config);
+        input.identity = a.identity.clone();
         input
     }
 }
@@ -399,7 +419,9 @@ pub fn draw_boxes(img: &mut RgbImage, boxes: &[([f32; 4], [u8; 3])]) {
 
 /// The boxes to draw for an observation: faces green, objects by category.
 pub fn boxes_of(o: &Observation) -> Vec<([f32; 4], [u8; 3])> {
-    let mut v: Vec<([f32; 4], [u8; 3])> = o.faces.iter().flatten().map(|f| (f.bbox, [0, 200, 0])).collect();
+    // the candidate's face (when identity told it apart) orange, the others green
+    let colour = |j: usize| if o.candidate_face == Some(j as u32) { [255, 140, 0] } else { [0, 200, 0] };
+    let mut v: Vec<([f32; 4], [u8; 3])> = o.faces.iter().flatten().enumerate().map(|(j, f)| (f.bbox, colour(j))).collect();
     for d in o.objects.iter().flatten() {
         let c = match d.category.as_str() {
             "phone" => [30, 100, 255],
@@ -446,6 +468,42 @@ pub fn thumbnails(input: &mut ReportInput, info: &MediaInfo, obs: &[Observation]
     pngs
 }
 
+/// A face cut out of a picture: `bbox` in fractions of its size, widened by
+/// half on each side, scaled to 160 pixels high.
+pub fn face_crop(img: &RgbImage, bbox: [f32; 4]) -> Option<RgbImage> {
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let (bw, bh) = ((bbox[2] - bbox[0]) * w, (bbox[3] - bbox[1]) * h);
+    if !(bw >= 1.0 && bh >= 1.0) {
+        return None;
+    }
+    let x0 = (bbox[0] * w - bw / 2.0).clamp(0.0, w - 1.0);
+    let y0 = (bbox[1] * h - bh / 2.0).clamp(0.0, h - 1.0);
+    let x1 = (bbox[2] * w + bw / 2.0).clamp(x0 + 1.0, w);
+    let y1 = (bbox[3] * h + bh / 2.0).clamp(y0 + 1.0, h);
+    let crop = image::imageops::crop_imm(img, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32).to_image();
+    let th = 160u32;
+    let tw = ((crop.width() as f32 * th as f32 / crop.height().max(1) as f32).round() as u32).max(1);
+    Some(image::imageops::resize(&crop, tw, th, image::imageops::FilterType::Triangle))
+}
+
+/// The candidate's face for the report, when an `identity` or
+/// `candidate_changed` event is listed: the face of the reference photo (read
+/// again from its path), else the enrolled candidate's frame (decoded again
+/// from the recording).
+fn candidate_face(input: &ReportInput, info: Option<&MediaInfo>) -> Option<(String, RgbImage)> {
+    if !input.events.iter().any(|e| matches!(e.kind, EventKind::Identity | EventKind::CandidateChanged)) {
+        return None;
+    }
+    let id = &input.identity;
+    if let Some(r) = &id.reference {
+        let img = image::open(&r.path).ok()?.to_rgb8();
+        return Some(("reference photo".into(), face_crop(&img, r.bbox)?));
+    }
+    let e = id.enrolled?;
+    let img = frame_at(info?, e.t, 640).ok()?;
+    Some((format!("enrolled from the session (frame at {:.1} s)", e.t), face_crop(&img, e.bbox)?))
+}
+
 /// Compile the report to PDF bytes.
 pub fn render_pdf(input: &ReportInput, images: Vec<Vec<u8>>) -> Result<Vec<u8>, String> {
     let mut dict = Dict::new();
@@ -462,10 +520,16 @@ pub fn render_pdf(input: &ReportInput, images: Vec<Vec<u8>>) -> Result<Vec<u8>, 
 /// Build thumbnails (when the recording is at hand) and compile.
 pub fn render(input: &ReportInput, info: Option<&MediaInfo>, obs: &[Observation]) -> Result<Vec<u8>, String> {
     let mut input = input.clone();
-    let images = match info {
+    let mut images = match info {
         Some(info) => thumbnails(&mut input, info, obs),
         None => Vec::new(),
     };
+    if let Some((label, face)) = candidate_face(&input, info) {
+        if let Some(p) = png(&face) {
+            input.candidate_face = Some(CandidateFace { label, image: images.len() });
+            images.push(p);
+        }
+    }
     render_pdf(&input, images)
 }
 
@@ -503,9 +567,11 @@ mod tests {
                 speech: None,
                 mouth_motion: None,
                 other_voice: None,
-                embedding: None,
+                embeddings: Vec::new(),
                 identity_distance: None,
                 reference_distance: None,
+                candidate_face: None,
+                candidate_distance: None,
             })
             .collect();
         let base = Baseline { yaw: 10.0, ..Default::default() };
