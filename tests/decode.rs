@@ -224,3 +224,42 @@ fn tracked_faces_agree_with_detection_on_every_frame() {
         tracked.events.iter().map(|e| e.kind).collect::<Vec<_>>()
     );
 }
+
+/// Pictures of any size from 16x16 to 4K, grey, very dark, or with the face
+/// cut by the frame edge go through the face and object detectors without
+/// error, and every box lies inside its picture.
+#[test]
+fn detectors_take_any_size_grey_dark_and_cut_faces() {
+    use image::{imageops, RgbImage};
+    use proctor::detect::models::{load, Which};
+    let models = load(None, Which { faces: true, objects: true, speech: false, identity: false }).unwrap();
+    let cfg = Config::default();
+    let face = image::open(fixture("face.jpg")).unwrap().to_rgb8();
+    let grey = RgbImage::from_fn(face.width(), face.height(), |x, y| {
+        let p = face.get_pixel(x, y).0;
+        let l = ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114) / 1000) as u8;
+        image::Rgb([l, l, l])
+    });
+    let dark = RgbImage::from_fn(face.width(), face.height(), |x, y| image::Rgb(face.get_pixel(x, y).0.map(|v| v / 12)));
+    let cut = imageops::crop_imm(&face, 0, 0, face.width() / 2, face.height()).to_image();
+    let mut big = RgbImage::new(3840, 2160);
+    imageops::overlay(&mut big, &imageops::resize(&face, 1024, 1024, imageops::FilterType::Triangle), 1400, 500);
+    let cases: Vec<(&str, RgbImage, Option<usize>)> = vec![
+        ("16x16", RgbImage::new(16, 16), Some(0)),
+        ("17x31", RgbImage::from_pixel(17, 31, image::Rgb([200, 10, 10])), Some(0)),
+        ("4K", big, Some(1)),
+        ("grey", grey, Some(1)),
+        ("cut by the edge", cut, Some(1)),
+        ("very dark", dark, None),
+    ];
+    for (name, img, want_faces) in cases {
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        let (faces, objects) = proctor::analyze::observe_picture(&img, &models, &cfg).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        if let Some(n) = want_faces {
+            assert_eq!(faces.len(), n, "{name}: faces");
+        }
+        let inside = |b: &[f32; 4]| b[0] >= 0.0 && b[1] >= 0.0 && b[2] <= w && b[3] <= h && b[0] <= b[2] && b[1] <= b[3];
+        assert!(faces.iter().all(|f| inside(&f.bbox)), "{name}: a face box leaves the picture");
+        assert!(objects.iter().all(|o| inside(&o.bbox)), "{name}: an object box leaves the picture");
+    }
+}
