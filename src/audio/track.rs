@@ -42,6 +42,9 @@ const SILENT_DB: f32 = -60.0;
 /// More than this fraction of samples at full scale is called clipped.
 const CLIPPED_FRACTION: f64 = 0.001;
 
+/// Gaps listed one by one in [`PlacementStats::gap_spans`].
+pub const MAX_GAP_SPANS: usize = 20;
+
 const W: u64 = WINDOW as u64;
 const RATE: f64 = SAMPLE_RATE as f64;
 
@@ -66,6 +69,8 @@ pub struct PlacementStats {
     pub gaps: u32,
     /// Their total length in seconds.
     pub gap_s: f64,
+    /// The first [`MAX_GAP_SPANS`] of them, in media time.
+    pub gap_spans: Vec<(f64, f64)>,
     /// Audio dropped because its timestamps overlapped audio already placed, seconds.
     pub overlap_s: f64,
     /// Audio ignored because it lies after the end of the video, seconds.
@@ -146,6 +151,11 @@ impl<'a> AudioAccumulator<'a> {
     fn gap_to(&mut self, target: u64) {
         self.stats.gaps += 1;
         self.stats.gap_s += (target - self.cursor) as f64 / RATE;
+        if self.stats.gap_spans.len() < MAX_GAP_SPANS {
+            let origin = self.origin_s.unwrap_or(0.0);
+            let t = |s: u64| origin + s as f64 / RATE;
+            self.stats.gap_spans.push((t(self.cursor), t(target)));
+        }
         // silence to the end of a partly filled window
         if self.cursor % W != 0 {
             let end = (self.cursor / W + 1) * W;
@@ -377,13 +387,19 @@ impl AudioTrack {
             ));
         }
         if self.stats.gap_s >= 0.1 {
-            out.push(format!(
-                "the audio has {} gap{} ({:.1} s in all) between its timestamps: treated as no audio, the audio after {} is not shifted",
-                self.stats.gaps,
-                if self.stats.gaps == 1 { "" } else { "s" },
-                self.stats.gap_s,
-                if self.stats.gaps == 1 { "it" } else { "them" }
-            ));
+            let g = &self.stats;
+            let spans: Vec<String> = g.gap_spans.iter().take(3).map(|(a, b)| format!("{a:.1}–{b:.1} s")).collect();
+            let more = if g.gaps > 3 { ", ..." } else { "" };
+            out.push(if g.gaps == 1 {
+                format!("the audio has a gap at {} (no audio between two frames' timestamps): treated as no audio, the audio after it is not shifted", spans[0])
+            } else {
+                format!(
+                    "the audio has {} gaps ({:.1} s in all, at {}{more}) between its frames' timestamps: treated as no audio, the audio after them is not shifted",
+                    g.gaps,
+                    g.gap_s,
+                    spans.join(", ")
+                )
+            });
         }
         if self.stats.overlap_s >= 0.1 {
             out.push(format!(
@@ -462,7 +478,7 @@ mod tests {
         let (c0, c1) = a.covered_s().unwrap();
         assert!((c0 - 0.25).abs() < 1e-9 && (c1 - 4.25).abs() < 1e-9, "{c0} {c1}");
         let notes = a.notes(5.0);
-        assert!(notes.iter().any(|n| n.contains("1 gap (2.0 s in all)")), "{notes:?}");
+        assert!(notes.iter().any(|n| n.contains("a gap at 1.2–3.2 s")), "{notes:?}");
         assert!(notes.iter().any(|n| n.contains("audio covers") && n.contains("s of 5.0 s of video")), "{notes:?}");
     }
 
@@ -504,3 +520,4 @@ mod tests {
         assert_eq!(notes.len(), 1, "{notes:?}");
     }
 }
+

@@ -39,8 +39,10 @@ pub fn stream_audio(info: &MediaInfo, mut sink: impl FnMut(f64, &[f32])) -> Resu
     let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters())
         .map_err(|e| Error::new(path, ErrorKind::Decode(format!("audio: {e}"))))?;
     ctx.set_threading(ff::threading::Config { kind: ff::threading::Type::Frame, count: 1, ..Default::default() });
-    let mut decoder = ctx
-        .decoder()
+    let mut decoder = ctx.decoder();
+    // so that samples the codec skips (Opus pre-skip, AAC priming) move the frame's timestamp
+    decoder.set_packet_time_base(tb);
+    let mut decoder = decoder
         .audio()
         .map_err(|e| Error::new(path, ErrorKind::Decode(format!("audio: {e}"))))?;
     // seconds of the video origin on the stream clock
