@@ -14,7 +14,8 @@
 //! sample have no level and no speech; silence fills the rest of a partly covered window for
 //! the VAD, which sees whole windows); earlier, the part that overlaps audio already placed
 //! is dropped. Frames that start after the end of the video (plus a margin) are ignored, so
-//! a wild timestamp cannot grow the grid without bound.
+//! a wild timestamp cannot grow the grid without bound; so are frames that end more than 1 s
+//! before the video starts.
 //!
 //! The VAD is fed the placed samples in blocks, with its LSTM state carried from window to
 //! window (across gaps too: skipped windows are simply not fed), so on audio without gaps
@@ -33,8 +34,9 @@ pub const WINDOW_S: f64 = WINDOW as f64 / SAMPLE_RATE as f64;
 pub const TOLERANCE: u64 = 64;
 /// Samples handed to the VAD at once (64 windows, 2 s): batches its convolutional front end.
 const VAD_BLOCK: usize = 64 * WINDOW;
-/// Audio later than this past the end of the video is not kept.
-const AFTER_VIDEO_S: f64 = 1.0;
+/// Audio later than this past the end of the video, or ending earlier than this before its
+/// start, is not kept.
+const OUTSIDE_VIDEO_S: f64 = 1.0;
 /// A sample at or above this magnitude counts as clipped.
 const CLIP_LEVEL: f32 = 0.99;
 /// A track whose loudest window is below this level (dBFS) is called silent.
@@ -75,6 +77,8 @@ pub struct PlacementStats {
     pub overlap_s: f64,
     /// Audio ignored because it lies after the end of the video, seconds.
     pub after_video_s: f64,
+    /// Audio ignored because it ends well before the start of the video, seconds.
+    pub before_video_s: f64,
     /// Samples placed.
     pub samples: u64,
     /// Of them, at full scale (|x| >= 0.99 after resampling to 16 kHz mono).
@@ -123,8 +127,13 @@ impl<'a> AudioAccumulator<'a> {
         if samples.is_empty() || !t.is_finite() {
             return;
         }
+        let len_s = samples.len() as f64 / RATE;
         if t >= self.limit_s {
-            self.stats.after_video_s += samples.len() as f64 / RATE;
+            self.stats.after_video_s += len_s;
+            return;
+        }
+        if t + len_s < -OUTSIDE_VIDEO_S {
+            self.stats.before_video_s += len_s;
             return;
         }
         let origin = *self.origin_s.get_or_insert(t);
@@ -263,7 +272,7 @@ impl<'a> AudioAccumulator<'a> {
 /// Decode the recording's audio and analyse it as a stream: levels, and speech when `vad`
 /// is given. `Ok(None)` when the recording has no audio stream.
 pub fn analyze_audio(info: &MediaInfo, vad: Option<&SileroVad>) -> Result<Option<AudioTrack>> {
-    let mut acc = AudioAccumulator::new(vad, info.duration_s + AFTER_VIDEO_S);
+    let mut acc = AudioAccumulator::new(vad, info.duration_s + OUTSIDE_VIDEO_S);
     let format = stream_audio(info, |t, s| acc.push(t, s))?;
     Ok(format.map(|f| acc.finish(f)))
 }
@@ -407,6 +416,9 @@ impl AudioTrack {
                 self.stats.overlap_s
             ));
         }
+        if self.stats.before_video_s >= 1.0 {
+            out.push(format!("{:.1} s of audio before the start of the video were ignored", self.stats.before_video_s));
+        }
         if self.stats.after_video_s >= 1.0 {
             out.push(format!("{:.1} s of audio after the end of the video were ignored", self.stats.after_video_s));
         }
@@ -491,11 +503,14 @@ mod tests {
         acc.push(0.4, &vec![0.1; 3_200]); // 0.4-0.6 s: the first 0.1 s overlaps
         acc.push(0.6 + 30.0 / RATE, &vec![0.1; 1_600]); // 30 samples late: follows on
         acc.push(5.0, &vec![0.9; 1_600]); // after the video
+        acc.push(-1e9, &vec![0.9; 1_600]); // a wild timestamp long before it
         acc.push(1.9, &vec![0.1; 3_200]); // runs past the limit at 2.0 s
         let a = acc.finish(AudioFormat::default());
         assert!((a.stats.overlap_s - 0.1).abs() < 1e-9, "{:?}", a.stats);
         assert_eq!(a.stats.gaps, 1, "{:?}", a.stats); // 0.7 -> 1.9
         assert!((a.stats.after_video_s - 0.2).abs() < 1e-9, "{:?}", a.stats);
+        assert!((a.stats.before_video_s - 0.1).abs() < 1e-9, "{:?}", a.stats);
+        assert!(a.windows.len() <= 63, "{}", a.windows.len());
         assert!((a.rms_db(0.0, 0.48).unwrap() - 20.0 * 0.5f32.log10()).abs() < 0.01);
         assert!((a.rms_db(0.52, 0.69).unwrap() - 20.0 * 0.1f32.log10()).abs() < 0.01);
         assert!(a.rms_db(0.8, 1.85).is_none());
