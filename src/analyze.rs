@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::decode::{self, Audio, Frame, MediaInfo};
+use crate::decode::{self, Frame, MediaInfo};
 use crate::detect::{FaceFound, Models};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{detect_events, Baseline, Event};
@@ -107,7 +107,7 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
     // The audio and the file's hash are read on threads of their own beside
     // the video pipeline.
     let (video, audio, sha) = std::thread::scope(|s| {
-        let audio = s.spawn(|| if cfg.analysis.audio { decode::decode_audio(&info) } else { Ok(None) });
+        let audio = s.spawn(|| if cfg.analysis.audio { crate::audio::analyze_audio(&info, settings.models.speech.as_ref()) } else { Ok(None) });
         let sha = s.spawn(|| sha256_file(path));
         let video = analyze_video(&info, &times, settings, progress);
         (video, joined(audio), joined(sha))
@@ -124,20 +124,15 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
         }
     };
     let (mut observations, stats) = video?;
-    attach_audio(&mut observations, audio.as_ref(), cfg.analysis.audio_window_s);
-    let speech_ran = match (&settings.models.speech, audio.as_ref()) {
-        (Some(vad), Some(a)) => match vad.probabilities(&a.samples) {
-            Ok(p) => {
-                attach_speech(&mut observations, a.start_s, &p, cfg.analysis.audio_window_s);
-                true
-            }
-            Err(e) => {
-                warnings.push(format!("speech detection failed, voices were not checked: {e:#}"));
-                false
-            }
-        },
-        _ => false,
-    };
+    if let Some(a) = &audio {
+        a.attach_levels(&mut observations, cfg.analysis.audio_window_s);
+        a.attach_speech(&mut observations, cfg.analysis.audio_window_s);
+        if let Some(e) = a.speech_error() {
+            warnings.push(format!("speech detection failed, voices were not checked: {e}"));
+        }
+        warnings.extend(a.notes(info.duration_s));
+    }
+    let speech_ran = audio.as_ref().is_some_and(|a| a.speech_checked());
     crate::observation::mouth_motion(&mut observations, cfg.events.face_min_score as f32);
     let mut identity_info = crate::identity::IdentityInfo { reference: reference.map(|r| r.info()), enrolled: None };
     let identity = match &settings.models.identity {
@@ -426,21 +421,3 @@ fn detect_segment(frames: &[Frame], object_every: usize, settings: &Settings) ->
         .collect())
 }
 
-/// Audio level around each analysed frame.
-fn attach_audio(obs: &mut [Observation], audio: Option<&Audio>, window: f64) {
-    let Some(audio) = audio else { return };
-    for o in obs {
-        o.audio_db = audio.rms_db(o.t - window / 2.0, o.t + window / 2.0);
-    }
-}
-
-/// Speech probability around each analysed frame: the highest of the VAD
-/// windows (32 ms each, from `start_s`) that overlap `[t - window/2, t + window/2)`.
-fn attach_speech(obs: &mut [Observation], start_s: f64, probs: &[f32], window: f64) {
-    let w = crate::audio::vad::WINDOW as f64 / crate::audio::vad::SAMPLE_RATE as f64;
-    for o in obs {
-        let a = ((o.t - window / 2.0 - start_s) / w).floor().max(0.0) as usize;
-        let b = (((o.t + window / 2.0 - start_s) / w).ceil().max(0.0) as usize).min(probs.len());
-        o.speech = (a < b).then(|| probs[a..b].iter().copied().fold(0.0, f32::max));
-    }
-}

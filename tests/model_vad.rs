@@ -359,3 +359,39 @@ fn vad_finds_no_speech_in_noise_and_tones() -> Result<()> {
     );
     Ok(())
 }
+
+/// The streamed analysis (`AudioAccumulator`: frames placed by their timestamps, the VAD fed
+/// in blocks with its state carried) gives the batch probabilities window for window on
+/// speech.wav cut into frames of odd sizes, stamped with their own start times from an
+/// origin that is not 0; its levels are those of the samples.
+#[test]
+fn streamed_vad_matches_batch() -> Result<()> {
+    let samples = read_wav(&fixture("speech.wav"))?;
+    let v = vad();
+    let batch = v.probabilities(&samples)?;
+    let mut acc = proctor::audio::AudioAccumulator::new(Some(&v), 100.0);
+    let sizes = [317usize, 960, 1, 511, 4_096, 777, 20_000, 64];
+    let origin = 0.4065;
+    let (mut i, mut k) = (0, 0);
+    while i < samples.len() {
+        let n = sizes[k % sizes.len()].min(samples.len() - i);
+        acc.push(origin + i as f64 / SAMPLE_RATE as f64, &samples[i..i + n]);
+        i += n;
+        k += 1;
+    }
+    let track = acc.finish(Default::default());
+    ensure!(track.speech_checked() && track.stats.gaps == 0 && track.stats.overlap_s == 0.0);
+    let streamed = track.probabilities();
+    ensure!(streamed.len() == batch.len(), "{} vs {}", streamed.len(), batch.len());
+    for (j, (s, b)) in streamed.iter().zip(&batch).enumerate() {
+        let s = s.with_context(|| format!("window {j} has no probability"))?;
+        ensure!((s - b).abs() <= 1e-5, "window {j}: {s} vs {b}");
+    }
+    // levels: the RMS of 0.5 s of samples from the window grid
+    let (a, b) = (10 * WINDOW, 26 * WINDOW);
+    let ms = samples[a..b].iter().map(|&x| x as f64 * x as f64).sum::<f64>() / (b - a) as f64;
+    let t = |s: usize| origin + s as f64 / SAMPLE_RATE as f64;
+    let db = track.rms_db(t(a) + 1e-6, t(b) - 1e-6).context("no level")?;
+    ensure!((db as f64 - 10.0 * ms.log10()).abs() < 1e-3, "{db} vs {}", 10.0 * ms.log10());
+    Ok(())
+}

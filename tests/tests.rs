@@ -2,6 +2,7 @@
 
 mod util;
 
+mod audio_input;
 mod batch;
 mod cli;
 mod decode;

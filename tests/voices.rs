@@ -14,11 +14,14 @@ fn overlap(a: (f64, f64), b: (f64, f64)) -> f64 {
     (a.1.min(b.1) - a.0.max(b.0)).max(0.0)
 }
 
+/// Every labelled speech clip analysed once, at the defaults (objects off: they play no part).
 #[test]
-fn another_voice_is_flagged_and_its_signal_named() {
+fn another_voice_is_flagged_its_signal_named_and_f1_is_met() {
     let d = tempfile::tempdir().unwrap();
-    let files = [fixture("speech_noface.webm"), fixture("speech_two_voices.webm")];
-    let r = analyze(&[&files[0], &files[1]], d.path(), &["--no-objects"]);
+    let ids = ["speech_noface", "speech_two_voices", "speech_alone", "speech_loud"];
+    let files: Vec<_> = ids.iter().map(|id| fixture(&format!("{id}.webm"))).collect();
+    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let r = analyze(&refs, d.path(), &["--no-objects"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
 
     // nobody in view: both spans of voice B (2.00-4.58, 6.00-9.06) are one voices event
@@ -54,4 +57,23 @@ fn another_voice_is_flagged_and_its_signal_named() {
             assert!(p > 0.5, "t {ti}: {p}");
         }
     }
+
+    // The candidate alone, talking normally (alone) or loudly close to the microphone
+    // (loud), with their lips moving while they talk: no voices, no loud_audio.
+    for id in ["speech_alone", "speech_loud"] {
+        let ev = events_of(d.path(), id);
+        assert!(ev.iter().all(|e| e.0 != "voices" && e.0 != "loud_audio"), "{id}: {ev:?}");
+    }
+
+    // voices event F1 over the labelled clips (speech.truth.json `events`; the eval's matching)
+    let truth = proctor::eval::load_truth(&fixture("speech.truth.json")).unwrap();
+    let mut total = proctor::eval::Counts::default();
+    for id in ids {
+        let want: Vec<(f64, f64)> =
+            truth.clips[id].events.iter().filter(|e| e.kind == "voices").map(|e| (e.start, e.end)).collect();
+        let got: Vec<(f64, f64)> = events_of(d.path(), id).into_iter().filter(|e| e.0 == "voices").map(|e| (e.1, e.2)).collect();
+        total.add(proctor::eval::match_events(&got, &want, 0.5));
+    }
+    assert!(total.tp >= 2, "{total:?}");
+    assert!(total.f1().unwrap() >= 0.9, "voices F1 {:?}: {total:?}", total.f1());
 }

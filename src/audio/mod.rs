@@ -1,6 +1,9 @@
-//! Audio models. [`vad`]: Silero VAD v6, speech probability per 32 ms window of 16 kHz mono
-//! audio (what [`crate::decode::decode_audio`] produces), and speech segments from it.
+//! Audio models and the audio analysis. [`vad`]: Silero VAD v6, speech probability per
+//! 32 ms window of 16 kHz mono audio, and speech segments from it. [`track`]: the
+//! recording's audio streamed from the decoder ([`crate::decode::stream_audio`]), placed by
+//! its timestamps, reduced to a level and a speech probability per window.
 
+pub mod track;
 pub mod vad;
 
 use std::path::Path;
@@ -8,6 +11,7 @@ use std::path::Path;
 use anyhow::Context;
 use candle_core::Device;
 
+pub use track::{analyze_audio, AudioAccumulator, AudioTrack, PlacementStats};
 pub use vad::{speech_segments, SileroVad, SpeechParams, SpeechSegment, VadStream, VadWindow};
 
 /// File name of the VAD weights (embedded, or in a `--models` directory).

@@ -9,7 +9,7 @@ mod audio;
 pub(crate) mod probe;
 mod video;
 
-pub use audio::{decode_audio, Audio, AUDIO_RATE};
+pub use audio::{decode_audio, stream_audio, Audio, AudioFormat, AUDIO_RATE};
 pub use probe::{probe, MediaInfo};
 pub use video::{decode_samples, decode_samples_while, frame_at, Frame, SampleStats};
 
