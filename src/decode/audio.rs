@@ -49,9 +49,10 @@ pub fn stream_audio(info: &MediaInfo, mut sink: impl FnMut(f64, &[f32])) -> Resu
     let video_origin_s = -info.ts_to_s(0);
 
     let mut fe = FrameResampler { format: None, resampler: None, next_s: None, tb_s, video_origin_s };
-    let mut packet = ff::Packet::empty();
     let mut frame = ff::frame::Audio::empty();
     loop {
+        // A fresh packet per read: see `probe::fresh_packet`.
+        let mut packet = super::probe::fresh_packet();
         match packet.read(&mut ictx) {
             Ok(()) => {
                 if packet.stream() != index || decoder.send_packet(&packet).is_err() {

@@ -227,10 +227,11 @@ fn decode_from(
         Ok(Some(*next >= times.len()))
     };
 
-    let mut packet = ff::Packet::empty();
     let mut done = false;
     let mut eof_clean = true;
     'read: while !done {
+        // A fresh packet per read: see `probe::fresh_packet`.
+        let mut packet = super::probe::fresh_packet();
         match packet.read(&mut ictx) {
             Ok(()) => {
                 if packet.stream() != info.video_index {
