@@ -5,28 +5,31 @@ use std::path::{Path, PathBuf};
 
 use crate::util::*;
 
-/// Man (10 s, looped fixture) then astronaut (6 s still), 320x240 at 15 fps.
-fn swap_clip(dir: &Path) -> Option<PathBuf> {
+/// The carphone man (the looped fixture) and the astronaut of `face.jpg` (a
+/// 6 s still), both at 15 fps, combined by `filter` (inputs `[0:v]` and
+/// `[1:v]`, output `[v]`) into `dir/name`; `None` without ffmpeg.
+fn man_and_astronaut(dir: &Path, name: &str, filter: &str) -> Option<PathBuf> {
     if !have("ffmpeg") {
         eprintln!("skipped: ffmpeg is not installed");
         return None;
     }
-    let out = dir.join("swap.mp4");
+    let out = dir.join(name);
     let st = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-stream_loop", "4", "-i"])
         .arg(fixture("h264_noaudio.mp4"))
         .args(["-loop", "1", "-t", "6", "-framerate", "15", "-i"])
         .arg(fixture("face.jpg"))
-        .args([
-            "-filter_complex",
-            "[0:v]fps=15,scale=320:240,setsar=1[a];[1:v]fps=15,scale=240:240,pad=320:240:40:0,setsar=1,format=yuv420p[b];[a][b]concat=n=2:v=1:a=0[v]",
-            "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23",
-        ])
+        .args(["-filter_complex", filter, "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23"])
         .arg(&out)
         .status()
         .unwrap();
     assert!(st.success());
     Some(out)
+}
+
+/// Man (10 s, looped fixture) then astronaut (6 s still), 320x240 at 15 fps.
+fn swap_clip(dir: &Path) -> Option<PathBuf> {
+    man_and_astronaut(dir, "swap.mp4", "[0:v]fps=15,scale=320:240,setsar=1[a];[1:v]fps=15,scale=240:240,pad=320:240:40:0,setsar=1,format=yuv420p[b];[a][b]concat=n=2:v=1:a=0[v]")
 }
 
 fn events(dir: &Path, id: &str) -> Vec<proctor::events::Event> {
@@ -116,29 +119,14 @@ fn pdftotext(pdf: &Path) -> Option<String> {
 
 /// The man alone for 10 s, then the astronaut of `face.jpg` beside him for 6 s (640x240).
 fn join_clip(dir: &Path) -> Option<PathBuf> {
-    if !have("ffmpeg") {
-        eprintln!("skipped: ffmpeg is not installed");
-        return None;
-    }
-    let out = dir.join("join.mp4");
-    let st = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-stream_loop", "4", "-i"])
-        .arg(fixture("h264_noaudio.mp4"))
-        .args(["-loop", "1", "-t", "6", "-framerate", "15", "-i"])
-        .arg(fixture("face.jpg"))
-        .args([
-            "-filter_complex",
-            "[0:v]fps=15,scale=320:240,setsar=1,split[a][a2];[a2]trim=duration=6,setpts=PTS-STARTPTS[m];\
+    man_and_astronaut(
+        dir,
+        "join.mp4",
+        "[0:v]fps=15,scale=320:240,setsar=1,split[a][a2];[a2]trim=duration=6,setpts=PTS-STARTPTS[m];\
              [1:v]fps=15,scale=240:240,pad=320:240:40:0,setsar=1,format=yuv420p[b];\
              [a]trim=duration=10,setpts=PTS-STARTPTS,pad=640:240:0:0[solo];[m][b]hstack=inputs=2,format=yuv420p[two];\
              [solo][two]concat=n=2:v=1:a=0[v]",
-            "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23",
-        ])
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    Some(out)
+    )
 }
 
 /// The multiple_faces event of a run, and the candidate face column of its frames after `after` s.

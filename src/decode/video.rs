@@ -296,3 +296,29 @@ pub fn frame_at(info: &MediaInfo, t: f64, max_side: u32) -> Result<RgbImage> {
     let img = out.ok_or_else(|| Error::new(&info.path, ErrorKind::NoFrames(format!("nothing at {t:.2} s"))))?;
     Ok(Arc::try_unwrap(img).unwrap_or_else(|a| (*a).clone()))
 }
+
+/// Times farther apart than this get a decoder pass (a seek) each; closer ones
+/// share one. A seek in a browser recording (no cues, a keyframe a minute or
+/// rarer) decodes from the keyframe before it, so one pass over nearby times
+/// costs less than a seek for each.
+const SHARED_PASS_GAP_S: f64 = 60.0;
+
+/// The upright pictures on screen at several times (any order), in as few
+/// decoder passes as possible; `(t, picture)` for every time that could be
+/// decoded, times clamped into the video as in [`frame_at`].
+pub fn frames_at(info: &MediaInfo, times: &[f64], max_side: u32) -> Vec<(f64, Arc<RgbImage>)> {
+    let last = (info.duration_s - 1e-6).max(0.0);
+    let mut ts: Vec<f64> = times.iter().map(|t| t.clamp(0.0, last)).collect();
+    ts.sort_by(f64::total_cmp);
+    ts.dedup();
+    let mut out = Vec::with_capacity(ts.len());
+    let mut start = 0;
+    for end in 1..=ts.len() {
+        if end == ts.len() || ts[end] - ts[end - 1] > SHARED_PASS_GAP_S {
+            // a group that fails to decode gives no pictures; the others still do
+            let _ = decode_samples(info, &ts[start..end], 0, max_side, |f| out.push((f.t, f.image)));
+            start = end;
+        }
+    }
+    out
+}

@@ -39,6 +39,14 @@ impl Padding {
     }
 }
 
+/// The f32 values of a custom op's input, which must be contiguous.
+fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&storage.as_slice::<f32>()?[start..end]),
+        None => candle_core::bail!("{op}: input must be contiguous"),
+    }
+}
+
 /// Output length of a 3x3 layer along an axis (the same for both paddings).
 fn out_len(size: usize, stride: usize) -> usize {
     size.div_ceil(stride)
@@ -183,10 +191,7 @@ impl CustomOp1 for DepthwiseCpu {
         if c * 9 != self.weight.len() {
             candle_core::bail!("depthwise3x3: {c} channels, {} weights", self.weight.len());
         }
-        let input = match layout.contiguous_offsets() {
-            Some((start, end)) => &storage.as_slice::<f32>()?[start..end],
-            None => candle_core::bail!("depthwise3x3: input must be contiguous"),
-        };
+        let input = contiguous_f32(storage, layout, "depthwise3x3")?;
         let (ho, wo) = (out_len(h, s), out_len(w, s));
         let (top, left) = (self.padding.before(h, s), self.padding.before(w, s));
         let mut out = vec![0f32; b * c * ho * wo];
@@ -252,10 +257,7 @@ impl CustomOp1 for Im2Col3x3 {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let (b, c, h, w) = layout.shape().dims4()?;
         let s = self.stride;
-        let input = match layout.contiguous_offsets() {
-            Some((start, end)) => &storage.as_slice::<f32>()?[start..end],
-            None => candle_core::bail!("im2col3x3: input must be contiguous"),
-        };
+        let input = contiguous_f32(storage, layout, "im2col3x3")?;
         let (ho, wo) = (out_len(h, s), out_len(w, s));
         let (top, left) = (self.padding.before(h, s), self.padding.before(w, s));
         let mut out = vec![0f32; b * c * 9 * ho * wo];
@@ -390,10 +392,7 @@ struct BiasPReluCpu {
 impl BiasPReluCpu {
     fn contiguous<'a>(&self, storage: &'a CpuStorage, layout: &Layout) -> Result<(&'a [f32], usize, usize, usize)> {
         let (b, c, h, w) = layout.shape().dims4()?;
-        let data = match layout.contiguous_offsets() {
-            Some((start, end)) => &storage.as_slice::<f32>()?[start..end],
-            None => candle_core::bail!("bias_prelu: input must be contiguous"),
-        };
+        let data = contiguous_f32(storage, layout, "bias_prelu")?;
         Ok((data, b, c, h * w))
     }
 

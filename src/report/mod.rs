@@ -449,10 +449,16 @@ pub fn thumbnails(input: &mut ReportInput, info: &MediaInfo, obs: &[Observation]
         let sev = |i: usize| input.policy.iter().find(|p| p.kind == input.events[i].kind).map_or(0.0, |p| p.per_event);
         sev(b).total_cmp(&sev(a)).then(a.cmp(&b))
     });
+    let chosen: Vec<usize> = order.into_iter().take(MAX_THUMBNAILS).collect();
+    // all evidence frames in as few decoder passes as possible
+    let wanted: Vec<f64> = chosen.iter().map(|&i| input.events[i].evidence_t).collect();
+    let frames = crate::decode::frames_at(info, &wanted, 640);
+    let last = (info.duration_s - 1e-6).max(0.0);
     let mut pngs = Vec::new();
-    for i in order.into_iter().take(MAX_THUMBNAILS) {
+    for i in chosen {
         let t = input.events[i].evidence_t;
-        let Ok(mut img) = frame_at(info, t, 640) else { continue };
+        let Some((_, img)) = frames.iter().find(|(ft, _)| *ft == t.clamp(0.0, last)) else { continue };
+        let mut img = (**img).clone();
         if let Some(o) = obs.iter().min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs())) {
             // boxes were found on a frame scaled to o.width; map them to this one
             let s = img.width() as f32 / o.width.max(1) as f32;
