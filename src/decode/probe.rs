@@ -53,6 +53,10 @@ pub struct MediaInfo {
     pub(crate) origin_ts: i64,
     #[serde(skip)]
     pub(crate) time_base: (i32, i32),
+    /// Media times of the video's keyframes, ascending (from the packet scan):
+    /// where a seek can land.
+    #[serde(skip)]
+    pub(crate) keyframes_s: Vec<f64>,
 }
 
 impl MediaInfo {
@@ -150,6 +154,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
 
     // Scan packet headers: timestamps and durations of every video packet.
     let mut packets: Vec<(i64, i64)> = Vec::new();
+    let mut keyframes: Vec<i64> = Vec::new();
     let mut read_error = false;
     loop {
         let mut packet = fresh_packet();
@@ -160,6 +165,9 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
                 }
                 if let Some(ts) = packet.pts().or(packet.dts()) {
                     packets.push((ts, packet.duration().max(0)));
+                    if packet.is_key() {
+                        keyframes.push(ts);
+                    }
                 }
             }
             Err(ff::Error::Eof) => break,
@@ -180,7 +188,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
     let truncated = read_error || header_duration_s.is_some_and(|h| h > duration_s + 1.0);
     let (width, height) = if rotation % 180 == 90 { (coded_h, coded_w) } else { (coded_w, coded_h) };
 
-    Ok(MediaInfo {
+    let mut info = MediaInfo {
         path: path.to_path_buf(),
         container,
         video_codec: codec_name,
@@ -200,7 +208,11 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
         video_index,
         origin_ts: extent.origin_ts,
         time_base,
-    })
+        keyframes_s: Vec::new(),
+    };
+    keyframes.sort_unstable();
+    info.keyframes_s = keyframes.into_iter().map(|ts| info.ts_to_s(ts)).collect();
+    Ok(info)
 }
 
 /// The extent of the video as its packets tell it.

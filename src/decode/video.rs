@@ -297,24 +297,37 @@ pub fn frame_at(info: &MediaInfo, t: f64, max_side: u32) -> Result<RgbImage> {
     Ok(Arc::try_unwrap(img).unwrap_or_else(|a| (*a).clone()))
 }
 
-/// Times farther apart than this get a decoder pass (a seek) each; closer ones
-/// share one. A seek in a browser recording (no cues, a keyframe a minute or
-/// rarer) decodes from the keyframe before it, so one pass over nearby times
-/// costs less than a seek for each.
+/// Without keyframe positions, times farther apart than this get a decoder
+/// pass (a seek) each, and closer ones share one.
 const SHARED_PASS_GAP_S: f64 = 60.0;
 
 /// The upright pictures on screen at several times (any order), in as few
-/// decoder passes as possible; `(t, picture)` for every time that could be
+/// decoded frames as possible; `(t, picture)` for every time that could be
 /// decoded, times clamped into the video as in [`frame_at`].
+///
+/// A seek lands on the last keyframe at or before its time and decodes on
+/// from there. So the next time shares the current pass unless a keyframe
+/// lies after the current time and at or before the next one, when a seek
+/// skips frames a pass would decode. (A browser recording with a keyframe a
+/// minute, or rarer, and no cues would otherwise decode up to a minute of
+/// video for each picture.)
 pub fn frames_at(info: &MediaInfo, times: &[f64], max_side: u32) -> Vec<(f64, Arc<RgbImage>)> {
     let last = (info.duration_s - 1e-6).max(0.0);
     let mut ts: Vec<f64> = times.iter().map(|t| t.clamp(0.0, last)).collect();
     ts.sort_by(f64::total_cmp);
     ts.dedup();
+    let seek_pays = |a: f64, b: f64| {
+        if info.keyframes_s.is_empty() {
+            b - a > SHARED_PASS_GAP_S
+        } else {
+            let k = info.keyframes_s.partition_point(|&k| k <= a);
+            info.keyframes_s.get(k).is_some_and(|&k| k <= b)
+        }
+    };
     let mut out = Vec::with_capacity(ts.len());
     let mut start = 0;
     for end in 1..=ts.len() {
-        if end == ts.len() || ts[end] - ts[end - 1] > SHARED_PASS_GAP_S {
+        if end == ts.len() || seek_pays(ts[end - 1], ts[end]) {
             // a group that fails to decode gives no pictures; the others still do
             let _ = decode_samples(info, &ts[start..end], 0, max_side, |f| out.push((f.t, f.image)));
             start = end;
