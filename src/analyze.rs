@@ -332,21 +332,31 @@ fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
 /// (an empty room costs one detection per segment, and a face that comes
 /// into view is found within the detector's period, as it would be if it
 /// appeared just after a detection).
-fn track_faces(model: &dyn crate::detect::FaceAnalyzer, images: &[&image::RgbImage]) -> anyhow::Result<Vec<Vec<FaceFound>>> {
+///
+/// Also returns, per frame, whether the faces there are new: tracking lost a
+/// face and the detector found some anew (identity describes those frames
+/// at once).
+fn track_faces(
+    model: &dyn crate::detect::FaceAnalyzer,
+    images: &[&image::RgbImage],
+) -> anyhow::Result<(Vec<Vec<FaceFound>>, Vec<bool>)> {
     let mut out: Vec<Vec<FaceFound>> = Vec::with_capacity(images.len());
+    let mut changed = Vec::with_capacity(images.len());
     for img in images {
         let tracked = match out.last() {
             Some(previous) if previous.is_empty() => Some(Vec::new()),
             Some(previous) => model.track(img, previous)?,
             None => None,
         };
+        let lost = tracked.is_none() && !out.is_empty();
         let faces = match tracked {
             Some(faces) => faces,
             None => model.analyze(&[img])?.pop().unwrap_or_default(),
         };
+        changed.push(lost && !faces.is_empty());
         out.push(faces);
     }
-    Ok(out)
+    Ok((out, changed))
 }
 
 /// Faces and objects in one picture (for `proctor detect`).
@@ -378,16 +388,19 @@ fn detect_objects(images: &[&image::RgbImage], models: &Models, cfg: &Config) ->
 /// Observations of one segment of consecutive frames.
 fn detect_segment(frames: &[Frame], object_every: usize, settings: &Settings) -> anyhow::Result<Vec<Observation>> {
     let images: Vec<&image::RgbImage> = frames.iter().map(|f| f.image.as_ref()).collect();
-    let found = match &settings.models.faces {
-        Some(m) => Some(track_faces(m.as_ref(), &images)?),
-        None => None,
+    let (found, changed) = match &settings.models.faces {
+        Some(m) => {
+            let (found, changed) = track_faces(m.as_ref(), &images)?;
+            (Some(found), changed)
+        }
+        None => (None, Vec::new()),
     };
     let mut faces: Vec<Option<Vec<crate::observation::FaceObs>>> = match &found {
         Some(f) => f.iter().map(|x| Some(crate::observation::observe_faces(x))).collect(),
         None => vec![None; frames.len()],
     };
     let mut embeddings = match (&settings.models.identity, &found) {
-        (Some(e), Some(found)) => crate::identity::embed_faces(e, &images, found, frames, &settings.config)?,
+        (Some(e), Some(found)) => crate::identity::embed_faces(e, &images, found, frames, &changed, &settings.config)?,
         _ => vec![Vec::new(); frames.len()],
     };
     let object_idx: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].index % object_every == 0).collect();

@@ -200,8 +200,11 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     if union > 0.0 { inter / union } else { 0.0 }
 }
 
-/// Face descriptors on every `fps / identity_fps`-th frame of a batch: every
-/// face at or above `face_min_score` with landmarks, aligned on five mesh
+/// Face descriptors on every `fps / identity_fps`-th frame of a batch, and on
+/// the frames marked in `changed` (where tracking lost a face and the
+/// detector found the faces anew: a replaced candidate is described at once,
+/// not at the next scheduled sample): every face at or above
+/// `face_min_score` with landmarks, aligned on five mesh
 /// points (eye centres, nose tip, mouth corners) to dlib's 150x150 chip, all
 /// chips of the batch through the network at once. The face index of each
 /// is its place in the observation's faces (largest first, the order of
@@ -211,6 +214,7 @@ pub fn embed_faces(
     images: &[&image::RgbImage],
     found: &[Vec<crate::detect::FaceFound>],
     frames: &[crate::decode::Frame],
+    changed: &[bool],
     cfg: &Config,
 ) -> anyhow::Result<Vec<Vec<FaceEmbedding>>> {
     use crate::detect::face_embed::{align_chip, five_points_from_mesh};
@@ -220,7 +224,7 @@ pub fn embed_faces(
     let mut chips = Vec::new();
     let mut at = Vec::new();
     for (i, f) in frames.iter().enumerate() {
-        if f.index % every != 0 {
+        if f.index % every != 0 && !changed.get(i).copied().unwrap_or(false) {
             continue;
         }
         for (j, face) in found[i].iter().enumerate() {

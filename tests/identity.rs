@@ -416,3 +416,26 @@ fn verification_on_registry_faces_and_their_variants() {
     eprintln!("verification: {ok}/{n} pairs right at {SAME_PERSON_THRESHOLD} ({} faces); same person at most {same_max:.3}, different at least {diff_min:.3}", all.len());
     assert!(n >= 400 && ok * 100 >= n * 95, "{ok}/{n}");
 }
+
+/// When tracking loses the face between scheduled descriptors (the man is
+/// replaced at 9.3 s, between the samples at 8 and 10 s and in the middle of
+/// a detection period), the new face is described on the first frame it is
+/// seen, not at the next scheduled sample.
+#[test]
+fn a_face_that_replaces_the_tracked_one_is_described_at_once() {
+    let d = tempfile::tempdir().unwrap();
+    let filter = "[0:v]fps=15,scale=320:240,setsar=1,trim=duration=9.3,setpts=PTS-STARTPTS[a];\
+                  [1:v]fps=15,scale=240:240,pad=320:240:40:0,setsar=1,format=yuv420p[b];[a][b]concat=n=2:v=1:a=0[v]";
+    let Some(clip) = man_and_astronaut(d.path(), "swap93.mp4", filter) else { return };
+    let out = d.path().join("out");
+    let r = analyze(&[&clip], &out, &["--no-objects"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let frames = proctor::timeline::read_parquet(&out.join("swap93.frames.parquet")).unwrap();
+    let t = frames.column("t_s").unwrap().f64().unwrap().clone();
+    let dist = frames.column("identity_distance").unwrap().f32().unwrap().clone();
+    let at = |s: f64| (0..t.len()).find(|&i| (t.get(i).unwrap() - s).abs() < 1e-6).unwrap();
+    // 9.25 s: the man, tracked, no sample due; 9.5 s: the astronaut, first seen
+    assert!(dist.get(at(9.25)).is_none(), "no descriptor due at 9.25 s");
+    let first = dist.get(at(9.5)).expect("the new face is described on the frame it appears");
+    assert!(first > 0.6, "the astronaut is not the enrolled man: {first}");
+}
