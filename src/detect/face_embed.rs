@@ -51,6 +51,8 @@
 use anyhow::{ensure, Context, Result};
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{conv2d, linear_no_bias, Conv2d, Conv2dConfig, Linear, VarBuilder};
+
+use super::ops::{Conv3x3, Padding};
 use image::{Rgb, RgbImage};
 
 /// Side of the aligned face chip the network takes, in pixels.
@@ -215,18 +217,23 @@ pub fn distance(a: &Embedding, b: &Embedding) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
 }
 
-/// One residual block: two 3x3 convolutions (affine folded in) and the skip path.
+/// One residual block: two 3x3 convolutions (affine folded in) and the skip
+/// path. The convolutions are the shared im2col + matmul kernel
+/// ([`Conv3x3`]; candle's conv2d elsewhere than the CPU).
 struct Block {
-    conv1: Conv2d,
-    conv2: Conv2d,
+    conv1: Conv3x3,
+    conv2: Conv3x3,
     down: bool,
 }
 
 impl Block {
     fn load(vb: VarBuilder, cin: usize, cout: usize, down: bool) -> Result<Self> {
-        let c1 = Conv2dConfig { padding: if down { 0 } else { 1 }, stride: if down { 2 } else { 1 }, ..Default::default() };
-        let c2 = Conv2dConfig { padding: 1, ..Default::default() };
-        Ok(Block { conv1: conv2d(cin, cout, 3, c1, vb.pp("conv1"))?, conv2: conv2d(cout, cout, 3, c2, vb.pp("conv2"))?, down })
+        let conv = |vb: VarBuilder, cin: usize, stride: usize, padding: Padding| -> Result<Conv3x3> {
+            let w = vb.get((cout, cin, 3, 3), "weight")?;
+            Ok(Conv3x3::new(w, &vb.get(cout, "bias")?, stride, padding)?)
+        };
+        let (stride, padding) = if down { (2, Padding::Valid) } else { (1, Padding::Symmetric) };
+        Ok(Block { conv1: conv(vb.pp("conv1"), cin, stride, padding)?, conv2: conv(vb.pp("conv2"), cout, 1, Padding::Symmetric)?, down })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -24,12 +24,15 @@ pub enum Padding {
     /// TensorFlow `SAME`: output `ceil(size / stride)`; at stride 2 on an even
     /// size the single padding row/column goes after (bottom/right) only.
     Same,
+    /// No padding: output `(size - 3) / stride + 1` ([`Conv3x3`] only).
+    Valid,
 }
 
 impl Padding {
     /// Zero rows (or columns) before the input along an axis of `size`.
     fn before(self, size: usize, stride: usize) -> usize {
         match self {
+            Padding::Valid => 0,
             Padding::Symmetric => 1,
             Padding::Same => {
                 let out = size.div_ceil(stride);
@@ -47,9 +50,14 @@ fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Res
     }
 }
 
-/// Output length of a 3x3 layer along an axis (the same for both paddings).
-fn out_len(size: usize, stride: usize) -> usize {
-    size.div_ceil(stride)
+impl Padding {
+    /// Output length of a 3x3 layer along an axis of `size`.
+    fn out_len(self, size: usize, stride: usize) -> usize {
+        match self {
+            Padding::Valid => size.saturating_sub(3) / stride + 1,
+            Padding::Symmetric | Padding::Same => size.div_ceil(stride),
+        }
+    }
 }
 
 /// Activation fused into [`Depthwise`].
@@ -136,7 +144,7 @@ impl Depthwise {
     pub fn forward_generic(&self, x: &Tensor) -> Result<Tensor> {
         let (b, c, h, w) = x.dims4()?;
         let s = self.cpu.stride;
-        let (ho, wo) = (out_len(h, s), out_len(w, s));
+        let (ho, wo) = (self.cpu.padding.out_len(h, s), self.cpu.padding.out_len(w, s));
         let (t, l) = (self.cpu.padding.before(h, s), self.cpu.padding.before(w, s));
         let x = match &self.in_bias {
             Some(b) => x.broadcast_add(b)?,
@@ -192,7 +200,7 @@ impl CustomOp1 for DepthwiseCpu {
             candle_core::bail!("depthwise3x3: {c} channels, {} weights", self.weight.len());
         }
         let input = contiguous_f32(storage, layout, "depthwise3x3")?;
-        let (ho, wo) = (out_len(h, s), out_len(w, s));
+        let (ho, wo) = (self.padding.out_len(h, s), self.padding.out_len(w, s));
         let (top, left) = (self.padding.before(h, s), self.padding.before(w, s));
         let mut out = vec![0f32; b * c * ho * wo];
         for (plane, dst) in out.chunks_exact_mut(ho * wo).enumerate() {
@@ -258,7 +266,7 @@ impl CustomOp1 for Im2Col3x3 {
         let (b, c, h, w) = layout.shape().dims4()?;
         let s = self.stride;
         let input = contiguous_f32(storage, layout, "im2col3x3")?;
-        let (ho, wo) = (out_len(h, s), out_len(w, s));
+        let (ho, wo) = (self.padding.out_len(h, s), self.padding.out_len(w, s));
         let (top, left) = (self.padding.before(h, s), self.padding.before(w, s));
         let mut out = vec![0f32; b * c * 9 * ho * wo];
         for (plane, src) in input.chunks_exact(h * w).enumerate() {
@@ -318,7 +326,8 @@ impl Conv3x3 {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, c, h, w) = x.dims4()?;
         let s = self.im2col.stride;
-        let (ho, wo) = (out_len(h, s), out_len(w, s));
+        let p = self.im2col.padding;
+        let (ho, wo) = (p.out_len(h, s), p.out_len(w, s));
         if !(x.device().is_cpu() && x.dtype() == DType::F32) {
             let (t, l) = (self.im2col.padding.before(h, s), self.im2col.padding.before(w, s));
             let (ph, pw) = ((ho - 1) * s + 3, (wo - 1) * s + 3);
@@ -487,7 +496,7 @@ mod tests {
                     let got = dw.forward(&x).unwrap();
                     // reference: pad as the mode says, then a VALID grouped conv
                     let (t, l) = (padding.before(h, stride), padding.before(w, stride));
-                    let (ho, wo) = (out_len(h, stride), out_len(w, stride));
+                    let (ho, wo) = (padding.out_len(h, stride), padding.out_len(w, stride));
                     let (ph, pw) = ((ho - 1) * stride + 3, (wo - 1) * stride + 3);
                     let xp = x.pad_with_zeros(2, t, ph - h - t).unwrap().pad_with_zeros(3, l, pw - w - l).unwrap();
                     let want = xp
@@ -526,12 +535,18 @@ mod tests {
         for (h, w) in [(6, 6), (7, 5), (1, 1), (2, 9)] {
             let x = Tensor::randn(0f32, 1.0, (2, c, h, w), &Device::Cpu).unwrap();
             for stride in [1, 2] {
-                for padding in [Padding::Symmetric, Padding::Same] {
+                for padding in [Padding::Symmetric, Padding::Same, Padding::Valid] {
+                    if padding == Padding::Valid && (h < 3 || w < 3) {
+                        continue;
+                    }
                     let conv = Conv3x3::new(weight.clone(), &bias, stride, padding).unwrap();
                     let (t, l) = (padding.before(h, stride), padding.before(w, stride));
-                    let (ho, wo) = (out_len(h, stride), out_len(w, stride));
+                    let (ho, wo) = (padding.out_len(h, stride), padding.out_len(w, stride));
                     let (ph, pw) = ((ho - 1) * stride + 3, (wo - 1) * stride + 3);
-                    let xp = x.pad_with_zeros(2, t, ph - h - t).unwrap().pad_with_zeros(3, l, pw - w - l).unwrap();
+                    let xp = match padding {
+                        Padding::Valid => x.clone(),
+                        _ => x.pad_with_zeros(2, t, ph - h - t).unwrap().pad_with_zeros(3, l, pw - w - l).unwrap(),
+                    };
                     let want = xp.conv2d(&weight, 0, stride, 1, 1).unwrap().broadcast_add(&bias.reshape((1, o, 1, 1)).unwrap()).unwrap();
                     let got = conv.forward(&x).unwrap();
                     assert_eq!(got.dims(), want.dims(), "{h}x{w} s{stride} {padding:?}");
