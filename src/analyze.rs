@@ -20,7 +20,8 @@ use crate::score::{score, Score};
 pub struct Settings {
     pub config: Config,
     pub models: Models,
-    /// Worker threads for chunks (and the networks inside them).
+    /// Worker threads, each analysing one segment of frames at a time (the
+    /// decoder runs on a thread of its own).
     pub threads: usize,
 }
 

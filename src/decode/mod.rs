@@ -34,7 +34,9 @@ pub fn sample_times(duration_s: f64, fps: f64) -> Vec<f64> {
 }
 
 /// Cut `n` samples into at most `chunks` contiguous, end-exclusive ranges of
-/// nearly equal length. Every sample belongs to exactly one range.
+/// nearly equal length. Every sample belongs to exactly one range. (The
+/// analysis decodes in one pass; this serves callers that decode ranges of a
+/// file separately, each from its own seek, as the decode tests do.)
 pub fn plan_chunks(n: usize, chunks: usize) -> Vec<Range<usize>> {
     let chunks = chunks.clamp(1, n.max(1));
     let base = n / chunks;
@@ -47,17 +49,6 @@ pub fn plan_chunks(n: usize, chunks: usize) -> Vec<Range<usize>> {
         start += len;
     }
     out
-}
-
-/// How many chunks to cut a recording into: enough to keep every worker busy
-/// (two per thread, so a slow chunk does not leave a core idle), never shorter
-/// than about 4 s of media, never longer than about 120 s so that memory and
-/// progress stay fine-grained.
-pub fn chunk_count(duration_s: f64, threads: usize) -> usize {
-    let by_threads = threads.max(1) * 2;
-    let max_by_len = (duration_s / 4.0).floor().max(1.0) as usize;
-    let min_by_len = (duration_s / 120.0).ceil().max(1.0) as usize;
-    by_threads.min(max_by_len).max(min_by_len)
 }
 
 #[cfg(test)]
@@ -82,12 +73,5 @@ mod tests {
                 assert!(plan.iter().all(|r| n == 0 || !r.is_empty()));
             }
         }
-    }
-
-    #[test]
-    fn chunk_count_respects_bounds() {
-        assert_eq!(chunk_count(2.0, 8), 1);
-        assert_eq!(chunk_count(20.0, 2), 4);
-        assert_eq!(chunk_count(3600.0, 1), 30);
     }
 }
