@@ -263,8 +263,7 @@ fn analyze_video(
         if failed.load(Ordering::Relaxed) {
             continue; // drain, so the decoder is never left blocked
         }
-        // A panic here becomes this recording's error; the other workers
-        // drain the channel so that the decoder is never left waiting.
+        // a panic here becomes this recording's error (and the others drain, above)
         let result = crate::output::isolate(&info.path, || {
             detect_segment(&segment, object_every, settings)
                 .map_err(|e| Error::new(&info.path, ErrorKind::Model(format!("{e:#}"))))
