@@ -84,9 +84,17 @@ pub fn pipeline_matches_mediapipe(root: &Path, image: &Path) -> Result<()> {
         &std::fs::read(root.join("models/face_landmark.safetensors"))?,
         &std::fs::read(root.join("models/iris_landmark.safetensors"))?,
         &Device::Cpu,
-    )?;
+    )?
+    .with_eye_contours(true);
     let out = models.run(&[(&img, face), (&img, face)])?;
     anyhow::ensure!(out.len() == 2 && out[0] == out[1], "batched faces disagree");
+    // Without the contour branch (the analysis' default) the mesh and irises are the same.
+    let plain = models.with_eye_contours(false).run(&[(&img, face), (&img, face)])?.remove(0);
+    anyhow::ensure!(plain.right_eye_contour.is_empty() && plain.left_eye_contour.is_empty());
+    anyhow::ensure!(
+        plain.mesh == out[0].mesh && plain.right_iris == out[0].right_iris && plain.left_iris == out[0].left_iris,
+        "skipping the contour branch changed the irises"
+    );
     let f = &out[0];
     let key = if r.contains_key("mediapipe_mesh") { "mediapipe_mesh" } else { "python_mesh" };
     let want: Vec<Vec<f32>> = r[key].to_vec2()?;

@@ -302,18 +302,21 @@ pub fn frame_at(info: &MediaInfo, t: f64, max_side: u32) -> Result<RgbImage> {
 const SHARED_PASS_GAP_S: f64 = 60.0;
 
 /// The upright pictures on screen at several times (any order), in as few
-/// decoded frames as possible; `(t, picture)` for every time that could be
-/// decoded, times clamped into the video as in [`frame_at`].
+/// decoded frames as possible: one picture per time, in the order of `times`
+/// (`None` where that time could not be decoded), times clamped into the video
+/// as in [`frame_at`].
 ///
 /// A seek lands on the last keyframe at or before its time and decodes on
 /// from there. So the next time shares the current pass unless a keyframe
 /// lies after the current time and at or before the next one, when a seek
 /// skips frames a pass would decode. (A browser recording with a keyframe a
 /// minute, or rarer, and no cues would otherwise decode up to a minute of
-/// video for each picture.)
-pub fn frames_at(info: &MediaInfo, times: &[f64], max_side: u32) -> Vec<(f64, Arc<RgbImage>)> {
+/// video for each picture.) Passes are independent, so they run on up to one
+/// thread per core: this is the report's wait after the analysis.
+pub fn frames_at(info: &MediaInfo, times: &[f64], max_side: u32) -> Vec<Option<Arc<RgbImage>>> {
     let last = (info.duration_s - 1e-6).max(0.0);
-    let mut ts: Vec<f64> = times.iter().map(|t| t.clamp(0.0, last)).collect();
+    let clamp = |t: f64| t.clamp(0.0, last);
+    let mut ts: Vec<f64> = times.iter().map(|&t| clamp(t)).collect();
     ts.sort_by(f64::total_cmp);
     ts.dedup();
     let seek_pays = |a: f64, b: f64| {
@@ -324,14 +327,33 @@ pub fn frames_at(info: &MediaInfo, times: &[f64], max_side: u32) -> Vec<(f64, Ar
             info.keyframes_s.get(k).is_some_and(|&k| k <= b)
         }
     };
-    let mut out = Vec::with_capacity(ts.len());
+    let mut passes: Vec<&[f64]> = Vec::new();
     let mut start = 0;
     for end in 1..=ts.len() {
         if end == ts.len() || seek_pays(ts[end - 1], ts[end]) {
-            // a group that fails to decode gives no pictures; the others still do
-            let _ = decode_samples(info, &ts[start..end], 0, max_side, |f| out.push((f.t, f.image)));
+            passes.push(&ts[start..end]);
             start = end;
         }
     }
-    out
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(passes.len()).max(1);
+    let found: Vec<(f64, Arc<RgbImage>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|k| {
+                let mine: Vec<&[f64]> = passes.iter().skip(k).step_by(threads).copied().collect();
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for pass in mine {
+                        // a pass that fails to decode gives no pictures; the others still do
+                        let _ = decode_samples(info, pass, 0, max_side, |f| out.push((f.t, f.image)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+    });
+    times
+        .iter()
+        .map(|&t| found.iter().find(|(ft, _)| *ft == clamp(t)).map(|(_, img)| img.clone()))
+        .collect()
 }

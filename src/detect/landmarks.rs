@@ -58,10 +58,12 @@ pub struct FaceLandmarks {
     pub left_iris: [[f32; 2]; 5],
     /// Iris of the subject's right eye (mesh 33/133 side): centre, then 4 edge points.
     pub right_iris: [[f32; 2]; 5],
-    /// 71 eye-contour + brow points of the left eye. The first 16 refine mesh points
+    /// 71 eye-contour + brow points of the left eye, empty unless
+    /// [`LandmarkModels::with_eye_contours`]. The first 16 refine mesh points
     /// 263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398.
     pub left_eye_contour: Vec<[f32; 2]>,
-    /// 71 eye-contour + brow points of the right eye. The first 16 refine mesh points
+    /// 71 eye-contour + brow points of the right eye (empty unless asked, as the left's).
+    /// The first 16 refine mesh points
     /// 33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173.
     pub right_eye_contour: Vec<[f32; 2]>,
 }
@@ -151,6 +153,7 @@ pub struct LandmarkModels {
     iris: Iris,
     device: Device,
     max_batch: usize,
+    eye_contours: bool,
 }
 
 impl LandmarkModels {
@@ -160,7 +163,14 @@ impl LandmarkModels {
         let mesh = FaceMesh::load(vb).context("loading face mesh weights")?;
         let vb = VarBuilder::from_slice_safetensors(iris, DType::F32, device)?;
         let iris = Iris::load(vb).context("loading iris weights")?;
-        Ok(Self { mesh, iris, device: device.clone(), max_batch: DEFAULT_MAX_BATCH })
+        Ok(Self { mesh, iris, device: device.clone(), max_batch: DEFAULT_MAX_BATCH, eye_contours: false })
+    }
+
+    /// Also run the iris net's eye-contour branch and fill `*_eye_contour` (off by default:
+    /// nothing in the analysis reads them, and the branch is a third of the net's layers).
+    pub fn with_eye_contours(mut self, on: bool) -> Self {
+        self.eye_contours = on;
+        self
     }
 
     /// Caps the faces per forward pass (on a loaded 2-core CPU the cost per face was
@@ -236,8 +246,12 @@ impl LandmarkModels {
             }
         }
         let x = Tensor::from_vec(buf, (2 * n, 3, E, E), &self.device)?;
-        let (contour, iris) = self.iris.forward(&x)?;
-        let contour = contour.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+        let (contour, iris) = if self.eye_contours {
+            let (c, i) = self.iris.forward(&x)?;
+            (Some(c.to_dtype(DType::F32)?.to_vec2::<f32>()?), i)
+        } else {
+            (None, self.iris.forward_iris(&x)?)
+        };
         let iris = iris.to_dtype(DType::F32)?.to_vec2::<f32>()?;
         let back = |k: usize, v: &[f32]| -> Vec<[f32; 2]> {
             let (roi, flip) = &eye_rois[k];
@@ -245,8 +259,10 @@ impl LandmarkModels {
         };
         for (i, f) in faces.iter_mut().enumerate() {
             let (r, l) = (2 * i, 2 * i + 1);
-            f.right_eye_contour = back(r, &contour[r]);
-            f.left_eye_contour = back(l, &contour[l]);
+            if let Some(contour) = &contour {
+                f.right_eye_contour = back(r, &contour[r]);
+                f.left_eye_contour = back(l, &contour[l]);
+            }
             f.right_iris.copy_from_slice(&back(r, &iris[r]));
             f.left_iris.copy_from_slice(&back(l, &iris[l]));
         }

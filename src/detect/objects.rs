@@ -200,17 +200,15 @@ pub fn letterbox_with(
     fill: u8,
 ) -> (Vec<u8>, Letterbox) {
     let lb = Letterbox::placed(img.width(), img.height(), size, placement);
-    let mut canvas = vec![fill; (size * size * 3) as usize];
-    resize_into(
-        img,
-        lb.inner_width,
-        lb.inner_height,
-        &mut canvas,
-        size as usize,
-        lb.pad_x as usize,
-        lb.pad_y as usize,
-    );
-    (canvas, lb)
+    (letterbox_on(img, &lb, size, size, fill), lb)
+}
+
+/// `img` resized as `lb` says onto a `canvas_w` x `canvas_h` canvas filled with `fill`
+/// (which must hold `lb`'s padded picture).
+pub fn letterbox_on(img: &RgbImage, lb: &Letterbox, canvas_w: u32, canvas_h: u32, fill: u8) -> Vec<u8> {
+    let mut canvas = vec![fill; (canvas_w * canvas_h * 3) as usize];
+    resize_into(img, lb.inner_width, lb.inner_height, &mut canvas, canvas_w as usize, lb.pad_x as usize, lb.pad_y as usize);
+    canvas
 }
 
 /// NanoDet normalisation, applied per BGR channel.

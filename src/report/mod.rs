@@ -2,7 +2,7 @@
 //! fonts typst-assets ships (nothing is read from the system except an
 //! optional CJK fallback font, so names in any script render).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use image::RgbImage;
 use serde::Serialize;
@@ -453,12 +453,11 @@ pub fn thumbnails(input: &mut ReportInput, info: &MediaInfo, obs: &[Observation]
     // all evidence frames in as few decoder passes as possible
     let wanted: Vec<f64> = chosen.iter().map(|&i| input.events[i].evidence_t).collect();
     let frames = crate::decode::frames_at(info, &wanted, 640);
-    let last = (info.duration_s - 1e-6).max(0.0);
     let mut pngs = Vec::new();
-    for i in chosen {
+    for (i, img) in chosen.into_iter().zip(frames) {
         let t = input.events[i].evidence_t;
-        let Some((_, img)) = frames.iter().find(|(ft, _)| *ft == t.clamp(0.0, last)) else { continue };
-        let mut img = (**img).clone();
+        let Some(img) = img else { continue };
+        let mut img = Arc::unwrap_or_clone(img);
         if let Some(o) = obs.iter().min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs())) {
             // boxes were found on a frame scaled to o.width; map them to this one
             let s = img.width() as f32 / o.width.max(1) as f32;
