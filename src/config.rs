@@ -169,6 +169,10 @@ pub struct ObjectConfig {
     pub categories: BTreeMap<String, Vec<String>>,
     #[serde(deserialize_with = "over_default_min_score")]
     pub min_score: BTreeMap<String, f64>,
+    /// On frames with a face, look again at a magnified crop around the largest
+    /// face (where a phone at the ear or in a hand is) and add the phones found
+    /// there. A second object-detector pass on those frames.
+    pub face_crop: bool,
 }
 
 /// A table given in the file is laid over the default table, key by key.
@@ -213,6 +217,7 @@ impl Default for ObjectConfig {
                 ("device".into(), 0.60),
                 ("person".into(), 0.50),
             ]),
+            face_crop: true,
         }
     }
 }

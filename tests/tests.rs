@@ -17,6 +17,7 @@ mod model_vad;
 mod model_yolox;
 mod model_yunet;
 mod outputs;
+mod phones;
 mod readme;
 mod reliability;
 mod voices;

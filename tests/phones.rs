@@ -1,0 +1,100 @@
+//! Phones the candidate holds: at the ear and in a hand in front of the chest, on the
+//! composites of `fixtures/make_phone_fixtures.py` (a face about 60 px wide in a 640x480
+//! frame, a drawn phone and hand; the phone in view from 3 s to 10 s). The whole-frame
+//! object pass sees those phones at 0.00-0.29; the second look at a crop around the face
+//! (`objects.face_crop`) at 0.28-0.87. And that second look raises nothing on one person
+//! alone.
+
+use std::path::Path;
+
+use crate::util::*;
+
+fn events_of(dir: &Path, id: &str) -> Vec<(String, f64, f64)> {
+    let (_, ev) = proctor::timeline::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
+    ev.into_iter().map(|e| (e.kind.to_string(), e.start_s, e.end_s)).collect()
+}
+
+fn object_events(ev: &[(String, f64, f64)]) -> Vec<&(String, f64, f64)> {
+    ev.iter().filter(|e| matches!(e.0.as_str(), "phone" | "book" | "device")).collect()
+}
+
+/// Per detection row of `category`: (t, [x0, y0, x1, y1]).
+fn boxes(dir: &Path, id: &str, category: &str) -> Vec<(f64, [f32; 4])> {
+    let df = proctor::timeline::read_parquet(&dir.join(format!("{id}.detections.parquet"))).unwrap();
+    let t = df.column("t_s").unwrap().f64().unwrap();
+    let typ = df.column("type").unwrap().str().unwrap();
+    let cat = df.column("category").unwrap().str().unwrap();
+    let c: Vec<_> = ["x0", "y0", "x1", "y1"].iter().map(|k| df.column(k).unwrap().f32().unwrap().clone()).collect();
+    (0..df.height())
+        .filter(|&i| typ.get(i) == Some(if category == "face" { "face" } else { "object" }) && (category == "face" || cat.get(i) == Some(category)))
+        .map(|i| (t.get(i).unwrap(), [c[0].get(i).unwrap(), c[1].get(i).unwrap(), c[2].get(i).unwrap(), c[3].get(i).unwrap()]))
+        .collect()
+}
+
+#[test]
+fn held_phones_are_found_by_the_second_look_near_the_face() {
+    let d = tempfile::tempdir().unwrap();
+    let ids = ["phone_at_ear", "phone_in_hand", "hand_no_phone"];
+    let files: Vec<_> = ids.iter().map(|id| fixture(&format!("{id}.webm"))).collect();
+    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let r = analyze(&refs, d.path(), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+
+    for id in ["phone_at_ear", "phone_in_hand"] {
+        let ev = events_of(d.path(), id);
+        // one phone event over the 7 s the phone is held, none before it appears
+        let phones: Vec<_> = ev.iter().filter(|e| e.0 == "phone").collect();
+        assert_eq!(phones.len(), 1, "{id}: {ev:?}");
+        assert!(phones[0].1 >= 2.5 && phones[0].2 - phones[0].1 >= 5.0, "{id}: {ev:?}");
+        assert_eq!(object_events(&ev).len(), 1, "{id}: {ev:?}");
+        // the boxes are in frame pixels, beside or below the face, not in the crop's own
+        let faces = boxes(d.path(), id, "face");
+        for (t, p) in boxes(d.path(), id, "phone") {
+            assert!(t >= 3.0, "{id}: a phone at {t} s, before it is in view");
+            let f = faces.iter().find(|f| f.0 == t).map(|f| f.1).unwrap_or_else(|| panic!("{id}: no face at {t} s"));
+            let (pcx, pcy) = ((p[0] + p[2]) / 2.0, (p[1] + p[3]) / 2.0);
+            let (fcx, fh) = ((f[0] + f[2]) / 2.0, f[3] - f[1]);
+            if id == "phone_at_ear" {
+                // right of the face centre, level with the face
+                assert!(pcx > fcx + 10.0 && pcx < f[2] + 80.0, "{id} at {t}: phone {p:?}, face {f:?}");
+                assert!(pcy > f[1] - 10.0 && pcy < f[3] + fh, "{id} at {t}: phone {p:?}, face {f:?}");
+            } else {
+                // below the chin, in front of the chest
+                assert!(pcy > f[3] && pcy < f[3] + 2.5 * fh, "{id} at {t}: phone {p:?}, face {f:?}");
+            }
+        }
+    }
+    // the same hand at the ear with no phone in it
+    let ev = events_of(d.path(), "hand_no_phone");
+    assert!(object_events(&ev).is_empty(), "{ev:?}");
+    assert!(boxes(d.path(), "hand_no_phone", "phone").is_empty());
+
+    // without the second look the whole-frame pass misses both held phones
+    let off = tempfile::tempdir().unwrap();
+    let cfg = off.path().join("proctor.toml");
+    std::fs::write(&cfg, "[objects]\nface_crop = false\n").unwrap();
+    let r = analyze(&refs[..2], off.path(), &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    for id in ["phone_at_ear", "phone_in_hand"] {
+        let ev = events_of(off.path(), id);
+        assert!(ev.iter().all(|e| e.0 != "phone"), "{id} with face_crop = false: {ev:?}");
+    }
+}
+
+#[test]
+fn the_second_look_raises_nothing_on_one_person_alone() {
+    let d = tempfile::tempdir().unwrap();
+    let files = [fixture("sample.webm"), fixture("speech_alone.webm"), fixture("h264_aac.mp4")];
+    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let r = analyze(&refs, d.path(), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    for id in ["sample", "speech_alone", "h264_aac"] {
+        let ev = events_of(d.path(), id);
+        assert!(object_events(&ev).is_empty(), "{id}: {ev:?}");
+        for category in ["phone", "book", "device"] {
+            assert!(boxes(d.path(), id, category).is_empty(), "{id}: a {category} was seen");
+        }
+        // a face was in view, so the crop pass did run on these clips
+        assert!(!boxes(d.path(), id, "face").is_empty(), "{id}: no face");
+    }
+}
