@@ -43,10 +43,11 @@ struct ResBlock {
 
 impl ResBlock {
     fn load(vb: &VarBuilder, dw: &str, pw: &str, act: &str, i: usize, o: usize, stride: usize) -> Result<Self> {
+        let pw = Pointwise::load(vb.pp(pw), i, o)?;
         Ok(Self {
             dw: Depthwise::load_same(vb.pp(dw), i, stride)?,
-            pw: Pointwise::load(vb.pp(pw), i, o)?,
-            act: PRelu::load(vb.pp(act), o)?,
+            act: PRelu::load_with_bias(vb.pp(act), o, &pw.bias()?)?,
+            pw,
             stride,
         })
     }
@@ -54,8 +55,8 @@ impl ResBlock {
 
 impl Module for ResBlock {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.pw.forward(&self.dw.forward(x)?)?;
-        let skip = if self.stride == 2 { x.max_pool2d(2)? } else { x.clone() };
+        let h = self.pw.forward_unbiased(&self.dw.forward(x)?)?;
+        let skip = if self.stride == 2 { super::ops::max_pool_2x2(x)? } else { x.clone() };
         self.act.forward_skip(&h, &skip)
     }
 }
@@ -127,18 +128,20 @@ impl FaceMesh {
             .map(|(k, &cfg)| block(k + 1, cfg))
             .collect::<Result<Vec<_>>>()?;
         let lm_blocks = vec![block(15, (128, 128, 2))?, block(16, (128, 128, 1))?, block(17, (128, 128, 1))?];
+        let lm_reduce = Pointwise::load(vb.pp("conv2d_19"), 128, 32)?;
+        let pr_reduce = Pointwise::load(vb.pp("conv2d_29"), 128, 32)?;
         Ok(Self {
             stem: Conv::load(vb.pp("conv2d_1"), 3, 16, 3, 2, true)?,
             stem_act: PRelu::load(vb.pp("p_re_lu_1"), 16)?,
             trunk,
             lm_blocks,
-            lm_reduce: Pointwise::load(vb.pp("conv2d_19"), 128, 32)?,
-            lm_reduce_act: PRelu::load(vb.pp("p_re_lu_19"), 32)?,
+            lm_reduce_act: PRelu::load_with_bias(vb.pp("p_re_lu_19"), 32, &lm_reduce.bias()?)?,
+            lm_reduce,
             lm_block: ResBlock::load(&vb, "depthwise_conv2d_18", "conv2d_20", "p_re_lu_20", 32, 32, 1)?,
             lm_head: Head::load(vb.pp("conv2d_21"), 32, NUM_LANDMARKS * 3)?,
             pr_block: ResBlock::load(&vb, "depthwise_conv2d_23", "conv2d_28", "p_re_lu_26", 128, 128, 2)?,
-            pr_reduce: Pointwise::load(vb.pp("conv2d_29"), 128, 32)?,
-            pr_reduce_act: PRelu::load(vb.pp("p_re_lu_27"), 32)?,
+            pr_reduce_act: PRelu::load_with_bias(vb.pp("p_re_lu_27"), 32, &pr_reduce.bias()?)?,
+            pr_reduce,
             pr_block2: ResBlock::load(&vb, "depthwise_conv2d_24", "conv2d_30", "p_re_lu_28", 32, 32, 1)?,
             pr_head: Head::load(vb.pp("conv2d_31"), 32, 1)?,
         })
@@ -159,11 +162,11 @@ impl FaceMesh {
         for b in &self.lm_blocks {
             l = b.forward(&l)?;
         }
-        let l = self.lm_reduce_act.forward(&self.lm_reduce.forward(&l)?)?;
+        let l = self.lm_reduce_act.forward(&self.lm_reduce.forward_unbiased(&l)?)?;
         let l = self.lm_block.forward(&l)?;
         let landmarks = self.lm_head.forward(&l)?;
         let p = self.pr_block.forward(&t)?;
-        let p = self.pr_reduce_act.forward(&self.pr_reduce.forward(&p)?)?;
+        let p = self.pr_reduce_act.forward(&self.pr_reduce.forward_unbiased(&p)?)?;
         let p = self.pr_block2.forward(&p)?;
         let presence = self.pr_head.forward(&p)?;
         Ok((landmarks, presence))

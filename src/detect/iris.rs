@@ -40,11 +40,19 @@ enum Reduce {
     Strided(Conv),
 }
 
-impl Module for Reduce {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Reduce {
+    fn bias(&self) -> Result<Tensor> {
         match self {
-            Reduce::Pointwise(p) => p.forward(x),
-            Reduce::Strided(c) => c.forward(x),
+            Reduce::Pointwise(p) => p.bias(),
+            Reduce::Strided(c) => c.bias(),
+        }
+    }
+
+    /// Without the bias: the PReLU after it adds the bias in its own pass.
+    fn forward_unbiased(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Reduce::Pointwise(p) => p.forward_unbiased(x),
+            Reduce::Strided(c) => c.forward_unbiased(x),
         }
     }
 }
@@ -71,12 +79,13 @@ impl Bottleneck {
             Reduce::Pointwise(Pointwise::load(vb.pp(&r), c_in, mid)?)
         };
         let dw = if j == 1 { "depthwise_conv2d".to_string() } else { format!("depthwise_conv2d_{}", j - 1) };
+        let expand = Pointwise::load(vb.pp(format!("conv2d_{}", 2 * j)), mid, c_out)?;
         Ok(Self {
+            reduce_act: PRelu::load_with_bias(vb.pp(format!("p_re_lu_{}", 2 * j - 1)), mid, &reduce.bias()?)?,
             reduce,
-            reduce_act: PRelu::load(vb.pp(format!("p_re_lu_{}", 2 * j - 1)), mid)?,
             dw: Depthwise::load_same(vb.pp(dw), mid, 1)?,
-            expand: Pointwise::load(vb.pp(format!("conv2d_{}", 2 * j)), mid, c_out)?,
-            act: PRelu::load(vb.pp(format!("p_re_lu_{}", 2 * j)), c_out)?,
+            act: PRelu::load_with_bias(vb.pp(format!("p_re_lu_{}", 2 * j)), c_out, &expand.bias()?)?,
+            expand,
             stride,
         })
     }
@@ -84,9 +93,9 @@ impl Bottleneck {
 
 impl Module for Bottleneck {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.reduce_act.forward(&self.reduce.forward(x)?)?;
-        let h = self.expand.forward(&self.dw.forward(&h)?)?;
-        let skip = if self.stride == 2 { x.max_pool2d(2)? } else { x.clone() };
+        let h = self.reduce_act.forward(&self.reduce.forward_unbiased(x)?)?;
+        let h = self.expand.forward_unbiased(&self.dw.forward(&h)?)?;
+        let skip = if self.stride == 2 { super::ops::max_pool_2x2(x)? } else { x.clone() };
         self.act.forward_skip(&h, &skip)
     }
 }

@@ -22,6 +22,12 @@ impl PRelu {
         Ok(Self { op: BiasPRelu::new(&zero, &alpha)? })
     }
 
+    /// `prelu(x + bias)`: the bias of the convolution before it, added in the
+    /// same pass (that convolution then runs `forward_unbiased`).
+    pub(super) fn load_with_bias(vb: VarBuilder, c: usize, bias: &Tensor) -> Result<Self> {
+        Ok(Self { op: BiasPRelu::new(bias, &vb.get(c, "alpha")?)? })
+    }
+
     /// `prelu(x + skip)` in one pass; `skip` may have fewer channels than `x`
     /// (TF Lite's zero channel padding of a widening block's shortcut).
     pub(super) fn forward_skip(&self, x: &Tensor, skip: &Tensor) -> Result<Tensor> {
@@ -57,11 +63,20 @@ impl Conv {
     }
 }
 
-impl Module for Conv {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Conv {
+    /// The bias, `[O]`, for an activation that adds it ([`PRelu::load_with_bias`]).
+    pub(super) fn bias(&self) -> Result<Tensor> {
         match self {
-            Conv::Same3x3(c) => c.forward(x),
-            Conv::Valid2x2s2 { w, b } => {
+            Conv::Same3x3(c) => c.bias().flatten_all(),
+            Conv::Valid2x2s2 { b, .. } => b.flatten_all(),
+        }
+    }
+
+    /// The convolution without its bias.
+    pub(super) fn forward_unbiased(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Conv::Same3x3(c) => c.forward_unbiased(x),
+            Conv::Valid2x2s2 { w, .. } => {
                 let (bsz, c, h, wd) = x.dims4()?;
                 let (ho, wo) = (h / 2, wd / 2);
                 // x[n, c, 2y + ky, 2x + kx] -> cols[n, c*4 + ky*2 + kx, y*wo + x]
@@ -72,9 +87,15 @@ impl Module for Conv {
                     .permute((0, 1, 3, 5, 2, 4))?
                     .contiguous()?
                     .reshape((bsz, c * 4, ho * wo))?;
-                w.broadcast_matmul(&cols)?.broadcast_add(b)?.reshape((bsz, (), ho, wo))
+                w.broadcast_matmul(&cols)?.reshape((bsz, (), ho, wo))
             }
         }
+    }
+}
+
+impl Module for Conv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_unbiased(x)?.broadcast_add(&self.bias()?.reshape((1, (), 1, 1))?)
     }
 }
 
@@ -93,13 +114,25 @@ impl Pointwise {
     }
 }
 
-impl Module for Pointwise {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+impl Pointwise {
+    /// The bias, `[O]`, for an activation that adds it ([`PRelu::load_with_bias`]).
+    pub(super) fn bias(&self) -> Result<Tensor> {
+        self.b.flatten_all()
+    }
+
+    /// The matmul without its bias: the networks add the bias in the PReLU
+    /// pass that follows every 1×1 convolution.
+    pub(super) fn forward_unbiased(&self, x: &Tensor) -> Result<Tensor> {
         let (bsz, c, h, w) = x.dims4()?;
         let x = x.reshape((bsz, c, h * w))?;
         let o = self.w.dim(0)?;
-        let y = self.w.broadcast_left(bsz)?.matmul(&x)?.broadcast_add(&self.b)?;
-        y.reshape((bsz, o, h, w))
+        self.w.broadcast_left(bsz)?.matmul(&x)?.reshape((bsz, o, h, w))
+    }
+}
+
+impl Module for Pointwise {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_unbiased(x)?.broadcast_add(&self.b.unsqueeze(3)?)
     }
 }
 

@@ -61,7 +61,7 @@ use candle_nn::{Conv2dConfig, VarBuilder};
 use image::RgbImage;
 
 use super::blazeface::{Pointwise, Stem};
-use super::ops::Depthwise;
+use super::ops::{max_pool_2x2, Depthwise};
 use super::face_detect::iou;
 
 /// Feature strides of the three output levels.
@@ -209,12 +209,12 @@ impl YuNet {
             candle_core::bail!("YuNet expects [B, 3, H, W] with H, W multiples of 32, got {:?}", x.dims());
         }
         let x = x.to_dtype(DType::F32)?;
-        let x = self.stem_dp.forward(&self.stem.forward(&x)?)?.max_pool2d(2)?;
+        let x = max_pool_2x2(&self.stem_dp.forward(&self.stem.forward(&x)?)?)?;
         let x = run(&self.stages[0], x)?;
-        let x = run(&self.stages[1], x)?.max_pool2d(2)?;
+        let x = max_pool_2x2(&run(&self.stages[1], x)?)?;
         let f8 = run(&self.stages[2], x)?;
-        let f16 = run(&self.stages[3], f8.max_pool2d(2)?)?;
-        let f32_ = run(&self.stages[4], f16.max_pool2d(2)?)?;
+        let f16 = run(&self.stages[3], max_pool_2x2(&f8)?)?;
+        let f32_ = run(&self.stages[4], max_pool_2x2(&f16)?)?;
         let n32 = self.neck[2].forward(&f32_)?;
         let n16 = self.neck[1].forward(&(up2(&n32)? + f16)?)?;
         let n8 = self.neck[0].forward(&(up2(&n16)? + f8)?)?;
