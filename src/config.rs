@@ -81,11 +81,15 @@ pub struct EventConfig {
     pub gaze_away_min_s: f64,
     /// Eye aspect ratio below which eyes count as closed ...
     pub eyes_closed_ear: f64,
-    /// ... and below this fraction of the candidate's own median eye aspect
-    /// ratio (the lower of the two is the threshold), so narrow eyes are not
-    /// flagged as closed.
+    /// ... and below this fraction of the candidate's own open-eye aspect
+    /// ratio (the upper quartile over the session; the lower of the two is the
+    /// threshold), so narrow eyes are not flagged as closed.
     pub eyes_closed_ratio: f64,
     pub eyes_closed_min_s: f64,
+    /// Once eyes count as closed they stay closed until the eye aspect ratio
+    /// rises this far above the threshold: a per-frame measurement hovering at
+    /// the threshold does not chop one closing into runs too short to count.
+    pub eyes_closed_hysteresis: f64,
     /// Eyes and gaze are judged only on faces whose eyes are at least this
     /// many pixels apart: on smaller faces the mesh cannot measure them
     /// (the face still counts for no_face and multiple_faces).
@@ -132,6 +136,7 @@ impl Default for EventConfig {
             eyes_closed_ear: 0.21,
             eyes_closed_ratio: 0.7,
             eyes_closed_min_s: 3.0,
+            eyes_closed_hysteresis: 0.02,
             eye_min_distance_px: 24.0,
             object_window: 3,
             object_min_hits: 2,
@@ -302,6 +307,9 @@ impl Config {
             return Err("analysis.max_side must be at least 64".into());
         }
         let e = &self.events;
+        if !(e.eyes_closed_hysteresis >= 0.0 && e.eyes_closed_hysteresis < 0.2) {
+            return Err(format!("events.eyes_closed_hysteresis must be in [0, 0.2), not {}", e.eyes_closed_hysteresis));
+        }
         if e.object_min_hits == 0 || e.object_min_hits > e.object_window {
             return Err("events.object_min_hits must be in 1..=object_window".into());
         }

@@ -86,9 +86,9 @@ impl EventKind {
                 c.gaze_away_ratio, c.gaze_max_head_yaw_deg, c.gaze_away_min_s
             ),
             EventKind::EyesClosed => format!(
-                "eye aspect ratio below {} and below {} of the candidate's usual value for at least {} s \
-                 (judged on faces with eyes at least {} px apart)",
-                c.eyes_closed_ear, c.eyes_closed_ratio, c.eyes_closed_min_s, c.eye_min_distance_px
+                "eye aspect ratio below {} and below {} of the candidate's open eyes (upper quartile over the session) \
+                 for at least {} s, until it rises {} above that (judged on faces with eyes at least {} px apart)",
+                c.eyes_closed_ear, c.eyes_closed_ratio, c.eyes_closed_min_s, c.eyes_closed_hysteresis, c.eye_min_distance_px
             ),
             EventKind::Phone | EventKind::Book | EventKind::Device => format!(
                 "a {} seen in at least {} of {} consecutive object samples",
@@ -306,6 +306,17 @@ fn median(mut v: Vec<f32>) -> Option<f32> {
     Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
+/// The value a quarter of the samples lie above (linear between ranks).
+fn upper_quartile(mut v: Vec<f32>) -> Option<f32> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let k = 0.75 * (v.len() - 1) as f32;
+    let (i, f) = (k.floor() as usize, k.fract());
+    Some(v[i] + (v[(i + 1).min(v.len() - 1)] - v[i]) * f)
+}
+
 /// The candidate's typical head pose and gaze over the session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
@@ -313,7 +324,11 @@ pub struct Baseline {
     pub pitch: f32,
     pub gaze_x: f32,
     pub gaze_y: f32,
-    /// Median eye aspect ratio (0 when never measured).
+    /// The candidate's open-eye aspect ratio: the upper quartile over the
+    /// session (0 when never measured). Not the median: a candidate who spends
+    /// much of a short session looking down at the desk pulls the median toward
+    /// the very closing it is the yardstick for (devset E10: median 0.268, eyes
+    /// open 0.31-0.38, eyes cast down 0.18-0.22).
     #[serde(default)]
     pub ear: f32,
 }
@@ -329,7 +344,7 @@ impl Baseline {
             pitch: median(solo().filter_map(|f| f.pitch).collect()).unwrap_or(0.0),
             gaze_x: median(eyes().filter_map(|f| f.gaze_x).collect()).unwrap_or(0.0),
             gaze_y: median(eyes().filter_map(|f| f.gaze_y).collect()).unwrap_or(0.0),
-            ear: median(eyes().filter_map(|f| f.ear()).collect()).unwrap_or(0.0),
+            ear: upper_quartile(eyes().filter_map(|f| f.ear()).collect()).unwrap_or(0.0),
         }
     }
 
@@ -444,17 +459,21 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
 
     // eyes closed, against the candidate's own eye openness
     let closed = baseline.closed_ear(c);
+    let reopened = closed + c.eyes_closed_hysteresis as f32;
+    let mut closing = false;
     let signal: Vec<_> = obs
         .iter()
         .map(|o| {
             let ear = o.solo_face(c.face_min_score as f32).filter(|f| f.eye_distance() >= eye_min).and_then(|f| f.ear());
-            (o.t, ear.filter(|e| *e < closed).map(|e| (1.5 - e / closed).clamp(0.0, 1.0)))
+            // below the threshold closes; only above it plus the hysteresis reopens
+            closing = ear.is_some_and(|e| e < closed || (closing && e < reopened));
+            (o.t, ear.filter(|_| closing).map(|e| (1.5 - e / closed).clamp(0.0, 1.0)))
         })
         .collect();
     for r in fold(&signal, step, c.merge_gap_s, c.eyes_closed_min_s) {
         let ears: Vec<f32> = in_span(obs, r.start, r.end).filter_map(|o| o.primary_face()?.ear()).collect();
         let detail = format!(
-            "median eye aspect ratio {:.3} (threshold {:.3}: the lower of {} and {} x the usual {:.3})",
+            "median eye aspect ratio {:.3} (threshold {:.3}: the lower of {} and {} x the open-eye {:.3})",
             median(ears).unwrap_or(f32::NAN),
             closed,
             c.eyes_closed_ear,
@@ -947,6 +966,32 @@ mod tests {
         let f = detect_events(&obs, 4.0, &cfg);
         assert!(kinds(&f, EventKind::EyesClosed).is_empty());
         assert!(f.events.iter().all(|e| e.kind != EventKind::NoFace), "the small face still counts");
+    }
+
+    /// Eyes cast down for 7 s of a 12 s session, their openness hovering at the
+    /// threshold (0.20, 0.22, 0.22 in turn; open eyes 0.32): one eyes_closed event.
+    /// The yardstick is the open eyes (upper quartile 0.32, so the threshold is
+    /// 0.21), not the median (0.22, which would put the threshold at 0.154), and
+    /// the hysteresis keeps the 0.22 frames inside the closing: without it, runs
+    /// of one frame broken by two open-looking ones never last 3 s.
+    #[test]
+    fn eyes_closing_at_the_threshold_is_one_event_against_open_eyes() {
+        let mut cfg = Config::default();
+        let down = |i: usize, other: f32| if (20..48).contains(&i) { [0.20, other, other][i % 3] } else { 0.32 };
+        let obs = seq(48, |i| vec![face(0.0, down(i, 0.22))]);
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert!((f.baseline.ear - 0.32).abs() < 1e-6, "{}", f.baseline.ear);
+        // from the first frame under 0.21 (frame 21; frame 20 is a 0.22) to the end
+        assert_eq!(kinds(&f, EventKind::EyesClosed), vec![(5.25, 12.0)]);
+        // reopening above threshold + hysteresis (0.23) ends each run
+        let obs = seq(48, |i| vec![face(0.0, down(i, 0.235))]);
+        assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::EyesClosed).is_empty());
+        // and without the hysteresis 0.22 is open
+        cfg.events.eyes_closed_hysteresis = 0.0;
+        let obs = seq(48, |i| vec![face(0.0, down(i, 0.22))]);
+        assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::EyesClosed).is_empty());
+        assert_eq!(upper_quartile(vec![4.0, 1.0, 3.0, 2.0, 5.0]), Some(4.0));
+        assert_eq!(upper_quartile(vec![]), None);
     }
 
     #[test]

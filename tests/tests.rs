@@ -7,6 +7,7 @@ mod batch;
 mod cli;
 mod decode;
 mod eval;
+mod face_counts;
 mod fuzz;
 mod identity;
 mod model_blazeface;
