@@ -67,7 +67,7 @@ fn whole_analysis(root: &Path, test_mode: bool) {
     let info = probe(&path).unwrap();
     let vad = load_vad(None, &Device::Cpu).unwrap();
     let alone = median_time(runs, || {
-        analyze_audio(&info, Some(&vad)).unwrap().unwrap();
+        analyze_audio(&info, Some(&vad), None).unwrap().unwrap();
     });
     let med = |v: &mut Vec<Duration>| {
         v.sort();

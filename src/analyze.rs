@@ -108,7 +108,7 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
     // The audio and the file's hash are read on threads of their own beside
     // the video pipeline.
     let (video, audio, sha) = std::thread::scope(|s| {
-        let audio = s.spawn(|| if cfg.analysis.audio { crate::audio::analyze_audio(&info, settings.models.speech.as_ref()) } else { Ok(None) });
+        let audio = s.spawn(|| if cfg.analysis.audio { crate::audio::analyze_audio(&info, settings.models.speech.as_ref(), settings.models.speaker.as_ref()) } else { Ok(None) });
         let sha = s.spawn(|| sha256_file(path));
         let video = analyze_video(&info, &times, settings, progress);
         (video, joined(audio), joined(sha))
@@ -155,6 +155,18 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
         }
     };
     if speech_ran {
+        if let Some(a) = audio.as_ref().filter(|a| a.voices_checked()) {
+            let segments = a.voice_segments();
+            match crate::observation::enrol_voice(&observations, segments, &cfg.events) {
+                Some(v) => crate::observation::voice_similarity(&mut observations, segments, &v.embedding, cfg.analysis.audio_window_s),
+                None if segments.is_empty() => {}
+                None => warnings.push(
+                    "the candidate was not seen talking (speech while their lips moved), so their voice could not be enrolled: voices was judged from the picture alone".into(),
+                ),
+            }
+        } else if let Some(e) = audio.as_ref().and_then(|a| a.speaker_error()) {
+            warnings.push(format!("speaker embedding failed, voices was judged from the picture alone: {e}"));
+        }
         crate::observation::other_voice(&mut observations, &cfg.events);
     }
 
@@ -425,7 +437,7 @@ fn detect_segment(frames: &[Frame], object_every: usize, settings: &Settings) ->
             objects: objects[i].take(),
             speech: None,
             mouth_motion: None,
-            other_voice: None,
+            voice_similarity: None, other_voice: None,
             embeddings: std::mem::take(&mut embeddings[i]),
             identity_distance: None,
             reference_distance: None,

@@ -104,8 +104,15 @@ pub struct EventConfig {
     /// 1 s) are still: speech heard meanwhile is someone else's.
     pub mouth_still: f64,
     /// Another voice (speech with no face in view, or with the candidate's
-    /// lips still) heard for at least this long is a voices event.
+    /// lips still, or in a voice unlike the candidate's) heard for at least
+    /// this long is a voices event.
     pub voices_min_s: f64,
+    /// Speech whose voice is less similar than this (cosine of Resemblyzer
+    /// embeddings) to the candidate's enrolled voice is another voice ...
+    pub voice_other_max: f64,
+    /// ... and at least this similar, the candidate's own (it then overrides
+    /// still lips or an empty picture). In between, the picture decides.
+    pub voice_same_min: f64,
     /// Face descriptors farther apart than this (Euclidean, dlib's scale) are
     /// different people.
     pub identity_max_distance: f64,
@@ -140,6 +147,8 @@ impl Default for EventConfig {
             speech_min: 0.5,
             mouth_still: 0.035,
             voices_min_s: 2.0,
+            voice_other_max: 0.7,
+            voice_same_min: 0.8,
             identity_max_distance: 0.6,
             identity_min_s: 4.0,
             baseline: true,

@@ -107,8 +107,9 @@ impl EventKind {
             }
             EventKind::Voices => format!(
                 "speech (probability at least {}) while no face is in view or the candidate's lips are still \
-                 (lip-opening variation under {}), for at least {} s",
-                c.speech_min, c.mouth_still, c.voices_min_s
+                 (lip-opening variation under {}), or in a voice unlike the candidate's enrolled voice \
+                 (similarity under {}; at {} or more it is theirs and overrides the picture), for at least {} s",
+                c.speech_min, c.mouth_still, c.voice_other_max, c.voice_same_min, c.voices_min_s
             ),
             EventKind::Identity => format!(
                 "the lone face does not match the reference photo (face-descriptor distance above {}) for at least {} s",
@@ -514,24 +515,48 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         }
     }
 
-    // another voice: speech that the picture says is not the candidate's
-    let signal: Vec<_> = obs.iter().map(|o| (o.t, o.other_voice.filter(|v| *v >= c.speech_min as f32))).collect();
+    // another voice: speech that the picture or the voice says is not the candidate's
+    let signal: Vec<_> = obs.iter().map(|o| (o.t, o.other_voice.filter(|v| *v > 0.0))).collect();
+    let enrolled = obs.iter().any(|o| o.voice_similarity.is_some());
     for r in fold(&signal, step, c.merge_gap_s, c.voices_min_s) {
         let span: Vec<&Observation> = in_span(obs, r.start, r.end).collect();
-        let peak = span.iter().filter_map(|o| o.other_voice).fold(0.0, f32::max);
-        let unseen = span.iter().filter(|o| o.other_voice.is_some_and(|v| v > 0.0) && o.faces_above(c.face_min_score as f32).is_some_and(|mut f| f.next().is_none())).count();
-        let still = r.hits.len().saturating_sub(unseen);
-        let why = match (unseen > 0, still > 0) {
-            (true, false) => "while no face was in view".to_string(),
-            (false, true) => "while the candidate's lips were still".to_string(),
-            _ => format!("while no face was in view ({unseen} frames) or the candidate's lips were still ({still} frames)"),
-        };
-        let detail = format!("speech (peak probability {peak:.2}) {why}, in {} of {} frames", r.hits.len(), r.samples);
+        let detail = voices_detail(&span, c, enrolled, r.hits.len(), r.samples);
         events.push(r.into_event(EventKind::Voices, detail));
     }
 
     events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.kind.cmp(&b.kind)));
     Folded { events, baseline }
+}
+
+/// The detail of a `voices` event over the frames `span`: the peak speech probability and
+/// the signal(s) that raised it: the voice (unlike the candidate's, with its median
+/// similarity), the picture (no face in view / the candidate's lips still), or both.
+fn voices_detail(span: &[&Observation], c: &EventConfig, enrolled: bool, hits: usize, samples: usize) -> String {
+    use crate::observation::{nobody_in_view, picture_other, voice_says_other};
+    let flagged: Vec<&&Observation> = span.iter().filter(|o| o.other_voice.is_some_and(|v| v > 0.0)).collect();
+    let peak = flagged.iter().filter_map(|o| o.speech).fold(0.0, f32::max);
+    let by_voice: Vec<f32> = flagged.iter().filter(|o| voice_says_other(o, c) == Some(true)).filter_map(|o| o.voice_similarity).collect();
+    let unseen = flagged.iter().filter(|o| picture_other(o, c) && nobody_in_view(o, c)).count();
+    let still = flagged.iter().filter(|o| picture_other(o, c)).count() - unseen;
+    let mut signals = Vec::new();
+    if !by_voice.is_empty() {
+        signals.push(format!(
+            "in a voice unlike the candidate's (median similarity {:.2} to their enrolled voice, under {}; {} frames)",
+            median(by_voice.clone()).unwrap_or(f32::NAN),
+            c.voice_other_max,
+            by_voice.len()
+        ));
+    }
+    let picture = match (unseen > 0, still > 0) {
+        (true, false) => Some("while no face was in view".to_string()),
+        (false, true) => Some("while the candidate's lips were still".to_string()),
+        (true, true) => Some(format!("while no face was in view ({unseen} frames) or the candidate's lips were still ({still} frames)")),
+        (false, false) => None,
+    };
+    signals.extend(picture);
+    let signal = if signals.is_empty() { "while the picture or the voice said it was not the candidate's".to_string() } else { signals.join(" and ") };
+    let note = if enrolled { "" } else { " (the picture alone: the candidate's voice could not be enrolled, they were not seen talking)" };
+    format!("speech (peak probability {peak:.2}) {signal}, in {hits} of {samples} frames{note}")
 }
 
 /// Which of several faces is the candidate's, in words: "the candidate is the
@@ -744,7 +769,7 @@ mod tests {
                 objects: None,
                 speech: None,
                 mouth_motion: None,
-                other_voice: None,
+                voice_similarity: None, other_voice: None,
                 embeddings: Vec::new(),
                 identity_distance: None,
                 reference_distance: None,
