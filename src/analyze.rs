@@ -155,19 +155,27 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
         }
     };
     if speech_ran {
+        let mut enrolled = false;
         if let Some(a) = audio.as_ref().filter(|a| a.voices_checked()) {
             let segments = a.voice_segments();
+            use crate::observation::NoEnrolment;
             match crate::observation::enrol_voice(&observations, segments, &cfg.events) {
-                Some(v) => crate::observation::voice_similarity(&mut observations, segments, &v.embedding, cfg.analysis.audio_window_s),
-                None if segments.is_empty() => {}
-                None => warnings.push(
+                Ok(v) => {
+                    crate::observation::voice_similarity(&mut observations, segments, &v.embedding, cfg.analysis.audio_window_s);
+                    enrolled = true;
+                }
+                Err(_) if segments.is_empty() => {}
+                Err(NoEnrolment::NotSeenTalking) => warnings.push(
                     "the candidate was not seen talking (speech while their lips moved), so their voice could not be enrolled: voices was judged from the picture alone".into(),
+                ),
+                Err(NoEnrolment::NoDominantVoice) => warnings.push(
+                    "the speech heard while the candidate's lips moved was in several voices, none of them most of the time, so their voice could not be enrolled: voices was judged from the picture alone".into(),
                 ),
             }
         } else if let Some(e) = audio.as_ref().and_then(|a| a.speaker_error()) {
             warnings.push(format!("speaker embedding failed, voices was judged from the picture alone: {e}"));
         }
-        crate::observation::other_voice(&mut observations, &cfg.events);
+        crate::observation::other_voice(&mut observations, &cfg.events, enrolled);
     }
 
     if info.truncated {

@@ -216,20 +216,29 @@ pub fn picture_other(o: &Observation, c: &crate::config::EventConfig) -> bool {
     picture_says_other(o, c) == Some(true)
 }
 
+/// True when the picture says the speech at this frame may be the candidate's: a lone
+/// face whose lips move.
+pub fn picture_talking(o: &Observation, c: &crate::config::EventConfig) -> bool {
+    picture_says_other(o, c) == Some(false)
+}
+
 /// Fill in [`Observation::other_voice`] from speech, the picture and the voice. Speech is
 /// another voice when both signals say so (strength = the speech probability), or when
 /// one says so and the other cannot tell (× [`ONE_SIGNAL`]); when they disagree, the voice
 /// decides (at [`ONE_SIGNAL`] when it says another voice): a candidate talking with still
 /// lips, or off camera, in their own voice is not flagged; a second voice while the
 /// candidate's lips move is. With several faces in
-/// view nothing is claimed (that is `multiple_faces`). Without a voice enrolment the
-/// picture decides alone, as before.
-pub fn other_voice(obs: &mut [Observation], c: &crate::config::EventConfig) {
+/// view nothing is claimed (that is `multiple_faces`). Without a voice enrolment
+/// (`enrolled` false) the picture decides alone, at full strength, as before there was a
+/// voice signal.
+pub fn other_voice(obs: &mut [Observation], c: &crate::config::EventConfig, enrolled: bool) {
     for o in obs.iter_mut() {
         let Some(p) = o.speech else { continue };
         let several = o.faces_above(c.face_min_score as f32).is_some_and(|f| f.count() >= 2);
         let strength = if p < c.speech_min as f32 || several {
             0.0
+        } else if !enrolled {
+            if picture_says_other(o, c) == Some(true) { 1.0 } else { 0.0 }
         } else {
             match (picture_says_other(o, c), voice_says_other(o, c)) {
                 (Some(true), Some(true)) => 1.0,
@@ -252,11 +261,27 @@ pub struct VoiceEnrolment {
     pub seconds: f64,
 }
 
-/// Enrol the candidate's voice: the 1.6 s partial utterances of the speech segments
+/// Why no voice could be enrolled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoEnrolment {
+    /// Fewer than [`VOICE_ENROL_MIN_PARTIALS`] partials of speech while the lips moved.
+    NotSeenTalking,
+    /// No one voice held more than half of them.
+    NoDominantVoice,
+}
+
+/// Enrol the candidate's voice from the 1.6 s partial utterances of the speech segments
 /// during which, in at least half of the analysed frames, a lone face is in view with
-/// its lips moving (lip-opening variation at least `mouth_still`). `None` when fewer than
-/// [`VOICE_ENROL_MIN_PARTIALS`] qualify (the candidate was not seen talking).
-pub fn enrol_voice(obs: &[Observation], segments: &[crate::audio::VoiceSegment], c: &crate::config::EventConfig) -> Option<VoiceEnrolment> {
+/// its lips moving (lip-opening variation at least `mouth_still`): the dominant voice
+/// among them (the partial with the most others not unlike it, similarity at least
+/// `voice_other_max`, averaged with those), which must hold more than
+/// half of them: a second voice heard while the candidate's lips happen to move is not
+/// taken for theirs. Needs at least [`VOICE_ENROL_MIN_PARTIALS`] partials.
+pub fn enrol_voice(
+    obs: &[Observation],
+    segments: &[crate::audio::VoiceSegment],
+    c: &crate::config::EventConfig,
+) -> Result<VoiceEnrolment, NoEnrolment> {
     let min_score = c.face_min_score as f32;
     let talking = |a: f64, b: f64| {
         let (i, j) = (obs.partition_point(|o| o.t < a), obs.partition_point(|o| o.t < b));
@@ -267,18 +292,26 @@ pub fn enrol_voice(obs: &[Observation], segments: &[crate::audio::VoiceSegment],
             .count();
         !span.is_empty() && 2 * moving >= span.len()
     };
-    let chosen: Vec<&crate::audio::VoicePartial> =
+    let talked: Vec<&crate::audio::VoicePartial> =
         segments.iter().flat_map(|s| &s.partials).filter(|p| talking(p.start_s, p.end_s)).collect();
-    if chosen.len() < VOICE_ENROL_MIN_PARTIALS {
-        return None;
+    if talked.len() < VOICE_ENROL_MIN_PARTIALS {
+        return Err(NoEnrolment::NotSeenTalking);
     }
-    let embedding = crate::audio::speaker::mean_embedding(chosen.iter().map(|p| p.embedding.as_slice()))?;
+    let same = c.voice_other_max as f32;
+    let near = |p: &crate::audio::VoicePartial| -> Vec<&crate::audio::VoicePartial> {
+        talked.iter().copied().filter(|q| crate::audio::cosine(&p.embedding, &q.embedding) >= same).collect()
+    };
+    let chosen = talked.iter().map(|p| near(p)).max_by_key(|n| n.len()).unwrap_or_default();
+    if 2 * chosen.len() <= talked.len() {
+        return Err(NoEnrolment::NoDominantVoice);
+    }
+    let embedding = crate::audio::speaker::mean_embedding(chosen.iter().map(|p| p.embedding.as_slice())).ok_or(NoEnrolment::NotSeenTalking)?;
     let (mut seconds, mut reach) = (0.0, f64::NEG_INFINITY);
     for p in &chosen {
         seconds += (p.end_s - p.start_s.max(reach)).max(0.0);
         reach = reach.max(p.end_s);
     }
-    Some(VoiceEnrolment { embedding, partials: chosen.len(), seconds })
+    Ok(VoiceEnrolment { embedding, partials: chosen.len(), seconds })
 }
 
 /// Fill in [`Observation::voice_similarity`]: the cosine similarity to `enrolled` of the
