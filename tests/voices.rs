@@ -89,7 +89,7 @@ fn another_voice_is_flagged_its_signal_named_and_f1_is_met() {
         assert!(ev.iter().all(|e| e.0 != "voices" && e.0 != "loud_audio"), "{id}: {ev:?}");
         // their voice was enrolled, and all their speech is like it
         let frames = proctor::timeline::read_parquet(&d.path().join(format!("{id}.frames.parquet"))).unwrap();
-        let sims: Vec<f32> = frames.column("voice_similarity").unwrap().f32().unwrap().into_iter().flatten().collect();
+        let sims: Vec<f32> = frames.column("voice_similarity").unwrap().f32().unwrap().iter().flatten().collect();
         assert!(!sims.is_empty() && sims.iter().all(|&s| s >= 0.8), "{id}: {sims:?}");
     }
 
