@@ -29,7 +29,7 @@
 //! silence trimming is not used: the segments are already Silero VAD speech.
 //!
 //! Checked against the package itself (torch) on `fixtures/speech.wav`
-//! (`tests/model_speaker.rs`, `fixtures/reference/resemblyzer.json`).
+//! (`tests/audio_speaker.rs`, `fixtures/reference/resemblyzer.json`).
 //!
 //! Cost: 1.35 M multiply-adds a frame through the three layers, 160 frames a partial,
 //! 1.3 partials a second of speech. The input projections of all frames of all partials
@@ -459,6 +459,40 @@ mod tests {
         let loud = vec![0.5f32; 100];
         assert_eq!(normalize_volume(&loud), loud);
         assert_eq!(normalize_volume(&[0.0; 10]), vec![0.0; 10]);
+    }
+
+    /// Segments by the VAD's probabilities: a 160 ms dip does not cut, 480 ms of silence
+    /// does (padded 30 ms both sides), a long run is cut after 4.8 s (no end pad), and the
+    /// open segment ends where the stream is cut; each gets a unit-length voice.
+    #[test]
+    fn the_stream_is_cut_into_segments_by_pause_and_length() {
+        let enc = SpeakerEncoder::from_bytes(crate::audio::SPEAKER_WEIGHTS, &Device::Cpu).unwrap();
+        let mut st = SpeakerStream::new(&enc, SegmentParams::default());
+        let probs: Vec<f32> = [(5, 0.0), (20, 0.9), (5, 0.1), (20, 0.9), (15, 0.1), (200, 0.9)]
+            .iter()
+            .flat_map(|&(n, p)| std::iter::repeat(p).take(n))
+            .collect();
+        let mut x = 1u32;
+        let noise: Vec<f32> = (0..probs.len() * WINDOW)
+            .map(|_| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (x >> 8) as f32 / (1u32 << 24) as f32 * 0.2 - 0.1
+            })
+            .collect();
+        st.push_samples(&noise);
+        let mut segs = Vec::new();
+        for (w, &p) in probs.iter().enumerate() {
+            segs.extend(st.window(w * WINDOW, p).unwrap());
+        }
+        segs.extend(st.cut().unwrap());
+        let spans: Vec<(usize, usize)> = segs.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(spans, vec![(2080, 26080), (32800, 110_080), (109_600, 135_680)]);
+        for s in &segs {
+            let n: f32 = s.voice.embedding.iter().map(|x| x * x).sum();
+            assert!((n - 1.0).abs() < 1e-4, "{n}");
+            assert_eq!(s.voice.partials.len(), partial_starts(s.end - s.start).len());
+        }
+        assert!(st.buf.is_empty() && st.buf_start == 135_680);
     }
 
     #[test]
