@@ -57,6 +57,22 @@ pub struct AudioSummary {
     pub present: bool,
     pub duration_s: f64,
     pub max_db: Option<f32>,
+    /// Speech segments whose voice was embedded (null when the speaker embedding did not run).
+    pub voice_segments: Option<usize>,
+    /// The candidate's voice enrolled from the session (null when it could not be: see the
+    /// warnings).
+    pub voice_enrolment: Option<VoiceEnrolmentSummary>,
+}
+
+/// What the candidate's voice was enrolled from (its embedding is not written).
+#[derive(Debug, Clone, Serialize)]
+pub struct VoiceEnrolmentSummary {
+    /// 1.6 s partial utterances.
+    pub partials: usize,
+    /// Seconds of speech they cover.
+    pub seconds: f64,
+    /// Where they are, media time (up to 20 stretches), to listen to.
+    pub spans: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -154,15 +170,16 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
             }
         }
     };
+    let mut voice_enrolment = None;
     if speech_ran {
-        let mut enrolled = false;
+        let mut enrolled = None;
         if let Some(a) = audio.as_ref().filter(|a| a.voices_checked()) {
             let segments = a.voice_segments();
             use crate::observation::NoEnrolment;
             match crate::observation::enrol_voice(&observations, segments, &cfg.events) {
                 Ok(v) => {
                     crate::observation::voice_similarity(&mut observations, segments, &v.embedding, cfg.analysis.audio_window_s);
-                    enrolled = true;
+                    enrolled = Some(VoiceEnrolmentSummary { partials: v.partials, seconds: v.seconds, spans: v.spans.into_iter().take(20).collect() });
                 }
                 Err(_) if segments.is_empty() => {}
                 Err(NoEnrolment::NotSeenTalking) => warnings.push(
@@ -175,7 +192,8 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
         } else if let Some(e) = audio.as_ref().and_then(|a| a.speaker_error()) {
             warnings.push(format!("speaker embedding failed, voices was judged from the picture alone: {e}"));
         }
-        crate::observation::other_voice(&mut observations, &cfg.events, enrolled);
+        crate::observation::other_voice(&mut observations, &cfg.events, enrolled.is_some());
+        voice_enrolment = enrolled;
     }
 
     if info.truncated {
@@ -223,6 +241,8 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
         present: audio.is_some(),
         duration_s: audio.as_ref().map_or(0.0, |a| a.duration_s()),
         max_db: observations.iter().filter_map(|o| o.audio_db).reduce(f32::max),
+        voice_segments: audio.as_ref().filter(|a| a.voices_checked()).map(|a| a.voice_segments().len()),
+        voice_enrolment,
     };
     Ok(Analysis {
         recording: recording_id(path),

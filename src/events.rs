@@ -868,6 +868,7 @@ mod tests {
         let v = enrol_voice(&obs, &segs, &c).unwrap();
         assert_eq!(v.partials, 2);
         assert!((v.seconds - 3.2).abs() < 1e-9, "{}", v.seconds);
+        assert_eq!(v.spans, vec![(0.2, 1.8), (4.2, 5.8)]);
         assert!(crate::audio::cosine(&v.embedding, &unit(0, 0.0)) > 0.99);
         voice_similarity(&mut obs, &segs, &v.embedding, 0.5);
         assert!(obs[4].voice_similarity.unwrap() > 0.99, "{:?}", obs[4].voice_similarity); // 1.0 s: A

@@ -259,6 +259,9 @@ pub struct VoiceEnrolment {
     pub partials: usize,
     /// Seconds of speech they cover (overlaps counted once).
     pub seconds: f64,
+    /// The stretches of media time they cover (overlapping partials joined), so that a
+    /// reviewer can listen to what was taken for the candidate's voice.
+    pub spans: Vec<(f64, f64)>,
 }
 
 /// Why no voice could be enrolled.
@@ -306,12 +309,15 @@ pub fn enrol_voice(
         return Err(NoEnrolment::NoDominantVoice);
     }
     let embedding = crate::audio::speaker::mean_embedding(chosen.iter().map(|p| p.embedding.as_slice())).ok_or(NoEnrolment::NotSeenTalking)?;
-    let (mut seconds, mut reach) = (0.0, f64::NEG_INFINITY);
+    let mut spans: Vec<(f64, f64)> = Vec::new();
     for p in &chosen {
-        seconds += (p.end_s - p.start_s.max(reach)).max(0.0);
-        reach = reach.max(p.end_s);
+        match spans.last_mut() {
+            Some(last) if p.start_s <= last.1 => last.1 = last.1.max(p.end_s),
+            _ => spans.push((p.start_s, p.end_s)),
+        }
     }
-    Ok(VoiceEnrolment { embedding, partials: chosen.len(), seconds })
+    let seconds = spans.iter().map(|(a, b)| b - a).sum();
+    Ok(VoiceEnrolment { embedding, partials: chosen.len(), seconds, spans })
 }
 
 /// Fill in [`Observation::voice_similarity`]: the cosine similarity to `enrolled` of the

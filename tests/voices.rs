@@ -72,6 +72,16 @@ fn another_voice_is_flagged_its_signal_named_and_f1_is_met() {
     let (_, full) = proctor::timeline::read_events(&d.path().join("speech_two_voices.events.parquet")).unwrap();
     let v = full.iter().find(|e| e.kind.as_str() == "voices").unwrap();
     assert!(v.detail.contains("in a voice unlike the candidate's") && v.detail.contains("lips were still"), "{}", v.detail);
+    // the summary says what the voice was enrolled from: the candidate's speech, not B's
+    let spans = s["audio"]["voice_enrolment"]["spans"].as_array().expect("enrolled");
+    assert!(!spans.is_empty());
+    for sp in spans {
+        let (a, b) = (sp[0].as_f64().unwrap(), sp[1].as_f64().unwrap());
+        assert!(overlap((a, b), (5.5, 7.46)) == 0.0 && overlap((a, b), (1.0, 12.13)) > 0.0, "{spans:?}");
+    }
+    assert!(s["audio"]["voice_segments"].as_u64().unwrap() >= 3);
+    let noface: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path().join("speech_noface.summary.json")).unwrap()).unwrap();
+    assert!(noface["audio"]["voice_enrolment"].is_null(), "{}", noface["audio"]);
 
     // voice B while the candidate's lips move (13.50-15.46): the picture cannot tell, the voice does
     let ev = events_of(d.path(), "speech_overlap");
