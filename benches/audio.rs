@@ -15,7 +15,9 @@
 //!    video under `fixtures/speech.wav` played three times, 20 s; made with ffmpeg), every
 //!    detector, three ways, interleaved: everything; the speaker embedding off (the VAD
 //!    still on); audio off. Prints "the speaker embedding adds X%" and "audio in all adds
-//!    Y%" of wall time, and the streamed audio analysis alone with and without it.
+//!    Y%" of wall time and of the process's CPU time (getrusage: less sensitive than wall
+//!    time to other work on the machine), and the streamed audio analysis alone with and
+//!    without it.
 //!
 //! Run: `cargo bench --profile dev --bench audio`. `cargo test --bench audio` runs the same
 //! code once in the test profile (opt-level 2 for proctor, 3 for dependencies).
@@ -181,6 +183,22 @@ fn talking_clip(root: &Path) -> Option<PathBuf> {
     ok.then_some(out)
 }
 
+/// User + system CPU seconds this process has used.
+fn cpu_s() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// Wall and CPU seconds of `f`.
+fn timed(f: impl FnOnce()) -> (Duration, f64) {
+    let (t, c) = (Instant::now(), cpu_s());
+    f();
+    (t.elapsed(), cpu_s() - c)
+}
+
 /// What the speaker embedding adds to a whole analysis of someone talking most of the time.
 fn speaker_cost(root: &Path, test_mode: bool) {
     let Some(clip) = talking_clip(root) else {
@@ -194,20 +212,28 @@ ffmpeg could not make the talking clip: the speaker embedding's share of a whole
     let off = settings(false);
     let runs = if test_mode { 1 } else { 7 };
     let (mut t_on, mut t_no, mut t_off) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut c_on, mut c_no, mut c_off) = (Vec::new(), Vec::new(), Vec::new());
     let mut voiced = 0.0;
     for _ in 0..runs {
-        let t = Instant::now();
-        run(&clip, &off);
-        t_off.push(t.elapsed());
-        let t = Instant::now();
-        run(&clip, &no_spk);
-        t_no.push(t.elapsed());
-        let t = Instant::now();
-        let a = analyze(&clip, &on, &NoProgress).unwrap();
-        t_on.push(t.elapsed());
+        let (t, c) = timed(|| run(&clip, &off));
+        t_off.push(t);
+        c_off.push(c);
+        let (t, c) = timed(|| run(&clip, &no_spk));
+        t_no.push(t);
+        c_no.push(c);
+        let mut a = None;
+        let (t, c) = timed(|| a = Some(analyze(&clip, &on, &NoProgress).unwrap()));
+        t_on.push(t);
+        c_on.push(c);
+        let a = a.unwrap();
         voiced = a.observations.iter().filter(|o| o.speech.is_some_and(|p| p >= 0.5)).count() as f64 / a.observations.len() as f64;
         assert!(a.observations.iter().any(|o| o.voice_similarity.is_some()), "the candidate's voice was enrolled");
     }
+    let medf = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (con, cno, coff) = (medf(&mut c_on), medf(&mut c_no), medf(&mut c_off));
     let info = probe(&clip).unwrap();
     let vad = load_vad(None, &Device::Cpu).unwrap();
     let spk = load_speaker(None, &Device::Cpu).unwrap();
@@ -239,6 +265,11 @@ whole analyze of a talking clip ({:.0} s, {}x{}, speech in {:.0}% of frames, all
         "  the speaker embedding adds {:.1}% of wall time; audio in all adds {:.1}%",
         100.0 * (on_s / no_s - 1.0),
         100.0 * (on_s / off_s - 1.0)
+    );
+    println!(
+        "  CPU time: audio off {coff:.2} s, without the embedding {cno:.2} s, everything {con:.2} s: the speaker embedding adds {:.1}%, audio in all {:.1}%",
+        100.0 * (con / cno - 1.0),
+        100.0 * (con / coff - 1.0)
     );
     println!(
         "  the streamed audio analysis alone (1 thread): {:.3} s with the embedding ({segments} segments), {:.3} s without: {:.1}% and {:.1}% of the analysis with audio off",

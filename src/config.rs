@@ -309,6 +309,12 @@ impl Config {
         if e.object_min_hits == 0 || e.object_min_hits > e.object_window {
             return Err("events.object_min_hits must be in 1..=object_window".into());
         }
+        if !(-1.0..=1.0).contains(&e.voice_other_max) || !(e.voice_other_max..=1.0).contains(&e.voice_same_min) {
+            return Err(format!(
+                "events.voice_other_max and voice_same_min are cosine similarities: need -1 <= voice_other_max <= voice_same_min <= 1, not {} and {}",
+                e.voice_other_max, e.voice_same_min
+            ));
+        }
         if self.policy.medium_risk_min > self.policy.low_risk_min {
             return Err("policy.medium_risk_min must not exceed policy.low_risk_min".into());
         }
@@ -367,6 +373,15 @@ mod tests {
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<Config>("[events]\nno_fase_min_s = 4\n").is_err());
         assert!(toml::from_str::<Config>("[policy.deductions]\ntelepathy = 4\n").is_err());
+    }
+
+    #[test]
+    fn voice_thresholds_must_be_ordered_similarities() {
+        assert!(Config::default().validate().is_ok());
+        let bad: Config = toml::from_str("[events]\nvoice_other_max = 0.9\nvoice_same_min = 0.8\n").unwrap();
+        assert!(bad.validate().unwrap_err().contains("voice_same_min"));
+        let bad: Config = toml::from_str("[events]\nvoice_same_min = 1.5\n").unwrap();
+        assert!(bad.validate().is_err());
     }
 
     #[test]
