@@ -170,31 +170,7 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
             }
         }
     };
-    let mut voice_enrolment = None;
-    if speech_ran {
-        let mut enrolled = None;
-        if let Some(a) = audio.as_ref().filter(|a| a.voices_checked()) {
-            let segments = a.voice_segments();
-            use crate::observation::NoEnrolment;
-            match crate::observation::enrol_voice(&observations, segments, &cfg.events) {
-                Ok(v) => {
-                    crate::observation::voice_similarity(&mut observations, segments, &v.embedding, cfg.analysis.audio_window_s);
-                    enrolled = Some(VoiceEnrolmentSummary { partials: v.partials, seconds: v.seconds, spans: v.spans.into_iter().take(20).collect() });
-                }
-                Err(_) if segments.is_empty() => {}
-                Err(NoEnrolment::NotSeenTalking) => warnings.push(
-                    "the candidate was not seen talking (speech while their lips moved), so their voice could not be enrolled: voices was judged from the picture alone".into(),
-                ),
-                Err(NoEnrolment::NoDominantVoice) => warnings.push(
-                    "the speech heard while the candidate's lips moved was in several voices, none of them most of the time, so their voice could not be enrolled: voices was judged from the picture alone".into(),
-                ),
-            }
-        } else if let Some(e) = audio.as_ref().and_then(|a| a.speaker_error()) {
-            warnings.push(format!("speaker embedding failed, voices was judged from the picture alone: {e}"));
-        }
-        crate::observation::other_voice(&mut observations, &cfg.events, enrolled.is_some());
-        voice_enrolment = enrolled;
-    }
+    let voice_enrolment = if speech_ran { whose_voice(audio.as_ref(), &mut observations, cfg, &mut warnings) } else { None };
 
     if info.truncated {
         warnings.push(match info.header_duration_s {
@@ -261,6 +237,40 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
         checked,
         identity: identity_info,
     })
+}
+
+/// Whose voice: enrol the candidate's voice from the speech heard while their lips moved,
+/// give each frame its segment's similarity to it, then mark the speech that the picture
+/// and the voice say is another's ([`crate::observation::other_voice`]; the picture alone
+/// when no voice could be enrolled, with a warning saying why).
+fn whose_voice(
+    audio: Option<&crate::audio::AudioTrack>,
+    observations: &mut [Observation],
+    cfg: &Config,
+    warnings: &mut Vec<String>,
+) -> Option<VoiceEnrolmentSummary> {
+    use crate::observation::NoEnrolment;
+    let mut enrolled = None;
+    if let Some(a) = audio.filter(|a| a.voices_checked()) {
+        let segments = a.voice_segments();
+        match crate::observation::enrol_voice(observations, segments, &cfg.events) {
+            Ok(v) => {
+                crate::observation::voice_similarity(observations, segments, &v.embedding, cfg.analysis.audio_window_s);
+                enrolled = Some(VoiceEnrolmentSummary { partials: v.partials, seconds: v.seconds, spans: v.spans.into_iter().take(20).collect() });
+            }
+            Err(_) if segments.is_empty() => {}
+            Err(NoEnrolment::NotSeenTalking) => warnings.push(
+                "the candidate was not seen talking (speech while their lips moved), so their voice could not be enrolled: voices was judged from the picture alone".into(),
+            ),
+            Err(NoEnrolment::NoDominantVoice) => warnings.push(
+                "the speech heard while the candidate's lips moved was in several voices, none of them most of the time, so their voice could not be enrolled: voices was judged from the picture alone".into(),
+            ),
+        }
+    } else if let Some(e) = audio.and_then(|a| a.speaker_error()) {
+        warnings.push(format!("speaker embedding failed, voices was judged from the picture alone: {e}"));
+    }
+    crate::observation::other_voice(observations, &cfg.events, enrolled.is_some());
+    enrolled
 }
 
 /// The video pipeline: one decoder reads the file once, start to end, and
