@@ -19,6 +19,9 @@ Each converter downloads its source package from a registry by exact version
                         at a fixed commit; not in a registry: put the ONNX file in
                         WORKDIR/yunet/ or set YUNET_GIT_DIR to a clone, see that file)
 * convert_dlib.py       dlib's ResNet face descriptor (face-recognition-models==0.3.0 sdist)
+* convert_resemblyzer.py  Resemblyzer's voice encoder, speaker embedding (Resemblyzer==0.1.4
+                        wheel; needs torch and librosa, and the package itself, webrtcvad and
+                        scipy for --reference)
 
 With ``--reference`` they also run the reference runtimes (ai-edge-litert,
 mediapipe's solutions, @tensorflow/tfjs in node, onnxruntime) on fixture images
@@ -40,6 +43,7 @@ import convert_blazeface  # noqa: E402
 import convert_dlib  # noqa: E402
 import convert_landmarks  # noqa: E402
 import convert_nanodet  # noqa: E402
+import convert_resemblyzer  # noqa: E402
 import convert_vad  # noqa: E402
 import convert_yolox  # noqa: E402
 import convert_yunet  # noqa: E402
@@ -52,7 +56,8 @@ def main() -> int:
     args = ap.parse_args()
     fixtures = HERE.parent / "fixtures"
     for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet),
-                      ("yolox", convert_yolox), ("yunet", convert_yunet), ("vad", convert_vad), ("dlib", convert_dlib)]:
+                      ("yolox", convert_yolox), ("yunet", convert_yunet), ("vad", convert_vad), ("dlib", convert_dlib),
+                      ("resemblyzer", convert_resemblyzer)]:
         work = args.workdir / name
         work.mkdir(parents=True, exist_ok=True)
         print(f"== {name}: converting", flush=True)

@@ -57,6 +57,22 @@ pub struct AudioSummary {
     pub present: bool,
     pub duration_s: f64,
     pub max_db: Option<f32>,
+    /// Speech segments whose voice was embedded (null when the speaker embedding did not run).
+    pub voice_segments: Option<usize>,
+    /// The candidate's voice enrolled from the session (null when it could not be: see the
+    /// warnings).
+    pub voice_enrolment: Option<VoiceEnrolmentSummary>,
+}
+
+/// What the candidate's voice was enrolled from (its embedding is not written).
+#[derive(Debug, Clone, Serialize)]
+pub struct VoiceEnrolmentSummary {
+    /// 1.6 s partial utterances.
+    pub partials: usize,
+    /// Seconds of speech they cover.
+    pub seconds: f64,
+    /// Where they are, media time (up to 20 stretches), to listen to.
+    pub spans: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -108,7 +124,7 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
     // The audio and the file's hash are read on threads of their own beside
     // the video pipeline.
     let (video, audio, sha) = std::thread::scope(|s| {
-        let audio = s.spawn(|| if cfg.analysis.audio { crate::audio::analyze_audio(&info, settings.models.speech.as_ref()) } else { Ok(None) });
+        let audio = s.spawn(|| if cfg.analysis.audio { crate::audio::analyze_audio(&info, settings.models.speech.as_ref(), settings.models.speaker.as_ref()) } else { Ok(None) });
         let sha = s.spawn(|| sha256_file(path));
         let video = analyze_video(&info, &times, settings, progress);
         (video, joined(audio), joined(sha))
@@ -154,9 +170,7 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
             }
         }
     };
-    if speech_ran {
-        crate::observation::other_voice(&mut observations, &cfg.events);
-    }
+    let voice_enrolment = if speech_ran { whose_voice(audio.as_ref(), &mut observations, cfg, &mut warnings) } else { None };
 
     if info.truncated {
         warnings.push(match info.header_duration_s {
@@ -203,6 +217,8 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
         present: audio.is_some(),
         duration_s: audio.as_ref().map_or(0.0, |a| a.duration_s()),
         max_db: observations.iter().filter_map(|o| o.audio_db).reduce(f32::max),
+        voice_segments: audio.as_ref().filter(|a| a.voices_checked()).map(|a| a.voice_segments().len()),
+        voice_enrolment,
     };
     Ok(Analysis {
         recording: recording_id(path),
@@ -221,6 +237,40 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
         checked,
         identity: identity_info,
     })
+}
+
+/// Whose voice: enrol the candidate's voice from the speech heard while their lips moved,
+/// give each frame its segment's similarity to it, then mark the speech that the picture
+/// and the voice say is another's ([`crate::observation::other_voice`]; the picture alone
+/// when no voice could be enrolled, with a warning saying why).
+fn whose_voice(
+    audio: Option<&crate::audio::AudioTrack>,
+    observations: &mut [Observation],
+    cfg: &Config,
+    warnings: &mut Vec<String>,
+) -> Option<VoiceEnrolmentSummary> {
+    use crate::observation::NoEnrolment;
+    let mut enrolled = None;
+    if let Some(a) = audio.filter(|a| a.voices_checked()) {
+        let segments = a.voice_segments();
+        match crate::observation::enrol_voice(observations, segments, &cfg.events) {
+            Ok(v) => {
+                crate::observation::voice_similarity(observations, segments, &v.embedding, cfg.analysis.audio_window_s);
+                enrolled = Some(VoiceEnrolmentSummary { partials: v.partials, seconds: v.seconds, spans: v.spans.into_iter().take(20).collect() });
+            }
+            Err(_) if segments.is_empty() => {}
+            Err(NoEnrolment::NotSeenTalking) => warnings.push(
+                "the candidate was not seen talking (speech while their lips moved), so their voice could not be enrolled: voices was judged from the picture alone".into(),
+            ),
+            Err(NoEnrolment::NoDominantVoice) => warnings.push(
+                "the speech heard while the candidate's lips moved was in several voices, none of them most of the time, so their voice could not be enrolled: voices was judged from the picture alone".into(),
+            ),
+        }
+    } else if let Some(e) = audio.and_then(|a| a.speaker_error()) {
+        warnings.push(format!("speaker embedding failed, voices was judged from the picture alone: {e}"));
+    }
+    crate::observation::other_voice(observations, &cfg.events, enrolled.is_some());
+    enrolled
 }
 
 /// The video pipeline: one decoder reads the file once, start to end, and
@@ -481,7 +531,7 @@ fn detect_segment(frames: &[Frame], object_every: usize, settings: &Settings) ->
             objects: objects[i].take(),
             speech: None,
             mouth_motion: None,
-            other_voice: None,
+            voice_similarity: None, other_voice: None,
             embeddings: std::mem::take(&mut embeddings[i]),
             identity_distance: None,
             reference_distance: None,

@@ -500,7 +500,7 @@ fn detect_cmd(args: &DetectArgs) -> ExitCode {
                     let o = crate::observation::Observation {
                         index: 0, t: 0.0, pts: 0.0, width: img.width(), height: img.height(), mean_luma: 0.0,
                         audio_db: None, faces: Some(faces.clone()), objects: Some(objects.clone()),
-                        speech: None, mouth_motion: None, other_voice: None,
+                        speech: None, mouth_motion: None, voice_similarity: None, other_voice: None,
                         embeddings: Vec::new(), identity_distance: None, reference_distance: None,
                         candidate_face: None, candidate_distance: None,
                     };

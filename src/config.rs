@@ -108,8 +108,15 @@ pub struct EventConfig {
     /// 1 s) are still: speech heard meanwhile is someone else's.
     pub mouth_still: f64,
     /// Another voice (speech with no face in view, or with the candidate's
-    /// lips still) heard for at least this long is a voices event.
+    /// lips still, or in a voice unlike the candidate's) heard for at least
+    /// this long is a voices event.
     pub voices_min_s: f64,
+    /// Speech whose voice is less similar than this (cosine of Resemblyzer
+    /// embeddings) to the candidate's enrolled voice is another voice ...
+    pub voice_other_max: f64,
+    /// ... and at least this similar, the candidate's own (it then overrides
+    /// still lips or an empty picture). In between, the picture decides.
+    pub voice_same_min: f64,
     /// Face descriptors farther apart than this (Euclidean, dlib's scale) are
     /// different people.
     pub identity_max_distance: f64,
@@ -145,6 +152,8 @@ impl Default for EventConfig {
             speech_min: 0.5,
             mouth_still: 0.035,
             voices_min_s: 2.0,
+            voice_other_max: 0.7,
+            voice_same_min: 0.8,
             identity_max_distance: 0.6,
             identity_min_s: 4.0,
             baseline: true,
@@ -313,6 +322,12 @@ impl Config {
         if e.object_min_hits == 0 || e.object_min_hits > e.object_window {
             return Err("events.object_min_hits must be in 1..=object_window".into());
         }
+        if !(-1.0..=1.0).contains(&e.voice_other_max) || !(e.voice_other_max..=1.0).contains(&e.voice_same_min) {
+            return Err(format!(
+                "events.voice_other_max and voice_same_min are cosine similarities: need -1 <= voice_other_max <= voice_same_min <= 1, not {} and {}",
+                e.voice_other_max, e.voice_same_min
+            ));
+        }
         if self.policy.medium_risk_min > self.policy.low_risk_min {
             return Err("policy.medium_risk_min must not exceed policy.low_risk_min".into());
         }
@@ -371,6 +386,15 @@ mod tests {
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<Config>("[events]\nno_fase_min_s = 4\n").is_err());
         assert!(toml::from_str::<Config>("[policy.deductions]\ntelepathy = 4\n").is_err());
+    }
+
+    #[test]
+    fn voice_thresholds_must_be_ordered_similarities() {
+        assert!(Config::default().validate().is_ok());
+        let bad: Config = toml::from_str("[events]\nvoice_other_max = 0.9\nvoice_same_min = 0.8\n").unwrap();
+        assert!(bad.validate().unwrap_err().contains("voice_same_min"));
+        let bad: Config = toml::from_str("[events]\nvoice_same_min = 1.5\n").unwrap();
+        assert!(bad.validate().is_err());
     }
 
     #[test]

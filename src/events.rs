@@ -107,8 +107,9 @@ impl EventKind {
             }
             EventKind::Voices => format!(
                 "speech (probability at least {}) while no face is in view or the candidate's lips are still \
-                 (lip-opening variation under {}), for at least {} s",
-                c.speech_min, c.mouth_still, c.voices_min_s
+                 (lip-opening variation under {}), or in a voice unlike the candidate's enrolled voice \
+                 (similarity under {}; at {} or more it is theirs and overrides the picture), for at least {} s",
+                c.speech_min, c.mouth_still, c.voice_other_max, c.voice_same_min, c.voices_min_s
             ),
             EventKind::Identity => format!(
                 "the lone face does not match the reference photo (face-descriptor distance above {}) for at least {} s",
@@ -533,24 +534,58 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         }
     }
 
-    // another voice: speech that the picture says is not the candidate's
-    let signal: Vec<_> = obs.iter().map(|o| (o.t, o.other_voice.filter(|v| *v >= c.speech_min as f32))).collect();
+    // another voice: speech that the picture or the voice says is not the candidate's
+    let signal: Vec<_> = obs.iter().map(|o| (o.t, o.other_voice.filter(|v| *v > 0.0))).collect();
+    let enrolled = obs.iter().any(|o| o.voice_similarity.is_some());
     for r in fold(&signal, step, c.merge_gap_s, c.voices_min_s) {
         let span: Vec<&Observation> = in_span(obs, r.start, r.end).collect();
-        let peak = span.iter().filter_map(|o| o.other_voice).fold(0.0, f32::max);
-        let unseen = span.iter().filter(|o| o.other_voice.is_some_and(|v| v > 0.0) && o.faces_above(c.face_min_score as f32).is_some_and(|mut f| f.next().is_none())).count();
-        let still = r.hits.len().saturating_sub(unseen);
-        let why = match (unseen > 0, still > 0) {
-            (true, false) => "while no face was in view".to_string(),
-            (false, true) => "while the candidate's lips were still".to_string(),
-            _ => format!("while no face was in view ({unseen} frames) or the candidate's lips were still ({still} frames)"),
-        };
-        let detail = format!("speech (peak probability {peak:.2}) {why}, in {} of {} frames", r.hits.len(), r.samples);
+        let detail = voices_detail(&span, c, enrolled, r.hits.len(), r.samples);
         events.push(r.into_event(EventKind::Voices, detail));
     }
 
     events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.kind.cmp(&b.kind)));
     Folded { events, baseline }
+}
+
+/// The detail of a `voices` event over the frames `span`: the peak speech probability and
+/// the signal(s) that raised it, each with its frame count when it did not cover every
+/// flagged frame: the voice (unlike the candidate's enrolled voice, with its median
+/// similarity), the picture (no face in view / the candidate's lips still), or both; and
+/// when the candidate's lips moved, that the voice alone raised those frames.
+fn voices_detail(span: &[&Observation], c: &EventConfig, enrolled: bool, hits: usize, samples: usize) -> String {
+    use crate::observation::{nobody_in_view, picture_other, picture_talking, voice_says_other};
+    let flagged: Vec<&Observation> = span.iter().copied().filter(|o| o.other_voice.is_some_and(|v| v > 0.0)).collect();
+    let all = flagged.len();
+    let count = |f: &dyn Fn(&Observation) -> bool| flagged.iter().filter(|o| f(o)).count();
+    let frames = |n: usize| if n == all { String::new() } else { format!(" ({n} frame{})", if n == 1 { "" } else { "s" }) };
+    let peak = flagged.iter().filter_map(|o| o.speech).fold(0.0, f32::max);
+    let by_voice: Vec<f32> = flagged.iter().filter(|o| voice_says_other(o, c) == Some(true)).filter_map(|o| o.voice_similarity).collect();
+    let unseen = count(&|o| picture_other(o, c) && nobody_in_view(o, c));
+    let still = count(&|o| picture_other(o, c)) - unseen;
+    let talking = count(&|o| picture_talking(o, c));
+    let mut signals = Vec::new();
+    if !by_voice.is_empty() {
+        signals.push(format!(
+            "in a voice unlike the candidate's{} (median similarity {:.2} to their enrolled voice, under {})",
+            frames(by_voice.len()),
+            median(by_voice.clone()).unwrap_or(f32::NAN),
+            c.voice_other_max,
+        ));
+    }
+    if unseen > 0 {
+        signals.push(format!("while no face was in view{}", frames(unseen)));
+    }
+    if still > 0 {
+        signals.push(format!("while the candidate's lips were still{}", frames(still)));
+    }
+    let signal = signals.join(" and ");
+    let moved = match talking {
+        0 => String::new(),
+        n if n == all => "; the candidate's lips moved meanwhile: the voice alone raised it".to_string(),
+        n => format!("; the candidate's lips moved in {n} of them: the voice alone raised those"),
+    };
+    let note = if enrolled { "" } else { " (judged from the picture alone: no voice of the candidate's could be enrolled)" };
+    format!("speech (peak probability {peak:.2}) {signal}, in {hits} of {samples} frames{moved}{note}")
 }
 
 /// Which of several faces is the candidate's, in words: "the candidate is the
@@ -763,7 +798,7 @@ mod tests {
                 objects: None,
                 speech: None,
                 mouth_motion: None,
-                other_voice: None,
+                voice_similarity: None, other_voice: None,
                 embeddings: Vec::new(),
                 identity_distance: None,
                 reference_distance: None,
@@ -771,6 +806,96 @@ mod tests {
                 candidate_distance: None,
             })
             .collect()
+    }
+
+    /// 6 s at 4 fps, one face; speech 0.9 at 1-4 s with the lips moving or still and the
+    /// voice at a given similarity to the enrolled candidate (`None`: not enrolled).
+    fn voices_of(lips_move: bool, similarity: Option<f32>, faces: usize) -> (Vec<Observation>, Vec<Event>) {
+        let c = Config::default();
+        let mut obs = seq(24, |_| vec![face(0.0, 0.3); faces]);
+        for o in &mut obs {
+            let talk = (1.0..4.0).contains(&o.t);
+            o.speech = Some(if talk { 0.9 } else { 0.1 });
+            o.mouth_motion = Some(if lips_move && talk { 0.1 } else { 0.01 });
+            o.voice_similarity = similarity.filter(|_| talk);
+        }
+        crate::observation::other_voice(&mut obs, &c.events, similarity.is_some());
+        let events = detect_events(&obs, 4.0, &c).events.into_iter().filter(|e| e.kind == EventKind::Voices).collect();
+        (obs, events)
+    }
+
+    #[test]
+    fn voices_weigh_the_picture_and_the_voice_and_name_them() {
+        // both say another voice: full strength
+        let (obs, both) = voices_of(false, Some(0.5), 1);
+        assert_eq!(both.len(), 1, "{both:?}");
+        assert!((obs[8].other_voice.unwrap() - 0.9).abs() < 1e-6);
+        assert!(both[0].detail.contains("in a voice unlike the candidate's (median similarity 0.50"), "{}", both[0].detail);
+        assert!(both[0].detail.contains("and while the candidate's lips were still, in"), "{}", both[0].detail);
+        // the voice alone, while the lips move: raised, weaker, and said so
+        let (obs, voice) = voices_of(true, Some(0.5), 1);
+        assert_eq!(voice.len(), 1, "{voice:?}");
+        assert!((obs[8].other_voice.unwrap() - 0.9 * crate::observation::ONE_SIGNAL).abs() < 1e-6);
+        assert!(voice[0].detail.contains("the voice alone raised it"), "{}", voice[0].detail);
+        assert!(!voice[0].detail.contains("lips were still"), "{}", voice[0].detail);
+        assert!(voice[0].confidence < both[0].confidence, "{} {}", voice[0].confidence, both[0].confidence);
+        // still lips but the candidate's own voice: nothing
+        assert!(voices_of(false, Some(0.9), 1).1.is_empty());
+        // still lips, the voice undecided (between 0.7 and 0.8): the picture alone, weaker
+        let (obs, picture) = voices_of(false, Some(0.75), 1);
+        assert_eq!(picture.len(), 1);
+        assert!((obs[8].other_voice.unwrap() - 0.9 * crate::observation::ONE_SIGNAL).abs() < 1e-6);
+        assert!(!picture[0].detail.contains("voice unlike"), "{}", picture[0].detail);
+        // no enrolment: the picture alone at full strength, as before, and said so
+        let (obs, alone) = voices_of(false, None, 1);
+        assert_eq!(alone.len(), 1);
+        assert!((obs[8].other_voice.unwrap() - 0.9).abs() < 1e-6);
+        assert!(alone[0].detail.contains("judged from the picture alone"), "{}", alone[0].detail);
+        // lips moving, voice the candidate's or not enrolled: nothing; several faces: nothing
+        assert!(voices_of(true, Some(0.9), 1).1.is_empty());
+        assert!(voices_of(true, None, 1).1.is_empty());
+        assert!(voices_of(false, Some(0.5), 2).1.is_empty());
+    }
+
+    #[test]
+    fn the_voice_is_enrolled_from_the_dominant_voice_while_the_lips_move() {
+        use crate::audio::{VoicePartial, VoiceSegment};
+        use crate::observation::{enrol_voice, voice_similarity, NoEnrolment};
+        let c = Config::default().events;
+        let unit = |k: usize, wobble: f32| {
+            let mut v = vec![0f32; 256];
+            v[k] = 1.0;
+            v[10] = wobble;
+            v
+        };
+        let seg = |a: f64, b: f64, e: Vec<f32>| VoiceSegment {
+            start_s: a,
+            end_s: b,
+            embedding: e.clone(),
+            partials: vec![VoicePartial { start_s: a, end_s: b, embedding: e }],
+        };
+        // 10 s; lips move at 0-2, 4-6 and 8-10 s
+        let mut obs = seq(40, |_| vec![face(0.0, 0.3)]);
+        for o in &mut obs {
+            o.mouth_motion = Some(if (o.t % 4.0) < 2.0 { 0.1 } else { 0.01 });
+        }
+        let a1 = seg(0.2, 1.8, unit(0, 0.1));
+        let a_still = seg(2.2, 3.8, unit(1, 0.0)); // lips still: not enrolled, whoever it is
+        let a2 = seg(4.2, 5.8, unit(0, -0.1));
+        let b = seg(8.2, 9.8, unit(2, 0.0));
+        let segs = vec![a1.clone(), a_still.clone(), a2.clone(), b.clone()];
+        let v = enrol_voice(&obs, &segs, &c).unwrap();
+        assert_eq!(v.partials, 2);
+        assert!((v.seconds - 3.2).abs() < 1e-9, "{}", v.seconds);
+        assert_eq!(v.spans, vec![(0.2, 1.8), (4.2, 5.8)]);
+        assert!(crate::audio::cosine(&v.embedding, &unit(0, 0.0)) > 0.99);
+        voice_similarity(&mut obs, &segs, &v.embedding, 0.5);
+        assert!(obs[4].voice_similarity.unwrap() > 0.99, "{:?}", obs[4].voice_similarity); // 1.0 s: A
+        assert!(obs[36].voice_similarity.unwrap() < 0.01); // 9.0 s: B
+        assert!(obs[28].voice_similarity.is_none()); // 7.0 s: no segment within 0.25 s
+        // one partial only; two voices with one partial each
+        assert_eq!(enrol_voice(&obs, &[a1.clone(), a_still], &c), Err(NoEnrolment::NotSeenTalking));
+        assert_eq!(enrol_voice(&obs, &[a1, b], &c), Err(NoEnrolment::NoDominantVoice));
     }
 
     #[test]

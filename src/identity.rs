@@ -394,7 +394,7 @@ mod tests {
             objects: None,
             speech: None,
             mouth_motion: None,
-            other_voice: None,
+            voice_similarity: None, other_voice: None,
             embeddings: embeddings.into_iter().map(|(face, e)| FaceEmbedding { face, descriptor: e.to_vec(), distance: None }).collect(),
             identity_distance: None,
             reference_distance: None,

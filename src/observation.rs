@@ -97,9 +97,16 @@ pub struct Observation {
     /// face measured in at least 3 of those frames.
     #[serde(default)]
     pub mouth_motion: Option<f32>,
-    /// Speech that is not the candidate's by what the picture shows: the
-    /// speech probability when no face is in view or the lone face's lips are
-    /// still, else 0; `None` when speech was not checked.
+    /// Cosine similarity of the voice of the speech segment around `t`
+    /// (Resemblyzer embedding) to the candidate's voice enrolled from the
+    /// session; `None` without a speech segment there or without an enrolment.
+    #[serde(default)]
+    pub voice_similarity: Option<f32>,
+    /// Speech that is not the candidate's, by the picture (no face in view,
+    /// or the lone face's lips still) and by the voice (unlike the enrolled
+    /// candidate's): the speech probability when both say so, times
+    /// [`ONE_SIGNAL`] when one says so and the other cannot tell, else 0;
+    /// `None` when speech was not checked.
     #[serde(default)]
     pub other_voice: Option<f32>,
     /// Face descriptors (dlib ResNet, 128-d) on the frames sampled for
@@ -168,22 +175,167 @@ pub fn mouth_motion(obs: &mut [Observation], min_score: f32) {
     }
 }
 
-/// Fill in [`Observation::other_voice`] from speech and the picture: speech
-/// with no face in view, or with the lone face's lips still, is another
-/// voice; with several faces in view, or a face whose lips could not be
-/// measured, nothing is claimed (0).
-pub fn other_voice(obs: &mut [Observation], c: &crate::config::EventConfig) {
-    let min_score = c.face_min_score as f32;
+/// Strength of a claim of another voice made by one signal (the picture or the voice)
+/// while the other cannot tell: the speech probability is scaled by this.
+pub const ONE_SIGNAL: f32 = 0.75;
+/// Partials (1.6 s each, overlapping) the candidate's voice must be enrolled from.
+pub const VOICE_ENROL_MIN_PARTIALS: usize = 2;
+
+/// What the picture says of speech at one frame: `Some(true)` another voice (no face in
+/// view, or the lone face's lips still), `Some(false)` possibly the candidate's (their
+/// lips move), `None` cannot tell (several faces, or lips not measured).
+fn picture_says_other(o: &Observation, c: &crate::config::EventConfig) -> Option<bool> {
+    match o.faces_above(c.face_min_score as f32).map(|f| f.count()) {
+        Some(0) => Some(true),
+        Some(1) => o.mouth_motion.map(|m| m < c.mouth_still as f32),
+        _ => None,
+    }
+}
+
+/// What the voice says at one frame: `Some(true)` another voice (similarity to the
+/// enrolled candidate below `voice_other_max`), `Some(false)` the candidate's (at least
+/// `voice_same_min`), `None` in between or not measured.
+pub fn voice_says_other(o: &Observation, c: &crate::config::EventConfig) -> Option<bool> {
+    let s = o.voice_similarity?;
+    if s < c.voice_other_max as f32 {
+        Some(true)
+    } else if s >= c.voice_same_min as f32 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// True when the picture shows no face at this frame (with face detection run).
+pub fn nobody_in_view(o: &Observation, c: &crate::config::EventConfig) -> bool {
+    o.faces_above(c.face_min_score as f32).is_some_and(|mut f| f.next().is_none())
+}
+
+/// True when the picture says the speech at this frame is another voice.
+pub fn picture_other(o: &Observation, c: &crate::config::EventConfig) -> bool {
+    picture_says_other(o, c) == Some(true)
+}
+
+/// True when the picture says the speech at this frame may be the candidate's: a lone
+/// face whose lips move.
+pub fn picture_talking(o: &Observation, c: &crate::config::EventConfig) -> bool {
+    picture_says_other(o, c) == Some(false)
+}
+
+/// Fill in [`Observation::other_voice`] from speech, the picture and the voice. Speech is
+/// another voice when both signals say so (strength = the speech probability), or when
+/// one says so and the other cannot tell (× [`ONE_SIGNAL`]); when they disagree, the voice
+/// decides (at [`ONE_SIGNAL`] when it says another voice): a candidate talking with still
+/// lips, or off camera, in their own voice is not flagged; a second voice while the
+/// candidate's lips move is. With several faces in
+/// view nothing is claimed (that is `multiple_faces`). Without a voice enrolment
+/// (`enrolled` false) the picture decides alone, at full strength, as before there was a
+/// voice signal.
+pub fn other_voice(obs: &mut [Observation], c: &crate::config::EventConfig, enrolled: bool) {
     for o in obs.iter_mut() {
         let Some(p) = o.speech else { continue };
-        let heard = p >= c.speech_min as f32;
-        let faces = o.faces_above(min_score).map(|f| f.count());
-        let still = match faces {
-            Some(0) => true,
-            Some(1) => o.mouth_motion.is_some_and(|m| m < c.mouth_still as f32),
-            _ => false,
+        let several = o.faces_above(c.face_min_score as f32).is_some_and(|f| f.count() >= 2);
+        let strength = if p < c.speech_min as f32 || several {
+            0.0
+        } else if !enrolled {
+            if picture_says_other(o, c) == Some(true) { 1.0 } else { 0.0 }
+        } else {
+            match (picture_says_other(o, c), voice_says_other(o, c)) {
+                (Some(true), Some(true)) => 1.0,
+                (Some(true), None) | (_, Some(true)) => ONE_SIGNAL,
+                _ => 0.0,
+            }
         };
-        o.other_voice = Some(if heard && still { p } else { 0.0 });
+        o.other_voice = Some(p * strength);
+    }
+}
+
+/// The candidate's voice, enrolled from the session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoiceEnrolment {
+    /// The L2-normalised mean of the partials' embeddings.
+    pub embedding: Vec<f32>,
+    /// Partials it was enrolled from.
+    pub partials: usize,
+    /// Seconds of speech they cover (overlaps counted once).
+    pub seconds: f64,
+    /// The stretches of media time they cover (overlapping partials joined), so that a
+    /// reviewer can listen to what was taken for the candidate's voice.
+    pub spans: Vec<(f64, f64)>,
+}
+
+/// Why no voice could be enrolled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoEnrolment {
+    /// Fewer than [`VOICE_ENROL_MIN_PARTIALS`] partials of speech while the lips moved.
+    NotSeenTalking,
+    /// No one voice held more than half of them.
+    NoDominantVoice,
+}
+
+/// Enrol the candidate's voice from the 1.6 s partial utterances of the speech segments
+/// during which, in at least half of the analysed frames, a lone face is in view with
+/// its lips moving (lip-opening variation at least `mouth_still`): the dominant voice
+/// among them (the partial with the most others not unlike it, similarity at least
+/// `voice_other_max`, averaged with those), which must hold more than
+/// half of them: a second voice heard while the candidate's lips happen to move is not
+/// taken for theirs. Needs at least [`VOICE_ENROL_MIN_PARTIALS`] partials.
+pub fn enrol_voice(
+    obs: &[Observation],
+    segments: &[crate::audio::VoiceSegment],
+    c: &crate::config::EventConfig,
+) -> Result<VoiceEnrolment, NoEnrolment> {
+    let min_score = c.face_min_score as f32;
+    let talking = |a: f64, b: f64| {
+        let (i, j) = (obs.partition_point(|o| o.t < a), obs.partition_point(|o| o.t < b));
+        let span = &obs[i..j];
+        let moving = span
+            .iter()
+            .filter(|o| o.solo_face(min_score).is_some() && o.mouth_motion.is_some_and(|m| m >= c.mouth_still as f32))
+            .count();
+        !span.is_empty() && 2 * moving >= span.len()
+    };
+    let talked: Vec<&crate::audio::VoicePartial> =
+        segments.iter().flat_map(|s| &s.partials).filter(|p| talking(p.start_s, p.end_s)).collect();
+    if talked.len() < VOICE_ENROL_MIN_PARTIALS {
+        return Err(NoEnrolment::NotSeenTalking);
+    }
+    let same = c.voice_other_max as f32;
+    let near = |p: &crate::audio::VoicePartial| -> Vec<&crate::audio::VoicePartial> {
+        talked.iter().copied().filter(|q| crate::audio::cosine(&p.embedding, &q.embedding) >= same).collect()
+    };
+    let chosen = talked.iter().map(|p| near(p)).max_by_key(|n| n.len()).unwrap_or_default();
+    if 2 * chosen.len() <= talked.len() {
+        return Err(NoEnrolment::NoDominantVoice);
+    }
+    let embedding = crate::audio::speaker::mean_embedding(chosen.iter().map(|p| p.embedding.as_slice())).ok_or(NoEnrolment::NotSeenTalking)?;
+    let mut spans: Vec<(f64, f64)> = Vec::new();
+    for p in &chosen {
+        match spans.last_mut() {
+            Some(last) if p.start_s <= last.1 => last.1 = last.1.max(p.end_s),
+            _ => spans.push((p.start_s, p.end_s)),
+        }
+    }
+    let seconds = spans.iter().map(|(a, b)| b - a).sum();
+    Ok(VoiceEnrolment { embedding, partials: chosen.len(), seconds, spans })
+}
+
+/// Fill in [`Observation::voice_similarity`]: the cosine similarity to `enrolled` of the
+/// speech segment that overlaps most of the `window_s` around each frame (the window the
+/// speech probability is taken over).
+pub fn voice_similarity(obs: &mut [Observation], segments: &[crate::audio::VoiceSegment], enrolled: &[f32], window_s: f64) {
+    let sims: Vec<f32> = segments.iter().map(|s| crate::audio::cosine(&s.embedding, enrolled)).collect();
+    for o in obs.iter_mut() {
+        let (a, b) = (o.t - window_s / 2.0, o.t + window_s / 2.0);
+        let first = segments.partition_point(|s| s.end_s <= a);
+        o.voice_similarity = segments[first..]
+            .iter()
+            .zip(&sims[first..])
+            .take_while(|(s, _)| s.start_s < b)
+            .map(|(s, &sim)| (s.end_s.min(b) - s.start_s.max(a), sim))
+            .filter(|(ov, _)| *ov > 0.0)
+            .max_by(|x, y| x.0.total_cmp(&y.0))
+            .map(|(_, sim)| sim);
     }
 }
 

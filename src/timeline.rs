@@ -1,9 +1,10 @@
 //! Observations and events as polars DataFrames and Parquet files.
 //!
-//! Schema version 3 (every table has a `schema_version` column and the
+//! Schema version 4 (every table has a `schema_version` column and the
 //! `proctor.schema_version` file metadata key; version 2 added the frames
 //! table's audio and lip columns, version 3 `candidate_face` and
-//! `candidate_distance`; `read_events` reads versions 1 to 3):
+//! `candidate_distance`, version 4 `voice_similarity`; `read_events` reads
+//! versions 1 to 4):
 //!
 //! * frames: one row per analysed frame: `recording`, `frame`, `t_s`,
 //!   `pts_s`, `width`, `height`, `mean_luma`, `audio_db`, `face_count`, the
@@ -12,8 +13,11 @@
 //!   `mouth_open` (lip opening), `objects_sampled` (whether the object
 //!   detector ran on the frame), and the audio columns `speech` (speech
 //!   probability), `mouth_motion` (how much the lone face's lips moved within
-//!   0.5 s) and `other_voice` (speech the picture says is not the
-//!   candidate's), `identity_distance` and `reference_distance` (face
+//!   0.5 s), `voice_similarity` (cosine similarity of the voice of the
+//!   speech segment around the frame to the candidate's voice enrolled from
+//!   the session; null without a segment or an enrolment) and `other_voice`
+//!   (speech the picture or the voice says is not the candidate's, weighted
+//!   by how many of the two say so), `identity_distance` and `reference_distance` (face
 //!   descriptor distance of the lone face to the candidate enrolled from the
 //!   session, or to the reference photo, on the frames sampled for
 //!   identity), null where not measured; `candidate_face` (which face,
@@ -38,7 +42,7 @@ use crate::events::{Event, EventKind};
 use crate::observation::{FaceObs, Observation};
 use crate::output::write_atomic;
 
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 /// Oldest schema version `read_events` still reads.
 pub const OLDEST_READABLE: u32 = 1;
 
@@ -87,6 +91,7 @@ pub fn frames_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("objects_sampled", obs.iter().map(|o| o.objects.is_some()).collect::<Vec<_>>()),
         col("speech", obs.iter().map(|o| o.speech).collect::<Vec<_>>()),
         col("mouth_motion", obs.iter().map(|o| o.mouth_motion).collect::<Vec<_>>()),
+        col("voice_similarity", obs.iter().map(|o| o.voice_similarity).collect::<Vec<_>>()),
         col("other_voice", obs.iter().map(|o| o.other_voice).collect::<Vec<_>>()),
         col("identity_distance", obs.iter().map(|o| o.identity_distance).collect::<Vec<_>>()),
         col("reference_distance", obs.iter().map(|o| o.reference_distance).collect::<Vec<_>>()),
@@ -288,7 +293,7 @@ mod tests {
         assert_eq!(read_events(&p).unwrap().1, events);
         old.with_column(Column::new("schema_version".into(), vec![SCHEMA_VERSION + 1; events.len()])).unwrap();
         write_parquet(&p, &mut old).unwrap();
-        assert!(read_events(&p).unwrap_err().to_string().contains("schema version 4"));
+        assert!(read_events(&p).unwrap_err().to_string().contains(&format!("schema version {}", SCHEMA_VERSION + 1)));
         // an empty timeline is a valid file too
         write_parquet(&p, &mut events_frame("rec", &[])).unwrap();
         assert!(read_events(&p).unwrap().1.is_empty());

@@ -36,7 +36,7 @@ fn floats(v: &Value) -> Vec<f32> {
 }
 
 /// Samples of a canonical 16 kHz mono s16 WAV, scaled by 1/32768 (as the reference was fed).
-fn read_wav(path: &Path) -> Result<Vec<f32>> {
+pub fn read_wav(path: &Path) -> Result<Vec<f32>> {
     let b = std::fs::read(path)?;
     ensure!(
         b.len() > 12 && &b[0..4] == b"RIFF" && &b[8..12] == b"WAVE",

@@ -3,6 +3,7 @@
 mod util;
 
 mod audio_input;
+mod audio_speaker;
 mod batch;
 mod cli;
 mod decode;

@@ -1,8 +1,10 @@
 //! Audio models and the audio analysis. [`vad`]: Silero VAD v6, speech probability per
 //! 32 ms window of 16 kHz mono audio, and speech segments from it. [`track`]: the
 //! recording's audio streamed from the decoder ([`crate::decode::stream_audio`]), placed by
-//! its timestamps, reduced to a level and a speech probability per window.
+//! its timestamps, reduced to a level and a speech probability per window, and cut into
+//! speech segments whose voices [`speaker`] embeds (Resemblyzer).
 
+pub mod speaker;
 pub mod track;
 pub mod vad;
 
@@ -11,7 +13,8 @@ use std::path::Path;
 use anyhow::Context;
 use candle_core::Device;
 
-pub use track::{analyze_audio, AudioAccumulator, AudioTrack, PlacementStats};
+pub use speaker::{cosine, SegmentParams, SpeakerEncoder, SpeakerStream, Utterance};
+pub use track::{analyze_audio, AudioAccumulator, AudioTrack, PlacementStats, VoicePartial, VoiceSegment};
 pub use vad::{speech_segments, SileroVad, SpeechParams, SpeechSegment, VadStream, VadWindow};
 
 /// File name of the VAD weights (embedded, or in a `--models` directory).
@@ -29,6 +32,27 @@ pub fn load_vad(dir: Option<&Path>, device: &Device) -> anyhow::Result<SileroVad
             let p = d.join(VAD_FILE);
             let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
             SileroVad::from_bytes(&bytes, device).with_context(|| p.display().to_string())
+        }
+    }
+}
+
+/// File name of the speaker-embedding weights (embedded, or in a `--models` directory).
+pub const SPEAKER_FILE: &str = "resemblyzer.safetensors";
+/// The speaker-embedding weights embedded in the binary (made by
+/// `models/convert_resemblyzer.py`).
+pub const SPEAKER_WEIGHTS: &[u8] = include_bytes!("../../models/resemblyzer.safetensors");
+/// Their provenance record (`models/resemblyzer.provenance.json`).
+pub const SPEAKER_PROVENANCE: &str = include_str!("../../models/resemblyzer.provenance.json");
+
+/// Load the speaker encoder: from `dir/resemblyzer.safetensors` when `dir` is given, else
+/// embedded.
+pub fn load_speaker(dir: Option<&Path>, device: &Device) -> anyhow::Result<SpeakerEncoder> {
+    match dir {
+        None => SpeakerEncoder::from_bytes(SPEAKER_WEIGHTS, device),
+        Some(d) => {
+            let p = d.join(SPEAKER_FILE);
+            let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+            SpeakerEncoder::from_bytes(&bytes, device).with_context(|| p.display().to_string())
         }
     }
 }

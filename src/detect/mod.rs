@@ -75,6 +75,8 @@ pub struct Models {
     pub objects: Option<Box<dyn ObjectModel>>,
     /// Speech detection (Silero VAD) over the audio.
     pub speech: Option<crate::audio::SileroVad>,
+    /// Speaker embedding (Resemblyzer) of speech segments: whose voice.
+    pub speaker: Option<crate::audio::SpeakerEncoder>,
     /// Face descriptor (dlib ResNet) for identity.
     pub identity: Option<face_embed::FaceEmbedder>,
     pub provenance: Vec<Provenance>,

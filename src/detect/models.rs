@@ -168,6 +168,9 @@ pub fn load_with(dir: Option<&Path>, which: Which, object_model: ObjectModelKind
         let vad = crate::audio::load_vad(dir, &dev).map_err(|e| model_err(crate::audio::VAD_FILE, e))?;
         models.speech = Some(vad);
         models.provenance.push(provenance("Silero VAD v6 (speech)", crate::audio::VAD_PROVENANCE));
+        let spk = crate::audio::load_speaker(dir, &dev).map_err(|e| model_err(crate::audio::SPEAKER_FILE, e))?;
+        models.speaker = Some(spk);
+        models.provenance.push(provenance("Resemblyzer voice encoder (whose voice)", crate::audio::SPEAKER_PROVENANCE));
     }
     Ok(models)
 }

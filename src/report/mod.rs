@@ -129,11 +129,23 @@ pub fn signals(obs: &[Observation], baseline: &Baseline, cfg: &Config) -> Vec<Si
     let speech = series(&|o| o.speech.map(f64::from));
     if speech.iter().any(|p| p.1.is_some()) {
         out.push(Signal { name: "speech probability".into(), min: 0.0, max: 1.0, marks: vec![e.speech_min], points: speech });
+        let voice = series(&|o| o.voice_similarity.map(f64::from));
+        if voice.iter().any(|p| p.1.is_some()) {
+            out.push(Signal {
+                name: "voice similarity to the candidate".into(),
+                min: 0.0,
+                max: 1.0,
+                marks: vec![e.voice_other_max, e.voice_same_min],
+                points: voice,
+            });
+        }
+        // any value above 0 is another voice (its height: the speech probability, lower
+        // when only one of picture and voice says so)
         out.push(Signal {
             name: "other voice".into(),
             min: 0.0,
             max: 1.0,
-            marks: vec![e.speech_min],
+            marks: vec![],
             points: series(&|o| o.other_voice.map(f64::from)),
         });
     }
@@ -571,7 +583,7 @@ mod tests {
                 objects: None,
                 speech: None,
                 mouth_motion: None,
-                other_voice: None,
+                voice_similarity: None, other_voice: None,
                 embeddings: Vec::new(),
                 identity_distance: None,
                 reference_distance: None,
