@@ -26,12 +26,18 @@ pub const VAD_PROVENANCE: &str = include_str!("../../models/silero_vad.provenanc
 
 /// Load the VAD: from `dir/silero_vad_16k.safetensors` when `dir` is given, else embedded.
 pub fn load_vad(dir: Option<&Path>, device: &Device) -> anyhow::Result<SileroVad> {
+    load_model(dir, VAD_FILE, VAD_WEIGHTS, |b| SileroVad::from_bytes(b, device))
+}
+
+/// An audio model from `dir/file` when `dir` is given (errors name that file), else from
+/// its embedded bytes.
+fn load_model<T>(dir: Option<&Path>, file: &str, embedded: &[u8], from_bytes: impl Fn(&[u8]) -> anyhow::Result<T>) -> anyhow::Result<T> {
     match dir {
-        None => SileroVad::from_bytes(VAD_WEIGHTS, device),
+        None => from_bytes(embedded),
         Some(d) => {
-            let p = d.join(VAD_FILE);
+            let p = d.join(file);
             let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
-            SileroVad::from_bytes(&bytes, device).with_context(|| p.display().to_string())
+            from_bytes(&bytes).with_context(|| p.display().to_string())
         }
     }
 }
@@ -47,12 +53,5 @@ pub const SPEAKER_PROVENANCE: &str = include_str!("../../models/resemblyzer.prov
 /// Load the speaker encoder: from `dir/resemblyzer.safetensors` when `dir` is given, else
 /// embedded.
 pub fn load_speaker(dir: Option<&Path>, device: &Device) -> anyhow::Result<SpeakerEncoder> {
-    match dir {
-        None => SpeakerEncoder::from_bytes(SPEAKER_WEIGHTS, device),
-        Some(d) => {
-            let p = d.join(SPEAKER_FILE);
-            let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
-            SpeakerEncoder::from_bytes(&bytes, device).with_context(|| p.display().to_string())
-        }
-    }
+    load_model(dir, SPEAKER_FILE, SPEAKER_WEIGHTS, |b| SpeakerEncoder::from_bytes(b, device))
 }

@@ -95,11 +95,14 @@ impl Conv {
 
 impl Module for Conv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward_unbiased(x)?.broadcast_add(&self.bias()?.reshape((1, (), 1, 1))?)
+        match self {
+            Conv::Same3x3(c) => c.forward(x),
+            Conv::Valid2x2s2 { b, .. } => self.forward_unbiased(x)?.broadcast_add(&b.unsqueeze(3)?),
+        }
     }
 }
 
-/// 1×1 convolution as a batched matmul.
+/// 1×1 convolution as a batched matmul; its bias is added by the PReLU after it.
 #[derive(Debug, Clone)]
 pub(super) struct Pointwise {
     w: Tensor, // [O, I]
@@ -130,11 +133,6 @@ impl Pointwise {
     }
 }
 
-impl Module for Pointwise {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward_unbiased(x)?.broadcast_add(&self.b.unsqueeze(3)?)
-    }
-}
 
 /// 3×3 depthwise convolution: the shared kernel, loaded with `SAME` padding
 /// ([`Depthwise::load_same`]).
