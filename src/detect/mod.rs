@@ -10,6 +10,7 @@ pub mod faces;
 pub mod iris;
 pub mod landmarks;
 pub mod ops;
+pub mod simd;
 mod tflite_ops;
 pub mod models;
 pub mod nanodet;

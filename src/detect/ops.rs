@@ -210,45 +210,68 @@ impl CustomOp1 for DepthwiseCpu {
         if ho * wo == 0 {
             return Ok((CpuStorage::F32(out), Shape::from((b, c, ho, wo))));
         }
-        let (ph, pw) = ((ho - 1) * s + 3, (wo - 1) * s + 3);
-        let mut padded = vec![0f32; ph * pw];
+        let geo = PlaneGeometry { w, ho, wo, top, left, stride: s, pw: (wo - 1) * s + 3 };
+        let mut padded = vec![0f32; ((ho - 1) * s + 3) * geo.pw];
         for (plane, dst) in out.chunks_exact_mut(ho * wo).enumerate() {
             let ch = plane % c;
             let src = &input[plane * h * w..(plane + 1) * h * w];
-            let k = &self.weight[ch * 9..ch * 9 + 9];
-            let bi = self.in_bias.as_ref().map_or(0.0, |b| b[ch]);
-            for (iy, line) in src.chunks_exact(w).enumerate().take(ph.saturating_sub(top)) {
-                let row = &mut padded[(iy + top) * pw + left..(iy + top + 1) * pw];
-                row.iter_mut().zip(line).for_each(|(p, &v)| *p = v + bi);
-            }
-            let bias = self.bias[ch];
-            for (oy, row) in dst.chunks_exact_mut(wo).enumerate() {
-                let rows = [0, 1, 2].map(|ky| &padded[(oy * s + ky) * pw..(oy * s + ky + 1) * pw]);
-                if s == 1 {
-                    let t = rows.map(|r| [&r[..wo], &r[1..wo + 1], &r[2..wo + 2]]);
-                    for (x, o) in row.iter_mut().enumerate() {
-                        *o = bias
-                            + k[0] * t[0][0][x] + k[1] * t[0][1][x] + k[2] * t[0][2][x]
-                            + k[3] * t[1][0][x] + k[4] * t[1][1][x] + k[5] * t[1][2][x]
-                            + k[6] * t[2][0][x] + k[7] * t[2][1][x] + k[8] * t[2][2][x];
-                    }
-                } else {
-                    for (x, o) in row.iter_mut().enumerate() {
-                        let q = x * s;
-                        *o = bias
-                            + k[0] * rows[0][q] + k[1] * rows[0][q + 1] + k[2] * rows[0][q + 2]
-                            + k[3] * rows[1][q] + k[4] * rows[1][q + 1] + k[5] * rows[1][q + 2]
-                            + k[6] * rows[2][q] + k[7] * rows[2][q + 1] + k[8] * rows[2][q + 2];
-                    }
-                }
-            }
-            match self.act {
-                Act::Silu => dst.iter_mut().for_each(|v| *v /= 1.0 + (-*v).exp()),
-                Act::Relu => dst.iter_mut().for_each(|v| *v = v.max(0.0)),
-                Act::None => {}
-            }
+            let k: &[f32; 9] = self.weight[ch * 9..ch * 9 + 9].try_into().expect("nine taps");
+            let in_bias = self.in_bias.as_ref().map_or(0.0, |b| b[ch]);
+            depthwise_plane(src, k, (in_bias, self.bias[ch]), self.act, geo, &mut padded, dst);
         }
         Ok((CpuStorage::F32(out), Shape::from((b, c, ho, wo))))
+    }
+}
+
+/// Where one depthwise plane's pixels go: the input width, the output size,
+/// the zero rows/columns before, the stride, and the padded plane's width.
+#[derive(Debug, Clone, Copy)]
+struct PlaneGeometry {
+    w: usize,
+    ho: usize,
+    wo: usize,
+    top: usize,
+    left: usize,
+    stride: usize,
+    pw: usize,
+}
+
+super::simd::wide_fn! {
+    /// One plane of [`DepthwiseCpu`]: `src` (the input plane, `biases.0` added)
+    /// copied into `padded`, then nine taps, `biases.1` and `act` per output.
+    fn depthwise_plane(src: &[f32], k: &[f32; 9], biases: (f32, f32), act: Act, g: PlaneGeometry, padded: &mut [f32], dst: &mut [f32]) {
+        let (s, pw, wo) = (g.stride, g.pw, g.wo);
+        let (bi, bias) = biases;
+        let ph = padded.len() / pw;
+        for (iy, line) in src.chunks_exact(g.w).enumerate().take(ph.saturating_sub(g.top)) {
+            let row = &mut padded[(iy + g.top) * pw + g.left..(iy + g.top + 1) * pw];
+            row.iter_mut().zip(line).for_each(|(p, &v)| *p = v + bi);
+        }
+        for (oy, row) in dst.chunks_exact_mut(wo).enumerate().take(g.ho) {
+            let rows = [0, 1, 2].map(|ky| &padded[(oy * s + ky) * pw..(oy * s + ky + 1) * pw]);
+            if s == 1 {
+                let t = rows.map(|r| [&r[..wo], &r[1..wo + 1], &r[2..wo + 2]]);
+                for (x, o) in row.iter_mut().enumerate() {
+                    *o = bias
+                        + k[0] * t[0][0][x] + k[1] * t[0][1][x] + k[2] * t[0][2][x]
+                        + k[3] * t[1][0][x] + k[4] * t[1][1][x] + k[5] * t[1][2][x]
+                        + k[6] * t[2][0][x] + k[7] * t[2][1][x] + k[8] * t[2][2][x];
+                }
+            } else {
+                for (x, o) in row.iter_mut().enumerate() {
+                    let q = x * s;
+                    *o = bias
+                        + k[0] * rows[0][q] + k[1] * rows[0][q + 1] + k[2] * rows[0][q + 2]
+                        + k[3] * rows[1][q] + k[4] * rows[1][q + 1] + k[5] * rows[1][q + 2]
+                        + k[6] * rows[2][q] + k[7] * rows[2][q + 1] + k[8] * rows[2][q + 2];
+                }
+            }
+        }
+        match act {
+            Act::Silu => super::simd::bias_silu_inline(dst, 0.0),
+            Act::Relu => dst.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Act::None => {}
+        }
     }
 }
 
@@ -456,11 +479,17 @@ impl BiasPReluCpu {
         Ok((data, b, c, h * w))
     }
 
-    /// `dst = prelu(src + bias[ch] (+ skip))` over one channel plane; the bias and
-    /// slope are read once and the select is branch-free, so the loop vectorises.
-    #[inline]
+    /// `dst = prelu(src + bias[ch] (+ skip))` over one channel plane.
     fn plane(&self, ch: usize, src: &[f32], skip: Option<&[f32]>, dst: &mut [f32]) {
-        let (b, a) = (self.bias[ch], self.alpha[ch]);
+        prelu_plane((self.bias[ch], self.alpha[ch]), src, skip, dst)
+    }
+}
+
+super::simd::wide_fn! {
+    /// `dst = prelu(src + bias (+ skip))` with `ba` = (bias, slope): both read
+    /// once and the select branch-free, so the loop vectorises.
+    fn prelu_plane(ba: (f32, f32), src: &[f32], skip: Option<&[f32]>, dst: &mut [f32]) {
+        let (b, a) = ba;
         let prelu = |v: f32| v.max(0.0) + a * v.min(0.0);
         match skip {
             Some(sk) => dst.iter_mut().zip(src.iter().zip(sk)).for_each(|(o, (&v, &s))| *o = prelu(v + b + s)),

@@ -91,14 +91,9 @@ impl InplaceOp1 for BiasAct {
         for (i, row) in data.chunks_exact_mut(n).enumerate() {
             let b = self.bias[i % c];
             if self.silu {
-                for v in row {
-                    let y = *v + b;
-                    *v = y / (1.0 + (-y).exp());
-                }
+                super::simd::bias_silu(row, b);
             } else {
-                for v in row {
-                    *v += b;
-                }
+                row.iter_mut().for_each(|v| *v += b);
             }
         }
         Ok(())
