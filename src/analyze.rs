@@ -437,8 +437,14 @@ fn detect_objects(
         return Ok(Vec::new());
     }
     let oc = &cfg.objects;
-    let min = oc.min_score.values().cloned().fold(1.0, f64::min) as f32;
+    let mut min = oc.min_score.values().cloned().fold(1.0, f64::min) as f32;
+    if oc.large_phone_min_area <= 1.0 {
+        min = min.min(crate::detect::objects::LARGE_PHONE_FLOOR);
+    }
     let mut found = model.detect_batch(images, min)?;
+    for (dets, img) in found.iter_mut().zip(images) {
+        *dets = crate::detect::objects::join_large_phones(std::mem::take(dets), img.width(), img.height(), oc.large_phone_min_area as f32);
+    }
     if oc.face_crop {
         look_near_faces(model.as_ref(), images, faces, &mut found, cfg)?;
     }

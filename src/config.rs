@@ -187,6 +187,11 @@ pub struct ObjectConfig {
     /// face (where a phone at the ear or in a hand is) and add the phones found
     /// there. A second object-detector pass on those frames.
     pub face_crop: bool,
+    /// A `cell phone` box covering at least this fraction of the picture gets the
+    /// score of a `remote` box on the same object added (a phone held up close is
+    /// scored half as one, half as the other; `detect::objects::join_large_phones`).
+    /// A value above 1 turns this off.
+    pub large_phone_min_area: f64,
 }
 
 /// A table given in the file is laid over the default table, key by key.
@@ -232,6 +237,8 @@ impl Default for ObjectConfig {
                 ("person".into(), 0.50),
             ]),
             face_crop: true,
+            // the devset's phones (on a desk, at the ear) are under 3% of the picture
+            large_phone_min_area: 0.05,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! frame, a drawn phone and hand; the phone in view from 3 s to 10 s). The whole-frame
 //! object pass sees those phones at 0.00-0.29; the second look at a crop around the face
 //! (`objects.face_crop`) at 0.28-0.87. And that second look raises nothing on one person
-//! alone.
+//! alone. A phone held up close to the camera (no face in view, so no crop) is found by
+//! joining its `cell phone` and `remote` scores.
 
 use std::path::Path;
 
@@ -97,4 +98,40 @@ fn the_second_look_raises_nothing_on_one_person_alone() {
         // a face was in view, so the crop pass did run on these clips
         assert!(!boxes(d.path(), id, "face").is_empty(), "{id}: no face");
     }
+}
+
+/// A phone held up close to the webcam, over the face (`phone_close.webm`, a composite: the
+/// drawn phone 65% of the frame tall, its back from 3 s, its screen from 6.5 s). No face, so
+/// no crop; YOLOX-nano scores the phone partly as `remote`, and the two scores of the one box
+/// are joined (`objects.large_phone_min_area`).
+#[test]
+fn a_phone_held_up_close_is_one_phone() {
+    let d = tempfile::tempdir().unwrap();
+    let files = [fixture("phone_close.webm")];
+    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let r = analyze(&refs, d.path(), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let ev = events_of(d.path(), "phone_close");
+    // one phone event over the 7 s the phone is held up, back and screen, and no device
+    let phones: Vec<_> = ev.iter().filter(|e| e.0 == "phone").collect();
+    assert_eq!(phones.len(), 1, "{ev:?}");
+    assert!(phones[0].1 >= 2.5 && phones[0].1 <= 4.0 && phones[0].2 >= 9.5, "{ev:?}");
+    assert_eq!(object_events(&ev).len(), 1, "{ev:?}");
+    let seen = boxes(d.path(), "phone_close", "phone");
+    assert!(seen.iter().all(|(t, _)| *t >= 3.0), "a phone before it is in view: {seen:?}");
+    // the box is the phone: 0.6-0.7 of the frame tall, in its middle
+    for (t, b) in &seen {
+        let (h, cx) = (b[3] - b[1], (b[0] + b[2]) / 2.0);
+        assert!((250.0..=400.0).contains(&h) && (280.0..=360.0).contains(&cx), "at {t}: {b:?}");
+    }
+    assert!(seen.iter().filter(|(t, _)| *t >= 7.0).count() >= 2, "the screen side: {seen:?}");
+
+    // without joining the two classes the screen side is not a phone
+    let off = tempfile::tempdir().unwrap();
+    let cfg = off.path().join("proctor.toml");
+    std::fs::write(&cfg, "[objects]\nlarge_phone_min_area = 2.0\n").unwrap();
+    let r = analyze(&refs, off.path(), &["--config", cfg.to_str().unwrap()]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let seen = boxes(off.path(), "phone_close", "phone");
+    assert!(seen.iter().all(|(t, _)| *t < 6.5), "large_phone_min_area = 2: {seen:?}");
 }
