@@ -313,6 +313,120 @@ pub fn max_pool_2x2(x: &Tensor) -> Result<Tensor> {
     x.max_pool2d(2)
 }
 
+/// k x k max-pool, stride 1, output the input's size: each output the
+/// maximum over the window clipped to the picture (what -inf or edge padding
+/// gives). Separable: a row pass then a column pass.
+#[derive(Debug, Clone, Copy)]
+struct MaxPoolSame(usize);
+
+impl CustomOp1 for MaxPoolSame {
+    fn name(&self) -> &'static str {
+        "max_pool_same"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (_, _, h, w) = layout.shape().dims4()?;
+        let input = contiguous_f32(storage, layout, "max_pool_same")?;
+        let r = self.0 / 2;
+        let window = |i: usize, n: usize| i.saturating_sub(r)..(i + r + 1).min(n);
+        let mut out = Vec::with_capacity(input.len());
+        let mut rows = vec![0f32; h * w];
+        for src in input.chunks_exact((h * w).max(1)) {
+            for (line, dst) in src.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+                for (x, d) in dst.iter_mut().enumerate() {
+                    *d = line[window(x, w)].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                }
+            }
+            for y in 0..h {
+                let span = window(y, h);
+                let first = &rows[span.start * w..(span.start + 1) * w];
+                let start = out.len();
+                out.extend_from_slice(first);
+                for yy in span.start + 1..span.end {
+                    let next = &rows[yy * w..(yy + 1) * w];
+                    out[start..].iter_mut().zip(next).for_each(|(o, &v)| *o = o.max(v));
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), layout.shape().clone()))
+    }
+}
+
+/// `k` x `k` max-pool at stride 1 that keeps the size (padding `k / 2` of
+/// -inf, or of edge copies: the same maxima), by [`MaxPoolSame`] on the CPU
+/// (YOLOX's SPP; candle's pooling there is a generic per-element closure).
+pub fn max_pool_same(x: &Tensor, k: usize) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 && k % 2 == 1 {
+        return x.contiguous()?.apply_op1_no_bwd(&MaxPoolSame(k));
+    }
+    x.pad_with_same(2, k / 2, k / 2)?.pad_with_same(3, k / 2, k / 2)?.max_pool2d_with_stride(k, 1)
+}
+
+/// How [`space_to_depth_2x2`] numbers its output channels: the input pixel
+/// `(2y + dy, 2x + dx)` of channel `c` (of `C`) lands in channel
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpaceToDepth {
+    /// `4c + 2dy + dx` (a 2x2 stride-2 convolution's im2col, OIHW order: the
+    /// iris net's reductions);
+    ChannelMajor,
+    /// `(2dx + dy) C + c` (YOLOX's Focus: top-left, bottom-left, top-right,
+    /// bottom-right quarters, each all channels).
+    QuarterMajor,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SpaceToDepthCpu(SpaceToDepth);
+
+impl CustomOp1 for SpaceToDepthCpu {
+    fn name(&self) -> &'static str {
+        "space_to_depth_2x2"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = layout.shape().dims4()?;
+        let input = contiguous_f32(storage, layout, "space_to_depth_2x2")?;
+        let (ho, wo) = (h / 2, w / 2);
+        let mut out = Vec::with_capacity(b * 4 * c * ho * wo);
+        for n in 0..b {
+            for oc in 0..4 * c {
+                let (ch, dy, dx) = match self.0 {
+                    SpaceToDepth::ChannelMajor => (oc / 4, oc % 4 / 2, oc % 2),
+                    SpaceToDepth::QuarterMajor => (oc % c, oc / c % 2, oc / c / 2),
+                };
+                let src = &input[(n * c + ch) * h * w..(n * c + ch + 1) * h * w];
+                for y in 0..ho {
+                    let line = &src[(2 * y + dy) * w..(2 * y + dy + 1) * w];
+                    out.extend(line[dx..].iter().step_by(2).take(wo));
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((b, 4 * c, ho, wo))))
+    }
+}
+
+/// `[B, C, H, W]` -> `[B, 4C, H/2, W/2]`, each 2x2 block of pixels spread over
+/// four channels in `order` (odd last rows/columns dropped). On the CPU one
+/// pass; elsewhere (and in the tests) reshape + permute, which on the CPU is a
+/// generic strided copy that cost 2.6% of an analysis.
+pub fn space_to_depth_2x2(x: &Tensor, order: SpaceToDepth) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return x.contiguous()?.apply_op1_no_bwd(&SpaceToDepthCpu(order));
+    }
+    space_to_depth_generic(x, order)
+}
+
+fn space_to_depth_generic(x: &Tensor, order: SpaceToDepth) -> Result<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    let (ho, wo) = (h / 2, w / 2);
+    let blocks = x.narrow(2, 0, 2 * ho)?.narrow(3, 0, 2 * wo)?.reshape((b, c, ho, 2, wo, 2))?;
+    // axes: 0 b, 1 c, 2 y, 3 dy, 4 x, 5 dx
+    let moved = match order {
+        SpaceToDepth::ChannelMajor => blocks.permute((0, 1, 3, 5, 2, 4))?,
+        SpaceToDepth::QuarterMajor => blocks.permute((0, 5, 3, 1, 2, 4))?,
+    };
+    moved.contiguous()?.reshape((b, 4 * c, ho, wo))
+}
+
 /// im2col for a 3x3 convolution, stride 1 or 2, [`Padding`] as given:
 /// `[B, C, H, W]` -> `[B, C*9, Ho*Wo]`, rows in (c, ky, kx) order like an
 /// OIHW kernel, so that the convolution is one matmul with the weights seen as
@@ -558,6 +672,34 @@ mod tests {
 
     /// The 2x2 pool against candle's on even and odd sizes.
     #[test]
+    fn max_pool_same_matches_padded_candle_pool() {
+        for (h, w) in [(13, 8), (3, 2), (1, 1), (6, 6)] {
+            let x = Tensor::randn(0f32, 1.0, (2, 3, h, w), &Device::Cpu).unwrap();
+            let fast = max_pool_same(&x, 5).unwrap();
+            let want = x.pad_with_same(2, 2, 2).unwrap().pad_with_same(3, 2, 2).unwrap().max_pool2d_with_stride(5, 1).unwrap();
+            assert_eq!(fast.dims(), want.dims());
+            assert_eq!(max_diff(&fast, &want), 0.0, "{h}x{w}");
+        }
+    }
+
+    #[test]
+    fn space_to_depth_matches_reshape_and_permute() {
+        for (h, w) in [(6, 8), (7, 5), (2, 2)] {
+            let x = Tensor::arange(0f32, (2 * 3 * h * w) as f32, &Device::Cpu).unwrap().reshape((2, 3, h, w)).unwrap();
+            for order in [SpaceToDepth::ChannelMajor, SpaceToDepth::QuarterMajor] {
+                let fast = space_to_depth_2x2(&x, order).unwrap();
+                let want = space_to_depth_generic(&x, order).unwrap();
+                assert_eq!(fast.dims(), want.dims());
+                assert_eq!(max_diff(&fast, &want), 0.0, "{h}x{w} {order:?}");
+            }
+        }
+        // channel 4c + 2dy + dx: pixel (1, 0) of channel 1 is channel 6's first value
+        let x = Tensor::arange(0f32, 2.0 * 16.0, &Device::Cpu).unwrap().reshape((1, 2, 4, 4)).unwrap();
+        let y = space_to_depth_2x2(&x, SpaceToDepth::ChannelMajor).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(y[6 * 4], 16.0 + 4.0);
+    }
+
+    #[test]
     fn max_pool_2x2_matches_candle() {
         for (h, w) in [(8, 8), (7, 9), (3, 2), (2, 2)] {
             let x = Tensor::randn(0f32, 1.0, (2, 3, h, w), &Device::Cpu).unwrap();
@@ -667,3 +809,4 @@ mod tests {
         assert!(y.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6), "{y:?}");
     }
 }
+

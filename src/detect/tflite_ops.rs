@@ -6,7 +6,7 @@
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::ops::{BiasPRelu, Conv3x3, Padding};
+use super::ops::{space_to_depth_2x2, BiasPRelu, Conv3x3, Padding, SpaceToDepth};
 
 /// Per-channel PReLU: `max(x, 0) + alpha * min(x, 0)`, one pass over memory
 /// (the shared fused kernel, [`BiasPRelu`]).
@@ -77,17 +77,10 @@ impl Conv {
         match self {
             Conv::Same3x3(c) => c.forward_unbiased(x),
             Conv::Valid2x2s2 { w, .. } => {
-                let (bsz, c, h, wd) = x.dims4()?;
-                let (ho, wo) = (h / 2, wd / 2);
                 // x[n, c, 2y + ky, 2x + kx] -> cols[n, c*4 + ky*2 + kx, y*wo + x]
-                let cols = x
-                    .narrow(2, 0, 2 * ho)?
-                    .narrow(3, 0, 2 * wo)?
-                    .reshape((bsz, c, ho, 2, wo, 2))?
-                    .permute((0, 1, 3, 5, 2, 4))?
-                    .contiguous()?
-                    .reshape((bsz, c * 4, ho * wo))?;
-                w.broadcast_matmul(&cols)?.reshape((bsz, (), ho, wo))
+                let cols = space_to_depth_2x2(x, SpaceToDepth::ChannelMajor)?;
+                let (bsz, c4, ho, wo) = cols.dims4()?;
+                w.broadcast_matmul(&cols.reshape((bsz, c4, ho * wo))?)?.reshape((bsz, (), ho, wo))
             }
         }
     }

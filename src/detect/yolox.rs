@@ -48,7 +48,7 @@ use candle_core::{CpuStorage, DType, Device, InplaceOp1, Layout, Module, Result,
 use candle_nn::VarBuilder;
 use image::RgbImage;
 
-use super::ops::{Conv3x3, Depthwise, Padding};
+use super::ops::{max_pool_same, space_to_depth_2x2, Conv3x3, Depthwise, Padding, SpaceToDepth};
 use super::objects::{
     letterbox_on, Letterbox, ObjectDetection, ObjectModel, Placement, COCO_LABELS,
 };
@@ -199,14 +199,9 @@ impl Focus {
 
 impl Module for Focus {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, c, h, w) = x.dims4()?;
-        let (h2, w2) = (h / 2, w / 2);
         // x[b, c, 2i + dy, 2j + dx] -> channel (2 dx + dy) * 3 + c
-        let x = x
-            .reshape((b, c, h2, 2, w2, 2))?
-            .permute((0, 5, 3, 1, 2, 4))?
-            .contiguous()?
-            .reshape((b, 4 * c, h2, w2))?;
+        let x = space_to_depth_2x2(x, SpaceToDepth::QuarterMajor)?;
+        let (b, _, h2, w2) = x.dims4()?;
         if !(x.device().is_cpu() && x.dtype() == DType::F32) {
             let y = x.conv2d(&self.weight, 1, 1, 1, 1)?;
             let (_, o, ho, wo) = y.dims4()?;
@@ -305,13 +300,6 @@ impl Module for CspLayer {
         }
         self.conv3.forward(&Tensor::cat(&[&a, &b], 1)?)
     }
-}
-
-/// Max-pool k x k, stride 1, -inf padding k/2 (edge replication gives the same maxima).
-fn max_pool_same(x: &Tensor, k: usize) -> Result<Tensor> {
-    x.pad_with_same(2, k / 2, k / 2)?
-        .pad_with_same(3, k / 2, k / 2)?
-        .max_pool2d_with_stride(k, 1)
 }
 
 /// `SPPBottleneck(256, 256)`: pools 5, 9 = 5∘5, 13 = 5∘5∘5.
