@@ -291,9 +291,10 @@ fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
         &models,
     );
     input.identity = serde_json::from_value(field("identity").clone()).unwrap_or_default();
-    // evidence frames, when the recording is still where it was
+    // evidence frames, decoded again when the recording is still where it was
     let info = crate::decode::probe(Path::new(&file)).ok();
-    let pdf = report::render(&input, info.as_ref(), &[]).map_err(|why| Error::new(&args.events, ErrorKind::Output(why)))?;
+    let pictures = crate::evidence::pictures(None, info.as_ref(), &report::wanted_times(&input));
+    let pdf = report::render(&input, &pictures, &[]).map_err(|why| Error::new(&args.events, ErrorKind::Output(why)))?;
     let out: PathBuf = args.output.clone().unwrap_or_else(|| args.events.with_file_name(format!("{recording}.report.pdf")));
     crate::output::write_bytes(&out, &pdf)?;
     if args.json {

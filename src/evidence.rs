@@ -1,0 +1,336 @@
+//! Evidence pictures kept during the main pass, so that the report does not
+//! decode the recording a second time.
+//!
+//! The workers hand every analysed frame (the picture the detectors saw, at
+//! `analysis.fps`) to an [`EvidenceStore`] once they are done with it: it is
+//! shrunk to the report's thumbnail width, JPEG-encoded and appended to a
+//! temporary file; only its time, offset and length stay in memory (24 bytes
+//! a frame, about 350 KB for an hour at 4 frames a second), so memory stays
+//! flat however long the recording is. The file is removed when the store is
+//! dropped: when the analysis is done with, also after an error or a panic
+//! (and a run killed outright leaves a file the next run removes).
+//!
+//! The report asks for the frames at its events' evidence times, which are
+//! analysed-frame times ([`crate::events`] takes them from the observations),
+//! so each is found here by its exact time. [`pictures`] serves them, and
+//! decodes again only what the store does not hold: everything when there is
+//! no store (`proctor report`, rendering from saved files).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use image::RgbImage;
+
+use crate::decode::{Frame, MediaInfo};
+
+/// Width of a kept picture (the report's thumbnail width); narrower frames
+/// are kept as they are.
+pub const THUMB_WIDTH: u32 = 320;
+/// JPEG quality of the kept pictures.
+const JPEG_QUALITY: u8 = 85;
+/// Start of a store's file name; the process id follows, so that a later
+/// run can tell the files of a killed run.
+const PREFIX: &str = "proctor-evidence-";
+/// Side of the frames decoded again when the store lacks a picture (as the
+/// report always did before there was a store).
+const DECODE_SIDE: u32 = 640;
+
+/// Where one picture is in the file.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    t: f64,
+    offset: u64,
+    len: u32,
+}
+
+struct Inner {
+    file: File,
+    /// Length of the file (where the next picture goes).
+    end: u64,
+    index: Vec<Entry>,
+    /// The first failure to keep a picture; nothing is kept after it.
+    failed: Option<String>,
+}
+
+/// Thumbnails of the analysed frames, by media time, in a temporary file
+/// that is removed when the store is dropped.
+pub struct EvidenceStore {
+    path: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+impl EvidenceStore {
+    /// A new, empty store in `dir`, under a name no other store has (the
+    /// file is created exclusively).
+    pub fn create_in(dir: &Path) -> std::io::Result<EvidenceStore> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        remove_stale(dir);
+        let pid = std::process::id();
+        loop {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+            let name = format!("{PREFIX}{pid}-{}-{nanos:09}.jpgs", SEQ.fetch_add(1, Ordering::Relaxed));
+            let path = dir.join(name);
+            match std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
+                Ok(file) => {
+                    let inner = Inner { file, end: 0, index: Vec::new(), failed: None };
+                    return Ok(EvidenceStore { path, inner: Mutex::new(inner) });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The file the pictures are in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Number of times a picture is held for.
+    pub fn len(&self) -> usize {
+        self.lock().index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Why pictures stopped being kept (a full disk, say), if they did.
+    pub fn error(&self) -> Option<String> {
+        self.lock().failed.clone()
+    }
+
+    /// Keep the picture shown at `t`.
+    pub fn keep(&self, t: f64, img: &RgbImage) -> Result<(), String> {
+        if let Some(why) = self.error() {
+            return Err(why);
+        }
+        let jpeg = encode(img)?;
+        self.append(&[t], &jpeg)
+    }
+
+    /// Keep the pictures of consecutive frames (a worker's segment). Frames
+    /// that show the same decoded picture (a frame rate under the analysis
+    /// rate) share one copy. After a failure nothing more is kept, and the
+    /// report decodes what is missing ([`EvidenceStore::error`] says why).
+    pub fn keep_frames(&self, frames: &[Frame]) {
+        let mut i = 0;
+        while i < frames.len() {
+            let same = frames[i..].iter().take_while(|f| Arc::ptr_eq(&f.image, &frames[i].image)).count();
+            let times: Vec<f64> = frames[i..i + same].iter().map(|f| f.t).collect();
+            let kept = match self.error() {
+                Some(_) => return,
+                None => encode(&frames[i].image).and_then(|jpeg| self.append(&times, &jpeg)),
+            };
+            if let Err(why) = kept {
+                self.lock().failed.get_or_insert(why);
+                return;
+            }
+            i += same;
+        }
+    }
+
+    /// Append one JPEG, held for each of `times`.
+    fn append(&self, times: &[f64], jpeg: &[u8]) -> Result<(), String> {
+        let len = u32::try_from(jpeg.len()).map_err(|_| "a picture over 4 GB".to_string())?;
+        let mut inner = self.lock();
+        let offset = inner.end;
+        let written = inner.file.seek(SeekFrom::Start(offset)).and_then(|_| inner.file.write_all(jpeg));
+        if let Err(e) = written {
+            let why = format!("{}: {e}", self.path.display());
+            inner.failed.get_or_insert(why.clone());
+            return Err(why);
+        }
+        inner.end += u64::from(len);
+        inner.index.extend(times.iter().map(|&t| Entry { t, offset, len }));
+        Ok(())
+    }
+
+    /// The picture kept for exactly `t`, if any.
+    pub fn get(&self, t: f64) -> Option<RgbImage> {
+        let mut inner = self.lock();
+        let e = *inner.index.iter().find(|e| e.t == t)?;
+        let mut bytes = vec![0u8; e.len as usize];
+        inner.file.seek(SeekFrom::Start(e.offset)).ok()?;
+        inner.file.read_exact(&mut bytes).ok()?;
+        drop(inner);
+        image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).ok().map(|i| i.to_rgb8())
+    }
+}
+
+impl Drop for EvidenceStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `img` shrunk to [`THUMB_WIDTH`] wide (when wider), as a JPEG.
+fn encode(img: &RgbImage) -> Result<Vec<u8>, String> {
+    let (w, h) = img.dimensions();
+    let small;
+    let img = if w > THUMB_WIDTH {
+        small = image::imageops::thumbnail(img, THUMB_WIDTH, (THUMB_WIDTH * h / w).max(1));
+        &small
+    } else {
+        img
+    };
+    let mut out = Vec::with_capacity(16 << 10);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
+        .encode_image(img)
+        .map_err(|e| format!("JPEG encoding: {e}"))?;
+    Ok(out)
+}
+
+/// Remove the stores that runs no longer running left in `dir` (killed
+/// before they could remove them).
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let modified = e.metadata().ok().and_then(|m| m.modified().ok());
+        if !crate::write::alive(pid, modified) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// The frames shown at `times` (seconds; each a time the report asks for),
+/// for the report: from `store` where it holds them, the rest decoded again
+/// from the recording when `info` is given (at most 640 pixels on the long
+/// side). Times with no picture are left out.
+pub fn pictures(store: Option<&EvidenceStore>, info: Option<&MediaInfo>, times: &[f64]) -> Vec<(f64, RgbImage)> {
+    let mut out: Vec<(f64, RgbImage)> = Vec::with_capacity(times.len());
+    let mut missing = Vec::new();
+    for &t in times {
+        if out.iter().any(|(have, _)| *have == t) || missing.contains(&t) {
+            continue;
+        }
+        match store.and_then(|s| s.get(t)) {
+            Some(img) => out.push((t, img)),
+            None => missing.push(t),
+        }
+    }
+    if let (Some(info), false) = (info, missing.is_empty()) {
+        let decoded = crate::decode::frames_at(info, &missing, DECODE_SIDE);
+        for (t, img) in missing.into_iter().zip(decoded) {
+            if let Some(img) = img {
+                out.push((t, Arc::unwrap_or_clone(img)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn picture(w: u32, h: u32, seed: u8) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| image::Rgb([(x / 8) as u8 ^ seed, (y / 8) as u8 * 3, seed.wrapping_mul(7)]))
+    }
+
+    fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
+        assert_eq!(a.dimensions(), b.dimensions());
+        a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (*x as f64 - *y as f64).abs()).sum::<f64>() / a.as_raw().len() as f64
+    }
+
+    #[test]
+    fn a_kept_picture_comes_back_by_its_exact_time_shrunk_to_the_thumbnail_width() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvidenceStore::create_in(dir.path()).unwrap();
+        let (a, b) = (picture(640, 360, 1), picture(640, 360, 90));
+        store.keep(0.25, &a).unwrap();
+        store.keep(0.5, &b).unwrap();
+        let small = picture(161, 97, 3);
+        store.keep(0.75, &small).unwrap();
+        assert_eq!(store.len(), 3);
+        let got = store.get(0.5).expect("kept at 0.5");
+        assert_eq!(got.dimensions(), (320, 180));
+        let want = image::imageops::thumbnail(&b, 320, 180);
+        assert!(mean_abs_diff(&got, &want) < 4.0, "{}", mean_abs_diff(&got, &want));
+        // not the other picture
+        let other = image::imageops::thumbnail(&a, 320, 180);
+        assert!(mean_abs_diff(&got, &other) > 20.0);
+        // narrower than a thumbnail: kept at its own size
+        assert_eq!(store.get(0.75).unwrap().dimensions(), (161, 97));
+        // only exact times
+        assert!(store.get(0.5 + 1e-9).is_none());
+        assert!(store.get(1.0).is_none());
+    }
+
+    #[test]
+    fn consecutive_frames_of_one_picture_share_one_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvidenceStore::create_in(dir.path()).unwrap();
+        let one = Arc::new(picture(640, 480, 5));
+        let two = Arc::new(picture(640, 480, 200));
+        let frame = |index: usize, image: &Arc<RgbImage>| Frame { index, t: index as f64 / 4.0, pts: 0.0, image: image.clone() };
+        store.keep_frames(&[frame(0, &one), frame(1, &one), frame(2, &two), frame(3, &one)]);
+        assert_eq!(store.len(), 4);
+        assert!(store.error().is_none());
+        let inner = store.lock();
+        let offsets: Vec<u64> = inner.index.iter().map(|e| e.offset).collect();
+        assert_eq!(offsets[0], offsets[1]);
+        assert_ne!(offsets[1], offsets[2]);
+        assert_ne!(offsets[2], offsets[3]);
+        assert_eq!(inner.end, std::fs::metadata(store.path()).unwrap().len());
+        drop(inner);
+        let back = store.get(0.25).unwrap();
+        assert!(mean_abs_diff(&back, &image::imageops::thumbnail(one.as_ref(), 320, 240)) < 4.0);
+    }
+
+    #[test]
+    fn the_file_is_removed_when_the_store_is_dropped_also_in_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvidenceStore::create_in(dir.path()).unwrap();
+        let other = EvidenceStore::create_in(dir.path()).unwrap();
+        assert_ne!(store.path(), other.path());
+        store.keep(0.0, &picture(64, 48, 1)).unwrap();
+        assert!(store.path().exists());
+        drop(store);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let kept = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            other.keep(0.0, &picture(64, 48, 1)).unwrap();
+            let _moved = other;
+            panic!("injected");
+        }));
+        assert!(kept.is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn stores_left_by_dead_runs_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid 0 is never a user process
+        std::fs::write(dir.path().join(format!("{PREFIX}0-0-000000000.jpgs")), b"x").unwrap();
+        std::fs::write(dir.path().join("unrelated-0-0.jpgs"), b"x").unwrap();
+        let live = EvidenceStore::create_in(dir.path()).unwrap();
+        let _second = EvidenceStore::create_in(dir.path()).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left.len(), 3, "{left:?}");
+        assert!(left.contains(&"unrelated-0-0.jpgs".to_string()));
+        assert!(live.path().exists());
+    }
+
+    #[test]
+    fn pictures_come_from_the_store_without_a_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvidenceStore::create_in(dir.path()).unwrap();
+        store.keep(1.0, &picture(640, 360, 1)).unwrap();
+        store.keep(2.0, &picture(640, 360, 2)).unwrap();
+        let got = pictures(Some(&store), None, &[2.0, 7.0, 2.0, 1.0]);
+        let times: Vec<f64> = got.iter().map(|p| p.0).collect();
+        assert_eq!(times, [2.0, 1.0]);
+        assert!(pictures(None, None, &[1.0]).is_empty());
+    }
+}
