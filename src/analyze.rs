@@ -122,7 +122,7 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
 }
 
 /// [`analyze_with`], the evidence pictures kept in a temporary file in `evidence_dir`.
-fn analyze_keeping_in(
+pub(crate) fn analyze_keeping_in(
     path: &Path,
     settings: &Settings,
     reference: Option<&crate::identity::Reference>,

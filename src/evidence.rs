@@ -333,4 +333,88 @@ mod tests {
         assert_eq!(times, [2.0, 1.0]);
         assert!(pictures(None, None, &[1.0]).is_empty());
     }
+
+    /// A face model that sees nobody and counts the stores in `dir` while it runs.
+    struct Nobody {
+        dir: PathBuf,
+        stores_seen: Arc<std::sync::atomic::AtomicUsize>,
+        fail: bool,
+    }
+
+    impl crate::detect::FaceAnalyzer for Nobody {
+        fn analyze(&self, images: &[&RgbImage]) -> anyhow::Result<Vec<Vec<crate::detect::FaceFound>>> {
+            let n = std::fs::read_dir(&self.dir).unwrap().count();
+            self.stores_seen.fetch_max(n, Ordering::Relaxed);
+            if self.fail {
+                anyhow::bail!("injected failure");
+            }
+            Ok(vec![Vec::new(); images.len()])
+        }
+        fn set_min_score(&mut self, _min_score: f32) {}
+    }
+
+    /// Settings with a [`Nobody`] face model, and its count of the stores seen.
+    fn settings(dir: &Path, fail: bool) -> (crate::analyze::Settings, Arc<std::sync::atomic::AtomicUsize>) {
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let faces = Nobody { dir: dir.to_path_buf(), stores_seen: seen.clone(), fail };
+        let models = crate::detect::Models { faces: Some(Box::new(faces)), ..Default::default() };
+        (crate::analyze::Settings { config: Default::default(), models, threads: 2 }, seen)
+    }
+
+    fn sample() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.webm")
+    }
+
+    /// The evidence of an analysis (20 s with nobody in view: a no_face
+    /// event) comes from its store and matches the frames decoded again: as
+    /// many pictures, the same pictures; the file is gone with the analysis.
+    #[test]
+    fn an_analysis_keeps_every_analysed_frame_and_the_report_gets_the_same_pictures_as_by_decoding() {
+        use crate::report::{thumbnails, wanted_times, ReportInput};
+        let dir = tempfile::tempdir().unwrap();
+        let (s, seen) = settings(dir.path(), false);
+        let a = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, dir.path()).unwrap();
+        assert_eq!(seen.load(Ordering::Relaxed), 1, "the store's file exists during the analysis");
+        let store = a.evidence.as_ref().expect("a store");
+        assert!(store.error().is_none());
+        assert_eq!(store.len(), a.observations.len());
+        assert!(a.observations.iter().all(|o| store.get(o.t).is_some()));
+        assert!(a.events.iter().any(|e| e.kind == crate::events::EventKind::NoFace), "{:?}", a.events);
+
+        let input = ReportInput::from_analysis(&a, None, "now");
+        let times = wanted_times(&input);
+        assert_eq!(times.len(), a.events.len().min(crate::report::MAX_THUMBNAILS));
+        let kept = pictures(Some(store), None, &times);
+        let decoded = pictures(None, Some(&a.info), &times);
+        assert_eq!(kept.len(), times.len());
+        assert_eq!(decoded.len(), times.len());
+        for ((tk, k), (td, d)) in kept.iter().zip(&decoded) {
+            assert_eq!(tk, td);
+            let d = image::imageops::thumbnail(d, k.width(), k.height());
+            assert!(mean_abs_diff(k, &d) < 5.0, "at {tk} s: {}", mean_abs_diff(k, &d));
+        }
+        let (mut from_store, mut from_decode) = (input.clone(), input.clone());
+        let n = thumbnails(&mut from_store, &kept, &a.observations).len();
+        assert_eq!(n, times.len());
+        assert_eq!(n, thumbnails(&mut from_decode, &decoded, &a.observations).len());
+        let images = |i: &ReportInput| i.events.iter().map(|e| e.image).collect::<Vec<_>>();
+        assert_eq!(images(&from_store), images(&from_decode));
+
+        let path = store.path().to_path_buf();
+        assert!(path.starts_with(dir.path()) && path.exists());
+        drop(a);
+        assert!(!path.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_failed_analysis_leaves_no_store_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, seen) = settings(dir.path(), true);
+        let r = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, dir.path());
+        let e = r.err().expect("the injected failure");
+        assert!(e.to_string().contains("injected failure"), "{e}");
+        assert_eq!(seen.load(Ordering::Relaxed), 1, "the store's file existed while the models ran");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 }
