@@ -216,13 +216,24 @@ fn shrink(img: &RgbImage) -> RgbImage {
 /// Remove the stores that runs no longer running left in `dir` (killed
 /// before they could remove them).
 fn remove_stale(dir: &Path) {
+    remove_stores(dir, |pid, modified| !crate::write::alive(pid, modified));
+}
+
+/// Remove this process's stores from `dir` (the system's temporary directory
+/// for the analyses' own), when it quits at once (a second Ctrl-C) and no
+/// store will be dropped.
+pub fn remove_own(dir: &Path) {
+    let me = std::process::id();
+    remove_stores(dir, |pid, _| pid == me);
+}
+
+fn remove_stores(dir: &Path, doomed: impl Fn(u32, Option<std::time::SystemTime>) -> bool) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let name = e.file_name();
         let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else { continue };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
-        let modified = e.metadata().ok().and_then(|m| m.modified().ok());
-        if !crate::write::alive(pid, modified) {
+        if doomed(pid, e.metadata().ok().and_then(|m| m.modified().ok())) {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -261,6 +272,12 @@ mod tests {
 
     fn picture(w: u32, h: u32, seed: u8) -> RgbImage {
         RgbImage::from_fn(w, h, |x, y| image::Rgb([(x / 8) as u8 ^ seed, (y / 8) as u8 * 3, seed.wrapping_mul(7)]))
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
     }
 
     fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
@@ -368,11 +385,13 @@ mod tests {
         std::fs::write(dir.path().join("unrelated-0-0.jpgs"), b"x").unwrap();
         let live = EvidenceStore::create_in(dir.path()).unwrap();
         let _second = EvidenceStore::create_in(dir.path()).unwrap();
-        let mut left: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        left.sort();
+        let left = listing(dir.path());
         assert_eq!(left.len(), 3, "{left:?}");
         assert!(left.contains(&"unrelated-0-0.jpgs".to_string()));
         assert!(live.path().exists());
+        // quitting at once: this process's stores go, the rest stays
+        remove_own(dir.path());
+        assert_eq!(listing(dir.path()), ["unrelated-0-0.jpgs"]);
     }
 
     #[test]
