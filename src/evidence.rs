@@ -28,7 +28,7 @@ use crate::decode::{Frame, MediaInfo};
 
 /// Width of a kept picture (the report's thumbnail width); narrower frames
 /// are kept as they are.
-pub const THUMB_WIDTH: u32 = 320;
+pub const THUMB_WIDTH: u32 = crate::report::THUMB_WIDTH;
 /// JPEG quality of the kept pictures.
 const JPEG_QUALITY: u8 = 85;
 /// Start of a store's file name; the process id follows, so that a later
