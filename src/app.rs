@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::analyze::{analyze, analyze_with, Settings};
+use crate::analyze::{analyze_with, analyze_without_pictures, Settings};
 use crate::batch::{self, BatchOptions, BatchProgress, CandidateSource, ReferenceSource, Row, Shard};
 use crate::cli::{AnalyzeArgs, BatchArgs, Cli, Command, CommonArgs, DetectArgs, EvalArgs, ReportArgs};
 use crate::config::{load_policy, Config};
@@ -588,7 +588,7 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
             continue;
         };
         let bar = Bar::new(&multi, &display_name(&it.path), show);
-        let a = analyze(&it.path, &settings, &bar);
+        let a = analyze_without_pictures(&it.path, &settings, &bar);
         bar.finish();
         match a {
             Ok(a) => results.push(crate::eval::evaluate_clip(

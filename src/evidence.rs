@@ -445,7 +445,7 @@ mod tests {
         use crate::report::{thumbnails, wanted_times, ReportInput};
         let dir = tempfile::tempdir().unwrap();
         let (s, seen) = settings(dir.path(), false);
-        let a = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, dir.path()).unwrap();
+        let a = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, Some(dir.path())).unwrap();
         assert_eq!(seen.load(Ordering::Relaxed), 1, "the store's file exists during the analysis");
         let store = a.evidence.as_ref().expect("a store");
         assert!(store.error().is_none());
@@ -480,10 +480,25 @@ mod tests {
     }
 
     #[test]
+    fn an_analysis_for_no_report_keeps_no_pictures_and_says_nothing_of_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, seen) = settings(dir.path(), false);
+        let a = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, None).unwrap();
+        assert!(a.evidence.is_none());
+        assert_eq!(seen.load(Ordering::Relaxed), 0);
+        assert!(a.warnings.iter().all(|w| !w.contains("evidence")), "{:?}", a.warnings);
+        // its report decodes them (as `proctor report` does)
+        let input = crate::report::ReportInput::from_analysis(&a, None, "now");
+        let times = crate::report::wanted_times(&input);
+        assert!(!times.is_empty());
+        assert_eq!(pictures(a.evidence.as_ref(), Some(&a.info), &times).len(), times.len());
+    }
+
+    #[test]
     fn a_failed_analysis_leaves_no_store_behind() {
         let dir = tempfile::tempdir().unwrap();
         let (s, seen) = settings(dir.path(), true);
-        let r = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, dir.path());
+        let r = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, Some(dir.path()));
         let e = r.err().expect("the injected failure");
         assert!(e.to_string().contains("injected failure"), "{e}");
         assert_eq!(seen.load(Ordering::Relaxed), 1, "the store's file existed while the models ran");
