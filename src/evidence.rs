@@ -73,7 +73,12 @@ impl EvidenceStore {
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
             let name = format!("{PREFIX}{pid}-{}-{nanos:09}.jpgs", SEQ.fetch_add(1, Ordering::Relaxed));
             let path = dir.join(name);
-            match std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
+            let mut options = std::fs::OpenOptions::new();
+            options.read(true).write(true).create_new(true);
+            // pictures of the candidate: readable by this user only
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&path) {
                 Ok(file) => {
                     let inner = Inner { file, end: 0, index: Vec::new(), failed: None };
                     return Ok(EvidenceStore { path, inner: Mutex::new(inner) });
@@ -364,6 +369,12 @@ mod tests {
         let store = EvidenceStore::create_in(dir.path()).unwrap();
         let other = EvidenceStore::create_in(dir.path()).unwrap();
         assert_ne!(store.path(), other.path());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(store.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{mode:o}: others may not read the candidate's pictures");
+        }
         store.keep(0.0, &picture(64, 48, 1)).unwrap();
         assert!(store.path().exists());
         drop(store);
