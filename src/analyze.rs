@@ -50,6 +50,11 @@ pub struct Analysis {
     /// Whom the faces were compared with: the reference photo, or the frame
     /// that shows the candidate enrolled from the session.
     pub identity: crate::identity::IdentityInfo,
+    /// Thumbnails of the analysed frames, for the report's evidence pictures
+    /// (`None` when none were kept, or the temporary file could not be made:
+    /// the report then decodes them again). Its file goes when the analysis
+    /// is dropped.
+    pub evidence: Option<crate::evidence::EvidenceStore>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,9 +119,28 @@ pub fn analyze(path: &Path, settings: &Settings, progress: &dyn Progress) -> Res
 
 /// Analyse one recording; faces are compared with `reference` when given.
 pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::identity::Reference>, progress: &dyn Progress) -> Result<Analysis> {
+    analyze_keeping_in(path, settings, reference, progress, Some(&std::env::temp_dir()))
+}
+
+/// [`analyze`] for callers that render no report (`proctor eval`): the
+/// evidence pictures are not kept.
+pub fn analyze_without_pictures(path: &Path, settings: &Settings, progress: &dyn Progress) -> Result<Analysis> {
+    analyze_keeping_in(path, settings, None, progress, None)
+}
+
+/// [`analyze_with`], the evidence pictures kept in a temporary file in
+/// `evidence_dir` (not kept without one).
+pub(crate) fn analyze_keeping_in(
+    path: &Path,
+    settings: &Settings,
+    reference: Option<&crate::identity::Reference>,
+    progress: &dyn Progress,
+    evidence_dir: Option<&Path>,
+) -> Result<Analysis> {
     let started = Instant::now();
     let cfg = &settings.config;
     let info = decode::probe(path)?;
+    let evidence = evidence_dir.map(|d| crate::evidence::EvidenceStore::create_in(d).map_err(|e| format!("{}: {e}", d.display())));
     let fps = cfg.analysis.fps;
     let times = decode::sample_times(info.duration_s, fps);
     progress.start(info.duration_s);
@@ -126,13 +150,16 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
     let (video, audio, sha) = std::thread::scope(|s| {
         let audio = s.spawn(|| if cfg.analysis.audio { crate::audio::analyze_audio(&info, settings.models.speech.as_ref(), settings.models.speaker.as_ref()) } else { Ok(None) });
         let sha = s.spawn(|| sha256_file(path));
-        let video = analyze_video(&info, &times, settings, progress);
+        let video = analyze_video(&info, &times, settings, evidence.as_ref().and_then(|e| e.as_ref().ok()), progress);
         (video, joined(audio), joined(sha))
     });
     progress.finish();
 
     let sha256 = sha?;
     let mut warnings = Vec::new();
+    if let Some(why) = evidence.as_ref().and_then(|e| e.as_ref().map_or_else(|why| Some(why.clone()), |s| s.error())) {
+        warnings.push(format!("the evidence pictures could not be kept during the analysis ({why}): they were decoded again for the report"));
+    }
     let audio = match audio {
         Ok(a) => a,
         Err(e) => {
@@ -236,6 +263,7 @@ pub fn analyze_with(path: &Path, settings: &Settings, reference: Option<&crate::
         models: settings.models.provenance.clone(),
         checked,
         identity: identity_info,
+        evidence: evidence.and_then(Result::ok),
     })
 }
 
@@ -285,6 +313,7 @@ fn analyze_video(
     info: &MediaInfo,
     times: &[f64],
     settings: &Settings,
+    evidence: Option<&crate::evidence::EvidenceStore>,
     progress: &dyn Progress,
 ) -> Result<(Vec<Observation>, DecodeSummary)> {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -315,8 +344,13 @@ fn analyze_video(
         }
         // a panic here becomes this recording's error (and the others drain, above)
         let result = crate::output::isolate(&info.path, || {
-            detect_segment(&segment, object_every, settings)
-                .map_err(|e| Error::new(&info.path, ErrorKind::Model(format!("{e:#}"))))
+            let obs = detect_segment(&segment, object_every, settings)
+                .map_err(|e| Error::new(&info.path, ErrorKind::Model(format!("{e:#}"))))?;
+            // the report's evidence pictures, kept here rather than on the decoder's thread
+            if let Some(store) = evidence {
+                store.keep_frames(&segment);
+            }
+            Ok(obs)
         });
         match result {
             Ok(obs) => parts.lock().unwrap_or_else(|e| e.into_inner()).push(obs),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::analyze::{analyze, analyze_with, Settings};
+use crate::analyze::{analyze_with, analyze_without_pictures, Settings};
 use crate::batch::{self, BatchOptions, BatchProgress, CandidateSource, ReferenceSource, Row, Shard};
 use crate::cli::{AnalyzeArgs, BatchArgs, Cli, Command, CommonArgs, DetectArgs, EvalArgs, ReportArgs};
 use crate::config::{load_policy, Config};
@@ -291,9 +291,10 @@ fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
         &models,
     );
     input.identity = serde_json::from_value(field("identity").clone()).unwrap_or_default();
-    // evidence frames, when the recording is still where it was
+    // evidence frames, decoded again when the recording is still where it was
     let info = crate::decode::probe(Path::new(&file)).ok();
-    let pdf = report::render(&input, info.as_ref(), &[]).map_err(|why| Error::new(&args.events, ErrorKind::Output(why)))?;
+    let pictures = crate::evidence::pictures(None, info.as_ref(), &report::wanted_times(&input));
+    let pdf = report::render(&input, &pictures, &[]).map_err(|why| Error::new(&args.events, ErrorKind::Output(why)))?;
     let out: PathBuf = args.output.clone().unwrap_or_else(|| args.events.with_file_name(format!("{recording}.report.pdf")));
     crate::output::write_bytes(&out, &pdf)?;
     if args.json {
@@ -587,7 +588,7 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
             continue;
         };
         let bar = Bar::new(&multi, &display_name(&it.path), show);
-        let a = analyze(&it.path, &settings, &bar);
+        let a = analyze_without_pictures(&it.path, &settings, &bar);
         bar.finish();
         match a {
             Ok(a) => results.push(crate::eval::evaluate_clip(

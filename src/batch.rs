@@ -473,8 +473,10 @@ impl RunKey {
 }
 
 /// Remove this process's temporaries from an archive directory (the outputs
-/// of the recordings under way, the archive tables, the event partitions).
+/// of the recordings under way, the archive tables, the event partitions),
+/// and its evidence pictures from the system's temporary directory.
 pub fn clean_own_temporaries(outdir: &Path) {
+    crate::evidence::remove_own(&std::env::temp_dir());
     crate::write::clean_own(outdir);
     crate::write::clean_own(&outdir.join("recordings"));
     if let Ok(parts) = std::fs::read_dir(outdir.join("events")) {

@@ -15,6 +15,7 @@ pub mod decode;
 pub mod detect;
 pub mod error;
 pub mod eval;
+pub mod evidence;
 pub mod identity;
 pub mod ids;
 pub mod events;

@@ -236,7 +236,9 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, candidate: Option<&str>, 
         .map_err(|e| crate::error::Error::new(&tmp.summary, crate::error::ErrorKind::Output(e.to_string())))?;
     write_bytes(&tmp.summary, &json)?;
     let input = ReportInput::from_analysis(a, candidate, &analysed_at);
-    let pdf = report::render(&input, Some(&a.info), &a.observations)
+    // the frames the report shows, kept during the analysis (decoded again only if missing)
+    let pictures = crate::evidence::pictures(a.evidence.as_ref(), Some(&a.info), &report::wanted_times(&input));
+    let pdf = report::render(&input, &pictures, &a.observations)
         .map_err(|why| crate::error::Error::new(&out.report, crate::error::ErrorKind::Output(why)))?;
     write_bytes(&tmp.report, &pdf)?;
     Ok((tmp, out))
@@ -244,7 +246,7 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, candidate: Option<&str>, 
 
 /// Whether a process with this id is running (Linux: /proc; elsewhere a
 /// temporary is taken as stale once it is a day old).
-fn alive(pid: u32, modified: Option<std::time::SystemTime>) -> bool {
+pub(crate) fn alive(pid: u32, modified: Option<std::time::SystemTime>) -> bool {
     if pid == std::process::id() {
         return true;
     }

@@ -75,6 +75,47 @@ fn report_rescores_from_the_events_file_with_another_policy() {
     assert!(r.stderr().contains("not a proctor events file"), "{}", r.stderr());
 }
 
+/// Images in a PDF (`pdfimages -list`), or None without poppler-utils.
+fn pdf_images(pdf: &Path) -> Option<usize> {
+    if !have("pdfimages") {
+        eprintln!("skipped: pdfimages not installed");
+        return None;
+    }
+    let out = Command::new("pdfimages").arg("-list").arg(pdf).output().unwrap();
+    assert!(out.status.success());
+    // two header lines, then one line per image
+    Some(String::from_utf8_lossy(&out.stdout).lines().skip(2).filter(|l| !l.trim().is_empty()).count())
+}
+
+/// The report of an analysis shows an evidence picture for each listed event
+/// (from the pictures kept during the analysis, whose temporary file is gone
+/// afterwards), and so does the report rendered again from the saved files
+/// (the frames decoded again).
+#[test]
+fn evidence_pictures_from_the_analysis_and_from_a_re_render_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = proctor()
+        .env("TMPDIR", tmp.path())
+        .args(["analyze", "-q", "-o"])
+        .arg(dir.path())
+        .arg(fixture("sample.webm"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(listing(tmp.path()), Vec::<String>::new(), "the analysis's temporary files are gone");
+    let (_, events) = proctor::timeline::read_events(&dir.path().join("sample.events.parquet")).unwrap();
+    assert!(!events.is_empty());
+    let face = events.iter().any(|e| matches!(e.kind.as_str(), "identity" | "candidate_changed"));
+    let want = events.len().min(proctor::report::MAX_THUMBNAILS) + usize::from(face);
+    let Some(n) = pdf_images(&dir.path().join("sample.report.pdf")) else { return };
+    assert_eq!(n, want, "{events:?}");
+    let again = dir.path().join("again.pdf");
+    let r = run(&["report", dir.path().join("sample.events.parquet").to_str().unwrap(), "-o", again.to_str().unwrap()]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(pdf_images(&again), Some(want));
+}
+
 /// The report compiles for an empty timeline, for thousands of events
 /// (bounded: the table keeps the most severe) and for names in any script.
 #[test]

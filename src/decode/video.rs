@@ -287,8 +287,8 @@ fn decode_from(
     Ok(Some(stats))
 }
 
-/// The upright picture on screen at `t` seconds (used for evidence thumbnails
-/// and `proctor detect VIDEO@SECONDS`).
+/// The upright picture on screen at `t` seconds (used by `proctor detect
+/// VIDEO@SECONDS`).
 pub fn frame_at(info: &MediaInfo, t: f64, max_side: u32) -> Result<RgbImage> {
     let t = t.clamp(0.0, (info.duration_s - 1e-6).max(0.0));
     let mut out = None;
@@ -312,7 +312,9 @@ const SHARED_PASS_GAP_S: f64 = 60.0;
 /// skips frames a pass would decode. (A browser recording with a keyframe a
 /// minute, or rarer, and no cues would otherwise decode up to a minute of
 /// video for each picture.) Passes are independent, so they run on up to one
-/// thread per core: this is the report's wait after the analysis.
+/// thread per core. `proctor report` takes its evidence pictures from here;
+/// an analysis's report only the pictures its evidence store lacks
+/// ([`crate::evidence::pictures`]).
 pub fn frames_at(info: &MediaInfo, times: &[f64], max_side: u32) -> Vec<Option<Arc<RgbImage>>> {
     let last = (info.duration_s - 1e-6).max(0.0);
     let clamp = |t: f64| t.clamp(0.0, last);

@@ -1,8 +1,13 @@
 //! The PDF report, compiled with Typst from an embedded template and the
 //! fonts typst-assets ships (nothing is read from the system except an
 //! optional CJK fallback font, so names in any script render).
+//!
+//! The report does not decode: the frames it shows (the times
+//! [`wanted_times`] lists) are handed to [`render`] by the caller, from the
+//! analysis's evidence store or decoded again from the recording
+//! ([`crate::evidence::pictures`]).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use image::RgbImage;
 use serde::Serialize;
@@ -11,7 +16,7 @@ use typst_as_lib::TypstEngine;
 
 use crate::analyze::Analysis;
 use crate::config::{Config, Policy};
-use crate::decode::{frame_at, MediaInfo};
+use crate::decode::MediaInfo;
 use crate::detect::Provenance;
 use crate::events::{Baseline, Event, EventKind};
 use crate::observation::Observation;
@@ -403,8 +408,14 @@ fn engine() -> &'static TypstEngine<typst_as_lib::TypstTemplateMainFile> {
 
 /// Draw box outlines (pixels) onto a picture.
 pub fn draw_boxes(img: &mut RgbImage, boxes: &[([f32; 4], [u8; 3])]) {
+    let t = (img.width().max(img.height()) / 200).max(1);
+    draw_boxes_width(img, boxes, t);
+}
+
+/// Draw box outlines `t` pixels wide.
+fn draw_boxes_width(img: &mut RgbImage, boxes: &[([f32; 4], [u8; 3])], t: u32) {
     let (w, h) = (img.width() as i64, img.height() as i64);
-    let t = ((w.max(h) / 200).max(1)) as i64;
+    let t = t as i64;
     for (b, colour) in boxes {
         let x0 = (b[0] as i64).clamp(0, w - 1);
         let y0 = (b[1] as i64).clamp(0, h - 1);
@@ -452,31 +463,61 @@ fn png(img: &RgbImage) -> Option<Vec<u8>> {
     Some(out.into_inner())
 }
 
-/// Evidence thumbnails for the listed events: the frame at each event's
-/// evidence time with the boxes of the nearest observation drawn on it.
-/// Returns the PNGs and sets each event line's `image` index.
-pub fn thumbnails(input: &mut ReportInput, info: &MediaInfo, obs: &[Observation]) -> Vec<Vec<u8>> {
+/// Width of an evidence thumbnail in the report.
+pub const THUMB_WIDTH: u32 = 320;
+
+/// The listed events given a thumbnail: the most severe (by deduction per
+/// event), at most [`MAX_THUMBNAILS`], as indices into `input.events`.
+fn thumbnail_events(input: &ReportInput) -> Vec<usize> {
     let mut order: Vec<usize> = (0..input.events.len()).collect();
     order.sort_by(|&a, &b| {
         let sev = |i: usize| input.policy.iter().find(|p| p.kind == input.events[i].kind).map_or(0.0, |p| p.per_event);
         sev(b).total_cmp(&sev(a)).then(a.cmp(&b))
     });
-    let chosen: Vec<usize> = order.into_iter().take(MAX_THUMBNAILS).collect();
-    // all evidence frames in as few decoder passes as possible
-    let wanted: Vec<f64> = chosen.iter().map(|&i| input.events[i].evidence_t).collect();
-    let frames = crate::decode::frames_at(info, &wanted, 640);
+    order.truncate(MAX_THUMBNAILS);
+    order
+}
+
+/// The media times of the frames the report shows: each thumbnailed event's
+/// evidence time and, when the candidate's face is shown and was enrolled
+/// from the session, the time of that frame. The caller fetches them for
+/// [`render`].
+pub fn wanted_times(input: &ReportInput) -> Vec<f64> {
+    let mut times: Vec<f64> = thumbnail_events(input).into_iter().map(|i| input.events[i].evidence_t).collect();
+    if shows_candidate_face(input) && input.identity.reference.is_none() {
+        times.extend(input.identity.enrolled.map(|e| e.t));
+    }
+    times
+}
+
+/// The picture for exactly `t` among those handed in.
+fn picture_at(pictures: &[(f64, RgbImage)], t: f64) -> Option<&RgbImage> {
+    pictures.iter().find(|(pt, _)| *pt == t).map(|(_, img)| img)
+}
+
+/// Evidence thumbnails for the listed events: the frame at each event's
+/// evidence time (from `pictures`, of any size) with the boxes of the
+/// nearest observation drawn on it, [`THUMB_WIDTH`] wide. Returns the PNGs
+/// and sets each event line's `image` index.
+pub fn thumbnails(input: &mut ReportInput, pictures: &[(f64, RgbImage)], obs: &[Observation]) -> Vec<Vec<u8>> {
     let mut pngs = Vec::new();
-    for (i, img) in chosen.into_iter().zip(frames) {
+    for i in thumbnail_events(input) {
         let t = input.events[i].evidence_t;
-        let Some(img) = img else { continue };
-        let mut img = Arc::unwrap_or_clone(img);
+        let Some(img) = picture_at(pictures, t) else { continue };
+        let mut img = img.clone();
+        // 3 px lines on a 640-pixel frame, as wide on a smaller picture (rounded up)
+        let line = (3 * img.width().max(img.height())).div_ceil(640).max(1);
         if let Some(o) = obs.iter().min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs())) {
             // boxes were found on a frame scaled to o.width; map them to this one
             let s = img.width() as f32 / o.width.max(1) as f32;
             let boxes: Vec<_> = boxes_of(o).into_iter().map(|(b, c)| (b.map(|v| v * s), c)).collect();
-            draw_boxes(&mut img, &boxes);
+            draw_boxes_width(&mut img, &boxes, line);
         }
-        let thumb = image::imageops::thumbnail(&img, 320, (320 * img.height() / img.width().max(1)).max(1));
+        let thumb = if img.width() == THUMB_WIDTH {
+            img
+        } else {
+            image::imageops::thumbnail(&img, THUMB_WIDTH, (THUMB_WIDTH * img.height() / img.width().max(1)).max(1))
+        };
         if let Some(p) = png(&thumb) {
             input.events[i].image = Some(pngs.len());
             pngs.push(p);
@@ -503,12 +544,17 @@ pub fn face_crop(img: &RgbImage, bbox: [f32; 4]) -> Option<RgbImage> {
     Some(image::imageops::resize(&crop, tw, th, image::imageops::FilterType::Triangle))
 }
 
-/// The candidate's face for the report, when an `identity` or
-/// `candidate_changed` event is listed: the face of the reference photo (read
-/// again from its path), else the enrolled candidate's frame (decoded again
-/// from the recording).
-fn candidate_face(input: &ReportInput, info: Option<&MediaInfo>) -> Option<(String, RgbImage)> {
-    if !input.events.iter().any(|e| matches!(e.kind, EventKind::Identity | EventKind::CandidateChanged)) {
+/// Whether the candidate's face is shown: an `identity` or
+/// `candidate_changed` event is listed.
+fn shows_candidate_face(input: &ReportInput) -> bool {
+    input.events.iter().any(|e| matches!(e.kind, EventKind::Identity | EventKind::CandidateChanged))
+}
+
+/// The candidate's face for the report, when it is shown: the face of the
+/// reference photo (read again from its path), else the enrolled
+/// candidate's frame (among `pictures`).
+fn candidate_face(input: &ReportInput, pictures: &[(f64, RgbImage)]) -> Option<(String, RgbImage)> {
+    if !shows_candidate_face(input) {
         return None;
     }
     let id = &input.identity;
@@ -517,8 +563,8 @@ fn candidate_face(input: &ReportInput, info: Option<&MediaInfo>) -> Option<(Stri
         return Some(("reference photo".into(), face_crop(&img, r.bbox)?));
     }
     let e = id.enrolled?;
-    let img = frame_at(info?, e.t, 640).ok()?;
-    Some((format!("enrolled from the session (frame at {:.1} s)", e.t), face_crop(&img, e.bbox)?))
+    let img = picture_at(pictures, e.t)?;
+    Some((format!("enrolled from the session (frame at {:.1} s)", e.t), face_crop(img, e.bbox)?))
 }
 
 /// Compile the report to PDF bytes.
@@ -534,14 +580,12 @@ pub fn render_pdf(input: &ReportInput, images: Vec<Vec<u8>>) -> Result<Vec<u8>, 
         .map_err(|e| format!("PDF export: {}", e.iter().map(|d| d.message.to_string()).collect::<Vec<_>>().join("; ")))
 }
 
-/// Build thumbnails (when the recording is at hand) and compile.
-pub fn render(input: &ReportInput, info: Option<&MediaInfo>, obs: &[Observation]) -> Result<Vec<u8>, String> {
+/// Build the thumbnails from `pictures` (the frames at [`wanted_times`] that
+/// could be had, by time; none when the recording is not at hand) and compile.
+pub fn render(input: &ReportInput, pictures: &[(f64, RgbImage)], obs: &[Observation]) -> Result<Vec<u8>, String> {
     let mut input = input.clone();
-    let mut images = match info {
-        Some(info) => thumbnails(&mut input, info, obs),
-        None => Vec::new(),
-    };
-    if let Some((label, face)) = candidate_face(&input, info) {
+    let mut images = thumbnails(&mut input, pictures, obs);
+    if let Some((label, face)) = candidate_face(&input, pictures) {
         if let Some(p) = png(&face) {
             input.candidate_face = Some(CandidateFace { label, image: images.len() });
             images.push(p);

@@ -1,0 +1,518 @@
+//! Evidence pictures kept during the main pass, so that the report does not
+//! decode the recording a second time.
+//!
+//! The workers hand every analysed frame (the picture the detectors saw, at
+//! `analysis.fps`) to an [`EvidenceStore`] once they are done with it: it is
+//! shrunk to the report's thumbnail width, JPEG-encoded and appended to a
+//! temporary file; only its time, offset and length stay in memory (24 bytes
+//! a frame, about 350 KB for an hour at 4 frames a second), so memory stays
+//! flat however long the recording is. The file is removed when the store is
+//! dropped: when the analysis is done with, also after an error or a panic
+//! (and a run killed outright leaves a file the next run removes).
+//!
+//! The report asks for the frames at its events' evidence times, which are
+//! analysed-frame times ([`crate::events`] takes them from the observations),
+//! so each is found here by its exact time. [`pictures`] serves them, and
+//! decodes again only what the store does not hold: everything when there is
+//! no store (`proctor report`, rendering from saved files).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use image::RgbImage;
+
+use crate::decode::{Frame, MediaInfo};
+
+/// Width of a kept picture (the report's thumbnail width); narrower frames
+/// are kept as they are.
+pub const THUMB_WIDTH: u32 = crate::report::THUMB_WIDTH;
+/// JPEG quality of the kept pictures.
+const JPEG_QUALITY: u8 = 85;
+/// Start of a store's file name; the process id follows, so that a later
+/// run can tell the files of a killed run.
+const PREFIX: &str = "proctor-evidence-";
+/// Side of the frames decoded again when the store lacks a picture (as the
+/// report always did before there was a store).
+const DECODE_SIDE: u32 = 640;
+
+/// Where one picture is in the file.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    t: f64,
+    offset: u64,
+    len: u32,
+}
+
+struct Inner {
+    file: File,
+    /// Length of the file (where the next picture goes).
+    end: u64,
+    index: Vec<Entry>,
+    /// The first failure to keep a picture; nothing is kept after it.
+    failed: Option<String>,
+}
+
+/// Thumbnails of the analysed frames, by media time, in a temporary file
+/// that is removed when the store is dropped.
+pub struct EvidenceStore {
+    path: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+impl EvidenceStore {
+    /// A new, empty store in `dir`, under a name no other store has (the
+    /// file is created exclusively).
+    pub fn create_in(dir: &Path) -> std::io::Result<EvidenceStore> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        remove_stale(dir);
+        let pid = std::process::id();
+        loop {
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+            let name = format!("{PREFIX}{pid}-{}-{nanos:09}.jpgs", SEQ.fetch_add(1, Ordering::Relaxed));
+            let path = dir.join(name);
+            let mut options = std::fs::OpenOptions::new();
+            options.read(true).write(true).create_new(true);
+            // pictures of the candidate: readable by this user only
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&path) {
+                Ok(file) => {
+                    let inner = Inner { file, end: 0, index: Vec::new(), failed: None };
+                    return Ok(EvidenceStore { path, inner: Mutex::new(inner) });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The file the pictures are in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Number of times a picture is held for.
+    pub fn len(&self) -> usize {
+        self.lock().index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Why pictures stopped being kept (a full disk, say), if they did.
+    pub fn error(&self) -> Option<String> {
+        self.lock().failed.clone()
+    }
+
+    /// Keep the picture shown at `t`.
+    pub fn keep(&self, t: f64, img: &RgbImage) -> Result<(), String> {
+        if let Some(why) = self.error() {
+            return Err(why);
+        }
+        let jpeg = encode(img)?;
+        self.append(&[t], &jpeg)
+    }
+
+    /// Keep the pictures of consecutive frames (a worker's segment). Frames
+    /// that show the same decoded picture (a frame rate under the analysis
+    /// rate) share one copy. After a failure nothing more is kept, and the
+    /// report decodes what is missing ([`EvidenceStore::error`] says why).
+    pub fn keep_frames(&self, frames: &[Frame]) {
+        let mut i = 0;
+        while i < frames.len() {
+            let same = frames[i..].iter().take_while(|f| Arc::ptr_eq(&f.image, &frames[i].image)).count();
+            let times: Vec<f64> = frames[i..i + same].iter().map(|f| f.t).collect();
+            let kept = match self.error() {
+                Some(_) => return,
+                None => encode(&frames[i].image).and_then(|jpeg| self.append(&times, &jpeg)),
+            };
+            if let Err(why) = kept {
+                self.lock().failed.get_or_insert(why);
+                return;
+            }
+            i += same;
+        }
+    }
+
+    /// Append one JPEG, held for each of `times`.
+    fn append(&self, times: &[f64], jpeg: &[u8]) -> Result<(), String> {
+        let len = u32::try_from(jpeg.len()).map_err(|_| "a picture over 4 GB".to_string())?;
+        let mut inner = self.lock();
+        let offset = inner.end;
+        let written = inner.file.seek(SeekFrom::Start(offset)).and_then(|_| inner.file.write_all(jpeg));
+        if let Err(e) = written {
+            let why = format!("{}: {e}", self.path.display());
+            inner.failed.get_or_insert(why.clone());
+            return Err(why);
+        }
+        inner.end += u64::from(len);
+        inner.index.extend(times.iter().map(|&t| Entry { t, offset, len }));
+        Ok(())
+    }
+
+    /// The picture kept for exactly `t`, if any.
+    pub fn get(&self, t: f64) -> Option<RgbImage> {
+        let mut inner = self.lock();
+        let e = *inner.index.iter().find(|e| e.t == t)?;
+        let mut bytes = vec![0u8; e.len as usize];
+        inner.file.seek(SeekFrom::Start(e.offset)).ok()?;
+        inner.file.read_exact(&mut bytes).ok()?;
+        drop(inner);
+        image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).ok().map(|i| i.to_rgb8())
+    }
+}
+
+impl Drop for EvidenceStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `img` shrunk to [`THUMB_WIDTH`] wide (when wider), as a JPEG.
+fn encode(img: &RgbImage) -> Result<Vec<u8>, String> {
+    let small;
+    let img = if img.width() > THUMB_WIDTH {
+        small = shrink(img);
+        &small
+    } else {
+        img
+    };
+    let mut out = Vec::with_capacity(16 << 10);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
+        .encode_image(img)
+        .map_err(|e| format!("JPEG encoding: {e}"))?;
+    Ok(out)
+}
+
+/// `img` (wider than [`THUMB_WIDTH`]) shrunk to that width by area
+/// averaging. A frame exactly twice as wide (the usual 640-pixel analysis
+/// frame) takes the mean of each 2x2 block, in one pass over the rows (in a
+/// profile of an analysis of the pipeline bench's 720p clip: 0.5% of the CPU
+/// time, where the `image` crate's general thumbnail took 3.7%); other widths
+/// go through that general thumbnail.
+fn shrink(img: &RgbImage) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let th = (THUMB_WIDTH * h / w).max(1);
+    if w != 2 * THUMB_WIDTH || h < 2 {
+        return image::imageops::thumbnail(img, THUMB_WIDTH, th);
+    }
+    let row = w as usize * 3;
+    let mut out = Vec::with_capacity(THUMB_WIDTH as usize * 3 * th as usize);
+    for pair in img.as_raw().chunks_exact(2 * row).take(th as usize) {
+        let (top, bottom) = pair.split_at(row);
+        for (a, b) in top.chunks_exact(6).zip(bottom.chunks_exact(6)) {
+            for c in 0..3 {
+                let sum = u16::from(a[c]) + u16::from(a[c + 3]) + u16::from(b[c]) + u16::from(b[c + 3]);
+                out.push(((sum + 2) / 4) as u8);
+            }
+        }
+    }
+    RgbImage::from_raw(THUMB_WIDTH, th, out).expect("the buffer holds the thumbnail")
+}
+
+/// Remove the stores that runs no longer running left in `dir` (killed
+/// before they could remove them).
+fn remove_stale(dir: &Path) {
+    remove_stores(dir, |pid, modified| !crate::write::alive(pid, modified));
+}
+
+/// Remove this process's stores from `dir` (the system's temporary directory
+/// for the analyses' own), when it quits at once (a second Ctrl-C) and no
+/// store will be dropped.
+pub fn remove_own(dir: &Path) {
+    let me = std::process::id();
+    remove_stores(dir, |pid, _| pid == me);
+}
+
+fn remove_stores(dir: &Path, doomed: impl Fn(u32, Option<std::time::SystemTime>) -> bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if doomed(pid, e.metadata().ok().and_then(|m| m.modified().ok())) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// The frames shown at `times` (seconds; each a time the report asks for),
+/// for the report: from `store` where it holds them, the rest decoded again
+/// from the recording when `info` is given (at most 640 pixels on the long
+/// side). Times with no picture are left out.
+pub fn pictures(store: Option<&EvidenceStore>, info: Option<&MediaInfo>, times: &[f64]) -> Vec<(f64, RgbImage)> {
+    let mut out: Vec<(f64, RgbImage)> = Vec::with_capacity(times.len());
+    let mut missing = Vec::new();
+    for &t in times {
+        if out.iter().any(|(have, _)| *have == t) || missing.contains(&t) {
+            continue;
+        }
+        match store.and_then(|s| s.get(t)) {
+            Some(img) => out.push((t, img)),
+            None => missing.push(t),
+        }
+    }
+    if let (Some(info), false) = (info, missing.is_empty()) {
+        let decoded = crate::decode::frames_at(info, &missing, DECODE_SIDE);
+        for (t, img) in missing.into_iter().zip(decoded) {
+            if let Some(img) = img {
+                out.push((t, Arc::unwrap_or_clone(img)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn picture(w: u32, h: u32, seed: u8) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| image::Rgb([(x / 8) as u8 ^ seed, (y / 8) as u8 * 3, seed.wrapping_mul(7)]))
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    }
+
+    fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
+        assert_eq!(a.dimensions(), b.dimensions());
+        a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (*x as f64 - *y as f64).abs()).sum::<f64>() / a.as_raw().len() as f64
+    }
+
+    #[test]
+    fn a_kept_picture_comes_back_by_its_exact_time_shrunk_to_the_thumbnail_width() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvidenceStore::create_in(dir.path()).unwrap();
+        let (a, b) = (picture(640, 360, 1), picture(640, 360, 90));
+        store.keep(0.25, &a).unwrap();
+        store.keep(0.5, &b).unwrap();
+        let small = picture(161, 97, 3);
+        store.keep(0.75, &small).unwrap();
+        assert_eq!(store.len(), 3);
+        let got = store.get(0.5).expect("kept at 0.5");
+        assert_eq!(got.dimensions(), (320, 180));
+        let want = image::imageops::thumbnail(&b, 320, 180);
+        assert!(mean_abs_diff(&got, &want) < 4.0, "{}", mean_abs_diff(&got, &want));
+        // not the other picture
+        let other = image::imageops::thumbnail(&a, 320, 180);
+        assert!(mean_abs_diff(&got, &other) > 20.0);
+        // narrower than a thumbnail: kept at its own size
+        assert_eq!(store.get(0.75).unwrap().dimensions(), (161, 97));
+        // only exact times
+        assert!(store.get(0.5 + 1e-9).is_none());
+        assert!(store.get(1.0).is_none());
+    }
+
+    #[test]
+    fn a_frame_twice_the_thumbnail_width_is_shrunk_by_2x2_means_like_the_general_thumbnail() {
+        let px = |x: u32, y: u32| image::Rgb([(x * 7 + y * 13) as u8, (x * x + y) as u8, ((x ^ y) * 5) as u8]);
+        for h in [360, 481, 2] {
+            let img = RgbImage::from_fn(640, h, px);
+            let got = shrink(&img);
+            assert_eq!(got.dimensions(), (320, h / 2));
+            for (x, y) in [(0, 0), (17, (h / 2 - 1) / 2), (319, h / 2 - 1)] {
+                let (sx, sy) = (2 * x, 2 * y);
+                for c in 0..3 {
+                    let sum: u32 = [(sx, sy), (sx + 1, sy), (sx, sy + 1), (sx + 1, sy + 1)].iter().map(|&(a, b)| px(a, b).0[c] as u32).sum();
+                    assert_eq!(got.get_pixel(x, y).0[c] as u32, (sum + 2) / 4, "({x}, {y}) channel {c} of a 640x{h} frame");
+                }
+            }
+            // on a smooth picture, as the general thumbnail gives
+            let smooth = RgbImage::from_fn(640, h, |x, y| {
+                let v = |f: f32| (128.0 + 100.0 * f.sin()) as u8;
+                image::Rgb([v(x as f32 / 23.0), v(y as f32 / 17.0), v((x + y) as f32 / 41.0)])
+            });
+            let d = mean_abs_diff(&shrink(&smooth), &image::imageops::thumbnail(&smooth, 320, h / 2));
+            // (an odd height: the general thumbnail spreads the odd row over the others, this leaves it out)
+            assert!(d < if h % 2 == 0 { 1.5 } else { 3.0 }, "640x{h}: {d}");
+        }
+        // other widths: the general thumbnail
+        let odd = RgbImage::from_fn(500, 300, px);
+        assert_eq!(shrink(&odd), image::imageops::thumbnail(&odd, 320, 192));
+    }
+
+    #[test]
+    fn consecutive_frames_of_one_picture_share_one_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvidenceStore::create_in(dir.path()).unwrap();
+        let one = Arc::new(picture(640, 480, 5));
+        let two = Arc::new(picture(640, 480, 200));
+        let frame = |index: usize, image: &Arc<RgbImage>| Frame { index, t: index as f64 / 4.0, pts: 0.0, image: image.clone() };
+        store.keep_frames(&[frame(0, &one), frame(1, &one), frame(2, &two), frame(3, &one)]);
+        assert_eq!(store.len(), 4);
+        assert!(store.error().is_none());
+        let inner = store.lock();
+        let offsets: Vec<u64> = inner.index.iter().map(|e| e.offset).collect();
+        assert_eq!(offsets[0], offsets[1]);
+        assert_ne!(offsets[1], offsets[2]);
+        assert_ne!(offsets[2], offsets[3]);
+        assert_eq!(inner.end, std::fs::metadata(store.path()).unwrap().len());
+        drop(inner);
+        let back = store.get(0.25).unwrap();
+        assert!(mean_abs_diff(&back, &image::imageops::thumbnail(one.as_ref(), 320, 240)) < 4.0);
+    }
+
+    #[test]
+    fn the_file_is_removed_when_the_store_is_dropped_also_in_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvidenceStore::create_in(dir.path()).unwrap();
+        let other = EvidenceStore::create_in(dir.path()).unwrap();
+        assert_ne!(store.path(), other.path());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(store.path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{mode:o}: others may not read the candidate's pictures");
+        }
+        store.keep(0.0, &picture(64, 48, 1)).unwrap();
+        assert!(store.path().exists());
+        drop(store);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let kept = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            other.keep(0.0, &picture(64, 48, 1)).unwrap();
+            let _moved = other;
+            panic!("injected");
+        }));
+        assert!(kept.is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn stores_left_by_dead_runs_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        // pid 0 is never a user process
+        std::fs::write(dir.path().join(format!("{PREFIX}0-0-000000000.jpgs")), b"x").unwrap();
+        std::fs::write(dir.path().join("unrelated-0-0.jpgs"), b"x").unwrap();
+        let live = EvidenceStore::create_in(dir.path()).unwrap();
+        let _second = EvidenceStore::create_in(dir.path()).unwrap();
+        let left = listing(dir.path());
+        assert_eq!(left.len(), 3, "{left:?}");
+        assert!(left.contains(&"unrelated-0-0.jpgs".to_string()));
+        assert!(live.path().exists());
+        // quitting at once: this process's stores go, the rest stays
+        remove_own(dir.path());
+        assert_eq!(listing(dir.path()), ["unrelated-0-0.jpgs"]);
+    }
+
+    #[test]
+    fn pictures_come_from_the_store_without_a_recording() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EvidenceStore::create_in(dir.path()).unwrap();
+        store.keep(1.0, &picture(640, 360, 1)).unwrap();
+        store.keep(2.0, &picture(640, 360, 2)).unwrap();
+        let got = pictures(Some(&store), None, &[2.0, 7.0, 2.0, 1.0]);
+        let times: Vec<f64> = got.iter().map(|p| p.0).collect();
+        assert_eq!(times, [2.0, 1.0]);
+        assert!(pictures(None, None, &[1.0]).is_empty());
+    }
+
+    /// A face model that sees nobody and counts the stores in `dir` while it runs.
+    struct Nobody {
+        dir: PathBuf,
+        stores_seen: Arc<std::sync::atomic::AtomicUsize>,
+        fail: bool,
+    }
+
+    impl crate::detect::FaceAnalyzer for Nobody {
+        fn analyze(&self, images: &[&RgbImage]) -> anyhow::Result<Vec<Vec<crate::detect::FaceFound>>> {
+            let n = std::fs::read_dir(&self.dir).unwrap().count();
+            self.stores_seen.fetch_max(n, Ordering::Relaxed);
+            if self.fail {
+                anyhow::bail!("injected failure");
+            }
+            Ok(vec![Vec::new(); images.len()])
+        }
+        fn set_min_score(&mut self, _min_score: f32) {}
+    }
+
+    /// Settings with a [`Nobody`] face model, and its count of the stores seen.
+    fn settings(dir: &Path, fail: bool) -> (crate::analyze::Settings, Arc<std::sync::atomic::AtomicUsize>) {
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let faces = Nobody { dir: dir.to_path_buf(), stores_seen: seen.clone(), fail };
+        let models = crate::detect::Models { faces: Some(Box::new(faces)), ..Default::default() };
+        (crate::analyze::Settings { config: Default::default(), models, threads: 2 }, seen)
+    }
+
+    fn sample() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.webm")
+    }
+
+    /// The evidence of an analysis (20 s with nobody in view: a no_face
+    /// event) comes from its store and matches the frames decoded again: as
+    /// many pictures, the same pictures; the file is gone with the analysis.
+    #[test]
+    fn an_analysis_keeps_every_analysed_frame_and_the_report_gets_the_same_pictures_as_by_decoding() {
+        use crate::report::{thumbnails, wanted_times, ReportInput};
+        let dir = tempfile::tempdir().unwrap();
+        let (s, seen) = settings(dir.path(), false);
+        let a = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, Some(dir.path())).unwrap();
+        assert_eq!(seen.load(Ordering::Relaxed), 1, "the store's file exists during the analysis");
+        let store = a.evidence.as_ref().expect("a store");
+        assert!(store.error().is_none());
+        assert_eq!(store.len(), a.observations.len());
+        assert!(a.observations.iter().all(|o| store.get(o.t).is_some()));
+        assert!(a.events.iter().any(|e| e.kind == crate::events::EventKind::NoFace), "{:?}", a.events);
+
+        let input = ReportInput::from_analysis(&a, None, "now");
+        let times = wanted_times(&input);
+        assert_eq!(times.len(), a.events.len().min(crate::report::MAX_THUMBNAILS));
+        let kept = pictures(Some(store), None, &times);
+        let decoded = pictures(None, Some(&a.info), &times);
+        assert_eq!(kept.len(), times.len());
+        assert_eq!(decoded.len(), times.len());
+        for ((tk, k), (td, d)) in kept.iter().zip(&decoded) {
+            assert_eq!(tk, td);
+            let d = image::imageops::thumbnail(d, k.width(), k.height());
+            assert!(mean_abs_diff(k, &d) < 5.0, "at {tk} s: {}", mean_abs_diff(k, &d));
+        }
+        let (mut from_store, mut from_decode) = (input.clone(), input.clone());
+        let n = thumbnails(&mut from_store, &kept, &a.observations).len();
+        assert_eq!(n, times.len());
+        assert_eq!(n, thumbnails(&mut from_decode, &decoded, &a.observations).len());
+        let images = |i: &ReportInput| i.events.iter().map(|e| e.image).collect::<Vec<_>>();
+        assert_eq!(images(&from_store), images(&from_decode));
+
+        let path = store.path().to_path_buf();
+        assert!(path.starts_with(dir.path()) && path.exists());
+        drop(a);
+        assert!(!path.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_analysis_for_no_report_keeps_no_pictures_and_says_nothing_of_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, seen) = settings(dir.path(), false);
+        let a = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, None).unwrap();
+        assert!(a.evidence.is_none());
+        assert_eq!(seen.load(Ordering::Relaxed), 0);
+        assert!(a.warnings.iter().all(|w| !w.contains("evidence")), "{:?}", a.warnings);
+        // its report decodes them (as `proctor report` does)
+        let input = crate::report::ReportInput::from_analysis(&a, None, "now");
+        let times = crate::report::wanted_times(&input);
+        assert!(!times.is_empty());
+        assert_eq!(pictures(a.evidence.as_ref(), Some(&a.info), &times).len(), times.len());
+    }
+
+    #[test]
+    fn a_failed_analysis_leaves_no_store_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, seen) = settings(dir.path(), true);
+        let r = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, Some(dir.path()));
+        let e = r.err().expect("the injected failure");
+        assert!(e.to_string().contains("injected failure"), "{e}");
+        assert_eq!(seen.load(Ordering::Relaxed), 1, "the store's file existed while the models ran");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
