@@ -140,6 +140,8 @@ pub(crate) fn analyze_keeping_in(
     let started = Instant::now();
     let cfg = &settings.config;
     let info = decode::probe(path)?;
+    // kept only where that costs less CPU than decoding the pictures again
+    let evidence_dir = evidence_dir.filter(|_| crate::evidence::keeping_pays(&info));
     let evidence = evidence_dir.map(|d| crate::evidence::EvidenceStore::create_in(d).map_err(|e| format!("{}: {e}", d.display())));
     let fps = cfg.analysis.fps;
     let times = decode::sample_times(info.duration_s, fps);

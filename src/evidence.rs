@@ -26,6 +26,28 @@ use image::RgbImage;
 
 use crate::decode::{Frame, MediaInfo};
 
+/// Keeping pictures costs per analysed frame (about 0.5 s of CPU a minute of
+/// media: the shrink and the JPEG encoding), while decoding the report's few
+/// frames again costs about a pass from a keyframe per picture, whatever the
+/// length. Measured break-even (README, Evidence pictures): about 4 minutes of
+/// media with a keyframe every 10 s, 20 minutes with one every 100 s. So the
+/// store is kept up to this many keyframe intervals of media, the lower of the
+/// two ratios (24 and 12).
+const KEEP_UP_TO_KEYFRAME_GAPS: f64 = 12.0;
+/// The keyframe interval assumed when the file has no seek index (browser
+/// recordings: often a keyframe every 100 s or rarer).
+const UNINDEXED_KEYFRAME_GAP_S: f64 = 100.0;
+
+/// Whether keeping the evidence pictures of `info` costs less CPU than
+/// decoding them again after the analysis (see [`KEEP_UP_TO_KEYFRAME_GAPS`]).
+pub fn keeping_pays(info: &MediaInfo) -> bool {
+    let gap = match info.keyframes_s.len() {
+        0 | 1 => UNINDEXED_KEYFRAME_GAP_S,
+        n => info.duration_s / n as f64,
+    };
+    info.duration_s <= KEEP_UP_TO_KEYFRAME_GAPS * gap
+}
+
 /// Width of a kept picture (the report's thumbnail width); narrower frames
 /// are kept as they are.
 pub const THUMB_WIDTH: u32 = crate::report::THUMB_WIDTH;
@@ -273,6 +295,24 @@ pub fn pictures(store: Option<&EvidenceStore>, info: Option<&MediaInfo>, times: 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn pictures_are_kept_only_where_that_costs_less_than_decoding_again() {
+        let mut info = crate::decode::probe(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample.webm")).unwrap();
+        // a keyframe every 10 s: up to 2 minutes
+        info.keyframes_s = (0..6).map(|k| k as f64 * 10.0).collect();
+        info.duration_s = 60.0;
+        assert!(keeping_pays(&info));
+        info.keyframes_s = (0..60).map(|k| k as f64 * 10.0).collect();
+        info.duration_s = 600.0;
+        assert!(!keeping_pays(&info));
+        // no seek index (a browser recording): up to 20 minutes
+        info.keyframes_s.clear();
+        info.duration_s = 1200.0;
+        assert!(keeping_pays(&info));
+        info.duration_s = 3600.0;
+        assert!(!keeping_pays(&info));
+    }
     use super::*;
 
     fn picture(w: u32, h: u32, seed: u8) -> RgbImage {
