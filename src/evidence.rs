@@ -42,7 +42,8 @@ const UNINDEXED_KEYFRAME_GAP_S: f64 = 100.0;
 /// decoding them again after the analysis (see [`KEEP_UP_TO_KEYFRAME_GAPS`]).
 pub fn keeping_pays(info: &MediaInfo) -> bool {
     let gap = match info.keyframes_s.len() {
-        0 | 1 => UNINDEXED_KEYFRAME_GAP_S,
+        0 => UNINDEXED_KEYFRAME_GAP_S,
+        // one keyframe: every picture decoded again from the start
         n => info.duration_s / n as f64,
     };
     info.duration_s <= KEEP_UP_TO_KEYFRAME_GAPS * gap
@@ -312,6 +313,9 @@ mod tests {
         assert!(keeping_pays(&info));
         info.duration_s = 3600.0;
         assert!(!keeping_pays(&info));
+        // a single keyframe (no other after the first): decoding again would start at 0
+        info.keyframes_s = vec![0.0];
+        assert!(keeping_pays(&info));
     }
     use super::*;
 
