@@ -147,6 +147,16 @@ pub fn warp_roi(img: &RgbImage, roi: &Roi, out: usize, flip: bool, dst: &mut Vec
     warp_kernel(img.as_raw(), w, h, &ax, &ay, &rows, &mut dst[base..]);
 }
 
+/// Bilinear mix of the four neighbours `[top left, top right, bottom left, bottom right]`,
+/// scaled to `[0, 1]`. A function, not a closure, so that it is inlined into the wide
+/// build of [`warp_kernel`] (a closure there was called per channel and pixel).
+#[inline(always)]
+fn bilerp([p00, p10, p01, p11]: [u8; 4], fx: f32, fy: f32) -> f32 {
+    let top = p00 as f32 * (1.0 - fx) + p10 as f32 * fx;
+    let bot = p01 as f32 * (1.0 - fx) + p11 as f32 * fx;
+    (top * (1.0 - fy) + bot * fy) * (1.0 / 255.0)
+}
+
 wide_fn! {
     /// The sampling loop of [`warp_roi`]: pixel `(u, v)` at `(ax[u] − rows[v][0],
     /// ay[u] + rows[v][1])`, written to the three planes of `planes`.
@@ -168,14 +178,9 @@ wide_fn! {
                 let i = (y0 * w + x0) * 3;
                 let (p00, p10) = (&raw[i..i + 3], &raw[i + dx..i + dx + 3]);
                 let (p01, p11) = (&raw[i + dy..i + dy + 3], &raw[i + dy + dx..i + dy + dx + 3]);
-                let lerp = |ch: usize| {
-                    let top = p00[ch] as f32 * (1.0 - fx) + p10[ch] as f32 * fx;
-                    let bot = p01[ch] as f32 * (1.0 - fx) + p11[ch] as f32 * fx;
-                    (top * (1.0 - fy) + bot * fy) * (1.0 / 255.0)
-                };
-                r[u] = lerp(0);
-                g[u] = lerp(1);
-                b[u] = lerp(2);
+                r[u] = bilerp([p00[0], p10[0], p01[0], p11[0]], fx, fy);
+                g[u] = bilerp([p00[1], p10[1], p01[1], p11[1]], fx, fy);
+                b[u] = bilerp([p00[2], p10[2], p01[2], p11[2]], fx, fy);
             }
         }
     }
