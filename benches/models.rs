@@ -4,7 +4,11 @@
 //! frame, counted from the graph; YOLOX-nano 1.05, upstream's figure) and how
 //! many times cheaper a YOLOX-nano frame is than a NanoDet-g one.
 //!
-//! Run: `cargo bench --bench models` (add `-- --quick` for a short run).
+//! The group `prep` times the picture preparation around the networks (YOLOX's letterbox,
+//! the rotated crops of the face mesh and iris, YuNet's planes) on their own.
+//!
+//! Run: `cargo bench --bench models` (add `-- --quick` for a short run, `-- prep` for
+//! the preparation only).
 
 mod common;
 
@@ -15,7 +19,7 @@ use common::median_time;
 use criterion::Criterion;
 use image::RgbImage;
 use proctor::detect::face_embed::{align_chip, five_points_from_mesh, FaceEmbedder};
-use proctor::detect::landmarks::{FaceBox, LandmarkModels};
+use proctor::detect::landmarks::{warp_roi, FaceBox, LandmarkModels, Roi};
 use proctor::detect::models::{load, Which};
 use proctor::detect::objects::NanoDet;
 use proctor::detect::yolox::YoloX;
@@ -54,6 +58,25 @@ fn main() {
     let chips8 = vec![&chip; 8];
 
     let mut c = Criterion::default().configure_from_args().sample_size(10).warm_up_time(Duration::from_millis(300));
+    // the picture preparation around the networks, on a 640x360 frame (what `analyze` hands
+    // the detectors from a 16:9 recording) and the sample frame's face
+    let frame360 = image::imageops::resize(&frame, 640, 360, image::imageops::FilterType::Triangle);
+    let face_roi = Roi::face(&fb);
+    let eye_roi = Roi { size: face_roi.size * 0.25, ..face_roi };
+    let mut p = c.benchmark_group("prep");
+    p.bench_function("letterbox_360p", |b| b.iter(|| yolox.preprocess(&[&frame360], false).unwrap()));
+    p.bench_function("warp_roi_mesh", |b| b.iter(|| {
+        let mut v = Vec::new();
+        warp_roi(&frame, &face_roi, 192, false, &mut v);
+        v
+    }));
+    p.bench_function("warp_roi_iris", |b| b.iter(|| {
+        let mut v = Vec::new();
+        warp_roi(&frame, &eye_roi, 64, true, &mut v);
+        v
+    }));
+    p.bench_function("yunet_prepare_360p", |b| b.iter(|| detector.prepare(&frame360).unwrap()));
+    p.finish();
     let mut g = c.benchmark_group("models");
     g.bench_function("decode_one_frame_baseline", |b| b.iter(|| proctor::decode::frame_at(&info, 2.0, 1280).unwrap()));
     g.bench_function("yunet_b1", |b| b.iter(|| detector.detect_batch(&b1).unwrap()));

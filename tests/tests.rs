@@ -15,6 +15,7 @@ mod model_blazeface;
 mod model_face_embed;
 mod model_landmarks;
 mod model_nanodet;
+mod model_prep;
 mod model_vad;
 mod model_yolox;
 mod model_yunet;

@@ -33,6 +33,7 @@ use image::RgbImage;
 
 use super::facemesh::{self, FaceMesh};
 use super::iris::{self, Iris};
+use super::simd::wide_fn;
 
 /// Default faces per forward pass (eyes: twice that); larger inputs are split.
 pub const DEFAULT_MAX_BATCH: usize = 32;
@@ -116,32 +117,70 @@ impl Roi {
 /// Warps `roi` of `img` to an `out`×`out` CHW f32 tensor in `[0, 1]` appended to `dst`
 /// (`3·out·out` values, planes R, G, B). Bilinear, border replicate. With `flip` the
 /// result is mirrored horizontally.
+///
+/// Output pixel `(u, v)` samples `centre + R·(lx, ly)` with `lx = u·step − side/2` (mirrored
+/// with `flip`) and `ly = v·step − side/2`. The column terms `centre + (c·lx, s·lx)` are
+/// computed once per column and the row terms `(s·ly, c·ly)` once per row, in the same
+/// order of operations as the per-pixel formula, so the result is bit-identical to it; the
+/// sample point is clamped into the picture, so `as usize` is its floor (no libm `floorf`
+/// call per pixel on baseline x86-64).
 pub fn warp_roi(img: &RgbImage, roi: &Roi, out: usize, flip: bool, dst: &mut Vec<f32>) {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let base = dst.len();
-    dst.resize(base + 3 * out * out, 0.0);
-    let plane = out * out;
     let step = roi.size / out as f32;
     let half = roi.size * 0.5;
     let (s, c) = roi.angle.sin_cos();
-    let raw = img.as_raw();
-    let (wmax, hmax) = ((w - 1) as f32, (h - 1) as f32);
-    for v in 0..out {
-        let ly = v as f32 * step - half;
-        for u in 0..out {
+    let (ax, ay): (Vec<f32>, Vec<f32>) = (0..out)
+        .map(|u| {
             let su = if flip { out - 1 - u } else { u };
             let lx = su as f32 * step - half;
-            let sx = (roi.center[0] + c * lx - s * ly).clamp(0.0, wmax);
-            let sy = (roi.center[1] + s * lx + c * ly).clamp(0.0, hmax);
-            let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
-            let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
-            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
-            let px = |x: usize, y: usize, ch: usize| raw[(y * w + x) * 3 + ch] as f32;
-            let o = base + v * out + u;
-            for ch in 0..3 {
-                let top = px(x0, y0, ch) * (1.0 - fx) + px(x1, y0, ch) * fx;
-                let bot = px(x0, y1, ch) * (1.0 - fx) + px(x1, y1, ch) * fx;
-                dst[o + ch * plane] = (top * (1.0 - fy) + bot * fy) * (1.0 / 255.0);
+            (roi.center[0] + c * lx, roi.center[1] + s * lx)
+        })
+        .unzip();
+    let rows: Vec<[f32; 2]> = (0..out)
+        .map(|v| {
+            let ly = v as f32 * step - half;
+            [s * ly, c * ly]
+        })
+        .collect();
+    let base = dst.len();
+    dst.resize(base + 3 * out * out, 0.0);
+    warp_kernel(img.as_raw(), w, h, &ax, &ay, &rows, &mut dst[base..]);
+}
+
+/// Bilinear mix of the four neighbours `[top left, top right, bottom left, bottom right]`,
+/// scaled to `[0, 1]`. A function, not a closure, so that it is inlined into the wide
+/// build of [`warp_kernel`] (a closure there was called per channel and pixel).
+#[inline(always)]
+fn bilerp([p00, p10, p01, p11]: [u8; 4], fx: f32, fy: f32) -> f32 {
+    let top = p00 as f32 * (1.0 - fx) + p10 as f32 * fx;
+    let bot = p01 as f32 * (1.0 - fx) + p11 as f32 * fx;
+    (top * (1.0 - fy) + bot * fy) * (1.0 / 255.0)
+}
+
+wide_fn! {
+    /// The sampling loop of [`warp_roi`]: pixel `(u, v)` at `(ax[u] − rows[v][0],
+    /// ay[u] + rows[v][1])`, written to the three planes of `planes`.
+    fn warp_kernel(raw: &[u8], w: usize, h: usize, ax: &[f32], ay: &[f32], rows: &[[f32; 2]], planes: &mut [f32]) {
+        let out = ax.len();
+        let (r, gb) = planes.split_at_mut(out * out);
+        let (g, b) = gb.split_at_mut(out * out);
+        let (wmax, hmax) = ((w - 1) as f32, (h - 1) as f32);
+        for (v, &[sly, cly]) in rows.iter().enumerate() {
+            let o = v * out;
+            let (r, g, b) = (&mut r[o..o + out], &mut g[o..o + out], &mut b[o..o + out]);
+            for u in 0..out {
+                let sx = (ax[u] - sly).clamp(0.0, wmax);
+                let sy = (ay[u] + cly).clamp(0.0, hmax);
+                let (x0, y0) = (sx as usize, sy as usize);
+                let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+                let dx = if x0 + 1 < w { 3 } else { 0 };
+                let dy = if y0 + 1 < h { 3 * w } else { 0 };
+                let i = (y0 * w + x0) * 3;
+                let (p00, p10) = (&raw[i..i + 3], &raw[i + dx..i + dx + 3]);
+                let (p01, p11) = (&raw[i + dy..i + dy + 3], &raw[i + dy + dx..i + dy + dx + 3]);
+                r[u] = bilerp([p00[0], p10[0], p01[0], p11[0]], fx, fy);
+                g[u] = bilerp([p00[1], p10[1], p01[1], p11[1]], fx, fy);
+                b[u] = bilerp([p00[2], p10[2], p01[2], p11[2]], fx, fy);
             }
         }
     }

@@ -26,6 +26,7 @@ use image::RgbImage;
 
 use super::face_detect::iou;
 use super::nanodet;
+use super::simd::wide_fn;
 
 /// COCO class names in the order of the 80 contiguous class ids the models output.
 #[rustfmt::skip]
@@ -211,6 +212,101 @@ pub fn letterbox_on(img: &RgbImage, lb: &Letterbox, canvas_w: u32, canvas_h: u32
     let mut canvas = vec![fill; (canvas_w * canvas_h * 3) as usize];
     resize_into(img, lb.inner_width, lb.inner_height, &mut canvas, canvas_w as usize, lb.pad_x as usize, lb.pad_y as usize);
     canvas
+}
+
+/// [`resize_taps`] at a fixed `k` taps per output pixel: output `i` reads source pixels
+/// `lo[i]..lo[i] + k` with weights `w[i * k..(i + 1) * k]`. The taps are zero-padded
+/// (before or after, so that they stay inside the source); a zero weight adds exactly
+/// nothing to a sum of non-negative terms, so the sums equal the unpadded ones.
+struct FlatTaps {
+    k: usize,
+    lo: Vec<usize>,
+    w: Vec<f32>,
+}
+
+fn flat_taps(src: u32, dst: u32) -> FlatTaps {
+    let taps = resize_taps(src, dst);
+    // every output has at least one tap and at most `src`
+    let k = taps.iter().map(|(_, ws)| ws.len()).max().unwrap_or(1).max(1);
+    let mut lo = Vec::with_capacity(taps.len());
+    let mut w = vec![0f32; taps.len() * k];
+    for (i, (l, ws)) in taps.iter().enumerate() {
+        let start = (*l).min(src as usize - k);
+        let off = i * k + l - start;
+        w[off..off + ws.len()].copy_from_slice(ws);
+        lo.push(start);
+    }
+    FlatTaps { k, lo, w }
+}
+
+/// [`letterbox_on`] followed by YOLOX's `to_bgr_planes`, in one pass less: `img` resized as
+/// `lb` says onto a `canvas_w` x `canvas_h` canvas filled with `fill`, appended to `out` as
+/// CHW **BGR** f32 planes whose values are the bytes `letterbox_on` writes (rounded the
+/// same way, so the two are equal value for value). The horizontal pass goes into three
+/// planes and the vertical one runs along whole rows (it vectorises), both compiled wide
+/// when the CPU has AVX2 ([`wide_fn!`]).
+pub fn letterbox_bgr_planes(img: &RgbImage, lb: &Letterbox, canvas_w: u32, canvas_h: u32, fill: u8, out: &mut Vec<f32>) {
+    let (w, h) = img.dimensions();
+    let (nw, nh) = (lb.inner_width as usize, lb.inner_height as usize);
+    let (cw, plane) = (canvas_w as usize, (canvas_w * canvas_h) as usize);
+    let (ox, oy) = (lb.pad_x as usize, lb.pad_y as usize);
+    let ht = flat_taps(w, lb.inner_width);
+    let vt = resize_taps(h, lb.inner_height);
+    let hw = h as usize * nw;
+    let mut tmp = [Vec::with_capacity(hw), Vec::with_capacity(hw), Vec::with_capacity(hw)];
+    let [t_r, t_g, t_b] = &mut tmp;
+    resize_rows(img.as_raw(), w as usize, ht.k, &ht.lo, &ht.w, t_r, t_g, t_b);
+    let base = out.len();
+    out.resize(base + 3 * plane, fill as f32);
+    let planes = &mut out[base..];
+    for (c, t) in [&tmp[2], &tmp[1], &tmp[0]].into_iter().enumerate() {
+        let dst = &mut planes[c * plane..(c + 1) * plane];
+        for (y, (lo, ws)) in vt.iter().enumerate() {
+            let row = (oy + y) * cw + ox;
+            resize_column(t, nw, *lo, ws, &mut dst[row..row + nw]);
+        }
+    }
+    debug_assert!(oy + nh <= canvas_h as usize);
+}
+
+wide_fn! {
+    /// The horizontal pass of [`letterbox_bgr_planes`]: every row of the HWC RGB `src`
+    /// (`w` wide) resampled with the taps `(k, lo, wts)`, pushed channel by channel.
+    #[allow(clippy::too_many_arguments)]
+    fn resize_rows(src: &[u8], w: usize, k: usize, lo: &[usize], wts: &[f32], t_r: &mut Vec<f32>, t_g: &mut Vec<f32>, t_b: &mut Vec<f32>) {
+        for row in src.chunks_exact(3 * w) {
+            for (&l, ws) in lo.iter().zip(wts.chunks_exact(k)) {
+                let px = &row[l * 3..(l + k) * 3];
+                let (mut r, mut g, mut b) = (0f32, 0f32, 0f32);
+                for (p, &wt) in px.chunks_exact(3).zip(ws) {
+                    r += wt * p[0] as f32;
+                    g += wt * p[1] as f32;
+                    b += wt * p[2] as f32;
+                }
+                t_r.push(r);
+                t_g.push(g);
+                t_b.push(b);
+            }
+        }
+    }
+}
+
+wide_fn! {
+    /// The vertical pass of [`letterbox_bgr_planes`] for one output row of one channel:
+    /// `dst[x] = round(Σ ws[j] · t[(lo + j) · nw + x])`, clamped to 0..=255 as a byte is.
+    fn resize_column(t: &[f32], nw: usize, lo: usize, ws: &[f32], dst: &mut [f32]) {
+        dst.fill(0.0);
+        for (j, &wt) in ws.iter().enumerate() {
+            let src = &t[(lo + j) * nw..(lo + j + 1) * nw];
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d += wt * v;
+            }
+        }
+        for d in dst.iter_mut() {
+            // floor of a value clamped to 0..=255 is its truncation (no libm call)
+            *d = (*d + 0.5).clamp(0.0, 255.0) as i32 as f32;
+        }
+    }
 }
 
 /// NanoDet normalisation, applied per BGR channel.

@@ -50,7 +50,7 @@ use image::RgbImage;
 
 use super::ops::{max_pool_same, space_to_depth_2x2, Conv3x3, Depthwise, Padding, SpaceToDepth};
 use super::objects::{
-    letterbox_on, Letterbox, ObjectDetection, ObjectModel, Placement, COCO_LABELS,
+    letterbox_bgr_planes, Letterbox, ObjectDetection, ObjectModel, Placement, COCO_LABELS,
 };
 
 pub const INPUT_SIZE: usize = 416;
@@ -579,7 +579,7 @@ impl YoloX {
         let ch = up(boxes.iter().map(|b| b.inner_height).max().unwrap_or(size));
         let mut data = Vec::with_capacity(images.len() * 3 * (cw * ch) as usize);
         for (img, lb) in images.iter().zip(&boxes) {
-            to_bgr_planes(&letterbox_on(img, lb, cw, ch, PAD_VALUE), &mut data);
+            letterbox_bgr_planes(img, lb, cw, ch, PAD_VALUE, &mut data);
         }
         let x = Tensor::from_vec(data, (images.len(), 3, ch as usize, cw as usize), &Device::Cpu)?
             .to_device(&self.device)?;

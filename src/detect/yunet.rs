@@ -354,12 +354,13 @@ impl YuNetDetector {
         let (pad_w, pad_h) = (nw.div_ceil(DIVISOR) * DIVISOR, nh.div_ceil(DIVISOR) * DIVISOR);
         let plane = pad_w * pad_h;
         let mut data = vec![0f32; 3 * plane];
+        let (b, gr) = data.split_at_mut(plane);
+        let (g, r) = gr.split_at_mut(plane);
         for (y, row) in img.as_raw().chunks_exact(nw * 3).enumerate() {
-            for (x, px) in row.chunks_exact(3).enumerate() {
-                let i = y * pad_w + x;
-                data[i] = px[2] as f32; // B
-                data[plane + i] = px[1] as f32; // G
-                data[2 * plane + i] = px[0] as f32; // R
+            let o = y * pad_w..y * pad_w + nw;
+            let planes = b[o.clone()].iter_mut().zip(&mut g[o.clone()]).zip(&mut r[o]);
+            for (px, ((b, g), r)) in row.chunks_exact(3).zip(planes) {
+                (*b, *g, *r) = (px[2] as f32, px[1] as f32, px[0] as f32);
             }
         }
         Ok(Prepared { data, pad_w, pad_h, scale: [w as f32 / nw as f32, h as f32 / nh as f32], width: w, height: h })
