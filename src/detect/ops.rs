@@ -363,7 +363,7 @@ pub fn max_pool_same(x: &Tensor, k: usize) -> Result<Tensor> {
 }
 
 /// How [`space_to_depth_2x2`] numbers its output channels: the input pixel
-/// `(2y + dy, 2x + dx)` of channel `c` (of `C`) lands in channel
+/// `(2y + dy, 2x + dx)` of channel `c` (of `C`) lands in channel:
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpaceToDepth {
     /// `4c + 2dy + dx` (a 2x2 stride-2 convolution's im2col, OIHW order: the
@@ -670,7 +670,6 @@ mod tests {
         VarBuilder::from_tensors(map, DType::F32, &Device::Cpu)
     }
 
-    /// The 2x2 pool against candle's on even and odd sizes.
     #[test]
     fn max_pool_same_matches_padded_candle_pool() {
         for (h, w) in [(13, 8), (3, 2), (1, 1), (6, 6)] {
@@ -699,6 +698,7 @@ mod tests {
         assert_eq!(y[6 * 4], 16.0 + 4.0);
     }
 
+    /// The 2x2 pool against candle's on even and odd sizes.
     #[test]
     fn max_pool_2x2_matches_candle() {
         for (h, w) in [(8, 8), (7, 9), (3, 2), (2, 2)] {
@@ -809,4 +809,3 @@ mod tests {
         assert!(y.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6), "{y:?}");
     }
 }
-
