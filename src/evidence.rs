@@ -244,27 +244,19 @@ fn shrink(img: &RgbImage) -> RgbImage {
 /// Remove the stores that runs no longer running left in `dir` (killed
 /// before they could remove them).
 fn remove_stale(dir: &Path) {
-    remove_stores(dir, |pid, modified| !crate::write::alive(pid, modified));
+    crate::write::remove_owned(dir, store_owner, crate::write::Leftovers::OfDeadRuns);
 }
 
 /// Remove this process's stores from `dir` (the system's temporary directory
 /// for the analyses' own), when it quits at once (a second Ctrl-C) and no
 /// store will be dropped.
 pub fn remove_own(dir: &Path) {
-    let me = std::process::id();
-    remove_stores(dir, |pid, _| pid == me);
+    crate::write::remove_owned(dir, store_owner, crate::write::Leftovers::OfThisProcess);
 }
 
-fn remove_stores(dir: &Path, doomed: impl Fn(u32, Option<std::time::SystemTime>) -> bool) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
-        if doomed(pid, e.metadata().ok().and_then(|m| m.modified().ok())) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+/// The process id a store's name was made with (`<PREFIX><pid>-...`).
+fn store_owner(name: &str) -> Option<u32> {
+    name.strip_prefix(PREFIX)?.split('-').next()?.parse().ok()
 }
 
 /// The frames shown at `times` (seconds; each a time the report asks for),

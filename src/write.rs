@@ -246,7 +246,7 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, candidate: Option<&str>, 
 
 /// Whether a process with this id is running (Linux: /proc; elsewhere a
 /// temporary is taken as stale once it is a day old).
-pub(crate) fn alive(pid: u32, modified: Option<std::time::SystemTime>) -> bool {
+fn alive(pid: u32, modified: Option<std::time::SystemTime>) -> bool {
     if pid == std::process::id() {
         return true;
     }
@@ -270,22 +270,39 @@ fn temp_owner(name: &str) -> Option<u32> {
 
 /// Remove temporaries in `dir` left by runs that are no longer running.
 pub fn clean_stale(dir: &Path) {
-    remove_temps(dir, |pid, modified| !alive(pid, modified));
+    remove_owned(dir, temp_owner, Leftovers::OfDeadRuns);
 }
 
 /// Remove this process's own temporaries in `dir` (after a second Ctrl-C).
 pub fn clean_own(dir: &Path) {
-    let me = std::process::id();
-    remove_temps(dir, |pid, _| pid == me);
+    remove_owned(dir, temp_owner, Leftovers::OfThisProcess);
 }
 
-fn remove_temps(dir: &Path, doomed: impl Fn(u32, Option<std::time::SystemTime>) -> bool) {
+/// Whose leftovers [`remove_owned`] removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Leftovers {
+    /// Those of processes no longer running ([`alive`] says no).
+    OfDeadRuns,
+    /// This process's own (it quits at once and will not drop them).
+    OfThisProcess,
+}
+
+/// Remove the entries of `dir` (files, or directories with what they hold)
+/// whose name `owner` reads a process id from, when `whose` covers that
+/// process: the output temporaries here, the evidence stores in
+/// `crate::evidence`.
+pub(crate) fn remove_owned(dir: &Path, owner: impl Fn(&str) -> Option<u32>, whose: Leftovers) {
+    let me = std::process::id();
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = temp_owner(&name) else { continue };
+        let Some(pid) = owner(&name) else { continue };
         let meta = e.metadata().ok();
-        if doomed(pid, meta.as_ref().and_then(|m| m.modified().ok())) {
+        let doomed = match whose {
+            Leftovers::OfDeadRuns => !alive(pid, meta.as_ref().and_then(|m| m.modified().ok())),
+            Leftovers::OfThisProcess => pid == me,
+        };
+        if doomed {
             let p = e.path();
             let _ = if meta.is_some_and(|m| m.is_dir()) { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
         }
