@@ -403,8 +403,7 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
         let _ = ctrlc::set_handler(move || {
             if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
                 // quit now, leaving no temporaries of this run behind
-                crate::batch::clean_own_temporaries(&outdir);
-                std::process::exit(EXIT_INTERRUPTED as i32);
+                crate::output::quit_now(|| crate::batch::clean_own_temporaries(&outdir), EXIT_INTERRUPTED as i32);
             }
             crate::warn!("proctor: interrupted: finishing the recordings under way (Ctrl-C again to quit now)");
         });

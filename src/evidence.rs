@@ -101,7 +101,7 @@ impl EvidenceStore {
             // pictures of the candidate: readable by this user only
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match options.open(&path) {
+            match crate::output::fs_step(|| options.open(&path)) {
                 Ok(file) => {
                     let inner = Inner { file, end: 0, index: Vec::new(), failed: None };
                     return Ok(EvidenceStore { path, inner: Mutex::new(inner) });

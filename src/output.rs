@@ -14,6 +14,35 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
+/// Set once the process quits at once (a second Ctrl-C); the lock is held
+/// while its temporaries are removed.
+static QUITTING: std::sync::RwLock<bool> = std::sync::RwLock::new(false);
+
+/// Run `step`, one file-system change that makes or moves a temporary (a
+/// create, a rename), unless the process is quitting at once: then the
+/// calling thread waits for the exit instead, so nothing is made after
+/// [`quit_now`] has removed this process's temporaries.
+pub fn fs_step<T>(step: impl FnOnce() -> T) -> T {
+    let quitting = QUITTING.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if *quitting {
+        drop(quitting);
+        loop {
+            std::thread::park();
+        }
+    }
+    step()
+}
+
+/// End the process now with `code`, after `clean` has removed its
+/// temporaries. Steps under way in other threads finish first; later ones
+/// never start ([`fs_step`]).
+pub fn quit_now(clean: impl FnOnce(), code: i32) -> ! {
+    let mut quitting = QUITTING.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    *quitting = true;
+    clean();
+    std::process::exit(code)
+}
+
 /// Write `path` through `write`, atomically.
 pub fn write_atomic<F>(path: &Path, write: F) -> Result<()>
 where
@@ -21,13 +50,13 @@ where
 {
     let tmp = temp_path(path);
     let out = (|| {
-        let file = File::create(&tmp).map_err(|e| e.to_string())?;
+        let file = fs_step(|| File::create(&tmp)).map_err(|e| e.to_string())?;
         let mut w = BufWriter::new(file);
         write(&mut w)?;
         w.flush().map_err(|e| e.to_string())?;
         let file = w.into_inner().map_err(|e| e.to_string())?;
         file.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+        fs_step(|| std::fs::rename(&tmp, path)).map_err(|e| e.to_string())
     })();
     if out.is_err() {
         let _ = std::fs::remove_file(&tmp);
