@@ -208,9 +208,12 @@ fn encode(img: &RgbImage) -> Result<Vec<u8>, String> {
     } else {
         img
     };
+    let (Ok(w), Ok(h)) = (u16::try_from(img.width()), u16::try_from(img.height())) else {
+        return Err(format!("a {}x{} picture is too large for JPEG", img.width(), img.height()));
+    };
     let mut out = Vec::with_capacity(16 << 10);
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
-        .encode_image(img)
+    jpeg_encoder::Encoder::new(&mut out, JPEG_QUALITY)
+        .encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| format!("JPEG encoding: {e}"))?;
     Ok(out)
 }
