@@ -16,6 +16,11 @@
 //! duration; a keyframe every 100 s) and prints the hour's wall time against
 //! 60x the minute's and its peak RSS (VmHWM, sampled every 0.1 s).
 //!
+//! With `PROCTOR_BENCH_RATES=1` it also times `proctor analyze` with the
+//! detectors' rates halved, one at a time and together (the README's "What
+//! 2.0x would cost"): six rounds, each setting once a round, interleaved
+//! with ffmpeg; the minimum wall time and CPU time (user + sys) of each.
+//!
 //! Generated media is cached in target/bench-media/. Run:
 //! `cargo bench --profile dev --bench pipeline` (add `PROCTOR_BENCH_LONG=1`
 //! for the hour; it takes about 15 minutes on 2 cores).
@@ -154,5 +159,71 @@ fn main() {
             h_kb / 1024
         );
     }
+    if std::env::var_os("PROCTOR_BENCH_RATES").is_some() {
+        rates(&proctor, hd_s, &out);
+    }
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The settings of "What 2.0x would cost": a name and a configuration file's text.
+const RATE_SETTINGS: [(&str, &str); 7] = [
+    ("defaults", ""),
+    ("face_detect_fps = 0.5", "[analysis]\nface_detect_fps = 0.5\n"),
+    ("identity_fps = 0.25", "[analysis]\nidentity_fps = 0.25\n"),
+    ("face_crop = false", "[objects]\nface_crop = false\n"),
+    ("object_fps = 0.5", "[analysis]\nobject_fps = 0.5\n"),
+    ("the first three", "[analysis]\nface_detect_fps = 0.5\nidentity_fps = 0.25\n[objects]\nface_crop = false\n"),
+    ("all four", "[analysis]\nface_detect_fps = 0.5\nidentity_fps = 0.25\nobject_fps = 0.5\n[objects]\nface_crop = false\n"),
+];
+
+/// CPU time (user + sys) of the waited-for children so far.
+fn children_cpu() -> Duration {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_CHILDREN is a valid `who`.
+    let ru = unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, ru.as_mut_ptr());
+        ru.assume_init()
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Wall and CPU time of one run.
+fn timed(program: &Path, args: &[&str]) -> (Duration, Duration) {
+    let (t, cpu) = (Instant::now(), children_cpu());
+    run(program, args);
+    (t.elapsed(), children_cpu() - cpu)
+}
+
+fn rates(proctor: &Path, clip: &str, out: &Path) {
+    std::fs::create_dir_all(out).unwrap();
+    let configs: Vec<PathBuf> = RATE_SETTINGS
+        .iter()
+        .enumerate()
+        .map(|(i, (_, text))| {
+            let p = out.join(format!("rates-{i}.toml"));
+            std::fs::write(&p, text).unwrap();
+            p
+        })
+        .collect();
+    let out_s = out.join("rates-out");
+    let mut ffmpeg = (Duration::MAX, Duration::MAX);
+    let mut best = vec![(Duration::MAX, Duration::MAX); RATE_SETTINGS.len()];
+    let min = |a: (Duration, Duration), b: (Duration, Duration)| (a.0.min(b.0), a.1.min(b.1));
+    for _ in 0..6 {
+        ffmpeg = min(ffmpeg, timed(Path::new("ffmpeg"), &["-v", "error", "-i", clip, "-f", "null", "-"]));
+        for (b, cfg) in best.iter_mut().zip(&configs) {
+            *b = min(*b, timed(proctor, &["analyze", clip, "-q", "-o", out_s.to_str().unwrap(), "--config", cfg.to_str().unwrap()]));
+        }
+    }
+    println!("\nproctor analyze with the detectors' rates halved (minimum of 6 interleaved runs each):");
+    println!("  ffmpeg -i FILE -f null -: {:.2} s wall, {:.2} s CPU", ffmpeg.0.as_secs_f64(), ffmpeg.1.as_secs_f64());
+    for ((name, _), (wall, cpu)) in RATE_SETTINGS.iter().zip(best) {
+        println!(
+            "  {name}: {:.2} s wall = {:.2}x ffmpeg, {:.2} s CPU",
+            wall.as_secs_f64(),
+            wall.as_secs_f64() / ffmpeg.0.as_secs_f64(),
+            cpu.as_secs_f64()
+        );
+    }
 }
