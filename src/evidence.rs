@@ -27,12 +27,15 @@ use image::RgbImage;
 use crate::decode::{Frame, MediaInfo};
 
 /// Keeping pictures costs per analysed frame (about 0.5 s of CPU a minute of
-/// media: the shrink and the JPEG encoding), while decoding the report's few
-/// frames again costs about a pass from a keyframe per picture, whatever the
-/// length. Measured break-even (README, Evidence pictures): about 4 minutes of
-/// media with a keyframe every 10 s, 20 minutes with one every 100 s. So the
-/// store is kept up to this many keyframe intervals of media, the lower of the
-/// two ratios (24 and 12).
+/// media, the shrink and the JPEG encoding, as measured with the `image`
+/// crate's encoder), while decoding the report's few frames again costs about
+/// a pass from a keyframe per picture, whatever the length. Measured
+/// break-even (README, Evidence pictures): about 4 minutes of media with a
+/// keyframe every 10 s, 20 minutes with one every 100 s. So the store is kept
+/// up to this many keyframe intervals of media, the lower of the two ratios
+/// (24 and 12). The pictures are now encoded by `jpeg-encoder`, about three
+/// times cheaper: the break-even lies further out and has not been measured
+/// again, so this line keeps fewer pictures than would pay.
 const KEEP_UP_TO_KEYFRAME_GAPS: f64 = 12.0;
 /// The keyframe interval assumed when the file has no seek index (browser
 /// recordings: often a keyframe every 100 s or rarer).
@@ -291,6 +294,7 @@ pub fn pictures(store: Option<&EvidenceStore>, info: Option<&MediaInfo>, times: 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn pictures_are_kept_only_where_that_costs_less_than_decoding_again() {
@@ -312,7 +316,6 @@ mod tests {
         info.keyframes_s = vec![0.0];
         assert!(keeping_pays(&info));
     }
-    use super::*;
 
     fn picture(w: u32, h: u32, seed: u8) -> RgbImage {
         RgbImage::from_fn(w, h, |x, y| image::Rgb([(x / 8) as u8 ^ seed, (y / 8) as u8 * 3, seed.wrapping_mul(7)]))

@@ -587,7 +587,7 @@ pub fn join_large_phones(dets: Vec<ObjectDetection>, width: u32, height: u32, mi
 mod face_crop_tests {
     use super::*;
 
-    fn det(class_id: usize, score: f32, bbox: [f32; 4]) -> ObjectDetection {
+    pub(super) fn det(class_id: usize, score: f32, bbox: [f32; 4]) -> ObjectDetection {
         ObjectDetection { class_id, class_name: COCO_LABELS[class_id], score, bbox }
     }
 
@@ -648,11 +648,8 @@ mod face_crop_tests {
 
 #[cfg(test)]
 mod large_phone_tests {
+    use super::face_crop_tests::det;
     use super::*;
-
-    fn det(class_id: usize, score: f32, bbox: [f32; 4]) -> ObjectDetection {
-        ObjectDetection { class_id, class_name: COCO_LABELS[class_id], score, bbox }
-    }
 
     #[test]
     fn a_large_phone_split_between_phone_and_remote_is_one_phone() {
