@@ -27,6 +27,9 @@ pub struct Outputs {
     /// `<id>.embeddings.parquet`, only with `--save-embeddings`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<PathBuf>,
+    /// `<id>.review.html`, unless `--no-review-page`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<PathBuf>,
 }
 
 /// What to write besides the five files every analysis writes.
@@ -35,6 +38,8 @@ pub struct WriteOptions {
     /// Write the face descriptors (`<id>.embeddings.parquet`). Off by default:
     /// descriptors are biometric data.
     pub save_embeddings: bool,
+    /// Do not write the review page (`<id>.review.html`).
+    pub no_review_page: bool,
 }
 
 impl Outputs {
@@ -47,6 +52,7 @@ impl Outputs {
             summary: p("summary.json"),
             report: p("report.pdf"),
             embeddings: None,
+            review: None,
         }
     }
 }
@@ -167,8 +173,10 @@ pub fn write_all_with(a: &Analysis, outdir: &Path, candidate: Option<&str>, opts
         if out.report.exists() {
             std::fs::remove_file(&out.report).map_err(|e| out_err(&out.report, e))?;
         }
-        if let (Some(from), Some(to)) = (&tmp.embeddings, &out.embeddings) {
-            crate::output::fs_step(|| std::fs::rename(from, to)).map_err(|e| out_err(to, e))?;
+        for (from, to) in [(&tmp.embeddings, &out.embeddings), (&tmp.review, &out.review)] {
+            if let (Some(from), Some(to)) = (from, to) {
+                crate::output::fs_step(|| std::fs::rename(from, to)).map_err(|e| out_err(to, e))?;
+            }
         }
         for (from, to) in [
             (&tmp.frames, &out.frames),
@@ -195,6 +203,11 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, candidate: Option<&str>, 
         write_parquet(&dir.join(&name), &mut crate::timeline::embeddings_frame(&a.recording, &a.observations))?;
         tmp.embeddings = Some(dir.join(&name));
         out.embeddings = Some(outdir.join(&name));
+    }
+    if !opts.no_review_page {
+        let name = format!("{}.review.html", a.recording);
+        out.review = Some(outdir.join(&name));
+        tmp.review = Some(dir.join(&name));
     }
     write_parquet(&tmp.frames, &mut frames_frame(&a.recording, &a.observations))?;
     write_parquet(&tmp.detections, &mut detections_frame(&a.recording, &a.observations))?;
@@ -238,6 +251,9 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, candidate: Option<&str>, 
     let input = ReportInput::from_analysis(a, candidate, &analysed_at);
     // the frames the report shows, kept during the analysis (decoded again only if missing)
     let pictures = crate::evidence::pictures(a.evidence.as_ref(), Some(&a.info), &report::wanted_times(&input));
+    if tmp.review.is_some() {
+        crate::review::page::write_page(a, dir, outdir, candidate, &pictures)?;
+    }
     let pdf = report::render(&input, &pictures, &a.observations)
         .map_err(|why| crate::error::Error::new(&out.report, crate::error::ErrorKind::Output(why)))?;
     write_bytes(&tmp.report, &pdf)?;

@@ -23,4 +23,5 @@ mod outputs;
 mod phones;
 mod readme;
 mod reliability;
+mod review;
 mod voices;
