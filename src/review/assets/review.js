@@ -95,7 +95,7 @@
     const b = el('button', '', label); b.type = 'button'; b.title = title; b.addEventListener('click', fn); controls.appendChild(b); return b;
   }
   btn('◀ Prev', 'Previous event (k or p)', () => step(-1));
-  btn('⏯', 'Play / pause (space)', togglePlay);
+  btn('Play / pause', 'Play / pause (space)', togglePlay);
   btn('Next ▶', 'Next event (j or n)', () => step(1));
   btn('−5 s', 'Back 5 s (Shift+←; ← is 2 s)', () => seek(now() - 5));
   btn('+5 s', 'Forward 5 s (Shift+→; → is 2 s)', () => seek(now() + 5));
@@ -139,7 +139,7 @@
     const axis = $('#axis'); axis.textContent = '';
     const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
     const stepS = steps.find((s) => dur / s <= 10) || 7200;
-    for (let t = 0; t <= dur; t += stepS) {
+    for (let t = 0; t <= dur * 0.97; t += stepS) {
       const s = el('span', '', fmt(t).replace(/\.0$/, ''));
       s.style.left = (t / dur * 100) + '%';
       axis.appendChild(s);
@@ -228,20 +228,22 @@
   listhead.appendChild(el('span', 'keys', 'j/k next/previous · space play · c/x confirm/dismiss · ? keys'));
   function updateCount() {
     let shown = 0, done = 0;
-    for (const li of rows) if (!li.hidden) { shown++; if (li.dataset.verdict) done++; }
-    countEl.textContent = shown + ' events, ' + done + ' reviewed';
+    for (const e of D.events) if (!hidden.has(e.k)) { shown++; if (verdictOf(e)) done++; }
+    countEl.textContent = shown + ' events, ' + done + ' reviewed' + (built < D.events.length ? ' (listing…)' : '');
   }
   function verdictOf(e) { return decisions.get(keyOf(e.k, e.s, e.e)); }
   function paintVerdict(li, e) {
+    if (!li) return;
     const d = verdictOf(e);
-    if (d) li.dataset.verdict = d.verdict; else delete li.dataset.verdict;
-    for (const b of li.querySelectorAll('button[data-verdict]')) b.classList.toggle('on', !!d && d.verdict === b.dataset.verdict);
-    const st = li.querySelector('.vstate');
-    st.className = 'vstate' + (d ? ' ' + d.verdict : '');
-    st.textContent = d ? d.verdict + (d.reviewer ? ' by ' + d.reviewer : '') : '';
+    if (d) li.dataset.verdict = d.verdict; else if (li.dataset.verdict) delete li.dataset.verdict;
+    if (!d && !li._painted) return;
+    li._painted = !!d;
+    for (const b of li._buttons) b.classList.toggle('on', !!d && d.verdict === b.dataset.verdict);
+    li._state.className = 'vstate' + (d ? ' ' + d.verdict : '');
+    li._state.textContent = d ? d.verdict + (d.reviewer ? ' by ' + d.reviewer : '') : '';
   }
-  const frag = document.createDocumentFragment();
-  D.events.forEach((e, i) => {
+  function makeRow(i) {
+    const e = D.events[i];
     const li = el('li', 'ev');
     li.tabIndex = -1;
     li.dataset.i = String(i);
@@ -249,6 +251,7 @@
     li.dataset.start = String(e.s);
     li.dataset.end = String(e.e);
     li.style.borderLeftColor = color(e.k);
+    if (hidden.has(e.k)) li.hidden = true;
     if (e.p >= 0) {
       const img = el('img'); img.src = D.pics[e.p]; img.alt = e.k + ' at ' + fmt(e.t); img.loading = 'lazy'; img.decoding = 'async';
       li.appendChild(img);
@@ -256,27 +259,46 @@
     const body = el('div', 'body');
     const top = el('div', 'top');
     const kind = el('span', 'kind', e.k); kind.style.color = color(e.k); top.appendChild(kind);
-    top.appendChild(el('span', 'when', fmt(e.s) + '–' + fmt(e.e) + ' (' + (e.e - e.s).toFixed(1) + ' s)'));
-    top.appendChild(el('span', 'conf', 'confidence ' + e.c.toFixed(2)));
+    top.appendChild(document.createTextNode(' ' + fmt(e.s) + '–' + fmt(e.e) + ' (' + (e.e - e.s).toFixed(1) + ' s) · confidence ' + e.c.toFixed(2)));
     body.appendChild(top);
     body.appendChild(el('div', 'detail', e.d || ''));
-    const rule = KIND[e.k] ? KIND[e.k].rule : '';
-    const ru = el('div', 'rule', 'Rule: ' + rule); ru.title = rule; body.appendChild(ru);
+    body.appendChild(el('div', 'rule', 'Rule: ' + (KIND[e.k] ? KIND[e.k].rule : '')));
     const v = el('div', 'verdicts');
-    for (const [verdict, label] of [['confirmed', 'Confirm'], ['dismissed', 'Dismiss']]) {
+    li._buttons = [];
+    for (const [verdict, label] of VERDICTS) {
       const b = el('button', '', label); b.type = 'button'; b.dataset.verdict = verdict;
       b.disabled = !desk; b.title = desk ? label + ' this event (' + (verdict === 'confirmed' ? 'c' : 'x') + ')' : 'Read-only: open this page through `proctor review`';
       v.appendChild(b);
+      li._buttons.push(b);
     }
-    v.appendChild(el('span', 'vstate', ''));
+    li._state = el('span', 'vstate', '');
+    v.appendChild(li._state);
     body.appendChild(v);
     li.appendChild(body);
-    rows.push(li);
     paintVerdict(li, e);
-    frag.appendChild(li);
-  });
-  listEl.appendChild(frag);
-  if (!D.events.length) listEl.appendChild(el('li', 'ev', 'No events: nothing was flagged in this recording.'));
+    return li;
+  }
+  const VERDICTS = [['confirmed', 'Confirm'], ['dismissed', 'Dismiss']];
+  // rows are built in slices, so that a page of thousands of events answers at once;
+  // an event asked for before its slice is built is built on the spot
+  let built = 0;
+  function buildUpTo(n) {
+    n = Math.min(n, D.events.length);
+    if (n <= built) return;
+    const frag = document.createDocumentFragment();
+    for (let i = built; i < n; i++) { const li = makeRow(i); rows.push(li); frag.appendChild(li); }
+    built = n;
+    listEl.appendChild(frag);
+  }
+  function buildRest() {
+    buildUpTo(built + 400);
+    updateCount();
+    if (built < D.events.length) setTimeout(buildRest, 0);
+    else { ready = true; document.body.dataset.ready = 'true'; }
+  }
+  let ready = false;
+  buildUpTo(200);
+  if (!D.events.length) listEl.appendChild(el('li', 'empty', 'No events: nothing was flagged in this recording.'));
   listEl.addEventListener('click', (ev) => {
     const li = ev.target.closest('li.ev');
     if (!li || li.dataset.i === undefined) return;
@@ -321,6 +343,7 @@
   }
   function select(i, play) {
     if (i < 0 || i >= D.events.length) return;
+    buildUpTo(i + 1);
     if (sel >= 0) rows[sel].classList.remove('current');
     sel = i;
     const li = rows[i];
@@ -336,7 +359,7 @@
     for (;;) {
       i += dir;
       if (i < 0 || i >= D.events.length) return;
-      if (!rows[i].hidden) { select(i, true); return; }
+      if (!hidden.has(D.events[i].k)) { select(i, true); return; }
     }
   }
 
@@ -411,7 +434,8 @@
   video.addEventListener('seeked', drawCursor);
   window.addEventListener('resize', drawTimeline);
   drawAxis(); drawSignals(); drawTimeline(); drawCursor(); showCurrent(); updateCount();
+  setTimeout(buildRest, 0);
   refresh();
   // for scripts and tests: the page's state
-  window.proctorReview = { events: D.events, selected: () => sel, select: select, decisions: () => Array.from(decisions.values()), served: !!desk };
+  window.proctorReview = { events: D.events, selected: () => sel, select: select, decisions: () => Array.from(decisions.values()), served: !!desk, ready: () => ready };
 })();
