@@ -9,6 +9,7 @@ packages=(
   ffmpeg                                     # fixtures and the decode benchmark baseline
   poppler-utils                              # pdftotext/pdftoppm, used by the tests
   fonts-droid-fallback                       # optional CJK fallback for names in reports
+  chromium chromium-driver python3           # browser tests of the review pages (tests/review.rs)
 )
 
 missing=()
