@@ -263,6 +263,10 @@ async fn route(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
     let header_token = req.headers().get("x-proctor-token").and_then(|v| v.to_str().ok()).map(str::to_string);
     let ok = |t: &Option<String>| t.as_deref().is_some_and(|t| same(t, &desk.token));
     let path = req.uri().path().to_string();
+    if path == "/favicon.ico" {
+        // asked for by browsers on their own; an empty answer keeps their consoles clean
+        return full(StatusCode::NO_CONTENT, "image/x-icon", Bytes::new());
+    }
     if req.method() == Method::POST {
         // a change needs the token itself, not only the cookie
         if !ok(&header_token) {

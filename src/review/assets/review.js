@@ -225,7 +225,7 @@
   const rows = [];
   const listhead = $('#listhead');
   const countEl = el('span', '', ''); listhead.appendChild(countEl);
-  listhead.appendChild(el('span', 'keys', 'j/k next/previous · space play · c/x confirm/dismiss · ? keys'));
+  listhead.appendChild(el('span', 'keys', 'j/k next · c/x verdict · ? keys'));
   function updateCount() {
     let shown = 0, done = 0;
     for (const e of D.events) if (!hidden.has(e.k)) { shown++; if (verdictOf(e)) done++; }
