@@ -417,7 +417,8 @@ fn process(
         if photo.is_none() && !matches!(opts.references, ReferenceSource::None) {
             a.warnings.insert(0, format!("{}: the candidate was enrolled from the recording instead", opts.references.describe()));
         }
-        write_all_with(&a, rec_dir, candidate.as_deref(), &opts.write)?;
+        a.candidate = candidate.clone();
+        write_all_with(&a, rec_dir, &opts.write)?;
         write_partition(&opts.outdir, &item.id, &a.events)?;
         Ok(a)
     });
@@ -530,7 +531,7 @@ pub fn write_archive(outdir: &Path, rows: &[Row]) -> Result<()> {
     let mut rows = rows.to_vec();
     rows.sort_by(|a, b| a.id.cmp(&b.id));
     write_parquet(&outdir.join("summary.parquet"), &mut summary_frame(&rows))?;
-    crate::review::index::write_index(outdir, &rows)
+    crate::review::index::write_index(outdir)
 }
 
 /// Merge shard outputs: the union of their manifests (last line per id wins)

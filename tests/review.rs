@@ -70,8 +70,6 @@ fn analyze_writes_a_self_contained_review_page() {
         assert!(data["pics"][p as usize].as_str().unwrap().starts_with("data:image/jpeg;base64,/9j/"));
     }
     assert!(data["signals"].as_array().unwrap().iter().any(|s| s["name"] == "faces"));
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("sample.summary.json")).unwrap()).unwrap();
-    assert!(summary["outputs"]["review"].as_str().unwrap().ends_with("sample.review.html"));
 }
 
 #[test]

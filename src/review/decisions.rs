@@ -22,7 +22,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::EventKind;
+use crate::kinds::EventKind;
 
 /// Version of the decisions table and journal.
 pub const DECISIONS_SCHEMA_VERSION: u32 = 1;

@@ -8,12 +8,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::batch::Row;
 use crate::error::Result;
-use crate::events::EventKind;
+use crate::kinds::EventKind;
+use crate::records::KindCount;
 use crate::review::decisions::Decision;
 use crate::review::{encode_segment, escape_html, kind_color, script_json};
-use crate::write::KindCount;
 
 static CSS: &str = include_str!("assets/review.css");
 static JS: &str = include_str!("assets/index.js");
@@ -73,23 +72,45 @@ fn link_for(dir: &Path, sub: &str, id: &str) -> Option<String> {
     None
 }
 
-/// The index rows of a batch directory from its manifest rows.
-pub fn rows_from_batch(outdir: &Path, rows: &[Row], decisions: &[Decision]) -> Vec<IndexRow> {
-    let mut out: Vec<IndexRow> = rows
+/// A batch's manifest (`manifest.jsonl`, written by `proctor batch`): the
+/// last line per recording id, as JSON objects (read here as plain JSON,
+/// the batch being a layer above).
+fn read_manifest(path: &Path) -> Vec<serde_json::Value> {
+    let mut by: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    if let Ok(text) = std::fs::read_to_string(path) {
+        for line in text.lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+                if let Some(id) = v["id"].as_str() {
+                    by.insert(id.to_string(), v);
+                }
+            }
+        }
+    }
+    by.into_values().collect()
+}
+
+/// The index rows of a batch directory, from its manifest.
+pub fn rows_from_batch(outdir: &Path, decisions: &[Decision]) -> Vec<IndexRow> {
+    let str_of = |v: &serde_json::Value, k: &str| v[k].as_str().map(str::to_string);
+    let mut out: Vec<IndexRow> = read_manifest(&outdir.join("manifest.jsonl"))
         .iter()
-        .map(|r| IndexRow {
-            id: r.id.clone(),
-            candidate: r.candidate.clone(),
-            path: r.path.clone(),
-            status: r.status.clone(),
-            error: r.error.clone(),
-            score: r.score,
-            band: r.band.clone(),
-            duration_s: r.duration_s,
-            events: r.events,
-            counts: r.counts.clone(),
-            link: if r.status == "ok" { link_for(outdir, "recordings", &r.id) } else { None },
-            reviewed: decisions.iter().filter(|d| d.recording == r.id).count(),
+        .map(|r| {
+            let id = str_of(r, "id").unwrap_or_default();
+            let status = str_of(r, "status").unwrap_or_default();
+            IndexRow {
+                candidate: str_of(r, "candidate"),
+                path: str_of(r, "path").unwrap_or_default(),
+                error: str_of(r, "error"),
+                score: r["score"].as_f64(),
+                band: str_of(r, "band"),
+                duration_s: r["duration_s"].as_f64(),
+                events: r["events"].as_u64(),
+                counts: serde_json::from_value(r["counts"].clone()).unwrap_or_default(),
+                link: if status == "ok" { link_for(outdir, "recordings", &id) } else { None },
+                reviewed: decisions.iter().filter(|d| d.recording == id).count(),
+                status,
+                id,
+            }
         })
         .collect();
     sort_by_priority(&mut out);
@@ -100,10 +121,8 @@ pub fn rows_from_batch(outdir: &Path, rows: &[Row], decisions: &[Decision]) -> V
 /// `<id>.summary.json` files an `analyze` wrote there.
 pub fn rows_from_dir(dir: &Path) -> Vec<IndexRow> {
     let decisions = crate::review::decisions::read_latest(dir).unwrap_or_default();
-    let manifest = dir.join("manifest.jsonl");
-    if manifest.exists() {
-        let rows: Vec<Row> = crate::batch::read_manifest(&manifest).into_values().collect();
-        return rows_from_batch(dir, &rows, &decisions);
+    if dir.join("manifest.jsonl").exists() {
+        return rows_from_batch(dir, &decisions);
     }
     let mut out = Vec::new();
     for (path, v) in summaries(dir) {
@@ -171,10 +190,11 @@ pub fn render(title: &str, rows: &[IndexRow]) -> String {
     )
 }
 
-/// Write `outdir/index.html` for a batch's rows (temporary, then rename).
-pub fn write_index(outdir: &Path, rows: &[Row]) -> Result<()> {
+/// Write `outdir/index.html` for a batch directory, from its manifest
+/// (temporary, then rename).
+pub fn write_index(outdir: &Path) -> Result<()> {
     let decisions = crate::review::decisions::read_latest(outdir).unwrap_or_default();
-    let rows = rows_from_batch(outdir, rows, &decisions);
+    let rows = rows_from_batch(outdir, &decisions);
     let title = format!("proctor archive: {}", outdir.canonicalize().unwrap_or_else(|_| outdir.to_path_buf()).display());
     crate::output::write_bytes(&outdir.join("index.html"), render(&title, &rows).as_bytes())
 }

@@ -119,8 +119,8 @@ pub fn relative_url(from: &Path, target: &Path) -> Option<String> {
 }
 
 /// The colour each kind is drawn in (pages and index alike).
-pub fn kind_color(k: crate::events::EventKind) -> &'static str {
-    use crate::events::EventKind::*;
+pub fn kind_color(k: crate::kinds::EventKind) -> &'static str {
+    use crate::kinds::EventKind::*;
     match k {
         NoFace => "#7f7f7f",
         MultipleFaces => "#d62728",

@@ -1,28 +1,24 @@
 //! The review page of one recording, `<id>.review.html`: a pure function of
 //! the analysis, its evidence pictures and the verdicts known when it is
 //! written ([`render`]); [`write_page`] gathers those and writes the file.
+//! The pictures are the analysis's evidence pictures (those the report
+//! shows, boxes drawn); the other events say they have none.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use image::RgbImage;
 use serde::Serialize;
 
-use crate::analyze::Analysis;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::EventKind;
+use crate::kinds::EventKind;
+use crate::records::{Analysis, Subject};
 use crate::review::decisions::Decision;
 use crate::review::{escape_html, kind_color, script_json};
 
 static CSS: &str = include_str!("assets/review.css");
 static JS: &str = include_str!("assets/review.js");
 
-/// Events given an evidence picture on the page (the most confident ones
-/// when there are more).
-pub const MAX_PICTURES: usize = 400;
 /// Points per signal on the page.
 pub const SIGNAL_POINTS: usize = 1500;
-/// Width of the page's evidence pictures.
-const PICTURE_WIDTH: u32 = 240;
 
 /// What the page needs besides the analysis and its pictures.
 #[derive(Debug, Clone, Default)]
@@ -141,68 +137,29 @@ pub fn render(a: &Analysis, pictures: &[(f64, Vec<u8>)], ctx: &PageContext) -> S
     )
 }
 
-/// The pictures for the page: the report's (`report_pictures`, already at
-/// hand) and, from the analysis's evidence store, those of up to
-/// [`MAX_PICTURES`] events (the most confident), each with the boxes of the
-/// frame drawn on it, shrunk and JPEG-encoded. Nothing is decoded again.
-pub fn pictures_for(a: &Analysis, report_pictures: &[(f64, RgbImage)]) -> Vec<(f64, Vec<u8>)> {
-    let mut wanted: Vec<(f32, f64)> = a.events.iter().map(|e| (e.confidence, e.evidence_t)).collect();
-    wanted.sort_by(|x, y| y.0.total_cmp(&x.0));
-    let mut times: Vec<f64> = Vec::new();
-    for (_, t) in wanted {
-        if times.len() >= MAX_PICTURES {
-            break;
-        }
-        if !times.contains(&t) {
-            times.push(t);
-        }
-    }
-    let mut out = Vec::with_capacity(times.len());
-    for t in times {
-        let img = match report_pictures.iter().find(|(pt, _)| *pt == t) {
-            Some((_, img)) => Some(img.clone()),
-            None => a.evidence.as_ref().and_then(|s| s.get(t)),
-        };
-        let Some(mut img) = img else { continue };
-        if let Some(o) = a.observations.iter().min_by(|x, y| (x.t - t).abs().total_cmp(&(y.t - t).abs())) {
-            let s = img.width() as f32 / o.width.max(1) as f32;
-            let boxes: Vec<_> = crate::report::boxes_of(o).into_iter().map(|(b, c)| (b.map(|v| v * s), c)).collect();
-            crate::report::draw_boxes(&mut img, &boxes);
-        }
-        if img.width() > PICTURE_WIDTH {
-            let h = (PICTURE_WIDTH * img.height() / img.width().max(1)).max(1);
-            img = image::imageops::thumbnail(&img, PICTURE_WIDTH, h);
-        }
-        if let Some(jpeg) = jpeg(&img) {
-            out.push((t, jpeg));
-        }
-    }
-    out
+/// The name of a recording's review page.
+pub fn file_name(recording: &str) -> String {
+    format!("{recording}.review.html")
 }
 
-fn jpeg(img: &RgbImage) -> Option<Vec<u8>> {
-    let (w, h) = (u16::try_from(img.width()).ok()?, u16::try_from(img.height()).ok()?);
-    let mut out = Vec::with_capacity(12 << 10);
-    jpeg_encoder::Encoder::new(&mut out, 80).encode(img.as_raw(), w, h, jpeg_encoder::ColorType::Rgb).ok()?;
-    Some(out)
+/// The analysis's evidence pictures of events, by media time, for [`render`].
+pub fn event_pictures(a: &Analysis) -> Vec<(f64, Vec<u8>)> {
+    a.evidence.iter().filter(|p| p.subject == Subject::Event).map(|p| (p.t_s, p.jpeg.clone())).collect()
 }
 
-/// Write `<id>.review.html` into `dir` (a temporary directory) for a page
-/// that will live in `outdir`; returns its path in `dir`. The recording is
-/// referenced relative to `outdir`; the verdicts already given on this
-/// recording (in the desk directory, [`crate::review::desk_dir`]) are
-/// embedded.
-pub fn write_page(a: &Analysis, dir: &Path, outdir: &Path, candidate: Option<&str>, report_pictures: &[(f64, RgbImage)]) -> Result<PathBuf> {
-    let path = dir.join(format!("{}.review.html", a.recording));
+/// Write the review page of `a` to `path` (a temporary place) for a page
+/// that will live in `outdir`. The recording is referenced relative to
+/// `outdir`; the verdicts already given on this recording (in the desk
+/// directory, [`crate::review::desk_dir`]) are embedded.
+pub fn write_page(a: &Analysis, path: &Path, outdir: &Path) -> Result<()> {
     let decisions = crate::review::decisions::read_latest(&crate::review::desk_dir(outdir))
         .map(|all| all.into_iter().filter(|d| d.recording == a.recording).collect())
         .unwrap_or_default();
     let ctx = PageContext {
-        candidate: candidate.map(str::to_string),
+        candidate: a.candidate.clone(),
         video_src: a.info.path.exists().then(|| crate::review::relative_url(outdir, &a.info.path)).flatten(),
         decisions,
     };
-    let html = render(a, &pictures_for(a, report_pictures), &ctx);
-    crate::output::write_bytes(&path, html.as_bytes()).map_err(|e| Error::new(&path, ErrorKind::Output(e.kind.to_string())))?;
-    Ok(path)
+    let html = render(a, &event_pictures(a), &ctx);
+    crate::output::write_bytes(path, html.as_bytes()).map_err(|e| Error::new(path, ErrorKind::Output(e.kind.to_string())))
 }

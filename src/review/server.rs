@@ -25,7 +25,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 
-use crate::events::EventKind;
+use crate::kinds::EventKind;
 use crate::review::decisions::{self, Decision, Verdict};
 use crate::review::{encode_segment, escape_html};
 
@@ -367,7 +367,7 @@ async fn post_decision(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Bod
         verdict: v.verdict,
         note: v.note,
         reviewer: desk.reviewer.clone(),
-        decided_at: crate::write::now_rfc3339(),
+        decided_at: crate::clock::now_rfc3339(),
     };
     if let Err(why) = d.check() {
         return text(StatusCode::BAD_REQUEST, &why);
