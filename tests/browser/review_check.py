@@ -177,6 +177,9 @@ def main():
         check(d.js("return document.querySelectorAll('li.ev[data-kind]').length") == len(want), "the events are listed without the recording")
         d.click("li.ev[data-i='0'] .kind")
         check(d.js("return window.proctorReview.selected()") == 0, "events can be selected without the recording")
+        # the one error expected there: the recording's file was not found
+        other = [l for l in d.logs() if l.get("level") == "SEVERE" and "ERR_FILE_NOT_FOUND" not in l.get("message", "")]
+        check(not other, "no other console error with the recording missing %s" % (json.dumps(other)[:800] if other else ""))
 
         # --- served by `proctor review`: a verdict is saved and survives a reload --------------
         d.get(spec["server"])
