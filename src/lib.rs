@@ -10,6 +10,7 @@ pub mod app;
 pub mod audio;
 pub mod batch;
 pub mod cli;
+pub mod cli_docs;
 pub mod config;
 pub mod decode;
 pub mod detect;
