@@ -29,7 +29,18 @@ pub fn man_page(command: Option<&str>) -> Result<Vec<u8>, String> {
             sub.clone()
         }
     };
+    let source = format!("proctor {}", env!("CARGO_PKG_VERSION"));
     let mut out = Vec::new();
-    clap_mangen::Man::new(page).render(&mut out).map_err(|e| e.to_string())?;
-    Ok(out)
+    clap_mangen::Man::new(page).source(source).render(&mut out).map_err(|e| e.to_string())?;
+    Ok(title_first(out))
+}
+
+/// The page with its `.TH` title line first: the roff crate puts the
+/// definition of the apostrophe string before it, which is as valid after it,
+/// and a page that starts with its title is what man(7) shows and tools expect.
+fn title_first(page: Vec<u8>) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&page);
+    let Some(start) = text.find("\n.TH ").map(|i| i + 1) else { return page };
+    let end = text[start..].find('\n').map_or(text.len(), |e| start + e + 1);
+    format!("{}{}{}", &text[start..end], &text[..start], &text[end..]).into_bytes()
 }
