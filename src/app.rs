@@ -55,7 +55,21 @@ pub fn run(cli: Cli) -> ExitCode {
             crate::say!("{}", Config::default().to_toml().trim_end());
             ExitCode::SUCCESS
         }
+        Command::Completions { shell } => print_bytes(&crate::cli_docs::completion_script(shell)),
+        Command::Man { command } => match crate::cli_docs::man_page(command.as_deref()) {
+            Ok(page) => print_bytes(&page),
+            Err(e) => {
+                crate::warn!("proctor: error: {e}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        },
     }
+}
+
+/// Write generated text (a completion script, a man page) to stdout as it is.
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    crate::say!("{}", String::from_utf8_lossy(bytes).trim_end());
+    ExitCode::SUCCESS
 }
 
 /// The configuration: defaults, then the file, then flags.

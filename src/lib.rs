@@ -25,6 +25,7 @@ pub mod app;
 pub mod audio;
 pub mod batch;
 pub mod cli;
+pub mod cli_docs;
 pub mod clock;
 pub mod config;
 pub mod decode;
