@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::detect::boxes::iou;
 use crate::detect::face_embed::{distance, Embedding, EMBEDDING_DIM};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
@@ -189,15 +190,6 @@ fn follow_candidate(obs: &mut [Observation], min_score: f32) {
         o.candidate_face = best.map(|(i, _)| i as u32);
         o.candidate_distance = best.map(|_| *d);
     }
-}
-
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = w * h;
-    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let union = area(a) + area(b) - inter;
-    if union > 0.0 { inter / union } else { 0.0 }
 }
 
 /// Face descriptors on every `fps / identity_fps`-th frame of a batch, and on

@@ -3,6 +3,7 @@
 //! model can be swapped without touching the rest.
 
 pub mod blazeface;
+pub mod boxes;
 pub mod face_detect;
 pub mod face_embed;
 pub mod facemesh;

@@ -24,7 +24,7 @@ use anyhow::{ensure, Context};
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 
-use super::face_detect::iou;
+use super::boxes::{self, iou, Scored};
 use super::nanodet;
 use super::simd::wide_fn;
 
@@ -53,6 +53,15 @@ pub struct ObjectDetection {
     pub score: f32,
     /// `[x1, y1, x2, y2]` in pixels of the image given to the model.
     pub bbox: [f32; 4],
+}
+
+impl Scored for ObjectDetection {
+    fn score(&self) -> f32 {
+        self.score
+    }
+    fn bbox(&self) -> &boxes::BBox {
+        &self.bbox
+    }
 }
 
 /// An object detector. Implementations run all `images` as one batch.
@@ -324,20 +333,11 @@ pub fn normalise_bgr(canvas: &[u8], out: &mut Vec<f32>) {
 }
 
 
-/// Greedy per-class NMS: a box is dropped when it overlaps a higher-scoring box of the SAME
-/// class with IoU > `iou_threshold`. Returns survivors sorted by score (stable for ties).
-pub fn nms_per_class(mut dets: Vec<ObjectDetection>, iou_threshold: f32) -> Vec<ObjectDetection> {
-    dets.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut keep: Vec<ObjectDetection> = Vec::new();
-    for d in dets {
-        if keep
-            .iter()
-            .all(|k| k.class_id != d.class_id || iou(&k.bbox, &d.bbox) <= iou_threshold)
-        {
-            keep.push(d);
-        }
-    }
-    keep
+/// Greedy per-class NMS ([`boxes::nms_by`]): a box is dropped when it overlaps a
+/// higher-scoring box of the SAME class with IoU > `iou_threshold`. Returns survivors sorted
+/// by score (stable for ties).
+pub fn nms_per_class(dets: Vec<ObjectDetection>, iou_threshold: f32) -> Vec<ObjectDetection> {
+    boxes::nms_by(dets, iou_threshold, |a, b| a.class_id == b.class_id)
 }
 
 /// Decodes one image's raw outputs (`[NUM_CELLS * 124]`, layout of
@@ -566,12 +566,11 @@ pub const LARGE_PHONE_FLOOR: f32 = 0.02;
 /// the ear the two classes also overlap, but under 3% of the picture. Best score first.
 pub fn join_large_phones(dets: Vec<ObjectDetection>, width: u32, height: u32, min_area: f32) -> Vec<ObjectDetection> {
     let frame = width as f32 * height as f32;
-    let area = |b: &[f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
     let (mut out, mut remotes): (Vec<_>, Vec<_>) = dets.into_iter().partition(|d| d.class_name != "remote");
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     remotes.sort_by(|a, b| b.score.total_cmp(&a.score));
     for d in out.iter_mut().filter(|d| d.class_name == "cell phone") {
-        if frame <= 0.0 || area(&d.bbox) / frame < min_area {
+        if frame <= 0.0 || boxes::area(&d.bbox) / frame < min_area {
             continue;
         }
         if let Some(k) = remotes.iter().position(|r| iou(&r.bbox, &d.bbox) >= 0.5) {
