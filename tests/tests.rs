@@ -11,7 +11,6 @@ mod eval;
 mod face_counts;
 mod fuzz;
 mod identity;
-mod model_blazeface;
 mod model_face_embed;
 mod model_landmarks;
 mod model_nanodet;

@@ -2,9 +2,7 @@
 //! own files; this module holds the interfaces the pipeline calls, so that a
 //! model can be swapped without touching the rest.
 
-pub mod blazeface;
 pub mod boxes;
-pub mod face_detect;
 pub mod face_embed;
 pub mod facemesh;
 pub mod faces;
