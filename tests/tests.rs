@@ -13,7 +13,6 @@ mod fuzz;
 mod identity;
 mod model_face_embed;
 mod model_landmarks;
-mod model_nanodet;
 mod model_prep;
 mod model_vad;
 mod model_yolox;

@@ -12,7 +12,6 @@ pub mod ops;
 pub mod simd;
 mod tflite_ops;
 pub mod models;
-pub mod nanodet;
 pub mod objects;
 pub mod yolox;
 pub mod yunet;

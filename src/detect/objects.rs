@@ -1,31 +1,17 @@
-//! Object detection (COCO 80 classes): preprocessing, GFL box decoding, per-class NMS and the
-//! `ObjectModel` trait, with NanoDet-g (`nanodet.rs`) as the first implementation.
-//!
-//! Pipeline for one frame (mirrors `models/convert_nanodet.py`, which decodes the reference):
-//! 1. letterbox: keep the aspect ratio, resize with an antialiased bilinear (triangle) filter
-//!    to fit 416x416, centre, pad with black (`Letterbox` keeps the inverse transform);
-//! 2. normalise: RGB -> **BGR**, `(v - [103.53, 116.28, 123.675]) / [57.375, 57.12, 58.395]`,
-//!    NCHW. This is upstream NanoDet's training normalisation; the graph in human-models is fed
-//!    RGB/255 by vladmandic/human, but on real images BGR mean/std scores markedly better
-//!    (NOTES.md has the evidence);
-//! 3. network -> per cell 80 sigmoid scores + 4x11 box-bin logits (strides 8, 16, 32);
-//! 4. decode (Generalized Focal Loss): per side softmax over 11 bins, expectation x stride =
-//!    distance from the cell centre `((x + 0.5) * stride, (y + 0.5) * stride)` to the left,
-//!    top, right, bottom edge; clamp to the 416 canvas;
-//! 5. per-class greedy NMS (IoU > 0.6 suppresses) on canvas boxes, keep the best 100;
-//! 6. map boxes back to ORIGINAL pixel coordinates, clamp to the image.
+//! Object detection (COCO 80 classes): the `ObjectModel` trait the pipeline calls (YOLOX-nano,
+//! `yolox.rs`, is the implementation), the letterbox every object model's input goes through,
+//! the steps after the network common to any detector (per-class NMS, the best `max`, boxes
+//! back to the picture's pixels), and the proctoring-specific second looks:
 //!
 //! `face_crop` and `merge_crop` are the second look at the region around a face,
 //! where a held phone is too small for the whole-frame pass (used by
 //! `crate::analyze` when `objects.face_crop` is on). `join_large_phones` makes one
 //! phone of a phone held up close that the model scores half as `cell phone`, half
 //! as `remote` (`objects.large_phone_min_area`).
-use anyhow::{ensure, Context};
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 
 use super::boxes::{self, iou, Scored};
-use super::nanodet;
 use super::simd::wide_fn;
 
 /// COCO class names in the order of the 80 contiguous class ids the models output.
@@ -93,18 +79,13 @@ pub struct Letterbox {
 /// Where the resized picture sits on the square canvas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
-    /// Centred (NanoDet).
+    /// Centred.
     Centre,
     /// At the top-left corner, padding on the right and bottom (YOLOX's `preproc`).
     TopLeft,
 }
 
 impl Letterbox {
-    /// Centred placement.
-    pub fn new(width: u32, height: u32, size: u32) -> Self {
-        Self::placed(width, height, size, Placement::Centre)
-    }
-
     pub fn placed(width: u32, height: u32, size: u32, placement: Placement) -> Self {
         let (w, h, s) = (width as f64, height as f64, size as f64);
         let scale = (s / w).min(s / h);
@@ -197,11 +178,6 @@ fn resize_into(
             out[x] = (acc + 0.5).floor().clamp(0.0, 255.0) as u8;
         }
     }
-}
-
-/// Letterboxes `img` into a `size` x `size` HWC RGB canvas (centred, black padding).
-pub fn letterbox(img: &RgbImage, size: u32) -> (Vec<u8>, Letterbox) {
-    letterbox_with(img, size, Placement::Centre, 0)
 }
 
 /// Letterboxes `img` into a `size` x `size` HWC RGB canvas filled with `fill` around it.
@@ -318,128 +294,11 @@ wide_fn! {
     }
 }
 
-/// NanoDet normalisation, applied per BGR channel.
-pub const NANODET_MEAN_BGR: [f32; 3] = [103.53, 116.28, 123.675];
-pub const NANODET_STD_BGR: [f32; 3] = [57.375, 57.12, 58.395];
-
-/// HWC RGB u8 canvas -> CHW BGR f32 `(v - mean) / std`, appended to `out`.
-pub fn normalise_bgr(canvas: &[u8], out: &mut Vec<f32>) {
-    let hw = canvas.len() / 3;
-    for c in 0..3 {
-        let src = 2 - c; // BGR plane c comes from RGB channel 2 - c
-        let (m, s) = (NANODET_MEAN_BGR[c], NANODET_STD_BGR[c]);
-        out.extend((0..hw).map(|i| (canvas[i * 3 + src] as f32 - m) / s));
-    }
-}
-
-
 /// Greedy per-class NMS ([`boxes::nms_by`]): a box is dropped when it overlaps a
 /// higher-scoring box of the SAME class with IoU > `iou_threshold`. Returns survivors sorted
 /// by score (stable for ties).
 pub fn nms_per_class(dets: Vec<ObjectDetection>, iou_threshold: f32) -> Vec<ObjectDetection> {
     boxes::nms_by(dets, iou_threshold, |a, b| a.class_id == b.class_id)
-}
-
-/// Decodes one image's raw outputs (`[NUM_CELLS * 124]`, layout of
-/// `nanodet::NanoDet::forward_concat`) into canvas-space candidates above `min_score`.
-pub fn decode_gfl(raw: &[f32], min_score: f32) -> Vec<ObjectDetection> {
-    use nanodet::{INPUT_SIZE, NUM_CLASSES, OUT_CHANNELS, REG_BINS, STRIDES};
-    let size = INPUT_SIZE as f32;
-    let mut out = Vec::new();
-    let mut cell0 = 0;
-    for stride in STRIDES {
-        let n = INPUT_SIZE / stride;
-        for i in 0..n * n {
-            let row = &raw[(cell0 + i) * OUT_CHANNELS..(cell0 + i + 1) * OUT_CHANNELS];
-            let (scores, bins) = row.split_at(NUM_CLASSES);
-            if !scores.iter().any(|&s| s > min_score) {
-                continue;
-            }
-            let mut dist = [0f32; 4];
-            for (side, d) in dist.iter_mut().enumerate() {
-                let b = &bins[side * REG_BINS..(side + 1) * REG_BINS];
-                let max = b.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let (mut num, mut den) = (0f32, 0f32);
-                for (k, &v) in b.iter().enumerate() {
-                    let e = (v - max).exp();
-                    num += e * k as f32;
-                    den += e;
-                }
-                *d = num / den * stride as f32;
-            }
-            let cx = ((i % n) as f32 + 0.5) * stride as f32;
-            let cy = ((i / n) as f32 + 0.5) * stride as f32;
-            let bbox = [
-                (cx - dist[0]).clamp(0.0, size),
-                (cy - dist[1]).clamp(0.0, size),
-                (cx + dist[2]).clamp(0.0, size),
-                (cy + dist[3]).clamp(0.0, size),
-            ];
-            for (class_id, &score) in scores.iter().enumerate() {
-                if score > min_score {
-                    out.push(ObjectDetection {
-                        class_id,
-                        class_name: COCO_LABELS[class_id],
-                        score,
-                        bbox,
-                    });
-                }
-            }
-        }
-        cell0 += n * n;
-    }
-    out
-}
-
-/// NanoDet-g as an `ObjectModel`.
-pub struct NanoDet {
-    net: nanodet::NanoDet,
-    device: Device,
-    /// NMS IoU threshold (upstream default 0.6).
-    pub iou_threshold: f32,
-    /// Cap on detections per image (upstream default 100).
-    pub max_detections: usize,
-}
-
-impl NanoDet {
-    /// From the bytes of `nanodet_g.safetensors`.
-    pub fn from_bytes(bytes: &[u8], device: &Device) -> anyhow::Result<Self> {
-        let net = nanodet::NanoDet::from_safetensors(bytes, device)
-            .context("loading NanoDet-g weights")?;
-        Ok(Self {
-            net,
-            device: device.clone(),
-            iou_threshold: 0.6,
-            max_detections: 100,
-        })
-    }
-
-    /// Letterboxes and normalises `images` into one `[B, 3, 416, 416]` tensor on the device.
-    pub fn preprocess(&self, images: &[&RgbImage]) -> anyhow::Result<(Tensor, Vec<Letterbox>)> {
-        let size = nanodet::INPUT_SIZE;
-        let mut data = Vec::with_capacity(images.len() * 3 * size * size);
-        let mut boxes = Vec::with_capacity(images.len());
-        for img in images {
-            ensure!(img.width() > 0 && img.height() > 0, "empty image");
-            let (canvas, lb) = letterbox(img, size as u32);
-            normalise_bgr(&canvas, &mut data);
-            boxes.push(lb);
-        }
-        let x = Tensor::from_vec(data, (images.len(), 3, size, size), &Device::Cpu)?
-            .to_device(&self.device)?;
-        Ok((x, boxes))
-    }
-
-    /// Raw network outputs for a normalised batch, copied to the CPU once:
-    /// `B` vectors of `NUM_CELLS * 124` floats.
-    pub fn raw(&self, x: &Tensor) -> anyhow::Result<Vec<Vec<f32>>> {
-        per_image(&self.net.forward_concat(x)?)
-    }
-
-    /// Candidates -> NMS -> top `max_detections` -> original coordinates.
-    pub fn postprocess(&self, raw: &[f32], lb: &Letterbox, min_score: f32) -> Vec<ObjectDetection> {
-        finish(decode_gfl(raw, min_score), lb, self.iou_threshold, self.max_detections)
-    }
 }
 
 /// A `[B, cells, values]` network output, copied to the CPU once, as one
@@ -459,29 +318,6 @@ pub fn finish(candidates: Vec<ObjectDetection>, lb: &Letterbox, iou: f32, max: u
         d.bbox = lb.to_original(d.bbox);
     }
     dets
-}
-
-impl ObjectModel for NanoDet {
-    fn name(&self) -> &str {
-        "nanodet-g"
-    }
-
-    fn detect_batch(
-        &self,
-        images: &[&RgbImage],
-        min_score: f32,
-    ) -> anyhow::Result<Vec<Vec<ObjectDetection>>> {
-        if images.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (x, boxes) = self.preprocess(images)?;
-        let raw = self.raw(&x)?;
-        Ok(raw
-            .iter()
-            .zip(&boxes)
-            .map(|(r, lb)| self.postprocess(r, lb, min_score))
-            .collect())
-    }
 }
 
 /// A second look near a face. A phone at the ear or in a hand by the face is a
