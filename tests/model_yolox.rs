@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{ensure, Context, Result};
 use candle_core::{DType, Device, Module, Tensor};
 use proctor::detect::models::{load, Which};
-use proctor::detect::objects::{self, Letterbox, ObjectDetection, ObjectModel, Placement};
+use proctor::detect::letterbox::{self, Letterbox, Placement};
+use proctor::detect::objects::{self, ObjectDetection, ObjectModel};
 use proctor::detect::yolox::{self, YoloX};
 
 fn root() -> PathBuf {
@@ -34,7 +35,7 @@ fn reference(root: &Path) -> Result<HashMap<String, Tensor>> {
     )
 }
 
-/// The reference canvas as HWC RGB bytes (what `objects::letterbox_with` produces).
+/// The reference canvas as HWC RGB bytes (what `letterbox::letterbox_with` produces).
 fn reference_canvas(r: &HashMap<String, Tensor>) -> Result<Vec<u8>> {
     Ok(r["chelsea.input_u8"]
         .get(0)?
@@ -95,7 +96,7 @@ fn yolox_letterbox_matches_reference() -> Result<()> {
     let root = root();
     let r = reference(&root)?;
     let img = image::open(root.join("fixtures/chelsea.png"))?.to_rgb8();
-    let (canvas, lb) = objects::letterbox_with(&img, 416, Placement::TopLeft, yolox::PAD_VALUE);
+    let (canvas, lb) = letterbox::letterbox_with(&img, 416, Placement::TopLeft, yolox::PAD_VALUE);
     let t = r["chelsea.transform"].to_vec1::<f32>()?;
     ensure!(
         (lb.scale_x - t[0]).abs() < 1e-6 && (lb.scale_y - t[1]).abs() < 1e-6,

@@ -27,7 +27,7 @@
 //! 114. The canvas is 416x416 as exported only for parity checks; analysis uses a canvas as deep
 //! as the picture rounded up to 32 (416x256 for 16:9), which the fully convolutional network
 //! takes as it is (YOLOX was trained at many sizes) (resize: the
-//! antialiased bilinear of `objects.rs`, where YOLOX uses OpenCV's bilinear), then **BGR**,
+//! antialiased bilinear of `letterbox.rs`, where YOLOX uses OpenCV's bilinear), then **BGR**,
 //! values 0-255 as f32, no normalisation (checked against onnxruntime: RGB input turns the
 //! reference cat into a dog).
 //!
@@ -49,9 +49,8 @@ use candle_nn::VarBuilder;
 use image::RgbImage;
 
 use super::ops::{max_pool_same, space_to_depth_2x2, BiasAct, Conv3x3, Depthwise, Padding, Pointwise, SpaceToDepth};
-use super::objects::{
-    letterbox_bgr_planes, Letterbox, ObjectDetection, ObjectModel, Placement, COCO_LABELS,
-};
+use super::letterbox::{letterbox_bgr_planes, Letterbox, Placement};
+use super::objects::{ObjectDetection, ObjectModel, COCO_LABELS};
 
 pub const INPUT_SIZE: usize = 416;
 pub const NUM_CLASSES: usize = 80;
