@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::detect::boxes::iou;
+use crate::detect::boxes::{area, iou};
 use crate::detect::face_embed::{distance, Embedding, EMBEDDING_DIM};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
@@ -245,7 +245,6 @@ pub fn embed_faces(
 /// Where detection `j` lands among the faces sorted largest first (a stable
 /// sort by area, as [`crate::observation::observe_faces`] does).
 fn face_index(found: &[crate::detect::FaceFound], j: usize) -> usize {
-    let area = |b: &[f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
     let mut order: Vec<usize> = (0..found.len()).collect();
     order.sort_by(|&a, &b| area(&found[b].bbox).total_cmp(&area(&found[a].bbox)));
     order.iter().position(|&x| x == j).unwrap_or(j)
