@@ -1,10 +1,9 @@
 //! proctor: audit recorded online interviews and exams.
 //!
-//! Data flows one way: [`decode`] → [`detect`] → [`observation`] →
+//! Data flows one way: [`decode`] → [`detect`] → [`geometry`] → [`observation`] →
 //! [`events`] → [`score`] → [`timeline`] / [`report`]. [`analyze`] drives
 //! one recording through it; [`write`] puts the results on disk.
 
-pub mod analysis;
 pub mod analyze;
 pub mod app;
 pub mod audio;
@@ -16,6 +15,7 @@ pub mod detect;
 pub mod error;
 pub mod eval;
 pub mod evidence;
+pub mod geometry;
 pub mod identity;
 pub mod ids;
 pub mod events;
