@@ -82,9 +82,6 @@ pub fn build_config(common: &CommonArgs) -> Result<Config, Error> {
         cfg.analysis.fps = fps;
         cfg.analysis.object_fps = cfg.analysis.object_fps.min(fps);
     }
-    if let Some(m) = common.object_model {
-        cfg.objects.model = m;
-    }
     cfg.validate().map_err(|why| Error::new("--fps", ErrorKind::Config(why)))?;
     Ok(cfg)
 }
@@ -103,7 +100,7 @@ pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error>
 /// The detectors, built in or from `--models`.
 pub fn load_models(common: &CommonArgs, cfg: &Config) -> Result<Models, Error> {
     let which = Which { faces: true, objects: !common.no_objects, speech: cfg.analysis.audio, identity: cfg.analysis.identity_fps > 0.0 };
-    crate::detect::models::load_with(common.models.as_deref(), which, cfg.objects.model)
+    crate::detect::models::load(common.models.as_deref(), which)
 }
 
 pub fn threads(common: &CommonArgs) -> usize {

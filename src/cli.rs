@@ -190,17 +190,14 @@ pub struct CommonArgs {
     pub quiet: bool,
 
     /// Read the model files from this directory instead of the ones built into the binary
-    /// (yunet_n, face_landmark, iris_landmark, yolox_nano or nanodet_g .safetensors).
+    /// (yunet_n, face_landmark, iris_landmark, yolox_nano, dlib_resnet, silero_vad_16k and
+    /// resemblyzer .safetensors).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
 
     /// Skip the object detector (phones, books, devices, people): much faster on CPU.
     #[arg(long)]
     pub no_objects: bool,
-
-    /// Object detector [default: yolox, or the config's objects.model].
-    #[arg(long, value_enum, value_name = "MODEL")]
-    pub object_model: Option<crate::config::ObjectModelKind>,
 }
 
 #[derive(Debug, Args)]

@@ -19,7 +19,6 @@
 //! render an `Analysis` and re-derive nothing. `tests/architecture.rs` checks
 //! that every import points down this flow.
 
-pub mod analysis;
 pub mod analyze;
 pub mod app;
 pub mod audio;
@@ -33,6 +32,7 @@ pub mod detect;
 pub mod error;
 pub mod eval;
 pub mod evidence;
+pub mod geometry;
 pub mod identity;
 pub mod ids;
 pub mod kinds;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use image::RgbImage;
 use proctor::config::EventConfig;
-use proctor::detect::face_detect::iou;
+use proctor::detect::boxes::iou;
 use proctor::detect::models::{load, Which};
 use proctor::detect::FaceAnalyzer;
 
