@@ -39,6 +39,12 @@ pub enum ErrorKind {
     Config(String),
     /// A bug in proctor (a panic), caught at the per-file boundary.
     Internal(String),
+    /// Not a regular file: a FIFO, a device, a socket, a broken or looping
+    /// symbolic link. The text says which ("is a FIFO (named pipe)...").
+    Special(String),
+    /// The file changed (was truncated, rewritten or replaced) while it was
+    /// being analysed: no result is made from it.
+    Changed(String),
 }
 
 impl Error {
@@ -69,6 +75,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Model(why) => write!(f, "model error ({why})"),
             ErrorKind::Config(why) => write!(f, "bad configuration ({why})"),
             ErrorKind::Internal(why) => write!(f, "internal error, please report it ({why})"),
+            ErrorKind::Special(what) => write!(f, "{what}"),
+            ErrorKind::Changed(how) => write!(
+                f,
+                "changed while it was being analysed ({how}): no result was kept; analyse it again once the file is complete"
+            ),
         }
     }
 }
