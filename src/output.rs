@@ -228,7 +228,7 @@ impl IdLock {
         let path = Self::path_for(dir, id);
         let out_err = |why: String| Error::new(&path, ErrorKind::Output(why));
         std::fs::create_dir_all(dir).map_err(|e| Error::new(dir, ErrorKind::Output(e.to_string())))?;
-        for attempt in 0..4 {
+        for attempt in 0..6 {
             match Self::acquire_once(&path) {
                 Ok(lock) => return Ok(lock),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -354,7 +354,6 @@ pub fn isolate<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
 /// with an errno (ENOSPC, EIO...) or makes a directory vanish just before
 /// it; in the program, [`faults::check`] is an inlined no-op.
 pub mod faults {
-    use std::path::Path;
 
     /// The kinds of step that can be made to fail.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,7 +368,7 @@ pub mod faults {
 
     #[cfg(not(test))]
     #[inline(always)]
-    pub(crate) fn check(_op: Op, _path: &Path) -> std::io::Result<()> {
+    pub(crate) fn check(_op: Op, _path: &std::path::Path) -> std::io::Result<()> {
         Ok(())
     }
 

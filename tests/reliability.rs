@@ -490,7 +490,8 @@ fn an_output_directory_that_cannot_be_written_fails_before_decoding() {
     let r = analyze(&[&a, &b], &out, &["--no-objects", "--json"]);
     assert_eq!(r.code(), 2, "{}", r.stderr());
     // one line about the directory; no recording was decoded (none is named)
-    let lines: Vec<&str> = r.stderr().lines().collect();
+    let stderr = r.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{}", r.stderr());
     assert!(lines[0].contains("file/out") && lines[0].contains("the output directory cannot be written"), "{}", lines[0]);
     assert!(!r.stderr().contains("vp8_opus") && r.stdout().is_empty(), "{} {}", r.stderr(), r.stdout());
