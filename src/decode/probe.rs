@@ -92,6 +92,7 @@ pub(crate) fn check_file(path: &Path) -> Result<()> {
 }
 
 /// What a file that is neither a regular file nor a directory is.
+#[cfg(unix)]
 pub fn special_kind(t: &std::fs::FileType) -> Option<&'static str> {
     use std::os::unix::fs::FileTypeExt;
     if t.is_fifo() {
@@ -107,12 +108,19 @@ pub fn special_kind(t: &std::fs::FileType) -> Option<&'static str> {
     }
 }
 
+/// What a file that is neither a regular file nor a directory is.
+#[cfg(not(unix))]
+pub fn special_kind(t: &std::fs::FileType) -> Option<&'static str> {
+    (!t.is_file() && !t.is_dir()).then_some("not a regular file")
+}
+
 /// The error for a path whose metadata cannot be read: a symbolic link to
 /// nothing, or one that loops, is said to be one.
 fn link_error(path: &Path, e: std::io::Error) -> Error {
     let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
     if is_link {
         let target = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
+        #[cfg(unix)]
         if e.raw_os_error() == Some(libc::ELOOP) {
             return Error::new(path, ErrorKind::Special(format!("is a symbolic link that loops (to {target}): it leads to no file")));
         }
@@ -141,9 +149,20 @@ pub struct FileStamp {
 
 impl FileStamp {
     pub fn of(path: &Path) -> Result<FileStamp> {
-        use std::os::unix::fs::MetadataExt;
         let m = std::fs::metadata(path).map_err(|e| link_error(path, e))?;
-        Ok(FileStamp { len: m.len(), mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128, dev: m.dev(), ino: m.ino() })
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0, 0);
+        let mtime_ns = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128);
+        Ok(FileStamp { len: m.len(), mtime_ns, dev, ino })
     }
 
     /// How `now` differs from `self`, in words.
