@@ -402,7 +402,8 @@ fn a_recording_that_changes_while_analysed_is_an_error_not_a_result() {
     let settings = no_models();
     // truncated to half, truncated to 0 bytes, replaced by another file,
     // rewritten in place with the same size
-    let changes: Vec<(&str, Box<dyn Fn(&Path) + Sync>)> = vec![
+    type Change = Box<dyn Fn(&Path) + Sync>;
+    let changes: Vec<(&str, Change)> = vec![
         ("half", Box::new(|p: &Path| {
             let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
             f.set_len(f.metadata().unwrap().len() / 2).unwrap();
