@@ -648,3 +648,34 @@ fn a_second_run_writing_the_same_id_is_refused_not_raced() {
     assert!(out.join("vp8_opus.report.pdf").exists());
     assert!(temporaries(&out).is_empty());
 }
+
+#[test]
+fn sigterm_stops_a_batch_as_ctrl_c_does() {
+    let (d, root) = archive_of(4);
+    let out = d.path().join("out");
+    let tmp = d.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut child = proctor()
+        .args(["batch", "-q", "--jobs", "2", "--threads", "2"])
+        .arg(&root)
+        .arg("-o")
+        .arg(&out)
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while evidence_files(&tmp).is_empty() && t0.elapsed() < Duration::from_secs(120) && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let term = || std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(term().success());
+    std::thread::sleep(Duration::from_millis(100));
+    let _ = term();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "ended by {status:?}");
+    assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
+    assert!(evidence_files(&tmp).is_empty(), "{:?}", listing(&tmp));
+    assert!(!walkdir::WalkDir::new(&out).into_iter().flatten().any(|e| e.file_name().to_string_lossy().ends_with(".lock")));
+}
