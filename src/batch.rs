@@ -482,7 +482,8 @@ fn process(
         if photo.is_none() && !matches!(opts.references, ReferenceSource::None) {
             a.warnings.insert(0, format!("{}: the candidate was enrolled from the recording instead", opts.references.describe()));
         }
-        write_all_with(&a, rec_dir, candidate.as_deref(), &opts.write)?;
+        a.candidate = candidate.clone();
+        write_all_with(&a, rec_dir, &opts.write)?;
         write_partition(&opts.outdir, &item.id, &a.events)?;
         Ok(a)
     });
@@ -517,12 +518,13 @@ fn regular_sha256(path: &Path) -> Option<String> {
 }
 
 /// Whether every output of a finished recording is there and readable: the
-/// Parquet tables open as Parquet (their footers read), the summary is JSON
+/// Parquet tables (and the evidence pictures) open as Parquet (their footers read), the summary is JSON
 /// of the same recording and input hash, the report is a whole PDF, and the
 /// events partition opens.
 pub fn outputs_intact(outdir: &Path, rec_dir: &Path, row: &Row, write: &crate::write::WriteOptions) -> bool {
     let o = crate::write::Outputs::for_recording(rec_dir, &row.id);
     let mut tables = vec![o.frames, o.detections, o.events, partition_path(outdir, &row.id)];
+    tables.extend(o.evidence);
     if write.save_embeddings {
         tables.push(rec_dir.join(format!("{}.embeddings.parquet", row.id)));
     }

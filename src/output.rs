@@ -566,15 +566,17 @@ mod tests {
 
     #[test]
     fn every_failing_step_of_writing_a_recording_leaves_a_whole_set_or_none() {
-        let a = analysis();
+        let mut a = analysis();
         let opts = crate::write::WriteOptions { save_embeddings: true };
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         // the old set, of another run (another candidate)
-        crate::write::write_all_with(&a, &out, Some("Old"), &opts).unwrap();
+        a.candidate = Some("Old".into());
+        crate::write::write_all_with(&a, &out, &opts).unwrap();
+        a.candidate = Some("New".into());
         let old: Vec<(String, Vec<u8>)> = names(&out).into_iter().map(|n| (n.clone(), std::fs::read(out.join(&n)).unwrap())).collect();
         let counted = arm(&out, None, usize::MAX, Effect::Fail(0));
-        crate::write::write_all_with(&a, &out, Some("New"), &opts).unwrap();
+        crate::write::write_all_with(&a, &out, &opts).unwrap();
         let steps = counted.seen();
         drop(counted);
         assert!(steps >= 20, "{steps} steps");
@@ -590,7 +592,7 @@ mod tests {
                     std::fs::write(out.join(name), bytes).unwrap();
                 }
                 let guard = arm(&out, None, n, effect.clone());
-                let r = crate::write::write_all_with(&a, &out, Some("New"), &opts);
+                let r = crate::write::write_all_with(&a, &out, &opts);
                 assert!(guard.fired(), "step {n} of {steps}");
                 drop(guard);
                 let case = format!("step {n} of {steps}, {effect:?}");
@@ -620,7 +622,7 @@ mod tests {
                     }
                 }
                 // nothing stuck: the next run writes the whole new set
-                crate::write::write_all_with(&a, &out, Some("New"), &opts).unwrap_or_else(|e| panic!("{case}: then {e}"));
+                crate::write::write_all_with(&a, &out, &opts).unwrap_or_else(|e| panic!("{case}: then {e}"));
                 let s: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("rec.summary.json")).unwrap()).unwrap();
                 assert_eq!(s["candidate"], "New", "{case}");
                 assert!(leftovers(&out).is_empty(), "{case}");
