@@ -59,6 +59,8 @@ pub(crate) fn analyze_keeping_in(
 ) -> Result<Analysis> {
     let started = Instant::now();
     let cfg = &settings.config;
+    // the file as it is before anything is read: compared again at the end
+    let stamp = decode::probe::FileStamp::of(path)?;
     let info = decode::probe(path)?;
     // pictures are wanted unless there is nowhere to keep them; kept during the
     // pass only where that costs less CPU than decoding them again after it
@@ -79,6 +81,12 @@ pub(crate) fn analyze_keeping_in(
     });
     progress.finish();
 
+    // a file truncated, rewritten or replaced meanwhile: what was decoded
+    // and what was hashed are not (both) the file, so nothing is made of it
+    let now = decode::probe::FileStamp::of(path)?;
+    if now != stamp {
+        return Err(Error::new(path, ErrorKind::Changed(stamp.change(&now))));
+    }
     let sha256 = sha?;
     let mut warnings = Vec::new();
     if let Some(why) = evidence.as_ref().and_then(|e| e.as_ref().map_or_else(|why| Some(why.clone()), |s| s.error())) {
@@ -131,6 +139,9 @@ pub(crate) fn analyze_keeping_in(
             ),
             _ => format!("the file looks truncated or damaged after {:.1} s of video", info.duration_s),
         });
+    }
+    if let Some(note) = &info.video_stream_note {
+        warnings.push(note.clone());
     }
     if info.stray_packets > 0 {
         warnings.push(format!(

@@ -39,6 +39,16 @@ pub fn tune_allocator() {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    let code = run_command(cli);
+    // stdout that could not be written (a full disk, an I/O error; not a
+    // closed pipe): what was asked for was not delivered
+    if crate::output::stdout_failed() {
+        return ExitCode::from(EXIT_FAILED);
+    }
+    code
+}
+
+fn run_command(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(args) => analyze_cmd(args),
         Command::Report(args) => match report_cmd(&args) {
@@ -145,6 +155,25 @@ impl Progress for Bar {
 }
 
 fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
+    // checked before anything is loaded or decoded
+    if let Err(e) = crate::output::check_writable(&args.outdir) {
+        crate::warn!("proctor: error: {e}");
+        return ExitCode::from(EXIT_FAILED);
+    }
+    {
+        // Ctrl-C, SIGTERM, SIGHUP: remove this run's temporaries (the evidence
+        // pictures in $TMPDIR, the outputs being written) and quit
+        let outdir = args.outdir.clone();
+        let _ = ctrlc::set_handler(move || {
+            crate::output::quit_now(
+                || {
+                    crate::evidence::remove_own(&std::env::temp_dir());
+                    crate::write::clean_own(&outdir);
+                },
+                EXIT_INTERRUPTED as i32,
+            )
+        });
+    }
     let (cfg, models) = match config_and_models(&args.common) {
         Ok(v) => v,
         Err(e) => {
@@ -171,6 +200,8 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
     for (path, id) in args.files.iter().zip(&ids) {
         let bar = Bar::new(&multi, &display_name(path), show);
         let result = crate::output::isolate(path, || {
+            // one writer per id and directory: a second run refuses, it does not race
+            let _lock = crate::output::IdLock::acquire(&args.outdir, id)?;
             let mut a = analyze_with(path, &settings, reference.as_ref(), &bar)?;
             a.recording = id.clone();
             a.candidate = args.candidate.clone();
@@ -301,7 +332,9 @@ impl BatchProgress for BatchBars {
     }
 }
 
-fn exit_for(rows: &[Row], fail_under: Option<f64>) -> u8 {
+/// The exit status of a batch: 2 when a recording failed, 1 when one scored
+/// under `fail_under`, else 0.
+pub fn exit_for(rows: &[Row], fail_under: Option<f64>) -> u8 {
     if rows.iter().any(|r| r.status != "ok") {
         EXIT_FAILED
     } else if fail_under.is_some_and(|min| rows.iter().any(|r| r.score.is_some_and(|s| s < min))) {
@@ -578,7 +611,7 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
         v["overall_f1"] = serde_json::json!(summary.overall.f1());
         crate::say!("{v}");
     } else {
-        print!("{}", summary.to_markdown());
+        crate::say!("{}", summary.to_markdown().trim_end_matches('\n'));
     }
     if failed {
         ExitCode::from(EXIT_FAILED)
