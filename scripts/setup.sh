@@ -23,6 +23,7 @@ packages=(
   poppler-utils                              # pdftotext/pdftoppm, used by the tests
   fonts-droid-fallback                       # optional CJK fallback for names in reports
   python3-venv                               # fixtures/groups/fetch.sh (pip in a venv)
+  chromium chromium-driver python3           # browser tests of the review pages (tests/review.rs)
 )
 
 missing=()

@@ -10,7 +10,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::analyze::{analyze_with, analyze_without_pictures, Settings};
 use crate::batch::{self, BatchOptions, BatchProgress, CandidateSource, ReferenceSource, Row, Shard};
-use crate::cli::{AnalyzeArgs, BatchArgs, Cli, Command, CommonArgs, DetectArgs, EvalArgs, ReportArgs};
+use crate::cli::{AnalyzeArgs, BatchArgs, Cli, Command, CommonArgs, DetectArgs, EvalArgs, ReportArgs, ReviewArgs};
 use crate::config::{load_policy, Config};
 use crate::detect::models::Which;
 use crate::detect::Models;
@@ -61,6 +61,7 @@ fn run_command(cli: Cli) -> ExitCode {
         Command::Batch(args) => batch_cmd(args),
         Command::Detect(args) => detect_cmd(&args),
         Command::Eval(args) => eval_cmd(&args),
+        Command::Review(args) => review_cmd(args),
         Command::Config => {
             crate::say!("{}", Config::default().to_toml().trim_end());
             ExitCode::SUCCESS
@@ -195,7 +196,7 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
     crate::write::clean_stale(&args.outdir);
     // one id per input, distinct within the run (crate::ids)
     let ids = crate::ids::ids_for_files(&args.files);
-    let write_opts = WriteOptions { save_embeddings: args.save_embeddings };
+    let write_opts = WriteOptions { save_embeddings: args.save_embeddings, no_review_page: args.no_review_page };
     let mut failed = 0usize;
     for (path, id) in args.files.iter().zip(&ids) {
         let bar = Bar::new(&multi, &display_name(path), show);
@@ -422,7 +423,7 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
         resume: args.resume,
         candidates,
         references,
-        write: WriteOptions { save_embeddings: args.save_embeddings },
+        write: WriteOptions { save_embeddings: args.save_embeddings, no_review_page: args.no_review_page },
     };
     let rows = match batch::run_batch(&items, &settings, &opts, &bars, &stop) {
         Ok(r) => r,
@@ -562,7 +563,11 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
         crate::warn!("proctor: error: {msg}");
         ExitCode::from(EXIT_FAILED)
     };
-    let truth = match crate::eval::load_truth(&args.truth) {
+    if let Some(dir) = &args.decisions {
+        return eval_decisions_cmd(dir, args.json);
+    }
+    let Some(truth_path) = &args.truth else { return fail("--truth or --decisions is needed".into()) };
+    let truth = match crate::eval::load_truth(truth_path) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
@@ -582,7 +587,7 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
     for it in &items {
         let id = crate::eval::clip_id(&it.path);
         let Some(t) = truth.clips.get(&id) else {
-            crate::warn!("proctor: warning: {}: no labels for clip '{id}' in {}", it.path.display(), args.truth.display());
+            crate::warn!("proctor: warning: {}: no labels for clip '{id}' in {}", it.path.display(), truth_path.display());
             continue;
         };
         let bar = Bar::new(&multi, &display_name(&it.path), show);
@@ -617,5 +622,54 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
         ExitCode::from(EXIT_FAILED)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `proctor eval --decisions DIR`: the precision the reviewers' verdicts measure.
+fn eval_decisions_cmd(dir: &Path, json: bool) -> ExitCode {
+    let table = dir.join(crate::review::decisions::TABLE);
+    if !dir.is_dir() {
+        crate::warn!("proctor: error: {}: not a directory", dir.display());
+        return ExitCode::from(EXIT_FAILED);
+    }
+    if !table.exists() && !dir.join(crate::review::decisions::JOURNAL).exists() {
+        crate::warn!("proctor: error: {}: no verdicts yet (give some with `proctor review {}`)", table.display(), dir.display());
+        return ExitCode::from(EXIT_FAILED);
+    }
+    let ds = match crate::review::decisions::read_latest(dir) {
+        Ok(d) => d,
+        Err(e) => {
+            crate::warn!("proctor: error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let e = crate::review::decisions::evaluate(&ds);
+    if json {
+        crate::say!("{}", serde_json::to_string(&e).expect("serialises"));
+    } else {
+        print!("{}", e.to_markdown());
+    }
+    ExitCode::SUCCESS
+}
+
+/// `proctor review DIR`: serve the desk until killed.
+fn review_cmd(args: ReviewArgs) -> ExitCode {
+    if !args.dir.is_dir() {
+        crate::warn!("proctor: error: {}: not a directory (give an `analyze` or `batch` output directory)", args.dir.display());
+        return ExitCode::from(EXIT_FAILED);
+    }
+    let opts = crate::review::server::ServeOptions {
+        dir: args.dir.clone(),
+        listen: args.listen,
+        port: args.port,
+        reviewer: args.reviewer.clone().filter(|r| !r.trim().is_empty()).unwrap_or_else(crate::review::server::default_reviewer),
+        open: args.open,
+    };
+    match crate::review::server::run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            crate::warn!("proctor: error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
     }
 }

@@ -627,7 +627,8 @@ pub fn summary_frame(rows: &[Row]) -> DataFrame {
 pub fn write_archive(outdir: &Path, rows: &[Row]) -> Result<()> {
     let mut rows = rows.to_vec();
     rows.sort_by(|a, b| a.id.cmp(&b.id));
-    write_parquet(&outdir.join("summary.parquet"), &mut summary_frame(&rows))
+    write_parquet(&outdir.join("summary.parquet"), &mut summary_frame(&rows))?;
+    crate::review::index::write_index(outdir)
 }
 
 /// Merge shard outputs: the union of their manifests (last line per id wins)

@@ -55,6 +55,16 @@ proctor report audit/interview.events.parquet --candidate \"Ada Lovelace\" --jso
     /// Measure accuracy against hand-labelled ground truth: event precision/recall/F1
     /// per kind and frame-level face-count accuracy.
     Eval(EvalArgs),
+    /// Review the flags of an `analyze` or `batch` output directory in the browser and record
+    /// a verdict on each (confirmed or dismissed) in DIR/decisions.parquet.
+    #[command(after_help = "Serves DIR's review pages, its index and the recordings its summaries name, on \
+127.0.0.1 (a free port unless --port). The first line of output is the URL to open: it holds the \
+token every request needs. Each verdict is saved at once in DIR/decisions.parquet (one row per event, \
+the latest verdict) and its journal DIR/decisions.jsonl.\n\n\
+Examples:\n  proctor analyze interview.webm -o audit/ && proctor review audit/ --open\n  \
+proctor review archive-out/ --reviewer alice --port 8700\n  \
+proctor eval --decisions archive-out/")]
+    Review(ReviewArgs),
     /// Print the default configuration (a complete proctor.toml) to stdout.
     #[command(after_help = "Examples:\n  proctor config > proctor.toml\n  \
 proctor analyze interview.webm --config proctor.toml\n\n\
@@ -82,16 +92,23 @@ proctor man > ~/.local/share/man/man1/proctor.1")]
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  proctor eval --truth ../shared/devset/ground_truth.json ../shared/devset/*.mp4\n  \
-proctor eval --truth fixtures/sample.truth.json fixtures/sample.webm --json\n\n\
+proctor eval --truth fixtures/sample.truth.json fixtures/sample.webm --json\n  \
+proctor eval --decisions audit/ --json\n\n\
 A clip's labels are found by its file name up to the first dot (E01.vp9.webm -> E01). \
 The ground-truth format is described in docs/accuracy.md.")]
 pub struct EvalArgs {
     /// Ground-truth JSON (labels per clip id).
-    #[arg(long, value_name = "FILE")]
-    pub truth: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "decisions", conflicts_with = "decisions")]
+    pub truth: Option<PathBuf>,
+
+    /// Instead of ground truth: the reviewers' verdicts in DIR/decisions.parquet (`proctor
+    /// review`): per kind, the events reviewed, confirmed and dismissed, and the precision
+    /// (confirmed / reviewed) with its Wilson 95% interval.
+    #[arg(long, value_name = "DIR")]
+    pub decisions: Option<PathBuf>,
 
     /// Labelled recordings, or directories of them.
-    #[arg(required = true, value_name = "CLIP")]
+    #[arg(required_unless_present = "decisions", value_name = "CLIP")]
     pub clips: Vec<String>,
 
     /// Seconds of slack on each side of a labelled interval when matching events.
@@ -157,6 +174,10 @@ pub struct BatchArgs {
     /// identity (biometric data: off unless asked).
     #[arg(long)]
     pub save_embeddings: bool,
+
+    /// Do not write recordings/<id>.review.html (the index.html then links to the reports).
+    #[arg(long)]
+    pub no_review_page: bool,
 
     /// Merge shard output directories (the INPUTs) into OUTDIR instead of analysing.
     /// Shards made with another configuration, models or proctor version are refused.
@@ -229,6 +250,10 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub save_embeddings: bool,
 
+    /// Do not write <id>.review.html (the page to review the flags in a browser).
+    #[arg(long)]
+    pub no_review_page: bool,
+
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -284,4 +309,28 @@ pub struct DetectArgs {
 
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// An `analyze` or `batch` output directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Port to listen on [default: a free one].
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub port: u16,
+
+    /// Address to listen on. Anything but loopback lets other machines reach the
+    /// recordings (with the token): a warning says so.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub listen: std::net::IpAddr,
+
+    /// Name recorded with each verdict [default: the user name].
+    #[arg(long, value_name = "NAME")]
+    pub reviewer: Option<String>,
+
+    /// Also open the URL in the default browser.
+    #[arg(long)]
+    pub open: bool,
 }

@@ -43,6 +43,7 @@ pub mod events;
 pub mod observation;
 pub mod output;
 pub mod progress;
+pub mod review;
 pub mod report;
 pub mod score;
 pub mod timeline;

@@ -17,6 +17,8 @@ pub struct WriteOptions {
     /// Write the face descriptors (`<id>.embeddings.parquet`). Off by default:
     /// descriptors are biometric data.
     pub save_embeddings: bool,
+    /// Do not write the review page (`<id>.review.html`).
+    pub no_review_page: bool,
 }
 
 /// Prefix of the temporary directory a recording's outputs are written into.
@@ -50,6 +52,11 @@ pub fn write_all_with(a: &Analysis, outdir: &Path, opts: &WriteOptions) -> Resul
         }
         if let (Some(from), Some(to)) = (&tmp.evidence, &out.evidence) {
             crate::output::rename(from, to).map_err(|e| out_err(to, e))?;
+        }
+        if !opts.no_review_page {
+            let name = crate::review::page::file_name(&a.recording);
+            let to = outdir.join(&name);
+            crate::output::fs_step(|| std::fs::rename(tmp_dir.join(&name), &to)).map_err(|e| out_err(&to, e))?;
         }
         for (from, to) in [
             (&tmp.frames, &out.frames),
@@ -85,6 +92,9 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, opts: &WriteOptions) -> R
     let json = serde_json::to_vec_pretty(&Summary::of(a, &out))
         .map_err(|e| crate::error::Error::new(&tmp.summary, crate::error::ErrorKind::Output(e.to_string())))?;
     write_bytes(&tmp.summary, &json)?;
+    if !opts.no_review_page {
+        crate::review::page::write_page(a, &dir.join(crate::review::page::file_name(&a.recording)), outdir)?;
+    }
     let pdf = report::render(a).map_err(|why| crate::error::Error::new(&out.report, crate::error::ErrorKind::Output(why)))?;
     write_bytes(&tmp.report, &pdf)?;
     Ok((tmp, out))

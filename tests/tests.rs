@@ -22,5 +22,6 @@ mod outputs;
 mod phones;
 mod readme;
 mod reliability;
+mod review;
 mod saved;
 mod voices;

@@ -73,10 +73,16 @@ pub const MAX_SIGNAL_POINTS: usize = 400;
 /// The signals the report plots: faces in view, head yaw and gaze against the
 /// candidate's usual pose, eye openness, audio level.
 pub fn signals(obs: &[Observation], baseline: &Baseline, cfg: &Config) -> Vec<Signal> {
+    signals_with(obs, baseline, cfg, MAX_SIGNAL_POINTS)
+}
+
+/// [`signals`] with at most `max_points` points each (the review page draws more).
+pub fn signals_with(obs: &[Observation], baseline: &Baseline, cfg: &Config, max_points: usize) -> Vec<Signal> {
     if obs.is_empty() {
         return Vec::new();
     }
-    let per = obs.len().div_ceil(MAX_SIGNAL_POINTS).max(1);
+    let max_points = max_points.max(1);
+    let per = obs.len().div_ceil(max_points).max(1);
     // within a bucket keep the value farthest from zero (the one worth seeing)
     let series = |f: &dyn Fn(&Observation) -> Option<f64>| -> Vec<(f64, Option<f64>)> {
         obs.chunks(per)
@@ -122,7 +128,7 @@ pub fn signals(obs: &[Observation], baseline: &Baseline, cfg: &Config) -> Vec<Si
     ] {
         let pts: Vec<(f64, Option<f64>)> = obs.iter().filter_map(|o| get(o).map(|d| (o.t, Some(f64::from(d))))).collect();
         if !pts.is_empty() {
-            let step = pts.len().div_ceil(MAX_SIGNAL_POINTS).max(1);
+            let step = pts.len().div_ceil(max_points).max(1);
             let points = pts.chunks(step).map(|c| (c[0].0, c.iter().filter_map(|p| p.1).reduce(f64::max))).collect();
             out.push(Signal { name: name.into(), min: 0.0, max: 1.2, marks: vec![e.identity_max_distance], points });
         }

@@ -1,0 +1,245 @@
+//! The archive index, `index.html`: one row per recording (score, band,
+//! counts per kind, review status), in review-priority order (lowest score
+//! first; ties by the most severe kind flagged), filterable by kind and
+//! band, searchable by candidate and id, each row linking to its review page.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::kinds::EventKind;
+use crate::records::KindCount;
+use crate::review::decisions::Decision;
+use crate::review::{encode_segment, escape_html, kind_color, script_json};
+
+static CSS: &str = include_str!("assets/review.css");
+static JS: &str = include_str!("assets/index.js");
+
+/// One recording in the index.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IndexRow {
+    pub id: String,
+    pub candidate: Option<String>,
+    pub path: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub score: Option<f64>,
+    pub band: Option<String>,
+    pub duration_s: Option<f64>,
+    pub events: Option<u64>,
+    pub counts: BTreeMap<EventKind, Option<KindCount>>,
+    /// The review page (or, without one, the report), relative to the index.
+    pub link: Option<String>,
+    /// Events with a verdict.
+    pub reviewed: usize,
+}
+
+/// How severe a kind is: its deduction in the default policy.
+pub fn severity(k: EventKind) -> f64 {
+    crate::config::Policy::default().deductions.get(&k).copied().unwrap_or(0.0)
+}
+
+/// The most severe kind flagged in a row (its severity, 0 for none).
+fn worst(r: &IndexRow) -> f64 {
+    r.counts.iter().filter(|(_, c)| c.as_ref().is_some_and(|c| c.count > 0)).map(|(k, _)| severity(*k)).fold(0.0, f64::max)
+}
+
+/// Sort into review priority: failed recordings first (someone must look at
+/// them), then the lowest score, ties by the most severe kind, then the id.
+pub fn sort_by_priority(rows: &mut [IndexRow]) {
+    rows.sort_by(|a, b| {
+        let failed = |r: &IndexRow| r.status != "ok";
+        failed(b)
+            .cmp(&failed(a))
+            .then(a.score.unwrap_or(f64::INFINITY).total_cmp(&b.score.unwrap_or(f64::INFINITY)))
+            .then(worst(b).total_cmp(&worst(a)))
+            .then(a.id.cmp(&b.id))
+    });
+}
+
+/// The link to a recording's page from the directory the index is in:
+/// `sub` is where its outputs are (`recordings/` in a batch, `` for analyze).
+fn link_for(dir: &Path, sub: &str, id: &str) -> Option<String> {
+    for ext in ["review.html", "report.pdf"] {
+        let name = format!("{id}.{ext}");
+        if dir.join(sub).join(&name).exists() {
+            let prefix = if sub.is_empty() { String::new() } else { format!("{sub}/") };
+            return Some(format!("{prefix}{}", encode_segment(&name)));
+        }
+    }
+    None
+}
+
+/// A batch's manifest (`manifest.jsonl`, written by `proctor batch`): the
+/// last line per recording id, as JSON objects (read here as plain JSON,
+/// the batch being a layer above).
+fn read_manifest(path: &Path) -> Vec<serde_json::Value> {
+    let mut by: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    if let Ok(text) = std::fs::read_to_string(path) {
+        for line in text.lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+                if let Some(id) = v["id"].as_str() {
+                    by.insert(id.to_string(), v);
+                }
+            }
+        }
+    }
+    by.into_values().collect()
+}
+
+/// The index rows of a batch directory, from its manifest.
+pub fn rows_from_batch(outdir: &Path, decisions: &[Decision]) -> Vec<IndexRow> {
+    let str_of = |v: &serde_json::Value, k: &str| v[k].as_str().map(str::to_string);
+    let mut out: Vec<IndexRow> = read_manifest(&outdir.join("manifest.jsonl"))
+        .iter()
+        .map(|r| {
+            let id = str_of(r, "id").unwrap_or_default();
+            let status = str_of(r, "status").unwrap_or_default();
+            IndexRow {
+                candidate: str_of(r, "candidate"),
+                path: str_of(r, "path").unwrap_or_default(),
+                error: str_of(r, "error"),
+                score: r["score"].as_f64(),
+                band: str_of(r, "band"),
+                duration_s: r["duration_s"].as_f64(),
+                events: r["events"].as_u64(),
+                counts: serde_json::from_value(r["counts"].clone()).unwrap_or_default(),
+                link: if status == "ok" { link_for(outdir, "recordings", &id) } else { None },
+                reviewed: decisions.iter().filter(|d| d.recording == id).count(),
+                status,
+                id,
+            }
+        })
+        .collect();
+    sort_by_priority(&mut out);
+    out
+}
+
+/// The index rows of any output directory: a batch's (its manifest), or the
+/// `<id>.summary.json` files an `analyze` wrote there.
+pub fn rows_from_dir(dir: &Path) -> Vec<IndexRow> {
+    let decisions = crate::review::decisions::read_latest(dir).unwrap_or_default();
+    if dir.join("manifest.jsonl").exists() {
+        return rows_from_batch(dir, &decisions);
+    }
+    let mut out = Vec::new();
+    for (path, v) in summaries(dir) {
+        let id = v["recording"].as_str().unwrap_or_default().to_string();
+        if id.is_empty() {
+            continue;
+        }
+        let sub = path.parent().and_then(|p| p.strip_prefix(dir).ok()).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        out.push(IndexRow {
+            candidate: v["candidate"].as_str().map(str::to_string),
+            path: v["path"].as_str().unwrap_or_default().to_string(),
+            status: "ok".into(),
+            error: None,
+            score: v["score"].as_f64(),
+            band: v["band"].as_str().map(str::to_string),
+            duration_s: v["duration_s"].as_f64(),
+            events: v["events"].as_u64(),
+            counts: serde_json::from_value(v["counts"].clone()).unwrap_or_default(),
+            link: link_for(dir, &sub, &id),
+            reviewed: decisions.iter().filter(|d| d.recording == id).count(),
+            id,
+        });
+    }
+    sort_by_priority(&mut out);
+    out
+}
+
+/// Every `<id>.summary.json` in `dir` and in `dir/recordings`, read.
+pub fn summaries(dir: &Path) -> Vec<(std::path::PathBuf, serde_json::Value)> {
+    let mut out = Vec::new();
+    for d in [dir.to_path_buf(), dir.join("recordings")] {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".summary.json")).collect();
+        paths.sort();
+        for p in paths {
+            if let Some(v) = std::fs::read(&p).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok()) {
+                out.push((p, v));
+            }
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct IndexData<'a> {
+    title: &'a str,
+    kinds: Vec<(EventKind, &'static str)>,
+    rows: &'a [IndexRow],
+}
+
+/// The index page's HTML.
+pub fn render(title: &str, rows: &[IndexRow]) -> String {
+    let data = IndexData { title, kinds: EventKind::ALL.into_iter().map(|k| (k, kind_color(k))).collect(), rows };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'\">\n\
+<meta name=\"proctor-desk\" content=\"\">\n\
+<title>{}</title>\n<style>\n{CSS}</style>\n</head>\n<body class=\"index\">\n\
+<header id=\"head\"></header>\n<div id=\"filters\" role=\"search\"></div>\n\
+<table id=\"rows\"><thead></thead><tbody></tbody></table>\n<p id=\"empty\" hidden>No recording matches.</p>\n\
+<script type=\"application/json\" id=\"data\">{}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
+        escape_html(title),
+        script_json(&data)
+    )
+}
+
+/// Write `outdir/index.html` for a batch directory, from its manifest
+/// (temporary, then rename).
+pub fn write_index(outdir: &Path) -> Result<()> {
+    let decisions = crate::review::decisions::read_latest(outdir).unwrap_or_default();
+    let rows = rows_from_batch(outdir, &decisions);
+    let title = format!("proctor archive: {}", outdir.canonicalize().unwrap_or_else(|_| outdir.to_path_buf()).display());
+    crate::output::write_bytes(&outdir.join("index.html"), render(&title, &rows).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, score: Option<f64>, kinds: &[EventKind]) -> IndexRow {
+        IndexRow {
+            id: id.into(),
+            candidate: None,
+            path: String::new(),
+            status: if score.is_some() { "ok".into() } else { "error".into() },
+            error: None,
+            score,
+            band: None,
+            duration_s: None,
+            events: None,
+            counts: kinds.iter().map(|k| (*k, Some(KindCount { count: 1, total_s: 1.0 }))).collect(),
+            link: None,
+            reviewed: 0,
+        }
+    }
+
+    #[test]
+    fn priority_is_failed_then_lowest_score_then_most_severe_kind() {
+        let mut rows = vec![
+            row("c", Some(80.0), &[EventKind::LoudAudio]),
+            row("a", Some(60.0), &[EventKind::LookingAway]),
+            row("b", Some(60.0), &[EventKind::MultipleFaces]),
+            row("z", None, &[]),
+            row("d", Some(95.0), &[]),
+        ];
+        sort_by_priority(&mut rows);
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["z", "b", "a", "c", "d"]);
+    }
+
+    #[test]
+    fn names_are_escaped() {
+        let mut r = row("x", Some(50.0), &[]);
+        r.candidate = Some("<img src=x onerror=alert(1)>".into());
+        let html = render("<b>t</b>", &[r]);
+        assert!(!html.contains("<img src=x"));
+        assert!(html.contains("&lt;b&gt;t&lt;/b&gt;"));
+    }
+}

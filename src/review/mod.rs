@@ -1,0 +1,182 @@
+//! The reviewer's desk: a review page per recording (`<id>.review.html`),
+//! an archive index (`index.html`), the verdicts reviewers give
+//! (`decisions.parquet` and its journal), the server that takes them
+//! (`proctor review`) and the precision they measure (`proctor eval
+//! --decisions`).
+//!
+//! The pages are single self-contained files: their data is inline JSON,
+//! their style and script inline, the evidence pictures `data:` URIs; only
+//! the recording is referenced, by its path relative to the page. Opened from
+//! the disk they show the verdicts known when they were written, read-only;
+//! served by `proctor review` they fetch the current verdicts and take new
+//! ones.
+
+pub mod decisions;
+pub mod index;
+pub mod page;
+pub mod server;
+
+use std::path::{Component, Path, PathBuf};
+
+/// `s` as text safe anywhere in HTML (element content and quoted attributes).
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A value as JSON safe inside `<script type="application/json">`: the
+/// characters that could end the element or start markup (`<`, `>`, `&`)
+/// and the line separators JavaScript once took as line ends are written as
+/// `\u` escapes (they can only occur inside JSON strings, where an escape
+/// means the same character).
+pub fn script_json<T: serde::Serialize>(v: &T) -> String {
+    let json = serde_json::to_string(v).unwrap_or_else(|_| "null".into());
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Standard base64 (with padding), for `data:` URIs.
+pub fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+    }
+    out
+}
+
+/// Percent-encode one path segment of a URL (unreserved characters kept).
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `p` made absolute and without `.`/`..` (resolved through symlinks where
+/// it exists).
+fn absolute(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    let abs = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) };
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The URL of `target` relative to the directory `from` (both made
+/// absolute first), each segment percent-encoded: what a page in `from`
+/// puts in a `src` to reach `target`. `None` when they share no root.
+pub fn relative_url(from: &Path, target: &Path) -> Option<String> {
+    let (from, target) = (absolute(from), absolute(target));
+    let a: Vec<Component> = from.components().collect();
+    let b: Vec<Component> = target.components().collect();
+    if a.first() != b.first() {
+        return None;
+    }
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), a.len() - common).collect();
+    parts.extend(b[common..].iter().map(|c| encode_segment(&c.as_os_str().to_string_lossy())));
+    Some(parts.join("/"))
+}
+
+/// The colour each kind is drawn in (pages and index alike).
+pub fn kind_color(k: crate::kinds::EventKind) -> &'static str {
+    use crate::kinds::EventKind::*;
+    match k {
+        NoFace => "#7f7f7f",
+        MultipleFaces => "#d62728",
+        LookingAway => "#ff7f0e",
+        GazeAway => "#bcbd22",
+        EyesClosed => "#9467bd",
+        Phone => "#e377c2",
+        Book => "#8c564b",
+        Device => "#17becf",
+        Person => "#b2182b",
+        LoudAudio => "#1f77b4",
+        Voices => "#2ca02c",
+        Identity => "#000000",
+        CandidateChanged => "#393b79",
+    }
+}
+
+/// Where the verdicts of an output directory are kept: `decisions.parquet`
+/// in the directory `proctor review` serves. A recording's outputs are in
+/// that directory (`proctor analyze -o DIR`) or in its `recordings/`
+/// (`proctor batch -o DIR`).
+pub fn desk_dir(outdir: &Path) -> PathBuf {
+    if outdir.file_name().is_some_and(|n| n == "recordings") {
+        if let Some(parent) = outdir.parent() {
+            if parent.join("manifest.jsonl").exists() {
+                return if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() };
+            }
+        }
+    }
+    outdir.to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_and_script_escapes() {
+        assert_eq!(escape_html("<b a=\"x\">&'</b>"), "&lt;b a=&quot;x&quot;&gt;&amp;&#39;&lt;/b&gt;");
+        let j = script_json(&serde_json::json!({"n": "</script><script>alert(1)</script>\u{2028}"}));
+        assert!(!j.contains('<') && !j.contains('>'), "{j}");
+        let back: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(back["n"], "</script><script>alert(1)</script>\u{2028}");
+    }
+
+    #[test]
+    fn base64_matches_known_vectors() {
+        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+    }
+
+    #[test]
+    fn relative_urls() {
+        assert_eq!(relative_url(Path::new("/a/b/out"), Path::new("/a/v/x y.webm")).unwrap(), "../../v/x%20y.webm");
+        assert_eq!(relative_url(Path::new("/a/b"), Path::new("/a/b/c.mp4")).unwrap(), "c.mp4");
+        assert_eq!(relative_url(Path::new("/a/b/../c"), Path::new("/a/c/d.mp4")).unwrap(), "d.mp4");
+    }
+}

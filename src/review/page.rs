@@ -1,0 +1,165 @@
+//! The review page of one recording, `<id>.review.html`: a pure function of
+//! the analysis, its evidence pictures and the verdicts known when it is
+//! written ([`render`]); [`write_page`] gathers those and writes the file.
+//! The pictures are the analysis's evidence pictures (those the report
+//! shows, boxes drawn); the other events say they have none.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::kinds::EventKind;
+use crate::records::{Analysis, Subject};
+use crate::review::decisions::Decision;
+use crate::review::{escape_html, kind_color, script_json};
+
+static CSS: &str = include_str!("assets/review.css");
+static JS: &str = include_str!("assets/review.js");
+
+/// Points per signal on the page.
+pub const SIGNAL_POINTS: usize = 1500;
+
+/// What the page needs besides the analysis and its pictures.
+#[derive(Debug, Clone, Default)]
+pub struct PageContext {
+    pub candidate: Option<String>,
+    /// The recording's URL relative to the page (`None`: not reachable).
+    pub video_src: Option<String>,
+    /// The verdicts on this recording's events known when the page is written.
+    pub decisions: Vec<Decision>,
+}
+
+#[derive(Serialize)]
+struct KindInfo {
+    kind: EventKind,
+    color: &'static str,
+    rule: String,
+    count: usize,
+}
+
+#[derive(Serialize)]
+struct EventData<'a> {
+    k: EventKind,
+    s: f64,
+    e: f64,
+    c: f32,
+    d: &'a str,
+    t: f64,
+    /// Index into `pics`, -1 for none.
+    p: i64,
+}
+
+#[derive(Serialize)]
+struct PageData<'a> {
+    recording: &'a str,
+    candidate: Option<&'a str>,
+    file: String,
+    video_src: Option<&'a str>,
+    duration_s: f64,
+    score: f64,
+    band: &'static str,
+    kinds: Vec<KindInfo>,
+    not_checked: Vec<EventKind>,
+    events: Vec<EventData<'a>>,
+    pics: Vec<String>,
+    signals: Vec<crate::report::Signal>,
+    decisions: &'a [Decision],
+    warnings: &'a [String],
+}
+
+/// The page's HTML. `pictures` are JPEGs by the media time they show (an
+/// event's picture is the one at its `evidence_t`).
+pub fn render(a: &Analysis, pictures: &[(f64, Vec<u8>)], ctx: &PageContext) -> String {
+    let mut order: Vec<usize> = (0..a.events.len()).collect();
+    order.sort_by(|&i, &j| a.events[i].start_s.total_cmp(&a.events[j].start_s).then(a.events[i].end_s.total_cmp(&a.events[j].end_s)));
+    let mut pics: Vec<String> = Vec::new();
+    let mut pic_of: Vec<(f64, usize)> = Vec::new();
+    let events = order
+        .iter()
+        .map(|&i| {
+            let e = &a.events[i];
+            let p = match pic_of.iter().find(|(t, _)| *t == e.evidence_t) {
+                Some((_, idx)) => *idx as i64,
+                None => match pictures.iter().find(|(t, _)| *t == e.evidence_t) {
+                    Some((t, jpeg)) => {
+                        pics.push(format!("data:image/jpeg;base64,{}", crate::review::base64(jpeg)));
+                        pic_of.push((*t, pics.len() - 1));
+                        (pics.len() - 1) as i64
+                    }
+                    None => -1,
+                },
+            };
+            EventData { k: e.kind, s: e.start_s, e: e.end_s, c: e.confidence, d: &e.detail, t: e.evidence_t, p }
+        })
+        .collect();
+    let kinds = EventKind::ALL
+        .into_iter()
+        .filter(|k| a.checked.contains(k) || a.events.iter().any(|e| e.kind == *k))
+        .map(|k| KindInfo { kind: k, color: kind_color(k), rule: k.rule(&a.config.events), count: a.events.iter().filter(|e| e.kind == k).count() })
+        .collect();
+    let data = PageData {
+        recording: &a.recording,
+        candidate: ctx.candidate.as_deref().filter(|c| !c.trim().is_empty()),
+        file: a.info.path.file_name().map_or_else(|| a.info.path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        video_src: ctx.video_src.as_deref(),
+        duration_s: a.info.duration_s.max(a.events.iter().map(|e| e.end_s).fold(0.0, f64::max)),
+        score: a.score.value,
+        band: a.score.band.as_str(),
+        kinds,
+        not_checked: EventKind::ALL.into_iter().filter(|k| !a.checked.contains(k) && !a.events.iter().any(|e| e.kind == *k)).collect(),
+        events,
+        pics,
+        signals: crate::report::signals_with(&a.observations, &a.baseline, &a.config, SIGNAL_POINTS),
+        decisions: &ctx.decisions,
+        warnings: &a.warnings,
+    };
+    let who = ctx.candidate.as_deref().filter(|c| !c.trim().is_empty()).map(|c| format!(" · {c}")).unwrap_or_default();
+    let title = escape_html(&format!("Review {}{who}", a.recording));
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; media-src *; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'\">\n\
+<meta name=\"proctor-desk\" content=\"\">\n\
+<title>{title}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n\
+<header id=\"head\"></header>\n\
+<main>\n<section id=\"left\">\n\
+<div id=\"player\"><video id=\"video\" controls preload=\"metadata\" playsinline></video>\
+<p id=\"video-msg\" role=\"status\" hidden></p></div>\n\
+<div id=\"controls\" role=\"toolbar\" aria-label=\"Playback\"></div>\n\
+<div id=\"tracks\" tabindex=\"0\" aria-label=\"Timeline: click to seek\"><div id=\"axis\"></div><canvas id=\"timeline\"></canvas><div id=\"signals\"></div><div id=\"cursor\"></div></div>\n\
+<div id=\"legend\"></div>\n\
+<section id=\"current\" aria-live=\"polite\"></section>\n\
+</section>\n<section id=\"right\"><div id=\"listhead\"></div><ol id=\"events\" aria-label=\"Events\"></ol></section>\n</main>\n\
+<div id=\"help\" hidden></div>\n\
+<script type=\"application/json\" id=\"data\">{}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
+        script_json(&data)
+    )
+}
+
+/// The name of a recording's review page.
+pub fn file_name(recording: &str) -> String {
+    format!("{recording}.review.html")
+}
+
+/// The analysis's evidence pictures of events, by media time, for [`render`].
+pub fn event_pictures(a: &Analysis) -> Vec<(f64, Vec<u8>)> {
+    a.evidence.iter().filter(|p| p.subject == Subject::Event).map(|p| (p.t_s, p.jpeg.clone())).collect()
+}
+
+/// Write the review page of `a` to `path` (a temporary place) for a page
+/// that will live in `outdir`. The recording is referenced relative to
+/// `outdir`; the verdicts already given on this recording (in the desk
+/// directory, [`crate::review::desk_dir`]) are embedded.
+pub fn write_page(a: &Analysis, path: &Path, outdir: &Path) -> Result<()> {
+    let decisions = crate::review::decisions::read_latest(&crate::review::desk_dir(outdir))
+        .map(|all| all.into_iter().filter(|d| d.recording == a.recording).collect())
+        .unwrap_or_default();
+    let ctx = PageContext {
+        candidate: a.candidate.clone(),
+        video_src: a.info.path.exists().then(|| crate::review::relative_url(outdir, &a.info.path)).flatten(),
+        decisions,
+    };
+    let html = render(a, &event_pictures(a), &ctx);
+    crate::output::write_bytes(path, html.as_bytes()).map_err(|e| Error::new(path, ErrorKind::Output(e.kind.to_string())))
+}

@@ -1,0 +1,519 @@
+//! `proctor review DIR`: serves an output directory's pages and the
+//! recordings its summaries name, and takes the reviewers' verdicts.
+//!
+//! Built on hyper (HTTP/1.1) with tower-http's `ServeFile` for the files, so
+//! that recordings get `Range` requests answered (206) and a browser can seek
+//! in them. Every request must carry the token of the printed URL (the URL's
+//! `token=`, then a same-site cookie set from it); a verdict (`POST`) must
+//! carry it in the `X-Proctor-Token` header, which pages served here read
+//! from the `proctor-desk` meta element the server fills in. Only these are
+//! served: the index, DIR's proctor outputs (by name: review pages,
+//! reports, summaries, tables), and the recordings the summaries name (as
+//! `/media/<id>`); a path with `..`, an absolute path, a symlink leading out
+//! of DIR, or any other file is 404.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde::Deserialize;
+
+use crate::kinds::EventKind;
+use crate::review::decisions::{self, Decision, Verdict};
+use crate::review::{encode_segment, escape_html};
+
+type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// Largest verdict body taken.
+const MAX_BODY: usize = 64 << 10;
+const COOKIE: &str = "proctor_token";
+const META_EMPTY: &str = "<meta name=\"proctor-desk\" content=\"\">";
+
+/// The served directory and what the server knows of it.
+pub struct Desk {
+    /// DIR, canonical.
+    root: PathBuf,
+    token: String,
+    reviewer: String,
+    /// Recording id -> the recording's file, from the summaries.
+    media: Mutex<BTreeMap<String, PathBuf>>,
+}
+
+/// What a request path names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Index,
+    /// A file of DIR (canonical path), HTML when `html`.
+    File { path: PathBuf, html: bool },
+    /// A recording (canonical path).
+    Media(PathBuf),
+    NotFound,
+}
+
+/// File names served from DIR: proctor's outputs, nothing else.
+fn is_output_name(rel: &str) -> bool {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    const ENDINGS: [&str; 8] =
+        [".review.html", ".report.pdf", ".summary.json", ".events.parquet", ".frames.parquet", ".detections.parquet", "index.html", "decisions.parquet"];
+    if ENDINGS.iter().any(|e| name.ends_with(e)) {
+        return true;
+    }
+    if matches!(rel, "summary.parquet" | "manifest.jsonl" | "decisions.jsonl") {
+        return true;
+    }
+    // the batch's event partitions: events/recording=<id>/part-0.parquet
+    let parts: Vec<&str> = rel.split('/').collect();
+    parts.len() == 3 && parts[0] == "events" && parts[1].starts_with("recording=") && parts[2] == "part-0.parquet"
+}
+
+/// Percent-decode a URL path (`None` when not valid UTF-8).
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else if b[i] == b'%' {
+            return None;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A query parameter's value.
+fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then(|| percent_decode(&v.replace('+', " "))).flatten()
+    })
+}
+
+fn cookie_token(req: &Request<Incoming>) -> Option<String> {
+    req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+        let (k, v) = c.trim().split_once('=')?;
+        (k == COOKIE).then(|| v.to_string())
+    })
+}
+
+/// Compare in time independent of where the strings differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A token nobody can guess: 128 bits from the system's random source.
+pub fn new_token() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_ok();
+    if !ok {
+        let seed = format!("{:?}{}{:p}", std::time::SystemTime::now(), std::process::id(), &b);
+        return crate::ids::stable_hash(&seed)[..32].to_string();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Desk {
+    pub fn new(dir: &Path, token: String, reviewer: String) -> std::result::Result<Desk, String> {
+        let root = dir.canonicalize().map_err(|e| format!("{}: {e}", dir.display()))?;
+        if !root.is_dir() {
+            return Err(format!("{}: not a directory", dir.display()));
+        }
+        let desk = Desk { root, token, reviewer, media: Mutex::new(BTreeMap::new()) };
+        desk.rescan();
+        Ok(desk)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Read the summaries again for the recordings they name.
+    fn rescan(&self) {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let mut m = BTreeMap::new();
+        for (summary, v) in crate::review::index::summaries(&self.root) {
+            let (Some(id), Some(p)) = (v["recording"].as_str(), v["path"].as_str()) else { continue };
+            let p = Path::new(p);
+            let candidates: Vec<PathBuf> = if p.is_absolute() {
+                vec![p.to_path_buf()]
+            } else {
+                let sdir = summary.parent().unwrap_or(&self.root);
+                vec![cwd.join(p), self.root.join(p), sdir.join(p), self.root.parent().unwrap_or(&self.root).join(p)]
+            };
+            if let Some(found) = candidates.into_iter().find(|c| c.is_file()).and_then(|c| c.canonicalize().ok()) {
+                m.insert(id.to_string(), found);
+            }
+        }
+        *self.media.lock().unwrap_or_else(|e| e.into_inner()) = m;
+    }
+
+    fn media_of(&self, id: &str) -> Option<PathBuf> {
+        let get = || self.media.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned();
+        get().or_else(|| {
+            self.rescan();
+            get()
+        })
+    }
+
+    /// Whether a recording id is one of DIR's (it has a summary here).
+    fn knows(&self, id: &str) -> bool {
+        crate::review::index::summaries(&self.root).iter().any(|(_, v)| v["recording"].as_str() == Some(id))
+    }
+
+    /// What the (still percent-encoded) request path names.
+    pub fn resolve(&self, raw_path: &str) -> Target {
+        let Some(path) = percent_decode(raw_path) else { return Target::NotFound };
+        let Some(rel) = path.strip_prefix('/') else { return Target::NotFound };
+        if rel.is_empty() || rel == "index.html" {
+            return Target::Index;
+        }
+        if rel.contains('\\') || rel.contains('\0') || rel.starts_with('/') {
+            return Target::NotFound;
+        }
+        if rel.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+            return Target::NotFound;
+        }
+        if let Some(id) = rel.strip_prefix("media/") {
+            return match self.media_of(id) {
+                Some(p) if p.is_file() => Target::Media(p),
+                _ => Target::NotFound,
+            };
+        }
+        if !is_output_name(rel) || Path::new(rel).is_absolute() {
+            return Target::NotFound;
+        }
+        match self.root.join(rel).canonicalize() {
+            Ok(p) if p.starts_with(&self.root) && p.is_file() => Target::File { html: rel.ends_with(".html"), path: p },
+            _ => Target::NotFound,
+        }
+    }
+
+    /// The `proctor-desk` meta element's content for a page: the token, the
+    /// reviewer, where the API and (for a review page) the recording are.
+    fn desk_meta(&self, recording: Option<&str>) -> String {
+        let q = format!("?token={}", self.token);
+        let mut v = serde_json::json!({"token": self.token, "reviewer": self.reviewer, "api": "/api/", "query": q});
+        if let Some(id) = recording {
+            v["media"] = serde_json::Value::String(format!("/media/{}{q}", encode_segment(id)));
+        }
+        format!("<meta name=\"proctor-desk\" content=\"{}\">", escape_html(&v.to_string()))
+    }
+
+    fn serve_html(&self, html: &str, recording: Option<&str>) -> String {
+        html.replacen(META_EMPTY, &self.desk_meta(recording), 1)
+    }
+}
+
+fn full(status: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()).map_err(|never: Infallible| match never {}).boxed_unsync());
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_str(ctype).unwrap_or(HeaderValue::from_static("text/plain")));
+    r
+}
+
+fn text(status: StatusCode, msg: &str) -> Response<Body> {
+    full(status, "text/plain; charset=utf-8", msg.to_string())
+}
+
+fn json(v: &impl serde::Serialize) -> Response<Body> {
+    full(StatusCode::OK, "application/json", serde_json::to_vec(v).unwrap_or_default())
+}
+
+/// A verdict as a page sends it.
+#[derive(Debug, Deserialize)]
+struct VerdictIn {
+    recording: String,
+    kind: EventKind,
+    start_s: f64,
+    end_s: f64,
+    verdict: Verdict,
+    #[serde(default)]
+    note: String,
+}
+
+/// Answer one request.
+pub async fn handle(desk: Arc<Desk>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let mut resp = route(&desk, req).await;
+    let h = resp.headers_mut();
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+async fn route(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
+    let query_token = query_param(req.uri().query(), "token");
+    let header_token = req.headers().get("x-proctor-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let ok = |t: &Option<String>| t.as_deref().is_some_and(|t| same(t, &desk.token));
+    let path = req.uri().path().to_string();
+    if path == "/favicon.ico" {
+        // asked for by browsers on their own; an empty answer keeps their consoles clean
+        return full(StatusCode::NO_CONTENT, "image/x-icon", Bytes::new());
+    }
+    if req.method() == Method::POST {
+        // a change needs the token itself, not only the cookie
+        if !ok(&header_token) {
+            return text(StatusCode::FORBIDDEN, "a verdict needs the X-Proctor-Token header of the review URL");
+        }
+        if path != "/api/decisions" {
+            return text(StatusCode::NOT_FOUND, "not found");
+        }
+        return post_decision(desk, req).await;
+    }
+    if !(ok(&query_token) || ok(&header_token) || ok(&cookie_token(&req))) {
+        return text(StatusCode::FORBIDDEN, "open the URL `proctor review` printed: it holds the token");
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "GET, HEAD or POST");
+    }
+    let mut resp = match path.as_str() {
+        "/api/decisions" => {
+            let rec = query_param(req.uri().query(), "recording");
+            let all = decisions::read_latest(&desk.root).unwrap_or_default();
+            json(&all.into_iter().filter(|d| rec.as_deref().is_none_or(|r| d.recording == r)).collect::<Vec<Decision>>())
+        }
+        "/api/status" => {
+            let mut n: BTreeMap<String, usize> = BTreeMap::new();
+            for d in decisions::read_latest(&desk.root).unwrap_or_default() {
+                *n.entry(d.recording).or_default() += 1;
+            }
+            json(&n)
+        }
+        _ => serve(desk, req).await,
+    };
+    if ok(&query_token) {
+        let c = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", desk.token);
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+async fn serve(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
+    match desk.resolve(req.uri().path()) {
+        Target::NotFound => text(StatusCode::NOT_FOUND, "not found"),
+        Target::Index => {
+            let d = desk.clone();
+            let html = tokio::task::spawn_blocking(move || {
+                let rows = crate::review::index::rows_from_dir(&d.root);
+                let title = format!("proctor review: {}", d.root.display());
+                d.serve_html(&crate::review::index::render(&title, &rows), None)
+            })
+            .await
+            .unwrap_or_default();
+            full(StatusCode::OK, "text/html; charset=utf-8", html)
+        }
+        Target::File { path, html: true } => match tokio::fs::read_to_string(&path).await {
+            Ok(html) => {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let recording = name.strip_suffix(".review.html");
+                full(StatusCode::OK, "text/html; charset=utf-8", desk.serve_html(&html, recording))
+            }
+            Err(_) => text(StatusCode::NOT_FOUND, "not found"),
+        },
+        Target::File { path, .. } | Target::Media(path) => serve_file(&path, req).await,
+    }
+}
+
+/// A file through tower-http's `ServeFile` (Range, conditional requests).
+async fn serve_file(path: &Path, req: Request<Incoming>) -> Response<Body> {
+    use tower_service::Service;
+    let (parts, _) = req.into_parts();
+    let req = Request::from_parts(parts, http_body_util::Empty::<Bytes>::new());
+    let mut svc = tower_http::services::ServeFile::new(path);
+    match svc.call(req).await {
+        Ok(r) => {
+            let mut r = r.map(|b| b.map_err(std::io::Error::other).boxed_unsync());
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=60"));
+            r
+        }
+        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "could not read the file"),
+    }
+}
+
+async fn post_decision(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "verdict too large"),
+    };
+    let v: VerdictIn = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("not a verdict: {e}")),
+    };
+    let d = Decision {
+        schema_version: decisions::DECISIONS_SCHEMA_VERSION,
+        recording: v.recording,
+        kind: v.kind,
+        start_s: v.start_s,
+        end_s: v.end_s,
+        verdict: v.verdict,
+        note: v.note,
+        reviewer: desk.reviewer.clone(),
+        decided_at: crate::clock::now_rfc3339(),
+    };
+    if let Err(why) = d.check() {
+        return text(StatusCode::BAD_REQUEST, &why);
+    }
+    let dd = desk.clone();
+    let saved = tokio::task::spawn_blocking(move || {
+        if !dd.knows(&d.recording) {
+            return Err((StatusCode::NOT_FOUND, format!("no recording '{}' in this directory", d.recording)));
+        }
+        decisions::save(&dd.root, &d).map(|_| d).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    })
+    .await;
+    match saved {
+        Ok(Ok(d)) => json(&d),
+        Ok(Err((status, why))) => text(status, &why),
+        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "the save failed"),
+    }
+}
+
+/// How `proctor review` runs.
+pub struct ServeOptions {
+    pub dir: PathBuf,
+    pub listen: IpAddr,
+    /// 0: any free port.
+    pub port: u16,
+    pub reviewer: String,
+    pub open: bool,
+}
+
+/// The default reviewer: the user's name.
+pub fn default_reviewer() -> String {
+    ["USER", "USERNAME", "LOGNAME"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())).unwrap_or_else(|| "reviewer".into())
+}
+
+/// Bind, print the URL (the first line of output), then serve until killed.
+pub fn run(opts: ServeOptions) -> std::result::Result<(), String> {
+    let desk = Arc::new(Desk::new(&opts.dir, new_token(), opts.reviewer.clone())?);
+    let listener = std::net::TcpListener::bind(SocketAddr::new(opts.listen, opts.port)).map_err(|e| format!("{}:{}: {e}", opts.listen, opts.port))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let host = if addr.ip().is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { addr.ip() };
+    let url = format!("http://{}/?token={}", SocketAddr::new(host, addr.port()), desk.token);
+    crate::say!("{url}");
+    if !opts.listen.is_loopback() {
+        crate::warn!(
+            "proctor: warning: listening on {} (not loopback only): anyone who can reach it and has the token can watch the recordings",
+            opts.listen
+        );
+    }
+    crate::warn!("proctor: serving {} as reviewer '{}'; verdicts go to {}; Ctrl-C to stop", desk.root.display(), opts.reviewer, desk.root.join(decisions::TABLE).display());
+    if opts.open {
+        let opener = if cfg!(target_os = "macos") { "open" } else if cfg!(windows) { "explorer" } else { "xdg-open" };
+        if let Err(e) = std::process::Command::new(opener).arg(&url).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn() {
+            crate::warn!("proctor: warning: could not open a browser ({opener}: {e}); open the URL above");
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let desk = desk.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| handle(desk.clone(), req));
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+            });
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desk_with_files() -> (tempfile::TempDir, Desk) {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("out");
+        std::fs::create_dir_all(root.join("recordings")).unwrap();
+        std::fs::write(d.path().join("rec.webm"), b"video").unwrap();
+        std::fs::write(d.path().join("secret.txt"), b"secret").unwrap();
+        let summary = serde_json::json!({"recording": "rec", "path": d.path().join("rec.webm").display().to_string(), "score": 50.0});
+        std::fs::write(root.join("rec.summary.json"), summary.to_string()).unwrap();
+        std::fs::write(root.join("rec.review.html"), "<html>").unwrap();
+        std::fs::write(root.join("notes.txt"), b"x").unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(d.path().join("secret.txt"), root.join("leak.review.html")).unwrap();
+            std::os::unix::fs::symlink(root.join("rec.review.html"), root.join("alias.review.html")).unwrap();
+        }
+        let desk = Desk::new(&root, "t0k".into(), "me".into()).unwrap();
+        (d, desk)
+    }
+
+    #[test]
+    fn only_outputs_and_named_recordings_are_served() {
+        let (d, desk) = desk_with_files();
+        let root = desk.root().to_path_buf();
+        assert_eq!(desk.resolve("/"), Target::Index);
+        assert_eq!(desk.resolve("/rec.review.html"), Target::File { path: root.join("rec.review.html"), html: true });
+        assert_eq!(desk.resolve("/rec.summary.json"), Target::File { path: root.join("rec.summary.json"), html: false });
+        assert_eq!(desk.resolve("/media/rec"), Target::Media(d.path().join("rec.webm").canonicalize().unwrap()));
+        for bad in [
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/recordings/../../secret.txt",
+            "/recordings/%2E%2E/%2E%2E/secret.txt",
+            "//etc/passwd",
+            "/%2Fetc%2Fpasswd",
+            "/notes.txt",
+            "/media/nope",
+            "/media/../secret.txt",
+            "/rec.review.html/..",
+            "/%zz",
+            "/.\\secret.txt",
+            "/missing.review.html",
+        ] {
+            assert_eq!(desk.resolve(bad), Target::NotFound, "{bad}");
+        }
+        #[cfg(unix)]
+        {
+            // a symlink out of DIR is not served, one inside it is
+            assert_eq!(desk.resolve("/leak.review.html"), Target::NotFound);
+            assert_eq!(desk.resolve("/alias.review.html"), Target::File { path: root.join("rec.review.html"), html: true });
+        }
+    }
+
+    #[test]
+    fn pages_get_the_token_and_the_media_url() {
+        let (_d, desk) = desk_with_files();
+        let page = crate::review::index::render("<t>", &[]);
+        let served = desk.serve_html(&page, Some("a b"));
+        assert!(!served.contains(META_EMPTY));
+        assert!(served.contains("/media/a%20b?token=t0k"), "{served}");
+        assert!(served.contains("&quot;token&quot;:&quot;t0k&quot;"));
+        assert_eq!(page.matches(META_EMPTY).count(), 1);
+    }
+
+    #[test]
+    fn query_and_tokens() {
+        assert_eq!(query_param(Some("a=1&token=x%20y&b"), "token").as_deref(), Some("x y"));
+        assert_eq!(query_param(Some("b"), "token"), None);
+        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
+        let (t1, t2) = (new_token(), new_token());
+        assert_eq!(t1.len(), 32);
+        assert_ne!(t1, t2);
+        assert_eq!(percent_decode("/a%20b").as_deref(), Some("/a b"));
+        assert_eq!(percent_decode("/a%2"), None);
+    }
+}

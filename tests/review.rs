@@ -1,0 +1,338 @@
+//! The reviewer's desk: review pages, the index, `proctor review` and
+//! `proctor eval --decisions`, over HTTP and in a real browser (headless
+//! Chromium through chromedriver, driven by tests/browser/review_check.py).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use crate::util::*;
+
+const CANDIDATE: &str = "<script>window.__pwned=1</script>Ada & \"Bob\"";
+
+/// One analysis of sample.webm with its review page, shared by the tests
+/// (each copies what it changes).
+fn analysed() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap().keep();
+        let out = d.join("out");
+        let r = analyze(&[&fixture("sample.webm")], &out, &["--candidate", CANDIDATE, "--no-objects"]);
+        assert_eq!(r.code(), 0, "{}", r.stderr());
+        out
+    })
+}
+
+/// The page's inline data.
+fn page_data(html: &str) -> serde_json::Value {
+    let start = html.find("<script type=\"application/json\" id=\"data\">").expect("data element") + 42;
+    let end = start + html[start..].find("</script>").unwrap();
+    serde_json::from_str(&html[start..end]).unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn analyze_writes_a_self_contained_review_page() {
+    let out = analysed();
+    let html = std::fs::read_to_string(out.join("sample.review.html")).unwrap();
+    assert_eq!(html.matches("<video").count(), 1);
+    for external in ["src=\"http", "href=\"http", "<link", "@import", "url(http", "//cdn", "<iframe"] {
+        assert!(!html.contains(external), "{external} in the page");
+    }
+    // the name is data, escaped, never markup
+    assert!(!html.contains("<script>window.__pwned"));
+    assert!(html.contains("Review sample · &lt;script&gt;window.__pwned=1&lt;/script&gt;Ada &amp; &quot;Bob&quot;"));
+    let data = page_data(&html);
+    assert_eq!(data["candidate"], CANDIDATE);
+    let src = data["video_src"].as_str().unwrap();
+    assert_eq!(out.join(src.replace("%20", " ")).canonicalize().unwrap(), fixture("sample.webm").canonicalize().unwrap());
+    // the events are those of events.parquet, in time order, with their pictures
+    let (_, events) = proctor::timeline::read_events(&out.join("sample.events.parquet")).unwrap();
+    let listed = data["events"].as_array().unwrap();
+    assert_eq!(listed.len(), events.len());
+    assert!(!events.is_empty());
+    for (l, e) in listed.iter().zip(&events) {
+        assert_eq!(l["k"], e.kind.as_str());
+        assert_eq!(l["s"].as_f64().unwrap(), e.start_s);
+        assert_eq!(l["e"].as_f64().unwrap(), e.end_s);
+        let p = l["p"].as_i64().unwrap();
+        assert!(p >= 0, "event {} has its picture", e.kind);
+        assert!(data["pics"][p as usize].as_str().unwrap().starts_with("data:image/jpeg;base64,/9j/"));
+    }
+    assert!(data["signals"].as_array().unwrap().iter().any(|s| s["name"] == "faces"));
+}
+
+#[test]
+fn no_review_page_turns_it_off() {
+    let d = tempfile::tempdir().unwrap();
+    let r = analyze(&[&fixture("vp8_opus.webm")], d.path(), &["--no-review-page", "--no-objects"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let files = listing(d.path());
+    assert!(files.contains(&"vp8_opus.report.pdf".to_string()));
+    assert!(!files.iter().any(|f| f.ends_with(".review.html")), "{files:?}");
+}
+
+/// `proctor review DIR` running; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = proctor()
+            .arg("review")
+            .arg(dir)
+            .args(["--reviewer", "tester"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.starts_with("http://127.0.0.1:"), "first line: {line:?}");
+        Server { child, url: line.trim().to_string() }
+    }
+    fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").split('/').next().unwrap().to_string()
+    }
+    fn token(&self) -> String {
+        self.url.split("token=").nth(1).unwrap().to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request, raw (the path is sent as given, `..` included).
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&all[..split]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut body = all[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (status, head, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let nl = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
+        b = &b[nl + 4 + n..];
+    }
+}
+
+fn verdict_json(rec: &str, kind: &str, s: f64, e: f64, v: &str) -> String {
+    serde_json::json!({"recording": rec, "kind": kind, "start_s": s, "end_s": e, "verdict": v, "note": "n"}).to_string()
+}
+
+#[test]
+fn review_server_needs_the_token_serves_ranges_and_nothing_else() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    copy_dir(analysed(), &out);
+    std::fs::write(d.path().join("secret.txt"), b"secret").unwrap();
+    std::os::unix::fs::symlink(d.path().join("secret.txt"), out.join("leak.summary.json")).unwrap();
+    let srv = Server::start(&out, &[]);
+    let (addr, token) = (srv.addr(), srv.token());
+    let q = |p: &str| format!("{p}?token={token}");
+    // no token, a wrong one: refused
+    assert_eq!(http(&addr, "GET", "/", &[], b"").0, 403);
+    assert_eq!(http(&addr, "GET", "/?token=nope", &[], b"").0, 403);
+    let (status, head, body) = http(&addr, "GET", &q("/"), &[], b"");
+    assert_eq!(status, 200);
+    assert!(head.contains(&format!("proctor_token={token}")), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("sample.review.html"));
+    // the cookie set from the URL is enough to read
+    let cookie = format!("proctor_token={token}");
+    let (status, _, body) = http(&addr, "GET", "/sample.review.html", &[("Cookie", &cookie)], b"");
+    assert_eq!(status, 200);
+    let page = String::from_utf8_lossy(&body);
+    assert!(page.contains("/media/sample?token="), "the served page names the recording's URL");
+    // the recording, by range
+    let size = std::fs::metadata(fixture("sample.webm")).unwrap().len();
+    let (status, head, body) = http(&addr, "GET", &q("/media/sample"), &[("Range", "bytes=100-1099")], b"");
+    assert_eq!(status, 206, "{head}");
+    assert!(head.to_ascii_lowercase().contains(&format!("content-range: bytes 100-1099/{size}")), "{head}");
+    assert_eq!(body, std::fs::read(fixture("sample.webm")).unwrap()[100..1100].to_vec());
+    // nothing else
+    for bad in ["/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "//etc/passwd", "/%2fetc%2fpasswd", "/leak.summary.json", "/media/other", "/sample.frames.parquet/x"] {
+        assert_eq!(http(&addr, "GET", &q(bad), &[], b"").0, 404, "{bad}");
+    }
+    assert_eq!(http(&addr, "GET", &q("/sample.events.parquet"), &[], b"").0, 200);
+    // verdicts need the token itself, in the header (the cookie alone is refused)
+    let v = verdict_json("sample", "no_face", 6.0, 12.0, "confirmed");
+    assert_eq!(http(&addr, "POST", "/api/decisions", &[("Cookie", &cookie)], v.as_bytes()).0, 403);
+    assert_eq!(http(&addr, "POST", &q("/api/decisions"), &[], v.as_bytes()).0, 403);
+    let tok = [("X-Proctor-Token", token.as_str())];
+    assert_eq!(http(&addr, "POST", "/api/decisions", &tok, verdict_json("nobody", "no_face", 1.0, 2.0, "confirmed").as_bytes()).0, 404);
+    assert_eq!(http(&addr, "POST", "/api/decisions", &tok, verdict_json("sample", "no_face", 1.0, 2.0, "maybe").as_bytes()).0, 400);
+    assert!(!out.join("decisions.parquet").exists());
+    // two reviewers saving at once lose nothing
+    std::thread::scope(|s| {
+        for who in 0..2 {
+            let (addr, tok) = (&addr, &tok);
+            s.spawn(move || {
+                for i in 0..10 {
+                    let v = verdict_json("sample", "multiple_faces", (who * 100 + i) as f64, (who * 100 + i) as f64 + 1.0, "dismissed");
+                    assert_eq!(http(addr, "POST", "/api/decisions", tok, v.as_bytes()).0, 200);
+                }
+            });
+        }
+    });
+    let (status, _, body) = http(&addr, "POST", "/api/decisions", &tok, v.as_bytes());
+    assert_eq!(status, 200);
+    let saved: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(saved["reviewer"], "tester");
+    let r = run(&["eval", "--decisions", out.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let e: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
+    assert_eq!(e["all"]["reviewed"], 21);
+    assert_eq!(e["all"]["confirmed"], 1);
+    assert_eq!(e["kinds"]["multiple_faces"]["dismissed"], 20);
+    assert_eq!(e["kinds"]["no_face"]["precision"], 1.0);
+    let (_, _, body) = http(&addr, "GET", &q("/api/decisions"), &[], b"");
+    assert_eq!(serde_json::from_slice::<Vec<serde_json::Value>>(&body).unwrap().len(), 21);
+    drop(srv);
+    let text = run(&["eval", "--decisions", out.to_str().unwrap()]).stdout();
+    assert!(text.contains("| no_face | 1 | 1 | 0 | 100.0% |"), "{text}");
+    assert_eq!(run(&["eval", "--decisions", d.path().to_str().unwrap()]).code(), 2);
+}
+
+fn which(names: &[&str]) -> Option<PathBuf> {
+    for n in names {
+        let p = Path::new(n);
+        if p.is_absolute() && p.exists() {
+            return Some(p.to_path_buf());
+        }
+        if let Ok(o) = Command::new("sh").arg("-c").arg(format!("command -v {n}")).output() {
+            let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if o.status.success() && !s.is_empty() {
+                return Some(PathBuf::from(s));
+            }
+        }
+    }
+    None
+}
+
+fn file_url(p: &Path) -> String {
+    let p = p.canonicalize().unwrap();
+    "file://".to_string() + &p.to_string_lossy().split('/').map(proctor::review::encode_segment).collect::<Vec<_>>().join("/")
+}
+
+/// The page of sample.webm with 10,000 events (the analysis without models,
+/// its events made up), written beside the shared analysis's recording URL.
+fn big_page(dir: &Path) -> PathBuf {
+    use proctor::events::{Event, EventKind};
+    let settings = proctor::analyze::Settings { config: Default::default(), models: Default::default(), threads: 2 };
+    let mut a = proctor::analyze::analyze(&fixture("sample.webm"), &settings, &proctor::progress::NoProgress).unwrap();
+    a.recording = "big".into();
+    a.info.duration_s = 3600.0;
+    a.events = (0..10_000)
+        .map(|i| {
+            let s = i as f64 * 0.36;
+            Event { kind: EventKind::ALL[i % 6], start_s: s, end_s: s + 2.0, confidence: 0.5, detail: format!("event {i} <b>x</b>"), evidence_t: s }
+        })
+        .collect();
+    let ctx = proctor::review::page::PageContext {
+        candidate: Some("Big".into()),
+        video_src: proctor::review::relative_url(dir, &fixture("sample.webm")),
+        decisions: vec![],
+    };
+    let p = dir.join("big.review.html");
+    std::fs::write(&p, proctor::review::page::render(&a, &[], &ctx)).unwrap();
+    p
+}
+
+#[test]
+fn review_desk_in_a_browser() {
+    let (Some(chromium), Some(driver)) = (which(&["chromium", "chromium-browser"]), which(&["chromedriver", "/usr/lib/chromium/chromedriver"])) else {
+        assert!(std::env::var_os("CI").is_none(), "CI runs the browser tests: scripts/setup.sh installs chromium and chromium-driver");
+        eprintln!("SKIPPED: review_desk_in_a_browser: chromium or chromedriver not installed (scripts/setup.sh installs them)");
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    copy_dir(analysed(), &out);
+    // a copy of the page where the recording is not reachable
+    let moved = d.path().join("a/b/c/d/e");
+    std::fs::create_dir_all(&moved).unwrap();
+    std::fs::copy(out.join("sample.review.html"), moved.join("sample.review.html")).unwrap();
+    // a batch: three recordings and one that fails
+    let inputs = d.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    for f in ["sample.webm", "vp8_opus.webm", "speech_noface.webm", "notvideo.mp4"] {
+        std::fs::copy(fixture(f), inputs.join(f)).unwrap();
+    }
+    let archive = d.path().join("archive");
+    let r = run(&["batch", "-q", inputs.to_str().unwrap(), "-o", archive.to_str().unwrap(), "--no-objects"]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(archive.join("index.html").exists());
+    let rows = proctor::review::index::rows_from_dir(&archive);
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0].status, "error", "the failed recording first");
+    let scores: Vec<f64> = rows[1..].iter().map(|r| r.score.unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
+    let order: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let big = big_page(&out);
+    let (_, events) = proctor::timeline::read_events(&out.join("sample.events.parquet")).unwrap();
+    let srv = Server::start(&out, &[]);
+    let shots = std::env::var_os("PROCTOR_SCREENSHOTS").map(PathBuf::from);
+    let spec = serde_json::json!({
+        "chromium": chromium, "chromedriver": driver,
+        "page": file_url(&out.join("sample.review.html")),
+        "moved": file_url(&moved.join("sample.review.html")),
+        "events": events.iter().map(|e| serde_json::json!([e.kind.as_str(), e.start_s, e.end_s])).collect::<Vec<_>>(),
+        "server": srv.url,
+        "index": file_url(&archive.join("index.html")),
+        "index_order": order,
+        "big": file_url(&big),
+        "screenshots": shots,
+    });
+    let spec_path = d.path().join("spec.json");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let o = Command::new("python3").arg(root().join("tests/browser/review_check.py")).arg(&spec_path).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    eprintln!("{text}");
+    assert!(o.status.success(), "browser checks failed:\n{text}");
+    // the verdicts the browser gave are in decisions.parquet
+    let ds = proctor::review::decisions::read_table(&out.join("decisions.parquet")).unwrap();
+    assert_eq!(ds.len(), 2, "{ds:?}");
+    assert_eq!((ds[0].kind, ds[0].start_s, ds[0].end_s), (events[0].kind, events[0].start_s, events[0].end_s));
+    assert_eq!(ds[0].verdict, proctor::review::decisions::Verdict::Confirmed);
+    assert_eq!(ds[1].verdict, proctor::review::decisions::Verdict::Dismissed);
+    assert!(ds[1].note.starts_with("<img src=x"), "the note is kept as written");
+    assert_eq!(ds[1].reviewer, "tester");
+}
