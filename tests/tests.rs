@@ -10,6 +10,7 @@ mod decode;
 mod eval;
 mod face_counts;
 mod fuzz;
+mod hard_cases;
 mod identity;
 mod model_blazeface;
 mod model_face_embed;

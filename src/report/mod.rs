@@ -189,6 +189,10 @@ pub struct ReportInput {
     pub kinds: Vec<KindLine>,
     pub timeline_kinds: Vec<EventKind>,
     pub timeline: Vec<Bar>,
+    /// Stretches with no face in view of at least `events.absence_mark_s`
+    /// (drawn on the timeline whether or not they are events).
+    pub absences: Vec<[f64; 2]>,
+    pub absence_mark_s: f64,
     pub signals: Vec<Signal>,
     pub events: Vec<EventLine>,
     pub events_total: usize,
@@ -296,6 +300,8 @@ impl ReportInput {
             kinds,
             timeline_kinds,
             timeline: bars,
+            absences: Vec::new(),
+            absence_mark_s: cfg.events.absence_mark_s,
             signals: Vec::new(),
             events: lines,
             events_total: events.len(),
@@ -333,6 +339,7 @@ impl ReportInput {
             &a.models,
         );
         input.signals = signals(&a.observations, &a.baseline, &a.config);
+        input.absences = crate::events::absences(&a.observations, a.config.analysis.fps, &a.config.events);
         input.identity = a.identity.clone();
         input
     }
