@@ -146,7 +146,8 @@ fn sound_that_stands_out_of_the_room_is_background_noise() {
     assert!(near(&got, &[(4.0, 6.0), (10.0, 12.0), (16.0, 18.0)]), "{got:?}");
     let got = spans("noise_silence", "loud_audio");
     assert!(near(&got, &[(22.0, 24.0)]), "{got:?}");
-    let detail = &of_kind(&events(&out, "noise_silence"), "background_noise")[0].3;
+    let ev = events(&out, "noise_silence");
+    let detail = &of_kind(&ev, "background_noise")[0].3;
     assert!(detail.contains("dB above the room's floor"), "{detail}");
     let got = spans("slam", "background_noise");
     assert_eq!(got.len(), 3, "{got:?}");
