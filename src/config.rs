@@ -181,7 +181,7 @@ impl Default for EventConfig {
             background_noise_min_dbfs: -45.0,
             background_noise_min_s: 1.0,
             background_noise_transient_s: 0.5,
-            background_noise_transient_db: 30.0,
+            background_noise_transient_db: 25.0,
             speech_min: 0.5,
             mouth_still: 0.035,
             voices_min_s: 2.0,

@@ -1190,9 +1190,9 @@ mod tests {
         assert_eq!(kinds(&f, EventKind::BackgroundNoise), vec![(4.0, 6.0), (15.0, 15.5)], "{:?}", f.events);
         let e = f.events.iter().find(|e| e.kind == EventKind::BackgroundNoise).unwrap();
         assert!(e.detail.contains("22 dB above the room's floor (-50 dBFS; the candidate's speech is at -20 dBFS)"), "{}", e.detail);
-        // the same slam 25 dB above the room (under the transient's 30 dB) is too short
+        // the same slam 20 dB above the room (under the transient's 25 dB) is too short
         for o in obs.iter_mut().filter(|o| (15.0..15.5).contains(&o.t)) {
-            o.audio_db = Some(-25.0);
+            o.audio_db = Some(-30.0);
         }
         assert_eq!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::BackgroundNoise), vec![(4.0, 6.0)]);
         // a sound over the ceiling is loud_audio, not also background_noise

@@ -121,7 +121,7 @@ fn absences_from_five_seconds_are_events() {
 }
 
 /// Sound against the room: noise bursts over near-silence (from -40 dBFS), three
-/// slams over room tone and a tune are `background_noise`; the -11.5 dBFS burst is
+/// slams over room tone and a tune are `background_noise`; the -11 dBFS burst is
 /// `loud_audio` alone; noise under the candidate's speech is not background, and the
 /// candidate's speech (also very loud, close to the microphone) raises nothing.
 #[test]
