@@ -157,7 +157,7 @@ impl Default for EventConfig {
         EventConfig {
             merge_gap_s: 1.5,
             face_min_score: 0.5,
-            face_unconfirmed_min_score: 0.9,
+            face_unconfirmed_min_score: 0.75,
             no_face_min_s: 5.0,
             absence_mark_s: 2.0,
             multiple_faces_min_s: 2.0,
