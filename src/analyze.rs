@@ -1,20 +1,20 @@
 //! One recording, end to end: decode → detect → observations → events →
 //! score. Writing the files is in [`crate::write`].
 
-use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
-use serde::Serialize;
 
 use crate::config::Config;
 use crate::decode::{self, Frame, MediaInfo};
 use crate::detect::{FaceFound, Models};
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{detect_events, Baseline, Event};
+use crate::events::detect_events;
 use crate::observation::{mean_luma, ObjectObs, Observation};
 use crate::progress::Progress;
-use crate::score::{score, Score};
+use crate::score::score;
+pub use crate::ids::sha256_file;
+pub use crate::records::{Analysis, AudioSummary, DecodeSummary, VoiceEnrolmentSummary};
 
 /// What a run needs besides the file: configuration, detectors, threads.
 pub struct Settings {
@@ -25,91 +25,11 @@ pub struct Settings {
     pub threads: usize,
 }
 
-/// Everything learned about one recording.
-pub struct Analysis {
-    /// Recording id: the file name without its extension.
-    pub recording: String,
-    pub info: MediaInfo,
-    pub sha256: String,
-    pub observations: Vec<Observation>,
-    pub events: Vec<Event>,
-    pub baseline: Baseline,
-    pub score: Score,
-    pub audio: AudioSummary,
-    pub stats: DecodeSummary,
-    pub elapsed_s: f64,
-    pub warnings: Vec<String>,
-    /// The configuration the analysis ran with: what the events, score,
-    /// summary and report were made under.
-    pub config: Config,
-    /// The models that looked at the frames.
-    pub models: Vec<crate::detect::Provenance>,
-    /// The kinds of event whose detector ran; the others were not checked
-    /// (reported as null, never as 0).
-    pub checked: std::collections::BTreeSet<crate::events::EventKind>,
-    /// Whom the faces were compared with: the reference photo, or the frame
-    /// that shows the candidate enrolled from the session.
-    pub identity: crate::identity::IdentityInfo,
-    /// Thumbnails of the analysed frames, for the report's evidence pictures
-    /// (`None` when none were kept, or the temporary file could not be made:
-    /// the report then decodes them again). Its file goes when the analysis
-    /// is dropped.
-    pub evidence: Option<crate::evidence::EvidenceStore>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AudioSummary {
-    pub present: bool,
-    pub duration_s: f64,
-    pub max_db: Option<f32>,
-    /// Speech segments whose voice was embedded (null when the speaker embedding did not run).
-    pub voice_segments: Option<usize>,
-    /// The candidate's voice enrolled from the session (null when it could not be: see the
-    /// warnings).
-    pub voice_enrolment: Option<VoiceEnrolmentSummary>,
-}
-
-/// What the candidate's voice was enrolled from (its embedding is not written).
-#[derive(Debug, Clone, Serialize)]
-pub struct VoiceEnrolmentSummary {
-    /// 1.6 s partial utterances.
-    pub partials: usize,
-    /// Seconds of speech they cover.
-    pub seconds: f64,
-    /// Where they are, media time (up to 20 stretches), to listen to.
-    pub spans: Vec<(f64, f64)>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct DecodeSummary {
-    /// Segments of frames handed to the workers (one face detection each, at least).
-    pub segments: usize,
-    pub frames_decoded: u64,
-    pub frames_converted: u64,
-    pub corrupt_packets: u64,
-}
-
 /// The recording id of a path given on its own: its file name without the
 /// extension (the rule is in [`crate::ids`]).
 pub fn recording_id(path: &Path) -> String {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "recording".into());
     crate::ids::id_of(&name)
-}
-
-/// sha256 of a file, hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::Digest;
-    let mut f = std::fs::File::open(path).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Analyse one recording (the candidate enrolled from the session).
@@ -140,7 +60,9 @@ pub(crate) fn analyze_keeping_in(
     let started = Instant::now();
     let cfg = &settings.config;
     let info = decode::probe(path)?;
-    // kept only where that costs less CPU than decoding the pictures again
+    // pictures are wanted unless there is nowhere to keep them; kept during the
+    // pass only where that costs less CPU than decoding them again after it
+    let want_pictures = evidence_dir.is_some();
     let evidence_dir = evidence_dir.filter(|_| crate::evidence::keeping_pays(&info));
     let evidence = evidence_dir.map(|d| crate::evidence::EvidenceStore::create_in(d).map_err(|e| format!("{}: {e}", d.display())));
     let fps = cfg.analysis.fps;
@@ -160,7 +82,7 @@ pub(crate) fn analyze_keeping_in(
     let sha256 = sha?;
     let mut warnings = Vec::new();
     if let Some(why) = evidence.as_ref().and_then(|e| e.as_ref().map_or_else(|why| Some(why.clone()), |s| s.error())) {
-        warnings.push(format!("the evidence pictures could not be kept during the analysis ({why}): they were decoded again for the report"));
+        warnings.push(format!("the evidence pictures could not be kept during the analysis ({why}): they were decoded again after it"));
     }
     let audio = match audio {
         Ok(a) => a,
@@ -256,8 +178,10 @@ pub(crate) fn analyze_keeping_in(
         voice_segments: audio.as_ref().filter(|a| a.voices_checked()).map(|a| a.voice_segments().len()),
         voice_enrolment,
     };
-    Ok(Analysis {
+    let mut a = Analysis {
         recording: recording_id(path),
+        candidate: None,
+        analysed_at: crate::clock::now_rfc3339(),
         info,
         sha256,
         observations,
@@ -272,8 +196,13 @@ pub(crate) fn analyze_keeping_in(
         models: settings.models.provenance.clone(),
         checked,
         identity: identity_info,
-        evidence: evidence.and_then(Result::ok),
-    })
+        evidence: Vec::new(),
+    };
+    if want_pictures {
+        let store = evidence.as_ref().and_then(|e| e.as_ref().ok());
+        a.evidence = crate::evidence::collect(store, &a, reference.map(|r| r.path.as_path()));
+    }
+    Ok(a)
 }
 
 /// Whose voice: enrol the candidate's voice from the speech heard while their lips moved,
@@ -575,17 +504,11 @@ fn detect_segment(frames: &[Frame], object_every: usize, settings: &Settings) ->
             width: f.image.width(),
             height: f.image.height(),
             mean_luma: mean_luma(&f.image),
-            audio_db: None,
             faces: faces[i].take(),
             objects: objects[i].take(),
-            speech: None,
-            mouth_motion: None,
-            voice_similarity: None, other_voice: None,
             embeddings: std::mem::take(&mut embeddings[i]),
-            identity_distance: None,
-            reference_distance: None,
-            candidate_face: None,
-            candidate_distance: None,
+            // the audio, mouth and identity measures are filled in later
+            ..Default::default()
         })
         .collect())
 }

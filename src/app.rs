@@ -16,8 +16,7 @@ use crate::detect::models::Which;
 use crate::detect::Models;
 use crate::error::{Error, ErrorKind};
 use crate::progress::Progress;
-use crate::report::{self, Header, ReportInput};
-use crate::timeline::read_events;
+use crate::report;
 use crate::write::{write_all_with, WriteOptions};
 
 /// Exit status when some input could not be processed.
@@ -164,7 +163,8 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
         let result = crate::output::isolate(path, || {
             let mut a = analyze_with(path, &settings, reference.as_ref(), &bar)?;
             a.recording = id.clone();
-            let out = write_all_with(&a, &args.outdir, args.candidate.as_deref(), &write_opts)?;
+            a.candidate = args.candidate.clone();
+            let out = write_all_with(&a, &args.outdir, &write_opts)?;
             Ok((a, out))
         });
         bar.finish();
@@ -222,89 +222,44 @@ fn display_name(p: &Path) -> String {
     p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-/// `proctor report`: the report rebuilt from the saved files. The events come
-/// from the events file; the configuration, candidate, hash, media and the
-/// kinds that were checked from the summary.json beside it, so the page shows
-/// exactly what the analysis did. Only `--policy`/`--config` re-score, and the
-/// page then says so.
+/// `proctor report`: the report of a saved analysis, loaded whole
+/// ([`crate::load`]): the recording is not decoded, nothing is re-derived.
+/// Only `--policy`/`--config` re-score (the events stay as they were found),
+/// and the page then says so.
 fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
-    let (recording, events) = read_events(&args.events)?;
-    let recording = if recording.is_empty() {
-        let name = display_name(&args.events);
-        crate::ids::id_of(name.strip_suffix(".events.parquet").unwrap_or(&name))
-    } else {
-        recording
-    };
-    let summary_path = args.events.with_file_name(format!("{recording}.summary.json"));
-    let summary: Option<serde_json::Value> = std::fs::read(&summary_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let null = serde_json::Value::Null;
-    let field = |k: &str| summary.as_ref().and_then(|s| s.get(k)).unwrap_or(&null);
-    let str_of = |k: &str| field(k).as_str().map(str::to_string);
-    let mut warnings: Vec<String> = serde_json::from_value(field("warnings").clone()).unwrap_or_default();
-    let saved_cfg: Option<Config> = serde_json::from_value(field("config").clone()).ok();
-    let mut cfg = match (&args.config, saved_cfg) {
-        (Some(p), _) => {
-            warnings.push(format!("re-scored with the configuration {} (not the analysis's own)", p.display()));
-            Config::load(p)?
-        }
-        (None, Some(c)) => c,
-        (None, None) => {
-            warnings.push(format!(
-                "{} is missing or has no configuration: the thresholds shown are the defaults, which may not be those the analysis used",
-                summary_path.display()
-            ));
-            Config::default()
-        }
-    };
-    if let Some(p) = &args.policy {
-        cfg.policy = load_policy(p)?;
-        warnings.push(format!("re-scored under the policy {} (not the analysis's own)", p.display()));
+    let summary = crate::load::find_summary(&args.input, args.id.as_deref())?;
+    let mut a = crate::load::load(&summary)?;
+    if let Some(p) = &args.config {
+        a.config = Config::load(p)?;
+        a.warnings.push(format!("re-scored with the configuration {} (not the analysis's own)", p.display()));
     }
-    let checked: std::collections::BTreeSet<crate::events::EventKind> = match serde_json::from_value::<Vec<crate::events::EventKind>>(field("checked").clone()) {
-        Ok(k) => k.into_iter().collect(),
-        Err(_) => crate::events::checked_kinds(true, true, true, true),
-    };
-    let candidate = args.candidate.clone().or_else(|| str_of("candidate"));
-    let file = str_of("path").unwrap_or_else(|| "(unknown)".into());
-    let sha = str_of("sha256").unwrap_or_default();
-    let duration = field("duration_s").as_f64().unwrap_or_else(|| events.iter().map(|e| e.end_s).fold(0.0, f64::max));
-    let frames = field("frames_analysed").as_u64().unwrap_or(0) as usize;
-    let models: Vec<crate::detect::Provenance> = serde_json::from_value(field("models").clone()).unwrap_or_default();
-    let baseline = serde_json::from_value(field("baseline").clone()).ok();
-    let analysed_at = str_of("analysed_at").unwrap_or_default();
-    let media = serde_json::from_value::<report::MediaLine>(field("media").clone()).map(|m| m.line()).unwrap_or_default();
-    let mut input = ReportInput::new(
-        Header {
-            candidate: candidate.as_deref(),
-            recording: &recording,
-            file: &file,
-            sha256: &sha,
-            analysed_at: &analysed_at,
-            duration_s: duration,
-            frames_analysed: frames,
-            media,
-            baseline,
-            warnings,
-            checked,
-        },
-        &events,
-        &cfg,
-        &models,
-    );
-    input.identity = serde_json::from_value(field("identity").clone()).unwrap_or_default();
-    // evidence frames, decoded again when the recording is still where it was
-    let info = crate::decode::probe(Path::new(&file)).ok();
-    let pictures = crate::evidence::pictures(None, info.as_ref(), &report::wanted_times(&input));
-    let pdf = report::render(&input, &pictures, &[]).map_err(|why| Error::new(&args.events, ErrorKind::Output(why)))?;
-    let out: PathBuf = args.output.clone().unwrap_or_else(|| args.events.with_file_name(format!("{recording}.report.pdf")));
+    if let Some(p) = &args.policy {
+        a.config.policy = load_policy(p)?;
+        a.warnings.push(format!("re-scored under the policy {} (not the analysis's own)", p.display()));
+    }
+    if args.config.is_some() || args.policy.is_some() {
+        a.score = crate::score::score(&a.events, &a.config.policy);
+    }
+    if let Some(c) = &args.candidate {
+        a.candidate = Some(c.clone());
+    }
+    let pdf = report::render(&a).map_err(|why| Error::new(&summary, ErrorKind::Output(why)))?;
+    let out: PathBuf = args.output.clone().unwrap_or_else(|| summary.with_file_name(format!("{}.report.pdf", a.recording)));
     crate::output::write_bytes(&out, &pdf)?;
     if args.json {
         crate::say!(
             "{}",
-            serde_json::json!({"events": events.len(), "score": input.score, "band": input.band, "report": out.display().to_string()})
+            serde_json::json!({"events": a.events.len(), "score": a.score.value, "band": a.score.band.as_str(), "report": out.display().to_string()})
         );
     } else {
-        crate::say!("{}: score {:.0} ({} risk), {} events -> {}", args.events.display(), input.score, input.band, events.len(), out.display());
+        crate::say!(
+            "{}: score {:.0} ({} risk), {} events -> {}",
+            summary.display(),
+            a.score.value,
+            a.score.band.as_str(),
+            a.events.len(),
+            out.display()
+        );
     }
     Ok(())
 }
@@ -498,18 +453,18 @@ fn detect_cmd(args: &DetectArgs) -> ExitCode {
         match result {
             Ok((mut img, (faces, objects))) => {
                 if let Some(base) = &args.annotate {
-                    let o = crate::observation::Observation {
-                        index: 0, t: 0.0, pts: 0.0, width: img.width(), height: img.height(), mean_luma: 0.0,
-                        audio_db: None, faces: Some(faces.clone()), objects: Some(objects.clone()),
-                        speech: None, mouth_motion: None, voice_similarity: None, other_voice: None,
-                        embeddings: Vec::new(), identity_distance: None, reference_distance: None,
-                        candidate_face: None, candidate_distance: None,
+                    let o = crate::records::Observation {
+                        width: img.width(),
+                        height: img.height(),
+                        faces: Some(faces.clone()),
+                        objects: Some(objects.clone()),
+                        ..Default::default()
                     };
-                    report::draw_boxes(&mut img, &report::boxes_of(&o));
+                    crate::evidence::draw_boxes(&mut img, &crate::evidence::boxes_of(&o));
                     for f in &faces {
                         let kp: Vec<([f32; 4], [u8; 3])> =
                             f.keypoints.iter().map(|p| ([p[0] - 2.0, p[1] - 2.0, p[0] + 2.0, p[1] + 2.0], [255, 220, 0])).collect();
-                        report::draw_boxes(&mut img, &kp);
+                        crate::evidence::draw_boxes(&mut img, &kp);
                     }
                     let out = annotate_path(base, i, args.inputs.len());
                     let mut buf = std::io::Cursor::new(Vec::new());

@@ -417,7 +417,8 @@ fn process(
         if photo.is_none() && !matches!(opts.references, ReferenceSource::None) {
             a.warnings.insert(0, format!("{}: the candidate was enrolled from the recording instead", opts.references.describe()));
         }
-        write_all_with(&a, rec_dir, candidate.as_deref(), &opts.write)?;
+        a.candidate = candidate.clone();
+        write_all_with(&a, rec_dir, &opts.write)?;
         write_partition(&opts.outdir, &item.id, &a.events)?;
         Ok(a)
     });

@@ -16,7 +16,7 @@ other people, loud audio), and writes a Parquet timeline, a JSON summary and a P
 with an integrity score.\n\nFlags are for a human to review, not verdicts: the report says why \
 each one was raised and shows the frame behind it.",
     after_help = "Examples:\n  proctor analyze interview.webm\n  proctor analyze *.mp4 -o audit/ --json\n  \
-proctor report audit/interview.events.parquet --policy strict.toml -o strict.pdf\n  \
+proctor report audit/interview.summary.json --policy strict.toml -o strict.pdf\n  \
 proctor config > proctor.toml\n\nExit status: 0 success, 2 when a recording could not be analysed."
 )]
 pub struct Cli {
@@ -42,12 +42,12 @@ Exit status: 0 all analysed, 2 some could not be (each named with its reason).")
     #[command(after_help = "Examples:\n  proctor detect photo.jpg --annotate seen.png\n  \
 proctor detect interview.webm@95.5 --json")]
     Detect(DetectArgs),
-    /// Re-render a report from a saved events file and its summary.json, without decoding
-    /// again; re-score it under another policy or configuration.
+    /// Render the report of a saved analysis (an output directory) without the recording;
+    /// re-score it under another policy or configuration.
     #[command(after_help = "Without --policy or --config the report shows the configuration the analysis \
 used (from <id>.summary.json); with them it is re-scored, and the page says so.\n\n\
-Examples:\n  proctor report audit/interview.events.parquet\n  \
-proctor report audit/interview.events.parquet --policy strict.toml -o strict.pdf\n  \
+Examples:\n  proctor report audit/ --id interview\n  \
+proctor report audit/interview.summary.json --policy strict.toml -o strict.pdf\n  \
 proctor report audit/interview.events.parquet --candidate \"Ada Lovelace\" --json")]
     Report(ReportArgs),
     /// Analyse whole archives: parallel, resumable, shardable across machines.
@@ -220,10 +220,16 @@ pub struct AnalyzeArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// An <id>.events.parquet written by `proctor analyze`. Its <id>.summary.json,
-    /// if beside it, supplies the candidate, duration and hash.
-    #[arg(value_name = "EVENTS")]
-    pub events: PathBuf,
+    /// A saved analysis: the output directory `proctor analyze` wrote (holding one
+    /// recording, or say which with --id), its <id>.summary.json, or any of its tables
+    /// (<id>.events.parquet, ...). Everything is read from the saved files: the
+    /// recording itself is not needed.
+    #[arg(value_name = "DIR|SUMMARY|EVENTS")]
+    pub input: PathBuf,
+
+    /// Which recording of an output directory that holds several.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
 
     /// Scoring policy: a proctor.toml, or a file with just the [policy] keys.
     #[arg(long, value_name = "FILE")]
@@ -233,7 +239,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Where to write the PDF [default: <id>.report.pdf beside the events file].
+    /// Where to write the PDF [default: <id>.report.pdf beside the summary].
     #[arg(long, short = 'o', value_name = "PDF")]
     pub output: Option<PathBuf>,
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::EventKind;
+use crate::kinds::{gaze_away, EventKind};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -152,6 +152,13 @@ pub struct EventConfig {
     pub baseline: bool,
 }
 
+impl EventConfig {
+    /// The thresholds of [`gaze_away`].
+    pub fn gaze_away(&self) -> gaze_away::Thresholds {
+        gaze_away::Thresholds { ratio: self.gaze_away_ratio, max_head_yaw_deg: self.gaze_max_head_yaw_deg, min_s: self.gaze_away_min_s }
+    }
+}
+
 impl Default for EventConfig {
     fn default() -> Self {
         EventConfig {
@@ -164,9 +171,9 @@ impl Default for EventConfig {
             looking_away_yaw_deg: 25.0,
             looking_away_pitch_deg: 20.0,
             looking_away_min_s: 5.0,
-            gaze_away_ratio: 0.22,
-            gaze_max_head_yaw_deg: 15.0,
-            gaze_away_min_s: 3.0,
+            gaze_away_ratio: gaze_away::DEFAULTS.ratio,
+            gaze_max_head_yaw_deg: gaze_away::DEFAULTS.max_head_yaw_deg,
+            gaze_away_min_s: gaze_away::DEFAULTS.min_s,
             eyes_closed_ear: 0.21,
             eyes_closed_ratio: 0.7,
             eyes_closed_min_s: 3.0,
@@ -326,7 +333,7 @@ impl Default for Policy {
                 (Device, 10.0),
                 (Person, 15.0),
                 (LookingAway, 5.0),
-                (GazeAway, 5.0),
+                (GazeAway, gaze_away::DEDUCTION),
                 (EyesClosed, 5.0),
                 (LoudAudio, 2.0),
                 (BackgroundNoise, 2.0),

@@ -37,6 +37,8 @@ pub enum ErrorKind {
     Model(String),
     /// The configuration or policy file is wrong.
     Config(String),
+    /// A saved output (table or summary) cannot be read back.
+    BadOutput(String),
     /// A bug in proctor (a panic), caught at the per-file boundary.
     Internal(String),
 }
@@ -68,6 +70,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Output(why) => write!(f, "cannot write output ({why})"),
             ErrorKind::Model(why) => write!(f, "model error ({why})"),
             ErrorKind::Config(why) => write!(f, "bad configuration ({why})"),
+            ErrorKind::BadOutput(why) => write!(f, "is not a readable proctor output ({why})"),
             ErrorKind::Internal(why) => write!(f, "internal error, please report it ({why})"),
         }
     }

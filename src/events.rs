@@ -9,71 +9,12 @@
 //! violations, it does not create them. One continuous violation is one
 //! event, however long it lasts.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
+pub use crate::kinds::EventKind;
+pub use crate::records::{Baseline, Event};
 use crate::config::{Config, EventConfig, ObjectConfig};
 use crate::observation::Observation;
 
-/// The kinds of event proctor raises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    NoFace,
-    MultipleFaces,
-    LookingAway,
-    GazeAway,
-    EyesClosed,
-    Phone,
-    Book,
-    Device,
-    Person,
-    LoudAudio,
-    Voices,
-    Identity,
-    CandidateChanged,
-    BackgroundNoise,
-}
-
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
-        EventKind::NoFace,
-        EventKind::MultipleFaces,
-        EventKind::LookingAway,
-        EventKind::GazeAway,
-        EventKind::EyesClosed,
-        EventKind::Phone,
-        EventKind::Book,
-        EventKind::Device,
-        EventKind::Person,
-        EventKind::LoudAudio,
-        EventKind::Voices,
-        EventKind::Identity,
-        EventKind::CandidateChanged,
-        EventKind::BackgroundNoise,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::NoFace => "no_face",
-            EventKind::MultipleFaces => "multiple_faces",
-            EventKind::LookingAway => "looking_away",
-            EventKind::GazeAway => "gaze_away",
-            EventKind::EyesClosed => "eyes_closed",
-            EventKind::Phone => "phone",
-            EventKind::Book => "book",
-            EventKind::Device => "device",
-            EventKind::Person => "person",
-            EventKind::LoudAudio => "loud_audio",
-            EventKind::Voices => "voices",
-            EventKind::Identity => "identity",
-            EventKind::CandidateChanged => "candidate_changed",
-            EventKind::BackgroundNoise => "background_noise",
-        }
-    }
-
     /// Why an event of this kind is raised, in words for the report.
     pub fn rule(self, c: &EventConfig) -> String {
         match self {
@@ -86,11 +27,7 @@ impl EventKind {
                 "head turned more than {} deg (yaw) or {} deg (pitch) from the candidate's usual pose for at least {} s",
                 c.looking_away_yaw_deg, c.looking_away_pitch_deg, c.looking_away_min_s
             ),
-            EventKind::GazeAway => format!(
-                "eyes turned sideways by more than {} of half the eye width from the candidate's usual gaze, \
-                 head facing the screen (within {} deg), for at least {} s",
-                c.gaze_away_ratio, c.gaze_max_head_yaw_deg, c.gaze_away_min_s
-            ),
+            EventKind::GazeAway => crate::kinds::gaze_away::rule(&c.gaze_away()),
             EventKind::EyesClosed => format!(
                 "eye aspect ratio below {} and below {} of the candidate's open eyes (upper quartile over the session) \
                  for at least {} s, until it rises {} above that (judged on faces with eyes at least {} px apart)",
@@ -138,22 +75,6 @@ impl EventKind {
     }
 }
 
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EventKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        EventKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown event kind '{s}'"))
-    }
-}
-
 /// The kinds whose detector ran, given which inputs were analysed: face kinds
 /// need the face models, object kinds the object model, `loud_audio` an audio
 /// stream, `voices` speech detection on it (with the face models, which tell
@@ -196,27 +117,6 @@ pub fn checked_kinds_with_identity(
         None => {}
     }
     k
-}
-
-/// One flagged interval, for a human to review.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    pub kind: EventKind,
-    pub start_s: f64,
-    pub end_s: f64,
-    /// 0..1: how sure the detectors were, times how much of the interval
-    /// actually showed the violation.
-    pub confidence: f32,
-    /// What was seen, in words (object class, face count, mean angle, ...).
-    pub detail: String,
-    /// Time of the most telling frame, shown as evidence.
-    pub evidence_t: f64,
-}
-
-impl Event {
-    pub fn duration_s(&self) -> f64 {
-        self.end_s - self.start_s
-    }
 }
 
 /// One violating sample: its time and how strongly it violates (0..1).
@@ -332,22 +232,6 @@ fn upper_quartile(mut v: Vec<f32>) -> Option<f32> {
     Some(v[i] + (v[(i + 1).min(v.len() - 1)] - v[i]) * f)
 }
 
-/// The candidate's typical head pose and gaze over the session.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Baseline {
-    pub yaw: f32,
-    pub pitch: f32,
-    pub gaze_x: f32,
-    pub gaze_y: f32,
-    /// The candidate's open-eye aspect ratio: the upper quartile over the
-    /// session (0 when never measured). Not the median: a candidate who spends
-    /// much of a short session looking down at the desk pulls the median toward
-    /// the very closing it is the yardstick for (devset E10: median 0.268, eyes
-    /// open 0.31-0.38, eyes cast down 0.18-0.22).
-    #[serde(default)]
-    pub ear: f32,
-}
-
 impl Baseline {
     /// Medians over the frames with exactly one face (the candidate alone);
     /// eyes and gaze only from faces large enough to measure them.
@@ -449,26 +333,21 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         events.push(r.into_event(EventKind::LookingAway, detail));
     }
 
-    // gaze away: iris offset relative to the baseline
+    // gaze away: iris offset relative to the baseline (crate::kinds::gaze_away)
+    let gaze = c.gaze_away();
     let signal: Vec<_> = obs
         .iter()
         .map(|o| {
-            let s = (|| {
-                let f = o.solo_face(c.face_min_score as f32).filter(|f| f.eye_distance() >= eye_min)?;
-                // vertical gaze is left out: on the devset it moved as much in
-                // plain talking as when looking away (README, accuracy)
-                if (f.yaw? - baseline.yaw).abs() >= c.gaze_max_head_yaw_deg as f32 {
-                    return None;
-                }
-                let d = (f.gaze_x? - baseline.gaze_x).abs() / (c.gaze_away_ratio as f32);
-                Some(d).filter(|d| *d > 1.0).map(|d| (d / 2.0).min(1.0))
-            })();
+            let s = o
+                .solo_face(c.face_min_score as f32)
+                .filter(|f| f.eye_distance() >= eye_min)
+                .and_then(|f| crate::kinds::gaze_away::strength(f.yaw?, f.gaze_x?, baseline.yaw, baseline.gaze_x, &gaze));
             (o.t, s)
         })
         .collect();
-    for r in fold(&signal, step, c.merge_gap_s, c.gaze_away_min_s) {
+    for r in fold(&signal, step, c.merge_gap_s, gaze.min_s) {
         let gx: Vec<f32> = in_span(obs, r.start, r.end).filter_map(|o| o.primary_face()?.gaze_x).collect();
-        let detail = format!("median horizontal gaze {:+.2} (usual {:+.2})", median(gx).unwrap_or(f32::NAN), baseline.gaze_x);
+        let detail = crate::kinds::gaze_away::detail(median(gx).unwrap_or(f32::NAN), baseline.gaze_x);
         events.push(r.into_event(EventKind::GazeAway, detail));
     }
 

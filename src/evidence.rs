@@ -25,6 +25,8 @@ use std::sync::{Arc, Mutex};
 use image::RgbImage;
 
 use crate::decode::{Frame, MediaInfo};
+use crate::kinds::EventKind;
+use crate::records::{Event, EvidencePicture, Observation, Subject};
 
 /// Keeping pictures costs per analysed frame (about 0.5 s of CPU a minute of
 /// media, the shrink and the JPEG encoding, as measured with the `image`
@@ -54,7 +56,7 @@ pub fn keeping_pays(info: &MediaInfo) -> bool {
 
 /// Width of a kept picture (the report's thumbnail width); narrower frames
 /// are kept as they are.
-pub const THUMB_WIDTH: u32 = crate::report::THUMB_WIDTH;
+pub const THUMB_WIDTH: u32 = 320;
 /// JPEG quality of the kept pictures.
 const JPEG_QUALITY: u8 = 85;
 /// Start of a store's file name; the process id follows, so that a later
@@ -250,14 +252,14 @@ fn shrink(img: &RgbImage) -> RgbImage {
 /// Remove the stores that runs no longer running left in `dir` (killed
 /// before they could remove them).
 fn remove_stale(dir: &Path) {
-    crate::write::remove_owned(dir, store_owner, crate::write::Leftovers::OfDeadRuns);
+    crate::leftovers::remove_owned(dir, store_owner, crate::leftovers::Leftovers::OfDeadRuns);
 }
 
 /// Remove this process's stores from `dir` (the system's temporary directory
 /// for the analyses' own), when it quits at once (a second Ctrl-C) and no
 /// store will be dropped.
 pub fn remove_own(dir: &Path) {
-    crate::write::remove_owned(dir, store_owner, crate::write::Leftovers::OfThisProcess);
+    crate::leftovers::remove_owned(dir, store_owner, crate::leftovers::Leftovers::OfThisProcess);
 }
 
 /// The process id a store's name was made with (`<PREFIX><pid>-...`).
@@ -290,6 +292,155 @@ pub fn pictures(store: Option<&EvidenceStore>, info: Option<&MediaInfo>, times: 
         }
     }
     out
+}
+
+
+/// Pictures kept for at most this many events' evidence frames (the most
+/// severe first): as many as the report's table lists, so that every event
+/// it lists has its frame.
+pub const MAX_EVENT_PICTURES: usize = 200;
+
+/// The evidence pictures of an analysis: the frame at each of the most
+/// severe events' evidence times (from `store` where it holds them, else
+/// decoded again from the recording) with the boxes of what was seen on it
+/// drawn, [`THUMB_WIDTH`] wide, and the candidate's face (cut from the
+/// reference photo at `reference`, or from the frame the candidate was
+/// enrolled from). Pictures that cannot be had are left out.
+pub fn collect(store: Option<&EvidenceStore>, a: &crate::records::Analysis, reference: Option<&Path>) -> Vec<EvidencePicture> {
+    let policy = &a.config.policy;
+    let mut order: Vec<&Event> = a.events.iter().collect();
+    order.sort_by(|x, y| crate::score::severity(y, policy).total_cmp(&crate::score::severity(x, policy)));
+    let mut times: Vec<f64> = Vec::new();
+    for e in order {
+        if times.len() == MAX_EVENT_PICTURES {
+            break;
+        }
+        if !times.contains(&e.evidence_t) {
+            times.push(e.evidence_t);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let enrolled = a.identity.enrolled.filter(|_| a.identity.reference.is_none());
+    let mut wanted = times.clone();
+    wanted.extend(enrolled.map(|e| e.t));
+    let pictures = pictures(store, Some(&a.info), &wanted);
+    let picture_at = |t: f64| pictures.iter().find(|(pt, _)| *pt == t).map(|(_, img)| img);
+    let mut out = Vec::new();
+    for t in times {
+        let Some(img) = picture_at(t) else { continue };
+        let kinds: Vec<EventKind> = {
+            let mut k: Vec<EventKind> = a.events.iter().filter(|e| e.evidence_t == t).map(|e| e.kind).collect();
+            k.sort();
+            k.dedup();
+            k
+        };
+        let thumb = boxed_thumbnail(img, a.observations.iter().min_by(|x, y| (x.t - t).abs().total_cmp(&(y.t - t).abs())));
+        if let Some(p) = picture(Subject::Event, t, kinds, &thumb) {
+            out.push(p);
+        }
+    }
+    let face = match (reference, &a.identity.reference, enrolled) {
+        (Some(path), Some(r), _) => image::open(path).ok().and_then(|img| face_crop(&img.to_rgb8(), r.bbox)).map(|c| (Subject::ReferenceFace, 0.0, c)),
+        (_, None, Some(e)) => picture_at(e.t).and_then(|img| face_crop(img, e.bbox)).map(|c| (Subject::EnrolledFace, e.t, c)),
+        _ => None,
+    };
+    if let Some((subject, t, crop)) = face {
+        out.extend(picture(subject, t, Vec::new(), &crop));
+    }
+    out
+}
+
+/// A picture as a record of the evidence table.
+fn picture(subject: Subject, t_s: f64, kinds: Vec<EventKind>, img: &RgbImage) -> Option<EvidencePicture> {
+    let jpeg = encode(img).ok()?;
+    Some(EvidencePicture { subject, t_s, kinds, width: img.width(), height: img.height(), jpeg })
+}
+
+/// `img` with the boxes of observation `o` drawn (3 px lines on a 640-pixel
+/// frame, as wide on a smaller picture, rounded up), [`THUMB_WIDTH`] wide.
+fn boxed_thumbnail(img: &RgbImage, o: Option<&Observation>) -> RgbImage {
+    let mut img = img.clone();
+    let line = (3 * img.width().max(img.height())).div_ceil(640).max(1);
+    if let Some(o) = o {
+        // boxes were found on a frame scaled to o.width; map them to this one
+        let s = img.width() as f32 / o.width.max(1) as f32;
+        let boxes: Vec<_> = boxes_of(o).into_iter().map(|(b, c)| (b.map(|v| v * s), c)).collect();
+        draw_boxes_width(&mut img, &boxes, line);
+    }
+    if img.width() == THUMB_WIDTH {
+        img
+    } else {
+        image::imageops::thumbnail(&img, THUMB_WIDTH, (THUMB_WIDTH * img.height() / img.width().max(1)).max(1))
+    }
+}
+
+/// Draw box outlines (pixels) onto a picture.
+pub fn draw_boxes(img: &mut RgbImage, boxes: &[([f32; 4], [u8; 3])]) {
+    let t = (img.width().max(img.height()) / 200).max(1);
+    draw_boxes_width(img, boxes, t);
+}
+
+/// Draw box outlines `t` pixels wide.
+fn draw_boxes_width(img: &mut RgbImage, boxes: &[([f32; 4], [u8; 3])], t: u32) {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let t = t as i64;
+    for (b, colour) in boxes {
+        let x0 = (b[0] as i64).clamp(0, w - 1);
+        let y0 = (b[1] as i64).clamp(0, h - 1);
+        let x1 = (b[2] as i64).clamp(0, w - 1);
+        let y1 = (b[3] as i64).clamp(0, h - 1);
+        for k in 0..t {
+            for x in x0..=x1 {
+                for y in [y0 + k, y1 - k] {
+                    if (0..h).contains(&y) {
+                        img.put_pixel(x as u32, y as u32, image::Rgb(*colour));
+                    }
+                }
+            }
+            for y in y0..=y1 {
+                for x in [x0 + k, x1 - k] {
+                    if (0..w).contains(&x) {
+                        img.put_pixel(x as u32, y as u32, image::Rgb(*colour));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The boxes to draw for an observation: faces green, objects by category.
+pub fn boxes_of(o: &Observation) -> Vec<([f32; 4], [u8; 3])> {
+    // the candidate's face (when identity told it apart) orange, the others green
+    let colour = |j: usize| if o.candidate_face == Some(j as u32) { [255, 140, 0] } else { [0, 200, 0] };
+    let mut v: Vec<([f32; 4], [u8; 3])> = o.faces.iter().flatten().enumerate().map(|(j, f)| (f.bbox, colour(j))).collect();
+    for d in o.objects.iter().flatten() {
+        let c = match d.category.as_str() {
+            "phone" => [30, 100, 255],
+            "book" => [0, 170, 190],
+            "person" => [220, 30, 120],
+            _ => [60, 60, 200],
+        };
+        v.push((d.bbox, c));
+    }
+    v
+}
+
+/// A face cut out of a picture: `bbox` in fractions of its size, widened by
+/// half on each side, scaled to 160 pixels high.
+pub fn face_crop(img: &RgbImage, bbox: [f32; 4]) -> Option<RgbImage> {
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let (bw, bh) = ((bbox[2] - bbox[0]) * w, (bbox[3] - bbox[1]) * h);
+    if !(bw >= 1.0 && bh >= 1.0) {
+        return None;
+    }
+    let x0 = (bbox[0] * w - bw / 2.0).clamp(0.0, w - 1.0);
+    let y0 = (bbox[1] * h - bh / 2.0).clamp(0.0, h - 1.0);
+    let x1 = (bbox[2] * w + bw / 2.0).clamp(x0 + 1.0, w);
+    let y1 = (bbox[3] * h + bh / 2.0).clamp(y0 + 1.0, h);
+    let crop = image::imageops::crop_imm(img, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32).to_image();
+    let th = 160u32;
+    let tw = ((crop.width() as f32 * th as f32 / crop.height().max(1) as f32).round() as u32).max(1);
+    Some(image::imageops::resize(&crop, tw, th, image::imageops::FilterType::Triangle))
 }
 
 #[cfg(test)]
@@ -491,45 +642,31 @@ mod tests {
     }
 
     /// The evidence of an analysis (20 s with nobody in view: a no_face
-    /// event) comes from its store and matches the frames decoded again: as
-    /// many pictures, the same pictures; the file is gone with the analysis.
+    /// event) comes from its store, and matches the pictures made from the
+    /// frames decoded again; the store's file is gone with the analysis.
     #[test]
-    fn an_analysis_keeps_every_analysed_frame_and_the_report_gets_the_same_pictures_as_by_decoding() {
-        use crate::report::{thumbnails, wanted_times, ReportInput};
+    fn an_analysis_keeps_its_pictures_and_they_match_those_decoded_again() {
         let dir = tempfile::tempdir().unwrap();
         let (s, seen) = settings(dir.path(), false);
         let a = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, Some(dir.path())).unwrap();
-        assert_eq!(seen.load(Ordering::Relaxed), 1, "the store's file exists during the analysis");
-        let store = a.evidence.as_ref().expect("a store");
-        assert!(store.error().is_none());
-        assert_eq!(store.len(), a.observations.len());
-        assert!(a.observations.iter().all(|o| store.get(o.t).is_some()));
-        assert!(a.events.iter().any(|e| e.kind == crate::events::EventKind::NoFace), "{:?}", a.events);
-
-        let input = ReportInput::from_analysis(&a, None, "now");
-        let times = wanted_times(&input);
-        assert_eq!(times.len(), a.events.len().min(crate::report::MAX_THUMBNAILS));
-        let kept = pictures(Some(store), None, &times);
-        let decoded = pictures(None, Some(&a.info), &times);
-        assert_eq!(kept.len(), times.len());
-        assert_eq!(decoded.len(), times.len());
-        for ((tk, k), (td, d)) in kept.iter().zip(&decoded) {
-            assert_eq!(tk, td);
-            let d = image::imageops::thumbnail(d, k.width(), k.height());
-            assert!(mean_abs_diff(k, &d) < 5.0, "at {tk} s: {}", mean_abs_diff(k, &d));
+        assert_eq!(seen.load(Ordering::Relaxed), 1, "the store's file existed during the analysis");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "and is gone after it");
+        assert!(a.warnings.iter().all(|w| !w.contains("evidence")), "{:?}", a.warnings);
+        assert!(a.events.iter().any(|e| e.kind == EventKind::NoFace), "{:?}", a.events);
+        let times: Vec<f64> = a.evidence.iter().map(|p| p.t_s).collect();
+        let mut want: Vec<f64> = a.events.iter().map(|e| e.evidence_t).collect();
+        want.sort_by(f64::total_cmp);
+        want.dedup();
+        assert_eq!(times, want, "one picture per evidence frame");
+        assert!(a.evidence.iter().all(|p| p.subject == Subject::Event && p.width == THUMB_WIDTH));
+        let decoded = collect(None, &a, None);
+        assert_eq!(decoded.len(), a.evidence.len());
+        let rgb = |p: &EvidencePicture| image::load_from_memory(&p.jpeg).unwrap().to_rgb8();
+        for (k, d) in a.evidence.iter().zip(&decoded) {
+            assert_eq!((k.t_s, k.width, k.height), (d.t_s, d.width, d.height));
+            let diff = mean_abs_diff(&rgb(k), &rgb(d));
+            assert!(diff < 5.0, "at {} s: {diff}", k.t_s);
         }
-        let (mut from_store, mut from_decode) = (input.clone(), input.clone());
-        let n = thumbnails(&mut from_store, &kept, &a.observations).len();
-        assert_eq!(n, times.len());
-        assert_eq!(n, thumbnails(&mut from_decode, &decoded, &a.observations).len());
-        let images = |i: &ReportInput| i.events.iter().map(|e| e.image).collect::<Vec<_>>();
-        assert_eq!(images(&from_store), images(&from_decode));
-
-        let path = store.path().to_path_buf();
-        assert!(path.starts_with(dir.path()) && path.exists());
-        drop(a);
-        assert!(!path.exists());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
@@ -537,14 +674,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (s, seen) = settings(dir.path(), false);
         let a = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, None).unwrap();
-        assert!(a.evidence.is_none());
+        assert!(a.evidence.is_empty());
         assert_eq!(seen.load(Ordering::Relaxed), 0);
         assert!(a.warnings.iter().all(|w| !w.contains("evidence")), "{:?}", a.warnings);
-        // its report decodes them (as `proctor report` does)
-        let input = crate::report::ReportInput::from_analysis(&a, None, "now");
-        let times = crate::report::wanted_times(&input);
-        assert!(!times.is_empty());
-        assert_eq!(pictures(a.evidence.as_ref(), Some(&a.info), &times).len(), times.len());
     }
 
     #[test]

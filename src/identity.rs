@@ -28,12 +28,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 
 use crate::detect::face_embed::{distance, Embedding, EMBEDDING_DIM};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::observation::{FaceEmbedding, Observation};
+pub use crate::records::{EnrolledFace, IdentityInfo, ReferenceInfo};
 
 /// Descriptors this close count as one person when enrolling.
 pub const ENROLL_RADIUS: f32 = 0.5;
@@ -111,21 +111,6 @@ pub fn enroll_opening(embeddings: &[Embedding], window: usize) -> Option<Enrolme
         let (embedding, members) = densest(&embeddings[s..(s + window).min(embeddings.len())])?;
         Some(Enrolment { embedding, members: members.into_iter().map(|i| i + s).collect() })
     })
-}
-
-/// A frame where the enrolled candidate's face was seen: the member of the
-/// dominant identity closest to its mean (for the report's picture of them).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct EnrolledFace {
-    /// Analysis time of the frame.
-    pub t: f64,
-    /// The face's box as fractions of the frame's width and height.
-    pub bbox: [f32; 4],
-    /// Its descriptor's distance to the enrolled mean.
-    pub distance: f32,
-    /// Where the descriptors it was enrolled from lie (analysis time, s).
-    #[serde(default)]
-    pub from_s: Option<[f64; 2]>,
 }
 
 /// Whom the faces were compared with.
@@ -316,22 +301,6 @@ pub struct Reference {
     pub bbox: [f32; 4],
 }
 
-/// What summary.json says about identity: whom faces were compared with.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct IdentityInfo {
-    /// The reference photo (`--reference`, `--reference-from`).
-    pub reference: Option<ReferenceInfo>,
-    /// The frame that shows the candidate enrolled from the session.
-    pub enrolled: Option<EnrolledFace>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReferenceInfo {
-    pub path: PathBuf,
-    pub sha256: String,
-    pub bbox: [f32; 4],
-}
-
 impl Reference {
     pub fn info(&self) -> ReferenceInfo {
         ReferenceInfo { path: self.path.clone(), sha256: self.sha256.clone(), bbox: self.bbox }
@@ -377,7 +346,7 @@ pub fn load_reference(photo: &Path, models: &crate::detect::Models, cfg: &Config
     let b = lone.bbox;
     Ok(Reference {
         path: photo.to_path_buf(),
-        sha256: crate::analyze::sha256_file(photo)?,
+        sha256: crate::ids::sha256_file(photo)?,
         embedding,
         bbox: [b[0] / iw, b[1] / ih, b[2] / iw, b[3] / ih],
     })

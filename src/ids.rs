@@ -75,6 +75,23 @@ fn assign(names: &[String], full: &[String]) -> Vec<String> {
     out
 }
 
+/// sha256 of a file, hex.
+pub fn sha256_file(path: &std::path::Path) -> crate::error::Result<String> {
+    use std::io::Read;
+    use sha2::Digest;
+    let mut f = std::fs::File::open(path).map_err(|e| crate::error::Error::new(path, crate::error::ErrorKind::Unreadable(e)))?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| crate::error::Error::new(path, crate::error::ErrorKind::Unreadable(e)))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,11 @@
 //! Observations and events as polars DataFrames and Parquet files.
 //!
-//! Schema version 4 (every table has a `schema_version` column and the
+//! Schema version 5 (every table has a `schema_version` column and the
 //! `proctor.schema_version` file metadata key; version 2 added the frames
 //! table's audio and lip columns, version 3 `candidate_face` and
-//! `candidate_distance`, version 4 `voice_similarity`; `read_events` reads
-//! versions 1 to 4):
+//! `candidate_distance`, version 4 `voice_similarity`, version 5 the
+//! detections table's `mouth_open` and `keypoints` and the evidence table;
+//! the readers read versions 1 to 5):
 //!
 //! * frames: one row per analysed frame: `recording`, `frame`, `t_s`,
 //!   `pts_s`, `width`, `height`, `mean_luma`, `audio_db`, `face_count`, the
@@ -28,9 +29,15 @@
 //!   distance).
 //! * detections: one row per face or object: `recording`, `frame`, `t_s`,
 //!   `type` (face/object), `class`, `category`, `score`, `x0..y1`, and for
-//!   faces the pose, eye and gaze columns.
+//!   faces the pose, eye and gaze columns, `mouth_open` and `keypoints`
+//!   (the detector's five points, x and y interleaved, a list column).
 //! * events: one row per event: `recording`, `kind`, `start_s`, `end_s`,
 //!   `duration_s`, `confidence`, `detail`, `evidence_t`.
+//! * evidence: one row per picture the views show: `recording`, `subject`
+//!   (`event`: an event's evidence frame, boxes drawn; `reference_face`,
+//!   `enrolled_face`: the candidate's face), `t_s`, `kinds` (the kinds of
+//!   event whose evidence it is, comma-separated), `width`, `height`, `jpeg`
+//!   (the JPEG bytes, a binary column).
 
 use std::fs::File;
 use std::path::Path;
@@ -38,13 +45,10 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::{Event, EventKind};
-use crate::observation::{FaceObs, Observation};
+use crate::kinds::EventKind;
 use crate::output::write_atomic;
-
-pub const SCHEMA_VERSION: u32 = 4;
-/// Oldest schema version `read_events` still reads.
-pub const OLDEST_READABLE: u32 = 1;
+use crate::records::{Event, EvidencePicture, FaceObs, ObjectObs, Observation, Subject};
+pub use crate::records::{OLDEST_READABLE, SCHEMA_VERSION};
 
 fn col<T, V>(name: &str, v: V) -> Column
 where
@@ -134,7 +138,8 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         category: Vec<Option<String>>,
         score: Vec<f32>,
         bbox: [Vec<f32>; 4],
-        face: [Vec<Option<f32>>; 7],
+        face: [Vec<Option<f32>>; 8],
+        keypoints: Vec<Option<Series>>,
     }
     let mut c = Cols::default();
     for o in obs {
@@ -148,9 +153,11 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
             for i in 0..4 {
                 c.bbox[i].push(f.bbox[i]);
             }
-            for (i, v) in [f.yaw, f.pitch, f.roll, f.ear_left, f.ear_right, f.gaze_x, f.gaze_y].into_iter().enumerate() {
+            for (i, v) in [f.yaw, f.pitch, f.roll, f.ear_left, f.ear_right, f.gaze_x, f.gaze_y, f.mouth_open].into_iter().enumerate() {
                 c.face[i].push(v);
             }
+            let flat: Vec<f32> = f.keypoints.iter().flatten().copied().collect();
+            c.keypoints.push(Some(Series::new(PlSmallStr::EMPTY, flat)));
         }
         for d in o.objects.iter().flatten() {
             c.frame.push(o.index as u32);
@@ -165,11 +172,14 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
             for v in c.face.iter_mut() {
                 v.push(None);
             }
+            c.keypoints.push(None);
         }
     }
     let n = c.frame.len();
     let [x0, y0, x1, y1] = c.bbox;
-    let [yaw, pitch, roll, el, er, gx, gy] = c.face;
+    let [yaw, pitch, roll, el, er, gx, gy, mouth] = c.face;
+    let mut keypoints: ListChunked = c.keypoints.into_iter().collect();
+    keypoints.rename("keypoints".into());
     frame_of(vec![
         col("schema_version", vec![SCHEMA_VERSION; n]),
         col("recording", vec![recording; n]),
@@ -190,6 +200,8 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("ear_right", er),
         col("gaze_x", gx),
         col("gaze_y", gy),
+        col("mouth_open", mouth),
+        Column::from(keypoints.into_series()),
     ])
 }
 
@@ -206,6 +218,23 @@ pub fn events_frame(recording: &str, events: &[Event]) -> DataFrame {
         col("confidence", events.iter().map(|e| e.confidence).collect::<Vec<_>>()),
         col("detail", events.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>()),
         col("evidence_t", events.iter().map(|e| e.evidence_t).collect::<Vec<_>>()),
+    ])
+}
+
+/// The evidence table.
+pub fn evidence_frame(recording: &str, pictures: &[EvidencePicture]) -> DataFrame {
+    let n = pictures.len();
+    let kinds: Vec<String> = pictures.iter().map(|p| p.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")).collect();
+    let jpeg: Vec<&[u8]> = pictures.iter().map(|p| p.jpeg.as_slice()).collect();
+    frame_of(vec![
+        col("schema_version", vec![SCHEMA_VERSION; n]),
+        col("recording", vec![recording; n]),
+        col("subject", pictures.iter().map(|p| p.subject.as_str()).collect::<Vec<_>>()),
+        col("t_s", pictures.iter().map(|p| p.t_s).collect::<Vec<_>>()),
+        col("kinds", kinds),
+        col("width", pictures.iter().map(|p| p.width).collect::<Vec<_>>()),
+        col("height", pictures.iter().map(|p| p.height).collect::<Vec<_>>()),
+        col("jpeg", jpeg),
     ])
 }
 
@@ -233,43 +262,270 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     })?;
     ParquetReader::new(file)
         .finish()
-        .map_err(|e| Error::new(path, ErrorKind::Config(format!("not a readable Parquet file: {e}"))))
+        .map_err(|e| Error::new(path, ErrorKind::BadOutput(format!("not a readable Parquet file: {e}"))))
 }
 
-/// Read an events file back (for `proctor report`). Returns the recording id
-/// (empty for an empty file) and the events.
-pub fn read_events(path: &Path) -> Result<(String, Vec<Event>)> {
-    let df = read_parquet(path)?;
-    let bad = |why: String| Error::new(path, ErrorKind::Config(format!("not a proctor events file: {why}")));
-    let get = |name: &str| df.column(name).map_err(|e| bad(e.to_string()));
-    let version = get("schema_version")?.u32().map_err(|e| bad(e.to_string()))?;
-    if let Some(v) = version.iter().flatten().find(|v| !(OLDEST_READABLE..=SCHEMA_VERSION).contains(v)) {
-        return Err(bad(format!("schema version {v}, this proctor reads {OLDEST_READABLE} to {SCHEMA_VERSION}")));
+/// A proctor table read back: its columns by name, typed, with errors that
+/// name the file.
+struct Table {
+    df: DataFrame,
+    path: std::path::PathBuf,
+}
+
+impl Table {
+    /// Read `path`, a table of `what`, checking its schema version.
+    fn read(path: &Path, what: &str) -> Result<Table> {
+        let t = Table { df: read_parquet(path)?, path: path.to_path_buf() };
+        let version = t.df.column("schema_version").map_err(|_| t.bad(format!("not a proctor {what} table (no schema_version column)")))?;
+        let version = version.u32().map_err(|e| t.bad(e.to_string()))?;
+        if let Some(v) = version.iter().flatten().find(|v| !(OLDEST_READABLE..=SCHEMA_VERSION).contains(v)) {
+            return Err(t.bad(format!("schema version {v}, this proctor reads {OLDEST_READABLE} to {SCHEMA_VERSION}")));
+        }
+        Ok(t)
     }
-    let s = |name: &str| -> Result<Vec<String>> {
-        Ok(get(name)?.str().map_err(|e| bad(e.to_string()))?.iter().map(|v| v.unwrap_or("").to_string()).collect())
-    };
-    let f64s = |name: &str| -> Result<Vec<f64>> {
-        Ok(get(name)?.f64().map_err(|e| bad(e.to_string()))?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
-    };
-    let recording = s("recording")?;
-    let kinds = s("kind")?;
-    let (start, end, evidence) = (f64s("start_s")?, f64s("end_s")?, f64s("evidence_t")?);
-    let conf: Vec<f32> =
-        get("confidence")?.f32().map_err(|e| bad(e.to_string()))?.iter().map(|v| v.unwrap_or(0.0)).collect();
-    let detail = s("detail")?;
-    let mut events = Vec::with_capacity(kinds.len());
-    for i in 0..kinds.len() {
+
+    fn bad(&self, why: String) -> Error {
+        Error::new(&self.path, ErrorKind::BadOutput(why))
+    }
+
+    fn len(&self) -> usize {
+        self.df.height()
+    }
+
+    fn col(&self, name: &str) -> Result<&Column> {
+        self.df.column(name).map_err(|_| self.bad(format!("no column {name}")))
+    }
+
+    /// A column that older schema versions lack: `None` when absent.
+    fn optional(&self, name: &str) -> Option<&Column> {
+        self.df.column(name).ok()
+    }
+
+    fn typed<T>(&self, name: &str, r: PolarsResult<T>) -> Result<T> {
+        r.map_err(|e| self.bad(format!("column {name}: {e}")))
+    }
+
+    fn strs(&self, name: &str) -> Result<Vec<Option<String>>> {
+        let c = self.col(name)?;
+        Ok(self.typed(name, c.str())?.iter().map(|v| v.map(str::to_string)).collect())
+    }
+
+    fn f64s(&self, name: &str) -> Result<Vec<Option<f64>>> {
+        let c = self.col(name)?;
+        Ok(self.typed(name, c.f64())?.iter().collect())
+    }
+
+    fn f32s(&self, name: &str) -> Result<Vec<Option<f32>>> {
+        let c = self.col(name)?;
+        Ok(self.typed(name, c.f32())?.iter().collect())
+    }
+
+    /// An f32 column older versions lack: all null when absent.
+    fn f32s_or_null(&self, name: &str) -> Result<Vec<Option<f32>>> {
+        if self.optional(name).is_some() {
+            self.f32s(name)
+        } else {
+            Ok(vec![None; self.len()])
+        }
+    }
+
+    fn u32s(&self, name: &str) -> Result<Vec<Option<u32>>> {
+        let c = self.col(name)?;
+        Ok(self.typed(name, c.u32())?.iter().collect())
+    }
+
+    fn u32s_or_null(&self, name: &str) -> Result<Vec<Option<u32>>> {
+        if self.optional(name).is_some() {
+            self.u32s(name)
+        } else {
+            Ok(vec![None; self.len()])
+        }
+    }
+
+    fn bools(&self, name: &str) -> Result<Vec<Option<bool>>> {
+        let c = self.col(name)?;
+        Ok(self.typed(name, c.bool())?.iter().collect())
+    }
+
+    /// A value every row must have.
+    fn need<T>(&self, name: &str, row: usize, v: Option<T>) -> Result<T> {
+        v.ok_or_else(|| self.bad(format!("column {name}: null in row {row}")))
+    }
+
+    /// The recording id the table names (empty for an empty table).
+    fn recording(&self) -> Result<String> {
+        Ok(self.strs("recording")?.into_iter().flatten().next().unwrap_or_default())
+    }
+}
+
+/// Read an events file back. Returns the recording id (empty for an empty
+/// file) and the events.
+pub fn read_events(path: &Path) -> Result<(String, Vec<Event>)> {
+    let t = Table::read(path, "events")?;
+    let (kinds, start, end, evidence) = (t.strs("kind")?, t.f64s("start_s")?, t.f64s("end_s")?, t.f64s("evidence_t")?);
+    let (conf, detail) = (t.f32s("confidence")?, t.strs("detail")?);
+    let mut events = Vec::with_capacity(t.len());
+    for i in 0..t.len() {
+        let kind = t.need("kind", i, kinds[i].as_deref())?;
         events.push(Event {
-            kind: kinds[i].parse::<EventKind>().map_err(bad)?,
-            start_s: start[i],
-            end_s: end[i],
-            confidence: conf[i],
-            detail: detail[i].clone(),
-            evidence_t: evidence[i],
+            kind: kind.parse::<EventKind>().map_err(|e| t.bad(e))?,
+            start_s: t.need("start_s", i, start[i])?,
+            end_s: t.need("end_s", i, end[i])?,
+            confidence: conf[i].unwrap_or(0.0),
+            detail: detail[i].clone().unwrap_or_default(),
+            evidence_t: t.need("evidence_t", i, evidence[i])?,
         });
     }
-    Ok((recording.into_iter().next().unwrap_or_default(), events))
+    Ok((t.recording()?, events))
+}
+
+/// Read the frames and detections tables back into the observations they
+/// were written from (without face descriptors, which these tables do not
+/// hold). Tables of schema 4 and older lack the faces' keypoints and (but
+/// for the largest face) lip opening: those come back empty.
+pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observation>> {
+    let f = Table::read(frames, "frames")?;
+    let d = Table::read(detections, "detections")?;
+    // the detections, grouped by frame in their order
+    let mut faces_of: std::collections::BTreeMap<u32, Vec<FaceObs>> = Default::default();
+    let mut objects_of: std::collections::BTreeMap<u32, Vec<ObjectObs>> = Default::default();
+    {
+        let frame = d.u32s("frame")?;
+        let typ = d.strs("type")?;
+        let class = d.strs("class")?;
+        let category = d.strs("category")?;
+        let score = d.f32s("score")?;
+        let bbox = [d.f32s("x0")?, d.f32s("y0")?, d.f32s("x1")?, d.f32s("y1")?];
+        let [yaw, pitch, roll, el, er, gx, gy] =
+            ["yaw", "pitch", "roll", "ear_left", "ear_right", "gaze_x", "gaze_y"].map(|n| d.f32s_or_null(n));
+        let (yaw, pitch, roll, el, er, gx, gy) = (yaw?, pitch?, roll?, el?, er?, gx?, gy?);
+        let mouth = d.f32s_or_null("mouth_open")?;
+        let keypoints: Vec<Vec<[f32; 2]>> = match d.optional("keypoints") {
+            Some(c) => {
+                let list = d.typed("keypoints", c.list())?;
+                (0..list.len())
+                .map(|i| list.get_as_series(i))
+                .map(|s| {
+                    s.and_then(|s| s.f32().ok().map(|v| v.iter().flatten().collect::<Vec<f32>>()))
+                        .map(|v| v.chunks_exact(2).map(|p| [p[0], p[1]]).collect())
+                        .unwrap_or_default()
+                })
+                .collect()
+            }
+            None => vec![Vec::new(); d.len()],
+        };
+        for i in 0..d.len() {
+            let fr = d.need("frame", i, frame[i])?;
+            let b = [0, 1, 2, 3].map(|k| bbox[k][i]);
+            let b = [d.need("x0", i, b[0])?, d.need("y0", i, b[1])?, d.need("x1", i, b[2])?, d.need("y1", i, b[3])?];
+            let s = d.need("score", i, score[i])?;
+            match d.need("type", i, typ[i].as_deref())? {
+                "face" => faces_of.entry(fr).or_default().push(FaceObs {
+                    bbox: b,
+                    score: s,
+                    keypoints: keypoints[i].clone(),
+                    yaw: yaw[i],
+                    pitch: pitch[i],
+                    roll: roll[i],
+                    ear_left: el[i],
+                    ear_right: er[i],
+                    gaze_x: gx[i],
+                    gaze_y: gy[i],
+                    mouth_open: mouth[i],
+                }),
+                "object" => objects_of.entry(fr).or_default().push(ObjectObs {
+                    class: class[i].clone().unwrap_or_default(),
+                    category: category[i].clone().unwrap_or_default(),
+                    score: s,
+                    bbox: b,
+                }),
+                other => return Err(d.bad(format!("column type: unknown detection type '{other}'"))),
+            }
+        }
+    }
+    let frame = f.u32s("frame")?;
+    let (t, pts) = (f.f64s("t_s")?, f.f64s("pts_s")?);
+    let (width, height) = (f.u32s("width")?, f.u32s("height")?);
+    let (luma, audio_db, count) = (f.f32s("mean_luma")?, f.f32s("audio_db")?, f.u32s("face_count")?);
+    let mouth_open = f.f32s_or_null("mouth_open")?;
+    let sampled = f.bools("objects_sampled")?;
+    let [speech, motion, voice, other, idd, refd, cand_d] = [
+        "speech",
+        "mouth_motion",
+        "voice_similarity",
+        "other_voice",
+        "identity_distance",
+        "reference_distance",
+        "candidate_distance",
+    ]
+    .map(|n| f.f32s_or_null(n));
+    let (speech, motion, voice, other, idd, refd, cand_d) = (speech?, motion?, voice?, other?, idd?, refd?, cand_d?);
+    let cand_face = f.u32s_or_null("candidate_face")?;
+    let mut obs = Vec::with_capacity(f.len());
+    for i in 0..f.len() {
+        let index = f.need("frame", i, frame[i])?;
+        let faces = match count[i] {
+            None => None,
+            Some(n) => {
+                let mut faces = faces_of.remove(&index).unwrap_or_default();
+                if faces.len() != n as usize {
+                    return Err(d.bad(format!("frame {index}: {} faces, where the frames table says {n}", faces.len())));
+                }
+                // schema 4 and older kept the lip opening of the largest face only
+                if let (Some(first), Some(m)) = (faces.first_mut(), mouth_open[i]) {
+                    first.mouth_open.get_or_insert(m);
+                }
+                Some(faces)
+            }
+        };
+        let objects = f.need("objects_sampled", i, sampled[i])?.then(|| objects_of.remove(&index).unwrap_or_default());
+        obs.push(Observation {
+            index: index as usize,
+            t: f.need("t_s", i, t[i])?,
+            pts: f.need("pts_s", i, pts[i])?,
+            width: f.need("width", i, width[i])?,
+            height: f.need("height", i, height[i])?,
+            mean_luma: f.need("mean_luma", i, luma[i])?,
+            audio_db: audio_db[i],
+            faces,
+            objects,
+            speech: speech[i],
+            mouth_motion: motion[i],
+            voice_similarity: voice[i],
+            other_voice: other[i],
+            embeddings: Vec::new(),
+            identity_distance: idd[i],
+            reference_distance: refd[i],
+            candidate_face: cand_face[i],
+            candidate_distance: cand_d[i],
+        });
+    }
+    Ok(obs)
+}
+
+/// Read the evidence table back.
+pub fn read_evidence(path: &Path) -> Result<Vec<EvidencePicture>> {
+    let t = Table::read(path, "evidence")?;
+    let (subject, ts, kinds) = (t.strs("subject")?, t.f64s("t_s")?, t.strs("kinds")?);
+    let (width, height) = (t.u32s("width")?, t.u32s("height")?);
+    let jpeg: Vec<Option<Vec<u8>>> = {
+        let c = t.col("jpeg")?;
+        t.typed("jpeg", c.binary())?.iter().map(|v| v.map(<[u8]>::to_vec)).collect()
+    };
+    let mut out = Vec::with_capacity(t.len());
+    for i in 0..t.len() {
+        let s = t.need("subject", i, subject[i].as_deref())?;
+        let kinds = kinds[i].as_deref().unwrap_or("");
+        out.push(EvidencePicture {
+            subject: Subject::parse(s).ok_or_else(|| t.bad(format!("column subject: unknown subject '{s}'")))?,
+            t_s: t.need("t_s", i, ts[i])?,
+            kinds: kinds.split(',').filter(|k| !k.is_empty()).map(|k| k.parse::<EventKind>().map_err(|e| t.bad(e))).collect::<Result<_>>()?,
+            width: t.need("width", i, width[i])?,
+            height: t.need("height", i, height[i])?,
+            jpeg: t.need("jpeg", i, jpeg[i].clone())?,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

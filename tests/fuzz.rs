@@ -110,8 +110,9 @@ enum Outcome {
 fn one_case(input: &Path, outdir: &Path) -> Outcome {
     let r = std::panic::catch_unwind(|| -> Result<(), proctor::Error> {
         let settings = proctor::analyze::Settings { config: Default::default(), models: Default::default(), threads: 2 };
-        let a = proctor::analyze::analyze(input, &settings, &proctor::progress::NoProgress)?;
-        let out = proctor::write::write_all(&a, outdir, Some("Fuzz"))?;
+        let mut a = proctor::analyze::analyze(input, &settings, &proctor::progress::NoProgress)?;
+        a.candidate = Some("Fuzz".into());
+        let out = proctor::write::write_all(&a, outdir)?;
         for p in [&out.frames, &out.detections, &out.events] {
             proctor::timeline::read_parquet(p).expect("written tables load");
         }

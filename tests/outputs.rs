@@ -69,10 +69,15 @@ fn report_rescores_from_the_events_file_with_another_policy() {
     let want = (100.0 - 7.0 * evs.len() as f64).max(0.0);
     assert_eq!(v["score"].as_f64().unwrap(), want);
     assert!(out.exists());
-    // a file that is not an events table is refused clearly
-    let r = run(&["report", dir.path().join("sample.frames.parquet").to_str().unwrap()]);
+    // the page says it was re-scored
+    if let Some(text) = pdftotext(&out) {
+        assert!(text.contains("re-scored under the policy"), "{text}");
+    }
+    // a file that is not a proctor table is refused clearly
+    std::fs::copy(fixture("sample.webm"), &events).unwrap();
+    let r = run(&["report", events.to_str().unwrap()]);
     assert_eq!(r.code(), 2);
-    assert!(r.stderr().contains("not a proctor events file"), "{}", r.stderr());
+    assert!(r.stderr().contains("sample.events.parquet") && r.stderr().contains("not a readable Parquet file"), "{}", r.stderr());
 }
 
 /// Images in a PDF (`pdfimages -list`), or None without poppler-utils.
@@ -90,7 +95,7 @@ fn pdf_images(pdf: &Path) -> Option<usize> {
 /// The report of an analysis shows an evidence picture for each listed event
 /// (from the pictures kept during the analysis, whose temporary file is gone
 /// afterwards), and so does the report rendered again from the saved files
-/// (the frames decoded again).
+/// (the pictures read from the evidence table).
 #[test]
 fn evidence_pictures_from_the_analysis_and_from_a_re_render_alike() {
     let dir = tempfile::tempdir().unwrap();
@@ -120,26 +125,13 @@ fn evidence_pictures_from_the_analysis_and_from_a_re_render_alike() {
 /// (bounded: the table keeps the most severe) and for names in any script.
 #[test]
 fn report_renders_empty_huge_and_non_latin() {
-    use proctor::config::Config;
     use proctor::events::{Event, EventKind};
-    use proctor::report::{render_pdf, Header, ReportInput};
-    let header = |name: &'static str| Header {
-        candidate: Some(name),
-        recording: "r",
-        file: "r.webm",
-        sha256: "00",
-        analysed_at: "2026-11-22T00:00:00Z",
-        duration_s: 3600.0,
-        frames_analysed: 14400,
-        media: "vp8 640x480".into(),
-        baseline: None,
-        warnings: vec![],
-        checked: proctor::events::checked_kinds(true, true, true, true),
-    };
-    let cfg = Config::default();
-    let empty = ReportInput::new(header("Андрей Иванов"), &[], &cfg, &[]);
-    assert_eq!(empty.score, 100.0);
-    let pdf = render_pdf(&empty, vec![]).unwrap();
+    use proctor::report::{render_pdf, ReportInput};
+    let mut empty = blank_analysis(&[]);
+    empty.candidate = Some("Андрей Иванов".into());
+    let input = ReportInput::from_analysis(&empty);
+    assert_eq!(input.score, 100.0);
+    let pdf = render_pdf(&input, vec![]).unwrap();
     assert!(pdf.starts_with(b"%PDF"));
     let many: Vec<Event> = (0..5000)
         .map(|i| Event {
@@ -151,11 +143,13 @@ fn report_renders_empty_huge_and_non_latin() {
             evidence_t: i as f64 * 0.7,
         })
         .collect();
-    let big = ReportInput::new(header("山田太郎"), &many, &cfg, &[]);
-    assert_eq!(big.events.len(), proctor::report::MAX_TABLE_EVENTS);
-    assert_eq!(big.events_total, 5000);
-    assert_eq!(big.score, 0.0);
-    let pdf = render_pdf(&big, vec![]).unwrap();
+    let mut big = blank_analysis(&many);
+    big.candidate = Some("山田太郎".into());
+    let input = ReportInput::from_analysis(&big);
+    assert_eq!(input.events.len(), proctor::report::MAX_TABLE_EVENTS);
+    assert_eq!(input.events_total, 5000);
+    assert_eq!(input.score, 0.0);
+    let pdf = render_pdf(&input, vec![]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("big.pdf");
     std::fs::write(&p, &pdf).unwrap();

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod architecture;
 mod audio_input;
 mod audio_speaker;
 mod batch;
@@ -24,4 +25,5 @@ mod outputs;
 mod phones;
 mod readme;
 mod reliability;
+mod saved;
 mod voices;

@@ -69,3 +69,35 @@ pub fn listing(dir: &Path) -> Vec<String> {
 pub fn have(cmd: &str) -> bool {
     Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().map(|o| o.status.success()).unwrap_or(false)
 }
+
+/// An analysis of an hour-long recording with these events and nothing
+/// else, scored under the default policy (for rendering views).
+pub fn blank_analysis(events: &[proctor::records::Event]) -> proctor::records::Analysis {
+    let config = proctor::config::Config::default();
+    proctor::records::Analysis {
+        recording: "r".into(),
+        candidate: None,
+        analysed_at: "2026-11-22T00:00:00Z".into(),
+        info: {
+            let mut info = proctor::records::MediaInfo::default();
+            info.path = "r.webm".into();
+            info.video_codec = "vp8".into();
+            (info.width, info.height, info.duration_s) = (640, 480, 3600.0);
+            info
+        },
+        sha256: "00".into(),
+        observations: Vec::new(),
+        events: events.to_vec(),
+        baseline: Default::default(),
+        score: proctor::score::score(events, &config.policy),
+        audio: Default::default(),
+        stats: Default::default(),
+        elapsed_s: 0.0,
+        warnings: Vec::new(),
+        config,
+        models: Vec::new(),
+        checked: proctor::events::checked_kinds(true, true, true, true),
+        identity: Default::default(),
+        evidence: Vec::new(),
+    }
+}

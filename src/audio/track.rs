@@ -31,7 +31,8 @@ use crate::audio::speaker::{SegmentParams, SpeakerEncoder, SpeakerStream, Stream
 use crate::audio::vad::{SileroVad, VadStream, SAMPLE_RATE, WINDOW};
 use crate::decode::{stream_audio, AudioFormat, MediaInfo};
 use crate::error::Result;
-use crate::observation::Observation;
+use crate::records::Observation;
+pub use crate::records::{VoicePartial, VoiceSegment};
 
 /// Length of one analysis window in seconds (32 ms).
 pub const WINDOW_S: f64 = WINDOW as f64 / SAMPLE_RATE as f64;
@@ -111,25 +112,6 @@ pub struct AudioAccumulator<'a> {
     speaker: Option<SpeakerStream<'a>>,
     voices: Vec<VoiceSegment>,
     speaker_error: Option<String>,
-}
-
-/// The voice of one speech segment (media time), from [`SpeakerEncoder::embed_segment`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct VoiceSegment {
-    pub start_s: f64,
-    pub end_s: f64,
-    /// The segment's embedding (unit length, 256-d).
-    pub embedding: Vec<f32>,
-    /// Its 1.6 s partial utterances.
-    pub partials: Vec<VoicePartial>,
-}
-
-/// One 1.6 s partial utterance of a [`VoiceSegment`] (its end clamped to the segment's).
-#[derive(Debug, Clone, PartialEq)]
-pub struct VoicePartial {
-    pub start_s: f64,
-    pub end_s: f64,
-    pub embedding: Vec<f32>,
 }
 
 impl<'a> AudioAccumulator<'a> {

@@ -19,7 +19,6 @@ pub mod yolox;
 pub mod yunet;
 
 use image::RgbImage;
-use serde::Serialize;
 
 pub use objects::{ObjectDetection, ObjectModel, COCO_LABELS};
 
@@ -61,16 +60,7 @@ pub struct FaceFound {
     pub landmarks: Option<landmarks::FaceLandmarks>,
 }
 
-/// Where a model's weights came from, for the report and summary.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct Provenance {
-    pub name: String,
-    pub package: String,
-    pub version: String,
-    pub path_in_package: String,
-    pub sha256: String,
-    pub licence: String,
-}
+pub use crate::records::Provenance;
 
 /// The detectors a run uses. Either may be absent (for example when the
 /// models were not built in), in which case those observations stay empty.

@@ -2,25 +2,21 @@
 //! fonts typst-assets ships (nothing is read from the system except an
 //! optional CJK fallback font, so names in any script render).
 //!
-//! The report does not decode: the frames it shows (the times
-//! [`wanted_times`] lists) are handed to [`render`] by the caller, from the
-//! analysis's evidence store or decoded again from the recording
-//! ([`crate::evidence::pictures`]).
+//! The report renders an [`Analysis`] and nothing else: it does not decode,
+//! score or read any file. Its pictures are the analysis's evidence
+//! pictures; its score is the analysis's score (`proctor report` re-scores
+//! under another policy before rendering, and says so in the warnings).
 
 use std::sync::OnceLock;
 
-use image::RgbImage;
 use serde::Serialize;
 use typst::foundations::{Bytes, Dict, IntoValue, Value};
 use typst_as_lib::TypstEngine;
 
-use crate::analyze::Analysis;
 use crate::config::{Config, Policy};
-use crate::decode::MediaInfo;
-use crate::detect::Provenance;
-use crate::events::{Baseline, Event, EventKind};
-use crate::observation::Observation;
-use crate::score::score;
+use crate::kinds::EventKind;
+use crate::records::{Analysis, Baseline, Event, IdentityInfo, MediaInfo, Observation, Provenance, Subject};
+use crate::score::severity;
 
 static TEMPLATE: &str = include_str!("template.typ");
 
@@ -208,7 +204,7 @@ pub struct ReportInput {
     /// Whom faces were compared with (where the candidate's face picture
     /// comes from); not given to the template as such.
     #[serde(skip)]
-    pub identity: crate::identity::IdentityInfo,
+    pub identity: IdentityInfo,
     /// The candidate's face, shown beside the evidence of `identity` and
     /// `candidate_changed` events: the reference photo's face or a frame
     /// where the candidate was enrolled.
@@ -224,25 +220,12 @@ pub struct CandidateFace {
     pub image: usize,
 }
 
-/// What identifies the recording, for reports built without an analysis.
-pub struct Header<'a> {
-    pub candidate: Option<&'a str>,
-    pub recording: &'a str,
-    pub file: &'a str,
-    pub sha256: &'a str,
-    pub analysed_at: &'a str,
-    pub duration_s: f64,
-    pub frames_analysed: usize,
-    pub media: String,
-    pub baseline: Option<Baseline>,
-    pub warnings: Vec<String>,
-    /// The kinds whose detector ran.
-    pub checked: std::collections::BTreeSet<EventKind>,
-}
-
 impl ReportInput {
-    pub fn new(h: Header<'_>, events: &[Event], cfg: &Config, models: &[Provenance]) -> ReportInput {
-        let s = score(events, &cfg.policy);
+    /// Everything the template shows of `a`.
+    pub fn from_analysis(a: &Analysis) -> ReportInput {
+        let cfg = &a.config;
+        let events = &a.events;
+        let s = &a.score;
         let kinds = s
             .lines
             .iter()
@@ -255,11 +238,10 @@ impl ReportInput {
             })
             .collect();
         // the table: the most severe events, shown in time order
-        let severity = |e: &Event| cfg.policy.deductions.get(&e.kind).copied().unwrap_or(0.0) * (0.5 + e.confidence as f64) + e.duration_s() / 1e3;
         let mut chosen: Vec<&Event> = events.iter().collect();
-        chosen.sort_by(|a, b| severity(b).total_cmp(&severity(a)));
+        chosen.sort_by(|x, y| severity(y, &cfg.policy).total_cmp(&severity(x, &cfg.policy)));
         chosen.truncate(MAX_TABLE_EVENTS);
-        chosen.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        chosen.sort_by(|x, y| x.start_s.total_cmp(&y.start_s));
         let lines = chosen
             .iter()
             .map(|e| EventLine {
@@ -274,7 +256,7 @@ impl ReportInput {
             .collect();
         let mut bars: Vec<Bar> = events.iter().map(|e| Bar { kind: e.kind, start: e.start_s, end: e.end_s }).collect();
         if bars.len() > MAX_TIMELINE_BARS {
-            bars.sort_by(|a, b| (b.end - b.start).total_cmp(&(a.end - a.start)));
+            bars.sort_by(|x, y| (y.end - y.start).total_cmp(&(x.end - x.start)));
             bars.truncate(MAX_TIMELINE_BARS);
         }
         let timeline_kinds = EventKind::ALL.into_iter().filter(|k| events.iter().any(|e| e.kind == *k)).collect();
@@ -284,15 +266,15 @@ impl ReportInput {
             .count();
         ReportInput {
             tool_version: env!("CARGO_PKG_VERSION"),
-            candidate: h.candidate.filter(|c| !c.trim().is_empty()).unwrap_or("(not given)").to_string(),
-            recording: h.recording.to_string(),
-            file: h.file.to_string(),
-            sha256: h.sha256.to_string(),
-            analysed_at: h.analysed_at.to_string(),
-            duration_s: h.duration_s,
-            frames_analysed: h.frames_analysed,
+            candidate: a.candidate.as_deref().filter(|c| !c.trim().is_empty()).unwrap_or("(not given)").to_string(),
+            recording: a.recording.clone(),
+            file: a.info.path.display().to_string(),
+            sha256: a.sha256.clone(),
+            analysed_at: a.analysed_at.clone(),
+            duration_s: a.info.duration_s,
+            frames_analysed: a.observations.len(),
             fps: cfg.analysis.fps,
-            media: h.media,
+            media: media_line(&a.info),
             score: s.value,
             band: s.band.as_str(),
             total_deduction: s.total_deduction(),
@@ -300,48 +282,22 @@ impl ReportInput {
             kinds,
             timeline_kinds,
             timeline: bars,
-            absences: Vec::new(),
+            absences: crate::events::absences(&a.observations, cfg.analysis.fps, &cfg.events),
             absence_mark_s: cfg.events.absence_mark_s,
-            signals: Vec::new(),
+            signals: signals(&a.observations, &a.baseline, cfg),
             events: lines,
             events_total: events.len(),
             policy: policy_lines(&cfg.policy),
             low_risk_min: cfg.policy.low_risk_min,
             medium_risk_min: cfg.policy.medium_risk_min,
             thresholds_toml: toml::to_string_pretty(&cfg.events).unwrap_or_default(),
-            baseline: h.baseline,
-            models: models.to_vec(),
-            not_checked: EventKind::ALL.into_iter().filter(|k| !h.checked.contains(k) && !events.iter().any(|e| e.kind == *k)).collect(),
-            warnings: h.warnings,
-            identity: Default::default(),
+            baseline: Some(a.baseline),
+            models: a.models.clone(),
+            not_checked: EventKind::ALL.into_iter().filter(|k| !a.checked.contains(k) && !events.iter().any(|e| e.kind == *k)).collect(),
+            warnings: a.warnings.clone(),
+            identity: a.identity.clone(),
             candidate_face: None,
         }
-    }
-
-    pub fn from_analysis(a: &Analysis, candidate: Option<&str>, analysed_at: &str) -> ReportInput {
-        let file = a.info.path.display().to_string();
-        let mut input = ReportInput::new(
-            Header {
-                candidate,
-                recording: &a.recording,
-                file: &file,
-                sha256: &a.sha256,
-                analysed_at,
-                duration_s: a.info.duration_s,
-                frames_analysed: a.observations.len(),
-                media: media_line(&a.info),
-                baseline: Some(a.baseline),
-                warnings: a.warnings.clone(),
-                checked: a.checked.clone(),
-            },
-            &a.events,
-            &a.config,
-            &a.models,
-        );
-        input.signals = signals(&a.observations, &a.baseline, &a.config);
-        input.absences = crate::events::absences(&a.observations, a.config.analysis.fps, &a.config.events);
-        input.identity = a.identity.clone();
-        input
     }
 }
 
@@ -413,66 +369,6 @@ fn engine() -> &'static TypstEngine<typst_as_lib::TypstTemplateMainFile> {
     })
 }
 
-/// Draw box outlines (pixels) onto a picture.
-pub fn draw_boxes(img: &mut RgbImage, boxes: &[([f32; 4], [u8; 3])]) {
-    let t = (img.width().max(img.height()) / 200).max(1);
-    draw_boxes_width(img, boxes, t);
-}
-
-/// Draw box outlines `t` pixels wide.
-fn draw_boxes_width(img: &mut RgbImage, boxes: &[([f32; 4], [u8; 3])], t: u32) {
-    let (w, h) = (img.width() as i64, img.height() as i64);
-    let t = t as i64;
-    for (b, colour) in boxes {
-        let x0 = (b[0] as i64).clamp(0, w - 1);
-        let y0 = (b[1] as i64).clamp(0, h - 1);
-        let x1 = (b[2] as i64).clamp(0, w - 1);
-        let y1 = (b[3] as i64).clamp(0, h - 1);
-        for k in 0..t {
-            for x in x0..=x1 {
-                for y in [y0 + k, y1 - k] {
-                    if (0..h).contains(&y) {
-                        img.put_pixel(x as u32, y as u32, image::Rgb(*colour));
-                    }
-                }
-            }
-            for y in y0..=y1 {
-                for x in [x0 + k, x1 - k] {
-                    if (0..w).contains(&x) {
-                        img.put_pixel(x as u32, y as u32, image::Rgb(*colour));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The boxes to draw for an observation: faces green, objects by category.
-pub fn boxes_of(o: &Observation) -> Vec<([f32; 4], [u8; 3])> {
-    // the candidate's face (when identity told it apart) orange, the others green
-    let colour = |j: usize| if o.candidate_face == Some(j as u32) { [255, 140, 0] } else { [0, 200, 0] };
-    let mut v: Vec<([f32; 4], [u8; 3])> = o.faces.iter().flatten().enumerate().map(|(j, f)| (f.bbox, colour(j))).collect();
-    for d in o.objects.iter().flatten() {
-        let c = match d.category.as_str() {
-            "phone" => [30, 100, 255],
-            "book" => [0, 170, 190],
-            "person" => [220, 30, 120],
-            _ => [60, 60, 200],
-        };
-        v.push((d.bbox, c));
-    }
-    v
-}
-
-fn png(img: &RgbImage) -> Option<Vec<u8>> {
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).ok()?;
-    Some(out.into_inner())
-}
-
-/// Width of an evidence thumbnail in the report.
-pub const THUMB_WIDTH: u32 = 320;
-
 /// The listed events given a thumbnail: the most severe (by deduction per
 /// event), at most [`MAX_THUMBNAILS`], as indices into `input.events`.
 fn thumbnail_events(input: &ReportInput) -> Vec<usize> {
@@ -485,93 +381,23 @@ fn thumbnail_events(input: &ReportInput) -> Vec<usize> {
     order
 }
 
-/// The media times of the frames the report shows: each thumbnailed event's
-/// evidence time and, when the candidate's face is shown and was enrolled
-/// from the session, the time of that frame. The caller fetches them for
-/// [`render`].
-pub fn wanted_times(input: &ReportInput) -> Vec<f64> {
-    let mut times: Vec<f64> = thumbnail_events(input).into_iter().map(|i| input.events[i].evidence_t).collect();
-    if shows_candidate_face(input) && input.identity.reference.is_none() {
-        times.extend(input.identity.enrolled.map(|e| e.t));
-    }
-    times
-}
-
-/// The picture for exactly `t` among those handed in.
-fn picture_at(pictures: &[(f64, RgbImage)], t: f64) -> Option<&RgbImage> {
-    pictures.iter().find(|(pt, _)| *pt == t).map(|(_, img)| img)
-}
-
-/// Evidence thumbnails for the listed events: the frame at each event's
-/// evidence time (from `pictures`, of any size) with the boxes of the
-/// nearest observation drawn on it, [`THUMB_WIDTH`] wide. Returns the PNGs
-/// and sets each event line's `image` index.
-pub fn thumbnails(input: &mut ReportInput, pictures: &[(f64, RgbImage)], obs: &[Observation]) -> Vec<Vec<u8>> {
-    let mut pngs = Vec::new();
+/// Evidence thumbnails for the listed events, from the analysis's evidence
+/// pictures (the frame at each event's evidence time, boxes drawn). Returns
+/// the JPEGs and sets each event line's `image` index.
+fn thumbnails(input: &mut ReportInput, a: &Analysis) -> Vec<Vec<u8>> {
+    let mut jpegs = Vec::new();
     for i in thumbnail_events(input) {
-        let t = input.events[i].evidence_t;
-        let Some(img) = picture_at(pictures, t) else { continue };
-        let mut img = img.clone();
-        // 3 px lines on a 640-pixel frame, as wide on a smaller picture (rounded up)
-        let line = (3 * img.width().max(img.height())).div_ceil(640).max(1);
-        if let Some(o) = obs.iter().min_by(|a, b| (a.t - t).abs().total_cmp(&(b.t - t).abs())) {
-            // boxes were found on a frame scaled to o.width; map them to this one
-            let s = img.width() as f32 / o.width.max(1) as f32;
-            let boxes: Vec<_> = boxes_of(o).into_iter().map(|(b, c)| (b.map(|v| v * s), c)).collect();
-            draw_boxes_width(&mut img, &boxes, line);
-        }
-        let thumb = if img.width() == THUMB_WIDTH {
-            img
-        } else {
-            image::imageops::thumbnail(&img, THUMB_WIDTH, (THUMB_WIDTH * img.height() / img.width().max(1)).max(1))
-        };
-        if let Some(p) = png(&thumb) {
-            input.events[i].image = Some(pngs.len());
-            pngs.push(p);
-        }
+        let Some(p) = a.picture_at(input.events[i].evidence_t) else { continue };
+        input.events[i].image = Some(jpegs.len());
+        jpegs.push(p.jpeg.clone());
     }
-    pngs
-}
-
-/// A face cut out of a picture: `bbox` in fractions of its size, widened by
-/// half on each side, scaled to 160 pixels high.
-pub fn face_crop(img: &RgbImage, bbox: [f32; 4]) -> Option<RgbImage> {
-    let (w, h) = (img.width() as f32, img.height() as f32);
-    let (bw, bh) = ((bbox[2] - bbox[0]) * w, (bbox[3] - bbox[1]) * h);
-    if !(bw >= 1.0 && bh >= 1.0) {
-        return None;
-    }
-    let x0 = (bbox[0] * w - bw / 2.0).clamp(0.0, w - 1.0);
-    let y0 = (bbox[1] * h - bh / 2.0).clamp(0.0, h - 1.0);
-    let x1 = (bbox[2] * w + bw / 2.0).clamp(x0 + 1.0, w);
-    let y1 = (bbox[3] * h + bh / 2.0).clamp(y0 + 1.0, h);
-    let crop = image::imageops::crop_imm(img, x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32).to_image();
-    let th = 160u32;
-    let tw = ((crop.width() as f32 * th as f32 / crop.height().max(1) as f32).round() as u32).max(1);
-    Some(image::imageops::resize(&crop, tw, th, image::imageops::FilterType::Triangle))
+    jpegs
 }
 
 /// Whether the candidate's face is shown: an `identity` or
 /// `candidate_changed` event is listed.
 fn shows_candidate_face(input: &ReportInput) -> bool {
     input.events.iter().any(|e| matches!(e.kind, EventKind::Identity | EventKind::CandidateChanged))
-}
-
-/// The candidate's face for the report, when it is shown: the face of the
-/// reference photo (read again from its path), else the enrolled
-/// candidate's frame (among `pictures`).
-fn candidate_face(input: &ReportInput, pictures: &[(f64, RgbImage)]) -> Option<(String, RgbImage)> {
-    if !shows_candidate_face(input) {
-        return None;
-    }
-    let id = &input.identity;
-    if let Some(r) = &id.reference {
-        let img = image::open(&r.path).ok()?.to_rgb8();
-        return Some(("reference photo".into(), face_crop(&img, r.bbox)?));
-    }
-    let e = id.enrolled?;
-    let img = picture_at(pictures, e.t)?;
-    Some((format!("enrolled from the session (frame at {:.1} s)", e.t), face_crop(img, e.bbox)?))
 }
 
 /// Compile the report to PDF bytes.
@@ -587,15 +413,18 @@ pub fn render_pdf(input: &ReportInput, images: Vec<Vec<u8>>) -> Result<Vec<u8>, 
         .map_err(|e| format!("PDF export: {}", e.iter().map(|d| d.message.to_string()).collect::<Vec<_>>().join("; ")))
 }
 
-/// Build the thumbnails from `pictures` (the frames at [`wanted_times`] that
-/// could be had, by time; none when the recording is not at hand) and compile.
-pub fn render(input: &ReportInput, pictures: &[(f64, RgbImage)], obs: &[Observation]) -> Result<Vec<u8>, String> {
-    let mut input = input.clone();
-    let mut images = thumbnails(&mut input, pictures, obs);
-    if let Some((label, face)) = candidate_face(&input, pictures) {
-        if let Some(p) = png(&face) {
+/// The report of `a`, as PDF bytes.
+pub fn render(a: &Analysis) -> Result<Vec<u8>, String> {
+    let mut input = ReportInput::from_analysis(a);
+    let mut images = thumbnails(&mut input, a);
+    if shows_candidate_face(&input) {
+        if let Some(p) = a.candidate_face() {
+            let label = match p.subject {
+                Subject::ReferenceFace => "reference photo".to_string(),
+                _ => format!("enrolled from the session (frame at {:.1} s)", p.t_s),
+            };
             input.candidate_face = Some(CandidateFace { label, image: images.len() });
-            images.push(p);
+            images.push(p.jpeg.clone());
         }
     }
     render_pdf(&input, images)

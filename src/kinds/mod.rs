@@ -1,0 +1,89 @@
+//! The kinds of event proctor raises: the names every layer shares (the
+//! tables, the configuration's deductions, the report). Depends on nothing.
+//!
+//! Each kind is moving to a home of its own here, holding its thresholds,
+//! per-frame test, wording and deduction ([`gaze_away`] is the first); the
+//! others' rules are still in [`crate::events`] and their thresholds in
+//! [`crate::config`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub mod gaze_away;
+
+/// The kinds of event proctor raises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    NoFace,
+    MultipleFaces,
+    LookingAway,
+    GazeAway,
+    EyesClosed,
+    Phone,
+    Book,
+    Device,
+    Person,
+    LoudAudio,
+    Voices,
+    Identity,
+    CandidateChanged,
+    BackgroundNoise,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 14] = [
+        EventKind::NoFace,
+        EventKind::MultipleFaces,
+        EventKind::LookingAway,
+        EventKind::GazeAway,
+        EventKind::EyesClosed,
+        EventKind::Phone,
+        EventKind::Book,
+        EventKind::Device,
+        EventKind::Person,
+        EventKind::LoudAudio,
+        EventKind::Voices,
+        EventKind::Identity,
+        EventKind::CandidateChanged,
+        EventKind::BackgroundNoise,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::NoFace => "no_face",
+            EventKind::MultipleFaces => "multiple_faces",
+            EventKind::LookingAway => "looking_away",
+            EventKind::GazeAway => "gaze_away",
+            EventKind::EyesClosed => "eyes_closed",
+            EventKind::Phone => "phone",
+            EventKind::Book => "book",
+            EventKind::Device => "device",
+            EventKind::Person => "person",
+            EventKind::LoudAudio => "loud_audio",
+            EventKind::Voices => "voices",
+            EventKind::Identity => "identity",
+            EventKind::CandidateChanged => "candidate_changed",
+            EventKind::BackgroundNoise => "background_noise",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown event kind '{s}'"))
+    }
+}
+

@@ -1,0 +1,82 @@
+//! Loading a saved analysis back, whole: the inverse of [`crate::write`].
+//! What [`crate::write::write_all`] saved, [`load`] returns as the same
+//! [`Analysis`] value (without face descriptors, which are saved apart).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::records::{Analysis, Summary, OLDEST_READABLE, SCHEMA_VERSION};
+use crate::timeline::{read_events, read_evidence, read_observations};
+
+/// Read a `<id>.summary.json`.
+pub fn load_summary(path: &Path) -> Result<Summary> {
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::new(path, ErrorKind::NotFound),
+        _ => Error::new(path, ErrorKind::Unreadable(e)),
+    })?;
+    let bad = |why: String| Error::new(path, ErrorKind::BadOutput(why));
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let version = value.get("schema_version").and_then(|v| v.as_u64()).ok_or_else(|| bad("not a proctor summary (no schema_version)".into()))?;
+    if !(u64::from(OLDEST_READABLE)..=u64::from(SCHEMA_VERSION)).contains(&version) {
+        return Err(bad(format!("schema version {version}, this proctor reads {OLDEST_READABLE} to {SCHEMA_VERSION}")));
+    }
+    serde_json::from_value(value).map_err(|e| bad(format!("not a proctor summary: {e}")))
+}
+
+/// The summary.json of a saved analysis, given the output directory (which
+/// must hold exactly one, unless `id` says which), the summary itself, or any
+/// of the recording's tables (`<id>.events.parquet`, ...).
+pub fn find_summary(path: &Path, id: Option<&str>) -> Result<PathBuf> {
+    if path.is_dir() {
+        if let Some(id) = id {
+            return Ok(path.join(format!("{id}.summary.json")));
+        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".summary.json") && !n.starts_with('.')))
+            .collect();
+        found.sort();
+        return match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(Error::new(path, ErrorKind::BadOutput("holds no <id>.summary.json: not a proctor output directory".into()))),
+            n => Err(Error::new(
+                path,
+                ErrorKind::BadOutput(format!("holds {n} analyses: say which with --id (or name its <id>.summary.json)")),
+            )),
+        };
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.ends_with(".summary.json") {
+        return Ok(path.to_path_buf());
+    }
+    for table in [".events.parquet", ".frames.parquet", ".detections.parquet", ".evidence.parquet", ".report.pdf"] {
+        if let Some(id) = name.strip_suffix(table) {
+            return Ok(path.with_file_name(format!("{id}.summary.json")));
+        }
+    }
+    Err(Error::new(path, ErrorKind::BadOutput("expected an output directory, an <id>.summary.json or an <id>.events.parquet".into())))
+}
+
+/// Load the analysis whose summary is at `summary`. Its tables are looked
+/// for beside it, by their file names (so a moved directory still loads).
+pub fn load(summary: &Path) -> Result<Analysis> {
+    let s = load_summary(summary)?;
+    let dir = summary.parent().unwrap_or(Path::new("."));
+    let beside = |p: &Path| dir.join(p.file_name().unwrap_or(p.as_os_str()));
+    let observations = read_observations(&beside(&s.outputs.frames), &beside(&s.outputs.detections))?;
+    let (_, events) = read_events(&beside(&s.outputs.events))?;
+    let evidence = match &s.outputs.evidence {
+        Some(p) => read_evidence(&beside(p))?,
+        // schema 4 and older kept no pictures
+        None => Vec::new(),
+    };
+    if events.len() != s.events {
+        return Err(Error::new(
+            beside(&s.outputs.events),
+            ErrorKind::BadOutput(format!("holds {} events where {} says {}", events.len(), summary.display(), s.events)),
+        ));
+    }
+    Ok(s.into_analysis(observations, events, evidence))
+}

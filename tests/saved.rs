@@ -1,0 +1,132 @@
+//! An analysis is saved whole and loaded whole: what `write_all` saved,
+//! `load` gives back as the same value, and the views render it without the
+//! recording.
+
+use proctor::analyze::{analyze_with, Settings};
+use proctor::config::Config;
+use proctor::detect::models::{load, Which};
+use proctor::progress::NoProgress;
+
+use crate::util::*;
+
+/// Every fixture recording proctor can analyse (the others are the
+/// bad-input fixtures: empty, not a video, audio only, random bytes).
+const NOT_RECORDINGS: &[&str] = &["empty.mp4", "notvideo.mp4", "random.webm", "audio_only.webm"];
+
+#[test]
+fn every_fixture_loads_back_as_the_analysis_that_was_written() {
+    let models = load(None, Which { faces: true, objects: true, speech: true, identity: true }).unwrap();
+    let settings = Settings { config: Config::default(), models, threads: 2 };
+    let out = tempfile::tempdir().unwrap();
+    let mut names: Vec<String> = listing(&root().join("fixtures"))
+        .into_iter()
+        .filter(|n| [".webm", ".mp4", ".mkv"].iter().any(|x| n.ends_with(x)) && !NOT_RECORDINGS.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 25, "{names:?}");
+    let mut with_events = 0;
+    let mut with_pictures = 0;
+    for name in &names {
+        let mut a = analyze_with(&fixture(name), &settings, None, &NoProgress).unwrap_or_else(|e| panic!("{name}: {e}"));
+        a.candidate = Some("Zoë <b>Ångström</b> 山田".into());
+        let outputs = proctor::write::write_all(&a, out.path()).unwrap();
+        let back = proctor::load::load(&outputs.summary).unwrap_or_else(|e| panic!("{name}: {e}"));
+        same_analysis(name, &back, &a.as_saved());
+        // the report rendered from what was loaded is the one analyze wrote
+        let pdf = proctor::report::render(&back).unwrap();
+        assert!(pdf == std::fs::read(&outputs.report).unwrap(), "{name}: the report rendered from the saved analysis differs");
+        with_events += usize::from(!a.events.is_empty());
+        with_pictures += usize::from(!a.evidence.is_empty());
+    }
+    // the comparison covered analyses with something in them
+    assert!(with_events >= 5 && with_pictures >= 5, "{with_events} with events, {with_pictures} with pictures");
+}
+
+/// `proctor report` on an output directory whose recording was deleted
+/// renders the same report, with its pictures, from the saved files alone.
+#[test]
+fn report_renders_from_the_saved_files_after_the_recording_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("interview.webm");
+    std::fs::copy(fixture("sample.webm"), &rec).unwrap();
+    let out = dir.path().join("out");
+    let r = analyze(&[&rec], &out, &["--candidate", "Ada Lovelace"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    std::fs::remove_file(&rec).unwrap();
+    let written = std::fs::read(out.join("interview.report.pdf")).unwrap();
+    let again = dir.path().join("again.pdf");
+    let r = run(&["report", out.to_str().unwrap(), "-o", again.to_str().unwrap()]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(std::fs::read(&again).unwrap() == written, "the re-rendered report differs from the one analyze wrote");
+    // the evidence table holds the pictures, readable as any other table
+    let ev = proctor::timeline::read_parquet(&out.join("interview.evidence.parquet")).unwrap();
+    assert!(ev.height() > 0, "no evidence pictures saved");
+    for c in ["recording", "subject", "t_s", "kinds", "width", "height", "jpeg"] {
+        assert!(ev.column(c).is_ok(), "evidence column {c}");
+    }
+}
+
+/// A summary that is missing, not JSON, or of a newer schema is one clear
+/// error naming the file, exit 2.
+#[test]
+fn report_refuses_a_bad_summary_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = analyze(&[&fixture("sample.webm")], dir.path(), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let summary = dir.path().join("sample.summary.json");
+    let good = std::fs::read_to_string(&summary).unwrap();
+    let cases: Vec<(&str, Option<String>, &str)> = vec![
+        ("missing", None, "no such file"),
+        ("not json", Some("{ not json".into()), "not JSON"),
+        ("newer", Some(good.replacen("\"schema_version\": 5", "\"schema_version\": 99", 1)), "schema version 99"),
+        ("not a summary", Some("{\"schema_version\": 5}".into()), "not a proctor summary"),
+    ];
+    for (what, content, says) in cases {
+        match &content {
+            Some(c) => std::fs::write(&summary, c).unwrap(),
+            None => std::fs::remove_file(&summary).unwrap(),
+        }
+        let r = run(&["report", dir.path().join("sample.events.parquet").to_str().unwrap()]);
+        assert_eq!(r.code(), 2, "{what}: {}", r.stderr());
+        let err = r.stderr();
+        assert_eq!(err.trim().lines().count(), 1, "{what}: one line: {err}");
+        assert!(err.contains("sample.summary.json") && err.contains(says), "{what}: {err}");
+    }
+    // a truncated events table is named as such, not as a configuration error
+    std::fs::write(&summary, &good).unwrap();
+    let events = dir.path().join("sample.events.parquet");
+    let bytes = std::fs::read(&events).unwrap();
+    std::fs::write(&events, &bytes[..bytes.len() / 2]).unwrap();
+    let r = run(&["report", dir.path().to_str().unwrap()]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains("sample.events.parquet") && r.stderr().contains("not a readable proctor output"), "{}", r.stderr());
+    assert!(!r.stderr().contains("configuration"), "{}", r.stderr());
+}
+
+/// `got == want`, or a panic naming the first field (and frame) that differs.
+fn same_analysis(name: &str, got: &proctor::records::Analysis, want: &proctor::records::Analysis) {
+    if got == want {
+        return;
+    }
+    for (i, (g, w)) in got.observations.iter().zip(&want.observations).enumerate() {
+        assert_eq!(g, w, "{name}: observation {i} differs");
+    }
+    assert_eq!(got.observations.len(), want.observations.len(), "{name}: observations");
+    assert_eq!(got.events, want.events, "{name}: events");
+    assert_eq!(got.info, want.info, "{name}: media");
+    assert_eq!(got.score, want.score, "{name}: score");
+    assert_eq!(got.config, want.config, "{name}: config");
+    assert_eq!(got.identity, want.identity, "{name}: identity");
+    assert_eq!(got.audio, want.audio, "{name}: audio");
+    assert_eq!(got.evidence.len(), want.evidence.len(), "{name}: evidence pictures");
+    for (g, w) in got.evidence.iter().zip(&want.evidence) {
+        assert!(g == w, "{name}: evidence picture at {} s differs", w.t_s);
+    }
+    let short = |a: &proctor::records::Analysis| {
+        format!(
+            "{} {:?} {} {} {:?} {:?} {} {:?} {:?} {:?}",
+            a.recording, a.candidate, a.analysed_at, a.sha256, a.baseline, a.stats, a.elapsed_s, a.warnings, a.models, a.checked
+        )
+    };
+    panic!("{name}: the loaded analysis differs:\n got  {}\n want {}", short(got), short(want));
+}
