@@ -116,14 +116,21 @@ pub(crate) fn analyze_keeping_in(
         Some(_) => {
             use crate::identity::{attach_distances, Compared};
             let e = &cfg.events;
-            match attach_distances(&mut observations, reference.map(|r| &r.embedding), e.face_min_score as f32, e.identity_max_distance as f32) {
+            match attach_distances(&mut observations, reference.map(|r| &r.embedding), e) {
                 Some(Compared::Reference) => Some(true),
                 Some(Compared::Enrolled(face)) => {
+                    if let Some([a, b]) = face.from_s.filter(|s| s[0] > e.identity_opening_s) {
+                        warnings.push(format!(
+                            "no usable face (alone, frontal, large enough) in the first {} s to enrol as the candidate: \
+                             the candidate was enrolled from the faces at {a:.1}–{b:.1} s",
+                            e.identity_opening_s
+                        ));
+                    }
                     identity_info.enrolled = Some(face);
                     Some(false)
                 }
                 None => {
-                    warnings.push("no face was seen in most of the recording to enrol as the candidate: candidate_changed was not checked".into());
+                    warnings.push("no face was seen alone and frontal long enough to enrol as the candidate: candidate_changed was not checked".into());
                     None
                 }
             }

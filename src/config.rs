@@ -66,7 +66,13 @@ pub struct EventConfig {
     pub merge_gap_s: f64,
     /// Minimum detector score for a face to count.
     pub face_min_score: f64,
+    /// A detection the face mesh does not confirm as a face (presence under
+    /// 0.5) counts only at this detector score or above.
+    pub face_unconfirmed_min_score: f64,
     pub no_face_min_s: f64,
+    /// Stretches without a face at least this long are drawn on the report's
+    /// timeline, also when shorter than `no_face_min_s`.
+    pub absence_mark_s: f64,
     pub multiple_faces_min_s: f64,
     /// Head turned more than this (degrees, relative to the candidate's median).
     pub looking_away_yaw_deg: f64,
@@ -98,10 +104,23 @@ pub struct EventConfig {
     /// consecutive object samples.
     pub object_window: usize,
     pub object_min_hits: usize,
+    /// A person counts for `person` only when their box is at least this
+    /// fraction of the frame's height (near the camera, not a crowd behind).
+    pub person_min_height: f64,
     /// Audio louder than this (RMS dBFS) ...
     pub loud_audio_db: f64,
     /// ... for at least this long is a loud_audio event.
     pub loud_audio_min_s: f64,
+    /// background_noise: sound with no speech near it at least this many dB
+    /// above the room's noise floor (10th percentile of the levels) ...
+    pub background_noise_db: f64,
+    /// ... and louder than this (dBFS), ...
+    pub background_noise_min_dbfs: f64,
+    /// ... for at least this long, ...
+    pub background_noise_min_s: f64,
+    /// ... or this long when it peaks this many dB above the floor (a slam).
+    pub background_noise_transient_s: f64,
+    pub background_noise_transient_db: f64,
     /// Speech probability (Silero VAD) from which audio counts as speech.
     pub speech_min: f64,
     /// Lips whose opening varies less than this (standard deviation over
@@ -123,6 +142,12 @@ pub struct EventConfig {
     /// A lone face that does not match for at least this long is an identity
     /// (or candidate_changed) event.
     pub identity_min_s: f64,
+    /// The candidate is enrolled from this many lone-face descriptors at the
+    /// opening of the session (the first that hold one identity; at least 3).
+    pub identity_enrol_samples: usize,
+    /// When the descriptors enrolled from start later than this (seconds),
+    /// the analysis warns that the opening showed no usable face.
+    pub identity_opening_s: f64,
     /// Judge head pose and gaze relative to the candidate's own median.
     pub baseline: bool,
 }
@@ -139,7 +164,9 @@ impl Default for EventConfig {
         EventConfig {
             merge_gap_s: 1.5,
             face_min_score: 0.5,
-            no_face_min_s: 10.0,
+            face_unconfirmed_min_score: 0.75,
+            no_face_min_s: 5.0,
+            absence_mark_s: 2.0,
             multiple_faces_min_s: 2.0,
             looking_away_yaw_deg: 25.0,
             looking_away_pitch_deg: 20.0,
@@ -154,8 +181,14 @@ impl Default for EventConfig {
             eye_min_distance_px: 24.0,
             object_window: 3,
             object_min_hits: 2,
+            person_min_height: 0.3,
             loud_audio_db: -12.0,
             loud_audio_min_s: 1.0,
+            background_noise_db: 20.0,
+            background_noise_min_dbfs: -45.0,
+            background_noise_min_s: 1.0,
+            background_noise_transient_s: 0.5,
+            background_noise_transient_db: 25.0,
             speech_min: 0.5,
             mouth_still: 0.035,
             voices_min_s: 2.0,
@@ -163,6 +196,8 @@ impl Default for EventConfig {
             voice_same_min: 0.8,
             identity_max_distance: 0.6,
             identity_min_s: 4.0,
+            identity_enrol_samples: 5,
+            identity_opening_s: 30.0,
             baseline: true,
         }
     }
@@ -231,6 +266,10 @@ fn over_default_deductions<'de, D: serde::Deserializer<'de>>(d: D) -> std::resul
     over_default(d, Policy::default().deductions)
 }
 
+fn over_default_full_at_s<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<EventKind, f64>, D::Error> {
+    over_default(d, Policy::default().full_at_s)
+}
+
 fn over_default_categories<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, Vec<String>>, D::Error> {
     over_default(d, ObjectConfig::default().categories)
 }
@@ -286,6 +325,11 @@ pub struct Policy {
     pub deductions: BTreeMap<EventKind, f64>,
     /// Optional maximum total deduction per kind.
     pub caps: BTreeMap<EventKind, f64>,
+    /// Kinds whose deduction scales with the event's duration: an event this
+    /// long (seconds) or longer costs the whole deduction, a shorter one its
+    /// share (no_face: a 5 s absence costs half of a 10 s one).
+    #[serde(deserialize_with = "over_default_full_at_s")]
+    pub full_at_s: BTreeMap<EventKind, f64>,
     /// Score at or above which the risk is low.
     pub low_risk_min: f64,
     /// Score at or above which the risk is medium (below: high).
@@ -307,11 +351,13 @@ impl Default for Policy {
                 (GazeAway, gaze_away::DEDUCTION),
                 (EyesClosed, 5.0),
                 (LoudAudio, 2.0),
+                (BackgroundNoise, 2.0),
                 (Voices, 2.0),
                 (Identity, 40.0),
                 (CandidateChanged, 40.0),
             ]),
             caps: BTreeMap::new(),
+            full_at_s: BTreeMap::from([(NoFace, 10.0)]),
             low_risk_min: 85.0,
             medium_risk_min: 70.0,
         }

@@ -11,6 +11,7 @@ mod decode;
 mod eval;
 mod face_counts;
 mod fuzz;
+mod hard_cases;
 mod identity;
 mod model_face_embed;
 mod model_landmarks;

@@ -45,6 +45,10 @@ pub trait FaceAnalyzer: Send + Sync {
     /// Floor on the detector's face score (the config's `face_min_score`):
     /// weaker faces are not reported at all.
     fn set_min_score(&mut self, min_score: f32);
+
+    /// Floor on the detector's score for a detection the landmark model does
+    /// not confirm as a face (the config's `face_unconfirmed_min_score`).
+    fn set_unconfirmed_min_score(&mut self, _min_score: f32) {}
 }
 
 /// One face as the detectors saw it: the detector's box, score and keypoints
