@@ -59,6 +59,8 @@ pub(crate) fn analyze_keeping_in(
 ) -> Result<Analysis> {
     let started = Instant::now();
     let cfg = &settings.config;
+    // the file as it is before anything is read: compared again at the end
+    let stamp = decode::probe::FileStamp::of(path)?;
     let info = decode::probe(path)?;
     // pictures are wanted unless there is nowhere to keep them; kept during the
     // pass only where that costs less CPU than decoding them again after it
@@ -79,6 +81,12 @@ pub(crate) fn analyze_keeping_in(
     });
     progress.finish();
 
+    // a file truncated, rewritten or replaced meanwhile: what was decoded
+    // and what was hashed are not (both) the file, so nothing is made of it
+    let now = decode::probe::FileStamp::of(path)?;
+    if now != stamp {
+        return Err(Error::new(path, ErrorKind::Changed(stamp.change(&now))));
+    }
     let sha256 = sha?;
     let mut warnings = Vec::new();
     if let Some(why) = evidence.as_ref().and_then(|e| e.as_ref().map_or_else(|why| Some(why.clone()), |s| s.error())) {
@@ -108,14 +116,21 @@ pub(crate) fn analyze_keeping_in(
         Some(_) => {
             use crate::identity::{attach_distances, Compared};
             let e = &cfg.events;
-            match attach_distances(&mut observations, reference.map(|r| &r.embedding), e.face_min_score as f32, e.identity_max_distance as f32) {
+            match attach_distances(&mut observations, reference.map(|r| &r.embedding), e) {
                 Some(Compared::Reference) => Some(true),
                 Some(Compared::Enrolled(face)) => {
+                    if let Some([a, b]) = face.from_s.filter(|s| s[0] > e.identity_opening_s) {
+                        warnings.push(format!(
+                            "no usable face (alone, frontal, large enough) in the first {} s to enrol as the candidate: \
+                             the candidate was enrolled from the faces at {a:.1}–{b:.1} s",
+                            e.identity_opening_s
+                        ));
+                    }
                     identity_info.enrolled = Some(face);
                     Some(false)
                 }
                 None => {
-                    warnings.push("no face was seen in most of the recording to enrol as the candidate: candidate_changed was not checked".into());
+                    warnings.push("no face was seen alone and frontal long enough to enrol as the candidate: candidate_changed was not checked".into());
                     None
                 }
             }
@@ -131,6 +146,9 @@ pub(crate) fn analyze_keeping_in(
             ),
             _ => format!("the file looks truncated or damaged after {:.1} s of video", info.duration_s),
         });
+    }
+    if let Some(note) = &info.video_stream_note {
+        warnings.push(note.clone());
     }
     if info.stray_packets > 0 {
         warnings.push(format!(

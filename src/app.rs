@@ -39,6 +39,16 @@ pub fn tune_allocator() {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    let code = run_command(cli);
+    // stdout that could not be written (a full disk, an I/O error; not a
+    // closed pipe): what was asked for was not delivered
+    if crate::output::stdout_failed() {
+        return ExitCode::from(EXIT_FAILED);
+    }
+    code
+}
+
+fn run_command(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(args) => analyze_cmd(args),
         Command::Report(args) => match report_cmd(&args) {
@@ -56,7 +66,21 @@ pub fn run(cli: Cli) -> ExitCode {
             crate::say!("{}", Config::default().to_toml().trim_end());
             ExitCode::SUCCESS
         }
+        Command::Completions { shell } => print_bytes(&crate::cli_docs::completion_script(shell)),
+        Command::Man { command } => match crate::cli_docs::man_page(command.as_deref()) {
+            Ok(page) => print_bytes(&page),
+            Err(e) => {
+                crate::warn!("proctor: error: {e}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        },
     }
+}
+
+/// Write generated text (a completion script, a man page) to stdout as it is.
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    crate::say!("{}", String::from_utf8_lossy(bytes).trim_end());
+    ExitCode::SUCCESS
 }
 
 /// The configuration: defaults, then the file, then flags.
@@ -69,9 +93,6 @@ pub fn build_config(common: &CommonArgs) -> Result<Config, Error> {
         cfg.analysis.fps = fps;
         cfg.analysis.object_fps = cfg.analysis.object_fps.min(fps);
     }
-    if let Some(m) = common.object_model {
-        cfg.objects.model = m;
-    }
     cfg.validate().map_err(|why| Error::new("--fps", ErrorKind::Config(why)))?;
     Ok(cfg)
 }
@@ -83,6 +104,7 @@ pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error>
     if let Some(faces) = models.faces.as_mut() {
         // the detector's own floor, so a face_min_score below its default takes effect
         faces.set_min_score(cfg.events.face_min_score as f32);
+        faces.set_unconfirmed_min_score(cfg.events.face_unconfirmed_min_score as f32);
     }
     Ok((cfg, models))
 }
@@ -90,7 +112,7 @@ pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error>
 /// The detectors, built in or from `--models`.
 pub fn load_models(common: &CommonArgs, cfg: &Config) -> Result<Models, Error> {
     let which = Which { faces: true, objects: !common.no_objects, speech: cfg.analysis.audio, identity: cfg.analysis.identity_fps > 0.0 };
-    crate::detect::models::load_with(common.models.as_deref(), which, cfg.objects.model)
+    crate::detect::models::load(common.models.as_deref(), which)
 }
 
 pub fn threads(common: &CommonArgs) -> usize {
@@ -135,6 +157,25 @@ impl Progress for Bar {
 }
 
 fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
+    // checked before anything is loaded or decoded
+    if let Err(e) = crate::output::check_writable(&args.outdir) {
+        crate::warn!("proctor: error: {e}");
+        return ExitCode::from(EXIT_FAILED);
+    }
+    {
+        // Ctrl-C, SIGTERM, SIGHUP: remove this run's temporaries (the evidence
+        // pictures in $TMPDIR, the outputs being written) and quit
+        let outdir = args.outdir.clone();
+        let _ = ctrlc::set_handler(move || {
+            crate::output::quit_now(
+                || {
+                    crate::evidence::remove_own(&std::env::temp_dir());
+                    crate::write::clean_own(&outdir);
+                },
+                EXIT_INTERRUPTED as i32,
+            )
+        });
+    }
     let (cfg, models) = match config_and_models(&args.common) {
         Ok(v) => v,
         Err(e) => {
@@ -161,6 +202,8 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
     for (path, id) in args.files.iter().zip(&ids) {
         let bar = Bar::new(&multi, &display_name(path), show);
         let result = crate::output::isolate(path, || {
+            // one writer per id and directory: a second run refuses, it does not race
+            let _lock = crate::output::IdLock::acquire(&args.outdir, id)?;
             let mut a = analyze_with(path, &settings, reference.as_ref(), &bar)?;
             a.recording = id.clone();
             a.candidate = args.candidate.clone();
@@ -291,7 +334,9 @@ impl BatchProgress for BatchBars {
     }
 }
 
-fn exit_for(rows: &[Row], fail_under: Option<f64>) -> u8 {
+/// The exit status of a batch: 2 when a recording failed, 1 when one scored
+/// under `fail_under`, else 0.
+pub fn exit_for(rows: &[Row], fail_under: Option<f64>) -> u8 {
     if rows.iter().any(|r| r.status != "ok") {
         EXIT_FAILED
     } else if fail_under.is_some_and(|min| rows.iter().any(|r| r.score.is_some_and(|s| s < min))) {
@@ -572,7 +617,7 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
         v["overall_f1"] = serde_json::json!(summary.overall.f1());
         crate::say!("{v}");
     } else {
-        print!("{}", summary.to_markdown());
+        crate::say!("{}", summary.to_markdown().trim_end_matches('\n'));
     }
     if failed {
         ExitCode::from(EXIT_FAILED)

@@ -35,6 +35,10 @@ pub struct Item {
     pub rel: String,
     pub path: PathBuf,
     pub id: String,
+    /// Why this entry cannot be a recording, found while the archive was
+    /// searched (a symbolic link to one of its own parent folders, a folder
+    /// that cannot be read): it becomes an error row, not analysed.
+    pub problem: Option<String>,
 }
 
 pub use crate::ids::id_of;
@@ -48,35 +52,74 @@ fn is_video(p: &Path) -> bool {
 
 /// Expand inputs: a directory (searched recursively for video files), a
 /// glob pattern, `@list.txt` (one path per line, `#` comments), or a file.
+///
+/// One bad entry never stops the search: a FIFO, a device or a symbolic link
+/// to nothing (or to itself) with a video file's name is kept, to fail on
+/// its own with a message that says what it is; a link to one of its own
+/// parent folders (a loop) and a folder that cannot be read are kept as
+/// entries with a [`Item::problem`]. Only a list file that cannot be read or
+/// a bad pattern end the search (`Err`).
 pub fn discover(inputs: &[String]) -> std::result::Result<Vec<Item>, String> {
     let mut items: BTreeMap<String, Item> = BTreeMap::new();
-    let mut add = |rel: String, path: PathBuf| {
+    let mut add = |rel: String, path: PathBuf, problem: Option<String>| {
         let rel = rel.replace('\\', "/");
-        items.entry(rel.clone()).or_insert_with(|| Item { id: id_of(&rel), rel, path });
+        items.entry(rel.clone()).or_insert_with(|| Item { id: id_of(&rel), rel, path, problem });
     };
     for input in inputs {
         if let Some(list) = input.strip_prefix('@') {
             let text = std::fs::read_to_string(list).map_err(|e| format!("{list}: cannot be read ({e})"))?;
             for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
-                add(line.trim_start_matches("./").to_string(), PathBuf::from(line));
+                add(line.trim_start_matches("./").to_string(), PathBuf::from(line), None);
             }
         } else if Path::new(input).is_dir() {
             let root = Path::new(input);
+            let rel_of = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_string_lossy().into_owned();
             for entry in walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name() {
-                let entry = entry.map_err(|e| format!("{input}: {e}"))?;
-                if entry.file_type().is_file() && is_video(entry.path()) {
-                    let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-                    add(rel.to_string_lossy().into_owned(), entry.path().to_path_buf());
+                match entry {
+                    Ok(entry) => {
+                        let t = entry.file_type();
+                        // regular files, and FIFOs, devices, sockets named like recordings
+                        if !t.is_dir() && is_video(entry.path()) {
+                            add(rel_of(entry.path()), entry.path().to_path_buf(), None);
+                        }
+                    }
+                    Err(e) => {
+                        let Some(path) = e.path().map(Path::to_path_buf) else { continue };
+                        if let Some(ancestor) = e.loop_ancestor() {
+                            let problem = format!(
+                                "is a symbolic link to {}, a folder that contains it (a loop): not followed",
+                                ancestor.display()
+                            );
+                            add(rel_of(&path), path, Some(problem));
+                        } else if is_video(&path) {
+                            // a link to nothing or to itself: the analysis says which
+                            add(rel_of(&path), path, None);
+                        } else if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                            // a folder (or file) that cannot be read: recordings may be in it
+                            let why = e.io_error().map_or_else(|| e.to_string(), ToString::to_string);
+                            add(rel_of(&path), path, Some(format!("cannot be read ({why}): the recordings in it were not searched")));
+                        }
+                        // a broken link not named like a recording is not one
+                    }
                 }
             }
         } else if input.contains(['*', '?', '[']) {
             let paths = glob::glob(input).map_err(|e| format!("{input}: bad pattern ({e})"))?;
-            for p in paths.flatten().filter(|p| p.is_file()) {
-                add(p.to_string_lossy().trim_start_matches("./").to_string(), p);
+            for p in paths {
+                match p {
+                    // everything but folders: a broken link or a FIFO fails on its own
+                    Ok(p) if !p.is_dir() => add(p.to_string_lossy().trim_start_matches("./").to_string(), p, None),
+                    Ok(_) => {}
+                    Err(e) => {
+                        let path = e.path().to_path_buf();
+                        let problem = format!("cannot be read ({}): the recordings in it were not searched", e.error());
+                        add(path.to_string_lossy().trim_start_matches("./").to_string(), path, Some(problem));
+                    }
+                }
             }
         } else {
             // a plain path: kept even if missing, so that it becomes an error row
-            add(input.trim_start_matches("./").to_string(), PathBuf::from(input));
+            add(input.trim_start_matches("./").to_string(), PathBuf::from(input), None);
         }
     }
     // ids must be unique: two inputs may flatten to one id
@@ -318,8 +361,12 @@ pub fn run_batch(
     progress: &dyn BatchProgress,
     stop: &AtomicBool,
 ) -> Result<Vec<Row>> {
+    // checked before anything is decoded: a directory that cannot be written
+    // would otherwise fail every recording after its whole analysis
+    crate::output::check_writable(&opts.outdir)?;
     let rec_dir = opts.outdir.join("recordings");
     std::fs::create_dir_all(&rec_dir).map_err(|e| Error::new(&rec_dir, ErrorKind::Output(e.to_string())))?;
+    crate::output::check_writable(&rec_dir)?;
     // once per run, not per recording: an archive directory can hold many files
     crate::write::clean_stale(&opts.outdir);
     crate::write::clean_stale(&rec_dir);
@@ -329,12 +376,11 @@ pub fn run_batch(
         let _ = std::fs::remove_file(&manifest_path);
     }
     let manifest = Mutex::new(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&manifest_path)
-            .map_err(|e| Error::new(&manifest_path, ErrorKind::Output(e.to_string())))?,
+        crate::output::LineLog::open(&manifest_path).map_err(|e| Error::new(&manifest_path, ErrorKind::Output(e.to_string())))?,
     );
+    // a manifest line that could not be written: that recording's outputs
+    // are whole, but --resume will not know it (it analyses it again)
+    let manifest_error: Mutex<Option<Error>> = Mutex::new(None);
     let key = RunKey::of(settings);
     let rows: Vec<Mutex<Option<Row>>> = items.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
@@ -350,9 +396,15 @@ pub fn run_batch(
                 let Some(item) = items.get(i) else { break };
                 let (row, skipped) = process(item, settings, opts, &rec_dir, &previous, &key, progress);
                 if !skipped {
-                    let mut f = manifest.lock().expect("manifest lock");
-                    let _ = writeln!(f, "{}", serde_json::to_string(&row).expect("row serialises"));
-                    let _ = f.flush();
+                    let mut f = manifest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if let Err(e) = f.append(&serde_json::to_string(&row).expect("row serialises")) {
+                        let e = Error::new(
+                            &manifest_path,
+                            ErrorKind::Output(format!("{e}: '{}' is not recorded in it, --resume will analyse it again", row.id)),
+                        );
+                        crate::warn!("proctor: error: {e}");
+                        manifest_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(e);
+                    }
                 }
                 progress.file_done(&row, skipped);
                 *rows[i].lock().expect("row lock") = Some(row);
@@ -361,6 +413,9 @@ pub fn run_batch(
     });
     let rows: Vec<Row> = rows.into_iter().filter_map(|r| r.into_inner().expect("row lock")).collect();
     write_archive(&opts.outdir, &rows)?;
+    if let Some(e) = manifest_error.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        return Err(e);
+    }
     Ok(rows)
 }
 
@@ -377,7 +432,7 @@ fn process(
     let candidate = opts.candidates.candidate(item);
     let photo = opts.references.photo(item);
     // the photo's hash is part of the resume key: a changed photo is analysed again
-    let photo_sha = photo.as_deref().map(|p| sha256_file(p).unwrap_or_default());
+    let photo_sha = photo.as_deref().map(|p| regular_sha256(p).unwrap_or_default());
     let base = Row {
         id: item.id.clone(),
         path: item.path.display().to_string(),
@@ -397,17 +452,27 @@ fn process(
         candidate: candidate.clone(),
         reference: photo_sha.clone(),
     };
-    // resume: same input bytes, configuration, models and proctor, outputs still there
+    if let Some(problem) = &item.problem {
+        return (Row { error: Some(problem.clone()), ..base }, false);
+    }
+    // resume: every input that makes the outputs unchanged (the recording's
+    // bytes, candidate, reference photo, configuration with its policy,
+    // models, proctor), and every output there and readable
     if let Some(prev) = previous.get(&item.id) {
-        if prev.status == "ok" && key.matches(prev) && prev.reference == photo_sha {
-            let report = rec_dir.join(format!("{}.report.pdf", item.id));
-            if report.exists() && sha256_file(&item.path).ok().as_deref() == prev.sha256.as_deref() {
-                return (prev.clone(), true);
-            }
+        if prev.status == "ok"
+            && key.matches(prev)
+            && prev.reference == photo_sha
+            && prev.candidate == candidate
+            && regular_sha256(&item.path).is_some_and(|sha| prev.sha256.as_deref() == Some(sha.as_str()))
+            && outputs_intact(&opts.outdir, rec_dir, prev, &opts.write)
+        {
+            return (prev.clone(), true);
         }
     }
     let file_progress = progress.file_progress(&item.id);
     let result = crate::output::isolate(&item.path, || {
+        // one writer per id and directory (another batch into the same OUTDIR)
+        let _lock = crate::output::IdLock::acquire(rec_dir, &item.id)?;
         let reference = match &photo {
             Some(p) => Some(crate::identity::load_reference(p, &settings.models, &settings.config)?),
             None => None,
@@ -443,6 +508,38 @@ fn process(
         },
     };
     (row, false)
+}
+
+/// sha256 of a regular file (never opens a FIFO or a device, which could
+/// block or never end); `None` for anything else or an unreadable file.
+fn regular_sha256(path: &Path) -> Option<String> {
+    std::fs::metadata(path).ok().filter(|m| m.is_file())?;
+    sha256_file(path).ok()
+}
+
+/// Whether every output of a finished recording is there and readable: the
+/// Parquet tables (and the evidence pictures) open as Parquet (their footers read), the summary is JSON
+/// of the same recording and input hash, the report is a whole PDF, and the
+/// events partition opens.
+pub fn outputs_intact(outdir: &Path, rec_dir: &Path, row: &Row, write: &crate::write::WriteOptions) -> bool {
+    let o = crate::write::Outputs::for_recording(rec_dir, &row.id);
+    let mut tables = vec![o.frames, o.detections, o.events, partition_path(outdir, &row.id)];
+    tables.extend(o.evidence);
+    if write.save_embeddings {
+        tables.push(rec_dir.join(format!("{}.embeddings.parquet", row.id)));
+    }
+    let parquet_ok = |p: &Path| {
+        std::fs::File::open(p).ok().is_some_and(|f| ParquetReader::new(f).num_rows().is_ok())
+    };
+    let summary_ok = || {
+        let Ok(bytes) = std::fs::read(&o.summary) else { return false };
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return false };
+        v["recording"].as_str() == Some(row.id.as_str()) && v["sha256"].as_str() == row.sha256.as_deref()
+    };
+    let pdf_ok = || {
+        std::fs::read(&o.report).is_ok_and(|b| b.starts_with(b"%PDF-") && b.trim_ascii_end().ends_with(b"%%EOF"))
+    };
+    tables.iter().all(|p| parquet_ok(p)) && summary_ok() && pdf_ok()
 }
 
 /// What a finished row must share with this run to be skipped by `--resume`
@@ -603,7 +700,7 @@ mod tests {
     #[test]
     fn shards_partition_the_items() {
         let items: Vec<Item> = (0..200)
-            .map(|i| Item { rel: format!("d/{i}.webm"), path: PathBuf::from(format!("d/{i}.webm")), id: i.to_string() })
+            .map(|i| Item { rel: format!("d/{i}.webm"), path: PathBuf::from(format!("d/{i}.webm")), id: i.to_string(), problem: None })
             .collect();
         let n = 3;
         let mut counts = vec![0; n];
@@ -620,7 +717,7 @@ mod tests {
 
     #[test]
     fn candidate_from_regex_and_csv() {
-        let it = Item { rel: "cohort1/alice_smith-exam2.webm".into(), path: "x/alice_smith-exam2.webm".into(), id: "a".into() };
+        let it = Item { rel: "cohort1/alice_smith-exam2.webm".into(), path: "x/alice_smith-exam2.webm".into(), id: "a".into(), problem: None };
         let re = CandidateSource::parse(r"([a-z]+_[a-z]+)-exam").unwrap();
         assert_eq!(re.candidate(&it).as_deref(), Some("alice_smith"));
         let d = tempfile::tempdir().unwrap();
@@ -637,8 +734,8 @@ mod tests {
     #[test]
     fn reference_photos_by_id_and_from_a_csv() {
         let d = tempfile::tempdir().unwrap();
-        let it = Item { rel: "cohort1/alice.webm".into(), path: "x/cohort1/alice.webm".into(), id: "cohort1__alice".into() };
-        let other = Item { rel: "bob.webm".into(), path: "x/bob.webm".into(), id: "bob".into() };
+        let it = Item { rel: "cohort1/alice.webm".into(), path: "x/cohort1/alice.webm".into(), id: "cohort1__alice".into(), problem: None };
+        let other = Item { rel: "bob.webm".into(), path: "x/bob.webm".into(), id: "bob".into(), problem: None };
         std::fs::write(d.path().join("cohort1__alice.jpeg"), b"x").unwrap();
         let dir = ReferenceSource::parse(d.path()).unwrap();
         assert_eq!(dir.photo(&it), Some(d.path().join("cohort1__alice.jpeg")));
@@ -651,5 +748,97 @@ mod tests {
         std::fs::write(&csv, "alice.webm\n").unwrap();
         assert!(ReferenceSource::parse(&csv).unwrap_err().contains("line 1: expected two columns"));
         assert!(ReferenceSource::parse(&d.path().join("missing")).is_err());
+    }
+
+    pub(crate) fn mkfifo(p: &Path) {
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo {}", p.display());
+    }
+
+    #[test]
+    fn bad_entries_are_found_each_on_its_own_and_never_stop_the_search() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("archive");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("a.webm"), b"x").unwrap();
+        std::fs::write(root.join("sub/z.webm"), b"x").unwrap();
+        std::os::unix::fs::symlink("nothere.webm", root.join("dangling.webm")).unwrap();
+        std::os::unix::fs::symlink("self.webm", root.join("self.webm")).unwrap();
+        std::os::unix::fs::symlink("..", root.join("sub/loop")).unwrap();
+        std::os::unix::fs::symlink("nothere", root.join("notes.txt")).unwrap();
+        mkfifo(&root.join("pipe.webm"));
+        let items = discover(&[root.display().to_string()]).unwrap();
+        let got: Vec<(&str, Option<&str>)> = items.iter().map(|it| (it.rel.as_str(), it.problem.as_deref())).collect();
+        let rels: Vec<&str> = got.iter().map(|g| g.0).collect();
+        assert_eq!(rels, ["a.webm", "dangling.webm", "pipe.webm", "self.webm", "sub/loop", "sub/z.webm"], "{got:?}");
+        assert!(got[4].1.is_some_and(|p| p.contains("a loop")), "{got:?}");
+        assert!(got.iter().filter(|g| g.0 != "sub/loop").all(|g| g.1.is_none()), "{got:?}");
+        // a glob keeps broken links and FIFOs too
+        let items = discover(&[format!("{}/*.webm", root.display())]).unwrap();
+        assert_eq!(items.len(), 4, "{items:?}");
+    }
+
+    #[test]
+    fn every_failing_step_of_a_batch_loses_nothing_the_manifest_claims() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("in");
+        std::fs::create_dir(&root).unwrap();
+        std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/vp8_noaudio.webm"), root.join("a.webm")).unwrap();
+        let items = discover(&[root.display().to_string()]).unwrap();
+        let settings = Settings { config: Default::default(), models: Default::default(), threads: 1 };
+        struct Quiet;
+        impl BatchProgress for Quiet {
+            fn file_progress(&self, _: &str) -> Box<dyn Progress + '_> {
+                Box::new(crate::progress::NoProgress)
+            }
+            fn file_done(&self, _: &Row, _: bool) {}
+        }
+        let stop = AtomicBool::new(false);
+        let opts = |outdir: PathBuf, resume: bool| BatchOptions {
+            outdir,
+            jobs: 1,
+            resume,
+            candidates: CandidateSource::None,
+            references: ReferenceSource::None,
+            write: Default::default(),
+        };
+        let counting = d.path().join("count");
+        let g = crate::output::faults::arm(&counting, None, usize::MAX, crate::output::faults::Effect::Fail(0));
+        run_batch(&items, &settings, &opts(counting.clone(), false), &Quiet, &stop).unwrap();
+        let steps = g.seen();
+        drop(g);
+        assert!(steps >= 15, "{steps}");
+        for n in 1..=steps {
+            let out = d.path().join(format!("out{n}"));
+            let errno = if n % 2 == 0 { libc::EIO } else { libc::ENOSPC };
+            let g = crate::output::faults::arm(&out, None, n, crate::output::faults::Effect::Fail(errno));
+            let r = run_batch(&items, &settings, &opts(out.clone(), false), &Quiet, &stop);
+            assert!(g.fired(), "step {n}");
+            drop(g);
+            // the failure is said: an error row, or the run's error
+            let said = match &r {
+                Ok(rows) => rows[0].status == "error",
+                Err(_) => true,
+            };
+            assert!(said, "step {n} of {steps}: a failed write went unnoticed ({r:?})");
+            // what the manifest says is done is there and whole
+            let rec = out.join("recordings");
+            for row in read_manifest(&out.join("manifest.jsonl")).values().filter(|r| r.status == "ok") {
+                assert!(outputs_intact(&out, &rec, row, &Default::default()), "step {n}: manifest claims {}", row.id);
+            }
+            let left: Vec<String> = walkdir::WalkDir::new(&out)
+                .into_iter()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".proctor-") || n.contains(".tmp-") || n.ends_with(".lock"))
+                .collect();
+            assert!(left.is_empty(), "step {n}: {left:?}");
+            // and a resumed run ends whole
+            let rows = run_batch(&items, &settings, &opts(out.clone(), true), &Quiet, &stop).unwrap();
+            assert_eq!(rows[0].status, "ok", "step {n}: {:?}", rows[0].error);
+            assert!(outputs_intact(&out, &rec, &rows[0], &Default::default()), "step {n}");
+            assert_eq!(read_summary(&out).unwrap().height(), 1);
+        }
     }
 }

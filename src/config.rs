@@ -66,7 +66,13 @@ pub struct EventConfig {
     pub merge_gap_s: f64,
     /// Minimum detector score for a face to count.
     pub face_min_score: f64,
+    /// A detection the face mesh does not confirm as a face (presence under
+    /// 0.5) counts only at this detector score or above.
+    pub face_unconfirmed_min_score: f64,
     pub no_face_min_s: f64,
+    /// Stretches without a face at least this long are drawn on the report's
+    /// timeline, also when shorter than `no_face_min_s`.
+    pub absence_mark_s: f64,
     pub multiple_faces_min_s: f64,
     /// Head turned more than this (degrees, relative to the candidate's median).
     pub looking_away_yaw_deg: f64,
@@ -98,10 +104,23 @@ pub struct EventConfig {
     /// consecutive object samples.
     pub object_window: usize,
     pub object_min_hits: usize,
+    /// A person counts for `person` only when their box is at least this
+    /// fraction of the frame's height (near the camera, not a crowd behind).
+    pub person_min_height: f64,
     /// Audio louder than this (RMS dBFS) ...
     pub loud_audio_db: f64,
     /// ... for at least this long is a loud_audio event.
     pub loud_audio_min_s: f64,
+    /// background_noise: sound with no speech near it at least this many dB
+    /// above the room's noise floor (10th percentile of the levels) ...
+    pub background_noise_db: f64,
+    /// ... and louder than this (dBFS), ...
+    pub background_noise_min_dbfs: f64,
+    /// ... for at least this long, ...
+    pub background_noise_min_s: f64,
+    /// ... or this long when it peaks this many dB above the floor (a slam).
+    pub background_noise_transient_s: f64,
+    pub background_noise_transient_db: f64,
     /// Speech probability (Silero VAD) from which audio counts as speech.
     pub speech_min: f64,
     /// Lips whose opening varies less than this (standard deviation over
@@ -123,6 +142,12 @@ pub struct EventConfig {
     /// A lone face that does not match for at least this long is an identity
     /// (or candidate_changed) event.
     pub identity_min_s: f64,
+    /// The candidate is enrolled from this many lone-face descriptors at the
+    /// opening of the session (the first that hold one identity; at least 3).
+    pub identity_enrol_samples: usize,
+    /// When the descriptors enrolled from start later than this (seconds),
+    /// the analysis warns that the opening showed no usable face.
+    pub identity_opening_s: f64,
     /// Judge head pose and gaze relative to the candidate's own median.
     pub baseline: bool,
 }
@@ -139,7 +164,9 @@ impl Default for EventConfig {
         EventConfig {
             merge_gap_s: 1.5,
             face_min_score: 0.5,
-            no_face_min_s: 10.0,
+            face_unconfirmed_min_score: 0.75,
+            no_face_min_s: 5.0,
+            absence_mark_s: 2.0,
             multiple_faces_min_s: 2.0,
             looking_away_yaw_deg: 25.0,
             looking_away_pitch_deg: 20.0,
@@ -154,8 +181,14 @@ impl Default for EventConfig {
             eye_min_distance_px: 24.0,
             object_window: 3,
             object_min_hits: 2,
+            person_min_height: 0.3,
             loud_audio_db: -12.0,
             loud_audio_min_s: 1.0,
+            background_noise_db: 20.0,
+            background_noise_min_dbfs: -45.0,
+            background_noise_min_s: 1.0,
+            background_noise_transient_s: 0.5,
+            background_noise_transient_db: 25.0,
             speech_min: 0.5,
             mouth_still: 0.035,
             voices_min_s: 2.0,
@@ -163,20 +196,37 @@ impl Default for EventConfig {
             voice_same_min: 0.8,
             identity_max_distance: 0.6,
             identity_min_s: 4.0,
+            identity_enrol_samples: 5,
+            identity_opening_s: 30.0,
             baseline: true,
         }
     }
 }
 
-/// The built-in object detectors (COCO 80 classes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// The object detector (COCO 80 classes): YOLOX-nano, the only one built in. The key
+/// `[objects] model` stays so that configuration files naming it keep loading (and the
+/// configuration's TOML and fingerprint stay as they were); NanoDet-g, the other value it
+/// once took, was retired (models/README.md), and `model = "nanodet"` is an error naming
+/// the key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ObjectModelKind {
     /// YOLOX-nano: 1.05 GFLOPs a frame, COCO AP 25.8.
     #[default]
     Yolox,
-    /// NanoDet-g: 4.2 GFLOPs a frame, COCO AP 22.9 (the earlier default).
-    Nanodet,
+}
+
+impl<'de> Deserialize<'de> for ObjectModelKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        match name.as_str() {
+            "yolox" => Ok(ObjectModelKind::Yolox),
+            "nanodet" => Err(serde::de::Error::custom(
+                "objects.model = \"nanodet\": NanoDet-g was retired; the only object model is \"yolox\" (remove the key or set it to \"yolox\")",
+            )),
+            other => Err(serde::de::Error::custom(format!("objects.model = {other:?}: the only object model is \"yolox\""))),
+        }
+    }
 }
 
 /// Which object detector runs, which detector classes make up each proctoring
@@ -184,7 +234,7 @@ pub enum ObjectModelKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ObjectConfig {
-    /// "yolox" (default) or "nanodet".
+    /// "yolox", the only one (the key may be left out).
     pub model: ObjectModelKind,
     #[serde(deserialize_with = "over_default_categories")]
     pub categories: BTreeMap<String, Vec<String>>,
@@ -214,6 +264,10 @@ where
 
 fn over_default_deductions<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<EventKind, f64>, D::Error> {
     over_default(d, Policy::default().deductions)
+}
+
+fn over_default_full_at_s<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<EventKind, f64>, D::Error> {
+    over_default(d, Policy::default().full_at_s)
 }
 
 fn over_default_categories<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, Vec<String>>, D::Error> {
@@ -271,6 +325,11 @@ pub struct Policy {
     pub deductions: BTreeMap<EventKind, f64>,
     /// Optional maximum total deduction per kind.
     pub caps: BTreeMap<EventKind, f64>,
+    /// Kinds whose deduction scales with the event's duration: an event this
+    /// long (seconds) or longer costs the whole deduction, a shorter one its
+    /// share (no_face: a 5 s absence costs half of a 10 s one).
+    #[serde(deserialize_with = "over_default_full_at_s")]
+    pub full_at_s: BTreeMap<EventKind, f64>,
     /// Score at or above which the risk is low.
     pub low_risk_min: f64,
     /// Score at or above which the risk is medium (below: high).
@@ -292,11 +351,13 @@ impl Default for Policy {
                 (GazeAway, gaze_away::DEDUCTION),
                 (EyesClosed, 5.0),
                 (LoudAudio, 2.0),
+                (BackgroundNoise, 2.0),
                 (Voices, 2.0),
                 (Identity, 40.0),
                 (CandidateChanged, 40.0),
             ]),
             caps: BTreeMap::new(),
+            full_at_s: BTreeMap::from([(NoFace, 10.0)]),
             low_risk_min: 85.0,
             medium_risk_min: 70.0,
         }
@@ -307,7 +368,7 @@ impl Config {
     /// Read a `proctor.toml`; keys it leaves out keep their defaults.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
-        let cfg: Config = toml::from_str(&text).map_err(|e| Error::new(path, ErrorKind::Config(e.to_string())))?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| Error::new(path, ErrorKind::Config(one_line(&text, &e))))?;
         cfg.validate().map_err(|why| Error::new(path, ErrorKind::Config(why)))?;
         Ok(cfg)
     }
@@ -370,12 +431,52 @@ pub fn load_policy(path: &Path) -> Result<Policy> {
             return Ok(cfg.policy);
         }
     }
-    toml::from_str::<Policy>(&text).map_err(|e| Error::new(path, ErrorKind::Config(e.to_string())))
+    toml::from_str::<Policy>(&text).map_err(|e| Error::new(path, ErrorKind::Config(one_line(&text, &e))))
+}
+
+/// A TOML error of `text` on one line: where (line and column) and what, without the
+/// excerpt of the file that the error's own text spreads over several lines.
+fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let what = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..text.floor_char_boundary(span.start)];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {what}")
+        }
+        None => what,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_model_yolox_loads_and_the_retired_nanodet_is_refused_by_name() {
+        let cfg: Config = toml::from_str("[objects]\nmodel = \"yolox\"\n").unwrap();
+        assert_eq!(cfg, Config::default());
+        let err = toml::from_str::<Config>("[objects]\nmodel = \"nanodet\"\n").unwrap_err().to_string();
+        assert!(err.contains("objects.model") && err.contains("retired") && err.contains("\"yolox\""), "{err}");
+        let err = toml::from_str::<Config>("[objects]\nmodel = \"yolo\"\n").unwrap_err().to_string();
+        assert!(err.contains("objects.model = \"yolo\""), "{err}");
+        // the key is still written, so the TOML and the fingerprint of a configuration are unchanged
+        assert!(Config::default().to_toml().contains("model = \"yolox\""));
+    }
+
+    #[test]
+    fn a_bad_file_is_one_line_naming_the_place_and_the_key() {
+        let dir = std::env::temp_dir().join(format!("proctor-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("nanodet.toml");
+        std::fs::write(&p, "[analysis]\nfps = 4\n[objects]\nmodel = \"nanodet\"\n").unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.starts_with(&p.display().to_string()), "{e}");
+        assert!(e.contains("line 4, column 9: objects.model = \"nanodet\": NanoDet-g was retired"), "{e}");
+    }
 
     #[test]
     fn partial_file_keeps_defaults() {

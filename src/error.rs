@@ -41,6 +41,12 @@ pub enum ErrorKind {
     BadOutput(String),
     /// A bug in proctor (a panic), caught at the per-file boundary.
     Internal(String),
+    /// Not a regular file: a FIFO, a device, a socket, a broken or looping
+    /// symbolic link. The text says which ("is a FIFO (named pipe)...").
+    Special(String),
+    /// The file changed (was truncated, rewritten or replaced) while it was
+    /// being analysed: no result is made from it.
+    Changed(String),
 }
 
 impl Error {
@@ -72,6 +78,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Config(why) => write!(f, "bad configuration ({why})"),
             ErrorKind::BadOutput(why) => write!(f, "is not a readable proctor output ({why})"),
             ErrorKind::Internal(why) => write!(f, "internal error, please report it ({why})"),
+            ErrorKind::Special(what) => write!(f, "{what}"),
+            ErrorKind::Changed(how) => write!(
+                f,
+                "changed while it was being analysed ({how}): no result was kept; analyse it again once the file is complete"
+            ),
         }
     }
 }

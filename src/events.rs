@@ -18,7 +18,10 @@ impl EventKind {
     /// Why an event of this kind is raised, in words for the report.
     pub fn rule(self, c: &EventConfig) -> String {
         match self {
-            EventKind::NoFace => format!("no face found for at least {} s", c.no_face_min_s),
+            EventKind::NoFace => format!(
+                "no face found for at least {} s (absences from {} s are drawn on the timeline)",
+                c.no_face_min_s, c.absence_mark_s
+            ),
             EventKind::MultipleFaces => format!("two or more faces for at least {} s", c.multiple_faces_min_s),
             EventKind::LookingAway => format!(
                 "head turned more than {} deg (yaw) or {} deg (pitch) from the candidate's usual pose for at least {} s",
@@ -37,10 +40,11 @@ impl EventKind {
                 c.object_window
             ),
             EventKind::Person => format!(
-                "a person without a face in view besides the candidate, in at least {} of {} consecutive \
-                 object samples (overlapping boxes are one person; a box holding a face is that face's \
-                 person; not raised where a multiple_faces event already covers the time)",
-                c.object_min_hits, c.object_window
+                "a person without a face in view besides the candidate, near the camera (box at least {} of the \
+                 frame's height), in at least {} of {} consecutive object samples (overlapping boxes are one \
+                 person; a box holding a face is that face's person; not raised where a multiple_faces event \
+                 already covers the time)",
+                c.person_min_height, c.object_min_hits, c.object_window
             ),
             EventKind::LoudAudio => {
                 format!("audio louder than {} dBFS for at least {} s", c.loud_audio_db, c.loud_audio_min_s)
@@ -55,10 +59,17 @@ impl EventKind {
                 "the lone face does not match the reference photo (face-descriptor distance above {}) for at least {} s",
                 c.identity_max_distance, c.identity_min_s
             ),
+            EventKind::BackgroundNoise => format!(
+                "sound with no speech in it (speech probability under {} within {} s) at least {} dB above the \
+                 room's noise floor (the 10th percentile of the recording's levels) and louder than {} dBFS, for \
+                 at least {} s ({} s when {} dB above it); not raised where loud_audio covers the time",
+                c.speech_min, BACKGROUND_SPEECH_MARGIN_S, c.background_noise_db, c.background_noise_min_dbfs,
+                c.background_noise_min_s, c.background_noise_transient_s, c.background_noise_transient_db
+            ),
             EventKind::CandidateChanged => format!(
-                "the lone face does not match the candidate enrolled from this session (face-descriptor distance \
-                 above {}) for at least {} s",
-                c.identity_max_distance, c.identity_min_s
+                "the lone face does not match the candidate enrolled from the opening of this session (the first {} \
+                 lone frontal face descriptors that agree; face-descriptor distance above {}) for at least {} s",
+                c.identity_enrol_samples, c.identity_max_distance, c.identity_min_s
             ),
         }
     }
@@ -91,7 +102,7 @@ pub fn checked_kinds_with_identity(
         k.extend([Phone, Book, Device, Person]);
     }
     if audio {
-        k.insert(LoudAudio);
+        k.extend([LoudAudio, BackgroundNoise]);
     }
     if speech {
         k.insert(Voices);
@@ -387,6 +398,14 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         events.push(r.into_event(EventKind::LoudAudio, detail));
     }
 
+    // background noise: non-speech sound standing out of the room, where loud_audio does not already cover it
+    let loud: Vec<(f64, f64)> = events.iter().filter(|e| e.kind == EventKind::LoudAudio).map(|e| (e.start_s, e.end_s)).collect();
+    events.extend(
+        background_noise(obs, step, c)
+            .into_iter()
+            .filter(|e| !loud.iter().any(|(a, b)| e.start_s < *b && *a < e.end_s)),
+    );
+
     // identity: the lone face against the reference photo, or the enrolled candidate
     for (kind, get) in [
         (EventKind::Identity, (|o: &Observation| o.reference_distance) as fn(&Observation) -> Option<f32>),
@@ -427,6 +446,84 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
 
     events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.kind.cmp(&b.kind)));
     Folded { events, baseline }
+}
+
+/// Stretches without a counted face seen for at least `c.absence_mark_s` (one missing
+/// frame does not break one; none are joined): the report draws them on its timeline,
+/// also those too short for a `no_face` event.
+pub fn absences(obs: &[Observation], fps: f64, c: &EventConfig) -> Vec<[f64; 2]> {
+    let signal: Vec<_> = obs
+        .iter()
+        .map(|o| (o.t, o.faces_above(c.face_min_score as f32).and_then(|mut f| f.next().is_none().then_some(1.0))))
+        .collect();
+    fold(&signal, 1.0 / fps, 0.0, c.absence_mark_s).into_iter().map(|r| [r.start, r.end]).collect()
+}
+
+/// Frames within this many seconds of speech are not judged for background noise (the
+/// rises and tails of the candidate's words).
+pub const BACKGROUND_SPEECH_MARGIN_S: f64 = 0.5;
+
+/// The room's levels: its noise floor (the 10th percentile of the frames' levels, at least
+/// -100 dBFS) and the candidate's speech level (the median level of the frames with speech).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoomLevels {
+    pub floor_db: f32,
+    pub speech_db: Option<f32>,
+}
+
+impl RoomLevels {
+    pub fn of(obs: &[Observation], c: &EventConfig) -> Option<RoomLevels> {
+        let mut levels: Vec<f32> = obs.iter().filter_map(|o| o.audio_db).map(|d| d.max(-100.0)).collect();
+        if levels.is_empty() {
+            return None;
+        }
+        levels.sort_by(|a, b| a.total_cmp(b));
+        let floor_db = levels[(levels.len() - 1) / 10];
+        let speech: Vec<f32> = obs.iter().filter(|o| o.speech.is_some_and(|p| p as f64 >= c.speech_min)).filter_map(|o| o.audio_db).collect();
+        Some(RoomLevels { floor_db, speech_db: median(speech) })
+    }
+}
+
+/// `background_noise`: frames with no speech near them (none, or the VAD did not run: then
+/// every frame counts as non-speech) whose level stands `background_noise_db` above the
+/// room's floor and above `background_noise_min_dbfs`; seen for `background_noise_min_s`, or
+/// for `background_noise_transient_s` when a frame of the run stands
+/// `background_noise_transient_db` above the floor (a slam, a drop).
+fn background_noise(obs: &[Observation], step: f64, c: &EventConfig) -> Vec<Event> {
+    let Some(room) = RoomLevels::of(obs, c) else { return Vec::new() };
+    let threshold = (room.floor_db + c.background_noise_db as f32).max(c.background_noise_min_dbfs as f32);
+    let speech_at: Vec<f64> = obs.iter().filter(|o| o.speech.is_some_and(|p| p as f64 >= c.speech_min)).map(|o| o.t).collect();
+    let near_speech = |t: f64| {
+        let k = speech_at.partition_point(|s| *s < t - BACKGROUND_SPEECH_MARGIN_S - 1e-9);
+        speech_at.get(k).is_some_and(|s| *s <= t + BACKGROUND_SPEECH_MARGIN_S + 1e-9)
+    };
+    let signal: Vec<_> = obs
+        .iter()
+        .map(|o| {
+            let s = o.audio_db.filter(|db| *db >= threshold && !near_speech(o.t));
+            (o.t, s.map(|db| ((db - threshold) / 20.0 + 0.5).min(1.0)))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for r in fold(&signal, step, c.merge_gap_s, c.background_noise_transient_s.min(c.background_noise_min_s)) {
+        let levels: Vec<f32> = in_span(obs, r.start, r.end).filter_map(|o| o.audio_db).collect();
+        let peak = levels.iter().cloned().fold(f32::MIN, f32::max);
+        let seen = r.hits.len() as f64 * step;
+        let transient = peak - room.floor_db >= c.background_noise_transient_db as f32;
+        if seen < c.background_noise_min_s - 1e-9 && !transient {
+            continue;
+        }
+        let speech = room.speech_db.map_or_else(|| "no speech heard to compare".to_string(), |s| format!("the candidate's speech is at {s:.0} dBFS"));
+        let detail = format!(
+            "non-speech sound at up to {peak:.1} dBFS, {:.0} dB above the room's floor ({:.0} dBFS; {speech}), in {} of {} frames",
+            peak - room.floor_db,
+            room.floor_db,
+            r.hits.len(),
+            r.samples
+        );
+        out.push(r.into_event(EventKind::BackgroundNoise, detail));
+    }
+    out
 }
 
 /// The detail of a `voices` event over the frames `span`: the peak speech probability and
@@ -596,6 +693,9 @@ fn object_strength(o: &Observation, category: &str, oc: &ObjectConfig, c: &Event
             .map(|d| (d.bbox, d.score))
             .collect();
         let faces: Vec<[f32; 4]> = o.faces_above(c.face_min_score as f32).map_or_else(Vec::new, |f| f.map(|x| x.bbox).collect());
+        // people far behind (a crowd, a poster) are not in the room with the candidate
+        let near = |b: &[f32; 4]| b[3] - b[1] >= c.person_min_height as f32 * o.height as f32;
+        let boxes: Vec<([f32; 4], f32)> = boxes.into_iter().filter(|(b, _)| near(b)).collect();
         return extra_person(&boxes, &faces);
     }
     found.into_iter().reduce(f32::max)
@@ -819,18 +919,23 @@ mod tests {
     }
 
     #[test]
-    fn no_face_needs_ten_seconds() {
+    fn no_face_needs_five_seconds_and_absences_from_two_are_marked() {
         let cfg = Config::default();
-        // 9.75 s without a face (39 frames) is not enough ...
-        let obs = seq(80, |i| if (20..59).contains(&i) { vec![] } else { vec![face(0.0, 0.3)] });
+        // 4.75 s without a face (19 frames) is not enough ...
+        let obs = seq(80, |i| if (20..39).contains(&i) { vec![] } else { vec![face(0.0, 0.3)] });
         assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::NoFace).is_empty());
-        // ... 10 s (40 frames) is, from the first to the end of the last empty frame
-        let obs = seq(80, |i| if (20..60).contains(&i) { vec![] } else { vec![face(0.0, 0.3)] });
+        assert_eq!(absences(&obs, 4.0, &cfg.events), vec![[5.0, 9.75]]);
+        // ... 5 s (20 frames) is, from the first to the end of the last empty frame
+        let obs = seq(80, |i| if (20..40).contains(&i) { vec![] } else { vec![face(0.0, 0.3)] });
         let f = detect_events(&obs, 4.0, &cfg);
-        assert_eq!(kinds(&f, EventKind::NoFace), vec![(5.0, 15.0)]);
+        assert_eq!(kinds(&f, EventKind::NoFace), vec![(5.0, 10.0)]);
         let e = &f.events[0];
         assert!((e.confidence - 1.0).abs() < 1e-6);
-        assert_eq!(e.detail, "no face in 40 of 40 analysed frames");
+        assert_eq!(e.detail, "no face in 20 of 20 analysed frames");
+        // leaning out for 1.75 s is neither an event nor a mark; 2 s is a mark only
+        let obs = seq(80, |i| if (20..27).contains(&i) || (40..48).contains(&i) { vec![] } else { vec![face(0.0, 0.3)] });
+        assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::NoFace).is_empty());
+        assert_eq!(absences(&obs, 4.0, &cfg.events), vec![[10.0, 12.0]]);
     }
 
     #[test]
@@ -938,6 +1043,68 @@ mod tests {
         let f = detect_events(&obs, 4.0, &cfg);
         assert_eq!(kinds(&f, EventKind::LoudAudio), vec![(3.0, 5.0)]);
         assert!(f.events[0].detail.contains("-6.0 dBFS"));
+    }
+
+    #[test]
+    fn background_noise_is_judged_against_the_room_and_never_on_speech() {
+        let cfg = Config::default();
+        // 30 s at 4 fps: a room at -50 dBFS; the candidate talks at -20 dBFS (8-12 s, and
+        // very loud at -13 dBFS 20-22 s); noise at -28 dBFS 4-6 s; a slam of 0.5 s at
+        // -14 dBFS at 15 s; a hum at -38 dBFS (12 dB above the room) 24-27 s
+        let mut obs = seq(120, |_| vec![face(0.0, 0.3)]);
+        for o in &mut obs {
+            let t = o.t;
+            let talk = (8.0..12.0).contains(&t) || (20.0..22.0).contains(&t);
+            o.speech = Some(if talk { 0.9 } else { 0.05 });
+            o.audio_db = Some(match t {
+                t if (4.0..6.0).contains(&t) => -28.0,
+                t if (8.0..12.0).contains(&t) => -20.0,
+                t if (15.0..15.5).contains(&t) => -14.0,
+                t if (20.0..22.0).contains(&t) => -13.0,
+                t if (24.0..27.0).contains(&t) => -38.0,
+                _ => -50.0,
+            });
+        }
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(kinds(&f, EventKind::BackgroundNoise), vec![(4.0, 6.0), (15.0, 15.5)], "{:?}", f.events);
+        let e = f.events.iter().find(|e| e.kind == EventKind::BackgroundNoise).unwrap();
+        assert!(e.detail.contains("22 dB above the room's floor (-50 dBFS; the candidate's speech is at -20 dBFS)"), "{}", e.detail);
+        // the same slam 20 dB above the room (under the transient's 25 dB) is too short
+        for o in obs.iter_mut().filter(|o| (15.0..15.5).contains(&o.t)) {
+            o.audio_db = Some(-30.0);
+        }
+        assert_eq!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::BackgroundNoise), vec![(4.0, 6.0)]);
+        // a sound over the ceiling is loud_audio, not also background_noise
+        for o in obs.iter_mut().filter(|o| (4.0..6.0).contains(&o.t)) {
+            o.audio_db = Some(-8.0);
+        }
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(kinds(&f, EventKind::LoudAudio), vec![(4.0, 6.0)]);
+        assert!(kinds(&f, EventKind::BackgroundNoise).is_empty(), "{:?}", f.events);
+        // in digital silence a faint sound (under -45 dBFS) is not flagged, a -40 dBFS one is
+        for o in &mut obs {
+            o.speech = Some(0.0);
+            o.audio_db = Some(if (4.0..6.0).contains(&o.t) { -48.0 } else if (10.0..12.0).contains(&o.t) { -40.0 } else { -95.0 });
+        }
+        assert_eq!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::BackgroundNoise), vec![(10.0, 12.0)]);
+    }
+
+    #[test]
+    fn person_far_behind_is_not_in_the_room() {
+        let cfg = Config::default();
+        let person = |bbox: [f32; 4]| ObjectObs { class: "person".into(), category: "person".into(), score: 0.8, bbox };
+        let mut obs = seq(40, |_| vec![face(0.0, 0.3)]);
+        for o in obs.iter_mut().filter(|o| o.index % 4 == 0) {
+            // the candidate's face is at [0, 0, 100, 100]: a small figure at the back, and
+            // (from 5 s) someone standing near the camera beside the candidate
+            let mut v = vec![person([400.0, 200.0, 440.0, 300.0])];
+            if o.t >= 5.0 {
+                v.push(person([300.0, 100.0, 520.0, 480.0]));
+            }
+            o.objects = Some(v);
+        }
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(kinds(&f, EventKind::Person), vec![(5.0, 10.0)], "{:?}", f.events);
     }
 
     #[test]

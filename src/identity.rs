@@ -3,14 +3,19 @@
 //! with the candidate's: a reference photo's when one is given
 //! ([`load_reference`]), else the candidate enrolled from the session itself.
 //!
-//! Enrollment: the dominant identity of the session. For each descriptor,
-//! count the others within [`ENROLL_RADIUS`] (the same person, with a margin
-//! under dlib's 0.6); the one with the most neighbours and those neighbours
-//! are averaged. A stand-in who sits a minority of the session is then the
-//! one who does not match. The dominant identity must hold more than half of
-//! the samples (and at least [`MIN_ENROLL`]); otherwise nobody is enrolled
-//! and `candidate_changed` is not checked. Descriptors stay in memory unless
-//! `--save-embeddings` asks for them.
+//! Enrolment, as a proctor checks an ID at the start: the candidate is the
+//! person of the opening of the recording. The lone-face descriptors are
+//! taken in time order; the first `identity_enrol_samples` of them (a
+//! window that slides on until it holds one identity) are grouped around the
+//! descriptor with the most others within [`ENROLL_RADIUS`] (the same person,
+//! with a margin under dlib's 0.6), which must hold at least [`MIN_ENROLL`]
+//! of them; those are averaged. Any later stretch where the lone face is
+//! someone else is then `candidate_changed`, wherever it falls (a stand-in
+//! who takes over at 10%, 50% or 90% of the session alike: no identity needs
+//! to hold a majority). When the first such group starts after
+//! `identity_opening_s`, the enrolment says so ([`Enrolment::late`]), and the
+//! analysis warns. Descriptors stay in memory unless `--save-embeddings`
+//! asks for them.
 //!
 //! Only faces that a descriptor can judge are compared: head within
 //! [`MAX_YAW_DEG`] of frontal and eyes at least [`MIN_EYE_PX`] apart; a head
@@ -24,6 +29,7 @@
 use std::path::{Path, PathBuf};
 
 
+use crate::detect::boxes::{area, iou};
 use crate::detect::face_embed::{distance, Embedding, EMBEDDING_DIM};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
@@ -60,21 +66,52 @@ fn as_embedding(v: &[f32]) -> Option<Embedding> {
     v.try_into().ok()
 }
 
-/// The candidate's descriptor from the session's lone-face descriptors.
-pub fn enroll(embeddings: &[Embedding]) -> Option<Embedding> {
+/// The mean of the descriptors within [`ENROLL_RADIUS`] of the one with the
+/// most such neighbours, and those members' indices; `None` with fewer than
+/// [`MIN_ENROLL`] members.
+fn densest(embeddings: &[Embedding]) -> Option<(Embedding, Vec<usize>)> {
     let neighbours = |a: &Embedding| embeddings.iter().filter(|b| distance(a, b) < ENROLL_RADIUS).count();
-    let centre = embeddings.iter().max_by_key(|a| neighbours(a))?;
-    let members: Vec<&Embedding> = embeddings.iter().filter(|b| distance(centre, b) < ENROLL_RADIUS).collect();
-    if members.len() < MIN_ENROLL || 2 * members.len() <= embeddings.len() {
+    // the first of equals: the earliest descriptor wins a tie
+    let centre = embeddings.iter().rev().max_by_key(|a| neighbours(a))?;
+    let members: Vec<usize> = (0..embeddings.len()).filter(|&i| distance(centre, &embeddings[i]) < ENROLL_RADIUS).collect();
+    if members.len() < MIN_ENROLL {
         return None;
     }
     let mut mean = [0f32; EMBEDDING_DIM];
-    for m in &members {
-        for (s, v) in mean.iter_mut().zip(m.iter()) {
+    for &m in &members {
+        for (s, v) in mean.iter_mut().zip(embeddings[m].iter()) {
             *s += v / members.len() as f32;
         }
     }
-    Some(mean)
+    Some((mean, members))
+}
+
+/// The session's dominant identity (the densest group), when it holds more
+/// than half of the descriptors: the enrolment before the opening rule, kept
+/// for comparison.
+pub fn enroll(embeddings: &[Embedding]) -> Option<Embedding> {
+    let (mean, members) = densest(embeddings)?;
+    (2 * members.len() > embeddings.len()).then_some(mean)
+}
+
+/// The candidate enrolled from the opening of the session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrolment {
+    pub embedding: Embedding,
+    /// Indices (into the time-ordered descriptors given) it was averaged from.
+    pub members: Vec<usize>,
+}
+
+/// Enrol from the first `window` time-ordered lone-face descriptors; when
+/// they hold no group of [`MIN_ENROLL`] (the opening shows several people, or
+/// too few usable faces), the window slides on one descriptor at a time.
+pub fn enroll_opening(embeddings: &[Embedding], window: usize) -> Option<Enrolment> {
+    let window = window.max(MIN_ENROLL);
+    let last_start = embeddings.len().saturating_sub(window);
+    (0..=last_start).find_map(|s| {
+        let (embedding, members) = densest(&embeddings[s..(s + window).min(embeddings.len())])?;
+        Some(Enrolment { embedding, members: members.into_iter().map(|i| i + s).collect() })
+    })
 }
 
 /// Whom the faces were compared with.
@@ -87,24 +124,28 @@ pub enum Compared {
 }
 
 /// Fill in the distances: to the reference when given (`reference_distance`),
-/// else to the enrolled candidate (`identity_distance`), and on every frame
-/// with descriptors which face is the candidate's (`candidate_face`,
-/// `candidate_distance`: the judgeable face closest to the candidate, when
-/// closer than `max_distance`). Returns whom faces were compared with (`None`:
-/// no dominant face to enrol).
-pub fn attach_distances(obs: &mut [Observation], reference: Option<&Embedding>, min_score: f32, max_distance: f32) -> Option<Compared> {
+/// else to the candidate enrolled from the opening (`identity_distance`; see
+/// the module's doc), and on every frame with descriptors which face is the
+/// candidate's (`candidate_face`, `candidate_distance`: the judgeable face
+/// closest to the candidate, when closer than `identity_max_distance`).
+/// Returns whom faces were compared with (`None`: no face to enrol).
+pub fn attach_distances(obs: &mut [Observation], reference: Option<&Embedding>, c: &crate::config::EventConfig) -> Option<Compared> {
+    let min_score = c.face_min_score as f32;
+    let max_distance = c.identity_max_distance as f32;
     let (target, compared) = match reference {
         Some(r) => (*r, Compared::Reference),
         None => {
             let all: Vec<(usize, Embedding)> = obs.iter().enumerate().filter_map(|(i, o)| Some((i, usable(o, min_score)?))).collect();
             let embs: Vec<Embedding> = all.iter().map(|(_, e)| *e).collect();
-            let c = enroll(&embs)?;
-            let (i, d) = all.iter().map(|(i, e)| (*i, distance(&c, e))).min_by(|a, b| a.1.total_cmp(&b.1))?;
+            let en = enroll_opening(&embs, c.identity_enrol_samples)?;
+            let c = en.embedding;
+            let (i, d) = en.members.iter().map(|&m| (all[m].0, distance(&c, &all[m].1))).min_by(|a, b| a.1.total_cmp(&b.1))?;
+            let span = [obs[all[en.members[0]].0].t, obs[all[*en.members.last()?].0].t];
             let o = &obs[i];
             let f = o.solo_face(min_score)?;
             let (w, h) = (o.width.max(1) as f32, o.height.max(1) as f32);
             let bbox = [f.bbox[0] / w, f.bbox[1] / h, f.bbox[2] / w, f.bbox[3] / h];
-            (c, Compared::Enrolled(EnrolledFace { t: o.t, bbox, distance: d }))
+            (c, Compared::Enrolled(EnrolledFace { t: o.t, bbox, distance: d, from_s: Some(span) }))
         }
     };
     for o in obs.iter_mut() {
@@ -179,15 +220,6 @@ fn follow_candidate(obs: &mut [Observation], min_score: f32) {
     }
 }
 
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = w * h;
-    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let union = area(a) + area(b) - inter;
-    if union > 0.0 { inter / union } else { 0.0 }
-}
-
 /// Face descriptors on every `fps / identity_fps`-th frame of a batch, and on
 /// the frames marked in `changed` (where tracking lost a face and the
 /// detector found the faces anew: a replaced candidate is described at once,
@@ -241,7 +273,6 @@ pub fn embed_faces(
 /// Where detection `j` lands among the faces sorted largest first (a stable
 /// sort by area, as [`crate::observation::observe_faces`] does).
 fn face_index(found: &[crate::detect::FaceFound], j: usize) -> usize {
-    let area = |b: &[f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
     let mut order: Vec<usize> = (0..found.len()).collect();
     order.sort_by(|&a, &b| area(&found[b].bbox).total_cmp(&area(&found[a].bbox)));
     order.iter().position(|&x| x == j).unwrap_or(j)
@@ -337,6 +368,30 @@ mod tests {
         assert!(enroll(&tie).is_none());
     }
 
+    #[test]
+    fn enrolment_takes_the_opening_wherever_the_swap_falls() {
+        // a stand-in (at (1, 0)) takes over after 10%, 50% and 90% of 50 samples
+        for k in [5, 25, 45] {
+            let v: Vec<Embedding> = (0..50).map(|i| if i < k { at(0.01 * (i % 3) as f32, 0.0) } else { at(1.0, 0.01 * (i % 3) as f32) }).collect();
+            let en = enroll_opening(&v, 5).unwrap();
+            assert!(distance(&en.embedding, &at(0.0, 0.0)) < 0.05, "swap after {k}");
+            assert_eq!(en.members, (0..5).collect::<Vec<_>>());
+            // the majority rule enrols the stand-in at 10% and nobody at 50%
+            if k == 5 {
+                assert!(distance(&enroll(&v).unwrap(), &at(1.0, 0.0)) < 0.05);
+            }
+            if k == 25 {
+                assert!(enroll(&v).is_none());
+            }
+        }
+        // an opening of scattered faces: the window slides to the first identity held 3 times
+        let mut v = vec![at(5.0, 0.0), at(0.0, 5.0), at(-5.0, 0.0)];
+        v.extend((0..6).map(|i| at(0.0, 0.01 * i as f32)));
+        let en = enroll_opening(&v, 5).unwrap();
+        assert_eq!(en.members[0], 3);
+        assert!(enroll_opening(&v[..4], 5).is_none());
+    }
+
     fn face(x0: f32) -> crate::observation::FaceObs {
         crate::observation::FaceObs {
             bbox: [x0, 10.0, x0 + 60.0, 80.0],
@@ -388,7 +443,7 @@ mod tests {
             // alone and the candidate
             obs(4.0, vec![face(300.0)], vec![(0, at(1.05, 0.0))]),
         ];
-        assert_eq!(attach_distances(&mut v, Some(&reference), 0.5, 0.6), Some(Compared::Reference));
+        assert_eq!(attach_distances(&mut v, Some(&reference), &crate::config::EventConfig::default()), Some(Compared::Reference));
         let picked: Vec<Option<u32>> = v.iter().map(|o| o.candidate_face).collect();
         assert_eq!(picked, [Some(1), Some(0), None, Some(0)]);
         assert!((v[0].candidate_distance.unwrap() - 0.1).abs() < 1e-5);

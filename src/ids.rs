@@ -8,6 +8,13 @@
 //! `2024__exams__a_b`. When two inputs of one run map to the same id, the
 //! second and later ones (in path order) get `__` and the first 8 hex digits
 //! of the sha256 of their path appended, so no output replaces another.
+//!
+//! An id longer than [`MAX_ID_BYTES`] (a long file name, or a deep folder
+//! path joined by `__`) would make output names longer than file systems
+//! allow (255 bytes: the longest output name is the id plus 32 bytes, for
+//! `.<id>.embeddings.parquet.tmp-<pid>`). It is shortened at a character
+//! boundary and ends in `__` and 16 hex digits of the sha256 of the whole
+//! id: deterministic, and distinct for distinct long ids.
 
 use std::collections::BTreeSet;
 
@@ -34,8 +41,24 @@ pub fn id_of(rel: &str) -> String {
     if id.is_empty() {
         "recording".into()
     } else {
-        id
+        fit(id)
     }
+}
+
+/// The longest id, in bytes (see the module doc).
+pub const MAX_ID_BYTES: usize = 200;
+
+/// `id`, shortened as the module doc says when longer than [`MAX_ID_BYTES`].
+pub fn fit(id: String) -> String {
+    if id.len() <= MAX_ID_BYTES {
+        return id;
+    }
+    let hash = &stable_hash(&id)[..16];
+    let mut cut = MAX_ID_BYTES - 2 - hash.len();
+    while !id.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}__{hash}", &id[..cut])
 }
 
 /// sha256 of a string, hex.
@@ -67,7 +90,7 @@ fn assign(names: &[String], full: &[String]) -> Vec<String> {
     for i in order {
         let mut id = id_of(&names[i]);
         if seen.contains(&id) {
-            id = format!("{id}__{}", &stable_hash(&full[i])[..8]);
+            id = fit(format!("{id}__{}", &stable_hash(&full[i])[..8]));
         }
         seen.insert(id.clone());
         out[i] = id;
@@ -124,5 +147,37 @@ mod tests {
         assert_eq!(ids[0], "exam");
         assert!(ids[1].starts_with("exam__"));
         assert_eq!((ids[2].as_str(), ids[3].as_str()), ("alice.smith", "alice.jones"));
+    }
+
+    #[test]
+    fn over_long_ids_are_shortened_deterministically_keeping_a_hash() {
+        // a 240-byte stem, and a 300-byte one of 2-byte characters
+        let long = format!("{}.webm", "a".repeat(240));
+        let id = id_of(&long);
+        assert!(id.len() <= MAX_ID_BYTES, "{}", id.len());
+        assert!(id.starts_with(&"a".repeat(150)), "{id}");
+        assert_eq!(id, id_of(&long), "deterministic");
+        let tail = id.rsplit_once("__").unwrap().1;
+        assert_eq!(tail, &stable_hash(&"a".repeat(240))[..16]);
+        // two long ids that share their first 200 bytes stay distinct
+        let other = format!("{}b.webm", "a".repeat(240));
+        assert_ne!(id_of(&other), id);
+        let greek = format!("{}.webm", "Ω".repeat(150));
+        let g = id_of(&greek);
+        assert!(g.len() <= MAX_ID_BYTES && g.starts_with("ΩΩ"), "{g}");
+        // batch ids of deep folders joined with `__`
+        let deep: String = (0..40).map(|i| format!("folder{i:02}/")).collect::<String>() + "exam.webm";
+        let d = id_of(&deep);
+        assert!(d.len() <= MAX_ID_BYTES && d.starts_with("folder00__folder01"), "{d}");
+        // the longest output name fits in 255 bytes
+        assert!(format!(".{d}.embeddings.parquet.tmp-4194304").len() <= 255);
+        // a collision suffix on a long id keeps it within the limit
+        let rels = vec![format!("x/{}.webm", "c".repeat(230)), format!("x/{}.mp4", "c".repeat(230))];
+        let ids = unique_ids(&rels);
+        assert_ne!(ids[0], ids[1]);
+        assert!(ids.iter().all(|i| i.len() <= MAX_ID_BYTES), "{ids:?}");
+        // short ids are untouched
+        assert_eq!(fit("exam".into()), "exam");
+        assert_eq!(id_of(&format!("{}.webm", "a".repeat(200))), "a".repeat(200));
     }
 }

@@ -20,7 +20,12 @@ pub fn score(events: &[Event], policy: &Policy) -> Score {
         }
         let per_event = policy.deductions.get(&kind).copied().unwrap_or(0.0);
         let cap = policy.caps.get(&kind).copied();
-        let raw = per_event * of_kind.len() as f64;
+        // a kind in `full_at_s` costs its share for events shorter than that
+        let share = |e: &&Event| match policy.full_at_s.get(&kind) {
+            Some(&full) if full > 0.0 => (e.duration_s() / full).clamp(0.0, 1.0),
+            _ => 1.0,
+        };
+        let raw = per_event * of_kind.iter().map(share).sum::<f64>();
         lines.push(ScoreLine {
             kind,
             count: of_kind.len(),
@@ -75,6 +80,20 @@ mod tests {
         assert_eq!((mf.kind, mf.count, mf.total_s, mf.deduction), (EventKind::MultipleFaces, 2, 5.5, 40.0));
         let la = s.lines.iter().find(|l| l.kind == EventKind::LookingAway).unwrap();
         assert_eq!((la.count, la.total_s, la.deduction), (3, 18.0, 15.0));
+    }
+
+    #[test]
+    fn no_face_costs_its_share_under_ten_seconds() {
+        // 5 s: half of 15; 10 s and 600 s: all of it; with full_at_s 0: every event all of it
+        let events = vec![ev(EventKind::NoFace, 0.0, 5.0), ev(EventKind::NoFace, 20.0, 30.0), ev(EventKind::NoFace, 40.0, 640.0)];
+        let s = score(&events, &Policy::default());
+        assert_eq!(s.lines[0].deduction, 7.5 + 15.0 + 15.0);
+        let mut p = Policy::default();
+        p.full_at_s.insert(EventKind::NoFace, 0.0);
+        assert_eq!(score(&events, &p).lines[0].deduction, 45.0);
+        let p: crate::config::Policy = toml::from_str("[full_at_s]\nlooking_away = 20\n").unwrap();
+        assert_eq!(p.full_at_s.get(&EventKind::NoFace), Some(&10.0), "kinds left out keep their default");
+        assert_eq!(score(&[ev(EventKind::LookingAway, 0.0, 5.0)], &p).lines[0].deduction, 1.25);
     }
 
     #[test]

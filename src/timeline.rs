@@ -65,9 +65,11 @@ fn frame_of(cols: Vec<Column>) -> DataFrame {
 /// The frames table.
 pub fn frames_frame(recording: &str, obs: &[Observation]) -> DataFrame {
     let n = obs.len();
-    let face = |f: &dyn Fn(&FaceObs) -> Option<f32>| -> Vec<Option<f32>> {
-        obs.iter().map(|o| o.primary_face().and_then(f)).collect()
-    };
+    // the candidate's face where it is known, else the largest
+    fn shown(o: &Observation) -> Option<&FaceObs> {
+        o.candidate_face.and_then(|i| o.faces.as_ref()?.get(i as usize)).or_else(|| o.primary_face())
+    }
+    let face = |f: &dyn Fn(&FaceObs) -> Option<f32>| -> Vec<Option<f32>> { obs.iter().map(|o| shown(o).and_then(f)).collect() };
     frame_of(vec![
         col("schema_version", vec![SCHEMA_VERSION; n]),
         col("recording", vec![recording; n]),

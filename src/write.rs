@@ -41,17 +41,17 @@ pub fn write_all_with(a: &Analysis, outdir: &Path, opts: &WriteOptions) -> Resul
     std::fs::create_dir_all(outdir).map_err(|e| out_err(outdir, e))?;
     let tmp_dir = outdir.join(format!("{TEMP_PREFIX}{}-{}", a.recording, std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp_dir);
-    crate::output::fs_step(|| std::fs::create_dir(&tmp_dir)).map_err(|e| out_err(&tmp_dir, e))?;
+    crate::output::create_dir(&tmp_dir).map_err(|e| out_err(&tmp_dir, e))?;
     let written = write_into(a, &tmp_dir, outdir, opts);
     let moved = written.and_then(|(tmp, out)| {
         if out.report.exists() {
-            std::fs::remove_file(&out.report).map_err(|e| out_err(&out.report, e))?;
+            crate::output::remove_file(&out.report).map_err(|e| out_err(&out.report, e))?;
         }
         if let (Some(from), Some(to)) = (&tmp.embeddings, &out.embeddings) {
-            crate::output::fs_step(|| std::fs::rename(from, to)).map_err(|e| out_err(to, e))?;
+            crate::output::rename(from, to).map_err(|e| out_err(to, e))?;
         }
         if let (Some(from), Some(to)) = (&tmp.evidence, &out.evidence) {
-            crate::output::fs_step(|| std::fs::rename(from, to)).map_err(|e| out_err(to, e))?;
+            crate::output::rename(from, to).map_err(|e| out_err(to, e))?;
         }
         if !opts.no_review_page {
             let name = crate::review::page::file_name(&a.recording);
@@ -65,7 +65,7 @@ pub fn write_all_with(a: &Analysis, outdir: &Path, opts: &WriteOptions) -> Resul
             (&tmp.summary, &out.summary),
             (&tmp.report, &out.report),
         ] {
-            crate::output::fs_step(|| std::fs::rename(from, to)).map_err(|e| out_err(to, e))?;
+            crate::output::rename(from, to).map_err(|e| out_err(to, e))?;
         }
         Ok(out)
     });

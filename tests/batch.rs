@@ -142,3 +142,151 @@ fn list_files_and_candidates_from_csv() {
     assert_eq!(df.height(), 1);
     assert_eq!(df.column("candidate").unwrap().str().unwrap().get(0), Some("Alice Liddell"));
 }
+
+/// Lines of `text` that name `what`.
+fn naming<'a>(text: &'a str, what: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.contains(what)).collect()
+}
+
+/// Ids in the manifest, line by line.
+fn manifest_ids(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out.join("manifest.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The issue 23 scenario: an archive of good files, corrupt files, dangling
+/// and looping symlinks, a FIFO and a file truncated while it is analysed.
+/// Every good file is analysed, every bad one is reported on its own line,
+/// the exit status is 2; a `--resume` then redoes exactly the entries whose
+/// inputs or outputs are not what the manifest says.
+#[test]
+fn a_hostile_archive_is_analysed_around_its_bad_entries_and_resumed_exactly() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("archive");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    let good = [
+        ("alice.webm", "vp8_opus.webm"),
+        ("bob.mp4", "h264_aac.mp4"),
+        ("carol.webm", "vp9_opus.webm"),
+        ("dave.mp4", "h264_noaudio.mp4"),
+        ("sub/erin.webm", "vp8_noaudio.webm"),
+    ];
+    for (name, src) in good {
+        std::fs::copy(fixture(src), root.join(name)).unwrap();
+    }
+    std::fs::copy(fixture("random.webm"), root.join("broken.webm")).unwrap();
+    std::fs::write(root.join("empty.mp4"), b"").unwrap();
+    std::os::unix::fs::symlink("nothere.webm", root.join("dangling.webm")).unwrap();
+    std::os::unix::fs::symlink("self.webm", root.join("self.webm")).unwrap();
+    std::os::unix::fs::symlink("..", root.join("sub/loop")).unwrap();
+    let fifo = root.join("pipe.webm");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    // analysed last (jobs 1, path order), truncated while it is
+    let shrinking = root.join("zz_shrinking.webm");
+    std::fs::copy(fixture("sample.webm"), &shrinking).unwrap();
+
+    let tmp = d.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = d.path().join("out");
+    let args = |extra: &[&str]| {
+        let mut c = proctor();
+        c.args(["batch", "-q", "--no-objects", "--jobs", "1", "--threads", "1"]).arg(&root).arg("-o").arg(&out).args(extra).env("TMPDIR", &tmp);
+        c
+    };
+    let mut child = args(&[]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // its analysis has begun once its lock and an evidence store (made after
+    // the file was probed) are both there
+    let lock = out.join("recordings/.zz_shrinking.lock");
+    let evidence = || std::fs::read_dir(&tmp).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("proctor-evidence-"));
+    let t0 = std::time::Instant::now();
+    while !(lock.exists() && evidence()) {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(300), "the truncated file's analysis never started");
+        assert!(child.try_wait().unwrap().is_none(), "the batch ended before the truncated file's analysis began");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let f = std::fs::OpenOptions::new().write(true).open(&shrinking).unwrap();
+    f.set_len(f.metadata().unwrap().len() / 2).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let df = proctor::batch::read_summary(&out).unwrap();
+    let ids: Vec<String> = df.column("recording").unwrap().str().unwrap().iter().map(|v| v.unwrap().to_string()).collect();
+    let status: Vec<String> = df.column("status").unwrap().str().unwrap().iter().map(|v| v.unwrap().to_string()).collect();
+    let status_of = |id: &str| status[ids.iter().position(|i| i == id).unwrap_or_else(|| panic!("{id} not in {ids:?}"))].clone();
+    for id in ["alice", "bob", "carol", "dave", "sub__erin"] {
+        assert_eq!(status_of(id), "ok", "{id}: {stderr}");
+        assert!(out.join(format!("recordings/{id}.report.pdf")).exists());
+    }
+    // every bad entry: an error row, and named on lines of its own with what is wrong
+    let bad = [
+        ("broken", "broken.webm", "is not a video file FFmpeg can read"),
+        ("empty", "empty.mp4", "is empty (0 bytes)"),
+        ("dangling", "dangling.webm", "is a symbolic link to nothere.webm, which does not exist"),
+        ("self", "self.webm", "is a symbolic link that loops"),
+        ("sub__loop", "sub/loop", "(a loop): not followed"),
+        ("pipe", "pipe.webm", "is a FIFO (named pipe)"),
+        ("zz_shrinking", "zz_shrinking.webm", "changed while it was being analysed"),
+    ];
+    for (id, name, why) in bad {
+        assert_eq!(status_of(id), "error", "{id}");
+        let lines = naming(&stderr, name);
+        assert!(!lines.is_empty() && lines.iter().all(|l| l.contains(why)), "{name}: {lines:?}\n{stderr}");
+        for l in lines {
+            let others = bad.iter().filter(|b| b.1 != name && !name.contains(b.1) && l.contains(b.1)).count();
+            assert_eq!(others, 0, "two entries on one line: {l}");
+        }
+    }
+    assert_eq!(ids.len(), good.len() + bad.len(), "{ids:?}");
+    let first = manifest_ids(&out).len();
+    assert_eq!(first, ids.len());
+
+    // what changes before the resume: the truncated file is whole again;
+    // alice lost a table; carol gets a candidate name; dave is another
+    // recording now; erin's summary is damaged. bob is as he was.
+    std::fs::copy(fixture("sample.webm"), &shrinking).unwrap();
+    std::fs::remove_file(out.join("recordings/alice.frames.parquet")).unwrap();
+    let csv = d.path().join("names.csv");
+    std::fs::write(&csv, "path,candidate\ncarol.webm,Carol Q\n").unwrap();
+    std::fs::copy(fixture("vp9_vorbis.webm"), root.join("dave.mp4")).unwrap();
+    std::fs::write(out.join("recordings/sub__erin.summary.json"), b"{\"recording\": \"sub__er").unwrap();
+    let o = args(&["--resume", "--candidate-from", csv.to_str().unwrap()]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    let mut redone: Vec<String> = manifest_ids(&out)[first..].to_vec();
+    redone.sort();
+    let mut expected: Vec<String> = ["alice", "carol", "dave", "sub__erin", "zz_shrinking"].iter().map(|s| s.to_string()).collect();
+    expected.extend(bad.iter().filter(|b| b.0 != "zz_shrinking").map(|b| b.0.to_string()));
+    expected.sort();
+    assert_eq!(redone, expected, "{stderr}");
+    let df = proctor::batch::read_summary(&out).unwrap();
+    assert_eq!(df.height(), good.len() + bad.len());
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("recordings/carol.summary.json")).unwrap()).unwrap();
+    assert_eq!(s["candidate"], "Carol Q");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("recordings/zz_shrinking.summary.json")).unwrap()).unwrap();
+    assert_eq!(s["duration_s"].as_f64().map(|d| d.round()), Some(20.0));
+    assert!(out.join("recordings/alice.frames.parquet").exists());
+    // nothing left behind, here or in $TMPDIR
+    let left: Vec<String> = walkdir::WalkDir::new(&out)
+        .into_iter()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".proctor-") || n.contains(".tmp-") || n.ends_with(".lock"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(listing(&tmp).is_empty(), "{:?}", listing(&tmp));
+    // and a third run, nothing changed: only the bad entries again
+    let o = args(&["--resume", "--candidate-from", csv.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let mut third: Vec<String> = manifest_ids(&out)[first + expected.len()..].to_vec();
+    third.sort();
+    let mut bad_ids: Vec<String> = bad.iter().filter(|b| b.0 != "zz_shrinking").map(|b| b.0.to_string()).collect();
+    bad_ids.sort();
+    assert_eq!(third, bad_ids);
+}

@@ -14,11 +14,11 @@ use std::path::PathBuf;
 
 use image::RgbImage;
 use proctor::config::EventConfig;
-use proctor::detect::face_detect::iou;
+use proctor::detect::boxes::iou;
 use proctor::detect::models::{load, Which};
 use proctor::detect::FaceAnalyzer;
 
-use crate::util::{fixture, root};
+use crate::util::{fixture, root, skip};
 
 /// A labelled face counts when it is at least this wide at the size the
 /// detector saw it (issue 10).
@@ -85,13 +85,15 @@ fn group_photos_faces_found() {
     let photos = labels["photos"].as_array().unwrap();
     let missing: Vec<&str> = photos.iter().map(|p| p["file"].as_str().unwrap()).filter(|f| !dir.join(f).exists()).collect();
     if !missing.is_empty() {
-        eprintln!(
-            "group_photos_faces_found: skipped, {missing:?} not in {} (run `bash fixtures/groups/fetch.sh`)",
-            dir.display()
-        );
+        skip(&format!("{missing:?} not in {} (run `bash fixtures/groups/fetch.sh`)", dir.display()));
         return;
     }
-    let faces = face_model();
+    // every detection with whether the face mesh confirmed it: the pipeline's rule
+    // (`face_unconfirmed_min_score`) is applied here, and the scores are printed
+    let mut faces = face_model();
+    faces.set_unconfirmed_min_score(0.0);
+    let unconfirmed_min = EventConfig::default().face_unconfirmed_min_score as f32;
+    let min = EventConfig::default().face_min_score as f32;
     let (mut counted, mut hits, mut extra) = (0usize, 0usize, 0usize);
     for p in photos {
         let name = p["file"].as_str().unwrap();
@@ -100,7 +102,21 @@ fn group_photos_faces_found() {
         for long in [640, 400, 320] {
             let (img, k) = resize_long_side(&full, long);
             let (truth, ignore) = (boxes(&p["faces"], k), boxes(&p["ignore"], k));
-            let dets = found(faces.as_ref(), &img);
+            let all: Vec<_> = faces.analyze(&[&img]).unwrap().pop().unwrap().into_iter().filter(|f| f.score >= min).collect();
+            let (all_hit, all_left) = match_boxes(&truth, &all.iter().map(|f| f.bbox).collect::<Vec<_>>());
+            for f in &all {
+                let labelled = !all_left.contains(&f.bbox);
+                let ignored = ignore.iter().any(|g| iou(g, &f.bbox) > 0.1);
+                eprintln!(
+                    "{name} @{long}: detection {:.0?} score {:.2} {} {}",
+                    f.bbox,
+                    f.score,
+                    if f.landmarks.is_some() { "confirmed by the mesh" } else { "NOT confirmed by the mesh" },
+                    if labelled { "(a labelled face)" } else if ignored { "(an ignored region)" } else { "(no labelled face)" }
+                );
+            }
+            let _ = all_hit;
+            let dets: Vec<[f32; 4]> = all.iter().filter(|f| f.landmarks.is_some() || f.score >= unconfirmed_min).map(|f| f.bbox).collect();
             let (hit, left) = match_boxes(&truth, &dets);
             for (b, h) in truth.iter().zip(&hit) {
                 let wide = b[2] - b[0] >= MIN_FACE_PX;
@@ -120,6 +136,7 @@ fn group_photos_faces_found() {
     eprintln!("group photos: {hits}/{counted} faces >= {MIN_FACE_PX} px found (recall {recall:.3}), {extra} unlabelled detections");
     assert!(counted >= 15, "only {counted} faces counted: labels or scaling changed");
     assert!(recall >= 0.9, "recall {recall:.3} ({hits}/{counted})");
+    assert_eq!(extra, 0, "detections on no labelled face");
 }
 
 /// Empty-room frames: `noface.jpg` (a coffee cup on a table, no person) under the
@@ -191,6 +208,7 @@ fn empty_room_frames_have_few_false_faces() {
 fn long_empty_room_raises_one_no_face() {
     use crate::util::{analyze, have};
     if !have("ffmpeg") {
+        skip("ffmpeg is not installed");
         return;
     }
     let d = tempfile::tempdir().unwrap();

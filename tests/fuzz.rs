@@ -181,3 +181,203 @@ fn mutated_fixtures_never_panic_or_hang() {
     // the corpus is not all rejected: the analysis really ran on damaged files
     assert!(ok > cases / 10, "only {ok} of {cases} cases were analysed");
 }
+
+// ---- the project's own inputs, through the CLI ----
+//
+// Config TOML, ground-truth JSON, reference photos, summary.json and the
+// events Parquet that `proctor report` reads: each mutated (bytes, and for
+// the text formats values swapped for hostile ones, lines dropped or
+// repeated), each case one run of the binary. Every run must end within a
+// bound, without a panic, with exit status 0 or 2, and when 2 with exactly
+// one `proctor: error:` line on stderr that names the file.
+//
+// `PROCTOR_FUZZ_CLI_CASES` sets the cases per input (default 16).
+
+/// A text mutation: a byte mutation, or a value replaced by a hostile one,
+/// or a line dropped or repeated.
+fn mutate_text(data: &[u8], rng: &mut Rng) -> (Vec<u8>, String) {
+    let text = String::from_utf8_lossy(data).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    match rng.below(4) {
+        0 => mutate(data, rng),
+        1 => {
+            // a number (or a quoted value) replaced
+            const HOSTILE: [&str; 14] =
+                ["-1", "0", "-0.0", "1e309", "nan", "inf", "-inf", "99999999999999999999", "\"x\"", "[]", "{}", "true", "1e-320", "4294967297"];
+            let spans: Vec<(usize, usize)> = {
+                let b = text.as_bytes();
+                let mut v = Vec::new();
+                let mut i = 0;
+                while i < b.len() {
+                    if b[i].is_ascii_digit() || (b[i] == b'"' && i + 1 < b.len()) {
+                        let start = i;
+                        if b[i] == b'"' {
+                            i += 1;
+                            while i < b.len() && b[i] != b'"' {
+                                i += 1;
+                            }
+                            i = (i + 1).min(b.len());
+                        } else {
+                            while i < b.len() && (b[i].is_ascii_digit() || b".eE-+".contains(&b[i])) {
+                                i += 1;
+                            }
+                        }
+                        v.push((start, i));
+                    } else {
+                        i += 1;
+                    }
+                }
+                v
+            };
+            if spans.is_empty() {
+                return mutate(data, rng);
+            }
+            let (a, b) = spans[rng.below(spans.len())];
+            let with = HOSTILE[rng.below(HOSTILE.len())];
+            let out = format!("{}{with}{}", &text[..a], &text[b..]);
+            (out.into_bytes(), format!("{:?} -> {with}", &text[a..b]))
+        }
+        2 if !lines.is_empty() => {
+            let k = rng.below(lines.len());
+            let out: Vec<&str> = lines.iter().enumerate().filter(|(i, _)| *i != k).map(|(_, l)| *l).collect();
+            (out.join("\n").into_bytes(), format!("line {} dropped", k + 1))
+        }
+        _ if !lines.is_empty() => {
+            let k = rng.below(lines.len());
+            let mut out: Vec<&str> = lines.clone();
+            out.insert(k, lines[k]);
+            (out.join("\n").into_bytes(), format!("line {} repeated", k + 1))
+        }
+        _ => mutate(data, rng),
+    }
+}
+
+/// Run the binary with a time bound; `None` when it had to be killed.
+fn run_bounded(cmd: &mut std::process::Command, limit: Duration) -> Option<std::process::Output> {
+    use std::process::Stdio;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let t0 = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// What a run must look like: no panic, 0 or 2, one error line naming `file` on 2.
+fn judge(label: &str, out: Option<std::process::Output>, file: &Path, problems: &mut Vec<String>) -> Option<i32> {
+    let Some(out) = out else {
+        problems.push(format!("{label}: hung"));
+        return None;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code();
+    if stderr.contains("panicked") || stderr.contains("RUST_BACKTRACE") {
+        problems.push(format!("{label}: panic: {stderr}"));
+    } else if !matches!(code, Some(0) | Some(2)) {
+        problems.push(format!("{label}: exit {code:?}: {stderr}"));
+    } else if code == Some(2) {
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("proctor: error:")).collect();
+        let name = file.file_name().unwrap().to_string_lossy();
+        if errors.len() != 1 {
+            problems.push(format!("{label}: {} error lines: {stderr}", errors.len()));
+        } else if !errors[0].contains(name.as_ref()) {
+            problems.push(format!("{label}: the error does not name {name}: {}", errors[0]));
+        }
+    }
+    code
+}
+
+#[test]
+fn mutated_project_inputs_through_the_cli_end_cleanly() {
+    let cases: usize = std::env::var("PROCTOR_FUZZ_CLI_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+    let seed: u64 = std::env::var("PROCTOR_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let limit = Duration::from_secs(120);
+    let d = tempfile::tempdir().unwrap();
+    // one real analysis gives the summary.json and events file to mutate
+    let clip = d.path().join("sample.webm");
+    std::fs::copy(fixture("short_0.2s.webm"), &clip).unwrap();
+    let base = d.path().join("base");
+    let r = analyze(&[&fixture("sample.webm")], &base, &["--no-objects"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let events = std::fs::read(base.join("sample.events.parquet")).unwrap();
+    let summary = std::fs::read(base.join("sample.summary.json")).unwrap();
+    let config = run(&["config"]).out.stdout;
+    let truth = std::fs::read(fixture("sample.truth.json")).unwrap();
+    let photos = [std::fs::read(fixture("face.jpg")).unwrap(), std::fs::read(fixture("chelsea.png")).unwrap()];
+    let mut rng = Rng(seed);
+    let mut problems = Vec::new();
+    let mut codes = std::collections::BTreeMap::<(&str, Option<i32>), usize>::new();
+    for case in 0..cases {
+        let work = d.path().join(format!("c{case}"));
+        std::fs::create_dir(&work).unwrap();
+        let pdf = work.join("out.pdf");
+        let s = |p: &Path| p.to_str().unwrap().to_string();
+
+        // proctor.toml, read by `report --config`
+        let (bytes, what) = mutate_text(&config, &mut rng);
+        let cfg = work.join("proctor.toml");
+        std::fs::write(&cfg, &bytes).unwrap();
+        let out = run_bounded(proctor().args(["report", &s(&base.join("sample.events.parquet")), "--config", &s(&cfg), "-o", &s(&pdf)]), limit);
+        *codes.entry(("config", judge(&format!("config case {case} (seed {seed}): {what}"), out, &cfg, &mut problems))).or_default() += 1;
+
+        // the ground truth, read by `eval` (and used to score a real clip)
+        let (bytes, what) = mutate_text(&truth, &mut rng);
+        let t = work.join("truth.json");
+        std::fs::write(&t, &bytes).unwrap();
+        let out = run_bounded(proctor().args(["eval", "--no-objects", "--truth", &s(&t), &s(&clip)]), limit);
+        *codes.entry(("truth", judge(&format!("truth case {case} (seed {seed}): {what}"), out, &t, &mut problems))).or_default() += 1;
+
+        // a reference photo, read by `analyze --reference` before any recording
+        let k = case % photos.len();
+        let (bytes, what) = mutate(&photos[k], &mut rng);
+        let photo = work.join(if k == 0 { "ref.jpg" } else { "ref.png" });
+        std::fs::write(&photo, &bytes).unwrap();
+        let missing = work.join("missing.webm");
+        let out = run_bounded(
+            proctor().args(["analyze", "-q", "--no-objects", "--reference", &s(&photo), "-o", &s(&work.join("o")), &s(&missing)]),
+            limit,
+        );
+        // exit 2 always: the photo's error, or else the missing recording's
+        let label = format!("photo case {case} (seed {seed}): {what}");
+        let named = match &out {
+            Some(o) if String::from_utf8_lossy(&o.stderr).contains("missing.webm") => missing.clone(),
+            _ => photo.clone(),
+        };
+        *codes.entry(("photo", judge(&label, out, &named, &mut problems))).or_default() += 1;
+
+        // summary.json beside a good events file, read by `report`
+        let rep = work.join("rep");
+        std::fs::create_dir(&rep).unwrap();
+        std::fs::write(rep.join("sample.events.parquet"), &events).unwrap();
+        let (bytes, what) = mutate_text(&summary, &mut rng);
+        let sj = rep.join("sample.summary.json");
+        std::fs::write(&sj, &bytes).unwrap();
+        let out = run_bounded(proctor().args(["report", &s(&rep.join("sample.events.parquet")), "-o", &s(&pdf)]), limit);
+        *codes.entry(("summary", judge(&format!("summary case {case} (seed {seed}): {what}"), out, &sj, &mut problems))).or_default() += 1;
+
+        // the events file itself
+        let (bytes, what) = mutate(&events, &mut rng);
+        std::fs::write(rep.join("sample.summary.json"), &summary).unwrap();
+        let ev = rep.join("sample.events.parquet");
+        std::fs::write(&ev, &bytes).unwrap();
+        let out = run_bounded(proctor().args(["report", &s(&ev), "-o", &s(&pdf)]), limit);
+        *codes.entry(("events", judge(&format!("events case {case} (seed {seed}): {what}"), out, &ev, &mut problems))).or_default() += 1;
+
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    println!("fuzz (CLI inputs): {cases} cases per input, seed {seed}: {codes:?}");
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n\n"));
+    // the mutations were not all rejected, nor all accepted
+    for input in ["config", "truth", "summary", "events"] {
+        let ok = codes.get(&(input, Some(0))).copied().unwrap_or(0);
+        let failed = codes.get(&(input, Some(2))).copied().unwrap_or(0);
+        assert!(ok + failed == cases, "{input}: {codes:?}");
+    }
+}

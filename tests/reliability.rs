@@ -13,7 +13,7 @@ fn summary(path: &Path) -> serde_json::Value {
 
 fn pdf_text(pdf: &Path) -> Option<String> {
     if !have("pdftotext") {
-        eprintln!("skipped: pdftotext (poppler-utils) is not installed");
+        skip("pdftotext (poppler-utils) is not installed");
         return None;
     }
     let out = std::process::Command::new("pdftotext").arg("-layout").arg(pdf).arg("-").output().unwrap();
@@ -144,6 +144,7 @@ fn temporaries_of_a_killed_run_are_cleaned_by_the_next() {
 #[test]
 fn a_closed_stdout_pipe_ends_quietly() {
     if !have("bash") || !have("head") {
+        skip("bash or head is not installed");
         return;
     }
     let f1 = fixture("vp8_opus.webm");
@@ -374,4 +375,308 @@ fn hostile_names_are_shown_literally() {
             assert!(flat.contains(&format!("[{i}]#file$name{{x}}.webm")), "{text}");
         }
     }
+}
+
+// ---- issue 23: no silent wrong answer ----
+
+/// A progress that does something to the recording once its analysis has
+/// started (after it was probed, before it is decoded).
+struct OnStart<F: Fn() + Sync>(F);
+
+impl<F: Fn() + Sync> proctor::progress::Progress for OnStart<F> {
+    fn start(&self, _total_s: f64) {
+        (self.0)()
+    }
+    fn advance(&self, _media_s: f64) {}
+    fn finish(&self) {}
+}
+
+fn no_models() -> proctor::analyze::Settings {
+    proctor::analyze::Settings { config: Default::default(), models: Default::default(), threads: 1 }
+}
+
+#[test]
+fn a_recording_that_changes_while_analysed_is_an_error_not_a_result() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("exam.webm");
+    let original = std::fs::read(fixture("sample.webm")).unwrap();
+    let settings = no_models();
+    // truncated to half, truncated to 0 bytes, replaced by another file,
+    // rewritten in place with the same size
+    type Change = Box<dyn Fn(&Path) + Sync>;
+    let changes: Vec<(&str, Change)> = vec![
+        ("half", Box::new(|p: &Path| {
+            let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+            f.set_len(f.metadata().unwrap().len() / 2).unwrap();
+        })),
+        ("zero", Box::new(|p: &Path| std::fs::File::create(p).map(|_| ()).unwrap())),
+        ("replaced", Box::new(|p: &Path| {
+            let other = p.with_file_name("other.webm");
+            std::fs::copy(fixture("vp8_opus.webm"), &other).unwrap();
+            std::fs::rename(&other, p).unwrap();
+        })),
+        ("rewritten", Box::new(|p: &Path| {
+            std::thread::sleep(Duration::from_millis(20));
+            let mut bytes = std::fs::read(p).unwrap();
+            let n = bytes.len();
+            bytes[n / 2..].fill(0);
+            std::fs::write(p, bytes).unwrap();
+        })),
+    ];
+    for (name, change) in &changes {
+        std::fs::write(&f, &original).unwrap();
+        let r = proctor::analyze::analyze(&f, &settings, &OnStart(|| change(&f)));
+        let e = match r {
+            Ok(a) => panic!("{name}: a result from a changing file: score {}, duration {}", a.score.value, a.info.duration_s),
+            Err(e) => e,
+        };
+        let msg = e.to_string();
+        assert!(msg.starts_with(&f.display().to_string()), "{name}: {msg}");
+        assert!(msg.contains("changed while it was being analysed"), "{name}: {msg}");
+    }
+    // unchanged: a result, and its hash is of the bytes analysed
+    std::fs::write(&f, &original).unwrap();
+    let a = proctor::analyze::analyze(&f, &settings, &proctor::progress::NoProgress).unwrap();
+    use sha2::Digest;
+    let sha: String = sha2::Sha256::digest(&original).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(a.sha256, sha);
+}
+
+#[test]
+fn write_errors_on_stdout_fail_and_a_closed_pipe_does_not() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("SKIPPED: no /dev/full");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let run_full = |args: &[&str]| {
+        let out = proctor().args(args).stdout(full()).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let out = d.path().join("out");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["config".into()],
+        vec!["analyze".into(), "-q".into(), "--no-objects".into(), "--json".into(), "-o".into(), out.display().to_string(), fixture("vp8_noaudio.webm").display().to_string()],
+        vec!["detect".into(), "--json".into(), "--no-objects".into(), fixture("face.jpg").display().to_string()],
+    ];
+    for args in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, stderr) = run_full(&args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("standard output: cannot write (No space left on device"), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().filter(|l| l.contains("standard output")).count(), 1, "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let events = out.join("vp8_noaudio.events.parquet");
+    let (code, stderr) = run_full(&["report", "--json", events.to_str().unwrap(), "-o", d.path().join("r.pdf").to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    // a closed pipe is the reader's choice: success
+    if have("bash") && have("head") {
+        let script = format!("'{}' config | head -c 1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"", env!("CARGO_BIN_EXE_proctor"));
+        let o = std::process::Command::new("bash").arg("-c").arg(&script).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "0", "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+#[test]
+fn an_output_directory_that_cannot_be_written_fails_before_decoding() {
+    let d = tempfile::tempdir().unwrap();
+    // under a regular file: not writable, for root too
+    std::fs::write(d.path().join("file"), b"x").unwrap();
+    let out = d.path().join("file/out");
+    let a = fixture("vp8_opus.webm");
+    let b = fixture("vp9_opus.webm");
+    let t0 = Instant::now();
+    let r = analyze(&[&a, &b], &out, &["--no-objects", "--json"]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    // one line about the directory; no recording was decoded (none is named)
+    let stderr = r.stderr();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", r.stderr());
+    assert!(lines[0].contains("file/out") && lines[0].contains("the output directory cannot be written"), "{}", lines[0]);
+    assert!(!r.stderr().contains("vp8_opus") && r.stdout().is_empty(), "{} {}", r.stderr(), r.stdout());
+    eprintln!("failed in {:?}", t0.elapsed());
+    // batch too
+    let r = run(&["batch", "-q", a.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains("the output directory cannot be written"), "{}", r.stderr());
+}
+
+#[test]
+fn over_long_names_are_shortened_keeping_a_hash_not_failed() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join(format!("{}.webm", "x".repeat(240)));
+    std::fs::copy(fixture("vp8_noaudio.webm"), &f).unwrap();
+    let out = d.path().join("out");
+    let r = analyze(&[&f], &out, &["--no-objects"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let reports: Vec<String> = listing(&out).into_iter().filter(|n| n.ends_with(".report.pdf")).collect();
+    assert_eq!(reports.len(), 1, "{:?}", listing(&out));
+    let id = reports[0].trim_end_matches(".report.pdf");
+    assert!(id.len() <= proctor::ids::MAX_ID_BYTES && id.starts_with("xxxx"), "{id}");
+    assert_eq!(id, proctor::ids::id_of(&f.file_name().unwrap().to_string_lossy()));
+    // a deep archive: the batch id of folders joined with `__`
+    let root = d.path().join("archive");
+    let deep = (0..12).fold(root.clone(), |p, i| p.join(format!("department-of-examinations-{i:02}")));
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::copy(fixture("vp8_noaudio.webm"), deep.join("exam.webm")).unwrap();
+    let bout = d.path().join("bout");
+    let r = run(&["batch", "-q", "--no-objects", root.to_str().unwrap(), "-o", bout.to_str().unwrap()]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let ids = proctor::batch::read_summary(&bout).unwrap().column("recording").unwrap().str().unwrap().get(0).unwrap().to_string();
+    assert!(ids.len() <= proctor::ids::MAX_ID_BYTES && ids.starts_with("department-of-examinations-00__"), "{ids}");
+    assert!(bout.join(format!("recordings/{ids}.report.pdf")).exists());
+}
+
+#[test]
+fn fifos_and_devices_are_named_as_what_they_are() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("pipe.webm");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let out = d.path().join("out");
+    let r = analyze(&[&fifo, Path::new("/dev/null")], &out, &["--no-objects"]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    let e = r.stderr();
+    assert!(e.contains("pipe.webm: is a FIFO (named pipe), not a recording file"), "{e}");
+    assert!(e.contains("/dev/null: is a character device, not a recording file"), "{e}");
+    assert!(!e.contains("is empty"), "{e}");
+}
+
+#[test]
+fn a_file_with_two_video_streams_says_which_was_analysed() {
+    if !have("ffmpeg") {
+        eprintln!("SKIPPED: ffmpeg is not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let two = d.path().join("two.mkv");
+    let o = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(fixture("vp8_noaudio.webm"))
+        .arg("-i")
+        .arg(fixture("vp9_opus.webm"))
+        .args(["-map", "0:v", "-map", "1:v", "-c", "copy"])
+        .arg(&two)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = d.path().join("out");
+    let r = analyze(&[&two], &out, &["--no-objects"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let s = summary(&out.join("two.summary.json"));
+    let w: Vec<&str> = s["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    let note = w.iter().find(|w| w.contains("video streams")).unwrap_or_else(|| panic!("{w:?}"));
+    assert!(note.contains("the file has 2 video streams: stream #") && note.contains("was analysed, not #"), "{note}");
+    assert_eq!(s["media"]["video_streams"], 2);
+    // which one: the codec named as used is the one in the media facts
+    let codec = s["media"]["video_codec"].as_str().unwrap();
+    assert!(note.split(" was analysed").next().unwrap().contains(codec), "{note} / {codec}");
+}
+
+/// Evidence stores of proctor in a directory.
+fn evidence_files(dir: &Path) -> Vec<String> {
+    listing(dir).into_iter().filter(|n| n.starts_with("proctor-evidence-")).collect()
+}
+
+#[test]
+fn sigterm_cleans_the_temporaries_as_ctrl_c_does() {
+    let d = tempfile::tempdir().unwrap();
+    let tmp = d.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = d.path().join("out");
+    let mut child = proctor()
+        .args(["analyze", "-q", "--threads", "1", "-o"])
+        .arg(&out)
+        .arg(fixture("sample.webm"))
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while evidence_files(&tmp).is_empty() && t0.elapsed() < Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if evidence_files(&tmp).is_empty() {
+        let _ = child.kill();
+        panic!("no evidence store appeared in {}", tmp.display());
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "ended by {status:?}");
+    assert!(evidence_files(&tmp).is_empty(), "{:?}", listing(&tmp));
+    assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
+    assert!(!listing(&out).iter().any(|n| n.ends_with(".lock")), "{:?}", listing(&out));
+}
+
+#[test]
+fn a_second_run_writing_the_same_id_is_refused_not_raced() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // a run in progress writing `vp8_opus` here: a live process holds its lock
+    let mut holder = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    std::fs::write(out.join(".vp8_opus.lock"), holder.id().to_string()).unwrap();
+    let r = analyze(&[&fixture("vp8_opus.webm")], &out, &["--no-objects"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(r.stderr().contains(&format!("another proctor run (pid {}) is writing the outputs of 'vp8_opus' here", holder.id())), "{}", r.stderr());
+    assert!(!out.join("vp8_opus.report.pdf").exists());
+    // once that run is gone, its lock is stale and taken over
+    let r = analyze(&[&fixture("vp8_opus.webm")], &out, &["--no-objects"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(listing(&out).iter().filter(|n| n.starts_with('.')).count(), 0, "{:?}", listing(&out));
+    // two runs at once on one id: one analyses, the other refuses or comes after; never both half
+    let (a, b) = (
+        proctor().args(["analyze", "-q", "--no-objects", "-o"]).arg(&out).arg(fixture("vp8_opus.webm")).stderr(Stdio::piped()).spawn().unwrap(),
+        proctor().args(["analyze", "-q", "--no-objects", "-o"]).arg(&out).arg(fixture("vp8_opus.webm")).stderr(Stdio::piped()).spawn().unwrap(),
+    );
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for o in [&a, &b] {
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() || e.contains("another proctor run"), "{e}");
+    }
+    assert!(a.status.success() || b.status.success());
+    assert!(out.join("vp8_opus.report.pdf").exists());
+    assert!(temporaries(&out).is_empty());
+}
+
+#[test]
+fn sigterm_stops_a_batch_as_ctrl_c_does() {
+    let (d, root) = archive_of(4);
+    let out = d.path().join("out");
+    let tmp = d.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut child = proctor()
+        .args(["batch", "-q", "--jobs", "2", "--threads", "2"])
+        .arg(&root)
+        .arg("-o")
+        .arg(&out)
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while evidence_files(&tmp).is_empty() && t0.elapsed() < Duration::from_secs(120) && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let term = || std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(term().success());
+    std::thread::sleep(Duration::from_millis(100));
+    let _ = term();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "ended by {status:?}");
+    assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
+    assert!(evidence_files(&tmp).is_empty(), "{:?}", listing(&tmp));
+    assert!(!walkdir::WalkDir::new(&out).into_iter().flatten().any(|e| e.file_name().to_string_lossy().ends_with(".lock")));
 }

@@ -14,20 +14,107 @@ use crate::error::{Error, ErrorKind, Result};
 pub use crate::records::MediaInfo;
 
 /// Check the file system entry before FFmpeg sees it, so that the common
-/// mistakes get a precise message.
+/// mistakes get a precise message. Nothing is opened before the entry is
+/// known to be a regular file: opening a FIFO would wait for a writer.
 pub(crate) fn check_file(path: &Path) -> Result<()> {
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::new(path, ErrorKind::NotFound),
-        _ => Error::new(path, ErrorKind::Unreadable(e)),
-    })?;
+    let meta = std::fs::metadata(path).map_err(|e| link_error(path, e))?;
     if meta.is_dir() {
         return Err(Error::new(path, ErrorKind::IsDirectory));
+    }
+    if let Some(what) = special_kind(&meta.file_type()) {
+        return Err(Error::new(path, ErrorKind::Special(format!("is {what}, not a recording file"))));
     }
     if meta.len() == 0 {
         return Err(Error::new(path, ErrorKind::Empty));
     }
     std::fs::File::open(path).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
     Ok(())
+}
+
+/// What a file that is neither a regular file nor a directory is.
+#[cfg(unix)]
+pub fn special_kind(t: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else {
+        None
+    }
+}
+
+/// What a file that is neither a regular file nor a directory is.
+#[cfg(not(unix))]
+pub fn special_kind(t: &std::fs::FileType) -> Option<&'static str> {
+    (!t.is_file() && !t.is_dir()).then_some("not a regular file")
+}
+
+/// The error for a path whose metadata cannot be read: a symbolic link to
+/// nothing, or one that loops, is said to be one.
+fn link_error(path: &Path, e: std::io::Error) -> Error {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if is_link {
+        let target = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return Error::new(path, ErrorKind::Special(format!("is a symbolic link that loops (to {target}): it leads to no file")));
+        }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return Error::new(path, ErrorKind::Special(format!("is a symbolic link to {target}, which does not exist")));
+        }
+    }
+    match e.kind() {
+        std::io::ErrorKind::NotFound => Error::new(path, ErrorKind::NotFound),
+        _ => Error::new(path, ErrorKind::Unreadable(e)),
+    }
+}
+
+/// Which file a path is and its state: size, modification time and identity
+/// (device, inode). Taken before a recording is opened and again after it
+/// was analysed; any difference means it was truncated, rewritten or
+/// replaced meanwhile, and the analysis (and the hash beside it) would
+/// describe bytes that are no longer, or never were, the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStamp {
+    pub len: u64,
+    pub mtime_ns: i128,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileStamp {
+    pub fn of(path: &Path) -> Result<FileStamp> {
+        let m = std::fs::metadata(path).map_err(|e| link_error(path, e))?;
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0, 0);
+        let mtime_ns = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128);
+        Ok(FileStamp { len: m.len(), mtime_ns, dev, ino })
+    }
+
+    /// How `now` differs from `self`, in words.
+    pub fn change(&self, now: &FileStamp) -> String {
+        if (now.dev, now.ino) != (self.dev, self.ino) {
+            "it was replaced by another file".into()
+        } else if now.len != self.len {
+            format!("its size went from {} to {} bytes", self.len, now.len)
+        } else {
+            "it was rewritten: its modification time changed".into()
+        }
+    }
 }
 
 pub(crate) fn open_input(path: &Path) -> Result<ff::format::context::Input> {
@@ -98,6 +185,26 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
         )
     };
     let header_duration_s = (ictx.duration() > 0).then(|| ictx.duration() as f64 / 1e6);
+    let videos: Vec<(usize, String)> = ictx
+        .streams()
+        .filter(|s| s.parameters().medium() == Type::Video)
+        .filter(|s| !s.disposition().contains(ff::format::stream::Disposition::ATTACHED_PIC))
+        .map(|s| {
+            let p = s.parameters();
+            // SAFETY: the parameters pointer is valid while the stream is
+            let (w, h) = unsafe { ((*p.as_ptr()).width, (*p.as_ptr()).height) };
+            (s.index(), format!("#{} ({} {w}x{h})", s.index(), p.id().name()))
+        })
+        .collect();
+    let video_stream_note = (videos.len() > 1).then(|| {
+        let used = videos.iter().find(|(i, _)| *i == video_index).map_or_else(|| format!("#{video_index}"), |v| v.1.clone());
+        let others: Vec<&str> = videos.iter().filter(|(i, _)| *i != video_index).map(|v| v.1.as_str()).collect();
+        format!(
+            "the file has {} video streams: stream {used} was analysed, not {} (FFmpeg's choice of the best one)",
+            videos.len(),
+            others.join(", ")
+        )
+    });
 
     // Scan packet headers: timestamps and durations of every video packet.
     let mut packets: Vec<(i64, i64)> = Vec::new();
@@ -152,6 +259,8 @@ pub fn probe(path: &Path) -> Result<MediaInfo> {
         variable_frame_rate: extent.variable_frame_rate,
         truncated,
         stray_packets: extent.stray,
+        video_streams: videos.len().max(1),
+        video_stream_note,
         video_index,
         origin_ts: extent.origin_ts,
         time_base,

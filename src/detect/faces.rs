@@ -17,7 +17,7 @@
 
 use image::RgbImage;
 
-use super::face_detect::iou;
+use super::boxes::iou;
 use super::landmarks::{FaceBox, LandmarkModels};
 use super::yunet::{YuFace, YuNetDetector};
 use super::{FaceAnalyzer, FaceFound};
@@ -28,6 +28,9 @@ pub const MIN_PRESENCE: f32 = 0.5;
 pub struct FacePipeline {
     pub detector: YuNetDetector,
     pub landmarks: LandmarkModels,
+    /// A detection the face mesh does not confirm (presence under
+    /// [`MIN_PRESENCE`]) is kept only at this detector score or above.
+    pub unconfirmed_min_score: f32,
 }
 
 fn face_box(d: &YuFace) -> FaceBox {
@@ -70,6 +73,10 @@ impl FaceAnalyzer for FacePipeline {
         self.detector.min_score = min_score;
     }
 
+    fn set_unconfirmed_min_score(&mut self, min_score: f32) {
+        self.unconfirmed_min_score = min_score;
+    }
+
     fn track(&self, image: &RgbImage, previous: &[FaceFound]) -> anyhow::Result<Option<Vec<FaceFound>>> {
         if previous.is_empty() {
             return Ok(None);
@@ -109,6 +116,7 @@ impl FaceAnalyzer for FacePipeline {
         let mut marks = marks.into_iter();
         let mut out = Vec::with_capacity(images.len());
         for ds in dets {
+            // a face is one the mesh confirms, or one the detector is very sure of
             let faces: Vec<FaceFound> = ds
                 .into_iter()
                 .map(|d| FaceFound {
@@ -117,6 +125,7 @@ impl FaceAnalyzer for FacePipeline {
                     keypoints: d.keypoints.to_vec(),
                     landmarks: marks.next().filter(|m| m.presence >= MIN_PRESENCE),
                 })
+                .filter(|f| f.landmarks.is_some() || f.score >= self.unconfirmed_min_score)
                 .collect();
             out.push(faces);
         }

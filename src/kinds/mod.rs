@@ -30,10 +30,11 @@ pub enum EventKind {
     Voices,
     Identity,
     CandidateChanged,
+    BackgroundNoise,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::NoFace,
         EventKind::MultipleFaces,
         EventKind::LookingAway,
@@ -47,6 +48,7 @@ impl EventKind {
         EventKind::Voices,
         EventKind::Identity,
         EventKind::CandidateChanged,
+        EventKind::BackgroundNoise,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +66,7 @@ impl EventKind {
             EventKind::Voices => "voices",
             EventKind::Identity => "identity",
             EventKind::CandidateChanged => "candidate_changed",
+            EventKind::BackgroundNoise => "background_noise",
         }
     }
 }

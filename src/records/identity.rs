@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// A frame where the enrolled candidate's face was seen: the member of the
-/// dominant identity closest to its mean (for the report's picture of them).
+/// opening's identity closest to its mean (for the report's picture of them).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EnrolledFace {
     /// Analysis time of the frame.
@@ -14,6 +14,9 @@ pub struct EnrolledFace {
     pub bbox: [f32; 4],
     /// Its descriptor's distance to the enrolled mean.
     pub distance: f32,
+    /// Where the descriptors it was enrolled from lie (analysis time, s).
+    #[serde(default)]
+    pub from_s: Option<[f64; 2]>,
 }
 
 /// What summary.json says about identity: whom faces were compared with.

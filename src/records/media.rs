@@ -37,6 +37,14 @@ pub struct MediaInfo {
     /// stream): left out of the duration, so one wild timestamp cannot make
     /// a recording hours long.
     pub stray_packets: u64,
+    /// Video streams in the file (attached pictures such as cover art not
+    /// counted). Only one is analysed: see `video_stream_note`.
+    #[serde(default)]
+    pub video_streams: usize,
+    /// Which stream was analysed, when the file has more than one (a
+    /// warning of the summary).
+    #[serde(skip)]
+    pub(crate) video_stream_note: Option<String>,
     #[serde(skip)]
     pub(crate) video_index: usize,
     /// First video timestamp, in the video stream's time base.
@@ -79,5 +87,6 @@ impl PartialEq for MediaInfo {
             && self.variable_frame_rate == o.variable_frame_rate
             && self.truncated == o.truncated
             && self.stray_packets == o.stray_packets
+            && self.video_streams == o.video_streams
     }
 }

@@ -191,6 +191,10 @@ pub struct ReportInput {
     pub kinds: Vec<KindLine>,
     pub timeline_kinds: Vec<EventKind>,
     pub timeline: Vec<Bar>,
+    /// Stretches with no face in view of at least `events.absence_mark_s`
+    /// (drawn on the timeline whether or not they are events).
+    pub absences: Vec<[f64; 2]>,
+    pub absence_mark_s: f64,
     pub signals: Vec<Signal>,
     pub events: Vec<EventLine>,
     pub events_total: usize,
@@ -284,6 +288,8 @@ impl ReportInput {
             kinds,
             timeline_kinds,
             timeline: bars,
+            absences: crate::events::absences(&a.observations, cfg.analysis.fps, &cfg.events),
+            absence_mark_s: cfg.events.absence_mark_s,
             signals: signals(&a.observations, &a.baseline, cfg),
             events: lines,
             events_total: events.len(),
