@@ -567,7 +567,7 @@ mod tests {
     #[test]
     fn every_failing_step_of_writing_a_recording_leaves_a_whole_set_or_none() {
         let mut a = analysis();
-        let opts = crate::write::WriteOptions { save_embeddings: true };
+        let opts = crate::write::WriteOptions { save_embeddings: true, ..Default::default() };
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         // the old set, of another run (another candidate)

@@ -135,6 +135,7 @@ pub fn kind_color(k: crate::kinds::EventKind) -> &'static str {
         Voices => "#2ca02c",
         Identity => "#000000",
         CandidateChanged => "#393b79",
+        BackgroundNoise => "#9ecae1",
     }
 }
 
