@@ -24,7 +24,6 @@ const LAYERS: &[&str] = &[
     "audio",
     "detect",
     "geometry",
-    "analysis",
     "observation",
     "identity",
     "events",
