@@ -1,8 +1,7 @@
 //! Detector latency per model and batch size, and the whole face path per
 //! frame, with decode-only time of the same frame as the baseline. Prints
-//! the object detectors' achieved GFLOP/s (NanoDet-g 4.18 GFLOPs per 416x416
-//! frame, counted from the graph; YOLOX-nano 1.05, upstream's figure) and how
-//! many times cheaper a YOLOX-nano frame is than a NanoDet-g one.
+//! the object detector's achieved GFLOP/s (YOLOX-nano 1.05 GFLOPs per 416x416
+//! frame, upstream's figure).
 //!
 //! The group `prep` times the picture preparation around the networks (YOLOX's letterbox,
 //! the rotated crops of the face mesh and iris, YuNet's planes) on their own.
@@ -21,12 +20,10 @@ use image::RgbImage;
 use proctor::detect::face_embed::{align_chip, five_points_from_mesh, FaceEmbedder};
 use proctor::detect::landmarks::{warp_roi, FaceBox, LandmarkModels, Roi};
 use proctor::detect::models::{load, Which};
-use proctor::detect::objects::NanoDet;
 use proctor::detect::yolox::YoloX;
 use proctor::detect::yunet::YuNetDetector;
 use proctor::detect::ObjectModel;
 
-const NANODET_GFLOPS: f64 = 4.18;
 const YOLOX_GFLOPS: f64 = 1.05;
 
 fn main() {
@@ -45,7 +42,6 @@ fn main() {
     let dev = candle_core::Device::Cpu;
     let detector = YuNetDetector::from_bytes(&read("yunet_n.safetensors"), &dev).unwrap();
     let marks = LandmarkModels::from_bytes(&read("face_landmark.safetensors"), &read("iris_landmark.safetensors"), &dev).unwrap();
-    let nanodet = NanoDet::from_bytes(&read("nanodet_g.safetensors"), &dev).unwrap();
     let yolox = YoloX::from_bytes(&read("yolox_nano.safetensors"), &dev).unwrap();
     let face = detector.detect(&frame).unwrap().into_iter().next().expect("the sample frame has a face");
     let fb = FaceBox { bbox: face.blazeface_box(), keypoints: face.blazeface_keypoints() };
@@ -85,8 +81,6 @@ fn main() {
     g.bench_function("mesh_iris_b8", |b| b.iter(|| marks.run(&items8).unwrap()));
     g.bench_function("face_path_b1", |b| b.iter(|| faces.analyze(&b1).unwrap()));
     g.bench_function("face_path_b8", |b| b.iter(|| faces.analyze(&b8).unwrap()));
-    g.bench_function("nanodet_b1", |b| b.iter(|| nanodet.detect_batch(&b1, 0.3).unwrap()));
-    g.bench_function("nanodet_b4", |b| b.iter(|| nanodet.detect_batch(&b4, 0.3).unwrap()));
     g.bench_function("yolox_b1", |b| b.iter(|| yolox.detect_batch(&b1, 0.3).unwrap()));
     g.bench_function("yolox_b4", |b| b.iter(|| yolox.detect_batch(&b4, 0.3).unwrap()));
     g.bench_function("align_chip", |b| b.iter(|| align_chip(&frame, &five).unwrap()));
@@ -117,12 +111,6 @@ fn main() {
     let m8 = median_time(runs, || {
         marks.run(&items8).unwrap();
     });
-    let n1 = median_time(runs, || {
-        nanodet.detect_batch(&b1, 0.3).unwrap();
-    });
-    let n4 = median_time(runs, || {
-        nanodet.detect_batch(&b4, 0.3).unwrap();
-    });
     let y1 = median_time(runs, || {
         yolox.detect_batch(&b1, 0.3).unwrap();
     });
@@ -146,22 +134,10 @@ fn main() {
     println!("  face path (YuNet + mesh + iris + geometry): batch 1 {:.1} ms, batch 8 {:.1} ms/frame ({:.1}x the decode baseline)", ms(f1), ms(f8) / 8.0, ms(f1) / ms(dec));
     println!("  dlib face descriptor: align_chip {:.1} ms; embed batch 1 {:.1} ms, batch 8 {:.1} ms/face", ms(a1), ms(e1), ms(e8) / 8.0);
     println!(
-        "  NanoDet-g: batch 1 {:.0} ms ({:.1} GFLOP/s), batch 4 {:.0} ms/frame ({:.1} GFLOP/s)",
-        ms(n1),
-        NANODET_GFLOPS / n1.as_secs_f64(),
-        ms(n4) / 4.0,
-        NANODET_GFLOPS * 4.0 / n4.as_secs_f64()
-    );
-    println!(
         "  YOLOX-nano: batch 1 {:.0} ms ({:.1} GFLOP/s), batch 4 {:.0} ms/frame ({:.1} GFLOP/s)",
         ms(y1),
         YOLOX_GFLOPS / y1.as_secs_f64(),
         ms(y4) / 4.0,
         YOLOX_GFLOPS * 4.0 / y4.as_secs_f64()
-    );
-    println!(
-        "  NanoDet-g / YOLOX-nano time per frame: batch 1 {:.2}x, batch 4 {:.2}x",
-        n1.as_secs_f64() / y1.as_secs_f64(),
-        n4.as_secs_f64() / y4.as_secs_f64()
     );
 }

@@ -17,7 +17,7 @@
 //! 60x the minute's and its peak RSS (VmHWM, sampled every 0.1 s).
 //!
 //! With `PROCTOR_BENCH_RATES=1` it also times `proctor analyze` with the
-//! detectors' rates halved, one at a time and together (the README's "What
+//! detectors' rates halved, one at a time and together (docs/performance.md, "What
 //! 2.0x would cost"): six rounds, each setting once a round, interleaved
 //! with ffmpeg; the minimum wall time and CPU time (user + sys) of each.
 //!

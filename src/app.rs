@@ -55,7 +55,21 @@ pub fn run(cli: Cli) -> ExitCode {
             crate::say!("{}", Config::default().to_toml().trim_end());
             ExitCode::SUCCESS
         }
+        Command::Completions { shell } => print_bytes(&crate::cli_docs::completion_script(shell)),
+        Command::Man { command } => match crate::cli_docs::man_page(command.as_deref()) {
+            Ok(page) => print_bytes(&page),
+            Err(e) => {
+                crate::warn!("proctor: error: {e}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        },
     }
+}
+
+/// Write generated text (a completion script, a man page) to stdout as it is.
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    crate::say!("{}", String::from_utf8_lossy(bytes).trim_end());
+    ExitCode::SUCCESS
 }
 
 /// The configuration: defaults, then the file, then flags.
@@ -67,9 +81,6 @@ pub fn build_config(common: &CommonArgs) -> Result<Config, Error> {
     if let Some(fps) = common.fps {
         cfg.analysis.fps = fps;
         cfg.analysis.object_fps = cfg.analysis.object_fps.min(fps);
-    }
-    if let Some(m) = common.object_model {
-        cfg.objects.model = m;
     }
     cfg.validate().map_err(|why| Error::new("--fps", ErrorKind::Config(why)))?;
     Ok(cfg)
@@ -90,7 +101,7 @@ pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error>
 /// The detectors, built in or from `--models`.
 pub fn load_models(common: &CommonArgs, cfg: &Config) -> Result<Models, Error> {
     let which = Which { faces: true, objects: !common.no_objects, speech: cfg.analysis.audio, identity: cfg.analysis.identity_fps > 0.0 };
-    crate::detect::models::load_with(common.models.as_deref(), which, cfg.objects.model)
+    crate::detect::models::load(common.models.as_deref(), which)
 }
 
 pub fn threads(common: &CommonArgs) -> usize {

@@ -60,13 +60,31 @@ proctor report audit/interview.events.parquet --candidate \"Ada Lovelace\" --jso
 proctor analyze interview.webm --config proctor.toml\n\n\
 A configuration file may hold any subset of the keys; the others keep their defaults.")]
     Config,
+    /// Print a shell completion script to stdout.
+    #[command(after_help = "Examples:\n  proctor completions bash > ~/.local/share/bash-completion/completions/proctor\n  \
+proctor completions zsh > ~/.zfunc/_proctor\n  \
+proctor completions fish > ~/.config/fish/completions/proctor.fish")]
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout: proctor(1), or proctor-COMMAND(1).
+    #[command(after_help = "Examples:\n  proctor man | man -l -\n  \
+proctor man analyze > proctor-analyze.1\n  \
+proctor man > ~/.local/share/man/man1/proctor.1")]
+    Man {
+        /// A command to print the page of, instead of proctor's own.
+        #[arg(value_name = "COMMAND")]
+        command: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  proctor eval --truth ../shared/devset/ground_truth.json ../shared/devset/*.mp4\n  \
 proctor eval --truth fixtures/sample.truth.json fixtures/sample.webm --json\n\n\
 A clip's labels are found by its file name up to the first dot (E01.vp9.webm -> E01). \
-The ground-truth format is described in the README.")]
+The ground-truth format is described in docs/accuracy.md.")]
 pub struct EvalArgs {
     /// Ground-truth JSON (labels per clip id).
     #[arg(long, value_name = "FILE")]
@@ -172,17 +190,14 @@ pub struct CommonArgs {
     pub quiet: bool,
 
     /// Read the model files from this directory instead of the ones built into the binary
-    /// (yunet_n, face_landmark, iris_landmark, yolox_nano or nanodet_g .safetensors).
+    /// (yunet_n, face_landmark, iris_landmark, yolox_nano, dlib_resnet, silero_vad_16k and
+    /// resemblyzer .safetensors).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
 
     /// Skip the object detector (phones, books, devices, people): much faster on CPU.
     #[arg(long)]
     pub no_objects: bool,
-
-    /// Object detector [default: yolox, or the config's objects.model].
-    #[arg(long, value_enum, value_name = "MODEL")]
-    pub object_model: Option<crate::config::ObjectModelKind>,
 }
 
 #[derive(Debug, Args)]

@@ -203,15 +203,30 @@ impl Default for EventConfig {
     }
 }
 
-/// The built-in object detectors (COCO 80 classes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// The object detector (COCO 80 classes): YOLOX-nano, the only one built in. The key
+/// `[objects] model` stays so that configuration files naming it keep loading (and the
+/// configuration's TOML and fingerprint stay as they were); NanoDet-g, the other value it
+/// once took, was retired (models/README.md), and `model = "nanodet"` is an error naming
+/// the key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ObjectModelKind {
     /// YOLOX-nano: 1.05 GFLOPs a frame, COCO AP 25.8.
     #[default]
     Yolox,
-    /// NanoDet-g: 4.2 GFLOPs a frame, COCO AP 22.9 (the earlier default).
-    Nanodet,
+}
+
+impl<'de> Deserialize<'de> for ObjectModelKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        match name.as_str() {
+            "yolox" => Ok(ObjectModelKind::Yolox),
+            "nanodet" => Err(serde::de::Error::custom(
+                "objects.model = \"nanodet\": NanoDet-g was retired; the only object model is \"yolox\" (remove the key or set it to \"yolox\")",
+            )),
+            other => Err(serde::de::Error::custom(format!("objects.model = {other:?}: the only object model is \"yolox\""))),
+        }
+    }
 }
 
 /// Which object detector runs, which detector classes make up each proctoring
@@ -219,7 +234,7 @@ pub enum ObjectModelKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ObjectConfig {
-    /// "yolox" (default) or "nanodet".
+    /// "yolox", the only one (the key may be left out).
     pub model: ObjectModelKind,
     #[serde(deserialize_with = "over_default_categories")]
     pub categories: BTreeMap<String, Vec<String>>,
@@ -353,7 +368,7 @@ impl Config {
     /// Read a `proctor.toml`; keys it leaves out keep their defaults.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
-        let cfg: Config = toml::from_str(&text).map_err(|e| Error::new(path, ErrorKind::Config(e.to_string())))?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| Error::new(path, ErrorKind::Config(one_line(&text, &e))))?;
         cfg.validate().map_err(|why| Error::new(path, ErrorKind::Config(why)))?;
         Ok(cfg)
     }
@@ -416,12 +431,52 @@ pub fn load_policy(path: &Path) -> Result<Policy> {
             return Ok(cfg.policy);
         }
     }
-    toml::from_str::<Policy>(&text).map_err(|e| Error::new(path, ErrorKind::Config(e.to_string())))
+    toml::from_str::<Policy>(&text).map_err(|e| Error::new(path, ErrorKind::Config(one_line(&text, &e))))
+}
+
+/// A TOML error of `text` on one line: where (line and column) and what, without the
+/// excerpt of the file that the error's own text spreads over several lines.
+fn one_line(text: &str, e: &toml::de::Error) -> String {
+    let what = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..text.floor_char_boundary(span.start)];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {what}")
+        }
+        None => what,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_model_yolox_loads_and_the_retired_nanodet_is_refused_by_name() {
+        let cfg: Config = toml::from_str("[objects]\nmodel = \"yolox\"\n").unwrap();
+        assert_eq!(cfg, Config::default());
+        let err = toml::from_str::<Config>("[objects]\nmodel = \"nanodet\"\n").unwrap_err().to_string();
+        assert!(err.contains("objects.model") && err.contains("retired") && err.contains("\"yolox\""), "{err}");
+        let err = toml::from_str::<Config>("[objects]\nmodel = \"yolo\"\n").unwrap_err().to_string();
+        assert!(err.contains("objects.model = \"yolo\""), "{err}");
+        // the key is still written, so the TOML and the fingerprint of a configuration are unchanged
+        assert!(Config::default().to_toml().contains("model = \"yolox\""));
+    }
+
+    #[test]
+    fn a_bad_file_is_one_line_naming_the_place_and_the_key() {
+        let dir = std::env::temp_dir().join(format!("proctor-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("nanodet.toml");
+        std::fs::write(&p, "[analysis]\nfps = 4\n[objects]\nmodel = \"nanodet\"\n").unwrap();
+        let e = Config::load(&p).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.starts_with(&p.display().to_string()), "{e}");
+        assert!(e.contains("line 4, column 9: objects.model = \"nanodet\": NanoDet-g was retired"), "{e}");
+    }
 
     #[test]
     fn partial_file_keeps_defaults() {

@@ -29,6 +29,7 @@
 use std::path::{Path, PathBuf};
 
 
+use crate::detect::boxes::{area, iou};
 use crate::detect::face_embed::{distance, Embedding, EMBEDDING_DIM};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
@@ -219,15 +220,6 @@ fn follow_candidate(obs: &mut [Observation], min_score: f32) {
     }
 }
 
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = w * h;
-    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let union = area(a) + area(b) - inter;
-    if union > 0.0 { inter / union } else { 0.0 }
-}
-
 /// Face descriptors on every `fps / identity_fps`-th frame of a batch, and on
 /// the frames marked in `changed` (where tracking lost a face and the
 /// detector found the faces anew: a replaced candidate is described at once,
@@ -281,7 +273,6 @@ pub fn embed_faces(
 /// Where detection `j` lands among the faces sorted largest first (a stable
 /// sort by area, as [`crate::observation::observe_faces`] does).
 fn face_index(found: &[crate::detect::FaceFound], j: usize) -> usize {
-    let area = |b: &[f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
     let mut order: Vec<usize> = (0..found.len()).collect();
     order.sort_by(|&a, &b| area(&found[b].bbox).total_cmp(&area(&found[a].bbox)));
     order.iter().position(|&x| x == j).unwrap_or(j)

@@ -1,15 +1,30 @@
 //! proctor: audit recorded online interviews and exams.
 //!
-//! Data flows one way: [`decode`] → [`detect`] → [`observation`] →
-//! [`events`] → [`score`] → [`timeline`] / [`report`]. [`analyze`] drives
-//! one recording through it; [`write`] puts the results on disk.
+//! Data flows one way, each stage knowing only what it needs:
+//!
+//! ```text
+//! decode ─► detect ─► observation ─► events ─► score ─► (evidence) ─► Analysis
+//!   (FFmpeg)  (networks) (per frame)   (timed)  (policy)   (pictures)      │
+//!                                                                        write ─► outputs ─► load
+//!                                                                          │                   │
+//!                                                          report, review page, JSON ◄─────────┘
+//! ```
+//!
+//! Every stage produces or reads the plain [`records`] (observations,
+//! events, baseline, score, identity and audio facts, the [`records::Analysis`]
+//! itself), which depend on nothing above them; [`kinds`] names the kinds of
+//! event and holds their homes. [`analyze`] drives one recording through the
+//! stages; [`write`] saves an analysis whole and [`load`] reads it back as the
+//! same value; the views ([`report`], the JSON lines, [`batch`]'s summary)
+//! render an `Analysis` and re-derive nothing. `tests/architecture.rs` checks
+//! that every import points down this flow.
 
-pub mod analysis;
 pub mod analyze;
 pub mod app;
 pub mod audio;
 pub mod batch;
 pub mod cli;
+pub mod cli_docs;
 pub mod clock;
 pub mod config;
 pub mod decode;
@@ -17,6 +32,7 @@ pub mod detect;
 pub mod error;
 pub mod eval;
 pub mod evidence;
+pub mod geometry;
 pub mod identity;
 pub mod ids;
 pub mod kinds;

@@ -190,7 +190,7 @@ pub fn voice_similarity(obs: &mut [Observation], segments: &[crate::audio::Voice
 /// eye aspect ratios, gaze, lip opening), computed once, here. Faces come
 /// largest first from [`observe_faces`].
 pub fn observe_face(f: &crate::detect::FaceFound) -> FaceObs {
-    use crate::analysis::geometry::{eye_aspect_ratio, gaze, head_pose, mouth_opening, Eye};
+    use crate::geometry::{eye_aspect_ratio, gaze, head_pose, mouth_opening, Eye};
     let lm = f.landmarks.as_ref();
     let pose = lm.and_then(|m| head_pose(&m.mesh));
     let g = lm.and_then(|m| gaze(&m.mesh, m.right_iris[0], m.left_iris[0]));

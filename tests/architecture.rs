@@ -43,6 +43,7 @@ const LAYERS: &[&str] = &[
     "batch",
     // the command line
     "cli",
+    "cli_docs",
     "app",
 ];
 

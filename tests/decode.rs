@@ -165,7 +165,7 @@ fn mediarecorder_file_without_duration_is_measured_from_its_packets() {
 #[test]
 fn one_pass_over_a_4k_file_without_cues_or_later_keyframes() {
     if !crate::util::have("ffmpeg") {
-        eprintln!("skipped: ffmpeg is not installed");
+        crate::util::skip("ffmpeg is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

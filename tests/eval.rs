@@ -1,5 +1,5 @@
 //! Accuracy regression tests: `proctor eval` on the labelled fixture (always)
-//! and on ../shared/devset (when present; skipped otherwise).
+//! and on ../shared/devset (when present; skipped, and counted, otherwise).
 
 use crate::util::*;
 
@@ -28,7 +28,7 @@ fn sample_fixture_accuracy_does_not_drop() {
 #[test]
 fn devset_accuracy_does_not_drop() {
     let Some(dev) = devset() else {
-        eprintln!("skipped: ../shared/devset not present");
+        skip("../shared/devset is not present");
         return;
     };
     let mut clips: Vec<std::path::PathBuf> = std::fs::read_dir(&dev)
@@ -39,7 +39,7 @@ fn devset_accuracy_does_not_drop() {
     clips.sort();
     assert_eq!(clips.len(), 10);
     let v = eval_json(&dev.join("ground_truth.json"), &clips, &[]);
-    // measured (README): face count 100% (385/385), events precision 1.0 (10/10), recall 0.77 (10/13), F1 0.87
+    // measured (docs/accuracy.md): face count 100% (385/385), events precision 1.0 (10/10), recall 0.77 (10/13), F1 0.87
     let acc = v["face_count_accuracy"].as_f64().unwrap();
     let o = &v["overall"];
     let (tp, fp, fn_) = (o["tp"].as_f64().unwrap(), o["fp"].as_f64().unwrap(), o["fn_"].as_f64().unwrap());

@@ -14,11 +14,11 @@ use std::path::PathBuf;
 
 use image::RgbImage;
 use proctor::config::EventConfig;
-use proctor::detect::face_detect::iou;
+use proctor::detect::boxes::iou;
 use proctor::detect::models::{load, Which};
 use proctor::detect::FaceAnalyzer;
 
-use crate::util::{fixture, root};
+use crate::util::{fixture, root, skip};
 
 /// A labelled face counts when it is at least this wide at the size the
 /// detector saw it (issue 10).
@@ -85,10 +85,7 @@ fn group_photos_faces_found() {
     let photos = labels["photos"].as_array().unwrap();
     let missing: Vec<&str> = photos.iter().map(|p| p["file"].as_str().unwrap()).filter(|f| !dir.join(f).exists()).collect();
     if !missing.is_empty() {
-        eprintln!(
-            "group_photos_faces_found: skipped, {missing:?} not in {} (run `bash fixtures/groups/fetch.sh`)",
-            dir.display()
-        );
+        skip(&format!("{missing:?} not in {} (run `bash fixtures/groups/fetch.sh`)", dir.display()));
         return;
     }
     // every detection with whether the face mesh confirmed it: the pipeline's rule
@@ -211,6 +208,7 @@ fn empty_room_frames_have_few_false_faces() {
 fn long_empty_room_raises_one_no_face() {
     use crate::util::{analyze, have};
     if !have("ffmpeg") {
+        skip("ffmpeg is not installed");
         return;
     }
     let d = tempfile::tempdir().unwrap();

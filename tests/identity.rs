@@ -10,7 +10,7 @@ use crate::util::*;
 /// `[1:v]`, output `[v]`) into `dir/name`; `None` without ffmpeg.
 fn man_and_astronaut(dir: &Path, name: &str, filter: &str) -> Option<PathBuf> {
     if !have("ffmpeg") {
-        eprintln!("skipped: ffmpeg is not installed");
+        skip("ffmpeg is not installed");
         return None;
     }
     let out = dir.join(name);
@@ -110,7 +110,7 @@ fn huge_jpeg(path: &Path, w: u16, h: u16) {
 
 fn pdftotext(pdf: &Path) -> Option<String> {
     if !have("pdftotext") {
-        eprintln!("skipped: pdftotext not installed");
+        skip("pdftotext is not installed");
         return None;
     }
     let out = std::process::Command::new("pdftotext").arg("-layout").arg(pdf).arg("-").output().unwrap();
@@ -313,6 +313,7 @@ fn a_bad_reference_photo_is_one_clear_error() {
 #[ignore]
 fn long_alone_recording_raises_nothing() {
     if !have("ffmpeg") {
+        skip("ffmpeg is not installed");
         return;
     }
     let d = tempfile::tempdir().unwrap();

@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{ensure, Context, Result};
 use candle_core::Device;
 use image::RgbImage;
-use proctor::detect::face_detect::FaceDetector;
+use proctor::detect::boxes::area;
 use proctor::detect::face_embed::{
     align_chip, align_chip_with, distance, five_points_from_mesh, Embedding, FaceEmbedder, CHIP_SIZE,
     SAME_PERSON_THRESHOLD,
 };
 use proctor::detect::landmarks::{FaceBox, LandmarkModels};
+use proctor::detect::yunet::{YuFace, YuNetDetector};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -151,14 +152,21 @@ pub fn warp_matches_dlib_chip(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// End to end with proctor's own landmarks: BlazeFace → face mesh → five points →
+/// The face mesh's ROI for a YuNet face, as the face path builds it (`detect::faces`).
+fn mesh_box(f: &YuFace) -> FaceBox {
+    FaceBox { bbox: f.blazeface_box(), keypoints: f.blazeface_keypoints() }
+}
+
+/// End to end with proctor's own landmarks: YuNet → face mesh (on YuNet's face box, as the
+/// face path feeds it) → five points →
 /// `align_chip` → embedding, on face.jpg. It must be the same person as dlib's embedding
 /// of dlib's chip of the same picture, and a different person from the carphone man.
-/// Observed: 0.14..0.20 to the astronaut chips, 0.86 to the carphone chips.
+/// Observed: 0.15..0.21 to the astronaut chips, 0.87 to the carphone chips (with BlazeFace
+/// boxes, before it was retired: 0.14..0.20 and 0.86).
 pub fn mesh_aligned_chip_matches_identity(root: &Path) -> Result<()> {
     let r = reference(root)?;
     let img = image::open(root.join("fixtures/face.jpg"))?.to_rgb8();
-    let det = FaceDetector::from_bytes(&std::fs::read(root.join("models/blazeface_full.safetensors"))?, &Device::Cpu)?;
+    let det = YuNetDetector::from_bytes(&std::fs::read(root.join("models/yunet_n.safetensors"))?, &Device::Cpu)?;
     let faces = det.detect(&img)?;
     ensure!(faces.len() == 1, "{} faces in face.jpg", faces.len());
     let lm = LandmarkModels::from_bytes(
@@ -167,7 +175,7 @@ pub fn mesh_aligned_chip_matches_identity(root: &Path) -> Result<()> {
         &Device::Cpu,
     )?;
     let f = &faces[0];
-    let marks = lm.run(&[(&img, FaceBox { bbox: f.bbox, keypoints: f.keypoints })])?;
+    let marks = lm.run(&[(&img, mesh_box(f))])?;
     let pts = five_points_from_mesh(&marks[0].mesh)?;
     let chip = align_chip(&img, &pts)?;
     let e = embedder(root)?.embed(&[&chip])?.remove(0);
@@ -205,14 +213,14 @@ fn face_embed_end_to_end() {
 
 /// Measurement on the verification photos that `models/convert_dlib.py --reference` leaves
 /// in `target/model-work/dlib/verify/` (face_recognition's test photos of Obama and Biden,
-/// the astronaut, three carphone frames; not committed): proctor's whole path (BlazeFace,
+/// the astronaut, three carphone frames; not committed): proctor's whole path (YuNet,
 /// face mesh, `align_chip`, candle embedding), every pair judged at 0.6. Run with
 /// `cargo test --test tests face_embed_verification -- --ignored --nocapture`.
 pub fn verification_photos(root: &Path) -> Result<(usize, usize)> {
     let dir = root.join("target/model-work/dlib/verify");
     let dev = Device::Cpu;
     let read = |f: &str| std::fs::read(root.join("models").join(f));
-    let det = FaceDetector::from_bytes(&read("blazeface_full.safetensors")?, &dev)?;
+    let det = YuNetDetector::from_bytes(&read("yunet_n.safetensors")?, &dev)?;
     let lm = LandmarkModels::from_bytes(&read("face_landmark.safetensors")?, &read("iris_landmark.safetensors")?, &dev)?;
     let net = embedder(root)?;
     let mut names: Vec<_> = std::fs::read_dir(&dir)
@@ -226,11 +234,11 @@ pub fn verification_photos(root: &Path) -> Result<(usize, usize)> {
         let img = image::open(p)?.to_rgb8();
         let stem = p.file_stem().unwrap().to_string_lossy().to_string();
         let who = stem.split(['_', '@']).next().unwrap().trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
-        let Some(f) = det.detect(&img)?.into_iter().max_by(|a, b| a.area().total_cmp(&b.area())) else {
+        let Some(f) = det.detect(&img)?.into_iter().max_by(|a, b| area(&a.bbox).total_cmp(&area(&b.bbox))) else {
             eprintln!("{stem}: no face found");
             continue;
         };
-        let marks = lm.run(&[(&img, FaceBox { bbox: f.bbox, keypoints: f.keypoints })])?;
+        let marks = lm.run(&[(&img, mesh_box(&f))])?;
         let chip = align_chip(&img, &five_points_from_mesh(&marks[0].mesh)?)?;
         faces.push((who, stem, net.embed(&[&chip])?.remove(0)));
     }

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use proctor::detect::facemesh::FaceMesh;
-use proctor::analysis::geometry::{self, Eye};
+use proctor::geometry::{self, Eye};
 use proctor::detect::iris::Iris;
 use proctor::detect::landmarks::{FaceBox, LandmarkModels};
 

@@ -4,7 +4,7 @@
 //! conversion, and YuNet's planes against the picture's bytes.
 use image::RgbImage;
 use proctor::detect::landmarks::{warp_roi, Roi};
-use proctor::detect::objects::{letterbox_bgr_planes, letterbox_on, Letterbox, Placement};
+use proctor::detect::letterbox::{letterbox_bgr_planes, letterbox_on, Letterbox, Placement};
 use proctor::detect::yolox::{to_bgr_planes, PAD_VALUE};
 use proctor::detect::yunet::YuNetDetector;
 

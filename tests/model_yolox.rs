@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Context, Result};
 use candle_core::{DType, Device, Module, Tensor};
-use proctor::config::ObjectModelKind;
-use proctor::detect::models::{load_with, Which};
-use proctor::detect::objects::{self, Letterbox, ObjectDetection, ObjectModel, Placement};
+use proctor::detect::models::{load, Which};
+use proctor::detect::letterbox::{self, Letterbox, Placement};
+use proctor::detect::objects::{self, ObjectDetection, ObjectModel};
 use proctor::detect::yolox::{self, YoloX};
 
 fn root() -> PathBuf {
@@ -35,7 +35,7 @@ fn reference(root: &Path) -> Result<HashMap<String, Tensor>> {
     )
 }
 
-/// The reference canvas as HWC RGB bytes (what `objects::letterbox_with` produces).
+/// The reference canvas as HWC RGB bytes (what `letterbox::letterbox_with` produces).
 fn reference_canvas(r: &HashMap<String, Tensor>) -> Result<Vec<u8>> {
     Ok(r["chelsea.input_u8"]
         .get(0)?
@@ -96,7 +96,7 @@ fn yolox_letterbox_matches_reference() -> Result<()> {
     let root = root();
     let r = reference(&root)?;
     let img = image::open(root.join("fixtures/chelsea.png"))?.to_rgb8();
-    let (canvas, lb) = objects::letterbox_with(&img, 416, Placement::TopLeft, yolox::PAD_VALUE);
+    let (canvas, lb) = letterbox::letterbox_with(&img, 416, Placement::TopLeft, yolox::PAD_VALUE);
     let t = r["chelsea.transform"].to_vec1::<f32>()?;
     ensure!(
         (lb.scale_x - t[0]).abs() < 1e-6 && (lb.scale_y - t[1]).abs() < 1e-6,
@@ -271,29 +271,22 @@ fn yolox_letterbox_top_left_inverse() {
     assert_eq!(lb.to_original([10.0, 300.0, 20.0, 400.0])[1], 360.0);
 }
 
-/// `--object-model` picks the detector; YOLOX is the default.
+/// The built-in object detector is YOLOX-nano (NanoDet-g, once the alternative, was retired),
+/// with its provenance.
 #[test]
-fn object_model_choice_loads_that_model() -> Result<()> {
+fn object_model_is_yolox() -> Result<()> {
     let which = Which { faces: false, objects: true, speech: false, identity: false };
-    for (kind, name) in [(ObjectModelKind::Yolox, "yolox-nano"), (ObjectModelKind::Nanodet, "nanodet-g")] {
-        let m = load_with(None, which, kind)?;
-        ensure!(
-            m.objects.as_ref().map(|o| o.name()) == Some(name),
-            "{kind:?}"
-        );
-        ensure!(
-            m.provenance.len() == 1 && !m.provenance[0].sha256.is_empty(),
-            "{:?}",
-            m.provenance
-        );
-    }
-    let m = proctor::detect::models::load(None, which)?;
+    let m = load(None, which)?;
     ensure!(m.objects.as_ref().map(|o| o.name()) == Some("yolox-nano"));
+    ensure!(
+        m.provenance.len() == 1 && !m.provenance[0].sha256.is_empty(),
+        "{:?}",
+        m.provenance
+    );
     ensure!(
         m.provenance[0].package == "Kazuhito00/YOLOX-ONNX-TFLite-Sample",
         "{:?}",
         m.provenance[0]
     );
-    ensure!(ObjectModelKind::default() == ObjectModelKind::Yolox);
     Ok(())
 }

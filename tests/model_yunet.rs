@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use proctor::detect::face_detect::iou;
-use proctor::detect::yunet::{decode, nms, suppress_nested, YuFace, YuNetDetector, NUM_OUTPUTS};
+use proctor::detect::boxes::{iou, nms};
+use proctor::detect::yunet::{decode, suppress_nested, YuFace, YuNetDetector, NUM_OUTPUTS};
 
 /// Largest |candle - onnxruntime| allowed on the raw outputs (sigmoid scores,
 /// box and keypoint offsets in cells). Both run the same f32 weights; the

@@ -8,7 +8,7 @@ use crate::util::*;
 
 fn pdftotext(pdf: &Path) -> Option<String> {
     if !have("pdftotext") {
-        eprintln!("skipped: pdftotext not installed");
+        skip("pdftotext is not installed");
         return None;
     }
     let out = Command::new("pdftotext").arg("-layout").arg(pdf).arg("-").output().unwrap();
@@ -83,7 +83,7 @@ fn report_rescores_from_the_events_file_with_another_policy() {
 /// Images in a PDF (`pdfimages -list`), or None without poppler-utils.
 fn pdf_images(pdf: &Path) -> Option<usize> {
     if !have("pdfimages") {
-        eprintln!("skipped: pdfimages not installed");
+        skip("pdfimages is not installed");
         return None;
     }
     let out = Command::new("pdfimages").arg("-list").arg(pdf).output().unwrap();

@@ -13,7 +13,7 @@ fn summary(path: &Path) -> serde_json::Value {
 
 fn pdf_text(pdf: &Path) -> Option<String> {
     if !have("pdftotext") {
-        eprintln!("skipped: pdftotext (poppler-utils) is not installed");
+        skip("pdftotext (poppler-utils) is not installed");
         return None;
     }
     let out = std::process::Command::new("pdftotext").arg("-layout").arg(pdf).arg("-").output().unwrap();
@@ -144,6 +144,7 @@ fn temporaries_of_a_killed_run_are_cleaned_by_the_next() {
 #[test]
 fn a_closed_stdout_pipe_ends_quietly() {
     if !have("bash") || !have("head") {
+        skip("bash or head is not installed");
         return;
     }
     let f1 = fixture("vp8_opus.webm");

@@ -1,4 +1,5 @@
-//! Shared helpers: fixture paths, a command for the built binary, temp dirs.
+//! Shared helpers: fixture paths, a command for the built binary, temp dirs,
+//! and `skip` for a test that cannot run here.
 
 #![allow(dead_code)]
 
@@ -64,6 +65,28 @@ pub fn listing(dir: &Path) -> Vec<String> {
     };
     v.sort();
     v
+}
+
+/// A test that cannot run here says so, and is counted: it prints
+/// `SKIPPED: <test>: <why>` straight to stderr (past libtest's capture, so the
+/// line shows in a plain `cargo test`) and appends it to the file named by
+/// `PROCTOR_SKIP_LOG`, which `scripts/test.sh` counts and lists after the run.
+/// Under `PROCTOR_NO_SKIP=1` (set by `.ci/run`, where the devset, the group
+/// photos and the tools are all provided) a skip is a failure instead. The
+/// caller returns right after.
+pub fn skip(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    let line = format!("SKIPPED: {test}: {why}");
+    if std::env::var_os("PROCTOR_NO_SKIP").is_some_and(|v| v == "1") {
+        panic!("{line}; PROCTOR_NO_SKIP=1 asks every test to run (see scripts/setup.sh)");
+    }
+    let _ = writeln!(std::io::stderr(), "{line}");
+    if let Some(log) = std::env::var_os("PROCTOR_SKIP_LOG") {
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(&log);
+        // one write per line: lines of tests running in parallel do not interleave
+        let _ = f.and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+    }
 }
 
 pub fn have(cmd: &str) -> bool {

@@ -24,7 +24,8 @@
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::tflite_ops::{Conv, Depthwise, PRelu, Pointwise};
+use super::ops::{Depthwise, Pointwise};
+use super::tflite_ops::{Conv, PRelu};
 
 /// Side of the square input crop.
 pub const INPUT_SIZE: usize = 192;
@@ -43,7 +44,7 @@ struct ResBlock {
 
 impl ResBlock {
     fn load(vb: &VarBuilder, dw: &str, pw: &str, act: &str, i: usize, o: usize, stride: usize) -> Result<Self> {
-        let pw = Pointwise::load(vb.pp(pw), i, o)?;
+        let pw = Pointwise::load(vb.pp(pw), i, o, false)?;
         Ok(Self {
             dw: Depthwise::load_same(vb.pp(dw), i, stride)?,
             act: PRelu::load_with_bias(vb.pp(act), o, &pw.bias()?)?,
@@ -128,8 +129,8 @@ impl FaceMesh {
             .map(|(k, &cfg)| block(k + 1, cfg))
             .collect::<Result<Vec<_>>>()?;
         let lm_blocks = vec![block(15, (128, 128, 2))?, block(16, (128, 128, 1))?, block(17, (128, 128, 1))?];
-        let lm_reduce = Pointwise::load(vb.pp("conv2d_19"), 128, 32)?;
-        let pr_reduce = Pointwise::load(vb.pp("conv2d_29"), 128, 32)?;
+        let lm_reduce = Pointwise::load(vb.pp("conv2d_19"), 128, 32, false)?;
+        let pr_reduce = Pointwise::load(vb.pp("conv2d_29"), 128, 32, false)?;
         Ok(Self {
             stem: Conv::load(vb.pp("conv2d_1"), 3, 16, 3, 2, true)?,
             stem_act: PRelu::load(vb.pp("p_re_lu_1"), 16)?,

@@ -17,7 +17,7 @@
 
 use image::RgbImage;
 
-use super::face_detect::iou;
+use super::boxes::iou;
 use super::landmarks::{FaceBox, LandmarkModels};
 use super::yunet::{YuFace, YuNetDetector};
 use super::{FaceAnalyzer, FaceFound};

@@ -24,7 +24,8 @@
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::tflite_ops::{Conv, Depthwise, PRelu, Pointwise};
+use super::ops::{Depthwise, Pointwise};
+use super::tflite_ops::{Conv, PRelu};
 
 /// Side of the square input crop.
 pub const INPUT_SIZE: usize = 64;
@@ -76,10 +77,10 @@ impl Bottleneck {
         let reduce = if stride == 2 {
             Reduce::Strided(Conv::load(vb.pp(&r), c_in, mid, 2, 2, false)?)
         } else {
-            Reduce::Pointwise(Pointwise::load(vb.pp(&r), c_in, mid)?)
+            Reduce::Pointwise(Pointwise::load(vb.pp(&r), c_in, mid, false)?)
         };
         let dw = if j == 1 { "depthwise_conv2d".to_string() } else { format!("depthwise_conv2d_{}", j - 1) };
-        let expand = Pointwise::load(vb.pp(format!("conv2d_{}", 2 * j)), mid, c_out)?;
+        let expand = Pointwise::load(vb.pp(format!("conv2d_{}", 2 * j)), mid, c_out, false)?;
         Ok(Self {
             reduce_act: PRelu::load_with_bias(vb.pp(format!("p_re_lu_{}", 2 * j - 1)), mid, &reduce.bias()?)?,
             reduce,

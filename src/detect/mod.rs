@@ -1,19 +1,21 @@
-//! Detectors: what looks at pictures. The networks themselves live in their
-//! own files; this module holds the interfaces the pipeline calls, so that a
-//! model can be swapped without touching the rest.
+//! Detectors: what looks at pictures. The networks live in their own files
+//! (`yunet`, `facemesh` and `iris` with `landmarks` around them, `yolox`,
+//! `face_embed`); the pre- and post-processing they share is written once
+//! (`letterbox`, `boxes`: the box type, IoU and NMS; `ops`: the 1x1, depthwise
+//! and 3x3 layers and their CPU kernels); this module holds the interfaces the
+//! pipeline calls, so that a model can be swapped without touching the rest.
 
-pub mod blazeface;
-pub mod face_detect;
+pub mod boxes;
 pub mod face_embed;
 pub mod facemesh;
 pub mod faces;
 pub mod iris;
 pub mod landmarks;
+pub mod letterbox;
 pub mod ops;
 pub mod simd;
 mod tflite_ops;
 pub mod models;
-pub mod nanodet;
 pub mod objects;
 pub mod yolox;
 pub mod yunet;

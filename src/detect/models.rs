@@ -8,11 +8,9 @@ use candle_core::Device;
 
 use super::faces::FacePipeline;
 use super::landmarks::LandmarkModels;
-use super::objects::NanoDet;
 use super::yolox::YoloX;
 use super::yunet::YuNetDetector;
 use super::{Models, Provenance};
-use crate::config::ObjectModelKind;
 use crate::error::{Error, ErrorKind, Result};
 
 /// One model file: its name and the embedded bytes and provenance.
@@ -36,11 +34,6 @@ const IRIS: Embedded = Embedded {
     file: "iris_landmark.safetensors",
     bytes: include_bytes!("../../models/iris_landmark.safetensors"),
     provenance: include_str!("../../models/iris_landmark.provenance.json"),
-};
-const NANODET: Embedded = Embedded {
-    file: "nanodet_g.safetensors",
-    bytes: include_bytes!("../../models/nanodet_g.safetensors"),
-    provenance: include_str!("../../models/nanodet_g.provenance.json"),
 };
 
 const DLIB: Embedded = Embedded {
@@ -126,13 +119,8 @@ pub fn device() -> Device {
     Device::Cpu
 }
 
-/// Load the detectors (embedded, or from `dir`), with the default object detector.
+/// Load the detectors (embedded, or from `dir`).
 pub fn load(dir: Option<&Path>, which: Which) -> Result<Models> {
-    load_with(dir, which, ObjectModelKind::default())
-}
-
-/// Load the detectors (embedded, or from `dir`), with the given object detector.
-pub fn load_with(dir: Option<&Path>, which: Which, object_model: ObjectModelKind) -> Result<Models> {
     let dev = device();
     let model_err = |what: &str, e: anyhow::Error| Error::new(what, ErrorKind::Model(format!("{e:#}")));
     let mut models = Models::default();
@@ -146,18 +134,9 @@ pub fn load_with(dir: Option<&Path>, which: Which, object_model: ObjectModelKind
         models.provenance.push(provenance("Iris landmarks (gaze)", IRIS.provenance));
     }
     if which.objects {
-        match object_model {
-            ObjectModelKind::Yolox => {
-                let yx = YoloX::from_bytes(&bytes_of(&YOLOX, dir)?, &dev).map_err(|e| model_err(YOLOX.file, e))?;
-                models.objects = Some(Box::new(yx));
-                models.provenance.push(provenance("YOLOX-nano (objects)", YOLOX.provenance));
-            }
-            ObjectModelKind::Nanodet => {
-                let nd = NanoDet::from_bytes(&bytes_of(&NANODET, dir)?, &dev).map_err(|e| model_err(NANODET.file, e))?;
-                models.objects = Some(Box::new(nd));
-                models.provenance.push(provenance("NanoDet-g (objects)", NANODET.provenance));
-            }
-        }
+        let yx = YoloX::from_bytes(&bytes_of(&YOLOX, dir)?, &dev).map_err(|e| model_err(YOLOX.file, e))?;
+        models.objects = Some(Box::new(yx));
+        models.provenance.push(provenance("YOLOX-nano (objects)", YOLOX.provenance));
     }
     if which.identity && which.faces {
         let e = super::face_embed::FaceEmbedder::from_bytes(&bytes_of(&DLIB, dir)?, &dev).map_err(|e| model_err(DLIB.file, e))?;

@@ -1,32 +1,18 @@
-//! Object detection (COCO 80 classes): preprocessing, GFL box decoding, per-class NMS and the
-//! `ObjectModel` trait, with NanoDet-g (`nanodet.rs`) as the first implementation.
-//!
-//! Pipeline for one frame (mirrors `models/convert_nanodet.py`, which decodes the reference):
-//! 1. letterbox: keep the aspect ratio, resize with an antialiased bilinear (triangle) filter
-//!    to fit 416x416, centre, pad with black (`Letterbox` keeps the inverse transform);
-//! 2. normalise: RGB -> **BGR**, `(v - [103.53, 116.28, 123.675]) / [57.375, 57.12, 58.395]`,
-//!    NCHW. This is upstream NanoDet's training normalisation; the graph in human-models is fed
-//!    RGB/255 by vladmandic/human, but on real images BGR mean/std scores markedly better
-//!    (NOTES.md has the evidence);
-//! 3. network -> per cell 80 sigmoid scores + 4x11 box-bin logits (strides 8, 16, 32);
-//! 4. decode (Generalized Focal Loss): per side softmax over 11 bins, expectation x stride =
-//!    distance from the cell centre `((x + 0.5) * stride, (y + 0.5) * stride)` to the left,
-//!    top, right, bottom edge; clamp to the 416 canvas;
-//! 5. per-class greedy NMS (IoU > 0.6 suppresses) on canvas boxes, keep the best 100;
-//! 6. map boxes back to ORIGINAL pixel coordinates, clamp to the image.
+//! Object detection (COCO 80 classes): the `ObjectModel` trait the pipeline calls (YOLOX-nano,
+//! `yolox.rs`, is the implementation), the steps after the network common to any detector
+//! (per-class NMS, the best `max`, boxes back to the picture's pixels through its
+//! [`Letterbox`]), and the proctoring-specific second looks:
 //!
 //! `face_crop` and `merge_crop` are the second look at the region around a face,
 //! where a held phone is too small for the whole-frame pass (used by
 //! `crate::analyze` when `objects.face_crop` is on). `join_large_phones` makes one
 //! phone of a phone held up close that the model scores half as `cell phone`, half
 //! as `remote` (`objects.large_phone_min_area`).
-use anyhow::{ensure, Context};
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 
-use super::face_detect::iou;
-use super::nanodet;
-use super::simd::wide_fn;
+use super::boxes::{self, iou, Scored};
+use super::letterbox::Letterbox;
 
 /// COCO class names in the order of the 80 contiguous class ids the models output.
 #[rustfmt::skip]
@@ -55,6 +41,15 @@ pub struct ObjectDetection {
     pub bbox: [f32; 4],
 }
 
+impl Scored for ObjectDetection {
+    fn score(&self) -> f32 {
+        self.score
+    }
+    fn bbox(&self) -> &boxes::BBox {
+        &self.bbox
+    }
+}
+
 /// An object detector. Implementations run all `images` as one batch.
 pub trait ObjectModel: Send + Sync {
     fn name(&self) -> &str;
@@ -66,380 +61,11 @@ pub trait ObjectModel: Send + Sync {
     ) -> anyhow::Result<Vec<Vec<ObjectDetection>>>;
 }
 
-/// Where an image went inside the square model input: `canvas = original * scale + pad`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Letterbox {
-    pub scale_x: f32,
-    pub scale_y: f32,
-    pub pad_x: f32,
-    pub pad_y: f32,
-    /// Resized image size inside the canvas.
-    pub inner_width: u32,
-    pub inner_height: u32,
-    /// Original image size.
-    pub width: u32,
-    pub height: u32,
-}
-
-/// Where the resized picture sits on the square canvas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placement {
-    /// Centred (NanoDet).
-    Centre,
-    /// At the top-left corner, padding on the right and bottom (YOLOX's `preproc`).
-    TopLeft,
-}
-
-impl Letterbox {
-    /// Centred placement.
-    pub fn new(width: u32, height: u32, size: u32) -> Self {
-        Self::placed(width, height, size, Placement::Centre)
-    }
-
-    pub fn placed(width: u32, height: u32, size: u32, placement: Placement) -> Self {
-        let (w, h, s) = (width as f64, height as f64, size as f64);
-        let scale = (s / w).min(s / h);
-        let inner_width = ((w * scale + 0.5).floor() as u32).clamp(1, size);
-        let inner_height = ((h * scale + 0.5).floor() as u32).clamp(1, size);
-        let (pad_x, pad_y) = match placement {
-            Placement::Centre => ((size - inner_width) / 2, (size - inner_height) / 2),
-            Placement::TopLeft => (0, 0),
-        };
-        Self {
-            scale_x: (inner_width as f64 / w) as f32,
-            scale_y: (inner_height as f64 / h) as f32,
-            pad_x: pad_x as f32,
-            pad_y: pad_y as f32,
-            inner_width,
-            inner_height,
-            width,
-            height,
-        }
-    }
-
-    /// Canvas box -> original-image box, clamped to the image.
-    pub fn to_original(&self, b: [f32; 4]) -> [f32; 4] {
-        let (w, h) = (self.width as f32, self.height as f32);
-        [
-            ((b[0] - self.pad_x) / self.scale_x).clamp(0.0, w),
-            ((b[1] - self.pad_y) / self.scale_y).clamp(0.0, h),
-            ((b[2] - self.pad_x) / self.scale_x).clamp(0.0, w),
-            ((b[3] - self.pad_y) / self.scale_y).clamp(0.0, h),
-        ]
-    }
-}
-
-/// Taps of a triangle filter widened by the downscale factor (antialiased bilinear), per
-/// output pixel: (first source index, normalised weights).
-fn resize_taps(src: u32, dst: u32) -> Vec<(usize, Vec<f32>)> {
-    let scale = src as f64 / dst as f64;
-    let support = scale.max(1.0);
-    (0..dst)
-        .map(|i| {
-            let centre = (i as f64 + 0.5) * scale;
-            let lo = ((centre - support).floor().max(0.0)) as usize;
-            let hi = ((centre + support).ceil() as usize).min(src as usize);
-            let ws: Vec<f32> = (lo..hi)
-                .map(|j| (1.0 - ((j as f64 + 0.5 - centre) / support).abs()).max(0.0) as f32)
-                .collect();
-            let sum: f32 = ws.iter().sum();
-            (lo, ws.into_iter().map(|v| v / sum).collect())
-        })
-        .collect()
-}
-
-/// Resizes `img` to `nw` x `nh` (horizontal pass, then vertical) and writes it, rounded to
-/// u8, into the HWC RGB `canvas` of width `canvas_w` at (`ox`, `oy`).
-fn resize_into(
-    img: &RgbImage,
-    nw: u32,
-    nh: u32,
-    canvas: &mut [u8],
-    canvas_w: usize,
-    ox: usize,
-    oy: usize,
-) {
-    let (w, h) = img.dimensions();
-    let src = img.as_raw();
-    let htaps = resize_taps(w, nw);
-    let vtaps = resize_taps(h, nh);
-    let nw = nw as usize;
-    let mut tmp = vec![0f32; h as usize * nw * 3];
-    for y in 0..h as usize {
-        let row = &src[y * w as usize * 3..(y + 1) * w as usize * 3];
-        for (x, (lo, ws)) in htaps.iter().enumerate() {
-            let mut acc = [0f32; 3];
-            for (k, &wt) in ws.iter().enumerate() {
-                let p = &row[(lo + k) * 3..(lo + k) * 3 + 3];
-                acc[0] += wt * p[0] as f32;
-                acc[1] += wt * p[1] as f32;
-                acc[2] += wt * p[2] as f32;
-            }
-            tmp[(y * nw + x) * 3..(y * nw + x) * 3 + 3].copy_from_slice(&acc);
-        }
-    }
-    for (y, (lo, ws)) in vtaps.iter().enumerate() {
-        let out = &mut canvas[((oy + y) * canvas_w + ox) * 3..((oy + y) * canvas_w + ox + nw) * 3];
-        for x in 0..nw * 3 {
-            let mut acc = 0f32;
-            for (k, &wt) in ws.iter().enumerate() {
-                acc += wt * tmp[(lo + k) * nw * 3 + x];
-            }
-            out[x] = (acc + 0.5).floor().clamp(0.0, 255.0) as u8;
-        }
-    }
-}
-
-/// Letterboxes `img` into a `size` x `size` HWC RGB canvas (centred, black padding).
-pub fn letterbox(img: &RgbImage, size: u32) -> (Vec<u8>, Letterbox) {
-    letterbox_with(img, size, Placement::Centre, 0)
-}
-
-/// Letterboxes `img` into a `size` x `size` HWC RGB canvas filled with `fill` around it.
-pub fn letterbox_with(
-    img: &RgbImage,
-    size: u32,
-    placement: Placement,
-    fill: u8,
-) -> (Vec<u8>, Letterbox) {
-    let lb = Letterbox::placed(img.width(), img.height(), size, placement);
-    (letterbox_on(img, &lb, size, size, fill), lb)
-}
-
-/// `img` resized as `lb` says onto a `canvas_w` x `canvas_h` canvas filled with `fill`
-/// (which must hold `lb`'s padded picture).
-pub fn letterbox_on(img: &RgbImage, lb: &Letterbox, canvas_w: u32, canvas_h: u32, fill: u8) -> Vec<u8> {
-    let mut canvas = vec![fill; (canvas_w * canvas_h * 3) as usize];
-    resize_into(img, lb.inner_width, lb.inner_height, &mut canvas, canvas_w as usize, lb.pad_x as usize, lb.pad_y as usize);
-    canvas
-}
-
-/// [`resize_taps`] at a fixed `k` taps per output pixel: output `i` reads source pixels
-/// `lo[i]..lo[i] + k` with weights `w[i * k..(i + 1) * k]`. The taps are zero-padded
-/// (before or after, so that they stay inside the source); a zero weight adds exactly
-/// nothing to a sum of non-negative terms, so the sums equal the unpadded ones.
-struct FlatTaps {
-    k: usize,
-    lo: Vec<usize>,
-    w: Vec<f32>,
-}
-
-fn flat_taps(src: u32, dst: u32) -> FlatTaps {
-    let taps = resize_taps(src, dst);
-    // every output has at least one tap and at most `src`
-    let k = taps.iter().map(|(_, ws)| ws.len()).max().unwrap_or(1).max(1);
-    let mut lo = Vec::with_capacity(taps.len());
-    let mut w = vec![0f32; taps.len() * k];
-    for (i, (l, ws)) in taps.iter().enumerate() {
-        let start = (*l).min(src as usize - k);
-        let off = i * k + l - start;
-        w[off..off + ws.len()].copy_from_slice(ws);
-        lo.push(start);
-    }
-    FlatTaps { k, lo, w }
-}
-
-/// [`letterbox_on`] followed by YOLOX's `to_bgr_planes`, in one pass less: `img` resized as
-/// `lb` says onto a `canvas_w` x `canvas_h` canvas filled with `fill`, appended to `out` as
-/// CHW **BGR** f32 planes whose values are the bytes `letterbox_on` writes (rounded the
-/// same way, so the two are equal value for value). The horizontal pass goes into three
-/// planes and the vertical one runs along whole rows (it vectorises), both compiled wide
-/// when the CPU has AVX2 ([`wide_fn!`]).
-pub fn letterbox_bgr_planes(img: &RgbImage, lb: &Letterbox, canvas_w: u32, canvas_h: u32, fill: u8, out: &mut Vec<f32>) {
-    let (w, h) = img.dimensions();
-    let (nw, nh) = (lb.inner_width as usize, lb.inner_height as usize);
-    let (cw, plane) = (canvas_w as usize, (canvas_w * canvas_h) as usize);
-    let (ox, oy) = (lb.pad_x as usize, lb.pad_y as usize);
-    let ht = flat_taps(w, lb.inner_width);
-    let vt = resize_taps(h, lb.inner_height);
-    let hw = h as usize * nw;
-    let mut tmp = [Vec::with_capacity(hw), Vec::with_capacity(hw), Vec::with_capacity(hw)];
-    let [t_r, t_g, t_b] = &mut tmp;
-    resize_rows(img.as_raw(), w as usize, ht.k, &ht.lo, &ht.w, t_r, t_g, t_b);
-    let base = out.len();
-    out.resize(base + 3 * plane, fill as f32);
-    let planes = &mut out[base..];
-    for (c, t) in [&tmp[2], &tmp[1], &tmp[0]].into_iter().enumerate() {
-        let dst = &mut planes[c * plane..(c + 1) * plane];
-        for (y, (lo, ws)) in vt.iter().enumerate() {
-            let row = (oy + y) * cw + ox;
-            resize_column(t, nw, *lo, ws, &mut dst[row..row + nw]);
-        }
-    }
-    debug_assert!(oy + nh <= canvas_h as usize);
-}
-
-wide_fn! {
-    /// The horizontal pass of [`letterbox_bgr_planes`]: every row of the HWC RGB `src`
-    /// (`w` wide) resampled with the taps `(k, lo, wts)`, pushed channel by channel.
-    #[allow(clippy::too_many_arguments)]
-    fn resize_rows(src: &[u8], w: usize, k: usize, lo: &[usize], wts: &[f32], t_r: &mut Vec<f32>, t_g: &mut Vec<f32>, t_b: &mut Vec<f32>) {
-        for row in src.chunks_exact(3 * w) {
-            for (&l, ws) in lo.iter().zip(wts.chunks_exact(k)) {
-                let px = &row[l * 3..(l + k) * 3];
-                let (mut r, mut g, mut b) = (0f32, 0f32, 0f32);
-                for (p, &wt) in px.chunks_exact(3).zip(ws) {
-                    r += wt * p[0] as f32;
-                    g += wt * p[1] as f32;
-                    b += wt * p[2] as f32;
-                }
-                t_r.push(r);
-                t_g.push(g);
-                t_b.push(b);
-            }
-        }
-    }
-}
-
-wide_fn! {
-    /// The vertical pass of [`letterbox_bgr_planes`] for one output row of one channel:
-    /// `dst[x] = round(Σ ws[j] · t[(lo + j) · nw + x])`, clamped to 0..=255 as a byte is.
-    fn resize_column(t: &[f32], nw: usize, lo: usize, ws: &[f32], dst: &mut [f32]) {
-        dst.fill(0.0);
-        for (j, &wt) in ws.iter().enumerate() {
-            let src = &t[(lo + j) * nw..(lo + j + 1) * nw];
-            for (d, &v) in dst.iter_mut().zip(src) {
-                *d += wt * v;
-            }
-        }
-        for d in dst.iter_mut() {
-            // floor of a value clamped to 0..=255 is its truncation (no libm call)
-            *d = (*d + 0.5).clamp(0.0, 255.0) as i32 as f32;
-        }
-    }
-}
-
-/// NanoDet normalisation, applied per BGR channel.
-pub const NANODET_MEAN_BGR: [f32; 3] = [103.53, 116.28, 123.675];
-pub const NANODET_STD_BGR: [f32; 3] = [57.375, 57.12, 58.395];
-
-/// HWC RGB u8 canvas -> CHW BGR f32 `(v - mean) / std`, appended to `out`.
-pub fn normalise_bgr(canvas: &[u8], out: &mut Vec<f32>) {
-    let hw = canvas.len() / 3;
-    for c in 0..3 {
-        let src = 2 - c; // BGR plane c comes from RGB channel 2 - c
-        let (m, s) = (NANODET_MEAN_BGR[c], NANODET_STD_BGR[c]);
-        out.extend((0..hw).map(|i| (canvas[i * 3 + src] as f32 - m) / s));
-    }
-}
-
-
-/// Greedy per-class NMS: a box is dropped when it overlaps a higher-scoring box of the SAME
-/// class with IoU > `iou_threshold`. Returns survivors sorted by score (stable for ties).
-pub fn nms_per_class(mut dets: Vec<ObjectDetection>, iou_threshold: f32) -> Vec<ObjectDetection> {
-    dets.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut keep: Vec<ObjectDetection> = Vec::new();
-    for d in dets {
-        if keep
-            .iter()
-            .all(|k| k.class_id != d.class_id || iou(&k.bbox, &d.bbox) <= iou_threshold)
-        {
-            keep.push(d);
-        }
-    }
-    keep
-}
-
-/// Decodes one image's raw outputs (`[NUM_CELLS * 124]`, layout of
-/// `nanodet::NanoDet::forward_concat`) into canvas-space candidates above `min_score`.
-pub fn decode_gfl(raw: &[f32], min_score: f32) -> Vec<ObjectDetection> {
-    use nanodet::{INPUT_SIZE, NUM_CLASSES, OUT_CHANNELS, REG_BINS, STRIDES};
-    let size = INPUT_SIZE as f32;
-    let mut out = Vec::new();
-    let mut cell0 = 0;
-    for stride in STRIDES {
-        let n = INPUT_SIZE / stride;
-        for i in 0..n * n {
-            let row = &raw[(cell0 + i) * OUT_CHANNELS..(cell0 + i + 1) * OUT_CHANNELS];
-            let (scores, bins) = row.split_at(NUM_CLASSES);
-            if !scores.iter().any(|&s| s > min_score) {
-                continue;
-            }
-            let mut dist = [0f32; 4];
-            for (side, d) in dist.iter_mut().enumerate() {
-                let b = &bins[side * REG_BINS..(side + 1) * REG_BINS];
-                let max = b.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let (mut num, mut den) = (0f32, 0f32);
-                for (k, &v) in b.iter().enumerate() {
-                    let e = (v - max).exp();
-                    num += e * k as f32;
-                    den += e;
-                }
-                *d = num / den * stride as f32;
-            }
-            let cx = ((i % n) as f32 + 0.5) * stride as f32;
-            let cy = ((i / n) as f32 + 0.5) * stride as f32;
-            let bbox = [
-                (cx - dist[0]).clamp(0.0, size),
-                (cy - dist[1]).clamp(0.0, size),
-                (cx + dist[2]).clamp(0.0, size),
-                (cy + dist[3]).clamp(0.0, size),
-            ];
-            for (class_id, &score) in scores.iter().enumerate() {
-                if score > min_score {
-                    out.push(ObjectDetection {
-                        class_id,
-                        class_name: COCO_LABELS[class_id],
-                        score,
-                        bbox,
-                    });
-                }
-            }
-        }
-        cell0 += n * n;
-    }
-    out
-}
-
-/// NanoDet-g as an `ObjectModel`.
-pub struct NanoDet {
-    net: nanodet::NanoDet,
-    device: Device,
-    /// NMS IoU threshold (upstream default 0.6).
-    pub iou_threshold: f32,
-    /// Cap on detections per image (upstream default 100).
-    pub max_detections: usize,
-}
-
-impl NanoDet {
-    /// From the bytes of `nanodet_g.safetensors`.
-    pub fn from_bytes(bytes: &[u8], device: &Device) -> anyhow::Result<Self> {
-        let net = nanodet::NanoDet::from_safetensors(bytes, device)
-            .context("loading NanoDet-g weights")?;
-        Ok(Self {
-            net,
-            device: device.clone(),
-            iou_threshold: 0.6,
-            max_detections: 100,
-        })
-    }
-
-    /// Letterboxes and normalises `images` into one `[B, 3, 416, 416]` tensor on the device.
-    pub fn preprocess(&self, images: &[&RgbImage]) -> anyhow::Result<(Tensor, Vec<Letterbox>)> {
-        let size = nanodet::INPUT_SIZE;
-        let mut data = Vec::with_capacity(images.len() * 3 * size * size);
-        let mut boxes = Vec::with_capacity(images.len());
-        for img in images {
-            ensure!(img.width() > 0 && img.height() > 0, "empty image");
-            let (canvas, lb) = letterbox(img, size as u32);
-            normalise_bgr(&canvas, &mut data);
-            boxes.push(lb);
-        }
-        let x = Tensor::from_vec(data, (images.len(), 3, size, size), &Device::Cpu)?
-            .to_device(&self.device)?;
-        Ok((x, boxes))
-    }
-
-    /// Raw network outputs for a normalised batch, copied to the CPU once:
-    /// `B` vectors of `NUM_CELLS * 124` floats.
-    pub fn raw(&self, x: &Tensor) -> anyhow::Result<Vec<Vec<f32>>> {
-        per_image(&self.net.forward_concat(x)?)
-    }
-
-    /// Candidates -> NMS -> top `max_detections` -> original coordinates.
-    pub fn postprocess(&self, raw: &[f32], lb: &Letterbox, min_score: f32) -> Vec<ObjectDetection> {
-        finish(decode_gfl(raw, min_score), lb, self.iou_threshold, self.max_detections)
-    }
+/// Greedy per-class NMS ([`boxes::nms_by`]): a box is dropped when it overlaps a
+/// higher-scoring box of the SAME class with IoU > `iou_threshold`. Returns survivors sorted
+/// by score (stable for ties).
+pub fn nms_per_class(dets: Vec<ObjectDetection>, iou_threshold: f32) -> Vec<ObjectDetection> {
+    boxes::nms_by(dets, iou_threshold, |a, b| a.class_id == b.class_id)
 }
 
 /// A `[B, cells, values]` network output, copied to the CPU once, as one
@@ -459,29 +85,6 @@ pub fn finish(candidates: Vec<ObjectDetection>, lb: &Letterbox, iou: f32, max: u
         d.bbox = lb.to_original(d.bbox);
     }
     dets
-}
-
-impl ObjectModel for NanoDet {
-    fn name(&self) -> &str {
-        "nanodet-g"
-    }
-
-    fn detect_batch(
-        &self,
-        images: &[&RgbImage],
-        min_score: f32,
-    ) -> anyhow::Result<Vec<Vec<ObjectDetection>>> {
-        if images.is_empty() {
-            return Ok(Vec::new());
-        }
-        let (x, boxes) = self.preprocess(images)?;
-        let raw = self.raw(&x)?;
-        Ok(raw
-            .iter()
-            .zip(&boxes)
-            .map(|(r, lb)| self.postprocess(r, lb, min_score))
-            .collect())
-    }
 }
 
 /// A second look near a face. A phone at the ear or in a hand by the face is a
@@ -566,12 +169,11 @@ pub const LARGE_PHONE_FLOOR: f32 = 0.02;
 /// the ear the two classes also overlap, but under 3% of the picture. Best score first.
 pub fn join_large_phones(dets: Vec<ObjectDetection>, width: u32, height: u32, min_area: f32) -> Vec<ObjectDetection> {
     let frame = width as f32 * height as f32;
-    let area = |b: &[f32; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
     let (mut out, mut remotes): (Vec<_>, Vec<_>) = dets.into_iter().partition(|d| d.class_name != "remote");
     out.sort_by(|a, b| b.score.total_cmp(&a.score));
     remotes.sort_by(|a, b| b.score.total_cmp(&a.score));
     for d in out.iter_mut().filter(|d| d.class_name == "cell phone") {
-        if frame <= 0.0 || area(&d.bbox) / frame < min_area {
+        if frame <= 0.0 || boxes::area(&d.bbox) / frame < min_area {
             continue;
         }
         if let Some(k) = remotes.iter().position(|r| iou(&r.bbox, &d.bbox) >= 0.5) {

@@ -1,6 +1,11 @@
-//! CPU kernels shared by every network: the 3x3 depthwise convolution (with
-//! its bias and activation fused) and the fused "bias + shortcut + PReLU" step
-//! that ends the MediaPipe landmark networks' residual blocks.
+//! The layers and CPU kernels every network here is built from: the 1x1
+//! convolution ([`Pointwise`], a batched matmul with its bias and activation
+//! added in one pass), the 3x3 depthwise convolution ([`Depthwise`], bias and
+//! activation fused), the dense 3x3 convolution ([`Conv3x3`], im2col +
+//! matmul), the fused "bias + shortcut + PReLU" step that ends the MediaPipe
+//! landmark networks' residual blocks ([`BiasPRelu`]), and the pooling and
+//! space-to-depth steps. One set, shared by YuNet, YOLOX-nano, the face mesh,
+//! the iris network and the dlib descriptor.
 //!
 //! Why: candle runs grouped convolutions one group at a time, and a chain of
 //! small tensor ops (pad, narrow, multiply, add, relu, minimum...) is one full
@@ -13,7 +18,7 @@
 //! are contiguous per channel, which suits a direct loop; the 1x1 convolutions
 //! around them are batched matmuls (gemm), where NCHW costs nothing.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Module, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, InplaceOp1, Layout, Module, Result, Shape, Tensor};
 use candle_nn::VarBuilder;
 
 /// How a 3x3 layer pads its input.
@@ -80,7 +85,7 @@ pub struct Depthwise {
 }
 
 impl Depthwise {
-    /// Symmetric padding 1 (BlazeFace, YuNet).
+    /// Symmetric padding 1 (YuNet).
     pub fn load(vb: VarBuilder, channels: usize, stride: usize) -> Result<Self> {
         Self::load_with(vb, channels, stride, Padding::Symmetric, Act::None)
     }
@@ -173,6 +178,134 @@ impl Depthwise {
             Act::Relu => acc.relu(),
             Act::None => Ok(acc),
         }
+    }
+}
+
+/// Adds a per-channel bias to a contiguous `[B, C, N]` f32 tensor in place, then SiLU if asked
+/// (the CPU pass after a [`Pointwise`] matmul).
+#[derive(Debug, Clone)]
+pub(super) struct BiasAct {
+    bias: Vec<f32>,
+    silu: bool,
+}
+
+impl BiasAct {
+    /// `bias`: one value per channel.
+    pub(super) fn new(bias: &Tensor, silu: bool) -> Result<Self> {
+        Ok(Self { bias: bias.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?, silu })
+    }
+
+    /// `y` (`[B, C, N]`, fresh and contiguous) + `bias` (`[1, C, 1]`, the same values), then
+    /// SiLU if asked: in place on the CPU, as tensor ops elsewhere.
+    pub(super) fn apply(&self, y: Tensor, bias: &Tensor) -> Result<Tensor> {
+        if y.device().is_cpu() && y.dtype() == DType::F32 && y.is_contiguous() {
+            y.inplace_op1(self)?;
+            return Ok(y);
+        }
+        let y = y.broadcast_add(bias)?;
+        if self.silu {
+            y.silu()
+        } else {
+            Ok(y)
+        }
+    }
+}
+
+impl InplaceOp1 for BiasAct {
+    fn name(&self) -> &'static str {
+        "bias_silu"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
+        let (_, c, n) = layout.shape().dims3()?;
+        let (start, end) = match layout.contiguous_offsets() {
+            Some(o) => o,
+            None => candle_core::bail!("bias_silu: input must be contiguous"),
+        };
+        if c != self.bias.len() {
+            candle_core::bail!("bias_silu: {c} channels, {} biases", self.bias.len());
+        }
+        let data = match storage {
+            CpuStorage::F32(v) => &mut v[start..end],
+            _ => candle_core::bail!("bias_silu: f32 only"),
+        };
+        for (i, row) in data.chunks_exact_mut(n).enumerate() {
+            let b = self.bias[i % c];
+            if self.silu {
+                super::simd::bias_silu(row, b);
+            } else {
+                row.iter_mut().for_each(|v| *v += b);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// 1x1 convolution as a batched matmul (no im2col copy), with its bias and, optionally,
+/// SiLU after it (YOLOX's BaseConv). Every network's 1x1 layers are this one: YOLOX runs
+/// [`Pointwise::forward`]; YuNet and the landmark networks run
+/// [`Pointwise::forward_unbiased`] and add [`Pointwise::bias`] in the activation pass that
+/// follows ([`Depthwise::load_biased_relu`], [`BiasPRelu`]).
+#[derive(Debug, Clone)]
+pub struct Pointwise {
+    weight: Tensor, // [O, I]
+    bias: Tensor,   // [1, O, 1]
+    act: BiasAct,
+}
+
+impl Pointwise {
+    fn parts(vb: &VarBuilder, c_in: usize, c_out: usize) -> Result<(Tensor, Tensor)> {
+        let w = vb.get((c_out, c_in, 1, 1), "weight")?.reshape((c_out, c_in))?;
+        Ok((w, vb.get(c_out, "bias")?))
+    }
+
+    fn new(weight: Tensor, bias: Tensor, silu: bool) -> Result<Self> {
+        let act = BiasAct::new(&bias, silu)?;
+        let c = bias.dim(0)?;
+        Ok(Self { weight, bias: bias.reshape((1, c, 1))?, act })
+    }
+
+    /// `weight` `[c_out, c_in, 1, 1]` and `bias` `[c_out]` from `vb`; `silu`: SiLU after the
+    /// bias in [`Pointwise::forward`] (false: the bias only).
+    pub fn load(vb: VarBuilder, c_in: usize, c_out: usize, silu: bool) -> Result<Self> {
+        let (w, b) = Self::parts(&vb, c_in, c_out)?;
+        Self::new(w, b, silu)
+    }
+
+    /// Several 1x1 layers over the same input as one matmul (outputs stacked on channels).
+    pub fn stacked(vbs: &[(VarBuilder, usize)], c_in: usize, silu: bool) -> Result<Self> {
+        let (ws, bs): (Vec<_>, Vec<_>) = vbs
+            .iter()
+            .map(|(vb, c_out)| Self::parts(vb, c_in, *c_out))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
+        Self::new(Tensor::cat(&ws, 0)?, Tensor::cat(&bs, 0)?, silu)
+    }
+
+    /// The per-channel bias, `[O]` (for a next layer that adds it as it reads).
+    pub fn bias(&self) -> Result<Tensor> {
+        self.bias.flatten_all()
+    }
+
+    /// `[B, I, H, W]` -> `[B, O, H*W]`, the matmul alone.
+    fn matmul(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, c, h, w) = x.dims4()?;
+        let x = x.contiguous()?.reshape((b, c, h * w))?;
+        self.weight.broadcast_matmul(&x)
+    }
+
+    /// The convolution without its bias, `[B, O, H, W]`.
+    pub fn forward_unbiased(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, _, h, w) = x.dims4()?;
+        self.matmul(x)?.reshape((b, (), h, w))
+    }
+}
+
+impl Module for Pointwise {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, _, h, w) = x.dims4()?;
+        self.act.apply(self.matmul(x)?, &self.bias)?.reshape((b, (), h, w))
     }
 }
 
@@ -788,6 +921,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A VarBuilder over a random 1x1 layer `[o, i, 1, 1]` (+ bias) as the converters write it.
+    fn pointwise_vb(i: usize, o: usize) -> (VarBuilder<'static>, Tensor, Tensor) {
+        let w = Tensor::randn(0f32, 1.0, (o, i, 1, 1), &Device::Cpu).unwrap();
+        let b = Tensor::randn(0f32, 1.0, o, &Device::Cpu).unwrap();
+        let map = std::collections::HashMap::from([("weight".to_string(), w.clone()), ("bias".to_string(), b.clone())]);
+        (VarBuilder::from_tensors(map, DType::F32, &Device::Cpu), w, b)
+    }
+
+    /// The 1x1 layer against candle's conv2d, with and without SiLU, its unbiased
+    /// output plus its bias, and two layers stacked against each one alone.
+    #[test]
+    fn pointwise_matches_candle_conv() {
+        let (i, o) = (6, 5);
+        let x = Tensor::randn(0f32, 1.0, (2, i, 3, 7), &Device::Cpu).unwrap();
+        let (vb, w, b) = pointwise_vb(i, o);
+        let want = x.conv2d(&w, 0, 1, 1, 1).unwrap().broadcast_add(&b.reshape((1, o, 1, 1)).unwrap()).unwrap();
+        let plain = Pointwise::load(vb.clone(), i, o, false).unwrap();
+        assert_eq!(plain.forward(&x).unwrap().dims(), [2, o, 3, 7]);
+        assert!(max_diff(&plain.forward(&x).unwrap(), &want) < 1e-5);
+        let rebiased = plain.forward_unbiased(&x).unwrap().broadcast_add(&plain.bias().unwrap().reshape((1, o, 1, 1)).unwrap()).unwrap();
+        assert!(max_diff(&rebiased, &want) < 1e-5);
+        let silu = Pointwise::load(vb.clone(), i, o, true).unwrap();
+        assert!(max_diff(&silu.forward(&x).unwrap(), &want.silu().unwrap()) < 1e-5);
+        // a non-contiguous input (a channel slice) gives the same as its copy
+        let wide = Tensor::randn(0f32, 1.0, (2, i + 2, 3, 7), &Device::Cpu).unwrap();
+        let part = wide.narrow(1, 1, i).unwrap();
+        assert!(max_diff(&plain.forward(&part).unwrap(), &plain.forward(&part.contiguous().unwrap()).unwrap()) == 0.0);
+        let (vb2, _, _) = pointwise_vb(i, 3);
+        let stacked = Pointwise::stacked(&[(vb, o), (vb2.clone(), 3)], i, false).unwrap();
+        let second = Pointwise::load(vb2, i, 3, false).unwrap();
+        let both = stacked.forward(&x).unwrap();
+        assert!(max_diff(&both.narrow(1, 0, o).unwrap(), &want) < 1e-5);
+        assert!(max_diff(&both.narrow(1, o, 3).unwrap(), &second.forward(&x).unwrap()) < 1e-5);
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! Building blocks shared by the MediaPipe landmark networks (face mesh and
-//! iris): TFLite-style convolutions with SAME padding, PReLU and depthwise
-//! convolution, on NCHW tensors. The depthwise and PReLU kernels are the
-//! shared CPU kernels of [`super::ops`].
+//! Building blocks of the MediaPipe landmark networks (face mesh and iris)
+//! beyond the shared layers of [`super::ops`] (1×1 and depthwise
+//! convolutions): TFLite-style full convolutions with SAME padding and PReLU,
+//! on NCHW tensors. The PReLU is the shared fused kernel ([`BiasPRelu`]).
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -94,39 +94,3 @@ impl Module for Conv {
         }
     }
 }
-
-/// 1×1 convolution as a batched matmul; its bias is added by the PReLU after it.
-#[derive(Debug, Clone)]
-pub(super) struct Pointwise {
-    w: Tensor, // [O, I]
-    b: Tensor, // [1, O, 1]
-}
-
-impl Pointwise {
-    pub(super) fn load(vb: VarBuilder, i: usize, o: usize) -> Result<Self> {
-        let w = vb.get((o, i, 1, 1), "weight")?.reshape((o, i))?;
-        let b = vb.get(o, "bias")?.reshape((1, o, 1))?;
-        Ok(Self { w, b })
-    }
-}
-
-impl Pointwise {
-    /// The bias, `[O]`, for an activation that adds it ([`PRelu::load_with_bias`]).
-    pub(super) fn bias(&self) -> Result<Tensor> {
-        self.b.flatten_all()
-    }
-
-    /// The matmul without its bias: the networks add the bias in the PReLU
-    /// pass that follows every 1×1 convolution.
-    pub(super) fn forward_unbiased(&self, x: &Tensor) -> Result<Tensor> {
-        let (bsz, c, h, w) = x.dims4()?;
-        let x = x.reshape((bsz, c, h * w))?;
-        let o = self.w.dim(0)?;
-        self.w.broadcast_left(bsz)?.matmul(&x)?.reshape((bsz, o, h, w))
-    }
-}
-
-
-/// 3×3 depthwise convolution: the shared kernel, loaded with `SAME` padding
-/// ([`Depthwise::load_same`]).
-pub(super) use super::ops::Depthwise;

@@ -27,7 +27,7 @@
 //! 114. The canvas is 416x416 as exported only for parity checks; analysis uses a canvas as deep
 //! as the picture rounded up to 32 (416x256 for 16:9), which the fully convolutional network
 //! takes as it is (YOLOX was trained at many sizes) (resize: the
-//! antialiased bilinear of `objects.rs`, where YOLOX uses OpenCV's bilinear), then **BGR**,
+//! antialiased bilinear of `letterbox.rs`, where YOLOX uses OpenCV's bilinear), then **BGR**,
 //! values 0-255 as f32, no normalisation (checked against onnxruntime: RGB input turns the
 //! reference cat into a dog).
 //!
@@ -40,18 +40,17 @@
 //! per-class greedy NMS at IoU 0.45 (YOLOX demo default), best 100, boxes mapped back to the
 //! original picture and clamped to it.
 //!
-//! Speed: 1x1 convolutions are batched matmuls with bias + SiLU fused into one in-place pass;
-//! the depthwise 3x3 convolutions are `ops::Depthwise` (a CPU custom op) with the SiLU
+//! Speed: 1x1 convolutions are `ops::Pointwise`, batched matmuls with bias + SiLU fused into one
+//! in-place pass; the depthwise 3x3 convolutions are `ops::Depthwise` (a CPU custom op) with the SiLU
 //! fused; SPP pools 9 and 13 are computed as repeated 5x5 pools (exact for max pooling).
 use anyhow::{ensure, Context};
-use candle_core::{CpuStorage, DType, Device, InplaceOp1, Layout, Module, Result, Tensor};
+use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use image::RgbImage;
 
-use super::ops::{max_pool_same, space_to_depth_2x2, Conv3x3, Depthwise, Padding, SpaceToDepth};
-use super::objects::{
-    letterbox_bgr_planes, Letterbox, ObjectDetection, ObjectModel, Placement, COCO_LABELS,
-};
+use super::ops::{max_pool_same, space_to_depth_2x2, BiasAct, Conv3x3, Depthwise, Padding, Pointwise, SpaceToDepth};
+use super::letterbox::{letterbox_bgr_planes, Letterbox, Placement};
+use super::objects::{ObjectDetection, ObjectModel, COCO_LABELS};
 
 pub const INPUT_SIZE: usize = 416;
 pub const NUM_CLASSES: usize = 80;
@@ -62,112 +61,6 @@ pub const STRIDES: [usize; 3] = [8, 16, 32];
 pub const NUM_CELLS: usize = 2704 + 676 + 169;
 /// Letterbox fill value (YOLOX's `preproc`).
 pub const PAD_VALUE: u8 = 114;
-
-/// Adds a per-channel bias to a contiguous `[B, C, N]` f32 tensor in place, then SiLU if asked.
-#[derive(Debug, Clone)]
-struct BiasAct {
-    bias: Vec<f32>,
-    silu: bool,
-}
-
-impl InplaceOp1 for BiasAct {
-    fn name(&self) -> &'static str {
-        "bias_silu"
-    }
-
-    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
-        let (_, c, n) = layout.shape().dims3()?;
-        let (start, end) = match layout.contiguous_offsets() {
-            Some(o) => o,
-            None => candle_core::bail!("bias_silu: input must be contiguous"),
-        };
-        if c != self.bias.len() {
-            candle_core::bail!("bias_silu: {c} channels, {} biases", self.bias.len());
-        }
-        let data = match storage {
-            CpuStorage::F32(v) => &mut v[start..end],
-            _ => candle_core::bail!("bias_silu: f32 only"),
-        };
-        for (i, row) in data.chunks_exact_mut(n).enumerate() {
-            let b = self.bias[i % c];
-            if self.silu {
-                super::simd::bias_silu(row, b);
-            } else {
-                row.iter_mut().for_each(|v| *v += b);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `y` ([B, C, N], fresh and contiguous) + bias, then SiLU if `act.silu`.
-fn bias_act(y: Tensor, bias: &Tensor, act: &BiasAct) -> Result<Tensor> {
-    if y.device().is_cpu() && y.dtype() == DType::F32 && y.is_contiguous() {
-        y.inplace_op1(act)?;
-        return Ok(y);
-    }
-    let y = y.broadcast_add(bias)?;
-    if act.silu {
-        y.silu()
-    } else {
-        Ok(y)
-    }
-}
-
-/// 1x1 convolution (+ bias, + SiLU unless it is a prediction layer) as a batched matmul.
-#[derive(Debug, Clone)]
-struct Pointwise {
-    weight: Tensor, // [O, I]
-    bias: Tensor,   // [1, O, 1]
-    act: BiasAct,
-}
-
-impl Pointwise {
-    fn parts(vb: &VarBuilder, c_in: usize, c_out: usize) -> Result<(Tensor, Tensor)> {
-        let w = vb
-            .get((c_out, c_in, 1, 1), "weight")?
-            .reshape((c_out, c_in))?;
-        Ok((w, vb.get(c_out, "bias")?))
-    }
-
-    fn new(weight: Tensor, bias: Tensor, silu: bool) -> Result<Self> {
-        let act = BiasAct {
-            bias: bias.to_dtype(DType::F32)?.to_vec1()?,
-            silu,
-        };
-        let c = bias.dim(0)?;
-        Ok(Self {
-            weight,
-            bias: bias.reshape((1, c, 1))?,
-            act,
-        })
-    }
-
-    fn load(vb: VarBuilder, c_in: usize, c_out: usize, silu: bool) -> Result<Self> {
-        let (w, b) = Self::parts(&vb, c_in, c_out)?;
-        Self::new(w, b, silu)
-    }
-
-    /// Several 1x1 layers over the same input as one matmul (outputs stacked on channels).
-    fn stacked(vbs: &[(VarBuilder, usize)], c_in: usize, silu: bool) -> Result<Self> {
-        let (ws, bs): (Vec<_>, Vec<_>) = vbs
-            .iter()
-            .map(|(vb, c_out)| Self::parts(vb, c_in, *c_out))
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .unzip();
-        Self::new(Tensor::cat(&ws, 0)?, Tensor::cat(&bs, 0)?, silu)
-    }
-}
-
-impl Module for Pointwise {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, c, h, w) = x.dims4()?;
-        let x = x.contiguous()?.reshape((b, c, h * w))?;
-        let y = self.weight.broadcast_matmul(&x)?;
-        bias_act(y, &self.bias, &self.act)?.reshape((b, (), h, w))
-    }
-}
 
 /// Focus: space-to-depth 2x2 then a dense 3x3 BaseConv (12 -> 16).
 #[derive(Debug, Clone)]
@@ -184,10 +77,7 @@ impl Focus {
         let vb = vb.pp("conv").pp("conv");
         let weight = vb.get((16, 12, 3, 3), "weight")?;
         let bias = vb.get(16, "bias")?;
-        let act = BiasAct {
-            bias: bias.to_dtype(DType::F32)?.to_vec1()?,
-            silu: true,
-        };
+        let act = BiasAct::new(&bias, true)?;
         Ok(Self {
             conv: Conv3x3::new(weight.clone(), &bias, 1, Padding::Symmetric)?,
             weight,
@@ -205,10 +95,10 @@ impl Module for Focus {
         if !(x.device().is_cpu() && x.dtype() == DType::F32) {
             let y = x.conv2d(&self.weight, 1, 1, 1, 1)?;
             let (_, o, ho, wo) = y.dims4()?;
-            return bias_act(y.reshape((b, o, ho * wo))?, &self.bias, &self.act)?.reshape((b, o, ho, wo));
+            return self.act.apply(y.reshape((b, o, ho * wo))?, &self.bias)?.reshape((b, o, ho, wo));
         }
         let y = self.conv.forward_unbiased_flat(&x)?; // [B, 16, h2*w2]
-        bias_act(y, &self.bias, &self.act)?.reshape((b, (), h2, w2))
+        self.act.apply(y, &self.bias)?.reshape((b, (), h2, w2))
     }
 }
 

@@ -39,7 +39,7 @@
 //! in the order right eye, left eye, nose tip, right mouth corner, left mouth
 //! corner (the subject's right/left).
 //!
-//! Suppression (`nms`): greedy, best score first; a box is dropped when its IoU
+//! Suppression ([`boxes::nms`]): greedy, best score first; a box is dropped when its IoU
 //! with a kept box exceeds `nms_iou` (default 0.3, the OpenCV model zoo's). OpenCV
 //! truncates the boxes to integers for this test; here they stay float.
 //! Then one step upstream does not have (`suppress_nested`): a box lying for at
@@ -57,12 +57,11 @@
 
 use anyhow::{ensure, Context};
 use candle_core::{DType, Device, Module, Result, Tensor};
-use candle_nn::{Conv2dConfig, VarBuilder};
+use candle_nn::VarBuilder;
 use image::RgbImage;
 
-use super::blazeface::{Pointwise, Stem};
-use super::ops::{max_pool_2x2, Depthwise};
-use super::face_detect::iou;
+use super::boxes::{self, nms, Scored};
+use super::ops::{max_pool_2x2, Conv3x3, Depthwise, Padding, Pointwise};
 
 /// Feature strides of the three output levels.
 pub const STRIDES: [usize; 3] = [8, 16, 32];
@@ -125,6 +124,15 @@ impl YuFace {
     }
 }
 
+impl Scored for YuFace {
+    fn score(&self) -> f32 {
+        self.score
+    }
+    fn bbox(&self) -> &boxes::BBox {
+        &self.bbox
+    }
+}
+
 /// YuNet's DP unit: `relu(depthwise3x3(conv1x1(x)))`, as two passes: the
 /// 1x1 convolution's matmul, then one kernel that adds its bias, runs the
 /// depthwise layer and the ReLU ([`Depthwise::load_biased_relu`]).
@@ -160,7 +168,8 @@ fn up2(x: &Tensor) -> Result<Tensor> {
 /// The whole network (see the module docs).
 #[derive(Debug, Clone)]
 pub struct YuNet {
-    stem: Stem,
+    /// 3x3 conv stride 2, 3 -> 16, then ReLU.
+    stem: Conv3x3,
     stem_dp: DpUnit,
     /// backbone.1 ..= backbone.5
     stages: Vec<Vec<DpUnit>>,
@@ -174,8 +183,8 @@ pub struct YuNet {
 impl YuNet {
     /// Loads from a VarBuilder over `yunet_n.safetensors` (use DType::F32).
     pub fn load(vb: VarBuilder) -> Result<Self> {
-        let cfg = Conv2dConfig { padding: 1, stride: 2, ..Default::default() };
-        let stem = Stem::load_with(vb.pp("backbone.0.conv"), cfg, 16)?;
+        let sv = vb.pp("backbone.0.conv");
+        let stem = Conv3x3::new(sv.get((16, 3, 3, 3), "weight")?, &sv.get(16, "bias")?, 2, Padding::Symmetric)?;
         let stem_dp = DpUnit::load(vb.pp("backbone.0.dp"), 16, 16)?;
         let mut stages = Vec::new();
         for stage in 1..=5 {
@@ -209,7 +218,7 @@ impl YuNet {
             candle_core::bail!("YuNet expects [B, 3, H, W] with H, W multiples of 32, got {:?}", x.dims());
         }
         let x = x.to_dtype(DType::F32)?;
-        let x = max_pool_2x2(&self.stem_dp.forward(&self.stem.forward(&x)?)?)?;
+        let x = max_pool_2x2(&self.stem_dp.forward(&self.stem.forward(&x)?.relu()?)?)?;
         let x = run(&self.stages[0], x)?;
         let x = max_pool_2x2(&run(&self.stages[1], x)?)?;
         let f8 = run(&self.stages[2], x)?;
@@ -258,28 +267,14 @@ pub fn decode(raw: &[f32], pad_w: usize, pad_h: usize, min_score: f32) -> Vec<Yu
     out
 }
 
-/// Greedy non-maximum suppression: best score first, drop a box whose IoU with
-/// a kept one is above `iou_threshold`. Sorted by score, descending.
-pub fn nms(mut faces: Vec<YuFace>, iou_threshold: f32) -> Vec<YuFace> {
-    faces.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut kept: Vec<YuFace> = Vec::new();
-    for f in faces {
-        if kept.iter().all(|k| iou(&k.bbox, &f.bbox) <= iou_threshold) {
-            kept.push(f);
-        }
-    }
-    kept
-}
-
 /// Drops every face lying for at least `frac` of its own area inside a
-/// stronger face (input sorted by score, descending, as `nms` returns it).
+/// stronger face (input sorted by score, descending, as [`nms`] returns it).
 pub fn suppress_nested(faces: Vec<YuFace>, frac: f32) -> Vec<YuFace> {
     let mut kept: Vec<YuFace> = Vec::new();
     for f in faces {
-        let area = (f.bbox[2] - f.bbox[0]).max(0.0) * (f.bbox[3] - f.bbox[1]).max(0.0);
+        let area = boxes::area(&f.bbox);
         let inside = |k: &YuFace| {
-            let iw = f.bbox[2].min(k.bbox[2]) - f.bbox[0].max(k.bbox[0]);
-            let ih = f.bbox[3].min(k.bbox[3]) - f.bbox[1].max(k.bbox[1]);
+            let (iw, ih) = boxes::overlap(&f.bbox, &k.bbox);
             iw > 0.0 && ih > 0.0 && iw * ih >= frac * area
         };
         if !kept.iter().any(|k| k.score >= f.score && inside(k)) {
