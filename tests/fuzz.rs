@@ -355,7 +355,10 @@ fn mutated_project_inputs_through_the_cli_end_cleanly() {
         // summary.json beside a good events file, read by `report`
         let rep = work.join("rep");
         std::fs::create_dir(&rep).unwrap();
-        std::fs::write(rep.join("sample.events.parquet"), &events).unwrap();
+        // the whole saved analysis (report loads every table), then one file mutated
+        for f in listing(&base) {
+            std::fs::copy(base.join(&f), rep.join(&f)).unwrap();
+        }
         let (bytes, what) = mutate_text(&summary, &mut rng);
         let sj = rep.join("sample.summary.json");
         std::fs::write(&sj, &bytes).unwrap();
