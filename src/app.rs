@@ -648,7 +648,7 @@ fn eval_decisions_cmd(dir: &Path, json: bool) -> ExitCode {
     if json {
         crate::say!("{}", serde_json::to_string(&e).expect("serialises"));
     } else {
-        print!("{}", e.to_markdown());
+        crate::say!("{}", e.to_markdown().trim_end());
     }
     ExitCode::SUCCESS
 }

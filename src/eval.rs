@@ -102,6 +102,14 @@ fn overlap(a: (f64, f64), b: (f64, f64)) -> f64 {
 
 /// Match predicted events of one kind against labelled intervals.
 pub fn match_events(pred: &[(f64, f64)], truth: &[(f64, f64)], tolerance: f64) -> Counts {
+    let tp = matched(pred, truth, tolerance).into_iter().filter(|m| *m).count();
+    Counts { tp, fp: pred.len() - tp, fn_: truth.len() - tp }
+}
+
+/// Which predicted events match a labelled interval (one-to-one, the
+/// largest overlaps first): those are the true positives of
+/// [`match_events`], the events a reviewer holding the labels would confirm.
+pub fn matched(pred: &[(f64, f64)], truth: &[(f64, f64)], tolerance: f64) -> Vec<bool> {
     let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
     for (i, p) in pred.iter().enumerate() {
         for (j, t) in truth.iter().enumerate() {
@@ -115,15 +123,13 @@ pub fn match_events(pred: &[(f64, f64)], truth: &[(f64, f64)], tolerance: f64) -
     }
     pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
     let (mut used_p, mut used_t) = (vec![false; pred.len()], vec![false; truth.len()]);
-    let mut tp = 0;
     for (_, i, j) in pairs {
         if !used_p[i] && !used_t[j] {
             used_p[i] = true;
             used_t[j] = true;
-            tp += 1;
         }
     }
-    Counts { tp, fp: pred.len() - tp, fn_: truth.len() - tp }
+    used_p
 }
 
 /// The result for one clip.

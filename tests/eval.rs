@@ -81,3 +81,69 @@ fn detect_reports_faces_objects_and_draws_them() {
     assert_eq!(r.code(), 2);
     assert!(r.stderr().contains("past the end"), "{}", r.stderr());
 }
+
+/// A reviewer holding the devset's labels reviews every event proctor raised
+/// on it (confirmed when a labelled event of its kind matches it, dismissed
+/// otherwise), through the decisions file `proctor review` keeps; `proctor
+/// eval --decisions` then measures the precision `proctor eval --truth`
+/// gives for the same events, per kind and in all.
+#[test]
+fn verdicts_on_the_devset_reproduce_the_precision_of_eval_truth() {
+    use proctor::review::decisions::{save, Decision, Verdict, DECISIONS_SCHEMA_VERSION};
+    let Some(dev) = devset() else {
+        skip("../shared/devset is absent");
+        return;
+    };
+    let clips: Vec<std::path::PathBuf> = listing(&dev).into_iter().filter(|n| n.ends_with(".mp4")).map(|n| dev.join(n)).collect();
+    assert_eq!(clips.len(), 10);
+    let truth_path = dev.join("ground_truth.json");
+    let truth = proctor::eval::load_truth(&truth_path).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let refs: Vec<&std::path::Path> = clips.iter().map(|p| p.as_path()).collect();
+    let r = analyze(&refs, out.path(), &["--no-review-page"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let mut reviewed = 0;
+    for clip in &clips {
+        let id = proctor::eval::clip_id(clip);
+        let rec = proctor::ids::id_of(&clip.file_name().unwrap().to_string_lossy());
+        let (_, events) = proctor::timeline::read_events(&out.path().join(format!("{rec}.events.parquet"))).unwrap();
+        let labels = &truth.clips[&id];
+        for kind in proctor::kinds::EventKind::ALL {
+            let of: Vec<&proctor::records::Event> = events.iter().filter(|e| e.kind == kind).collect();
+            let pred: Vec<(f64, f64)> = of.iter().map(|e| (e.start_s, e.end_s)).collect();
+            let want: Vec<(f64, f64)> = labels.events.iter().filter(|e| e.kind == kind.as_str()).map(|e| (e.start, e.end)).collect();
+            for (e, ok) in of.iter().zip(proctor::eval::matched(&pred, &want, 0.5)) {
+                let d = Decision {
+                    schema_version: DECISIONS_SCHEMA_VERSION,
+                    recording: rec.clone(),
+                    kind,
+                    start_s: e.start_s,
+                    end_s: e.end_s,
+                    verdict: if ok { Verdict::Confirmed } else { Verdict::Dismissed },
+                    note: String::new(),
+                    reviewer: "labels".into(),
+                    decided_at: "2026-12-05T00:00:00Z".into(),
+                };
+                save(out.path(), &d).unwrap();
+                reviewed += 1;
+            }
+        }
+    }
+    assert!(reviewed >= 8, "only {reviewed} events raised on the devset");
+    let by_truth = eval_json(&truth_path, &clips, &[]);
+    let r = run(&["eval", "--decisions", out.path().to_str().unwrap(), "--json"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let by_verdicts: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
+    let precision = |c: &serde_json::Value| {
+        let (tp, fp) = (c["tp"].as_f64().unwrap(), c["fp"].as_f64().unwrap());
+        tp / (tp + fp)
+    };
+    assert_eq!(by_verdicts["all"]["reviewed"].as_u64().unwrap(), reviewed as u64);
+    let all = by_verdicts["all"]["precision"].as_f64().unwrap();
+    assert!((all - precision(&by_truth["overall"])).abs() < 1e-12, "verdicts {all}, truth {}", by_truth["overall"]);
+    for (kind, tally) in by_verdicts["kinds"].as_object().unwrap() {
+        let want = precision(&by_truth["per_kind"][kind]);
+        let got = tally["precision"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-12, "{kind}: verdicts {got}, truth {want}");
+    }
+}

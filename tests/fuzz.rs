@@ -308,6 +308,23 @@ fn mutated_project_inputs_through_the_cli_end_cleanly() {
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let events = std::fs::read(base.join("sample.events.parquet")).unwrap();
     let summary = std::fs::read(base.join("sample.summary.json")).unwrap();
+    // a reviewer's verdict, for the decisions files `eval --decisions` reads
+    let (_, evs) = proctor::timeline::read_events(&base.join("sample.events.parquet")).unwrap();
+    let e = evs.first().expect("the sample raises events");
+    let verdict = proctor::review::decisions::Decision {
+        schema_version: proctor::review::decisions::DECISIONS_SCHEMA_VERSION,
+        recording: "sample".into(),
+        kind: e.kind,
+        start_s: e.start_s,
+        end_s: e.end_s,
+        verdict: proctor::review::decisions::Verdict::Confirmed,
+        note: "a real <b>second</b> person".into(),
+        reviewer: "fuzz".into(),
+        decided_at: "2026-12-05T00:00:00Z".into(),
+    };
+    proctor::review::decisions::save(&base, &verdict).unwrap();
+    let journal = std::fs::read(base.join(proctor::review::decisions::JOURNAL)).unwrap();
+    let table = std::fs::read(base.join(proctor::review::decisions::TABLE)).unwrap();
     let config = run(&["config"]).out.stdout;
     let truth = std::fs::read(fixture("sample.truth.json")).unwrap();
     let photos = [std::fs::read(fixture("face.jpg")).unwrap(), std::fs::read(fixture("chelsea.png")).unwrap()];
@@ -372,6 +389,21 @@ fn mutated_project_inputs_through_the_cli_end_cleanly() {
         std::fs::write(&ev, &bytes).unwrap();
         let out = run_bounded(proctor().args(["report", &s(&ev), "-o", &s(&pdf)]), limit);
         *codes.entry(("events", judge(&format!("events case {case} (seed {seed}): {what}"), out, &ev, &mut problems))).or_default() += 1;
+
+        // the decisions journal, then the decisions table, read by `eval --decisions`
+        let dec = work.join("dec");
+        std::fs::create_dir(&dec).unwrap();
+        let (bytes, what) = mutate_text(&journal, &mut rng);
+        let jp = dec.join(proctor::review::decisions::JOURNAL);
+        std::fs::write(&jp, &bytes).unwrap();
+        let out = run_bounded(proctor().args(["eval", "--decisions", &s(&dec)]), limit);
+        *codes.entry(("journal", judge(&format!("journal case {case} (seed {seed}): {what}"), out, &jp, &mut problems))).or_default() += 1;
+        std::fs::remove_file(&jp).unwrap();
+        let (bytes, what) = mutate(&table, &mut rng);
+        let tp = dec.join(proctor::review::decisions::TABLE);
+        std::fs::write(&tp, &bytes).unwrap();
+        let out = run_bounded(proctor().args(["eval", "--decisions", &s(&dec)]), limit);
+        *codes.entry(("decisions", judge(&format!("decisions case {case} (seed {seed}): {what}"), out, &tp, &mut problems))).or_default() += 1;
 
         let _ = std::fs::remove_dir_all(&work);
     }

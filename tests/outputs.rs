@@ -58,10 +58,10 @@ fn report_rescores_from_the_events_file_with_another_policy() {
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let events = dir.path().join("sample.events.parquet");
     let (_, evs) = proctor::timeline::read_events(&events).unwrap();
-    // a policy that deducts 7 for every kind
+    // a policy that deducts 7 for every event of every kind, however short
     let policy = dir.path().join("policy.toml");
     let table: String = proctor::events::EventKind::ALL.iter().map(|k| format!("{k} = 7\n")).collect();
-    std::fs::write(&policy, format!("[deductions]\n{table}")).unwrap();
+    std::fs::write(&policy, format!("[deductions]\n{table}[full_at_s]\nno_face = 0\n")).unwrap();
     let out = dir.path().join("strict.pdf");
     let r = run(&["report", events.to_str().unwrap(), "--policy", policy.to_str().unwrap(), "-o", out.to_str().unwrap(), "--json"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
