@@ -389,6 +389,8 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
     // the detections, grouped by frame in their order
     let mut faces_of: std::collections::BTreeMap<u32, Vec<FaceObs>> = Default::default();
     let mut objects_of: std::collections::BTreeMap<u32, Vec<ObjectObs>> = Default::default();
+    // whether the detections table holds every face's lip opening (schema 5)
+    let per_face_mouth;
     {
         let frame = d.u32s("frame")?;
         let typ = d.strs("type")?;
@@ -400,6 +402,7 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
             ["yaw", "pitch", "roll", "ear_left", "ear_right", "gaze_x", "gaze_y"].map(|n| d.f32s_or_null(n));
         let (yaw, pitch, roll, el, er, gx, gy) = (yaw?, pitch?, roll?, el?, er?, gx?, gy?);
         let mouth = d.f32s_or_null("mouth_open")?;
+        per_face_mouth = d.optional("mouth_open").is_some();
         let keypoints: Vec<Vec<[f32; 2]>> = match d.optional("keypoints") {
             Some(c) => {
                 let list = d.typed("keypoints", c.list())?;
@@ -471,9 +474,10 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
                 if faces.len() != n as usize {
                     return Err(d.bad(format!("frame {index}: {} faces, where the frames table says {n}", faces.len())));
                 }
-                // schema 4 and older kept the lip opening of the largest face only
-                if let (Some(first), Some(m)) = (faces.first_mut(), mouth_open[i]) {
-                    first.mouth_open.get_or_insert(m);
+                // schema 4 and older kept the lip opening of the largest face only, in
+                // the frames table (their detections have no mouth_open column)
+                if let (false, Some(first), Some(m)) = (per_face_mouth, faces.first_mut(), mouth_open[i]) {
+                    first.mouth_open = Some(m);
                 }
                 Some(faces)
             }

@@ -130,3 +130,53 @@ fn same_analysis(name: &str, got: &proctor::records::Analysis, want: &proctor::r
     };
     panic!("{name}: the loaded analysis differs:\n got  {}\n want {}", short(got), short(want));
 }
+
+/// An output directory written before the analysis was saved whole (schema
+/// 4: no evidence table, no keypoints or per-face lip opening in the
+/// detections table) still loads, and `proctor report` renders it.
+#[test]
+fn an_output_directory_of_schema_4_still_loads_and_renders() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let r = analyze(&[&fixture("sample.webm")], dir.path(), &["--no-review-page"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let now = proctor::load::load(&dir.path().join("sample.summary.json")).unwrap();
+    // the files as schema 4 wrote them
+    for table in ["frames", "detections", "events"] {
+        let p = dir.path().join(format!("sample.{table}.parquet"));
+        let mut df = proctor::timeline::read_parquet(&p).unwrap();
+        if table == "detections" {
+            df = df.drop_many(["keypoints", "mouth_open"]);
+        }
+        let n = df.height();
+        df.with_column(Column::new("schema_version".into(), vec![4u32; n])).unwrap();
+        let f = std::fs::File::create(&p).unwrap();
+        ParquetWriter::new(f).finish(&mut df).unwrap();
+    }
+    std::fs::remove_file(dir.path().join("sample.evidence.parquet")).unwrap();
+    let sp = dir.path().join("sample.summary.json");
+    let mut summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&sp).unwrap()).unwrap();
+    summary["schema_version"] = 4.into();
+    summary["outputs"].as_object_mut().unwrap().remove("evidence").unwrap();
+    std::fs::write(&sp, serde_json::to_vec_pretty(&summary).unwrap()).unwrap();
+
+    let old = proctor::load::load(&sp).unwrap();
+    assert_eq!(old.events, now.events);
+    assert_eq!(old.score, now.score);
+    assert!(old.evidence.is_empty());
+    assert_eq!(old.observations.len(), now.observations.len());
+    for (o, n) in old.observations.iter().zip(&now.observations) {
+        let (of, nf) = (o.faces.as_deref().unwrap_or_default(), n.faces.as_deref().unwrap_or_default());
+        assert_eq!(of.len(), nf.len(), "at {} s", n.t);
+        // what schema 4 kept of a face comes back as it was; the lip opening of the first face too
+        for (a, b) in of.iter().zip(nf) {
+            assert_eq!((a.bbox, a.score, a.yaw, a.gaze_x), (b.bbox, b.score, b.yaw, b.gaze_x));
+            assert!(a.keypoints.is_empty());
+        }
+        assert_eq!(of.first().and_then(|f| f.mouth_open), nf.first().and_then(|f| f.mouth_open));
+    }
+    let pdf = dir.path().join("again.pdf");
+    let r = run(&["report", dir.path().to_str().unwrap(), "-o", pdf.to_str().unwrap()]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+}
