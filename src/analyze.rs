@@ -1,5 +1,5 @@
 //! One recording, end to end: decode → detect → observations → events →
-//! score. Writing the files is in [`crate::write`].
+//! score. Writing the files is in [`crate::save`].
 
 use std::path::Path;
 use std::time::Instant;

@@ -17,7 +17,7 @@ use crate::detect::Models;
 use crate::error::{Error, ErrorKind};
 use crate::progress::Progress;
 use crate::report;
-use crate::write::{write_all_with, WriteOptions};
+use crate::save::{write_all_with, WriteOptions};
 
 /// Exit status when some input could not be processed.
 pub const EXIT_FAILED: u8 = 2;
@@ -170,7 +170,7 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
             crate::output::quit_now(
                 || {
                     crate::evidence::remove_own(&std::env::temp_dir());
-                    crate::write::clean_own(&outdir);
+                    crate::save::clean_own(&outdir);
                 },
                 EXIT_INTERRUPTED as i32,
             )
@@ -194,7 +194,7 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
     let show = !args.common.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
     let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
     // temporaries of earlier runs that were killed
-    crate::write::clean_stale(&args.outdir);
+    crate::save::clean_stale(&args.outdir);
     // one id per input, distinct within the run (crate::ids)
     let ids = crate::ids::ids_for_files(&args.files);
     let write_opts = WriteOptions { save_embeddings: args.save_embeddings, no_review_page: args.no_review_page };

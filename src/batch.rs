@@ -22,8 +22,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventKind;
 use crate::output::write_atomic;
 use crate::progress::Progress;
-use crate::timeline::{events_frame, read_parquet, write_parquet};
-use crate::write::{counts, write_all_with, KindCount};
+use crate::tables::{events_frame, read_parquet, write_parquet};
+use crate::save::{counts, write_all_with, KindCount};
 
 /// File name endings taken as recordings when a directory is searched.
 pub const VIDEO_EXTENSIONS: [&str; 7] = ["webm", "mp4", "mkv", "mov", "m4v", "avi", "ogv"];
@@ -343,7 +343,7 @@ pub struct BatchOptions {
     pub candidates: CandidateSource,
     /// Reference photos (`--reference-from`).
     pub references: ReferenceSource,
-    pub write: crate::write::WriteOptions,
+    pub write: crate::save::WriteOptions,
 }
 
 /// Observes a batch: per-file progress and archive-level counts.
@@ -368,8 +368,8 @@ pub fn run_batch(
     std::fs::create_dir_all(&rec_dir).map_err(|e| Error::new(&rec_dir, ErrorKind::Output(e.to_string())))?;
     crate::output::check_writable(&rec_dir)?;
     // once per run, not per recording: an archive directory can hold many files
-    crate::write::clean_stale(&opts.outdir);
-    crate::write::clean_stale(&rec_dir);
+    crate::save::clean_stale(&opts.outdir);
+    crate::save::clean_stale(&rec_dir);
     let manifest_path = opts.outdir.join("manifest.jsonl");
     let previous = if opts.resume { read_manifest(&manifest_path) } else { BTreeMap::new() };
     if !opts.resume {
@@ -521,8 +521,8 @@ fn regular_sha256(path: &Path) -> Option<String> {
 /// Parquet tables (and the evidence pictures) open as Parquet (their footers read), the summary is JSON
 /// of the same recording and input hash, the report is a whole PDF, and the
 /// events partition opens.
-pub fn outputs_intact(outdir: &Path, rec_dir: &Path, row: &Row, write: &crate::write::WriteOptions) -> bool {
-    let o = crate::write::Outputs::for_recording(rec_dir, &row.id);
+pub fn outputs_intact(outdir: &Path, rec_dir: &Path, row: &Row, write: &crate::save::WriteOptions) -> bool {
+    let o = crate::save::Outputs::for_recording(rec_dir, &row.id);
     let mut tables = vec![o.frames, o.detections, o.events, partition_path(outdir, &row.id)];
     tables.extend(o.evidence);
     if write.save_embeddings {
@@ -575,11 +575,11 @@ impl RunKey {
 /// and its evidence pictures from the system's temporary directory.
 pub fn clean_own_temporaries(outdir: &Path) {
     crate::evidence::remove_own(&std::env::temp_dir());
-    crate::write::clean_own(outdir);
-    crate::write::clean_own(&outdir.join("recordings"));
+    crate::save::clean_own(outdir);
+    crate::save::clean_own(&outdir.join("recordings"));
     if let Ok(parts) = std::fs::read_dir(outdir.join("events")) {
         for p in parts.flatten() {
-            crate::write::clean_own(&p.path());
+            crate::save::clean_own(&p.path());
         }
     }
 }
@@ -601,7 +601,7 @@ fn write_partition(outdir: &Path, id: &str, events: &[crate::events::Event]) -> 
 pub fn summary_frame(rows: &[Row]) -> DataFrame {
     let s = |f: &dyn Fn(&Row) -> Option<String>| rows.iter().map(f).collect::<Vec<Option<String>>>();
     let mut cols = vec![
-        Column::new("schema_version".into(), vec![crate::timeline::SCHEMA_VERSION; rows.len()]),
+        Column::new("schema_version".into(), vec![crate::tables::SCHEMA_VERSION; rows.len()]),
         Column::new("recording".into(), rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>()),
         Column::new("path".into(), rows.iter().map(|r| r.path.as_str()).collect::<Vec<_>>()),
         Column::new("status".into(), rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>()),

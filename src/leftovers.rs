@@ -1,5 +1,5 @@
 //! Temporaries that runs leave behind, found by the process id in their
-//! names and removed: the output temporaries ([`crate::write`]) and the
+//! names and removed: the output temporaries ([`crate::save`]) and the
 //! evidence stores ([`crate::evidence`]).
 
 use std::path::Path;

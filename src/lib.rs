@@ -14,7 +14,7 @@
 //! events, baseline, score, identity and audio facts, the [`records::Analysis`]
 //! itself), which depend on nothing above them; [`kinds`] names the kinds of
 //! event and holds their homes. [`analyze`] drives one recording through the
-//! stages; [`write`] saves an analysis whole and [`load`] reads it back as the
+//! stages; [`save`] saves an analysis whole and [`load`] reads it back as the
 //! same value; the views ([`report`], the JSON lines, [`batch`]'s summary)
 //! render an `Analysis` and re-derive nothing. `tests/architecture.rs` checks
 //! that every import points down this flow.
@@ -46,7 +46,7 @@ pub mod progress;
 pub mod review;
 pub mod report;
 pub mod score;
-pub mod timeline;
-pub mod write;
+pub mod tables;
+pub mod save;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,12 +1,12 @@
-//! Loading a saved analysis back, whole: the inverse of [`crate::write`].
-//! What [`crate::write::write_all`] saved, [`load`] returns as the same
+//! Loading a saved analysis back, whole: the inverse of [`crate::save`].
+//! What [`crate::save::write_all`] saved, [`load`] returns as the same
 //! [`Analysis`] value (without face descriptors, which are saved apart).
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::records::{Analysis, Summary, OLDEST_READABLE, SCHEMA_VERSION};
-use crate::timeline::{read_events, read_evidence, read_observations};
+use crate::tables::{read_events, read_evidence, read_observations};
 
 /// Read a `<id>.summary.json`.
 pub fn load_summary(path: &Path) -> Result<Summary> {

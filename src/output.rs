@@ -567,20 +567,20 @@ mod tests {
     #[test]
     fn every_failing_step_of_writing_a_recording_leaves_a_whole_set_or_none() {
         let mut a = analysis();
-        let opts = crate::write::WriteOptions { save_embeddings: true, ..Default::default() };
+        let opts = crate::save::WriteOptions { save_embeddings: true, ..Default::default() };
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         // the old set, of another run (another candidate)
         a.candidate = Some("Old".into());
-        crate::write::write_all_with(&a, &out, &opts).unwrap();
+        crate::save::write_all_with(&a, &out, &opts).unwrap();
         a.candidate = Some("New".into());
         let old: Vec<(String, Vec<u8>)> = names(&out).into_iter().map(|n| (n.clone(), std::fs::read(out.join(&n)).unwrap())).collect();
         let counted = arm(&out, None, usize::MAX, Effect::Fail(0));
-        crate::write::write_all_with(&a, &out, &opts).unwrap();
+        crate::save::write_all_with(&a, &out, &opts).unwrap();
         let steps = counted.seen();
         drop(counted);
         assert!(steps >= 20, "{steps} steps");
-        let tmp_dir = out.join(format!("{}rec-{}", crate::write::TEMP_PREFIX, std::process::id()));
+        let tmp_dir = out.join(format!("{}rec-{}", crate::save::TEMP_PREFIX, std::process::id()));
         let mut failures = 0;
         for n in 1..=steps {
             for effect in [Effect::Fail(libc::ENOSPC), Effect::Fail(libc::EIO), Effect::Vanish(tmp_dir.clone())] {
@@ -592,7 +592,7 @@ mod tests {
                     std::fs::write(out.join(name), bytes).unwrap();
                 }
                 let guard = arm(&out, None, n, effect.clone());
-                let r = crate::write::write_all_with(&a, &out, &opts);
+                let r = crate::save::write_all_with(&a, &out, &opts);
                 assert!(guard.fired(), "step {n} of {steps}");
                 drop(guard);
                 let case = format!("step {n} of {steps}, {effect:?}");
@@ -622,7 +622,7 @@ mod tests {
                     }
                 }
                 // nothing stuck: the next run writes the whole new set
-                crate::write::write_all_with(&a, &out, &opts).unwrap_or_else(|e| panic!("{case}: then {e}"));
+                crate::save::write_all_with(&a, &out, &opts).unwrap_or_else(|e| panic!("{case}: then {e}"));
                 let s: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("rec.summary.json")).unwrap()).unwrap();
                 assert_eq!(s["candidate"], "New", "{case}");
                 assert!(leftovers(&out).is_empty(), "{case}");

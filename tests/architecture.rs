@@ -31,11 +31,9 @@ const LAYERS: &[&str] = &[
     "evidence",
     "analyze",
     // writers, readers and views of a whole analysis
-    "timeline",
     "tables",
     "report",
     "review",
-    "write",
     "save",
     "load",
     "eval",

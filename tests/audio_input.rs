@@ -21,9 +21,9 @@ fn load(dir: &Path, id: &str) -> Clip {
     // loud_audio and voices were checked (counted, not null) whatever the audio held
     assert!(s["counts"]["loud_audio"]["count"].is_u64(), "{id}: {}", s["counts"]);
     assert!(s["counts"]["voices"]["count"].is_u64(), "{id}: {}", s["counts"]);
-    let (_, ev) = proctor::timeline::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
+    let (_, ev) = proctor::tables::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
     let events = ev.into_iter().map(|e| (e.kind.to_string(), e.start_s, e.end_s)).collect();
-    let f = proctor::timeline::read_parquet(&dir.join(format!("{id}.frames.parquet"))).unwrap();
+    let f = proctor::tables::read_parquet(&dir.join(format!("{id}.frames.parquet"))).unwrap();
     let t = f.column("t_s").unwrap().f64().unwrap();
     let db = f.column("audio_db").unwrap().f32().unwrap();
     let sp = f.column("speech").unwrap().f32().unwrap();

@@ -106,7 +106,7 @@ fn verdicts_on_the_devset_reproduce_the_precision_of_eval_truth() {
     for clip in &clips {
         let id = proctor::eval::clip_id(clip);
         let rec = proctor::ids::id_of(&clip.file_name().unwrap().to_string_lossy());
-        let (_, events) = proctor::timeline::read_events(&out.path().join(format!("{rec}.events.parquet"))).unwrap();
+        let (_, events) = proctor::tables::read_events(&out.path().join(format!("{rec}.events.parquet"))).unwrap();
         let labels = &truth.clips[&id];
         for kind in proctor::kinds::EventKind::ALL {
             let of: Vec<&proctor::records::Event> = events.iter().filter(|e| e.kind == kind).collect();

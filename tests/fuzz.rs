@@ -112,11 +112,11 @@ fn one_case(input: &Path, outdir: &Path) -> Outcome {
         let settings = proctor::analyze::Settings { config: Default::default(), models: Default::default(), threads: 2 };
         let mut a = proctor::analyze::analyze(input, &settings, &proctor::progress::NoProgress)?;
         a.candidate = Some("Fuzz".into());
-        let out = proctor::write::write_all(&a, outdir)?;
+        let out = proctor::save::write_all(&a, outdir)?;
         for p in [&out.frames, &out.detections, &out.events] {
-            proctor::timeline::read_parquet(p).expect("written tables load");
+            proctor::tables::read_parquet(p).expect("written tables load");
         }
-        let (_, events) = proctor::timeline::read_events(&out.events).expect("events load");
+        let (_, events) = proctor::tables::read_events(&out.events).expect("events load");
         assert_eq!(events, a.events);
         let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&out.summary).unwrap()).expect("summary loads");
         assert!(s["duration_s"].as_f64().is_some_and(|d| d.is_finite() && d > 0.0));
@@ -309,7 +309,7 @@ fn mutated_project_inputs_through_the_cli_end_cleanly() {
     let events = std::fs::read(base.join("sample.events.parquet")).unwrap();
     let summary = std::fs::read(base.join("sample.summary.json")).unwrap();
     // a reviewer's verdict, for the decisions files `eval --decisions` reads
-    let (_, evs) = proctor::timeline::read_events(&base.join("sample.events.parquet")).unwrap();
+    let (_, evs) = proctor::tables::read_events(&base.join("sample.events.parquet")).unwrap();
     let e = evs.first().expect("the sample raises events");
     let verdict = proctor::review::decisions::Decision {
         schema_version: proctor::review::decisions::DECISIONS_SCHEMA_VERSION,

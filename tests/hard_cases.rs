@@ -25,7 +25,7 @@ fn hard_clip(dir: &Path, name: &str) -> Option<PathBuf> {
 }
 
 fn events(dir: &Path, id: &str) -> Vec<(String, f64, f64, String)> {
-    let (_, ev) = proctor::timeline::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
+    let (_, ev) = proctor::tables::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
     ev.into_iter().map(|e| (e.kind.as_str().to_string(), e.start_s, e.end_s, e.detail)).collect()
 }
 

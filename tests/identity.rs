@@ -33,7 +33,7 @@ fn swap_clip(dir: &Path) -> Option<PathBuf> {
 }
 
 fn events(dir: &Path, id: &str) -> Vec<proctor::events::Event> {
-    proctor::timeline::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap().1
+    proctor::tables::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap().1
 }
 
 #[test]
@@ -52,7 +52,7 @@ fn a_replaced_candidate_is_flagged_within_3_s_and_one_person_raises_nothing() {
     assert!(s["counts"]["identity"].is_null(), "identity is not checked without a reference");
     assert_eq!(s["counts"]["candidate_changed"]["count"].as_u64(), Some(1));
     // descriptors are not written anywhere without --save-embeddings
-    let frames = proctor::timeline::read_parquet(&out.join("swap.frames.parquet")).unwrap();
+    let frames = proctor::tables::read_parquet(&out.join("swap.frames.parquet")).unwrap();
     assert!(frames.column("embedding").is_err() && frames.column("descriptor").is_err());
     assert!(frames.column("identity_distance").is_ok());
     assert!(listing(&out).iter().all(|f| !f.contains("embeddings")), "{:?}", listing(&out));
@@ -134,7 +134,7 @@ fn two_faces(out: &Path, after: f64) -> (proctor::events::Event, Vec<Option<u32>
     let ev = events(out, "join");
     let multi: Vec<_> = ev.into_iter().filter(|e| e.kind.as_str() == "multiple_faces").collect();
     assert_eq!(multi.len(), 1, "{multi:?}");
-    let frames = proctor::timeline::read_parquet(&out.join("join.frames.parquet")).unwrap();
+    let frames = proctor::tables::read_parquet(&out.join("join.frames.parquet")).unwrap();
     let t = frames.column("t_s").unwrap().f64().unwrap().clone();
     let c = frames.column("candidate_face").unwrap().u32().unwrap().clone();
     let picked = t.iter().zip(c.iter()).filter(|(t, _)| t.unwrap() > after).map(|(_, c)| c).collect();
@@ -143,7 +143,7 @@ fn two_faces(out: &Path, after: f64) -> (proctor::events::Event, Vec<Option<u32>
 
 /// The index of the face in the left half of the picture on the frames after `after` s.
 fn left_face(out: &Path, after: f64) -> u32 {
-    let det = proctor::timeline::read_parquet(&out.join("join.detections.parquet")).unwrap();
+    let det = proctor::tables::read_parquet(&out.join("join.detections.parquet")).unwrap();
     let t = det.column("t_s").unwrap().f64().unwrap().clone();
     let x0 = det.column("x0").unwrap().f32().unwrap().clone();
     let frame = det.column("frame").unwrap().u32().unwrap().clone();
@@ -179,7 +179,7 @@ fn with_two_faces_in_view_the_candidate_is_told_apart() {
     let (multi, picked) = two_faces(&out, 10.5);
     assert!(multi.detail.contains("the candidate is the face on the right of the picture"), "{}", multi.detail);
     assert!(picked.iter().all(|c| *c == Some(1 - man)), "{picked:?}");
-    let emb = proctor::timeline::read_parquet(&out.join("join.embeddings.parquet")).unwrap();
+    let emb = proctor::tables::read_parquet(&out.join("join.embeddings.parquet")).unwrap();
     // 0.5 descriptors a second: 5 samples of the man alone, 3 of two faces
     assert_eq!(emb.height(), 5 + 2 * 3, "{emb}");
     let desc = emb.column("descriptor").unwrap().list().unwrap().clone();
@@ -431,7 +431,7 @@ fn a_face_that_replaces_the_tracked_one_is_described_at_once() {
     let out = d.path().join("out");
     let r = analyze(&[&clip], &out, &["--no-objects"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
-    let frames = proctor::timeline::read_parquet(&out.join("swap93.frames.parquet")).unwrap();
+    let frames = proctor::tables::read_parquet(&out.join("swap93.frames.parquet")).unwrap();
     let t = frames.column("t_s").unwrap().f64().unwrap().clone();
     let dist = frames.column("identity_distance").unwrap().f32().unwrap().clone();
     let at = |s: f64| (0..t.len()).find(|&i| (t.get(i).unwrap() - s).abs() < 1e-6).unwrap();

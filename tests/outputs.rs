@@ -21,18 +21,18 @@ fn sample_outputs_load_and_agree() {
     let dir = tempfile::tempdir().unwrap();
     let r = analyze(&[&fixture("sample.webm")], dir.path(), &["--candidate", "Zoë Ångström 山田太郎"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
-    let frames = proctor::timeline::read_parquet(&dir.path().join("sample.frames.parquet")).unwrap();
+    let frames = proctor::tables::read_parquet(&dir.path().join("sample.frames.parquet")).unwrap();
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("sample.summary.json")).unwrap()).unwrap();
     assert_eq!(frames.height() as u64, summary["frames_analysed"].as_u64().unwrap());
     let t = frames.column("t_s").unwrap().f64().unwrap();
     assert_eq!(t.get(0), Some(0.0));
     assert!((t.get(1).unwrap() - 0.25).abs() < 1e-9);
-    assert_eq!(frames.column("schema_version").unwrap().u32().unwrap().get(0), Some(proctor::timeline::SCHEMA_VERSION));
+    assert_eq!(frames.column("schema_version").unwrap().u32().unwrap().get(0), Some(proctor::tables::SCHEMA_VERSION));
     for c in ["recording", "frame", "pts_s", "width", "height", "mean_luma", "audio_db", "face_count", "yaw", "gaze_x", "ear_left", "mouth_open", "speech", "mouth_motion", "other_voice"] {
         assert!(frames.column(c).is_ok(), "frames column {c}");
     }
-    let (rec, events) = proctor::timeline::read_events(&dir.path().join("sample.events.parquet")).unwrap();
+    let (rec, events) = proctor::tables::read_events(&dir.path().join("sample.events.parquet")).unwrap();
     assert_eq!(rec, "sample");
     assert_eq!(events.len() as u64, summary["events"].as_u64().unwrap());
     let sha = proctor::analyze::sha256_file(&fixture("sample.webm")).unwrap();
@@ -57,7 +57,7 @@ fn report_rescores_from_the_events_file_with_another_policy() {
     let r = analyze(&[&fixture("sample.webm")], dir.path(), &[]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let events = dir.path().join("sample.events.parquet");
-    let (_, evs) = proctor::timeline::read_events(&events).unwrap();
+    let (_, evs) = proctor::tables::read_events(&events).unwrap();
     // a policy that deducts 7 for every event of every kind, however short
     let policy = dir.path().join("policy.toml");
     let table: String = proctor::events::EventKind::ALL.iter().map(|k| format!("{k} = 7\n")).collect();
@@ -109,7 +109,7 @@ fn evidence_pictures_from_the_analysis_and_from_a_re_render_alike() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(listing(tmp.path()), Vec::<String>::new(), "the analysis's temporary files are gone");
-    let (_, events) = proctor::timeline::read_events(&dir.path().join("sample.events.parquet")).unwrap();
+    let (_, events) = proctor::tables::read_events(&dir.path().join("sample.events.parquet")).unwrap();
     assert!(!events.is_empty());
     let face = events.iter().any(|e| matches!(e.kind.as_str(), "identity" | "candidate_changed"));
     let want = events.len().min(proctor::report::MAX_THUMBNAILS) + usize::from(face);

@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::util::*;
 
 fn events_of(dir: &Path, id: &str) -> Vec<(String, f64, f64)> {
-    let (_, ev) = proctor::timeline::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
+    let (_, ev) = proctor::tables::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
     ev.into_iter().map(|e| (e.kind.to_string(), e.start_s, e.end_s)).collect()
 }
 
@@ -21,7 +21,7 @@ fn object_events(ev: &[(String, f64, f64)]) -> Vec<&(String, f64, f64)> {
 
 /// Per detection row of `category`: (t, [x0, y0, x1, y1]).
 fn boxes(dir: &Path, id: &str, category: &str) -> Vec<(f64, [f32; 4])> {
-    let df = proctor::timeline::read_parquet(&dir.join(format!("{id}.detections.parquet"))).unwrap();
+    let df = proctor::tables::read_parquet(&dir.join(format!("{id}.detections.parquet"))).unwrap();
     let t = df.column("t_s").unwrap().f64().unwrap();
     let typ = df.column("type").unwrap().str().unwrap();
     let cat = df.column("category").unwrap().str().unwrap();

@@ -57,7 +57,7 @@ fn analyze_writes_a_self_contained_review_page() {
     let src = data["video_src"].as_str().unwrap();
     assert_eq!(out.join(src.replace("%20", " ")).canonicalize().unwrap(), fixture("sample.webm").canonicalize().unwrap());
     // the events are those of events.parquet, in time order, with their pictures
-    let (_, events) = proctor::timeline::read_events(&out.join("sample.events.parquet")).unwrap();
+    let (_, events) = proctor::tables::read_events(&out.join("sample.events.parquet")).unwrap();
     let listed = data["events"].as_array().unwrap();
     assert_eq!(listed.len(), events.len());
     assert!(!events.is_empty());
@@ -307,7 +307,7 @@ fn review_desk_in_a_browser() {
     assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
     let order: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let big = big_page(&out);
-    let (_, events) = proctor::timeline::read_events(&out.join("sample.events.parquet")).unwrap();
+    let (_, events) = proctor::tables::read_events(&out.join("sample.events.parquet")).unwrap();
     let srv = Server::start(&out, &[]);
     let shots = std::env::var_os("PROCTOR_SCREENSHOTS").map(PathBuf::from);
     let spec = serde_json::json!({

@@ -29,7 +29,7 @@ fn every_fixture_loads_back_as_the_analysis_that_was_written() {
     for name in &names {
         let mut a = analyze_with(&fixture(name), &settings, None, &NoProgress).unwrap_or_else(|e| panic!("{name}: {e}"));
         a.candidate = Some("Zoë <b>Ångström</b> 山田".into());
-        let outputs = proctor::write::write_all(&a, out.path()).unwrap();
+        let outputs = proctor::save::write_all(&a, out.path()).unwrap();
         let back = proctor::load::load(&outputs.summary).unwrap_or_else(|e| panic!("{name}: {e}"));
         same_analysis(name, &back, &a.as_saved());
         // the report rendered from what was loaded is the one analyze wrote
@@ -59,7 +59,7 @@ fn report_renders_from_the_saved_files_after_the_recording_is_gone() {
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert!(std::fs::read(&again).unwrap() == written, "the re-rendered report differs from the one analyze wrote");
     // the evidence table holds the pictures, readable as any other table
-    let ev = proctor::timeline::read_parquet(&out.join("interview.evidence.parquet")).unwrap();
+    let ev = proctor::tables::read_parquet(&out.join("interview.evidence.parquet")).unwrap();
     assert!(ev.height() > 0, "no evidence pictures saved");
     for c in ["recording", "subject", "t_s", "kinds", "width", "height", "jpeg"] {
         assert!(ev.column(c).is_ok(), "evidence column {c}");
@@ -144,7 +144,7 @@ fn an_output_directory_of_schema_4_still_loads_and_renders() {
     // the files as schema 4 wrote them
     for table in ["frames", "detections", "events"] {
         let p = dir.path().join(format!("sample.{table}.parquet"));
-        let mut df = proctor::timeline::read_parquet(&p).unwrap();
+        let mut df = proctor::tables::read_parquet(&p).unwrap();
         if table == "detections" {
             df = df.drop_many(["keypoints", "mouth_open"]);
         }

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::util::*;
 
 fn events_of(dir: &Path, id: &str) -> Vec<(String, f64, f64)> {
-    let (_, ev) = proctor::timeline::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
+    let (_, ev) = proctor::tables::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
     ev.into_iter().map(|e| (e.kind.to_string(), e.start_s, e.end_s)).collect()
 }
 
@@ -30,7 +30,7 @@ fn another_voice_is_flagged_its_signal_named_and_f1_is_met() {
     let voices: Vec<_> = ev.iter().filter(|e| e.0 == "voices").collect();
     assert_eq!(voices.len(), 1, "{ev:?}");
     assert!(overlap((voices[0].1, voices[0].2), (2.0, 9.06)) > 6.0, "{ev:?}");
-    let (_, full) = proctor::timeline::read_events(&d.path().join("speech_noface.events.parquet")).unwrap();
+    let (_, full) = proctor::tables::read_events(&d.path().join("speech_noface.events.parquet")).unwrap();
     let v = full.iter().find(|e| e.kind.as_str() == "voices").unwrap();
     assert!(v.detail.contains("no face was in view"), "{}", v.detail);
 
@@ -45,7 +45,7 @@ fn another_voice_is_flagged_its_signal_named_and_f1_is_met() {
     // the per-frame signals are in the frames table and voices counts as checked
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path().join("speech_two_voices.summary.json")).unwrap()).unwrap();
     assert_eq!(s["counts"]["voices"]["count"].as_u64(), Some(1));
-    let frames = proctor::timeline::read_parquet(&d.path().join("speech_two_voices.frames.parquet")).unwrap();
+    let frames = proctor::tables::read_parquet(&d.path().join("speech_two_voices.frames.parquet")).unwrap();
     let speech = frames.column("speech").unwrap().f32().unwrap();
     let t = frames.column("t_s").unwrap().f64().unwrap();
     for i in 0..frames.height() {
@@ -69,7 +69,7 @@ fn another_voice_is_flagged_its_signal_named_and_f1_is_met() {
     let highest_other = other.iter().copied().fold(0.0, f32::max);
     assert!(highest_other < lowest_own, "B {other:?} against the candidate's own {own:?}");
     assert!(highest_other < 0.7 && lowest_own >= 0.8, "B {other:?} against the candidate's own {own:?}");
-    let (_, full) = proctor::timeline::read_events(&d.path().join("speech_two_voices.events.parquet")).unwrap();
+    let (_, full) = proctor::tables::read_events(&d.path().join("speech_two_voices.events.parquet")).unwrap();
     let v = full.iter().find(|e| e.kind.as_str() == "voices").unwrap();
     assert!(v.detail.contains("in a voice unlike the candidate's") && v.detail.contains("lips were still"), "{}", v.detail);
     // the summary says what the voice was enrolled from: the candidate's speech, not B's
@@ -88,7 +88,7 @@ fn another_voice_is_flagged_its_signal_named_and_f1_is_met() {
     let voices: Vec<_> = ev.iter().filter(|e| e.0 == "voices").collect();
     assert_eq!(voices.len(), 1, "{ev:?}");
     assert!(overlap((voices[0].1, voices[0].2), (13.5, 15.46)) > 1.5, "{ev:?}");
-    let (_, full) = proctor::timeline::read_events(&d.path().join("speech_overlap.events.parquet")).unwrap();
+    let (_, full) = proctor::tables::read_events(&d.path().join("speech_overlap.events.parquet")).unwrap();
     let v = full.iter().find(|e| e.kind.as_str() == "voices").unwrap();
     assert!(v.detail.contains("in a voice unlike the candidate's") && v.detail.contains("the voice alone raised"), "{}", v.detail);
 
@@ -98,7 +98,7 @@ fn another_voice_is_flagged_its_signal_named_and_f1_is_met() {
         let ev = events_of(d.path(), id);
         assert!(ev.iter().all(|e| e.0 != "voices" && e.0 != "loud_audio"), "{id}: {ev:?}");
         // their voice was enrolled, and all their speech is like it
-        let frames = proctor::timeline::read_parquet(&d.path().join(format!("{id}.frames.parquet"))).unwrap();
+        let frames = proctor::tables::read_parquet(&d.path().join(format!("{id}.frames.parquet"))).unwrap();
         let sims: Vec<f32> = frames.column("voice_similarity").unwrap().f32().unwrap().iter().flatten().collect();
         assert!(!sims.is_empty() && sims.iter().all(|&s| s >= 0.8), "{id}: {sims:?}");
     }

@@ -154,7 +154,7 @@ pub fn frame(ds: &[Decision]) -> DataFrame {
 
 /// Read `decisions.parquet` (`path`).
 pub fn read_table(path: &Path) -> Result<Vec<Decision>> {
-    let df = crate::timeline::read_parquet(path)?;
+    let df = crate::tables::read_parquet(path)?;
     let bad = |why: String| Error::new(path, ErrorKind::Config(format!("not a proctor decisions file: {why}")));
     let get = |name: &str| df.column(name).map_err(|e| bad(e.to_string()));
     let strs = |name: &str| -> Result<Vec<String>> {

@@ -9,7 +9,7 @@ use crate::output::write_bytes;
 pub use crate::records::{counts, KindCount, Outputs, Summary};
 use crate::records::Analysis;
 use crate::report;
-use crate::timeline::{detections_frame, events_frame, evidence_frame, frames_frame, write_parquet};
+use crate::tables::{detections_frame, events_frame, evidence_frame, frames_frame, write_parquet};
 
 /// What to write besides the files every analysis writes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -79,7 +79,7 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, opts: &WriteOptions) -> R
     let mut out = Outputs::for_recording(outdir, &a.recording);
     if opts.save_embeddings {
         let name = format!("{}.embeddings.parquet", a.recording);
-        write_parquet(&dir.join(&name), &mut crate::timeline::embeddings_frame(&a.recording, &a.observations))?;
+        write_parquet(&dir.join(&name), &mut crate::tables::embeddings_frame(&a.recording, &a.observations))?;
         tmp.embeddings = Some(dir.join(&name));
         out.embeddings = Some(outdir.join(&name));
     }
