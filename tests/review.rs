@@ -336,3 +336,27 @@ fn review_desk_in_a_browser() {
     assert!(ds[1].note.starts_with("<img src=x"), "the note is kept as written");
     assert_eq!(ds[1].reviewer, "tester");
 }
+
+/// The server listens on loopback unless told otherwise, and then warns;
+/// on loopback it does not.
+#[test]
+fn review_warns_when_it_listens_beyond_loopback() {
+    let stderr_of = |extra: &[&str]| -> String {
+        let mut server = Server::start(analysed(), extra);
+        let mut err = BufReader::new(server.child.stderr.take().unwrap());
+        // the serving line comes after any warning
+        let mut lines = String::new();
+        while !lines.contains("proctor: serving") {
+            let mut line = String::new();
+            if err.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            lines.push_str(&line);
+        }
+        lines
+    };
+    let wide = stderr_of(&["--listen", "0.0.0.0"]);
+    assert!(wide.contains("proctor: warning: listening on 0.0.0.0 (not loopback only)"), "{wide}");
+    let local = stderr_of(&[]);
+    assert!(local.contains("proctor: serving") && !local.contains("warning"), "{local}");
+}
