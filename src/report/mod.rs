@@ -307,48 +307,21 @@ impl ReportInput {
     }
 }
 
-/// The media fields of a recording that the report's media line shows
-/// (also read back from a summary.json).
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct MediaLine {
-    pub video_codec: String,
-    pub width: u32,
-    pub height: u32,
-    pub avg_fps: f64,
-    pub variable_frame_rate: bool,
-    pub audio_codec: Option<String>,
-    pub rotation: u32,
-}
-
-impl MediaLine {
-    pub fn line(&self) -> String {
-        let mut s = format!(
-            "{} {}x{}, {:.1} fps{}, {}",
-            self.video_codec,
-            self.width,
-            self.height,
-            self.avg_fps,
-            if self.variable_frame_rate { " (variable)" } else { "" },
-            self.audio_codec.as_deref().map_or("no audio".to_string(), |a| format!("{a} audio")),
-        );
-        if self.rotation != 0 {
-            s.push_str(&format!(", rotated {}°", self.rotation));
-        }
-        s
-    }
-}
-
+/// The report's media line: codec, size, frame rate, audio and rotation.
 pub fn media_line(info: &MediaInfo) -> String {
-    MediaLine {
-        video_codec: info.video_codec.clone(),
-        width: info.width,
-        height: info.height,
-        avg_fps: info.avg_fps,
-        variable_frame_rate: info.variable_frame_rate,
-        audio_codec: info.audio_codec.clone(),
-        rotation: info.rotation,
+    let mut s = format!(
+        "{} {}x{}, {:.1} fps{}, {}",
+        info.video_codec,
+        info.width,
+        info.height,
+        info.avg_fps,
+        if info.variable_frame_rate { " (variable)" } else { "" },
+        info.audio_codec.as_deref().map_or("no audio".to_string(), |a| format!("{a} audio")),
+    );
+    if info.rotation != 0 {
+        s.push_str(&format!(", rotated {}°", info.rotation));
     }
-    .line()
+    s
 }
 
 fn policy_lines(p: &Policy) -> Vec<PolicyLine> {
