@@ -107,9 +107,12 @@ pub struct EventConfig {
     /// A person counts for `person` only when their box is at least this
     /// fraction of the frame's height (near the camera, not a crowd behind).
     pub person_min_height: f64,
-    /// Audio louder than this (RMS dBFS) ...
+    /// Audio louder than this (RMS dBFS over each frame's level window,
+    /// `analysis.audio_window_s`) ...
     pub loud_audio_db: f64,
-    /// ... for at least this long is a loud_audio event.
+    /// ... seen for at least this long is a loud_audio event. One frame at
+    /// 4 fps (0.25 s): its level is already the RMS of the half second around
+    /// it, so a half second of sound at the ceiling counts.
     pub loud_audio_min_s: f64,
     /// background_noise: sound with no speech near it at least this many dB
     /// above the room's noise floor (10th percentile of the levels) ...
@@ -183,7 +186,7 @@ impl Default for EventConfig {
             object_min_hits: 2,
             person_min_height: 0.3,
             loud_audio_db: -12.0,
-            loud_audio_min_s: 1.0,
+            loud_audio_min_s: 0.25,
             background_noise_db: 20.0,
             background_noise_min_dbfs: -45.0,
             background_noise_min_s: 1.0,

@@ -47,7 +47,10 @@ impl EventKind {
                 c.person_min_height, c.object_min_hits, c.object_window
             ),
             EventKind::LoudAudio => {
-                format!("audio louder than {} dBFS for at least {} s", c.loud_audio_db, c.loud_audio_min_s)
+                format!(
+                    "audio louder than {} dBFS RMS over the level window around a frame (half a second), seen for at least {} s",
+                    c.loud_audio_db, c.loud_audio_min_s
+                )
             }
             EventKind::Voices => format!(
                 "speech (probability at least {}) while no face is in view or the candidate's lips are still \
@@ -1043,6 +1046,19 @@ mod tests {
         let f = detect_events(&obs, 4.0, &cfg);
         assert_eq!(kinds(&f, EventKind::LoudAudio), vec![(3.0, 5.0)]);
         assert!(f.events[0].detail.contains("-6.0 dBFS"));
+        // one frame over the ceiling is half a second of sound over it (each frame's level
+        // is the RMS of the 0.5 s around it): a loud_audio event; loud speech under the
+        // ceiling (speech_loud.webm's loudest half second is -16.4 dBFS) is nothing
+        for o in &mut obs {
+            o.audio_db = Some(match o.index {
+                8 => -11.0,
+                20..=27 => -16.4,
+                _ => -45.0,
+            });
+            o.speech = Some(if (20..=27).contains(&o.index) { 1.0 } else { 0.0 });
+        }
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(kinds(&f, EventKind::LoudAudio), vec![(2.0, 2.25)], "{:?}", f.events);
     }
 
     #[test]
