@@ -105,6 +105,7 @@ pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error>
         // the detector's own floor, so a face_min_score below its default takes effect
         faces.set_min_score(cfg.events.face_min_score as f32);
         faces.set_unconfirmed_min_score(cfg.events.face_unconfirmed_min_score as f32);
+        faces.set_min_width_px(cfg.events.face_min_px as f32);
     }
     Ok((cfg, models))
 }

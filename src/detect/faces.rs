@@ -31,6 +31,18 @@ pub struct FacePipeline {
     /// A detection the face mesh does not confirm (presence under
     /// [`MIN_PRESENCE`]) is kept only at this detector score or above.
     pub unconfirmed_min_score: f32,
+    /// A face narrower than this (pixels of the analysed picture) is dropped,
+    /// even when the mesh confirms it: the mesh confirms some 8-9 px faces of a
+    /// poster far behind, and a face that small is no one in the room.
+    pub min_width_px: f32,
+}
+
+impl FacePipeline {
+    /// Whether a face found in the picture counts: wide enough, and confirmed
+    /// by the mesh or scored high enough by the detector.
+    fn counts(&self, f: &FaceFound) -> bool {
+        f.bbox[2] - f.bbox[0] >= self.min_width_px && (f.landmarks.is_some() || f.score >= self.unconfirmed_min_score)
+    }
 }
 
 fn face_box(d: &YuFace) -> FaceBox {
@@ -77,6 +89,10 @@ impl FaceAnalyzer for FacePipeline {
         self.unconfirmed_min_score = min_score;
     }
 
+    fn set_min_width_px(&mut self, min_px: f32) {
+        self.min_width_px = min_px;
+    }
+
     fn track(&self, image: &RgbImage, previous: &[FaceFound]) -> anyhow::Result<Option<Vec<FaceFound>>> {
         if previous.is_empty() {
             return Ok(None);
@@ -101,6 +117,10 @@ impl FaceAnalyzer for FacePipeline {
             }
             out.push(FaceFound { bbox, score: seed.score, keypoints: keypoints.to_vec(), landmarks: Some(m) });
         }
+        // a followed face that shrank under the size floor is left to the detector
+        if out.iter().any(|f| !self.counts(f)) {
+            return Ok(None);
+        }
         Ok(Some(out))
     }
 
@@ -116,7 +136,7 @@ impl FaceAnalyzer for FacePipeline {
         let mut marks = marks.into_iter();
         let mut out = Vec::with_capacity(images.len());
         for ds in dets {
-            // a face is one the mesh confirms, or one the detector is very sure of
+            // a face is wide enough, and one the mesh confirms or the detector is very sure of
             let faces: Vec<FaceFound> = ds
                 .into_iter()
                 .map(|d| FaceFound {
@@ -125,7 +145,7 @@ impl FaceAnalyzer for FacePipeline {
                     keypoints: d.keypoints.to_vec(),
                     landmarks: marks.next().filter(|m| m.presence >= MIN_PRESENCE),
                 })
-                .filter(|f| f.landmarks.is_some() || f.score >= self.unconfirmed_min_score)
+                .filter(|f| self.counts(f))
                 .collect();
             out.push(faces);
         }

@@ -49,6 +49,10 @@ pub trait FaceAnalyzer: Send + Sync {
     /// Floor on the detector's score for a detection the landmark model does
     /// not confirm as a face (the config's `face_unconfirmed_min_score`).
     fn set_unconfirmed_min_score(&mut self, _min_score: f32) {}
+
+    /// Faces narrower than this many pixels of the analysed picture are not
+    /// reported at all, confirmed by the mesh or not (the config's `face_min_px`).
+    fn set_min_width_px(&mut self, _min_px: f32) {}
 }
 
 /// One face as the detectors saw it: the detector's box, score and keypoints

@@ -128,7 +128,13 @@ pub fn load(dir: Option<&Path>, which: Which) -> Result<Models> {
         let det = YuNetDetector::from_bytes(&bytes_of(&YUNET, dir)?, &dev).map_err(|e| model_err(YUNET.file, e))?;
         let lm = LandmarkModels::from_bytes(&bytes_of(&FACE_MESH, dir)?, &bytes_of(&IRIS, dir)?, &dev)
             .map_err(|e| model_err(FACE_MESH.file, e))?;
-        models.faces = Some(Box::new(FacePipeline { detector: det, landmarks: lm, unconfirmed_min_score: crate::config::EventConfig::default().face_unconfirmed_min_score as f32 }));
+        let defaults = crate::config::EventConfig::default();
+        models.faces = Some(Box::new(FacePipeline {
+            detector: det,
+            landmarks: lm,
+            unconfirmed_min_score: defaults.face_unconfirmed_min_score as f32,
+            min_width_px: defaults.face_min_px as f32,
+        }));
         models.provenance.push(provenance("YuNet-n (faces)", YUNET.provenance));
         models.provenance.push(provenance("Face mesh, 468 points (pose, eyes)", FACE_MESH.provenance));
         models.provenance.push(provenance("Iris landmarks (gaze)", IRIS.provenance));
