@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::kinds::{gaze_away, EventKind};
+use crate::kinds::{background_noise, gaze_away, loud_audio, EventKind};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -116,9 +116,8 @@ pub struct EventConfig {
     /// Audio louder than this (RMS dBFS over each frame's level window,
     /// `analysis.audio_window_s`) ...
     pub loud_audio_db: f64,
-    /// ... seen for at least this long is a loud_audio event. One frame at
-    /// 4 fps (0.25 s): its level is already the RMS of the half second around
-    /// it, so a half second of sound at the ceiling counts.
+    /// ... seen for at least this long is a loud_audio event (see
+    /// [`loud_audio`]: one frame at 4 fps is half a second over the ceiling).
     pub loud_audio_min_s: f64,
     /// background_noise: sound with no speech near it at least this many dB
     /// above the room's noise floor (10th percentile of the levels) ...
@@ -166,6 +165,23 @@ impl EventConfig {
     pub fn gaze_away(&self) -> gaze_away::Thresholds {
         gaze_away::Thresholds { ratio: self.gaze_away_ratio, max_head_yaw_deg: self.gaze_max_head_yaw_deg, min_s: self.gaze_away_min_s }
     }
+
+    /// The thresholds of [`loud_audio`].
+    pub fn loud_audio(&self) -> loud_audio::Thresholds {
+        loud_audio::Thresholds { db: self.loud_audio_db, min_s: self.loud_audio_min_s }
+    }
+
+    /// The thresholds of [`background_noise`].
+    pub fn background_noise(&self) -> background_noise::Thresholds {
+        background_noise::Thresholds {
+            above_floor_db: self.background_noise_db,
+            min_dbfs: self.background_noise_min_dbfs,
+            min_s: self.background_noise_min_s,
+            transient_s: self.background_noise_transient_s,
+            transient_db: self.background_noise_transient_db,
+            speech_min: self.speech_min,
+        }
+    }
 }
 
 impl Default for EventConfig {
@@ -192,13 +208,13 @@ impl Default for EventConfig {
             object_window: 3,
             object_min_hits: 2,
             person_min_height: 0.3,
-            loud_audio_db: -12.0,
-            loud_audio_min_s: 0.25,
-            background_noise_db: 20.0,
-            background_noise_min_dbfs: -45.0,
-            background_noise_min_s: 1.0,
-            background_noise_transient_s: 0.5,
-            background_noise_transient_db: 25.0,
+            loud_audio_db: loud_audio::DEFAULTS.db,
+            loud_audio_min_s: loud_audio::DEFAULTS.min_s,
+            background_noise_db: background_noise::DEFAULTS.above_floor_db,
+            background_noise_min_dbfs: background_noise::DEFAULTS.min_dbfs,
+            background_noise_min_s: background_noise::DEFAULTS.min_s,
+            background_noise_transient_s: background_noise::DEFAULTS.transient_s,
+            background_noise_transient_db: background_noise::DEFAULTS.transient_db,
             speech_min: 0.5,
             mouth_still: 0.035,
             voices_min_s: 2.0,
@@ -360,8 +376,8 @@ impl Default for Policy {
                 (LookingAway, 5.0),
                 (GazeAway, gaze_away::DEDUCTION),
                 (EyesClosed, 5.0),
-                (LoudAudio, 2.0),
-                (BackgroundNoise, 2.0),
+                (LoudAudio, loud_audio::DEDUCTION),
+                (BackgroundNoise, background_noise::DEDUCTION),
                 (Voices, 2.0),
                 (Identity, 40.0),
                 (CandidateChanged, 40.0),
@@ -462,6 +478,18 @@ fn one_line(text: &str, e: &toml::de::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_audio_kinds_keys_set_their_thresholds() {
+        let d = EventConfig::default();
+        assert_eq!(d.loud_audio(), loud_audio::DEFAULTS);
+        assert_eq!(d.background_noise(), background_noise::DEFAULTS);
+        let cfg: Config = toml::from_str("[events]\nloud_audio_min_s = 1.0\nbackground_noise_transient_db = 30.0\nspeech_min = 0.6\n").unwrap();
+        assert_eq!(cfg.events.loud_audio().min_s, 1.0);
+        let b = cfg.events.background_noise();
+        assert_eq!((b.transient_db, b.speech_min, b.min_s), (30.0, 0.6, 1.0));
+        assert_eq!(Policy::default().deductions[&EventKind::LoudAudio], loud_audio::DEDUCTION);
+    }
 
     #[test]
     fn object_model_yolox_loads_and_the_retired_nanodet_is_refused_by_name() {

@@ -46,12 +46,7 @@ impl EventKind {
                  already covers the time)",
                 c.person_min_height, c.object_min_hits, c.object_window
             ),
-            EventKind::LoudAudio => {
-                format!(
-                    "audio louder than {} dBFS RMS over the level window around a frame (half a second), seen for at least {} s",
-                    c.loud_audio_db, c.loud_audio_min_s
-                )
-            }
+            EventKind::LoudAudio => crate::kinds::loud_audio::rule(&c.loud_audio()),
             EventKind::Voices => format!(
                 "speech (probability at least {}) while no face is in view or the candidate's lips are still \
                  (lip-opening variation under {}), or in a voice unlike the candidate's enrolled voice \
@@ -62,13 +57,7 @@ impl EventKind {
                 "the lone face does not match the reference photo (face-descriptor distance above {}) for at least {} s",
                 c.identity_max_distance, c.identity_min_s
             ),
-            EventKind::BackgroundNoise => format!(
-                "sound with no speech in it (speech probability under {} within {} s) at least {} dB above the \
-                 room's noise floor (the 10th percentile of the recording's levels) and louder than {} dBFS, for \
-                 at least {} s ({} s when {} dB above it); not raised where loud_audio covers the time",
-                c.speech_min, BACKGROUND_SPEECH_MARGIN_S, c.background_noise_db, c.background_noise_min_dbfs,
-                c.background_noise_min_s, c.background_noise_transient_s, c.background_noise_transient_db
-            ),
+            EventKind::BackgroundNoise => crate::kinds::background_noise::rule(&c.background_noise()),
             EventKind::CandidateChanged => format!(
                 "the lone face does not match the candidate enrolled from the opening of this session (the first {} \
                  lone frontal face descriptors that agree; face-descriptor distance above {}) for at least {} s",
@@ -387,17 +376,12 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         e.kind != EventKind::Person || !multi.iter().any(|(a, b)| e.start_s < *b && *a < e.end_s)
     }));
 
-    // loud audio
-    let signal: Vec<_> = obs
-        .iter()
-        .map(|o| {
-            let s = o.audio_db.filter(|db| *db > (c.loud_audio_db as f32)).map(|db| ((db - (c.loud_audio_db as f32)) / 20.0 + 0.5).min(1.0));
-            (o.t, s)
-        })
-        .collect();
-    for r in fold(&signal, step, c.merge_gap_s, c.loud_audio_min_s) {
+    // loud audio: the absolute ceiling (crate::kinds::loud_audio)
+    let loud = c.loud_audio();
+    let signal: Vec<_> = obs.iter().map(|o| (o.t, o.audio_db.and_then(|db| crate::kinds::loud_audio::strength(db, &loud)))).collect();
+    for r in fold(&signal, step, c.merge_gap_s, loud.min_s) {
         let peak = in_span(obs, r.start, r.end).filter_map(|o| o.audio_db).fold(f32::MIN, f32::max);
-        let detail = format!("peak {peak:.1} dBFS (threshold {} dBFS)", c.loud_audio_db);
+        let detail = crate::kinds::loud_audio::detail(peak, &loud);
         events.push(r.into_event(EventKind::LoudAudio, detail));
     }
 
@@ -462,68 +446,30 @@ pub fn absences(obs: &[Observation], fps: f64, c: &EventConfig) -> Vec<[f64; 2]>
     fold(&signal, 1.0 / fps, 0.0, c.absence_mark_s).into_iter().map(|r| [r.start, r.end]).collect()
 }
 
-/// Frames within this many seconds of speech are not judged for background noise (the
-/// rises and tails of the candidate's words).
-pub const BACKGROUND_SPEECH_MARGIN_S: f64 = 0.5;
-
-/// The room's levels: its noise floor (the 10th percentile of the frames' levels, at least
-/// -100 dBFS) and the candidate's speech level (the median level of the frames with speech).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RoomLevels {
-    pub floor_db: f32,
-    pub speech_db: Option<f32>,
-}
-
-impl RoomLevels {
-    pub fn of(obs: &[Observation], c: &EventConfig) -> Option<RoomLevels> {
-        let mut levels: Vec<f32> = obs.iter().filter_map(|o| o.audio_db).map(|d| d.max(-100.0)).collect();
-        if levels.is_empty() {
-            return None;
-        }
-        levels.sort_by(|a, b| a.total_cmp(b));
-        let floor_db = levels[(levels.len() - 1) / 10];
-        let speech: Vec<f32> = obs.iter().filter(|o| o.speech.is_some_and(|p| p as f64 >= c.speech_min)).filter_map(|o| o.audio_db).collect();
-        Some(RoomLevels { floor_db, speech_db: median(speech) })
-    }
-}
-
-/// `background_noise`: frames with no speech near them (none, or the VAD did not run: then
-/// every frame counts as non-speech) whose level stands `background_noise_db` above the
-/// room's floor and above `background_noise_min_dbfs`; seen for `background_noise_min_s`, or
-/// for `background_noise_transient_s` when a frame of the run stands
-/// `background_noise_transient_db` above the floor (a slam, a drop).
+/// `background_noise` ([`crate::kinds::background_noise`]): frames with no speech near
+/// them (none, or the VAD did not run: then every frame counts as non-speech) standing out
+/// of the room's levels, folded into runs; a run is an event when the kind says so.
 fn background_noise(obs: &[Observation], step: f64, c: &EventConfig) -> Vec<Event> {
-    let Some(room) = RoomLevels::of(obs, c) else { return Vec::new() };
-    let threshold = (room.floor_db + c.background_noise_db as f32).max(c.background_noise_min_dbfs as f32);
-    let speech_at: Vec<f64> = obs.iter().filter(|o| o.speech.is_some_and(|p| p as f64 >= c.speech_min)).map(|o| o.t).collect();
-    let near_speech = |t: f64| {
-        let k = speech_at.partition_point(|s| *s < t - BACKGROUND_SPEECH_MARGIN_S - 1e-9);
-        speech_at.get(k).is_some_and(|s| *s <= t + BACKGROUND_SPEECH_MARGIN_S + 1e-9)
+    use crate::kinds::background_noise::{detail, is_event, strength, RoomLevels, SPEECH_MARGIN_S};
+    let t = c.background_noise();
+    let is_speech = |o: &&Observation| o.speech.is_some_and(|p| p as f64 >= t.speech_min);
+    let Some(room) = RoomLevels::of(obs.iter().filter_map(|o| o.audio_db), obs.iter().filter(is_speech).filter_map(|o| o.audio_db))
+    else {
+        return Vec::new();
     };
-    let signal: Vec<_> = obs
-        .iter()
-        .map(|o| {
-            let s = o.audio_db.filter(|db| *db >= threshold && !near_speech(o.t));
-            (o.t, s.map(|db| ((db - threshold) / 20.0 + 0.5).min(1.0)))
-        })
-        .collect();
+    let speech_at: Vec<f64> = obs.iter().filter(is_speech).map(|o| o.t).collect();
+    let near_speech = |t: f64| {
+        let k = speech_at.partition_point(|s| *s < t - SPEECH_MARGIN_S - 1e-9);
+        speech_at.get(k).is_some_and(|s| *s <= t + SPEECH_MARGIN_S + 1e-9)
+    };
+    let signal: Vec<_> = obs.iter().map(|o| (o.t, o.audio_db.and_then(|db| strength(db, near_speech(o.t), &room, &t)))).collect();
     let mut out = Vec::new();
-    for r in fold(&signal, step, c.merge_gap_s, c.background_noise_transient_s.min(c.background_noise_min_s)) {
-        let levels: Vec<f32> = in_span(obs, r.start, r.end).filter_map(|o| o.audio_db).collect();
-        let peak = levels.iter().cloned().fold(f32::MIN, f32::max);
-        let seen = r.hits.len() as f64 * step;
-        let transient = peak - room.floor_db >= c.background_noise_transient_db as f32;
-        if seen < c.background_noise_min_s - 1e-9 && !transient {
+    for r in fold(&signal, step, c.merge_gap_s, t.transient_s.min(t.min_s)) {
+        let peak = in_span(obs, r.start, r.end).filter_map(|o| o.audio_db).fold(f32::MIN, f32::max);
+        if !is_event(r.hits.len() as f64 * step, peak, &room, &t) {
             continue;
         }
-        let speech = room.speech_db.map_or_else(|| "no speech heard to compare".to_string(), |s| format!("the candidate's speech is at {s:.0} dBFS"));
-        let detail = format!(
-            "non-speech sound at up to {peak:.1} dBFS, {:.0} dB above the room's floor ({:.0} dBFS; {speech}), in {} of {} frames",
-            peak - room.floor_db,
-            room.floor_db,
-            r.hits.len(),
-            r.samples
-        );
+        let detail = detail(peak, &room, r.hits.len(), r.samples);
         out.push(r.into_event(EventKind::BackgroundNoise, detail));
     }
     out

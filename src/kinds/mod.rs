@@ -2,16 +2,18 @@
 //! tables, the configuration's deductions, the report). Depends on nothing.
 //!
 //! Each kind is moving to a home of its own here, holding its thresholds,
-//! per-frame test, wording and deduction ([`gaze_away`] is the first); the
-//! others' rules are still in [`crate::events`] and their thresholds in
-//! [`crate::config`].
+//! per-frame test, wording and deduction ([`gaze_away`], [`loud_audio`] and
+//! [`background_noise`] have theirs); the others' rules are still in
+//! [`crate::events`] and their thresholds in [`crate::config`].
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod background_noise;
 pub mod gaze_away;
+pub mod loud_audio;
 
 /// The kinds of event proctor raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
