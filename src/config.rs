@@ -70,10 +70,10 @@ pub struct EventConfig {
     /// 0.5) counts only at this detector score or above.
     pub face_unconfirmed_min_score: f64,
     /// A face narrower than this many pixels of the analysed picture (long
-    /// side at most `analysis.max_side`) is not counted, confirmed by the face
-    /// mesh or not: a poster's faces far behind (8-9 px), not the smallest
-    /// real faces of the tuning half (15 px in `bus.jpg` at 320, 17 px in the
-    /// crowd behind devset E05's man).
+    /// side at most `analysis.max_side`; YuNet's box) is not counted, confirmed
+    /// by the face mesh or not: halfway between a poster's faces far behind
+    /// (8.5-9.0 px) and the smallest real faces of the tuning half (12-13 px in
+    /// `bus.jpg` at 320, 17 px in the crowd behind devset E05's man).
     pub face_min_px: f64,
     pub no_face_min_s: f64,
     /// Stretches without a face at least this long are drawn on the report's
@@ -190,7 +190,7 @@ impl Default for EventConfig {
             merge_gap_s: 1.5,
             face_min_score: 0.5,
             face_unconfirmed_min_score: 0.75,
-            face_min_px: 12.0,
+            face_min_px: 10.5,
             no_face_min_s: 5.0,
             absence_mark_s: 2.0,
             multiple_faces_min_s: 2.0,

@@ -32,7 +32,7 @@ pub struct FacePipeline {
     /// [`MIN_PRESENCE`]) is kept only at this detector score or above.
     pub unconfirmed_min_score: f32,
     /// A face narrower than this (pixels of the analysed picture) is dropped,
-    /// even when the mesh confirms it: the mesh confirms some 8-9 px faces of a
+    /// even when the mesh confirms it: the mesh confirms some 9 px faces of a
     /// poster far behind, and a face that small is no one in the room.
     pub min_width_px: f32,
 }
