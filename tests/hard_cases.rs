@@ -122,13 +122,14 @@ fn absences_from_five_seconds_are_events() {
 
 /// Sound against the room: noise bursts over near-silence (from -40 dBFS), three
 /// slams over room tone and a tune are `background_noise`; the -11 dBFS burst is
-/// `loud_audio` alone; noise under the candidate's speech is not background, and the
+/// `loud_audio` alone; noise under the candidate's speech is not background, but over
+/// the -12 dBFS ceiling it is `loud_audio` (also a 1 s burst, and one of 0.5 s), and the
 /// candidate's speech (also very loud, close to the microphone) raises nothing.
 #[test]
 fn sound_that_stands_out_of_the_room_is_background_noise() {
     let d = tempfile::tempdir().unwrap();
     let mut clips = Vec::new();
-    for name in ["noise_silence", "slam", "music", "noise_speech_b"] {
+    for name in ["noise_silence", "slam", "music", "noise_speech_b", "lv_speech_t"] {
         let Some(c) = hard_clip(d.path(), name) else { return };
         clips.push(c);
     }
@@ -158,6 +159,15 @@ fn sound_that_stands_out_of_the_room_is_background_noise() {
     let got = spans("music", "background_noise");
     assert!(got.len() == 1 && got[0].0 >= 4.5 && got[0].0 <= 6.5 && (got[0].1 - 11.0).abs() <= 0.75, "{got:?}");
     assert!(spans("noise_speech_b", "background_noise").is_empty(), "{:?}", events(&out, "noise_speech_b"));
+    // the 1 s burst at -11 dBFS under speech (9.1-10.1 s) is over the ceiling
+    let got = spans("noise_speech_b", "loud_audio");
+    assert!(near(&got, &[(9.1, 10.1)]), "{got:?}");
+    // under speech: bursts at -11, -6, -9 and -4 dBFS of 1, 0.75, 1 and 0.5 s are
+    // loud_audio; those at -20 and -30 dBFS (14 and 33.1 s) are nothing
+    let ev = events(&out, "lv_speech_t");
+    let got = spans("lv_speech_t", "loud_audio");
+    assert!(near(&got, &[(2.0, 3.0), (9.1, 9.85), (21.1, 22.1), (26.0, 26.5)]), "{ev:?}");
+    assert_eq!(ev.len(), got.len(), "only loud_audio: {ev:?}");
     for id in ["speech_alone", "speech_loud"] {
         let ev = events(&out, id);
         assert!(ev.iter().all(|e| e.0 != "background_noise" && e.0 != "loud_audio"), "{id}: {ev:?}");
