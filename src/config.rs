@@ -119,6 +119,10 @@ pub struct EventConfig {
     /// ... seen for at least this long is a loud_audio event (see
     /// [`loud_audio`]: one frame at 4 fps is half a second over the ceiling).
     pub loud_audio_min_s: f64,
+    /// Under the candidate's own speech, loud_audio also asks this many dB
+    /// over the candidate's speech level (the median level of the frames
+    /// with the candidate's speech): the voice itself never fires it.
+    pub loud_audio_speech_over_db: f64,
     /// background_noise: sound with no speech near it at least this many dB
     /// above the room's noise floor (10th percentile of the levels) ...
     pub background_noise_db: f64,
@@ -129,6 +133,8 @@ pub struct EventConfig {
     /// ... or this long when it peaks this many dB above the floor (a slam).
     pub background_noise_transient_s: f64,
     pub background_noise_transient_db: f64,
+    /// ... or when its loudest 32 ms is this many dB above the floor.
+    pub background_noise_transient_peak_db: f64,
     /// Speech probability (Silero VAD) from which audio counts as speech.
     pub speech_min: f64,
     /// Lips whose opening varies less than this (standard deviation over
@@ -168,7 +174,7 @@ impl EventConfig {
 
     /// The thresholds of [`loud_audio`].
     pub fn loud_audio(&self) -> loud_audio::Thresholds {
-        loud_audio::Thresholds { db: self.loud_audio_db, min_s: self.loud_audio_min_s }
+        loud_audio::Thresholds { db: self.loud_audio_db, min_s: self.loud_audio_min_s, speech_over_db: self.loud_audio_speech_over_db }
     }
 
     /// The thresholds of [`background_noise`].
@@ -179,6 +185,7 @@ impl EventConfig {
             min_s: self.background_noise_min_s,
             transient_s: self.background_noise_transient_s,
             transient_db: self.background_noise_transient_db,
+            transient_peak_db: self.background_noise_transient_peak_db,
             speech_min: self.speech_min,
         }
     }
@@ -210,11 +217,13 @@ impl Default for EventConfig {
             person_min_height: 0.3,
             loud_audio_db: loud_audio::DEFAULTS.db,
             loud_audio_min_s: loud_audio::DEFAULTS.min_s,
+            loud_audio_speech_over_db: loud_audio::DEFAULTS.speech_over_db,
             background_noise_db: background_noise::DEFAULTS.above_floor_db,
             background_noise_min_dbfs: background_noise::DEFAULTS.min_dbfs,
             background_noise_min_s: background_noise::DEFAULTS.min_s,
             background_noise_transient_s: background_noise::DEFAULTS.transient_s,
             background_noise_transient_db: background_noise::DEFAULTS.transient_db,
+            background_noise_transient_peak_db: background_noise::DEFAULTS.transient_peak_db,
             speech_min: 0.5,
             mouth_still: 0.035,
             voices_min_s: 2.0,

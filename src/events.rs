@@ -376,12 +376,21 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
         e.kind != EventKind::Person || !multi.iter().any(|(a, b)| e.start_s < *b && *a < e.end_s)
     }));
 
-    // loud audio: the absolute ceiling (crate::kinds::loud_audio)
+    // loud audio: the absolute ceiling (crate::kinds::loud_audio), higher under the
+    // candidate's own speech (speech no signal calls another voice's)
     let loud = c.loud_audio();
-    let signal: Vec<_> = obs.iter().map(|o| (o.t, o.audio_db.and_then(|db| crate::kinds::loud_audio::strength(db, &loud)))).collect();
+    let own_speech = |o: &Observation| o.speech.is_some_and(|p| p as f64 >= c.speech_min) && !o.other_voice.is_some_and(|v| v > 0.0);
+    let speech_db = median(obs.iter().filter(|o| own_speech(o)).filter_map(|o| o.audio_db).collect());
+    let signal: Vec<_> = obs
+        .iter()
+        .map(|o| {
+            let ceiling = crate::kinds::loud_audio::ceiling(own_speech(o), speech_db, &loud);
+            (o.t, o.audio_db.and_then(|db| crate::kinds::loud_audio::strength(db, ceiling)))
+        })
+        .collect();
     for r in fold(&signal, step, c.merge_gap_s, loud.min_s) {
         let peak = in_span(obs, r.start, r.end).filter_map(|o| o.audio_db).fold(f32::MIN, f32::max);
-        let detail = crate::kinds::loud_audio::detail(peak, &loud);
+        let detail = crate::kinds::loud_audio::detail(peak, speech_db, &loud);
         events.push(r.into_event(EventKind::LoudAudio, detail));
     }
 
@@ -462,14 +471,16 @@ fn background_noise(obs: &[Observation], step: f64, c: &EventConfig) -> Vec<Even
         let k = speech_at.partition_point(|s| *s < t - SPEECH_MARGIN_S - 1e-9);
         speech_at.get(k).is_some_and(|s| *s <= t + SPEECH_MARGIN_S + 1e-9)
     };
-    let signal: Vec<_> = obs.iter().map(|o| (o.t, o.audio_db.and_then(|db| strength(db, near_speech(o.t), &room, &t)))).collect();
+    let signal: Vec<_> =
+        obs.iter().map(|o| (o.t, o.audio_db.and_then(|db| strength(db, o.audio_peak_db, near_speech(o.t), &room, &t)))).collect();
     let mut out = Vec::new();
     for r in fold(&signal, step, c.merge_gap_s, t.transient_s.min(t.min_s)) {
         let peak = in_span(obs, r.start, r.end).filter_map(|o| o.audio_db).fold(f32::MIN, f32::max);
-        if !is_event(r.hits.len() as f64 * step, peak, &room, &t) {
+        let short = in_span(obs, r.start, r.end).filter_map(|o| o.audio_peak_db).reduce(f32::max);
+        if !is_event(r.hits.len() as f64 * step, peak, short, &room, &t) {
             continue;
         }
-        let detail = detail(peak, &room, r.hits.len(), r.samples);
+        let detail = detail(peak, short, &room, r.hits.len(), r.samples);
         out.push(r.into_event(EventKind::BackgroundNoise, detail));
     }
     out
@@ -725,6 +736,7 @@ mod tests {
                 height: 480,
                 mean_luma: 100.0,
                 audio_db: None,
+                audio_peak_db: None,
                 faces: Some(faces(i)),
                 objects: None,
                 speech: None,

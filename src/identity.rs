@@ -417,6 +417,7 @@ mod tests {
             height: 480,
             mean_luma: 0.0,
             audio_db: None,
+            audio_peak_db: None,
             faces: Some(faces),
             objects: None,
             speech: None,

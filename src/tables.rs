@@ -8,7 +8,9 @@
 //! the readers read versions 1 to 5):
 //!
 //! * frames: one row per analysed frame: `recording`, `frame`, `t_s`,
-//!   `pts_s`, `width`, `height`, `mean_luma`, `audio_db`, `face_count`, the
+//!   `pts_s`, `width`, `height`, `mean_luma`, `audio_db`, `audio_peak_dbfs`
+//!   (the loudest 32 ms of the same half second; files written before it
+//!   was kept read it as null), `face_count`, the
 //!   primary (largest) face flattened: `face_score`, `face_x0..face_y1`,
 //!   `yaw`, `pitch`, `roll`, `ear_left`, `ear_right`, `gaze_x`, `gaze_y`,
 //!   `mouth_open` (lip opening), `objects_sampled` (whether the object
@@ -80,6 +82,7 @@ pub fn frames_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("height", obs.iter().map(|o| o.height).collect::<Vec<_>>()),
         col("mean_luma", obs.iter().map(|o| o.mean_luma).collect::<Vec<_>>()),
         col("audio_db", obs.iter().map(|o| o.audio_db).collect::<Vec<_>>()),
+        col("audio_peak_dbfs", obs.iter().map(|o| o.audio_peak_db).collect::<Vec<_>>()),
         col("face_count", obs.iter().map(|o| o.face_count().map(|c| c as u32)).collect::<Vec<_>>()),
         col("face_score", face(&|f| Some(f.score))),
         col("face_x0", face(&|f| Some(f.bbox[0]))),
@@ -451,6 +454,7 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
     let (width, height) = (f.u32s("width")?, f.u32s("height")?);
     let (luma, audio_db, count) = (f.f32s("mean_luma")?, f.f32s("audio_db")?, f.u32s("face_count")?);
     let mouth_open = f.f32s_or_null("mouth_open")?;
+    let audio_peak = f.f32s_or_null("audio_peak_dbfs")?;
     let sampled = f.bools("objects_sampled")?;
     let [speech, motion, voice, other, idd, refd, cand_d] = [
         "speech",
@@ -491,6 +495,7 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
             height: f.need("height", i, height[i])?,
             mean_luma: f.need("mean_luma", i, luma[i])?,
             audio_db: audio_db[i],
+            audio_peak_db: audio_peak[i],
             faces,
             objects,
             speech: speech[i],

@@ -69,6 +69,11 @@ struct Win {
 
 impl Win {
     const EMPTY: Win = Win { sum_sq: 0.0, n: 0, p: f32::NAN };
+
+    /// RMS level in dBFS of the samples placed in it (call only when `n > 0`).
+    fn db(&self) -> f32 {
+        (10.0 * (self.sum_sq / self.n as f64).max(1e-12).log10()) as f32
+    }
 }
 
 /// Counts of what placement did, for the notes in the summary.
@@ -410,16 +415,25 @@ impl AudioTrack {
         (n > 0).then(|| (10.0 * (sq / n as f64).max(1e-12).log10()) as f32)
     }
 
+    /// Level in dBFS of the loudest 32 ms window overlapping `[t0, t1)`; `None` when none
+    /// of them holds audio.
+    pub fn peak_db(&self, t0: f64, t1: f64) -> Option<f32> {
+        self.span(t0, t1).iter().filter(|w| w.n > 0).map(Win::db).reduce(f32::max)
+    }
+
     /// Highest speech probability of the windows overlapping `[t0, t1)`; `None` when none
     /// of them was seen by the VAD.
     pub fn speech(&self, t0: f64, t1: f64) -> Option<f32> {
         self.span(t0, t1).iter().filter(|w| w.n > 0 && !w.p.is_nan()).map(|w| w.p).reduce(f32::max)
     }
 
-    /// Fill [`Observation::audio_db`]: the level of the `window_s` around each frame time.
+    /// Fill [`Observation::audio_db`]: the level of the `window_s` around each frame time,
+    /// and [`Observation::audio_peak_db`]: the level of its loudest 32 ms window.
     pub fn attach_levels(&self, obs: &mut [Observation], window_s: f64) {
         for o in obs {
-            o.audio_db = self.rms_db(o.t - window_s / 2.0, o.t + window_s / 2.0);
+            let (t0, t1) = (o.t - window_s / 2.0, o.t + window_s / 2.0);
+            o.audio_db = self.rms_db(t0, t1);
+            o.audio_peak_db = self.peak_db(t0, t1);
         }
     }
 
@@ -464,11 +478,7 @@ impl AudioTrack {
 
     /// Level of the loudest window, dBFS.
     pub fn peak_window_db(&self) -> Option<f32> {
-        self.windows
-            .iter()
-            .filter(|w| w.n > 0)
-            .map(|w| (10.0 * (w.sum_sq / w.n as f64).max(1e-12).log10()) as f32)
-            .reduce(f32::max)
+        self.windows.iter().filter(|w| w.n > 0).map(Win::db).reduce(f32::max)
     }
 
     /// Plain-language notes on anything odd about the audio of a recording whose video

@@ -82,6 +82,12 @@ pub struct Observation {
     pub mean_luma: f32,
     /// Audio level (RMS dBFS) around `t`; `None` without audio.
     pub audio_db: Option<f32>,
+    /// Level (RMS dBFS) of the loudest 32 ms window of the same audio around
+    /// `t`: a short sound (a slam, a knock) is this loud, while `audio_db`
+    /// averages it with the half second around it; `None` without audio (and
+    /// in files saved before it was kept).
+    #[serde(default)]
+    pub audio_peak_db: Option<f32>,
     /// Faces, largest first; `None` when face detection did not run.
     pub faces: Option<Vec<FaceObs>>,
     /// Objects; `None` when the object detector did not run on this frame

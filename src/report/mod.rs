@@ -438,6 +438,7 @@ mod tests {
                 height: 10,
                 mean_luma: 0.0,
                 audio_db: None,
+                audio_peak_db: None,
                 faces: Some(if i == 500 { vec![face(200.0)] } else { vec![face(10.0)] }),
                 objects: None,
                 speech: None,
