@@ -133,8 +133,10 @@ pub struct EventConfig {
     /// ... or this long when it peaks this many dB above the floor (a slam).
     pub background_noise_transient_s: f64,
     pub background_noise_transient_db: f64,
-    /// ... or when its loudest 32 ms is this many dB above the floor.
-    pub background_noise_transient_peak_db: f64,
+    /// An impulse (a slam) is a sound whose loudest 32 ms stand this many dB
+    /// over its loudest half second: it is judged by its loudest 32 ms
+    /// against `background_noise_transient_db`.
+    pub background_noise_impulse_db: f64,
     /// Speech probability (Silero VAD) from which audio counts as speech.
     pub speech_min: f64,
     /// Lips whose opening varies less than this (standard deviation over
@@ -185,7 +187,7 @@ impl EventConfig {
             min_s: self.background_noise_min_s,
             transient_s: self.background_noise_transient_s,
             transient_db: self.background_noise_transient_db,
-            transient_peak_db: self.background_noise_transient_peak_db,
+            impulse_db: self.background_noise_impulse_db,
             speech_min: self.speech_min,
         }
     }
@@ -223,7 +225,7 @@ impl Default for EventConfig {
             background_noise_min_s: background_noise::DEFAULTS.min_s,
             background_noise_transient_s: background_noise::DEFAULTS.transient_s,
             background_noise_transient_db: background_noise::DEFAULTS.transient_db,
-            background_noise_transient_peak_db: background_noise::DEFAULTS.transient_peak_db,
+            background_noise_impulse_db: background_noise::DEFAULTS.impulse_db,
             speech_min: 0.5,
             mouth_still: 0.035,
             voices_min_s: 2.0,
