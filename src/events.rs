@@ -1019,6 +1019,67 @@ mod tests {
         assert_eq!(kinds(&f, EventKind::LoudAudio), vec![(2.0, 2.25)], "{:?}", f.events);
     }
 
+    /// The candidate's own speech recorded loud (its median at -9 dBFS, its loudest half
+    /// second at -6) is nothing; a burst at -6 dBFS without speech, or one well over the
+    /// voice (-1 dBFS under the same speech), is loud_audio; the same loud speech said by
+    /// another voice is over the ceiling.
+    #[test]
+    fn the_candidates_own_speech_never_fires_loud_audio_at_any_level() {
+        let cfg = Config::default();
+        let mut obs = seq(60, |_| vec![face(0.0, 0.3)]);
+        for o in &mut obs {
+            let talk = (8..40).contains(&o.index);
+            o.speech = Some(if talk { 0.99 } else { 0.02 });
+            o.other_voice = Some(0.0);
+            o.audio_db = Some(match o.index {
+                i if talk && i % 4 == 0 => -6.0,
+                30 => -1.0,
+                _ if talk => -9.0,
+                50..=52 => -6.0,
+                _ => -50.0,
+            });
+        }
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(kinds(&f, EventKind::LoudAudio), vec![(7.5, 7.75), (12.5, 13.25)], "{:?}", f.events);
+        let e = f.events.iter().find(|e| e.kind == EventKind::LoudAudio).unwrap();
+        assert!(e.detail.contains("under the candidate's speech (at -9 dBFS)"), "{}", e.detail);
+        // another voice's speech: the plain ceiling
+        for o in obs.iter_mut().filter(|o| (8..40).contains(&o.index)) {
+            o.other_voice = Some(0.99);
+        }
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(kinds(&f, EventKind::LoudAudio), vec![(2.0, 10.0), (12.5, 13.25)], "{:?}", f.events);
+    }
+
+    /// A thump whose half second is 16 dB over a -45 dBFS room but whose loudest 32 ms
+    /// stand 27 dB over it (11 dB over its half second) is background_noise; a steady
+    /// sound of the same half-second level and 32 ms 1 dB over it is not; neither is the
+    /// thump near speech.
+    #[test]
+    fn an_impulse_is_judged_by_its_loudest_32_ms() {
+        let cfg = Config::default();
+        let mut obs = seq(80, |_| vec![face(0.0, 0.3)]);
+        for o in &mut obs {
+            o.speech = Some(if (60..70).contains(&o.index) { 0.9 } else { 0.0 });
+            (o.audio_db, o.audio_peak_db) = match o.index {
+                20 | 21 => (Some(-29.0), Some(-18.0)),
+                40 | 41 => (Some(-29.0), Some(-28.0)),
+                70 | 71 => (Some(-29.0), Some(-18.0)),
+                60..=69 => (Some(-25.0), Some(-20.0)),
+                _ => (Some(-45.0), Some(-44.0)),
+            };
+        }
+        let f = detect_events(&obs, 4.0, &cfg);
+        assert_eq!(kinds(&f, EventKind::BackgroundNoise), vec![(5.0, 5.5)], "{:?}", f.events);
+        let e = f.events.iter().find(|e| e.kind == EventKind::BackgroundNoise).unwrap();
+        assert!(e.detail.contains("its loudest 32 ms -18.0 dBFS, 27 dB above"), "{}", e.detail);
+        // frames saved before audio_peak_dbfs was kept: judged on the half second alone
+        for o in &mut obs {
+            o.audio_peak_db = None;
+        }
+        assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::BackgroundNoise).is_empty());
+    }
+
     #[test]
     fn background_noise_is_judged_against_the_room_and_never_on_speech() {
         let cfg = Config::default();

@@ -92,8 +92,10 @@ mod tests {
         // under the candidate's own speech, recorded loud (its median at -12 dBFS)
         let over = -12.0 + t.speech_over_db as f32;
         assert_eq!(ceiling(true, Some(-12.0), &t), over);
-        assert_eq!(strength(-6.0, ceiling(true, Some(-12.0), &t)), None, "the candidate's loudest half second");
-        assert!(strength(-6.0, ceiling(false, Some(-12.0), &t)).is_some(), "the same level without speech");
+        // its loudest half second 4 dB over its median (2.2-3.7 dB measured)
+        assert_eq!(strength(-8.0, ceiling(true, Some(-12.0), &t)), None, "the candidate's loudest half second");
+        assert!(strength(-8.0, ceiling(false, Some(-12.0), &t)).is_some(), "the same level without speech");
+        assert!(strength(-5.0, ceiling(true, Some(-12.0), &t)).is_some(), "a burst 7 dB over the voice");
         // speech at an ordinary level leaves the ceiling at -12
         assert_eq!(ceiling(true, Some(-30.0), &t), -12.0);
         assert_eq!(detail(-1.0, Some(-12.0), &t), format!("peak -1.0 dBFS (threshold -12 dBFS; under the candidate's speech (at -12 dBFS) {over:.0} dBFS)"));
