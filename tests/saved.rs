@@ -133,7 +133,7 @@ fn same_analysis(name: &str, got: &proctor::records::Analysis, want: &proctor::r
 
 /// An output directory written before the analysis was saved whole (schema
 /// 4: no evidence table, no keypoints or per-face lip opening in the
-/// detections table) still loads, and `proctor report` renders it.
+/// detections table, no `audio_peak_dbfs` in the frames table) still loads, and `proctor report` renders it.
 #[test]
 fn an_output_directory_of_schema_4_still_loads_and_renders() {
     use polars::prelude::*;
@@ -147,6 +147,9 @@ fn an_output_directory_of_schema_4_still_loads_and_renders() {
         let mut df = proctor::tables::read_parquet(&p).unwrap();
         if table == "detections" {
             df = df.drop_many(["keypoints", "mouth_open"]);
+        }
+        if table == "frames" {
+            df = df.drop_many(["audio_peak_dbfs"]);
         }
         let n = df.height();
         df.with_column(Column::new("schema_version".into(), vec![4u32; n])).unwrap();
@@ -174,7 +177,10 @@ fn an_output_directory_of_schema_4_still_loads_and_renders() {
             assert!(a.keypoints.is_empty());
         }
         assert_eq!(of.first().and_then(|f| f.mouth_open), nf.first().and_then(|f| f.mouth_open));
+        // no loudest-32-ms level before it was kept: null, the half-second level as it was
+        assert_eq!((o.audio_db, o.audio_peak_db), (n.audio_db, None), "at {} s", n.t);
     }
+    assert!(now.observations.iter().any(|n| n.audio_peak_db.is_some_and(|p| n.audio_db.is_some_and(|l| p >= l))));
     let pdf = dir.path().join("again.pdf");
     let r = run(&["report", dir.path().to_str().unwrap(), "-o", pdf.to_str().unwrap()]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
