@@ -577,10 +577,26 @@ fn detect_segment(frames: &[Frame], plan: &Plan, settings: &Settings) -> anyhow:
         Some(f) => f.iter().map(|x| Some(crate::observation::observe_faces(x))).collect(),
         None => vec![None; frames.len()],
     };
-    let mut embeddings = match (&settings.models.identity, &found) {
-        (Some(e), Some(found)) => crate::identity::embed_faces(e, &images, found, frames, &changed, &settings.config)?,
-        _ => vec![Vec::new(); frames.len()],
-    };
+    // identity in batches of one face detection's period, as on the clock (the
+    // batches, not only the frames, stay as they were: fewer chips in memory at once)
+    let mut embeddings = Vec::with_capacity(frames.len());
+    match (&settings.models.identity, &found) {
+        (Some(e), Some(found)) => {
+            for start in (0..frames.len()).step_by(plan.face_every) {
+                let end = (start + plan.face_every).min(frames.len());
+                let r = start..end;
+                embeddings.extend(crate::identity::embed_faces(
+                    e,
+                    &images[r.clone()],
+                    &found[r.clone()],
+                    &frames[r.clone()],
+                    &changed[r],
+                    &settings.config,
+                )?);
+            }
+        }
+        _ => embeddings.resize(frames.len(), Vec::new()),
+    }
     // the object detector's frames, and for each frame of its rate the frame
     // whose objects it has (itself, or the last one the detector ran on)
     let mut object_idx: Vec<usize> = Vec::new();
@@ -603,10 +619,10 @@ fn detect_segment(frames: &[Frame], plan: &Plan, settings: &Settings) -> anyhow:
         }
     }
     let mut objects: Vec<Option<Vec<ObjectObs>>> = vec![None; frames.len()];
-    let imgs: Vec<&image::RgbImage> = object_idx.iter().map(|&i| images[i]).collect();
-    let seen_faces: Vec<&[crate::observation::FaceObs]> = object_idx.iter().map(|&i| faces[i].as_deref().unwrap_or_default()).collect();
-    for (i, found) in object_idx.iter().zip(detect_objects(&imgs, &seen_faces, &settings.models, &settings.config)?) {
-        objects[*i] = found;
+    // one frame at a time: a batch of several would hold all their activations at once
+    for &i in &object_idx {
+        let seen = faces[i].as_deref().unwrap_or_default();
+        objects[i] = detect_objects(&[images[i]], &[seen], &settings.models, &settings.config)?.pop().flatten();
     }
     let objects: Vec<Option<Vec<ObjectObs>>> = object_from.iter().map(|from| from.and_then(|k| objects[k].clone())).collect();
     Ok(frames
