@@ -395,14 +395,23 @@ impl Plan {
 
     /// Whether a detector whose frames are every `every`-th runs on frame
     /// `i` of a segment, given how much the part of the picture it looks at
-    /// changed since it last ran there (`change`, computed only when asked).
-    fn runs(&self, i: usize, index: usize, every: usize, change: impl FnOnce() -> f32) -> bool {
+    /// changed since it last ran (`change`, computed only when asked) and
+    /// `settle`, set when its last run was for a change: it then runs once
+    /// more on its next frame, as the picture settles after the change (a
+    /// video encoder sharpens a new picture over a few frames: the first
+    /// frame of a change can hide what the next ones show).
+    fn runs(&self, i: usize, index: usize, every: usize, settle: &mut bool, change: impl FnOnce() -> f32) -> bool {
         if index % every != 0 {
             return false;
         }
         match self.schedule {
             Schedule::Clock => true,
-            Schedule::Changes => i == 0 || change() > self.change_level,
+            Schedule::Changes if i == 0 => true,
+            Schedule::Changes if change() > self.change_level => {
+                *settle = true;
+                true
+            }
+            Schedule::Changes => std::mem::take(settle),
         }
     }
 }
@@ -438,8 +447,9 @@ fn track_faces(
     let mut detected = Vec::with_capacity(images.len());
     // the frame where the detector last ran
     let mut last = 0;
+    let mut settle = false;
     for (i, img) in images.iter().enumerate() {
-        let scheduled = plan.runs(i, indices[i], plan.face_every, || {
+        let scheduled = plan.runs(i, indices[i], plan.face_every, &mut settle, || {
             // the faces where they were at the detector's run and a frame ago
             let boxes: Vec<[f32; 4]> = out[last].iter().chain(out.last().into_iter().flatten()).map(|f| f.bbox).collect();
             thumbs[i].change_since(&thumbs[last], &boxes)
@@ -603,11 +613,12 @@ fn detect_segment(frames: &[Frame], plan: &Plan, settings: &Settings) -> anyhow:
     let mut object_from: Vec<Option<usize>> = vec![None; frames.len()];
     if settings.models.objects.is_some() {
         let mut last = 0;
+        let mut settle = false;
         for i in 0..frames.len() {
             if indices[i] % plan.object_every != 0 {
                 continue;
             }
-            let runs = plan.runs(i, indices[i], plan.object_every, || {
+            let runs = plan.runs(i, indices[i], plan.object_every, &mut settle, || {
                 let boxes: Vec<[f32; 4]> = [last, i].iter().flat_map(|&k| faces[k].iter().flatten()).map(|f| f.bbox).collect();
                 thumbs[i].change_since(&thumbs[last], &boxes)
             });
