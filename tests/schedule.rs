@@ -66,7 +66,8 @@ fn still_scenes_are_found_by_changes_as_on_the_clock() {
         assert_eq!(count(&fb, 0), 12, "{id}: the clock runs the face detector once a second");
         assert_eq!((count(&fb, 1), count(&fb, 2)), (12, 12), "{id}: and the object detector");
         assert_eq!(count(&fa, 1), 12, "{id}: objects on every frame of the object rate");
-        assert!(count(&fa, 0) <= 8 && count(&fa, 2) <= 8, "{id}: {} face, {} object detections", count(&fa, 0), count(&fa, 2));
+        // (a change costs two runs: at the change and once more as it settles)
+        assert!(count(&fa, 0) <= 9 && count(&fa, 2) <= 9, "{id}: {} face, {} object detections", count(&fa, 0), count(&fa, 2));
         // every 5 s at least (the floor), and at the first frame of the rate after the change
         for t in [0.0, 5.0, 10.0] {
             assert!(fa.iter().any(|r| r.0 == t && r.1 && r.3), "{id}: no detection at {t} s");
