@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Instant;
 
 
-use crate::config::Config;
+use crate::config::{Config, Schedule};
+use crate::schedule::Thumb;
 use crate::decode::{self, Frame, MediaInfo};
 use crate::detect::{FaceFound, Models};
 use crate::error::{Error, ErrorKind, Result};
@@ -251,13 +252,15 @@ fn whose_voice(
 }
 
 /// The video pipeline: one decoder reads the file once, start to end, and
-/// hands the analysed frames in segments of `fps / face_detect_fps` frames
-/// through a bounded channel to `settings.threads` workers. A worker runs the
-/// face detector on a segment's first frame and tracks the faces through the
-/// rest (see [`track_faces`]). Decoding and inference overlap; at most
+/// hands the analysed frames in segments through a bounded channel to
+/// `settings.threads` workers. A worker runs every detector on a segment's
+/// first frame and decides, frame by frame through the rest, where the face
+/// detector and the object detector run (see [`Plan`] and [`detect_segment`]);
+/// faces are tracked in between. Decoding and inference overlap; at most
 /// `threads` segments wait in the channel, so memory stays flat however long
-/// the recording is. Segments are cut at fixed sample indices, so the output
-/// does not depend on the number of threads.
+/// the recording is. Segments are cut at fixed sample indices, and nothing
+/// is carried from one segment to the next, so the output does not depend on
+/// the number of threads.
 fn analyze_video(
     info: &MediaInfo,
     times: &[f64],
@@ -269,9 +272,8 @@ fn analyze_video(
     use std::sync::{mpsc, Mutex};
 
     let a = &settings.config.analysis;
-    let segment_len = (a.fps / a.face_detect_fps).round().max(1.0) as usize;
-    // every k-th analysed frame also goes through the object detector
-    let object_every = (a.fps / a.object_fps).round().max(1.0) as usize;
+    let plan = Plan::of(&settings.config);
+    let segment_len = plan.segment_len;
     let step = 1.0 / a.fps;
     let workers = settings.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -293,7 +295,7 @@ fn analyze_video(
         }
         // a panic here becomes this recording's error (and the others drain, above)
         let result = crate::output::isolate(&info.path, || {
-            let obs = detect_segment(&segment, object_every, settings)
+            let obs = detect_segment(&segment, &plan, settings)
                 .map_err(|e| Error::new(&info.path, ErrorKind::Model(format!("{e:#}"))))?;
             // the report's evidence pictures, kept here rather than on the decoder's thread
             if let Some(store) = evidence {
@@ -358,38 +360,119 @@ fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
+/// Which frames of a segment the detectors may run on.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    schedule: Schedule,
+    /// Analysed frames per segment: the first frame of each runs every
+    /// detector (the clock's period, or the floor of the schedule by changes).
+    segment_len: usize,
+    /// The face detector's frames: every `face_every`-th analysed frame.
+    face_every: usize,
+    /// The object detector's frames: every `object_every`-th analysed frame.
+    object_every: usize,
+    /// Grey levels: see [`crate::config::AnalysisConfig::change_level`].
+    change_level: f32,
+}
+
+impl Plan {
+    fn of(cfg: &Config) -> Plan {
+        let a = &cfg.analysis;
+        let face_every = (a.fps / a.face_detect_fps).round().max(1.0) as usize;
+        let object_every = (a.fps / a.object_fps).round().max(1.0) as usize;
+        let segment_len = match a.schedule {
+            // as before the schedule by changes: a segment per face detection
+            Schedule::Clock => face_every,
+            // the floor, a whole number of both detectors' periods
+            Schedule::Changes => {
+                let both = lcm(face_every, object_every);
+                let floor = (a.schedule_floor_s * a.fps).round().max(1.0) as usize;
+                floor.div_ceil(both).max(1) * both
+            }
+        };
+        Plan { schedule: a.schedule, segment_len, face_every, object_every, change_level: a.change_level as f32 }
+    }
+
+    /// Whether a detector whose frames are every `every`-th runs on frame
+    /// `i` of a segment, given how much the part of the picture it looks at
+    /// changed since it last ran (`change`, computed only when asked) and
+    /// `settle`, set when its last run was for a change: it then runs once
+    /// more on its next frame, as the picture settles after the change (a
+    /// video encoder sharpens a new picture over a few frames: the first
+    /// frame of a change can hide what the next ones show).
+    fn runs(&self, i: usize, index: usize, every: usize, settle: &mut bool, change: impl FnOnce() -> f32) -> bool {
+        if index % every != 0 {
+            return false;
+        }
+        match self.schedule {
+            Schedule::Clock => true,
+            Schedule::Changes if i == 0 => true,
+            Schedule::Changes if change() > self.change_level => {
+                *settle = true;
+                true
+            }
+            Schedule::Changes => std::mem::take(settle),
+        }
+    }
+}
+
+fn lcm(a: usize, b: usize) -> usize {
+    fn gcd(a: usize, b: usize) -> usize {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    a / gcd(a, b).max(1) * b
+}
+
 /// Faces in consecutive frames (oldest first): the detector on the first
-/// frame, then each frame's faces tracked from the frame before; the detector
-/// runs again on any frame where tracking loses a face. Frames after one where
-/// the detector found nobody count nobody until the next segment's detection
-/// (an empty room costs one detection per segment, and a face that comes
-/// into view is found within the detector's period, as it would be if it
-/// appeared just after a detection).
+/// frame and on the later frames the plan gives it (on the clock, or where the
+/// picture outside the faces changed since it last ran: `thumbs`), and each
+/// other frame's faces tracked from the frame before; the detector runs again
+/// on any frame where tracking loses a face. Frames after one where the
+/// detector found nobody count nobody until the detector's next run (an empty
+/// room costs one detection per segment, and a face that comes into view is
+/// found on the next frame of the detector's rate, by the change it makes).
 ///
-/// Also returns, per frame, whether the faces there are new: tracking lost a
-/// face and the detector found some anew (identity describes those frames
-/// at once).
+/// Also returns, per frame, whether the faces there are new (tracking lost a
+/// face and the detector found some anew: identity describes those frames at
+/// once), and whether the detector ran.
 fn track_faces(
     model: &dyn crate::detect::FaceAnalyzer,
     images: &[&image::RgbImage],
-) -> anyhow::Result<(Vec<Vec<FaceFound>>, Vec<bool>)> {
+    indices: &[usize],
+    thumbs: &[Thumb],
+    plan: &Plan,
+) -> anyhow::Result<(Vec<Vec<FaceFound>>, Vec<bool>, Vec<bool>)> {
     let mut out: Vec<Vec<FaceFound>> = Vec::with_capacity(images.len());
     let mut changed = Vec::with_capacity(images.len());
-    for img in images {
+    let mut detected = Vec::with_capacity(images.len());
+    // the frame where the detector last ran
+    let mut last = 0;
+    let mut settle = false;
+    for (i, img) in images.iter().enumerate() {
+        let scheduled = plan.runs(i, indices[i], plan.face_every, &mut settle, || {
+            // the faces where they were at the detector's run and a frame ago
+            let boxes: Vec<[f32; 4]> = out[last].iter().chain(out.last().into_iter().flatten()).map(|f| f.bbox).collect();
+            thumbs[i].change_since(&thumbs[last], &boxes)
+        });
         let tracked = match out.last() {
+            _ if scheduled => None,
             Some(previous) if previous.is_empty() => Some(Vec::new()),
             Some(previous) => model.track(img, previous)?,
             None => None,
         };
-        let lost = tracked.is_none() && !out.is_empty();
+        let lost = tracked.is_none() && !scheduled && i > 0;
         let faces = match tracked {
             Some(faces) => faces,
-            None => model.analyze(&[img])?.pop().unwrap_or_default(),
+            None => {
+                last = i;
+                model.analyze(&[img])?.pop().unwrap_or_default()
+            }
         };
         changed.push(lost && !faces.is_empty());
+        detected.push(last == i);
         out.push(faces);
     }
-    Ok((out, changed))
+    Ok((out, changed, detected))
 }
 
 /// Faces and objects in one picture (for `proctor detect`).
@@ -480,31 +563,79 @@ fn look_near_faces(
     Ok(())
 }
 
-/// Observations of one segment of consecutive frames.
-fn detect_segment(frames: &[Frame], object_every: usize, settings: &Settings) -> anyhow::Result<Vec<Observation>> {
+/// Observations of one segment of consecutive frames: faces as
+/// [`track_faces`] finds them; objects on the frames of the object rate, the
+/// detector running where the plan says (every such frame on the clock; by
+/// changes, the first and those where the picture outside the faces changed
+/// since its last run) and the other frames of the rate carrying its last
+/// run's objects.
+fn detect_segment(frames: &[Frame], plan: &Plan, settings: &Settings) -> anyhow::Result<Vec<Observation>> {
     let images: Vec<&image::RgbImage> = frames.iter().map(|f| f.image.as_ref()).collect();
-    let (found, changed) = match &settings.models.faces {
+    let indices: Vec<usize> = frames.iter().map(|f| f.index).collect();
+    let thumbs: Vec<Thumb> = match plan.schedule {
+        Schedule::Changes => images.iter().map(|i| Thumb::of(i)).collect(),
+        Schedule::Clock => Vec::new(),
+    };
+    let (found, changed, faces_detected) = match &settings.models.faces {
         Some(m) => {
-            let (found, changed) = track_faces(m.as_ref(), &images)?;
-            (Some(found), changed)
+            let (found, changed, detected) = track_faces(m.as_ref(), &images, &indices, &thumbs, plan)?;
+            (Some(found), changed, detected)
         }
-        None => (None, Vec::new()),
+        None => (None, Vec::new(), vec![false; frames.len()]),
     };
     let mut faces: Vec<Option<Vec<crate::observation::FaceObs>>> = match &found {
         Some(f) => f.iter().map(|x| Some(crate::observation::observe_faces(x))).collect(),
         None => vec![None; frames.len()],
     };
-    let mut embeddings = match (&settings.models.identity, &found) {
-        (Some(e), Some(found)) => crate::identity::embed_faces(e, &images, found, frames, &changed, &settings.config)?,
-        _ => vec![Vec::new(); frames.len()],
-    };
-    let object_idx: Vec<usize> = (0..frames.len()).filter(|&i| frames[i].index % object_every == 0).collect();
-    let mut objects: Vec<Option<Vec<ObjectObs>>> = vec![None; frames.len()];
-    let imgs: Vec<&image::RgbImage> = object_idx.iter().map(|&i| images[i]).collect();
-    let seen_faces: Vec<&[crate::observation::FaceObs]> = object_idx.iter().map(|&i| faces[i].as_deref().unwrap_or_default()).collect();
-    for (i, found) in object_idx.iter().zip(detect_objects(&imgs, &seen_faces, &settings.models, &settings.config)?) {
-        objects[*i] = found;
+    // identity in batches of one face detection's period, as on the clock (the
+    // batches, not only the frames, stay as they were: fewer chips in memory at once)
+    let mut embeddings = Vec::with_capacity(frames.len());
+    match (&settings.models.identity, &found) {
+        (Some(e), Some(found)) => {
+            for start in (0..frames.len()).step_by(plan.face_every) {
+                let end = (start + plan.face_every).min(frames.len());
+                let r = start..end;
+                embeddings.extend(crate::identity::embed_faces(
+                    e,
+                    &images[r.clone()],
+                    &found[r.clone()],
+                    &frames[r.clone()],
+                    &changed[r],
+                    &settings.config,
+                )?);
+            }
+        }
+        _ => embeddings.resize(frames.len(), Vec::new()),
     }
+    // the object detector's frames, and for each frame of its rate the frame
+    // whose objects it has (itself, or the last one the detector ran on)
+    let mut object_idx: Vec<usize> = Vec::new();
+    let mut object_from: Vec<Option<usize>> = vec![None; frames.len()];
+    if settings.models.objects.is_some() {
+        let mut last = 0;
+        let mut settle = false;
+        for i in 0..frames.len() {
+            if indices[i] % plan.object_every != 0 {
+                continue;
+            }
+            let runs = plan.runs(i, indices[i], plan.object_every, &mut settle, || {
+                let boxes: Vec<[f32; 4]> = [last, i].iter().flat_map(|&k| faces[k].iter().flatten()).map(|f| f.bbox).collect();
+                thumbs[i].change_since(&thumbs[last], &boxes)
+            });
+            if runs || object_idx.is_empty() {
+                last = i;
+                object_idx.push(i);
+            }
+            object_from[i] = Some(last);
+        }
+    }
+    let mut objects: Vec<Option<Vec<ObjectObs>>> = vec![None; frames.len()];
+    // one frame at a time: a batch of several would hold all their activations at once
+    for &i in &object_idx {
+        let seen = faces[i].as_deref().unwrap_or_default();
+        objects[i] = detect_objects(&[images[i]], &[seen], &settings.models, &settings.config)?.pop().flatten();
+    }
+    let objects: Vec<Option<Vec<ObjectObs>>> = object_from.iter().map(|from| from.and_then(|k| objects[k].clone())).collect();
     Ok(frames
         .iter()
         .enumerate()
@@ -516,11 +647,12 @@ fn detect_segment(frames: &[Frame], object_every: usize, settings: &Settings) ->
             height: f.image.height(),
             mean_luma: mean_luma(&f.image),
             faces: faces[i].take(),
-            objects: objects[i].take(),
+            objects: objects[i].clone(),
+            faces_detected: faces_detected[i],
+            objects_detected: object_from[i] == Some(i),
             embeddings: std::mem::take(&mut embeddings[i]),
             // the audio, mouth and identity measures are filled in later
             ..Default::default()
         })
         .collect())
 }
-

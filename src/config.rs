@@ -42,6 +42,27 @@ pub struct AnalysisConfig {
     pub audio: bool,
     /// Face descriptors per second of media for identity (0: identity off).
     pub identity_fps: f64,
+    /// When the face detector and the object detector run on the frames of
+    /// their rates (`face_detect_fps`, `object_fps`): `"changes"`, only where
+    /// the picture they look at changed since they last ran, and at least
+    /// every `schedule_floor_s`; `"clock"`, on every one of those frames.
+    pub schedule: Schedule,
+    /// With `schedule = "changes"`: every detector runs at least this often
+    /// (seconds of media), however still the picture.
+    pub schedule_floor_s: f64,
+    /// With `schedule = "changes"`: the picture changed where a cell of its
+    /// grey thumbnail (32 cells on the long side) differs by more than this
+    /// many grey levels (0-255) from the frame where the detector last ran,
+    /// moved by up to 4 pixels in 640 (see [`crate::schedule`]).
+    pub change_level: f64,
+}
+
+/// When the detectors run: see [`AnalysisConfig::schedule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    Changes,
+    Clock,
 }
 
 impl Default for AnalysisConfig {
@@ -54,6 +75,9 @@ impl Default for AnalysisConfig {
             audio_window_s: 0.5,
             audio: true,
             identity_fps: 0.5,
+            schedule: Schedule::Changes,
+            schedule_floor_s: 5.0,
+            change_level: 20.0,
         }
     }
 }
@@ -423,6 +447,15 @@ impl Config {
         }
         if !(a.identity_fps >= 0.0 && a.identity_fps <= a.fps) {
             return Err(format!("analysis.identity_fps must be in [0, fps], not {}", a.identity_fps));
+        }
+        if !(a.schedule_floor_s >= 1.0 / a.face_detect_fps.min(a.object_fps) && a.schedule_floor_s <= 60.0) {
+            return Err(format!(
+                "analysis.schedule_floor_s must be in [1 / min(face_detect_fps, object_fps), 60], not {}",
+                a.schedule_floor_s
+            ));
+        }
+        if !(a.change_level >= 0.0 && a.change_level <= 255.0) {
+            return Err(format!("analysis.change_level must be in [0, 255], not {}", a.change_level));
         }
         if a.max_side < 64 {
             return Err("analysis.max_side must be at least 64".into());

@@ -739,6 +739,8 @@ mod tests {
                 audio_peak_db: None,
                 faces: Some(faces(i)),
                 objects: None,
+                faces_detected: false,
+                objects_detected: false,
                 speech: None,
                 mouth_motion: None,
                 voice_similarity: None, other_voice: None,

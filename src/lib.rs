@@ -45,6 +45,7 @@ pub mod output;
 pub mod progress;
 pub mod review;
 pub mod report;
+pub mod schedule;
 pub mod score;
 pub mod tables;
 pub mod save;

@@ -1,11 +1,12 @@
 //! Observations and events as polars DataFrames and Parquet files.
 //!
-//! Schema version 5 (every table has a `schema_version` column and the
+//! Schema version 6 (every table has a `schema_version` column and the
 //! `proctor.schema_version` file metadata key; version 2 added the frames
 //! table's audio and lip columns, version 3 `candidate_face` and
 //! `candidate_distance`, version 4 `voice_similarity`, version 5 the
-//! detections table's `mouth_open` and `keypoints` and the evidence table;
-//! the readers read versions 1 to 5):
+//! detections table's `mouth_open` and `keypoints` and the evidence table,
+//! version 6 the frames table's `objects_detected` and `faces_detected`;
+//! the readers read versions 1 to 6):
 //!
 //! * frames: one row per analysed frame: `recording`, `frame`, `t_s`,
 //!   `pts_s`, `width`, `height`, `mean_luma`, `audio_db`, `audio_peak_dbfs`
@@ -13,8 +14,13 @@
 //!   was kept read it as null), `face_count`, the
 //!   primary (largest) face flattened: `face_score`, `face_x0..face_y1`,
 //!   `yaw`, `pitch`, `roll`, `ear_left`, `ear_right`, `gaze_x`, `gaze_y`,
-//!   `mouth_open` (lip opening), `objects_sampled` (whether the object
-//!   detector ran on the frame), and the audio columns `speech` (speech
+//!   `mouth_open` (lip opening), `objects_sampled` (whether the frame has
+//!   objects: the object detector ran on it, or, with `analysis.schedule =
+//!   "changes"`, it is a frame of the object rate whose picture had not
+//!   changed, carrying the objects of the detector's last run),
+//!   `objects_detected` (whether the object detector ran on the frame; schema
+//!   6), `faces_detected` (whether the face detector ran on the frame;
+//!   elsewhere faces were tracked; schema 6, false in older files), and the audio columns `speech` (speech
 //!   probability), `mouth_motion` (how much the lone face's lips moved within
 //!   0.5 s), `voice_similarity` (cosine similarity of the voice of the
 //!   speech segment around the frame to the candidate's voice enrolled from
@@ -98,6 +104,8 @@ pub fn frames_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("gaze_y", face(&|f| f.gaze_y)),
         col("mouth_open", face(&|f| f.mouth_open)),
         col("objects_sampled", obs.iter().map(|o| o.objects.is_some()).collect::<Vec<_>>()),
+        col("objects_detected", obs.iter().map(|o| o.objects_detected).collect::<Vec<_>>()),
+        col("faces_detected", obs.iter().map(|o| o.faces_detected).collect::<Vec<_>>()),
         col("speech", obs.iter().map(|o| o.speech).collect::<Vec<_>>()),
         col("mouth_motion", obs.iter().map(|o| o.mouth_motion).collect::<Vec<_>>()),
         col("voice_similarity", obs.iter().map(|o| o.voice_similarity).collect::<Vec<_>>()),
@@ -456,6 +464,16 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
     let mouth_open = f.f32s_or_null("mouth_open")?;
     let audio_peak = f.f32s_or_null("audio_peak_dbfs")?;
     let sampled = f.bools("objects_sampled")?;
+    // schema 5 and older: the object detector ran on every sampled frame, and
+    // which frames the face detector ran on was not written
+    let objects_detected = match f.optional("objects_detected") {
+        Some(_) => f.bools("objects_detected")?,
+        None => sampled.clone(),
+    };
+    let faces_detected = match f.optional("faces_detected") {
+        Some(_) => f.bools("faces_detected")?,
+        None => vec![Some(false); f.len()],
+    };
     let [speech, motion, voice, other, idd, refd, cand_d] = [
         "speech",
         "mouth_motion",
@@ -498,6 +516,8 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
             audio_peak_db: audio_peak[i],
             faces,
             objects,
+            faces_detected: faces_detected[i].unwrap_or(false),
+            objects_detected: objects_detected[i].unwrap_or(false),
             speech: speech[i],
             mouth_motion: motion[i],
             voice_similarity: voice[i],

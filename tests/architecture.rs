@@ -24,6 +24,7 @@ const LAYERS: &[&str] = &[
     "audio",
     "detect",
     "geometry",
+    "schedule",
     "observation",
     "identity",
     "events",

@@ -78,8 +78,8 @@ fn report_refuses_a_bad_summary_clearly() {
     let cases: Vec<(&str, Option<String>, &str)> = vec![
         ("missing", None, "no such file"),
         ("not json", Some("{ not json".into()), "not JSON"),
-        ("newer", Some(good.replacen("\"schema_version\": 5", "\"schema_version\": 99", 1)), "schema version 99"),
-        ("not a summary", Some("{\"schema_version\": 5}".into()), "not a proctor summary"),
+        ("newer", Some(good.replacen("\"schema_version\": 6", "\"schema_version\": 99", 1)), "schema version 99"),
+        ("not a summary", Some("{\"schema_version\": 6}".into()), "not a proctor summary"),
     ];
     for (what, content, says) in cases {
         match &content {
@@ -149,7 +149,7 @@ fn an_output_directory_of_schema_4_still_loads_and_renders() {
             df = df.drop_many(["keypoints", "mouth_open"]);
         }
         if table == "frames" {
-            df = df.drop_many(["audio_peak_dbfs"]);
+            df = df.drop_many(["audio_peak_dbfs", "objects_detected", "faces_detected"]);
         }
         let n = df.height();
         df.with_column(Column::new("schema_version".into(), vec![4u32; n])).unwrap();
@@ -169,6 +169,10 @@ fn an_output_directory_of_schema_4_still_loads_and_renders() {
     assert!(old.evidence.is_empty());
     assert_eq!(old.observations.len(), now.observations.len());
     for (o, n) in old.observations.iter().zip(&now.observations) {
+        // before schema 6 the object detector ran on every sampled frame, and where the
+        // face detector ran was not written
+        assert_eq!((o.objects_detected, o.faces_detected), (o.objects.is_some(), false), "at {} s", n.t);
+        assert_eq!(o.objects, n.objects, "at {} s", n.t);
         let (of, nf) = (o.faces.as_deref().unwrap_or_default(), n.faces.as_deref().unwrap_or_default());
         assert_eq!(of.len(), nf.len(), "at {} s", n.t);
         // what schema 4 kept of a face comes back as it was; the lip opening of the first face too

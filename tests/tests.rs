@@ -25,4 +25,5 @@ mod readme;
 mod reliability;
 mod review;
 mod saved;
+mod schedule;
 mod voices;

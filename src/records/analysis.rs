@@ -14,8 +14,9 @@ use super::{Band, Baseline, Event, IdentityInfo, MediaInfo, Observation, Score};
 
 /// Version of the saved outputs: the tables' `schema_version` column and
 /// the summary's `schema_version`. 5 added the detections table's keypoints
-/// and lip opening of every face, and the evidence table.
-pub const SCHEMA_VERSION: u32 = 5;
+/// and lip opening of every face, and the evidence table; 6 the frames
+/// table's `objects_detected` and `faces_detected`.
+pub const SCHEMA_VERSION: u32 = 6;
 /// Oldest version still read.
 pub const OLDEST_READABLE: u32 = 1;
 

@@ -93,6 +93,17 @@ pub struct Observation {
     /// Objects; `None` when the object detector did not run on this frame
     /// (it runs on a slower schedule than faces).
     pub objects: Option<Vec<ObjectObs>>,
+    /// Whether the face detector ran on this frame (elsewhere the faces were
+    /// tracked from the frame before by their landmarks, or none was in view
+    /// to follow).
+    #[serde(default)]
+    pub faces_detected: bool,
+    /// Whether the object detector ran on this frame. `objects` is `Some`
+    /// without it on the frames of the object rate where the picture had not
+    /// changed since the detector last ran (`analysis.schedule = "changes"`):
+    /// they carry that run's objects.
+    #[serde(default)]
+    pub objects_detected: bool,
     /// Highest speech probability (Silero VAD) of the audio around `t`;
     /// `None` without audio or when speech detection did not run.
     #[serde(default)]

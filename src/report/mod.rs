@@ -441,6 +441,8 @@ mod tests {
                 audio_peak_db: None,
                 faces: Some(if i == 500 { vec![face(200.0)] } else { vec![face(10.0)] }),
                 objects: None,
+                faces_detected: false,
+                objects_detected: false,
                 speech: None,
                 mouth_motion: None,
                 voice_similarity: None, other_voice: None,

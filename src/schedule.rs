@@ -1,0 +1,187 @@
+//! When the detectors run (`analysis.schedule`): on a clock, or where the
+//! picture changed.
+//!
+//! The measure of change is cheap: each analysed frame is reduced to a grey
+//! thumbnail of 32 cells on its long side (the mean luma of each cell), and a
+//! region of the picture has changed when one of its cells differs from the
+//! same cell of the frame where the detector last ran by more than
+//! `analysis.change_level` grey levels. A picture moved by a few pixels (a
+//! candidate swaying, a camera's jitter) has not changed: each cell is
+//! compared with the same cell of the earlier frame moved by up to
+//! [`shift_of`] pixels either way, and the closest counts. The regions are the
+//! tracked faces (each face box widened, see [`FACE_MARGIN`]) and the rest of
+//! the frame: the face detector and the object detector look for what is new,
+//! so they run when the rest changed, and the face mesh follows the faces
+//! themselves on every frame.
+
+use image::RgbImage;
+
+/// Cells on the thumbnail's long side.
+pub const CELLS: u32 = 32;
+
+/// A face box is widened by this fraction of its width (and height) on each
+/// side before it is left out of "the rest of the frame": the hair, ears and
+/// the edge of a moving head change with the face.
+pub const FACE_MARGIN: f32 = 0.25;
+
+/// How far (pixels) a picture may move and not count as changed: 4 pixels
+/// on a 640-pixel long side (the default `analysis.max_side`), in proportion
+/// on others.
+pub fn shift_of(width: u32, height: u32) -> u32 {
+    (width.max(height) as f32 / 160.0).round().max(1.0) as u32
+}
+
+/// The grey thumbnail of one frame: mean luma (BT.601) per cell, row by row,
+/// of the frame as it is and moved by [`shift_of`] pixels in each of the
+/// eight directions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thumb {
+    pub cols: u32,
+    pub rows: u32,
+    /// Width and height of the frame it was taken from.
+    pub width: u32,
+    pub height: u32,
+    /// Nine thumbnails: the frame moved by (dx, dy) in {-s, 0, s}², row by
+    /// row of the offsets; `moved[4]` is the frame as it is.
+    pub moved: Vec<Vec<f32>>,
+}
+
+impl Thumb {
+    /// The thumbnail of `img`.
+    pub fn of(img: &RgbImage) -> Thumb {
+        let (w, h) = img.dimensions();
+        let (cols, rows) = if w >= h {
+            (CELLS.min(w.max(1)), ((CELLS as f64 * h as f64 / w.max(1) as f64).round() as u32).clamp(1, h.max(1)))
+        } else {
+            (((CELLS as f64 * w as f64 / h.max(1) as f64).round() as u32).clamp(1, w.max(1)), CELLS.min(h))
+        };
+        // summed-area table of the grey picture: any cell's sum in four look-ups
+        let stride = w as usize + 1;
+        let mut sat = vec![0u64; stride * (h as usize + 1)];
+        let raw = img.as_raw();
+        for y in 0..h as usize {
+            let mut run = 0u64;
+            let line = &raw[y * w as usize * 3..(y + 1) * w as usize * 3];
+            for (x, px) in line.chunks_exact(3).enumerate() {
+                run += ((77 * px[0] as u32 + 150 * px[1] as u32 + 29 * px[2] as u32) >> 8) as u64;
+                sat[(y + 1) * stride + x + 1] = sat[y * stride + x + 1] + run;
+            }
+        }
+        // a cell's window moved by (dx, dy), kept inside the picture
+        let mean = |x0: i64, y0: i64, x1: i64, y1: i64, dx: i64, dy: i64| -> f32 {
+            let dx = dx.clamp(-x0, w as i64 - x1);
+            let dy = dy.clamp(-y0, h as i64 - y1);
+            let (x0, x1, y0, y1) = ((x0 + dx) as usize, (x1 + dx) as usize, (y0 + dy) as usize, (y1 + dy) as usize);
+            if x1 <= x0 || y1 <= y0 {
+                return 0.0;
+            }
+            let sum = sat[y1 * stride + x1] + sat[y0 * stride + x0] - sat[y0 * stride + x1] - sat[y1 * stride + x0];
+            sum as f32 / ((x1 - x0) * (y1 - y0)) as f32
+        };
+        let s = shift_of(w, h) as i64;
+        let mut moved = Vec::with_capacity(9);
+        for dy in [-s, 0, s] {
+            for dx in [-s, 0, s] {
+                let mut cells = Vec::with_capacity((cols * rows) as usize);
+                for r in 0..rows as i64 {
+                    let (y0, y1) = (r * h as i64 / rows as i64, (r + 1) * h as i64 / rows as i64);
+                    for c in 0..cols as i64 {
+                        let (x0, x1) = (c * w as i64 / cols as i64, (c + 1) * w as i64 / cols as i64);
+                        cells.push(mean(x0, y0, x1, y1, dx, dy));
+                    }
+                }
+                moved.push(cells);
+            }
+        }
+        Thumb { cols, rows, width: w, height: h, moved }
+    }
+
+    /// How much this frame changed since `earlier` outside every box of
+    /// `left_out` (pixel boxes `[x0, y0, x1, y1]`, each widened by
+    /// [`FACE_MARGIN`]; a cell is left out when its centre is inside one):
+    /// the largest difference (grey levels) of a cell from the closest of
+    /// the same cell in `earlier` and in `earlier` moved a little. Frames of
+    /// different sizes differ everywhere (`f32::INFINITY`).
+    pub fn change_since(&self, earlier: &Thumb, left_out: &[[f32; 4]]) -> f32 {
+        if (self.cols, self.rows, self.width, self.height) != (earlier.cols, earlier.rows, earlier.width, earlier.height) {
+            return f32::INFINITY;
+        }
+        let wide: Vec<[f32; 4]> = left_out
+            .iter()
+            .map(|b| {
+                let (mx, my) = ((b[2] - b[0]) * FACE_MARGIN, (b[3] - b[1]) * FACE_MARGIN);
+                [b[0] - mx, b[1] - my, b[2] + mx, b[3] + my]
+            })
+            .collect();
+        let (cw, ch) = (self.width as f32 / self.cols as f32, self.height as f32 / self.rows as f32);
+        let now = &self.moved[4];
+        let mut most = 0.0f32;
+        for r in 0..self.rows {
+            let cy = (r as f32 + 0.5) * ch;
+            for c in 0..self.cols {
+                let cx = (c as f32 + 0.5) * cw;
+                if wide.iter().any(|b| cx >= b[0] && cx <= b[2] && cy >= b[1] && cy <= b[3]) {
+                    continue;
+                }
+                let i = (r * self.cols + c) as usize;
+                let closest = earlier.moved.iter().map(|m| (now[i] - m[i]).abs()).fold(f32::INFINITY, f32::min);
+                most = most.max(closest);
+            }
+        }
+        most
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flat(w: u32, h: u32, v: u8) -> RgbImage {
+        RgbImage::from_pixel(w, h, image::Rgb([v, v, v]))
+    }
+
+    #[test]
+    fn a_thumbnail_has_32_cells_on_the_long_side() {
+        let t = Thumb::of(&flat(640, 360, 100));
+        assert_eq!((t.cols, t.rows), (32, 18));
+        assert_eq!(t.moved.len(), 9);
+        assert!(t.moved[4].iter().all(|c| (*c - 99.0).abs() < 1.5), "{:?}", &t.moved[4][..4]);
+        let t = Thumb::of(&flat(360, 640, 100));
+        assert_eq!((t.cols, t.rows), (18, 32));
+    }
+
+    #[test]
+    fn a_change_counts_outside_the_faces_only() {
+        let a = flat(640, 360, 100);
+        let mut b = a.clone();
+        // a bright square in the top left corner
+        for y in 0..40 {
+            for x in 0..40 {
+                b.put_pixel(x, y, image::Rgb([250, 250, 250]));
+            }
+        }
+        let (ta, tb) = (Thumb::of(&a), Thumb::of(&b));
+        assert_eq!(ta.change_since(&ta, &[]), 0.0);
+        assert!(tb.change_since(&ta, &[]) > 100.0);
+        // the same square inside a (widened) face box is not a change of the rest
+        assert_eq!(tb.change_since(&ta, &[[10.0, 10.0, 40.0, 40.0]]), 0.0);
+        // a face elsewhere leaves it counted
+        assert!(tb.change_since(&ta, &[[300.0, 100.0, 400.0, 200.0]]) > 100.0);
+        // a square moved by 3 pixels is not a change at the default level (20);
+        // moved by 40 it is
+        let square = |x0: u32, y0: u32| {
+            let mut c = a.clone();
+            for y in y0..y0 + 40 {
+                for x in x0..x0 + 40 {
+                    c.put_pixel(x, y, image::Rgb([250, 250, 250]));
+                }
+            }
+            Thumb::of(&c)
+        };
+        let here = square(100, 100);
+        assert!(square(103, 97).change_since(&here, &[]) < 20.0, "{}", square(103, 97).change_since(&here, &[]));
+        assert!(square(140, 100).change_since(&here, &[]) > 100.0);
+        // a frame of another size is all change
+        assert_eq!(Thumb::of(&flat(320, 180, 100)).change_since(&ta, &[]), f32::INFINITY);
+    }
+}

@@ -1,0 +1,110 @@
+//! The detector schedule (`analysis.schedule`, issue 24): on still scenes the face and
+//! object detectors run only where the picture changed, and what happens there is found
+//! as on the clock. The clips are `fixtures/make_schedule_fixtures.py`'s: a person still
+//! at a desk, and one change each: a phone raised for 2 s, a book put on the desk, a
+//! second face at the frame's edge for 2 s, the eyes turned aside with the head still.
+
+use std::path::Path;
+
+use crate::util::*;
+
+const CLIPS: [(&str, &str); 4] =
+    [("still_phone", "phone"), ("still_book", "book"), ("still_second_face", "multiple_faces"), ("still_gaze", "gaze_away")];
+
+fn events_of(dir: &Path, id: &str) -> Vec<(String, f64, f64)> {
+    let (_, ev) = proctor::tables::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
+    ev.into_iter().map(|e| (e.kind.to_string(), e.start_s, e.end_s)).collect()
+}
+
+/// Per analysed frame: (t, faces_detected, objects_sampled, objects_detected).
+fn frames_of(dir: &Path, id: &str) -> Vec<(f64, bool, bool, bool)> {
+    let df = proctor::tables::read_parquet(&dir.join(format!("{id}.frames.parquet"))).unwrap();
+    let t = df.column("t_s").unwrap().f64().unwrap().clone();
+    let b = |k: &str| df.column(k).unwrap().bool().unwrap().clone();
+    let (fd, os, od) = (b("faces_detected"), b("objects_sampled"), b("objects_detected"));
+    (0..df.height()).map(|i| (t.get(i).unwrap(), fd.get(i).unwrap(), os.get(i).unwrap(), od.get(i).unwrap())).collect()
+}
+
+/// Analyse the four clips with `schedule` into a new directory. The drawn book scores
+/// about 0.3 with YOLOX-nano, so its floor is lowered (for both schedules alike).
+fn run_all(schedule: &str, extra: &[&str]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("proctor.toml");
+    std::fs::write(&cfg, format!("[analysis]\nschedule = \"{schedule}\"\n\n[objects.min_score]\nbook = 0.2\n")).unwrap();
+    let files: Vec<_> = CLIPS.iter().map(|(id, _)| fixture(&format!("{id}.webm"))).collect();
+    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let mut args = vec!["--config", cfg.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let r = analyze(&refs, d.path(), &args);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    d
+}
+
+#[test]
+fn still_scenes_are_found_by_changes_as_on_the_clock() {
+    let changes = run_all("changes", &[]);
+    let clock = run_all("clock", &[]);
+    for (id, kind) in CLIPS {
+        let (a, b) = (events_of(changes.path(), id), events_of(clock.path(), id));
+        // the same events, to the frame
+        assert_eq!(a, b, "{id}: by changes / on the clock");
+        let found: Vec<_> = a.iter().filter(|e| e.0 == kind).collect();
+        assert_eq!(found.len(), 1, "{id}: {a:?}");
+        // within a second of when it happens (the detectors' rate is 1 per second)
+        let from = match id {
+            "still_second_face" => 5.9,
+            "still_gaze" => 4.3,
+            _ => 6.3,
+        };
+        assert!(found[0].1 >= from - 0.5 && found[0].1 <= from + 1.0, "{id}: {a:?}");
+
+        // by changes, the detectors ran on fewer frames, and the frames of the
+        // object rate they skipped carry objects
+        let (fa, fb) = (frames_of(changes.path(), id), frames_of(clock.path(), id));
+        assert_eq!(fa.len(), fb.len());
+        let count = |f: &[(f64, bool, bool, bool)], k: usize| f.iter().filter(|r| [r.1, r.2, r.3][k]).count();
+        assert_eq!(count(&fb, 0), 12, "{id}: the clock runs the face detector once a second");
+        assert_eq!((count(&fb, 1), count(&fb, 2)), (12, 12), "{id}: and the object detector");
+        assert_eq!(count(&fa, 1), 12, "{id}: objects on every frame of the object rate");
+        // (a change costs two runs: at the change and once more as it settles)
+        assert!(count(&fa, 0) <= 9 && count(&fa, 2) <= 9, "{id}: {} face, {} object detections", count(&fa, 0), count(&fa, 2));
+        // every 5 s at least (the floor), and at the first frame of the rate after the change
+        for t in [0.0, 5.0, 10.0] {
+            assert!(fa.iter().any(|r| r.0 == t && r.1 && r.3), "{id}: no detection at {t} s");
+        }
+        let after = if id == "still_second_face" { 6.0 } else { 7.0 };
+        if id != "still_gaze" {
+            assert!(fa.iter().any(|r| r.0 == after && r.1 && r.3), "{id}: no detection at {after} s: {fa:?}");
+        }
+    }
+    // the gaze moved, not the picture around the face: the detectors kept to the floor
+    let gaze = frames_of(changes.path(), "still_gaze");
+    let runs: Vec<f64> = gaze.iter().filter(|r| r.1).map(|r| r.0).collect();
+    assert_eq!(runs, [0.0, 5.0, 10.0], "still_gaze: face detector runs");
+}
+
+#[test]
+fn the_schedule_by_changes_does_not_depend_on_the_threads() {
+    let one = run_all("changes", &["--threads", "1"]);
+    let two = run_all("changes", &["--threads", "2"]);
+    for (id, _) in CLIPS {
+        assert_eq!(frames_of(one.path(), id), frames_of(two.path(), id), "{id}");
+        assert_eq!(events_of(one.path(), id), events_of(two.path(), id), "{id}");
+    }
+}
+
+#[test]
+fn schedule_keys_are_checked() {
+    let d = tempfile::tempdir().unwrap();
+    for (text, says) in [
+        ("[analysis]\nschedule = \"sometimes\"\n", "expected `changes` or `clock`"),
+        ("[analysis]\nschedule_floor_s = 0.5\n", "schedule_floor_s"),
+        ("[analysis]\nchange_level = -1\n", "change_level"),
+    ] {
+        let cfg = d.path().join("bad.toml");
+        std::fs::write(&cfg, text).unwrap();
+        let r = analyze(&[&fixture("still_phone.webm")], d.path(), &["--config", cfg.to_str().unwrap()]);
+        assert_eq!(r.code(), 2, "{text}: {}", r.stderr());
+        assert!(r.stderr().contains(says), "{text}: {}", r.stderr());
+    }
+}
