@@ -120,6 +120,7 @@ fn encoded(root: &Path, name: &str, seconds: u32, args: &[&str]) -> PathBuf {
     if !path.exists() {
         let tmp = dir.join(format!(".{}.{name}", std::process::id()));
         let st = Command::new("ffmpeg")
+            .env("SVT_LOG", "1") // SVT-AV1: errors only
             .args(["-v", "error", "-y", "-stream_loop", "-1", "-i"])
             .arg(root.join("fixtures/sample.webm"))
             .args(["-t", &seconds.to_string(), "-an", "-vf", "scale=1280:720"])

@@ -20,7 +20,9 @@
 //! OpenCV, MediaPipe and onnxruntime; needs the venv and `bash
 //! benches/peer/fetch_models.sh`, skipped with a message without them),
 //! rounds interleaved, minimum wall and CPU time of each, and CPU-seconds per
-//! media hour. `PROCTOR_BENCH_KINDS=still,empty` runs only the kinds named.
+//! media hour. `PROCTOR_BENCH_KINDS=still,empty` runs only the kinds named;
+//! `PROCTOR_BENCH_ONLY_KINDS=1` skips the part above; `PROCTOR_BENCH_BIN=PATH`
+//! times that build of proctor instead of this one (for a before/after).
 //!
 //! With `PROCTOR_BENCH_LONG=1` it also makes a 1-minute and a 1-hour 640x480
 //! VP8 webm written the way a browser writes them (live mode: no cues, no
@@ -129,9 +131,15 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let runs = if full { 3 } else { 1 };
     let seconds = if full { 60 } else { 8 };
-    let proctor = PathBuf::from(env!("CARGO_BIN_EXE_proctor"));
+    // PROCTOR_BENCH_BIN: another build of proctor to time (say, a commit to compare)
+    let proctor = std::env::var_os("PROCTOR_BENCH_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_proctor")), PathBuf::from);
     let out = std::env::temp_dir().join(format!("proctor-pipeline-bench-{}", std::process::id()));
     let out_s = out.to_str().unwrap();
+    if std::env::var_os("PROCTOR_BENCH_ONLY_KINDS").is_some() {
+        kinds(&proctor, if full { 60 } else { 2 }, if full { 3 } else { 1 }, &out);
+        let _ = std::fs::remove_dir_all(&out);
+        return;
+    }
     let hd = make_clip("moving", seconds);
     let hd_s = hd.to_str().unwrap();
     let secs = |d: Duration| d.as_secs_f64();
