@@ -1,7 +1,8 @@
 //! Whole-analysis speed against yardsticks measured in the same run.
 //!
-//! On a 1280x720 VP8 webm made from fixtures/sample.webm (60 s with
-//! `--bench`, 8 s in the single test pass of `cargo test --all-targets`):
+//! On a 1280x720 VP8 webm made from fixtures/sample.webm (`bash
+//! benches/make_clip.sh moving SECONDS`; 60 s with `--bench`, 8 s in the
+//! single test pass of `cargo test --all-targets`):
 //! - `ffmpeg -v error -i FILE -f null -` (decode only, ffmpeg's own threads):
 //!   the baseline;
 //! - `proctor analyze FILE` with every detector at its defaults;
@@ -10,6 +11,18 @@
 //!   MediaPipe face detection + face mesh with iris at 4 fps), when its venv
 //!   exists: `benches/peer/.venv/bin/python`, or the interpreter named by
 //!   `PROCTOR_PEER_PYTHON`. Without it the peer is skipped with a message.
+//!
+//! Then, on each kind of content benches/make_clip.sh makes (a person at a
+//! desk before a still wall, today's clip, camera shake with a person moving
+//! all the time, an empty room; 60 s each with `--bench`, 2 s in the test
+//! pass), ffmpeg decoding alone, `proctor analyze` at its defaults and the
+//! full-pipeline peer (benches/peer/full_peer.py: the same public models on
+//! OpenCV, MediaPipe and onnxruntime; needs the venv and `bash
+//! benches/peer/fetch_models.sh`, skipped with a message without them),
+//! rounds interleaved, minimum wall and CPU time of each, and CPU-seconds per
+//! media hour. `PROCTOR_BENCH_KINDS=still,empty` runs only the kinds named;
+//! `PROCTOR_BENCH_ONLY_KINDS=1` skips the part above; `PROCTOR_BENCH_BIN=PATH`
+//! times that build of proctor instead of this one (for a before/after).
 //!
 //! With `PROCTOR_BENCH_LONG=1` it also makes a 1-minute and a 1-hour 640x480
 //! VP8 webm written the way a browser writes them (live mode: no cues, no
@@ -90,18 +103,44 @@ fn peer_python() -> Option<PathBuf> {
     venv.exists().then_some(venv)
 }
 
+/// One of benches/make_clip.sh's clips (KIND_720p_SECONDSs.webm in
+/// target/bench-media/, made once): `still`, `moving`, `motion` or `empty`.
+pub fn make_clip(kind: &str, seconds: u32) -> PathBuf {
+    let out = Command::new("bash")
+        .arg(root().join("benches/make_clip.sh"))
+        .args([kind, &seconds.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "make_clip.sh {kind} {seconds} failed: {}", String::from_utf8_lossy(&out.stderr));
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// The full-pipeline peer (benches/peer/full_peer.py): its interpreter and
+/// script, or why it cannot run.
+fn full_peer() -> Result<(PathBuf, PathBuf), String> {
+    let models = root().join("target/peer-models");
+    let py = peer_python().ok_or("no benches/peer/.venv (python3 -m venv benches/peer/.venv && benches/peer/.venv/bin/pip install -r benches/peer/requirements.txt)")?;
+    if !["yunet_n_dynamic.onnx", "yolox_nano.onnx"].iter().all(|f| models.join(f).exists()) {
+        return Err("no ONNX files in target/peer-models (bash benches/peer/fetch_models.sh)".into());
+    }
+    Ok((py, root().join("benches/peer/full_peer.py")))
+}
+
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let runs = if full { 3 } else { 1 };
     let seconds = if full { 60 } else { 8 };
-    let proctor = PathBuf::from(env!("CARGO_BIN_EXE_proctor"));
+    // PROCTOR_BENCH_BIN: another build of proctor to time (say, a commit to compare)
+    let proctor = std::env::var_os("PROCTOR_BENCH_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_proctor")), PathBuf::from);
     let out = std::env::temp_dir().join(format!("proctor-pipeline-bench-{}", std::process::id()));
     let out_s = out.to_str().unwrap();
-    let hd = clip(
-        "vp8_720p",
-        seconds,
-        &["-vf", "scale=1280:720,fps=30", "-c:v", "libvpx", "-b:v", "2M", "-deadline", "realtime", "-cpu-used", "8", "-g", "300"],
-    );
+    if std::env::var_os("PROCTOR_BENCH_ONLY_KINDS").is_some() {
+        kinds(&proctor, if full { 60 } else { 2 }, if full { 3 } else { 1 }, &out);
+        let _ = std::fs::remove_dir_all(&out);
+        return;
+    }
+    let hd = make_clip("moving", seconds);
     let hd_s = hd.to_str().unwrap();
     let secs = |d: Duration| d.as_secs_f64();
 
@@ -159,6 +198,7 @@ fn main() {
             h_kb / 1024
         );
     }
+    kinds(&proctor, if full { 60 } else { 2 }, if full { 3 } else { 1 }, &out);
     if std::env::var_os("PROCTOR_BENCH_RATES").is_some() {
         rates(&proctor, hd_s, &out);
     }
@@ -224,6 +264,67 @@ fn rates(proctor: &Path, clip: &str, out: &Path) {
             wall.as_secs_f64(),
             wall.as_secs_f64() / ffmpeg.0.as_secs_f64(),
             cpu.as_secs_f64()
+        );
+    }
+}
+
+/// The clips of benches/make_clip.sh, each with what it shows.
+const KINDS: [(&str, &str); 4] = [
+    ("still", "a person at a desk, still wall, little motion but the face"),
+    ("moving", "today's clip: sample.webm, moving background, cuts"),
+    ("motion", "camera shake, a person crossing the frame"),
+    ("empty", "an empty room"),
+];
+
+/// What each kind of content costs: on each clip of [`KINDS`] (or those named in
+/// `PROCTOR_BENCH_KINDS`, comma-separated), `rounds` rounds interleaved of ffmpeg
+/// decoding alone, `proctor analyze` at its defaults and the full peer; the
+/// minimum wall time and CPU time (user + sys of the process and its threads,
+/// from the rusage of the waited-for child) of each, the ratios, and the CPU
+/// seconds per hour of media.
+fn kinds(proctor: &Path, seconds: u32, rounds: usize, out: &Path) {
+    let wanted = std::env::var("PROCTOR_BENCH_KINDS").ok();
+    let kinds: Vec<_> = KINDS.iter().filter(|(k, _)| wanted.as_deref().is_none_or(|w| w.split(',').any(|x| x.trim() == *k))).collect();
+    let peer = full_peer();
+    if let Err(why) = &peer {
+        println!("\n  full peer skipped: {why}");
+    }
+    let clips: Vec<PathBuf> = kinds.iter().map(|(k, _)| make_clip(k, seconds)).collect();
+    let out_s = out.join("kinds-out");
+    let none = (Duration::MAX, Duration::MAX);
+    let min = |a: (Duration, Duration), b: (Duration, Duration)| (a.0.min(b.0), a.1.min(b.1));
+    let mut best = vec![[none; 3]; clips.len()];
+    for _ in 0..rounds {
+        for (b, clip) in best.iter_mut().zip(&clips) {
+            let c = clip.to_str().unwrap();
+            b[0] = min(b[0], timed(Path::new("ffmpeg"), &["-v", "error", "-i", c, "-f", "null", "-"]));
+            b[1] = min(b[1], timed(proctor, &["analyze", c, "-q", "-o", out_s.to_str().unwrap()]));
+            if let Ok((py, script)) = &peer {
+                b[2] = min(b[2], timed(py, &[script.to_str().unwrap(), c]));
+            }
+        }
+    }
+    let s = |d: Duration| d.as_secs_f64();
+    let per_hour = |cpu: Duration| s(cpu) * 3600.0 / seconds as f64;
+    println!("\n{seconds} s 1280x720 VP8 of each kind (minimum of {rounds} interleaved rounds; wall s / CPU s; CPU-s per media hour):");
+    println!("| clip | ffmpeg decode | proctor | full peer | proctor / ffmpeg (wall) | peer / ffmpeg (wall) | proctor / peer (wall; CPU) | CPU-s per media hour: ffmpeg, proctor, peer |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for ((kind, what), [ff, pr, pe]) in kinds.iter().zip(&best) {
+        let have_peer = pe.0 != Duration::MAX;
+        let peer_cell = |text: String| if have_peer { text } else { "-".to_string() };
+        println!(
+            "| {kind} ({what}) | {:.2} / {:.2} | {:.2} / {:.2} | {} | {:.2}x | {} | {} | {:.0}, {:.0}, {} |",
+            s(ff.0),
+            s(ff.1),
+            s(pr.0),
+            s(pr.1),
+            peer_cell(format!("{:.2} / {:.2}", s(pe.0), s(pe.1))),
+            s(pr.0) / s(ff.0),
+            peer_cell(format!("{:.2}x", s(pe.0) / s(ff.0))),
+            peer_cell(format!("{:.2}x; {:.2}x", s(pr.0) / s(pe.0), s(pr.1) / s(pe.1))),
+            per_hour(ff.1),
+            per_hour(pr.1),
+            peer_cell(format!("{:.0}", per_hour(pe.1))),
         );
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use proctor::analyze::{analyze, Settings};
 use proctor::config::Config;
-use proctor::decode::{decode_samples, probe, sample_times};
+use proctor::decode::{decode_samples, decode_samples_with, probe, sample_times, DecodeOptions};
 use proctor::detect::Models;
 use proctor::progress::NoProgress;
 
@@ -262,4 +262,87 @@ fn detectors_take_any_size_grey_dark_and_cut_faces() {
         assert!(faces.iter().all(|f| inside(&f.bbox)), "{name}: a face box leaves the picture");
         assert!(objects.iter().all(|o| inside(&o.bbox)), "{name}: an object box leaves the picture");
     }
+}
+
+/// Every sample of `path` at `fps` from `times[from..]` (a decode that seeks when
+/// `from > 0`), with libavcodec allowed or not to skip unreferenced frames:
+/// (index, pts, pixels) of each, and how many frames were decoded.
+fn sampled(path: &Path, fps: f64, from: usize, skip_nonref: bool) -> (Vec<(usize, f64, Vec<u8>)>, u64) {
+    let info = probe(path).unwrap();
+    let times = sample_times(info.duration_s, fps);
+    let mut out = vec![];
+    let opts = DecodeOptions { skip_nonref };
+    let stats = decode_samples_with(&info, &times[from..], from, 1280, opts, |f| {
+        out.push((f.index, f.pts, f.image.as_raw().clone()));
+        true
+    })
+    .unwrap();
+    assert_eq!(out.len(), times.len() - from, "{}", path.display());
+    (out, stats.decoded)
+}
+
+/// H.264 with B-frames (x264, 3 with a pyramid in every group: IBBBP, half the
+/// frames unreferenced), 128x96, 60 frames at 30 fps of ffmpeg's moving test
+/// pattern with a flat grey 48x48 corner of luma 16 + 3 i in frame i.
+fn h264_pattern(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("pattern_bframes.mp4");
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(concat!(
+            "testsrc2=s=128x96:r=30:d=2,format=yuv420p,geq=lum='if(lt(X,48)*lt(Y,48),16+3*N,lum(X,Y))'",
+            ":cb='if(lt(X,24)*lt(Y,24),128,cb(X,Y))':cr='if(lt(X,24)*lt(Y,24),128,cr(X,Y))'"
+        ))
+        .args(["-c:v", "libx264", "-crf", "12", "-x264-params", "bframes=3:b-adapt=0:b-pyramid=normal", "-pix_fmt", "yuv420p"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(st.success());
+    path
+}
+
+#[test]
+fn skipping_unreferenced_frames_changes_no_sampled_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = h264_pattern(dir.path());
+    // every sample shows the right frame with the skipping on: t = k / 4 shows
+    // frame floor(30 t), whose corner has luma 16 + 3 i, RGB grey 3 i * 255 / 219
+    let (frames, decoded) = sampled(&pattern, 4.0, 0, true);
+    for (k, _, pixels) in &frames {
+        let i = (*k as f64 / 4.0 * 30.0).floor();
+        let want = 3.0 * i * 255.0 / 219.0;
+        let corner: Vec<f64> = (8..40).flat_map(|y| (8 * 3..40 * 3).map(move |x| pixels[y * 128 * 3 + x] as f64)).collect();
+        let mean = corner.iter().sum::<f64>() / corner.len() as f64;
+        assert!((mean - want).abs() < 2.0, "sample {k}: grey {mean}, frame {i} has {want}");
+    }
+    // and the decoder skipped frames: the pattern's non-reference B-frames
+    // (the pass ends at the frame after the last sample, 1.75 s: frame 53)
+    let (_, all) = sampled(&pattern, 4.0, 0, false);
+    assert_eq!(all, 54);
+    assert!(decoded < 40, "{decoded} of {all} frames decoded");
+
+    // The same pictures with and without, on the codecs' fixtures, at rates that
+    // fall between frames and on them, from the start and after a seek.
+    for (file, fps) in [
+        ("h264_aac.mp4", 4.0),
+        ("h264_noaudio.mp4", 7.0),
+        ("rotated90.mp4", 4.0),
+        ("vfr.mkv", 4.0),
+        ("vp8_opus.webm", 4.0),
+        ("vp9_opus.webm", 5.0),
+        ("av1_opus.webm", 4.0),
+        ("timestamp_pattern.webm", 8.0),
+    ] {
+        let path = fixture(file);
+        for from in [0, 3] {
+            let (with, _) = sampled(&path, fps, from, true);
+            let (without, _) = sampled(&path, fps, from, false);
+            for (a, b) in with.iter().zip(&without) {
+                assert_eq!((a.0, a.1), (b.0, b.1), "{file} from {from}");
+                assert!(a.2 == b.2, "{file} from {from}: pixels differ at sample {}", a.0);
+            }
+        }
+    }
+    // with every frame wanted, nothing is skipped
+    let (_, every) = sampled(&pattern, 30.0, 0, true);
+    assert_eq!(every, 60);
 }

@@ -11,7 +11,7 @@ mod video;
 
 pub use audio::{decode_audio, stream_audio, Audio, AudioFormat, AUDIO_RATE};
 pub use probe::{probe, MediaInfo};
-pub use video::{decode_samples, decode_samples_while, frame_at, frames_at, Frame, SampleStats};
+pub use video::{decode_samples, decode_samples_while, decode_samples_with, frame_at, frames_at, DecodeOptions, Frame, SampleStats};
 
 use std::ops::Range;
 use std::sync::Once;

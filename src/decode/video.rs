@@ -6,6 +6,7 @@
 //! same answer for variable-frame-rate files and for any way of cutting the
 //! timeline into chunks. Only frames that are picked are converted to RGB.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -95,6 +96,28 @@ fn open_decoder(path: &Path, ictx: &ff::format::context::Input, info: &MediaInfo
         .map_err(|e| Error::new(path, ErrorKind::UnsupportedCodec(e.to_string())))
 }
 
+/// How the decoder may save work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Let libavcodec skip frames that no other frame references
+    /// (`skip_frame = AVDISCARD_NONREF`: H.264's non-reference B-frames, VP8's
+    /// non-reference frames) when they are not shown at any wanted time. The
+    /// frames handed out are the same either way (tests/decode.rs checks it).
+    pub skip_nonref: bool,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions { skip_nonref: true }
+    }
+}
+
+/// Video packets read ahead of the decoder, so that a packet's frame is known
+/// to be hidden by a later one (in presentation order) before it is sent. More
+/// than H.264's deepest usual reordering (x264's B-pyramid puts the next frame
+/// in presentation order 2-4 packets later).
+const LOOKAHEAD: usize = 8;
+
 /// Decode the frames shown at `times` (seconds, ascending) and hand each one
 /// to `on_frame` in order. `first_index` is the sample index of `times[0]`.
 ///
@@ -120,6 +143,18 @@ pub fn decode_samples_while(
     times: &[f64],
     first_index: usize,
     max_side: u32,
+    on_frame: impl FnMut(Frame) -> bool,
+) -> Result<SampleStats> {
+    decode_samples_with(info, times, first_index, max_side, DecodeOptions::default(), on_frame)
+}
+
+/// [`decode_samples_while`] with explicit [`DecodeOptions`].
+pub fn decode_samples_with(
+    info: &MediaInfo,
+    times: &[f64],
+    first_index: usize,
+    max_side: u32,
+    opts: DecodeOptions,
     mut on_frame: impl FnMut(Frame) -> bool,
 ) -> Result<SampleStats> {
     let path = info.path.as_path();
@@ -129,7 +164,7 @@ pub fn decode_samples_while(
     let first = times[0];
     for back in [0.0, 2.0, 10.0, 60.0, f64::INFINITY] {
         let seek_to = first - back;
-        match decode_from(info, times, first_index, max_side, seek_to, &mut on_frame)? {
+        match decode_from(info, times, first_index, max_side, seek_to, opts, &mut on_frame)? {
             Some(stats) => return Ok(stats),
             None => continue, // the seek landed after `first`: go further back
         }
@@ -145,6 +180,7 @@ fn decode_from(
     first_index: usize,
     max_side: u32,
     seek_to: f64,
+    opts: DecodeOptions,
     on_frame: &mut impl FnMut(Frame) -> bool,
 ) -> Result<Option<SampleStats>> {
     let path = info.path.as_path();
@@ -229,25 +265,45 @@ fn decode_from(
 
     let mut done = false;
     let mut eof_clean = true;
-    'read: while !done {
-        // A fresh packet per read: see `probe::fresh_packet`.
-        let mut packet = super::probe::fresh_packet();
-        match packet.read(&mut ictx) {
-            Ok(()) => {
-                if packet.stream() != info.video_index {
-                    continue;
-                }
-                if decoder.send_packet(&packet).is_err() {
-                    stats.corrupt_packets += 1;
-                    continue;
+    let mut read_all = false;
+    // Video packets read but not yet sent, and the timestamps of those sent
+    // last (a frame decoded earlier may be shown later: B-frames).
+    let mut ahead: VecDeque<ff::Packet> = VecDeque::new();
+    let mut sent: VecDeque<i64> = VecDeque::new();
+    let lookahead = if opts.skip_nonref { LOOKAHEAD } else { 1 };
+    let mut skipping = false;
+    while !done {
+        while !read_all && ahead.len() < lookahead {
+            // A fresh packet per read: see `probe::fresh_packet`.
+            let mut packet = super::probe::fresh_packet();
+            match packet.read(&mut ictx) {
+                Ok(()) if packet.stream() == info.video_index => ahead.push_back(packet),
+                Ok(()) => {}
+                Err(ff::Error::Eof) => read_all = true,
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {}
+                Err(_) => {
+                    eof_clean = false;
+                    read_all = true;
                 }
             }
-            Err(ff::Error::Eof) => break 'read,
-            Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => continue,
-            Err(_) => {
-                eof_clean = false;
-                break 'read;
+        }
+        let Some(packet) = ahead.pop_front() else { break };
+        if opts.skip_nonref {
+            let hidden = hidden_frame(info, times, &packet, ahead.iter().filter_map(|p| p.pts()).chain(sent.iter().copied()));
+            if hidden != skipping {
+                skipping = hidden;
+                decoder.skip_frame(if hidden { ff::Discard::NonReference } else { ff::Discard::Default });
             }
+            if let Some(pts) = packet.pts() {
+                if sent.len() == LOOKAHEAD {
+                    sent.pop_front();
+                }
+                sent.push_back(pts);
+            }
+        }
+        if decoder.send_packet(&packet).is_err() {
+            stats.corrupt_packets += 1;
+            continue;
         }
         let mut frame = ff::frame::Video::empty();
         while decoder.receive_frame(&mut frame).is_ok() {
@@ -285,6 +341,19 @@ fn decode_from(
         }
     }
     Ok(Some(stats))
+}
+
+/// Whether the frame of `packet` is shown at none of `times`: some other frame
+/// (`others`, timestamps of packets read ahead or sent just before) comes
+/// after it and at or before the first wanted time at or after it, so that
+/// frame, or a later one, is on screen then. Only then may the decoder skip it
+/// (if nothing references it). A packet without a timestamp, or after the last
+/// wanted time (its frame ends the pass), is never hidden.
+fn hidden_frame(info: &MediaInfo, times: &[f64], packet: &ff::Packet, others: impl Iterator<Item = i64>) -> bool {
+    let Some(pts) = packet.pts() else { return false };
+    let at = info.ts_to_s(pts);
+    let Some(&wanted) = times.get(times.partition_point(|&t| t < at)) else { return false };
+    others.map(|ts| info.ts_to_s(ts)).any(|t| t > at && t <= wanted)
 }
 
 /// The upright picture on screen at `t` seconds (used by `proctor detect
