@@ -148,6 +148,13 @@ pub struct EventConfig {
     /// When the descriptors enrolled from start later than this (seconds),
     /// the analysis warns that the opening showed no usable face.
     pub identity_opening_s: f64,
+    /// Clustering, the second identity signal: groups of lone-face
+    /// descriptors (within 0.5 of their centre) whose centres lie at least
+    /// this far apart are different people.
+    pub identity_cluster_gap: f64,
+    /// ... when each group holds at least this many seconds of lone-face
+    /// samples (samples times the sampling interval).
+    pub identity_cluster_min_s: f64,
     /// Judge head pose and gaze relative to the candidate's own median.
     pub baseline: bool,
 }
@@ -198,6 +205,8 @@ impl Default for EventConfig {
             identity_min_s: 4.0,
             identity_enrol_samples: 5,
             identity_opening_s: 30.0,
+            identity_cluster_gap: 0.7,
+            identity_cluster_min_s: 8.0,
             baseline: true,
         }
     }

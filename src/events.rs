@@ -68,8 +68,10 @@ impl EventKind {
             ),
             EventKind::CandidateChanged => format!(
                 "the lone face does not match the candidate enrolled from the opening of this session (the first {} \
-                 lone frontal face descriptors that agree; face-descriptor distance above {}) for at least {} s",
-                c.identity_enrol_samples, c.identity_max_distance, c.identity_min_s
+                 lone frontal face descriptors that agree; face-descriptor distance above {}), or (clustering, a second \
+                 signal) it belongs to another identity of the recording than the first seen (groups of descriptors \
+                 holding at least {} s of samples, their centres at least {} apart), for at least {} s",
+                c.identity_enrol_samples, c.identity_max_distance, c.identity_cluster_min_s, c.identity_cluster_gap, c.identity_min_s
             ),
         }
     }
@@ -406,31 +408,30 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
             .filter(|e| !loud.iter().any(|(a, b)| e.start_s < *b && *a < e.end_s)),
     );
 
-    // identity: the lone face against the reference photo, or the enrolled candidate
-    for (kind, get) in [
-        (EventKind::Identity, (|o: &Observation| o.reference_distance) as fn(&Observation) -> Option<f32>),
-        (EventKind::CandidateChanged, |o: &Observation| o.identity_distance),
-    ] {
-        let sampled: Vec<&Observation> = obs.iter().filter(|o| get(o).is_some()).collect();
+    // identity: the lone face against the reference photo, or the enrolled candidate and,
+    // for candidate_changed, the second signal: the identity clustering gave it
+    for kind in [EventKind::Identity, EventKind::CandidateChanged] {
+        let enrolment = |o: &Observation| if kind == EventKind::Identity { o.reference_distance } else { o.identity_distance };
+        let cluster = |o: &Observation| if kind == EventKind::Identity { None } else { o.cluster_distance };
+        let sampled: Vec<&Observation> = obs.iter().filter(|o| enrolment(o).is_some() || cluster(o).is_some()).collect();
         if sampled.is_empty() {
             continue;
         }
         let istep = median(sampled.windows(2).map(|w| (w[1].t - w[0].t) as f32).collect()).map_or(step, f64::from).max(step);
         let thr = c.identity_max_distance as f32;
+        let gap = c.identity_cluster_gap as f32;
+        let strength = |d: f32| ((d - thr) / 0.3 + 0.5).min(1.0);
         let signal: Vec<_> = sampled
             .iter()
-            .map(|o| (o.t, get(o).filter(|d| *d > thr).map(|d| ((d - thr) / 0.3 + 0.5).min(1.0))))
+            .map(|o| {
+                let by_enrolment = enrolment(o).filter(|d| *d > thr).map(strength);
+                let by_cluster = cluster(o).filter(|d| *d >= gap).map(strength);
+                (o.t, by_enrolment.into_iter().chain(by_cluster).reduce(f32::max))
+            })
             .collect();
         for r in fold(&signal, istep, c.merge_gap_s.max(istep * 1.5), c.identity_min_s) {
-            let ds: Vec<f32> = sampled.iter().filter(|o| o.t >= r.start - 1e-9 && o.t < r.end - 1e-9).filter_map(|o| get(o)).collect();
-            let whom = if kind == EventKind::Identity { "the reference photo" } else { "the candidate enrolled from the session" };
-            let detail = format!(
-                "median face-descriptor distance {:.2} to {whom} (same person below {}), in {} of {} samples",
-                median(ds).unwrap_or(f32::NAN),
-                c.identity_max_distance,
-                r.hits.len(),
-                r.samples
-            );
+            let span: Vec<&Observation> = sampled.iter().copied().filter(|o| o.t >= r.start - 1e-9 && o.t < r.end - 1e-9).collect();
+            let detail = identity_detail(kind, &span, c, r.hits.len(), r.samples);
             events.push(r.into_event(kind, detail));
         }
     }
@@ -524,6 +525,45 @@ fn background_noise(obs: &[Observation], step: f64, c: &EventConfig) -> Vec<Even
         out.push(r.into_event(EventKind::BackgroundNoise, detail));
     }
     out
+}
+
+/// What raised an `identity` or `candidate_changed` event over the samples
+/// `span`: the distance from the reference photo or the enrolled candidate
+/// (enrolment), and for `candidate_changed` the second identity clustering
+/// found (see [`crate::identity`]); the detail names the signals that saw it.
+fn identity_detail(kind: EventKind, span: &[&Observation], c: &EventConfig, hits: usize, samples: usize) -> String {
+    let thr = c.identity_max_distance as f32;
+    let gap = c.identity_cluster_gap as f32;
+    let (enrolment, whom): (Vec<f32>, &str) = if kind == EventKind::Identity {
+        (span.iter().filter_map(|o| o.reference_distance).collect(), "the reference photo")
+    } else {
+        (span.iter().filter_map(|o| o.identity_distance).collect(), "the candidate enrolled from the session")
+    };
+    let over = enrolment.iter().filter(|d| **d > thr).count();
+    let by_enrolment = format!(
+        "median face-descriptor distance {:.2} to {whom} (same person below {}), in {} of {} samples",
+        median(enrolment.clone()).unwrap_or(f32::NAN),
+        c.identity_max_distance,
+        if kind == EventKind::Identity { hits } else { over },
+        samples
+    );
+    if kind == EventKind::Identity {
+        return by_enrolment;
+    }
+    let other: Vec<f32> = span.iter().filter_map(|o| o.cluster_distance).filter(|d| *d >= gap).collect();
+    let by_cluster = format!(
+        "clustering: another identity of the recording, its centre {:.2} from the first identity seen (different people \
+         from {}), in {} of {} samples",
+        median(other.clone()).unwrap_or(f32::NAN),
+        c.identity_cluster_gap,
+        other.len(),
+        samples
+    );
+    match (over > 0, !other.is_empty()) {
+        (true, true) => format!("raised by enrolment and clustering: {by_enrolment}; {by_cluster}"),
+        (true, false) => format!("raised by enrolment: {by_enrolment}"),
+        _ => format!("raised by clustering alone (the distance to the enrolled candidate stayed under {thr}): {by_cluster}; {by_enrolment}"),
+    }
 }
 
 /// The detail of a `voices` event over the frames `span`: the peak speech probability and
@@ -786,6 +826,7 @@ mod tests {
                 reference_distance: None,
                 candidate_face: None,
                 candidate_distance: None,
+                cluster_distance: None,
             })
             .collect()
     }

@@ -21,6 +21,22 @@
 //! [`MAX_YAW_DEG`] of frontal and eyes at least [`MIN_EYE_PX`] apart; a head
 //! turned further changes the descriptor more than a change of person does.
 //!
+//! Clustering is the second, independent signal (without a reference
+//! photo; [`identities`]): the lone-face descriptors of the whole recording
+//! are grouped (the densest group of descriptors within [`ENROLL_RADIUS`] of
+//! one, then the densest of the rest, ...), groups holding fewer than
+//! `identity_cluster_min_s` seconds of samples are left out, and groups whose
+//! centres lie closer than `identity_cluster_gap` are one identity (a person
+//! under other light or pose). The identity seen first is the candidate's; a
+//! sample of any other is `cluster_distance` apart from it (at least the
+//! gap), and `candidate_changed` is raised on it as on a distance from the
+//! enrolled candidate. It does not rest on the opening's few samples: where
+//! those are poor (a dim or blurred opening whose mean sits near the stand-in,
+//! under dlib's threshold) the identities, each averaged over many seconds,
+//! still stand apart. Its gap lies above the same-person threshold and each
+//! identity must hold seconds of samples, so one person through light and
+//! pose changes is one identity.
+//!
 //! With several faces in view every face with landmarks is described, and the
 //! one closest to the candidate (under the same-person threshold) is marked as
 //! the candidate's (`Observation::candidate_face`), so a `multiple_faces`
@@ -34,7 +50,7 @@ use crate::detect::face_embed::{distance, Embedding, EMBEDDING_DIM};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::observation::{FaceEmbedding, Observation};
-pub use crate::records::{EnrolledFace, IdentityInfo, ReferenceInfo};
+pub use crate::records::{EnrolledFace, IdentityCluster, IdentityInfo, ReferenceInfo};
 
 /// Descriptors this close count as one person when enrolling.
 pub const ENROLL_RADIUS: f32 = 0.5;
@@ -114,18 +130,128 @@ pub fn enroll_opening(embeddings: &[Embedding], window: usize) -> Option<Enrolme
     })
 }
 
+/// Most descriptors clustered (an hour at 0.5 a second): a longer
+/// recording is clustered on evenly spaced ones, and every descriptor is
+/// then given to the nearest group.
+pub const MAX_CLUSTERED: usize = 2000;
+/// Most groups looked for.
+const MAX_GROUPS: usize = 8;
+
+/// The identities of time-ordered lone-face descriptors `samples` (time,
+/// descriptor), each standing for `step_s` seconds (see the module's doc):
+/// for each sample the distance of its identity from the first identity
+/// seen (0 for the first's own samples; `None` in no identity), and the
+/// identities, the first seen first.
+pub fn identities(samples: &[(f64, Embedding)], step_s: f64, gap: f32, min_s: f64) -> (Vec<Option<f32>>, Vec<IdentityCluster>) {
+    let none = (vec![None; samples.len()], Vec::new());
+    let stride = samples.len().div_ceil(MAX_CLUSTERED).max(1);
+    let mut rest: Vec<Embedding> = samples.iter().step_by(stride).map(|s| s.1).collect();
+    let mut centres: Vec<Embedding> = Vec::new();
+    while centres.len() < MAX_GROUPS {
+        let Some((centre, members)) = densest(&rest) else { break };
+        centres.push(centre);
+        let mut k = 0;
+        rest.retain(|_| {
+            k += 1;
+            members.binary_search(&(k - 1)).is_err()
+        });
+    }
+    // every sample to the nearest group centre within the radius
+    let group: Vec<Option<usize>> = samples
+        .iter()
+        .map(|(_, e)| {
+            centres
+                .iter()
+                .enumerate()
+                .map(|(g, c)| (g, distance(c, e)))
+                .filter(|(_, d)| *d < ENROLL_RADIUS)
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(g, _)| g)
+        })
+        .collect();
+    // the groups holding enough seconds, their centres the mean of their samples
+    let mut kept: Vec<(usize, Embedding, Vec<usize>)> = Vec::new();
+    for g in 0..centres.len() {
+        let members: Vec<usize> = (0..samples.len()).filter(|&i| group[i] == Some(g)).collect();
+        if (members.len() as f64) * step_s < min_s - 1e-9 {
+            continue;
+        }
+        let mut mean = [0f32; EMBEDDING_DIM];
+        for &m in &members {
+            for (s, v) in mean.iter_mut().zip(samples[m].1.iter()) {
+                *s += v / members.len() as f32;
+            }
+        }
+        kept.push((g, mean, members));
+    }
+    if kept.is_empty() {
+        return none;
+    }
+    // groups closer than the gap are one identity (single linkage)
+    let mut identity: Vec<usize> = (0..kept.len()).collect();
+    for i in 0..kept.len() {
+        for j in 0..i {
+            if distance(&kept[i].1, &kept[j].1) < gap {
+                let (from, to) = (identity[i].max(identity[j]), identity[i].min(identity[j]));
+                identity.iter_mut().filter(|x| **x == from).for_each(|x| *x = to);
+            }
+        }
+    }
+    let first_t = |id: usize| -> f64 {
+        (0..kept.len()).filter(|&k| identity[k] == id).map(|k| samples[kept[k].2[0]].0).fold(f64::INFINITY, f64::min)
+    };
+    let mut ids: Vec<usize> = identity.clone();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.sort_by(|a, b| first_t(*a).total_cmp(&first_t(*b)));
+    let first = ids[0];
+    // an identity's distance from the first: its nearest pair of group centres
+    let apart = |id: usize| -> f32 {
+        if id == first {
+            return 0.0;
+        }
+        let mut d = f32::INFINITY;
+        for a in (0..kept.len()).filter(|&k| identity[k] == id) {
+            for b in (0..kept.len()).filter(|&k| identity[k] == first) {
+                d = d.min(distance(&kept[a].1, &kept[b].1));
+            }
+        }
+        d
+    };
+    let mut per_sample = vec![None; samples.len()];
+    let mut out = Vec::new();
+    for id in ids {
+        let d = apart(id);
+        let mut members: Vec<usize> = (0..kept.len()).filter(|&k| identity[k] == id).flat_map(|k| kept[k].2.iter().copied()).collect();
+        members.sort_unstable();
+        for &m in &members {
+            per_sample[m] = Some(d);
+        }
+        out.push(IdentityCluster {
+            first_s: samples[members[0]].0,
+            last_s: samples[*members.last().unwrap_or(&members[0])].0,
+            samples: members.len(),
+            seconds: members.len() as f64 * step_s,
+            distance: d,
+        });
+    }
+    (per_sample, out)
+}
+
 /// Whom the faces were compared with.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Compared {
     /// The reference photo.
     Reference,
-    /// The candidate enrolled from the session, seen best in this frame.
-    Enrolled(EnrolledFace),
+    /// The candidate enrolled from the session, seen best in this frame, and
+    /// the identities clustering found (see [`identities`]).
+    Enrolled(EnrolledFace, Vec<IdentityCluster>),
 }
 
 /// Fill in the distances: to the reference when given (`reference_distance`),
 /// else to the candidate enrolled from the opening (`identity_distance`; see
-/// the module's doc), and on every frame with descriptors which face is the
+/// the module's doc) and, by clustering, between the identity of each lone
+/// face and the first identity seen (`cluster_distance`), and on every frame with descriptors which face is the
 /// candidate's (`candidate_face`, `candidate_distance`: the judgeable face
 /// closest to the candidate, when closer than `identity_max_distance`).
 /// Returns whom faces were compared with (`None`: no face to enrol).
@@ -138,21 +264,29 @@ pub fn attach_distances(obs: &mut [Observation], reference: Option<&Embedding>, 
             let all: Vec<(usize, Embedding)> = obs.iter().enumerate().filter_map(|(i, o)| Some((i, usable(o, min_score)?))).collect();
             let embs: Vec<Embedding> = all.iter().map(|(_, e)| *e).collect();
             let en = enroll_opening(&embs, c.identity_enrol_samples)?;
-            let c = en.embedding;
-            let (i, d) = en.members.iter().map(|&m| (all[m].0, distance(&c, &all[m].1))).min_by(|a, b| a.1.total_cmp(&b.1))?;
+            let mean = en.embedding;
+            let (i, d) = en.members.iter().map(|&m| (all[m].0, distance(&mean, &all[m].1))).min_by(|a, b| a.1.total_cmp(&b.1))?;
             let span = [obs[all[en.members[0]].0].t, obs[all[*en.members.last()?].0].t];
             let o = &obs[i];
             let f = o.solo_face(min_score)?;
             let (w, h) = (o.width.max(1) as f32, o.height.max(1) as f32);
             let bbox = [f.bbox[0] / w, f.bbox[1] / h, f.bbox[2] / w, f.bbox[3] / h];
-            (c, Compared::Enrolled(EnrolledFace { t: o.t, bbox, distance: d, from_s: Some(span) }))
+            let face = EnrolledFace { t: o.t, bbox, distance: d, from_s: Some(span) };
+            // the second signal: the identities of the whole recording
+            let timed: Vec<(f64, Embedding)> = all.iter().map(|(i, e)| (obs[*i].t, *e)).collect();
+            let step = sample_step(obs);
+            let (apart, found) = identities(&timed, step, c.identity_cluster_gap as f32, c.identity_cluster_min_s);
+            for ((i, _), d) in all.iter().zip(apart) {
+                obs[*i].cluster_distance = d;
+            }
+            (en.embedding, Compared::Enrolled(face, found))
         }
     };
     for o in obs.iter_mut() {
         let d = usable(o, min_score).map(|e| distance(&target, &e));
         match compared {
             Compared::Reference => o.reference_distance = d,
-            Compared::Enrolled(_) => o.identity_distance = d,
+            Compared::Enrolled(..) => o.identity_distance = d,
         }
         for e in o.embeddings.iter_mut() {
             e.distance = as_embedding(&e.descriptor).map(|v| distance(&target, &v));
@@ -170,6 +304,16 @@ pub fn attach_distances(obs: &mut [Observation], reference: Option<&Embedding>, 
     }
     follow_candidate(obs, min_score);
     Some(compared)
+}
+
+/// The seconds one identity sample stands for: the interval between the
+/// frames sampled for identity (`fps / identity_fps` frames), read from the
+/// observations' times.
+fn sample_step(obs: &[Observation]) -> f64 {
+    let sampled: Vec<f64> = obs.iter().filter(|o| !o.embeddings.is_empty()).map(|o| o.t).collect();
+    let mut gaps: Vec<f64> = sampled.windows(2).map(|w| w[1] - w[0]).filter(|g| *g > 0.0).collect();
+    gaps.sort_by(f64::total_cmp);
+    gaps.get(gaps.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Frames between identity samples farther than this (seconds) from the
@@ -427,6 +571,7 @@ mod tests {
             reference_distance: None,
             candidate_face: None,
             candidate_distance: None,
+            cluster_distance: None,
         }
     }
 
