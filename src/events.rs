@@ -1213,4 +1213,68 @@ mod tests {
     fn no_observations_no_events() {
         assert!(detect_events(&[], 4.0, &Config::default()).events.is_empty());
     }
+    /// Observations 2 s apart for 120 s, each with one frontal face described
+    /// by `f(i)` (a descriptor with `x`, `y` in its first two values).
+    fn described(f: impl Fn(usize) -> (f32, f32)) -> Vec<Observation> {
+        (0..60)
+            .map(|i| {
+                let (x, y) = f(i);
+                let mut d = vec![0f32; crate::detect::face_embed::EMBEDDING_DIM];
+                d[0] = x;
+                d[1] = y;
+                let mut fo = face(0.0, 0.3);
+                fo.bbox = [100.0, 50.0, 200.0, 170.0];
+                fo.keypoints = vec![[125.0, 90.0], [175.0, 90.0]];
+                Observation {
+                    index: i * 8,
+                    t: 2.0 * i as f64,
+                    pts: 2.0 * i as f64,
+                    width: 320,
+                    height: 240,
+                    faces: Some(vec![fo]),
+                    embeddings: vec![crate::observation::FaceEmbedding { face: 0, descriptor: d, distance: None }],
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    /// Poor enrolled samples: the opening's 5 descriptors (a dim opening) lie 0.35 from
+    /// the candidate's usual face, towards the stand-in, so the stand-in is 0.55 from
+    /// the enrolled mean: under the same-person threshold, and enrolment alone raises
+    /// nothing. Clustering, on the identities' centres over the whole recording (0.85
+    /// apart), raises candidate_changed at the swap, and the detail says so.
+    #[test]
+    fn clustering_raises_a_swap_that_poor_enrolled_samples_miss() {
+        let jitter = |i: usize| 0.01 * ((i * 7) % 5) as f32;
+        let mut obs = described(|i| match i {
+            0..5 => (0.35, jitter(i)),
+            5..30 => (jitter(i), 0.0),
+            _ => (0.9, jitter(i)),
+        });
+        let cfg = Config::default();
+        let compared = crate::identity::attach_distances(&mut obs, None, &cfg.events);
+        let Some(crate::identity::Compared::Enrolled(face, found)) = compared else { panic!("{compared:?}") };
+        assert!(face.t < 10.0);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(obs[30..].iter().all(|o| o.identity_distance.is_some_and(|d| d < 0.6)), "the enrolment alone sees no one else");
+        let ev = detect_events(&obs, 4.0, &cfg).events;
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        let e = &ev[0];
+        assert_eq!(e.kind, EventKind::CandidateChanged);
+        assert!((e.start_s - 60.0).abs() < 1e-9 && e.end_s >= 118.0, "{e:?}");
+        assert!(e.detail.starts_with("raised by clustering alone"), "{}", e.detail);
+        // with clustering off (a gap no two identities reach), nothing is raised
+        let mut off = cfg.clone();
+        off.events.identity_cluster_gap = 10.0;
+        let mut obs2 = obs.clone();
+        crate::identity::attach_distances(&mut obs2, None, &off.events);
+        assert!(detect_events(&obs2, 4.0, &off).events.is_empty());
+        // a good opening: both signals see the stand-in, and the detail names both
+        let mut good = described(|i| if i < 30 { (jitter(i), 0.0) } else { (0.9, jitter(i)) });
+        crate::identity::attach_distances(&mut good, None, &cfg.events);
+        let ev = detect_events(&good, 4.0, &cfg).events;
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert!(ev[0].detail.starts_with("raised by enrolment and clustering"), "{}", ev[0].detail);
+    }
 }

@@ -597,4 +597,55 @@ mod tests {
         assert_eq!(v[0].reference_distance, None);
         assert!((v[3].reference_distance.unwrap() - 0.05).abs() < 1e-5);
     }
+    /// `n` samples 2 s apart, the descriptor of each from `f(i)`.
+    fn timed(n: usize, f: impl Fn(usize) -> Embedding) -> Vec<(f64, Embedding)> {
+        (0..n).map(|i| (2.0 * i as f64, f(i))).collect()
+    }
+
+    /// A small deterministic jitter, different for each sample.
+    fn jitter(i: usize) -> f32 {
+        0.01 * ((i * 7) % 5) as f32
+    }
+
+    #[test]
+    fn clustering_finds_two_identities_and_the_first_seen_is_the_candidates() {
+        // a stand-in (at (0.9, 0)) for the last 6 samples (12 s) of 60
+        let v = timed(60, |i| if i < 54 { at(jitter(i), 0.0) } else { at(0.9, jitter(i)) });
+        let (apart, found) = identities(&v, 2.0, 0.7, 8.0);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!((found[0].first_s, found[0].samples, found[0].distance), (0.0, 54, 0.0));
+        assert_eq!((found[1].first_s, found[1].last_s, found[1].seconds), (108.0, 118.0, 12.0));
+        assert!((found[1].distance - 0.88).abs() < 0.05, "{found:?}");
+        assert!(apart[..54].iter().all(|d| *d == Some(0.0)));
+        assert!(apart[54..].iter().all(|d| d.is_some_and(|d| d > 0.8)));
+        // the stand-in for fewer seconds than identity_cluster_min_s: no identity of its own
+        let (apart, found) = identities(&v[..57], 2.0, 0.7, 8.0);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(apart[54..].iter().all(Option::is_none));
+        // the order does not decide the candidate: the first seen does
+        let swapped = timed(60, |i| if i < 6 { at(0.9, jitter(i)) } else { at(jitter(i), 0.0) });
+        let (apart, found) = identities(&swapped, 2.0, 0.7, 8.0);
+        assert_eq!((found[0].first_s, found[0].samples), (0.0, 6));
+        assert!(apart[6..].iter().all(|d| d.is_some_and(|d| d > 0.8)));
+    }
+
+    #[test]
+    fn one_person_through_light_and_pose_changes_is_one_identity() {
+        // 20 minutes at 0.5 samples a second: descriptors that wander within 0.3 of the
+        // person's centre (pairs up to 0.6 apart), and a minute under other light 0.45 away
+        let v = timed(600, |i| {
+            let t = i as f32 * 2.0;
+            let (x, y) = (0.3 * (t / 50.0).sin(), 0.3 * (t / 70.0).cos());
+            if (300..330).contains(&i) { at(0.45 + jitter(i), 0.3 + jitter(i)) } else { at(x, y) }
+        });
+        let (apart, found) = identities(&v, 2.0, 0.7, 8.0);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(apart.iter().all(|d| d.is_none_or(|d| d == 0.0)), "{found:?}");
+        // many more samples than are clustered at once: still one identity
+        let long = timed(3 * MAX_CLUSTERED, |i| at(0.2 * (i as f32 / 40.0).sin(), jitter(i)));
+        let (apart, found) = identities(&long, 2.0, 0.7, 8.0);
+        assert_eq!(found.len(), 1);
+        assert!(apart.iter().all(|d| *d == Some(0.0)));
+        assert!(identities(&[], 2.0, 0.7, 8.0).1.is_empty());
+    }
 }
