@@ -78,8 +78,8 @@ fn report_refuses_a_bad_summary_clearly() {
     let cases: Vec<(&str, Option<String>, &str)> = vec![
         ("missing", None, "no such file"),
         ("not json", Some("{ not json".into()), "not JSON"),
-        ("newer", Some(good.replacen("\"schema_version\": 5", "\"schema_version\": 99", 1)), "schema version 99"),
-        ("not a summary", Some("{\"schema_version\": 5}".into()), "not a proctor summary"),
+        ("newer", Some(good.replacen("\"schema_version\": 6", "\"schema_version\": 99", 1)), "schema version 99"),
+        ("not a summary", Some("{\"schema_version\": 6}".into()), "not a proctor summary"),
     ];
     for (what, content, says) in cases {
         match &content {
@@ -133,7 +133,8 @@ fn same_analysis(name: &str, got: &proctor::records::Analysis, want: &proctor::r
 
 /// An output directory written before the analysis was saved whole (schema
 /// 4: no evidence table, no keypoints or per-face lip opening in the
-/// detections table) still loads, and `proctor report` renders it.
+/// detections table; nor schema 6's cluster_distance and identities) still
+/// loads, and `proctor report` renders it.
 #[test]
 fn an_output_directory_of_schema_4_still_loads_and_renders() {
     use polars::prelude::*;
@@ -148,6 +149,9 @@ fn an_output_directory_of_schema_4_still_loads_and_renders() {
         if table == "detections" {
             df = df.drop_many(["keypoints", "mouth_open"]);
         }
+        if table == "frames" {
+            df = df.drop_many(["cluster_distance"]);
+        }
         let n = df.height();
         df.with_column(Column::new("schema_version".into(), vec![4u32; n])).unwrap();
         let f = std::fs::File::create(&p).unwrap();
@@ -158,12 +162,15 @@ fn an_output_directory_of_schema_4_still_loads_and_renders() {
     let mut summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&sp).unwrap()).unwrap();
     summary["schema_version"] = 4.into();
     summary["outputs"].as_object_mut().unwrap().remove("evidence").unwrap();
+    summary["identity"].as_object_mut().unwrap().remove("identities").unwrap();
     std::fs::write(&sp, serde_json::to_vec_pretty(&summary).unwrap()).unwrap();
 
     let old = proctor::load::load(&sp).unwrap();
     assert_eq!(old.events, now.events);
     assert_eq!(old.score, now.score);
     assert!(old.evidence.is_empty());
+    assert!(old.identity.identities.is_empty());
+    assert!(old.observations.iter().all(|o| o.cluster_distance.is_none()));
     assert_eq!(old.observations.len(), now.observations.len());
     for (o, n) in old.observations.iter().zip(&now.observations) {
         let (of, nf) = (o.faces.as_deref().unwrap_or_default(), n.faces.as_deref().unwrap_or_default());
