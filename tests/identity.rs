@@ -78,6 +78,8 @@ fn a_replaced_candidate_is_flagged_within_3_s_and_one_person_raises_nothing() {
         assert_eq!(p.height, 160);
     }
     assert_ne!(mine.jpeg, other.jpeg);
+    // the report rendered from the loaded analysis, both faces included, is the one analyze wrote
+    assert!(proctor::report::render(&a).unwrap() == std::fs::read(out.join("swap.report.pdf")).unwrap());
     if let Some(text) = pdftotext(&out.join("swap.report.pdf")) {
         assert!(text.contains("Candidate") && text.contains("enrolled at 0:0"), "{text}");
         assert!(text.contains("Other face") && text.contains("seen at 0:1"), "{text}");
@@ -353,6 +355,10 @@ fn long_alone_recording_raises_nothing() {
     assert!(s["duration_s"].as_f64().unwrap() > 1190.0);
     assert_eq!(s["events"].as_u64(), Some(0), "{}", s["counts"]);
     assert_eq!(s["score"].as_f64(), Some(100.0));
+    // clustering: 20 minutes of one man are one identity
+    let ids = s["identity"]["identities"].as_array().unwrap();
+    eprintln!("identities: {ids:?}");
+    assert_eq!(ids.len(), 1, "{ids:?}");
 }
 
 /// Same/different verification at the documented threshold (0.6) through proctor's
