@@ -412,6 +412,12 @@ impl Config {
                 e.voice_other_max, e.voice_same_min
             ));
         }
+        if !(e.identity_cluster_gap > 0.0) || !(e.identity_cluster_min_s >= 0.0) {
+            return Err(format!(
+                "events.identity_cluster_gap must be above 0 and identity_cluster_min_s at least 0, not {} and {}",
+                e.identity_cluster_gap, e.identity_cluster_min_s
+            ));
+        }
         if self.policy.medium_risk_min > self.policy.low_risk_min {
             return Err("policy.medium_risk_min must not exceed policy.low_risk_min".into());
         }
@@ -519,6 +525,16 @@ mod tests {
         assert!(bad.validate().unwrap_err().contains("voice_same_min"));
         let bad: Config = toml::from_str("[events]\nvoice_same_min = 1.5\n").unwrap();
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn clustering_needs_a_positive_gap_and_a_duration() {
+        for bad in ["identity_cluster_gap = 0.0", "identity_cluster_gap = -0.5", "identity_cluster_gap = nan", "identity_cluster_min_s = -1.0"] {
+            let cfg: Config = toml::from_str(&format!("[events]\n{bad}\n")).unwrap();
+            assert!(cfg.validate().unwrap_err().contains("identity_cluster"), "{bad}");
+        }
+        let off: Config = toml::from_str("[events]\nidentity_cluster_gap = 9.0\nidentity_cluster_min_s = 0.0\n").unwrap();
+        assert!(off.validate().is_ok());
     }
 
     #[test]

@@ -173,7 +173,7 @@ pub fn identities(samples: &[(f64, Embedding)], step_s: f64, gap: f32, min_s: f6
     let mut kept: Vec<(usize, Embedding, Vec<usize>)> = Vec::new();
     for g in 0..centres.len() {
         let members: Vec<usize> = (0..samples.len()).filter(|&i| group[i] == Some(g)).collect();
-        if (members.len() as f64) * step_s < min_s - 1e-9 {
+        if members.is_empty() || (members.len() as f64) * step_s < min_s - 1e-9 {
             continue;
         }
         let mut mean = [0f32; EMBEDDING_DIM];
@@ -647,5 +647,8 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(apart.iter().all(|d| *d == Some(0.0)));
         assert!(identities(&[], 2.0, 0.7, 8.0).1.is_empty());
+        // no duration asked (groups emptied by the nearest-centre assignment are not identities)
+        let (_, found) = identities(&v, 2.0, 0.7, 0.0);
+        assert!(found.iter().all(|f| f.samples > 0));
     }
 }
