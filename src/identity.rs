@@ -25,9 +25,11 @@
 //! photo; [`identities`]): the lone-face descriptors of the whole recording
 //! are grouped (the densest group of descriptors within [`ENROLL_RADIUS`] of
 //! one, then the densest of the rest, ...), groups holding fewer than
-//! `identity_cluster_min_s` seconds of samples are left out, and groups whose
-//! centres lie closer than `identity_cluster_gap` are one identity (a person
-//! under other light or pose). The identity seen first is the candidate's; a
+//! `identity_cluster_min_s` seconds of samples are left out, so is a group
+//! that could be either of two people (closer than `identity_cluster_gap`
+//! to two groups that are the gap apart: poor samples between them), and the
+//! identities whose centres lie closest are joined while closer than the
+//! gap (a person under other light or pose; centroid linkage). The identity seen first is the candidate's; a
 //! sample of any other is `cluster_distance` apart from it (at least the
 //! gap), and `candidate_changed` is raised on it as on a distance from the
 //! enrolled candidate. It does not rest on the opening's few samples: where
@@ -169,67 +171,69 @@ pub fn identities(samples: &[(f64, Embedding)], step_s: f64, gap: f32, min_s: f6
                 .map(|(g, _)| g)
         })
         .collect();
-    // the groups holding enough seconds, their centres the mean of their samples
-    let mut kept: Vec<(usize, Embedding, Vec<usize>)> = Vec::new();
-    for g in 0..centres.len() {
-        let members: Vec<usize> = (0..samples.len()).filter(|&i| group[i] == Some(g)).collect();
-        if members.is_empty() || (members.len() as f64) * step_s < min_s - 1e-9 {
-            continue;
-        }
+    // the groups holding enough seconds
+    let mut ids: Vec<Vec<usize>> = (0..centres.len())
+        .map(|g| (0..samples.len()).filter(|&i| group[i] == Some(g)).collect::<Vec<usize>>())
+        .filter(|m| !m.is_empty() && (m.len() as f64) * step_s >= min_s - 1e-9)
+        .collect();
+    let centre = |m: &[usize]| -> Embedding {
         let mut mean = [0f32; EMBEDDING_DIM];
-        for &m in &members {
-            for (s, v) in mean.iter_mut().zip(samples[m].1.iter()) {
-                *s += v / members.len() as f32;
+        for &i in m {
+            for (s, v) in mean.iter_mut().zip(samples[i].1.iter()) {
+                *s += v / m.len() as f32;
             }
         }
-        kept.push((g, mean, members));
-    }
-    if kept.is_empty() {
+        mean
+    };
+    // a group that could be either of two people (closer than the gap to two groups that
+    // are the gap apart: poor samples, dark or blurred, between them) is left out
+    let cs: Vec<Embedding> = ids.iter().map(|m| centre(m)).collect();
+    let near = |g: usize, h: usize| g != h && distance(&cs[g], &cs[h]) < gap;
+    let ambiguous: Vec<bool> = (0..ids.len())
+        .map(|g| (0..ids.len()).any(|a| near(g, a) && (0..ids.len()).any(|b| near(g, b) && distance(&cs[a], &cs[b]) >= gap)))
+        .collect();
+    let mut k = 0;
+    ids.retain(|_| {
+        k += 1;
+        !ambiguous[k - 1]
+    });
+    if ids.is_empty() {
         return none;
     }
-    // groups closer than the gap are one identity (single linkage)
-    let mut identity: Vec<usize> = (0..kept.len()).collect();
-    for i in 0..kept.len() {
-        for j in 0..i {
-            if distance(&kept[i].1, &kept[j].1) < gap {
-                let (from, to) = (identity[i].max(identity[j]), identity[i].min(identity[j]));
-                identity.iter_mut().filter(|x| **x == from).for_each(|x| *x = to);
+    // identities: the two whose centres (the means of all their samples) are closest are
+    // joined while those lie closer than the gap (centroid linkage: a group of poor samples
+    // between two people joins one of them, it does not chain them into one)
+    loop {
+        let cs: Vec<Embedding> = ids.iter().map(|m| centre(m)).collect();
+        let mut best: Option<(f32, usize, usize)> = None;
+        for i in 0..ids.len() {
+            for j in 0..i {
+                let d = distance(&cs[i], &cs[j]);
+                if d < gap && best.is_none_or(|b| d < b.0) {
+                    best = Some((d, i, j));
+                }
             }
         }
+        let Some((_, i, j)) = best else { break };
+        let moved = ids.remove(i);
+        ids[j].extend(moved);
     }
-    let first_t = |id: usize| -> f64 {
-        (0..kept.len()).filter(|&k| identity[k] == id).map(|k| samples[kept[k].2[0]].0).fold(f64::INFINITY, f64::min)
-    };
-    let mut ids: Vec<usize> = identity.clone();
-    ids.sort_unstable();
-    ids.dedup();
-    ids.sort_by(|a, b| first_t(*a).total_cmp(&first_t(*b)));
-    let first = ids[0];
-    // an identity's distance from the first: its nearest pair of group centres
-    let apart = |id: usize| -> f32 {
-        if id == first {
-            return 0.0;
-        }
-        let mut d = f32::INFINITY;
-        for a in (0..kept.len()).filter(|&k| identity[k] == id) {
-            for b in (0..kept.len()).filter(|&k| identity[k] == first) {
-                d = d.min(distance(&kept[a].1, &kept[b].1));
-            }
-        }
-        d
-    };
+    for m in &mut ids {
+        m.sort_unstable();
+    }
+    ids.sort_by(|a, b| samples[a[0]].0.total_cmp(&samples[b[0]].0));
+    let first = centre(&ids[0]);
     let mut per_sample = vec![None; samples.len()];
     let mut out = Vec::new();
-    for id in ids {
-        let d = apart(id);
-        let mut members: Vec<usize> = (0..kept.len()).filter(|&k| identity[k] == id).flat_map(|k| kept[k].2.iter().copied()).collect();
-        members.sort_unstable();
-        for &m in &members {
+    for (k, members) in ids.iter().enumerate() {
+        // every other identity's centre lies at least the gap from the first's
+        let d = if k == 0 { 0.0 } else { distance(&centre(members), &first) };
+        for &m in members {
             per_sample[m] = Some(d);
         }
         out.push(IdentityCluster {
             first_s: samples[members[0]].0,
-            last_s: samples[*members.last().unwrap_or(&members[0])].0,
+            last_s: samples[members[members.len() - 1]].0,
             samples: members.len(),
             seconds: members.len() as f64 * step_s,
             distance: d,
@@ -627,6 +631,24 @@ mod tests {
         let (apart, found) = identities(&swapped, 2.0, 0.7, 8.0);
         assert_eq!((found[0].first_s, found[0].samples), (0.0, 6));
         assert!(apart[6..].iter().all(|d| d.is_some_and(|d| d > 0.8)));
+    }
+
+    #[test]
+    fn a_group_of_poor_samples_between_two_people_does_not_join_them() {
+        // 6 poor samples of the candidate, then the candidate (12 samples), then a stand-in
+        // (15): the poor group's centre lies about 0.6 from each, the two people 0.82 apart;
+        // it is left out, and the candidate, seen first after it, is the first identity
+        let v = timed(33, |i| match i {
+            0..6 => at(0.41 + jitter(i), 0.466),
+            6..18 => at(jitter(i), 0.0),
+            _ => at(0.825, jitter(i)),
+        });
+        let (apart, found) = identities(&v, 2.0, 0.7, 8.0);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!((found[0].first_s, found[0].samples), (12.0, 12));
+        assert!(found[1].first_s == 36.0 && found[1].distance > 0.8, "{found:?}");
+        assert!(apart[..6].iter().all(Option::is_none));
+        assert!(apart[18..].iter().all(|d| d.is_some_and(|d| d > 0.8)));
     }
 
     #[test]
