@@ -111,7 +111,7 @@ pub(crate) fn analyze_keeping_in(
     }
     let speech_ran = audio.as_ref().is_some_and(|a| a.speech_checked());
     crate::observation::mouth_motion(&mut observations, cfg.events.face_min_score as f32);
-    let mut identity_info = crate::identity::IdentityInfo { reference: reference.map(|r| r.info()), enrolled: None };
+    let mut identity_info = crate::identity::IdentityInfo { reference: reference.map(|r| r.info()), ..Default::default() };
     let identity = match &settings.models.identity {
         None => None,
         Some(_) => {
@@ -119,7 +119,8 @@ pub(crate) fn analyze_keeping_in(
             let e = &cfg.events;
             match attach_distances(&mut observations, reference.map(|r| &r.embedding), e) {
                 Some(Compared::Reference) => Some(true),
-                Some(Compared::Enrolled(face)) => {
+                Some(Compared::Enrolled(face, identities)) => {
+                    identity_info.identities = identities;
                     if let Some([a, b]) = face.from_s.filter(|s| s[0] > e.identity_opening_s) {
                         warnings.push(format!(
                             "no usable face (alone, frontal, large enough) in the first {} s to enrol as the candidate: \

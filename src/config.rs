@@ -188,6 +188,13 @@ pub struct EventConfig {
     /// When the descriptors enrolled from start later than this (seconds),
     /// the analysis warns that the opening showed no usable face.
     pub identity_opening_s: f64,
+    /// Clustering, the second identity signal: groups of lone-face
+    /// descriptors (within 0.5 of their centre) whose centres lie at least
+    /// this far apart are different people.
+    pub identity_cluster_gap: f64,
+    /// ... when each group holds at least this many seconds of lone-face
+    /// samples (samples times the sampling interval).
+    pub identity_cluster_min_s: f64,
     /// Judge head pose and gaze relative to the candidate's own median.
     pub baseline: bool,
 }
@@ -259,6 +266,8 @@ impl Default for EventConfig {
             identity_min_s: 4.0,
             identity_enrol_samples: 5,
             identity_opening_s: 30.0,
+            identity_cluster_gap: 0.7,
+            identity_cluster_min_s: 8.0,
             baseline: true,
         }
     }
@@ -473,6 +482,12 @@ impl Config {
                 e.voice_other_max, e.voice_same_min
             ));
         }
+        if !(e.identity_cluster_gap > 0.0) || !(e.identity_cluster_min_s >= 0.0) {
+            return Err(format!(
+                "events.identity_cluster_gap must be above 0 and identity_cluster_min_s at least 0, not {} and {}",
+                e.identity_cluster_gap, e.identity_cluster_min_s
+            ));
+        }
         if self.policy.medium_risk_min > self.policy.low_risk_min {
             return Err("policy.medium_risk_min must not exceed policy.low_risk_min".into());
         }
@@ -592,6 +607,16 @@ mod tests {
         assert!(bad.validate().unwrap_err().contains("voice_same_min"));
         let bad: Config = toml::from_str("[events]\nvoice_same_min = 1.5\n").unwrap();
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn clustering_needs_a_positive_gap_and_a_duration() {
+        for bad in ["identity_cluster_gap = 0.0", "identity_cluster_gap = -0.5", "identity_cluster_gap = nan", "identity_cluster_min_s = -1.0"] {
+            let cfg: Config = toml::from_str(&format!("[events]\n{bad}\n")).unwrap();
+            assert!(cfg.validate().unwrap_err().contains("identity_cluster"), "{bad}");
+        }
+        let off: Config = toml::from_str("[events]\nidentity_cluster_gap = 9.0\nidentity_cluster_min_s = 0.0\n").unwrap();
+        assert!(off.validate().is_ok());
     }
 
     #[test]

@@ -60,8 +60,10 @@ impl EventKind {
             EventKind::BackgroundNoise => crate::kinds::background_noise::rule(&c.background_noise()),
             EventKind::CandidateChanged => format!(
                 "the lone face does not match the candidate enrolled from the opening of this session (the first {} \
-                 lone frontal face descriptors that agree; face-descriptor distance above {}) for at least {} s",
-                c.identity_enrol_samples, c.identity_max_distance, c.identity_min_s
+                 lone frontal face descriptors that agree; face-descriptor distance above {}), or (clustering, a second \
+                 signal) it belongs to another identity of the recording than the first seen (groups of descriptors \
+                 holding at least {} s of samples, their centres at least {} apart), for at least {} s",
+                c.identity_enrol_samples, c.identity_max_distance, c.identity_cluster_min_s, c.identity_cluster_gap, c.identity_min_s
             ),
         }
     }
@@ -402,31 +404,30 @@ pub fn detect_events(obs: &[Observation], fps: f64, cfg: &Config) -> Folded {
             .filter(|e| !loud.iter().any(|(a, b)| e.start_s < *b && *a < e.end_s)),
     );
 
-    // identity: the lone face against the reference photo, or the enrolled candidate
-    for (kind, get) in [
-        (EventKind::Identity, (|o: &Observation| o.reference_distance) as fn(&Observation) -> Option<f32>),
-        (EventKind::CandidateChanged, |o: &Observation| o.identity_distance),
-    ] {
-        let sampled: Vec<&Observation> = obs.iter().filter(|o| get(o).is_some()).collect();
+    // identity: the lone face against the reference photo, or the enrolled candidate and,
+    // for candidate_changed, the second signal: the identity clustering gave it
+    for kind in [EventKind::Identity, EventKind::CandidateChanged] {
+        let enrolment = |o: &Observation| if kind == EventKind::Identity { o.reference_distance } else { o.identity_distance };
+        let cluster = |o: &Observation| if kind == EventKind::Identity { None } else { o.cluster_distance };
+        let sampled: Vec<&Observation> = obs.iter().filter(|o| enrolment(o).is_some() || cluster(o).is_some()).collect();
         if sampled.is_empty() {
             continue;
         }
         let istep = median(sampled.windows(2).map(|w| (w[1].t - w[0].t) as f32).collect()).map_or(step, f64::from).max(step);
         let thr = c.identity_max_distance as f32;
+        let gap = c.identity_cluster_gap as f32;
+        let strength = |d: f32| ((d - thr) / 0.3 + 0.5).min(1.0);
         let signal: Vec<_> = sampled
             .iter()
-            .map(|o| (o.t, get(o).filter(|d| *d > thr).map(|d| ((d - thr) / 0.3 + 0.5).min(1.0))))
+            .map(|o| {
+                let by_enrolment = enrolment(o).filter(|d| *d > thr).map(strength);
+                let by_cluster = cluster(o).filter(|d| *d >= gap).map(strength);
+                (o.t, by_enrolment.into_iter().chain(by_cluster).reduce(f32::max))
+            })
             .collect();
         for r in fold(&signal, istep, c.merge_gap_s.max(istep * 1.5), c.identity_min_s) {
-            let ds: Vec<f32> = sampled.iter().filter(|o| o.t >= r.start - 1e-9 && o.t < r.end - 1e-9).filter_map(|o| get(o)).collect();
-            let whom = if kind == EventKind::Identity { "the reference photo" } else { "the candidate enrolled from the session" };
-            let detail = format!(
-                "median face-descriptor distance {:.2} to {whom} (same person below {}), in {} of {} samples",
-                median(ds).unwrap_or(f32::NAN),
-                c.identity_max_distance,
-                r.hits.len(),
-                r.samples
-            );
+            let span: Vec<&Observation> = sampled.iter().copied().filter(|o| o.t >= r.start - 1e-9 && o.t < r.end - 1e-9).collect();
+            let detail = identity_detail(kind, &span, c, r.hits.len(), r.samples);
             events.push(r.into_event(kind, detail));
         }
     }
@@ -484,6 +485,45 @@ fn background_noise(obs: &[Observation], step: f64, c: &EventConfig) -> Vec<Even
         out.push(r.into_event(EventKind::BackgroundNoise, detail));
     }
     out
+}
+
+/// What raised an `identity` or `candidate_changed` event over the samples
+/// `span`: the distance from the reference photo or the enrolled candidate
+/// (enrolment), and for `candidate_changed` the second identity clustering
+/// found (see [`crate::identity`]); the detail names the signals that saw it.
+fn identity_detail(kind: EventKind, span: &[&Observation], c: &EventConfig, hits: usize, samples: usize) -> String {
+    let thr = c.identity_max_distance as f32;
+    let gap = c.identity_cluster_gap as f32;
+    let (enrolment, whom): (Vec<f32>, &str) = if kind == EventKind::Identity {
+        (span.iter().filter_map(|o| o.reference_distance).collect(), "the reference photo")
+    } else {
+        (span.iter().filter_map(|o| o.identity_distance).collect(), "the candidate enrolled from the session")
+    };
+    let over = enrolment.iter().filter(|d| **d > thr).count();
+    let by_enrolment = format!(
+        "median face-descriptor distance {:.2} to {whom} (same person below {}), in {} of {} samples",
+        median(enrolment.clone()).unwrap_or(f32::NAN),
+        c.identity_max_distance,
+        if kind == EventKind::Identity { hits } else { over },
+        samples
+    );
+    if kind == EventKind::Identity {
+        return by_enrolment;
+    }
+    let other: Vec<f32> = span.iter().filter_map(|o| o.cluster_distance).filter(|d| *d >= gap).collect();
+    let by_cluster = format!(
+        "clustering: another identity of the recording, its centre {:.2} from the first identity seen (different people \
+         from {}), in {} of {} samples",
+        median(other.clone()).unwrap_or(f32::NAN),
+        c.identity_cluster_gap,
+        other.len(),
+        samples
+    );
+    match (over > 0, !other.is_empty()) {
+        (true, true) => format!("raised by enrolment and clustering: {by_enrolment}; {by_cluster}"),
+        (true, false) => format!("raised by enrolment: {by_enrolment}"),
+        _ => format!("raised by clustering alone (the distance to the enrolled candidate stayed under {thr}): {by_cluster}; {by_enrolment}"),
+    }
 }
 
 /// The detail of a `voices` event over the frames `span`: the peak speech probability and
@@ -749,6 +789,7 @@ mod tests {
                 reference_distance: None,
                 candidate_face: None,
                 candidate_distance: None,
+                cluster_distance: None,
             })
             .collect()
     }
@@ -1208,5 +1249,69 @@ mod tests {
     #[test]
     fn no_observations_no_events() {
         assert!(detect_events(&[], 4.0, &Config::default()).events.is_empty());
+    }
+    /// Observations 2 s apart for 120 s, each with one frontal face described
+    /// by `f(i)` (a descriptor with `x`, `y` in its first two values).
+    fn described(f: impl Fn(usize) -> (f32, f32)) -> Vec<Observation> {
+        (0..60)
+            .map(|i| {
+                let (x, y) = f(i);
+                let mut d = vec![0f32; crate::detect::face_embed::EMBEDDING_DIM];
+                d[0] = x;
+                d[1] = y;
+                let mut fo = face(0.0, 0.3);
+                fo.bbox = [100.0, 50.0, 200.0, 170.0];
+                fo.keypoints = vec![[125.0, 90.0], [175.0, 90.0]];
+                Observation {
+                    index: i * 8,
+                    t: 2.0 * i as f64,
+                    pts: 2.0 * i as f64,
+                    width: 320,
+                    height: 240,
+                    faces: Some(vec![fo]),
+                    embeddings: vec![crate::observation::FaceEmbedding { face: 0, descriptor: d, distance: None }],
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    /// Poor enrolled samples: the opening's 5 descriptors (a dim opening) lie 0.35 from
+    /// the candidate's usual face, towards the stand-in, so the stand-in is 0.55 from
+    /// the enrolled mean: under the same-person threshold, and enrolment alone raises
+    /// nothing. Clustering, on the identities' centres over the whole recording (0.85
+    /// apart), raises candidate_changed at the swap, and the detail says so.
+    #[test]
+    fn clustering_raises_a_swap_that_poor_enrolled_samples_miss() {
+        let jitter = |i: usize| 0.01 * ((i * 7) % 5) as f32;
+        let mut obs = described(|i| match i {
+            0..5 => (0.35, jitter(i)),
+            5..30 => (jitter(i), 0.0),
+            _ => (0.9, jitter(i)),
+        });
+        let cfg = Config::default();
+        let compared = crate::identity::attach_distances(&mut obs, None, &cfg.events);
+        let Some(crate::identity::Compared::Enrolled(face, found)) = compared else { panic!("{compared:?}") };
+        assert!(face.t < 10.0);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(obs[30..].iter().all(|o| o.identity_distance.is_some_and(|d| d < 0.6)), "the enrolment alone sees no one else");
+        let ev = detect_events(&obs, 4.0, &cfg).events;
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        let e = &ev[0];
+        assert_eq!(e.kind, EventKind::CandidateChanged);
+        assert!((e.start_s - 60.0).abs() < 1e-9 && e.end_s >= 118.0, "{e:?}");
+        assert!(e.detail.starts_with("raised by clustering alone"), "{}", e.detail);
+        // with clustering off (a gap no two identities reach), nothing is raised
+        let mut off = cfg.clone();
+        off.events.identity_cluster_gap = 10.0;
+        let mut obs2 = obs.clone();
+        crate::identity::attach_distances(&mut obs2, None, &off.events);
+        assert!(detect_events(&obs2, 4.0, &off).events.is_empty());
+        // a good opening: both signals see the stand-in, and the detail names both
+        let mut good = described(|i| if i < 30 { (jitter(i), 0.0) } else { (0.9, jitter(i)) });
+        crate::identity::attach_distances(&mut good, None, &cfg.events);
+        let ev = detect_events(&good, 4.0, &cfg).events;
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert!(ev[0].detail.starts_with("raised by enrolment and clustering"), "{}", ev[0].detail);
     }
 }

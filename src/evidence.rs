@@ -303,9 +303,11 @@ pub const MAX_EVENT_PICTURES: usize = 200;
 /// The evidence pictures of an analysis: the frame at each of the most
 /// severe events' evidence times (from `store` where it holds them, else
 /// decoded again from the recording) with the boxes of what was seen on it
-/// drawn, [`THUMB_WIDTH`] wide, and the candidate's face (cut from the
+/// drawn, [`THUMB_WIDTH`] wide, the candidate's face (cut from the
 /// reference photo at `reference`, or from the frame the candidate was
-/// enrolled from). Pictures that cannot be had are left out.
+/// enrolled from), and the other person's face, cut from the evidence frame
+/// of each `identity` and `candidate_changed` event (its lone face), to be
+/// shown beside the candidate's. Pictures that cannot be had are left out.
 pub fn collect(store: Option<&EvidenceStore>, a: &crate::records::Analysis, reference: Option<&Path>) -> Vec<EvidencePicture> {
     let policy = &a.config.policy;
     let mut order: Vec<&Event> = a.events.iter().collect();
@@ -346,6 +348,25 @@ pub fn collect(store: Option<&EvidenceStore>, a: &crate::records::Analysis, refe
     };
     if let Some((subject, t, crop)) = face {
         out.extend(picture(subject, t, Vec::new(), &crop));
+    }
+    // the other person: the lone face of each identity event's evidence frame
+    let min_score = a.config.events.face_min_score as f32;
+    let mut others: Vec<(f64, EventKind)> = a
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Identity | EventKind::CandidateChanged))
+        .map(|e| (e.evidence_t, e.kind))
+        .collect();
+    others.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+    others.dedup_by(|x, y| x.0 == y.0);
+    for (t, kind) in others {
+        let Some(o) = a.observations.iter().find(|o| o.t == t) else { continue };
+        let Some(f) = o.solo_face(min_score) else { continue };
+        let (w, h) = (o.width.max(1) as f32, o.height.max(1) as f32);
+        let bbox = [f.bbox[0] / w, f.bbox[1] / h, f.bbox[2] / w, f.bbox[3] / h];
+        if let Some(crop) = picture_at(t).and_then(|img| face_crop(img, bbox)) {
+            out.extend(picture(Subject::OtherFace, t, vec![kind], &crop));
+        }
     }
     out
 }

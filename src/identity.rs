@@ -21,6 +21,24 @@
 //! [`MAX_YAW_DEG`] of frontal and eyes at least [`MIN_EYE_PX`] apart; a head
 //! turned further changes the descriptor more than a change of person does.
 //!
+//! Clustering is the second, independent signal (without a reference
+//! photo; [`identities`]): the lone-face descriptors of the whole recording
+//! are grouped (the densest group of descriptors within [`ENROLL_RADIUS`] of
+//! one, then the densest of the rest, ...), groups holding fewer than
+//! `identity_cluster_min_s` seconds of samples are left out, so is a group
+//! that could be either of two people (closer than `identity_cluster_gap`
+//! to two groups that are the gap apart: poor samples between them), and the
+//! identities whose centres lie closest are joined while closer than the
+//! gap (a person under other light or pose; centroid linkage). The identity seen first is the candidate's; a
+//! sample of any other is `cluster_distance` apart from it (at least the
+//! gap), and `candidate_changed` is raised on it as on a distance from the
+//! enrolled candidate. It does not rest on the opening's few samples: where
+//! those are poor (a dim or blurred opening whose mean sits near the stand-in,
+//! under dlib's threshold) the identities, each averaged over many seconds,
+//! still stand apart. Its gap lies above the same-person threshold and each
+//! identity must hold seconds of samples, so one person through light and
+//! pose changes is one identity.
+//!
 //! With several faces in view every face with landmarks is described, and the
 //! one closest to the candidate (under the same-person threshold) is marked as
 //! the candidate's (`Observation::candidate_face`), so a `multiple_faces`
@@ -34,7 +52,7 @@ use crate::detect::face_embed::{distance, Embedding, EMBEDDING_DIM};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::observation::{FaceEmbedding, Observation};
-pub use crate::records::{EnrolledFace, IdentityInfo, ReferenceInfo};
+pub use crate::records::{EnrolledFace, IdentityCluster, IdentityInfo, ReferenceInfo};
 
 /// Descriptors this close count as one person when enrolling.
 pub const ENROLL_RADIUS: f32 = 0.5;
@@ -114,18 +132,130 @@ pub fn enroll_opening(embeddings: &[Embedding], window: usize) -> Option<Enrolme
     })
 }
 
+/// Most descriptors clustered (an hour at 0.5 a second): a longer
+/// recording is clustered on evenly spaced ones, and every descriptor is
+/// then given to the nearest group.
+pub const MAX_CLUSTERED: usize = 2000;
+/// Most groups looked for.
+const MAX_GROUPS: usize = 8;
+
+/// The identities of time-ordered lone-face descriptors `samples` (time,
+/// descriptor), each standing for `step_s` seconds (see the module's doc):
+/// for each sample the distance of its identity from the first identity
+/// seen (0 for the first's own samples; `None` in no identity), and the
+/// identities, the first seen first.
+pub fn identities(samples: &[(f64, Embedding)], step_s: f64, gap: f32, min_s: f64) -> (Vec<Option<f32>>, Vec<IdentityCluster>) {
+    let none = (vec![None; samples.len()], Vec::new());
+    let stride = samples.len().div_ceil(MAX_CLUSTERED).max(1);
+    let mut rest: Vec<Embedding> = samples.iter().step_by(stride).map(|s| s.1).collect();
+    let mut centres: Vec<Embedding> = Vec::new();
+    while centres.len() < MAX_GROUPS {
+        let Some((centre, members)) = densest(&rest) else { break };
+        centres.push(centre);
+        let mut k = 0;
+        rest.retain(|_| {
+            k += 1;
+            members.binary_search(&(k - 1)).is_err()
+        });
+    }
+    // every sample to the nearest group centre within the radius
+    let group: Vec<Option<usize>> = samples
+        .iter()
+        .map(|(_, e)| {
+            centres
+                .iter()
+                .enumerate()
+                .map(|(g, c)| (g, distance(c, e)))
+                .filter(|(_, d)| *d < ENROLL_RADIUS)
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(g, _)| g)
+        })
+        .collect();
+    // the groups holding enough seconds
+    let mut ids: Vec<Vec<usize>> = (0..centres.len())
+        .map(|g| (0..samples.len()).filter(|&i| group[i] == Some(g)).collect::<Vec<usize>>())
+        .filter(|m| !m.is_empty() && (m.len() as f64) * step_s >= min_s - 1e-9)
+        .collect();
+    let centre = |m: &[usize]| -> Embedding {
+        let mut mean = [0f32; EMBEDDING_DIM];
+        for &i in m {
+            for (s, v) in mean.iter_mut().zip(samples[i].1.iter()) {
+                *s += v / m.len() as f32;
+            }
+        }
+        mean
+    };
+    // a group that could be either of two people (closer than the gap to two groups that
+    // are the gap apart: poor samples, dark or blurred, between them) is left out
+    let cs: Vec<Embedding> = ids.iter().map(|m| centre(m)).collect();
+    let near = |g: usize, h: usize| g != h && distance(&cs[g], &cs[h]) < gap;
+    let ambiguous: Vec<bool> = (0..ids.len())
+        .map(|g| (0..ids.len()).any(|a| near(g, a) && (0..ids.len()).any(|b| near(g, b) && distance(&cs[a], &cs[b]) >= gap)))
+        .collect();
+    let mut k = 0;
+    ids.retain(|_| {
+        k += 1;
+        !ambiguous[k - 1]
+    });
+    if ids.is_empty() {
+        return none;
+    }
+    // identities: the two whose centres (the means of all their samples) are closest are
+    // joined while those lie closer than the gap (centroid linkage: a group of poor samples
+    // between two people joins one of them, it does not chain them into one)
+    loop {
+        let cs: Vec<Embedding> = ids.iter().map(|m| centre(m)).collect();
+        let mut best: Option<(f32, usize, usize)> = None;
+        for i in 0..ids.len() {
+            for j in 0..i {
+                let d = distance(&cs[i], &cs[j]);
+                if d < gap && best.is_none_or(|b| d < b.0) {
+                    best = Some((d, i, j));
+                }
+            }
+        }
+        let Some((_, i, j)) = best else { break };
+        let moved = ids.remove(i);
+        ids[j].extend(moved);
+    }
+    for m in &mut ids {
+        m.sort_unstable();
+    }
+    ids.sort_by(|a, b| samples[a[0]].0.total_cmp(&samples[b[0]].0));
+    let first = centre(&ids[0]);
+    let mut per_sample = vec![None; samples.len()];
+    let mut out = Vec::new();
+    for (k, members) in ids.iter().enumerate() {
+        // every other identity's centre lies at least the gap from the first's
+        let d = if k == 0 { 0.0 } else { distance(&centre(members), &first) };
+        for &m in members {
+            per_sample[m] = Some(d);
+        }
+        out.push(IdentityCluster {
+            first_s: samples[members[0]].0,
+            last_s: samples[members[members.len() - 1]].0,
+            samples: members.len(),
+            seconds: members.len() as f64 * step_s,
+            distance: d,
+        });
+    }
+    (per_sample, out)
+}
+
 /// Whom the faces were compared with.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Compared {
     /// The reference photo.
     Reference,
-    /// The candidate enrolled from the session, seen best in this frame.
-    Enrolled(EnrolledFace),
+    /// The candidate enrolled from the session, seen best in this frame, and
+    /// the identities clustering found (see [`identities`]).
+    Enrolled(EnrolledFace, Vec<IdentityCluster>),
 }
 
 /// Fill in the distances: to the reference when given (`reference_distance`),
 /// else to the candidate enrolled from the opening (`identity_distance`; see
-/// the module's doc), and on every frame with descriptors which face is the
+/// the module's doc) and, by clustering, between the identity of each lone
+/// face and the first identity seen (`cluster_distance`), and on every frame with descriptors which face is the
 /// candidate's (`candidate_face`, `candidate_distance`: the judgeable face
 /// closest to the candidate, when closer than `identity_max_distance`).
 /// Returns whom faces were compared with (`None`: no face to enrol).
@@ -138,21 +268,29 @@ pub fn attach_distances(obs: &mut [Observation], reference: Option<&Embedding>, 
             let all: Vec<(usize, Embedding)> = obs.iter().enumerate().filter_map(|(i, o)| Some((i, usable(o, min_score)?))).collect();
             let embs: Vec<Embedding> = all.iter().map(|(_, e)| *e).collect();
             let en = enroll_opening(&embs, c.identity_enrol_samples)?;
-            let c = en.embedding;
-            let (i, d) = en.members.iter().map(|&m| (all[m].0, distance(&c, &all[m].1))).min_by(|a, b| a.1.total_cmp(&b.1))?;
+            let mean = en.embedding;
+            let (i, d) = en.members.iter().map(|&m| (all[m].0, distance(&mean, &all[m].1))).min_by(|a, b| a.1.total_cmp(&b.1))?;
             let span = [obs[all[en.members[0]].0].t, obs[all[*en.members.last()?].0].t];
             let o = &obs[i];
             let f = o.solo_face(min_score)?;
             let (w, h) = (o.width.max(1) as f32, o.height.max(1) as f32);
             let bbox = [f.bbox[0] / w, f.bbox[1] / h, f.bbox[2] / w, f.bbox[3] / h];
-            (c, Compared::Enrolled(EnrolledFace { t: o.t, bbox, distance: d, from_s: Some(span) }))
+            let face = EnrolledFace { t: o.t, bbox, distance: d, from_s: Some(span) };
+            // the second signal: the identities of the whole recording
+            let timed: Vec<(f64, Embedding)> = all.iter().map(|(i, e)| (obs[*i].t, *e)).collect();
+            let step = sample_step(obs);
+            let (apart, found) = identities(&timed, step, c.identity_cluster_gap as f32, c.identity_cluster_min_s);
+            for ((i, _), d) in all.iter().zip(apart) {
+                obs[*i].cluster_distance = d;
+            }
+            (en.embedding, Compared::Enrolled(face, found))
         }
     };
     for o in obs.iter_mut() {
         let d = usable(o, min_score).map(|e| distance(&target, &e));
         match compared {
             Compared::Reference => o.reference_distance = d,
-            Compared::Enrolled(_) => o.identity_distance = d,
+            Compared::Enrolled(..) => o.identity_distance = d,
         }
         for e in o.embeddings.iter_mut() {
             e.distance = as_embedding(&e.descriptor).map(|v| distance(&target, &v));
@@ -170,6 +308,16 @@ pub fn attach_distances(obs: &mut [Observation], reference: Option<&Embedding>, 
     }
     follow_candidate(obs, min_score);
     Some(compared)
+}
+
+/// The seconds one identity sample stands for: the interval between the
+/// frames sampled for identity (`fps / identity_fps` frames), read from the
+/// observations' times.
+fn sample_step(obs: &[Observation]) -> f64 {
+    let sampled: Vec<f64> = obs.iter().filter(|o| !o.embeddings.is_empty()).map(|o| o.t).collect();
+    let mut gaps: Vec<f64> = sampled.windows(2).map(|w| w[1] - w[0]).filter(|g| *g > 0.0).collect();
+    gaps.sort_by(f64::total_cmp);
+    gaps.get(gaps.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Frames between identity samples farther than this (seconds) from the
@@ -430,6 +578,7 @@ mod tests {
             reference_distance: None,
             candidate_face: None,
             candidate_distance: None,
+            cluster_distance: None,
         }
     }
 
@@ -454,5 +603,77 @@ mod tests {
         assert!((v[0].embeddings[0].distance.unwrap() - 1.0).abs() < 1e-5);
         assert_eq!(v[0].reference_distance, None);
         assert!((v[3].reference_distance.unwrap() - 0.05).abs() < 1e-5);
+    }
+    /// `n` samples 2 s apart, the descriptor of each from `f(i)`.
+    fn timed(n: usize, f: impl Fn(usize) -> Embedding) -> Vec<(f64, Embedding)> {
+        (0..n).map(|i| (2.0 * i as f64, f(i))).collect()
+    }
+
+    /// A small deterministic jitter, different for each sample.
+    fn jitter(i: usize) -> f32 {
+        0.01 * ((i * 7) % 5) as f32
+    }
+
+    #[test]
+    fn clustering_finds_two_identities_and_the_first_seen_is_the_candidates() {
+        // a stand-in (at (0.9, 0)) for the last 6 samples (12 s) of 60
+        let v = timed(60, |i| if i < 54 { at(jitter(i), 0.0) } else { at(0.9, jitter(i)) });
+        let (apart, found) = identities(&v, 2.0, 0.7, 8.0);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!((found[0].first_s, found[0].samples, found[0].distance), (0.0, 54, 0.0));
+        assert_eq!((found[1].first_s, found[1].last_s, found[1].seconds), (108.0, 118.0, 12.0));
+        assert!((found[1].distance - 0.88).abs() < 0.05, "{found:?}");
+        assert!(apart[..54].iter().all(|d| *d == Some(0.0)));
+        assert!(apart[54..].iter().all(|d| d.is_some_and(|d| d > 0.8)));
+        // the stand-in for fewer seconds than identity_cluster_min_s: no identity of its own
+        let (apart, found) = identities(&v[..57], 2.0, 0.7, 8.0);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(apart[54..].iter().all(Option::is_none));
+        // the order does not decide the candidate: the first seen does
+        let swapped = timed(60, |i| if i < 6 { at(0.9, jitter(i)) } else { at(jitter(i), 0.0) });
+        let (apart, found) = identities(&swapped, 2.0, 0.7, 8.0);
+        assert_eq!((found[0].first_s, found[0].samples), (0.0, 6));
+        assert!(apart[6..].iter().all(|d| d.is_some_and(|d| d > 0.8)));
+    }
+
+    #[test]
+    fn a_group_of_poor_samples_between_two_people_does_not_join_them() {
+        // 6 poor samples of the candidate, then the candidate (12 samples), then a stand-in
+        // (15): the poor group's centre lies about 0.6 from each, the two people 0.82 apart;
+        // it is left out, and the candidate, seen first after it, is the first identity
+        let v = timed(33, |i| match i {
+            0..6 => at(0.41 + jitter(i), 0.466),
+            6..18 => at(jitter(i), 0.0),
+            _ => at(0.825, jitter(i)),
+        });
+        let (apart, found) = identities(&v, 2.0, 0.7, 8.0);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!((found[0].first_s, found[0].samples), (12.0, 12));
+        assert!(found[1].first_s == 36.0 && found[1].distance > 0.8, "{found:?}");
+        assert!(apart[..6].iter().all(Option::is_none));
+        assert!(apart[18..].iter().all(|d| d.is_some_and(|d| d > 0.8)));
+    }
+
+    #[test]
+    fn one_person_through_light_and_pose_changes_is_one_identity() {
+        // 20 minutes at 0.5 samples a second: descriptors that wander within 0.3 of the
+        // person's centre (pairs up to 0.6 apart), and a minute under other light 0.45 away
+        let v = timed(600, |i| {
+            let t = i as f32 * 2.0;
+            let (x, y) = (0.3 * (t / 50.0).sin(), 0.3 * (t / 70.0).cos());
+            if (300..330).contains(&i) { at(0.45 + jitter(i), 0.3 + jitter(i)) } else { at(x, y) }
+        });
+        let (apart, found) = identities(&v, 2.0, 0.7, 8.0);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(apart.iter().all(|d| d.is_none_or(|d| d == 0.0)), "{found:?}");
+        // many more samples than are clustered at once: still one identity
+        let long = timed(3 * MAX_CLUSTERED, |i| at(0.2 * (i as f32 / 40.0).sin(), jitter(i)));
+        let (apart, found) = identities(&long, 2.0, 0.7, 8.0);
+        assert_eq!(found.len(), 1);
+        assert!(apart.iter().all(|d| *d == Some(0.0)));
+        assert!(identities(&[], 2.0, 0.7, 8.0).1.is_empty());
+        // no duration asked (groups emptied by the nearest-centre assignment are not identities)
+        let (_, found) = identities(&v, 2.0, 0.7, 0.0);
+        assert!(found.iter().all(|f| f.samples > 0));
     }
 }

@@ -5,8 +5,9 @@
 //! table's audio and lip columns, version 3 `candidate_face` and
 //! `candidate_distance`, version 4 `voice_similarity`, version 5 the
 //! detections table's `mouth_open` and `keypoints` and the evidence table,
-//! version 6 the frames table's `objects_detected` and `faces_detected`;
-//! the readers read versions 1 to 6):
+//! version 6 the frames table's `objects_detected`, `faces_detected` and
+//! `cluster_distance` and the evidence table's `other_face` pictures; the
+//! readers read versions 1 to 6):
 //!
 //! * frames: one row per analysed frame: `recording`, `frame`, `t_s`,
 //!   `pts_s`, `width`, `height`, `mean_luma`, `audio_db`, `audio_peak_dbfs`
@@ -33,8 +34,11 @@
 //!   an index among the frame's faces largest first as in the detections
 //!   table, is the candidate's: the one closest to the reference or the
 //!   enrolled candidate, under the identity threshold; null where none
-//!   matched or identity was not sampled) and `candidate_distance` (its
-//!   distance).
+//!   matched or identity was not sampled), `candidate_distance` (its
+//!   distance) and `cluster_distance` (clustering, the second identity
+//!   signal: how far the identity the lone face's descriptor belongs to lies
+//!   from the first identity seen, 0 for the first identity's own samples;
+//!   null where not measured).
 //! * detections: one row per face or object: `recording`, `frame`, `t_s`,
 //!   `type` (face/object), `class`, `category`, `score`, `x0..y1`, and for
 //!   faces the pose, eye and gaze columns, `mouth_open` and `keypoints`
@@ -43,7 +47,8 @@
 //!   `duration_s`, `confidence`, `detail`, `evidence_t`.
 //! * evidence: one row per picture the views show: `recording`, `subject`
 //!   (`event`: an event's evidence frame, boxes drawn; `reference_face`,
-//!   `enrolled_face`: the candidate's face), `t_s`, `kinds` (the kinds of
+//!   `enrolled_face`: the candidate's face; `other_face`: the face seen at
+//!   an `identity` or `candidate_changed` event's evidence frame), `t_s`, `kinds` (the kinds of
 //!   event whose evidence it is, comma-separated), `width`, `height`, `jpeg`
 //!   (the JPEG bytes, a binary column).
 
@@ -114,6 +119,7 @@ pub fn frames_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("reference_distance", obs.iter().map(|o| o.reference_distance).collect::<Vec<_>>()),
         col("candidate_face", obs.iter().map(|o| o.candidate_face).collect::<Vec<_>>()),
         col("candidate_distance", obs.iter().map(|o| o.candidate_distance).collect::<Vec<_>>()),
+        col("cluster_distance", obs.iter().map(|o| o.cluster_distance).collect::<Vec<_>>()),
     ])
 }
 
@@ -474,7 +480,7 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
         Some(_) => f.bools("faces_detected")?,
         None => vec![Some(false); f.len()],
     };
-    let [speech, motion, voice, other, idd, refd, cand_d] = [
+    let [speech, motion, voice, other, idd, refd, cand_d, clus_d] = [
         "speech",
         "mouth_motion",
         "voice_similarity",
@@ -482,9 +488,10 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
         "identity_distance",
         "reference_distance",
         "candidate_distance",
+        "cluster_distance",
     ]
     .map(|n| f.f32s_or_null(n));
-    let (speech, motion, voice, other, idd, refd, cand_d) = (speech?, motion?, voice?, other?, idd?, refd?, cand_d?);
+    let (speech, motion, voice, other, idd, refd, cand_d, clus_d) = (speech?, motion?, voice?, other?, idd?, refd?, cand_d?, clus_d?);
     let cand_face = f.u32s_or_null("candidate_face")?;
     let mut obs = Vec::with_capacity(f.len());
     for i in 0..f.len() {
@@ -527,6 +534,7 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
             reference_distance: refd[i],
             candidate_face: cand_face[i],
             candidate_distance: cand_d[i],
+            cluster_distance: clus_d[i],
         });
     }
     Ok(obs)

@@ -88,9 +88,16 @@ fn swaps_at_10_50_and_90_percent_are_flagged_within_5_s() {
             let kind = if with_reference { "identity" } else { "candidate_changed" };
             let flagged = of_kind(&ev, kind);
             eprintln!("{name} reference={with_reference}: {:?}", flagged.iter().map(|e| (e.1, e.2)).collect::<Vec<_>>());
+            let ids = summary(&out, name)["identity"]["identities"].as_array().cloned().unwrap_or_default();
             if swap.is_nan() {
                 assert!(ev.is_empty(), "{name}: one person raises nothing: {ev:?}");
+                assert!(with_reference || ids.len() == 1, "{name}: one identity: {ids:?}");
                 continue;
+            }
+            if !with_reference {
+                // both signals: enrolment, and clustering's two identities (each 12 s or more)
+                assert!(flagged[0].3.starts_with("raised by enrolment and clustering"), "{name}: {}", flagged[0].3);
+                assert_eq!(ids.len(), 2, "{name}: {ids:?}");
             }
             assert_eq!(flagged.len(), 1, "{name} reference={with_reference}: {ev:?}");
             assert!(flagged[0].1 >= swap - 1.0 && flagged[0].1 <= swap + 5.0, "{name}: {:?}", flagged[0]);

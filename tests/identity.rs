@@ -59,8 +59,31 @@ fn a_replaced_candidate_is_flagged_within_3_s_and_one_person_raises_nothing() {
     // the report shows the enrolled candidate beside the evidence, from a frame where they were enrolled
     let enrolled = &s["identity"]["enrolled"];
     assert!(enrolled["t"].as_f64().unwrap() < 10.0, "{enrolled}");
+    // the astronaut's 6 s (3 samples) are under clustering's 8 s: enrolment alone raised it, and says so
+    assert!(changed[0].detail.starts_with("raised by enrolment: "), "{}", changed[0].detail);
+    let ids = s["identity"]["identities"].as_array().unwrap();
+    assert_eq!(ids.len(), 1, "the man's identity only: {ids:?}");
+    assert!(ids[0]["first_s"].as_f64().unwrap() < 1.0 && ids[0]["distance"].as_f64().unwrap() == 0.0, "{ids:?}");
+    // the evidence holds both faces: the enrolled candidate's and the astronaut's at the event's frame
+    let a = proctor::load::load(&out.join("swap.summary.json")).unwrap();
+    let mine = a.candidate_face().expect("the enrolled candidate's face");
+    assert_eq!(mine.subject, proctor::records::Subject::EnrolledFace);
+    assert!(mine.t_s < 10.0);
+    let other = a.other_face_at(changed[0].evidence_t).expect("the other face");
+    assert!(other.t_s >= 10.0 && other.kinds == [proctor::kinds::EventKind::CandidateChanged]);
+    // the two crops are the two people: each matches its own frame's face, not the other's
+    for p in [mine, other] {
+        let img = image::load_from_memory(&p.jpeg).unwrap();
+        assert_eq!((img.width(), img.height()), (p.width, p.height));
+        assert_eq!(p.height, 160);
+    }
+    assert_ne!(mine.jpeg, other.jpeg);
+    // the report rendered from the loaded analysis, both faces included, is the one analyze wrote
+    assert!(proctor::report::render(&a).unwrap() == std::fs::read(out.join("swap.report.pdf")).unwrap());
     if let Some(text) = pdftotext(&out.join("swap.report.pdf")) {
-        assert!(text.contains("Candidate: enrolled from the session"), "{text}");
+        assert!(text.contains("Candidate") && text.contains("enrolled at 0:0"), "{text}");
+        assert!(text.contains("Other face") && text.contains("seen at 0:1"), "{text}");
+        assert!(text.contains("to the enrolled candidate"), "{text}");
     }
 
     // the man alone (his 2 s clip looped for 20 s, through head movement): nothing
@@ -193,13 +216,13 @@ fn with_two_faces_in_view_the_candidate_is_told_apart() {
     }
     // the report shows the reference photo beside the identity event's evidence, also when re-rendered
     if let Some(text) = pdftotext(&out.join("join.report.pdf")) {
-        assert!(text.contains("Candidate: reference photo"), "{text}");
+        assert!(text.contains("reference photo"), "{text}");
     }
     let again = d.path().join("again.pdf");
     let r = run(&["report", out.join("join.events.parquet").to_str().unwrap(), "-o", again.to_str().unwrap()]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     if let Some(text) = pdftotext(&again) {
-        assert!(text.contains("Candidate: reference photo"), "{text}");
+        assert!(text.contains("reference photo"), "{text}");
     }
 }
 
@@ -332,6 +355,10 @@ fn long_alone_recording_raises_nothing() {
     assert!(s["duration_s"].as_f64().unwrap() > 1190.0);
     assert_eq!(s["events"].as_u64(), Some(0), "{}", s["counts"]);
     assert_eq!(s["score"].as_f64(), Some(100.0));
+    // clustering: 20 minutes of one man are one identity
+    let ids = s["identity"]["identities"].as_array().unwrap();
+    eprintln!("identities: {ids:?}");
+    assert_eq!(ids.len(), 1, "{ids:?}");
 }
 
 /// Same/different verification at the documented threshold (0.6) through proctor's

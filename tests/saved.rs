@@ -133,7 +133,9 @@ fn same_analysis(name: &str, got: &proctor::records::Analysis, want: &proctor::r
 
 /// An output directory written before the analysis was saved whole (schema
 /// 4: no evidence table, no keypoints or per-face lip opening in the
-/// detections table, no `audio_peak_dbfs` in the frames table) still loads, and `proctor report` renders it.
+/// detections table, no `audio_peak_dbfs` in the frames table; nor schema 6's
+/// `objects_detected`, `faces_detected`, cluster_distance and identities) still
+/// loads, and `proctor report` renders it.
 #[test]
 fn an_output_directory_of_schema_4_still_loads_and_renders() {
     use polars::prelude::*;
@@ -149,7 +151,7 @@ fn an_output_directory_of_schema_4_still_loads_and_renders() {
             df = df.drop_many(["keypoints", "mouth_open"]);
         }
         if table == "frames" {
-            df = df.drop_many(["audio_peak_dbfs", "objects_detected", "faces_detected"]);
+            df = df.drop_many(["audio_peak_dbfs", "objects_detected", "faces_detected", "cluster_distance"]);
         }
         let n = df.height();
         df.with_column(Column::new("schema_version".into(), vec![4u32; n])).unwrap();
@@ -161,12 +163,15 @@ fn an_output_directory_of_schema_4_still_loads_and_renders() {
     let mut summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&sp).unwrap()).unwrap();
     summary["schema_version"] = 4.into();
     summary["outputs"].as_object_mut().unwrap().remove("evidence").unwrap();
+    summary["identity"].as_object_mut().unwrap().remove("identities").unwrap();
     std::fs::write(&sp, serde_json::to_vec_pretty(&summary).unwrap()).unwrap();
 
     let old = proctor::load::load(&sp).unwrap();
     assert_eq!(old.events, now.events);
     assert_eq!(old.score, now.score);
     assert!(old.evidence.is_empty());
+    assert!(old.identity.identities.is_empty());
+    assert!(old.observations.iter().all(|o| o.cluster_distance.is_none()));
     assert_eq!(old.observations.len(), now.observations.len());
     for (o, n) in old.observations.iter().zip(&now.observations) {
         // before schema 6 the object detector ran on every sampled frame, and where the

@@ -15,7 +15,8 @@ use super::{Band, Baseline, Event, IdentityInfo, MediaInfo, Observation, Score};
 /// Version of the saved outputs: the tables' `schema_version` column and
 /// the summary's `schema_version`. 5 added the detections table's keypoints
 /// and lip opening of every face, and the evidence table; 6 the frames
-/// table's `objects_detected` and `faces_detected`.
+/// table's `objects_detected`, `faces_detected` and `cluster_distance`, the
+/// evidence table's `other_face` pictures and the summary's `identity.clusters`.
 pub const SCHEMA_VERSION: u32 = 6;
 /// Oldest version still read.
 pub const OLDEST_READABLE: u32 = 1;
@@ -89,6 +90,12 @@ impl Analysis {
     pub fn candidate_face(&self) -> Option<&EvidencePicture> {
         self.evidence.iter().find(|p| matches!(p.subject, Subject::ReferenceFace | Subject::EnrolledFace))
     }
+
+    /// The face seen at an `identity` or `candidate_changed` event's evidence
+    /// frame `t`, if one was kept.
+    pub fn other_face_at(&self, t: f64) -> Option<&EvidencePicture> {
+        self.evidence.iter().find(|p| p.subject == Subject::OtherFace && p.t_s == t)
+    }
 }
 
 /// What an evidence picture shows.
@@ -102,6 +109,10 @@ pub enum Subject {
     ReferenceFace,
     /// The candidate's face cut from the frame they were enrolled from.
     EnrolledFace,
+    /// The lone face of an `identity` or `candidate_changed` event's
+    /// evidence frame (at `t_s`): the person who is not the candidate, shown
+    /// beside the candidate's face.
+    OtherFace,
 }
 
 impl Subject {
@@ -110,11 +121,12 @@ impl Subject {
             Subject::Event => "event",
             Subject::ReferenceFace => "reference_face",
             Subject::EnrolledFace => "enrolled_face",
+            Subject::OtherFace => "other_face",
         }
     }
 
     pub fn parse(s: &str) -> Option<Subject> {
-        [Subject::Event, Subject::ReferenceFace, Subject::EnrolledFace].into_iter().find(|k| k.as_str() == s)
+        [Subject::Event, Subject::ReferenceFace, Subject::EnrolledFace, Subject::OtherFace].into_iter().find(|k| k.as_str() == s)
     }
 }
 

@@ -26,6 +26,25 @@ pub struct IdentityInfo {
     pub reference: Option<ReferenceInfo>,
     /// The frame that shows the candidate enrolled from the session.
     pub enrolled: Option<EnrolledFace>,
+    /// Clustering, the second identity signal (without a reference photo):
+    /// the identities of the recording, the first seen first; empty when
+    /// clustering did not run or found no identity.
+    #[serde(default)]
+    pub identities: Vec<IdentityCluster>,
+}
+
+/// One identity the recording's lone-face descriptors cluster into.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IdentityCluster {
+    /// Its first and last sample (analysis time, s).
+    pub first_s: f64,
+    pub last_s: f64,
+    /// How many lone-face samples it holds, and the seconds they stand for
+    /// (samples times the sampling interval).
+    pub samples: usize,
+    pub seconds: f64,
+    /// Distance from its centre to the first identity's (0 for the first).
+    pub distance: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -144,6 +144,14 @@ pub struct Observation {
     /// That face's descriptor distance to the candidate.
     #[serde(default)]
     pub candidate_distance: Option<f32>,
+    /// Clustering (the second identity signal, without a reference photo):
+    /// on a sampled frame whose lone face belongs to an identity of the
+    /// recording (a group of descriptors holding enough seconds of samples),
+    /// the distance from that identity's centre to the centre of the first
+    /// identity seen (0 for the first identity's own samples); `None` where
+    /// the face belongs to no such identity or clustering did not run.
+    #[serde(default)]
+    pub cluster_distance: Option<f32>,
 }
 
 impl Observation {

@@ -46,6 +46,21 @@ pub struct EventLine {
     pub evidence_t: f64,
     /// Index into the thumbnails, if this event has one.
     pub image: Option<usize>,
+    /// For `identity` and `candidate_changed`: the face seen at the evidence
+    /// frame, shown beside the candidate's.
+    pub other_face: Option<OtherFace>,
+}
+
+/// The other person's face of an identity event, beside the candidate's.
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherFace {
+    /// Index into the images.
+    pub image: usize,
+    /// Media time of the frame it was cut from.
+    pub t: f64,
+    /// What told it from the candidate's, in words ("distance 0.82 to the
+    /// enrolled candidate").
+    pub how: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -220,8 +235,10 @@ pub struct ReportInput {
 /// The picture of the candidate's face in the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct CandidateFace {
-    /// What it is: "reference photo" or "enrolled from the session at 12.0 s".
+    /// What it is: "reference photo" or "enrolled from the session".
     pub label: String,
+    /// Media time of the frame it was cut from (none for the reference photo).
+    pub t: Option<f64>,
     /// Index into the images.
     pub image: usize,
 }
@@ -258,6 +275,7 @@ impl ReportInput {
                 detail: e.detail.clone(),
                 evidence_t: e.evidence_t,
                 image: None,
+                other_face: None,
             })
             .collect();
         let mut bars: Vec<Bar> = events.iter().map(|e| Bar { kind: e.kind, start: e.start_s, end: e.end_s }).collect();
@@ -398,15 +416,41 @@ pub fn render(a: &Analysis) -> Result<Vec<u8>, String> {
     let mut images = thumbnails(&mut input, a);
     if shows_candidate_face(&input) {
         if let Some(p) = a.candidate_face() {
-            let label = match p.subject {
-                Subject::ReferenceFace => "reference photo".to_string(),
-                _ => format!("enrolled from the session (frame at {:.1} s)", p.t_s),
+            let (label, t) = match p.subject {
+                Subject::ReferenceFace => ("reference photo".to_string(), None),
+                _ => ("enrolled from the session".to_string(), Some(p.t_s)),
             };
-            input.candidate_face = Some(CandidateFace { label, image: images.len() });
+            input.candidate_face = Some(CandidateFace { label, t, image: images.len() });
             images.push(p.jpeg.clone());
         }
     }
+    other_faces(&mut input, a, &mut images);
     render_pdf(&input, images)
+}
+
+/// The other person's face beside each listed `identity` and
+/// `candidate_changed` event, from the analysis's evidence pictures, with
+/// the distance that told it apart (the frame's, as the analysis measured it).
+fn other_faces(input: &mut ReportInput, a: &Analysis, images: &mut Vec<Vec<u8>>) {
+    let thr = a.config.events.identity_max_distance;
+    for line in input.events.iter_mut().filter(|l| matches!(l.kind, EventKind::Identity | EventKind::CandidateChanged)) {
+        let Some(p) = a.other_face_at(line.evidence_t) else { continue };
+        let o = a.observations.iter().find(|o| o.t == line.evidence_t);
+        let how = match (line.kind, o) {
+            (EventKind::Identity, Some(o)) => o.reference_distance.map(|d| format!("distance {d:.2} to the reference photo (same person below {thr})")),
+            (_, Some(o)) => match (o.identity_distance, o.cluster_distance.filter(|d| *d > 0.0)) {
+                (Some(d), Some(c)) if d <= thr as f32 => {
+                    Some(format!("distance {d:.2} to the enrolled candidate; by clustering, another identity {c:.2} from the first seen"))
+                }
+                (Some(d), _) => Some(format!("distance {d:.2} to the enrolled candidate (same person below {thr})")),
+                (None, Some(c)) => Some(format!("by clustering, another identity {c:.2} from the first seen")),
+                (None, None) => None,
+            },
+            _ => None,
+        };
+        line.other_face = Some(OtherFace { image: images.len(), t: p.t_s, how: how.unwrap_or_default() });
+        images.push(p.jpeg.clone());
+    }
 }
 
 #[cfg(test)]
@@ -451,6 +495,7 @@ mod tests {
                 reference_distance: None,
                 candidate_face: None,
                 candidate_distance: None,
+                cluster_distance: None,
             })
             .collect();
         let base = Baseline { yaw: 10.0, ..Default::default() };

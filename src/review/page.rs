@@ -48,6 +48,25 @@ struct EventData<'a> {
     t: f64,
     /// Index into `pics`, -1 for none.
     p: i64,
+    /// For `identity` and `candidate_changed`: the candidate's face and the
+    /// other face, side by side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    f: Option<FacePair>,
+}
+
+/// Two faces to compare: indices into `pics` (-1 for none) and their labels.
+#[derive(Serialize)]
+struct FacePair {
+    a: i64,
+    al: String,
+    b: i64,
+    bl: String,
+}
+
+/// `m:ss` of a media time.
+fn clock(t: f64) -> String {
+    let s = t.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
 }
 
 #[derive(Serialize)]
@@ -75,6 +94,8 @@ pub fn render(a: &Analysis, pictures: &[(f64, Vec<u8>)], ctx: &PageContext) -> S
     order.sort_by(|&i, &j| a.events[i].start_s.total_cmp(&a.events[j].start_s).then(a.events[i].end_s.total_cmp(&a.events[j].end_s)));
     let mut pics: Vec<String> = Vec::new();
     let mut pic_of: Vec<(f64, usize)> = Vec::new();
+    // the candidate's face, once in `pics` (its index when added)
+    let mut mine: Option<i64> = None;
     let events = order
         .iter()
         .map(|&i| {
@@ -90,7 +111,8 @@ pub fn render(a: &Analysis, pictures: &[(f64, Vec<u8>)], ctx: &PageContext) -> S
                     None => -1,
                 },
             };
-            EventData { k: e.kind, s: e.start_s, e: e.end_s, c: e.confidence, d: &e.detail, t: e.evidence_t, p }
+            let f = faces_of(a, e, &mut pics, &mut mine);
+            EventData { k: e.kind, s: e.start_s, e: e.end_s, c: e.confidence, d: &e.detail, t: e.evidence_t, p, f }
         })
         .collect();
     let kinds = EventKind::ALL
@@ -135,6 +157,43 @@ pub fn render(a: &Analysis, pictures: &[(f64, Vec<u8>)], ctx: &PageContext) -> S
 <script type=\"application/json\" id=\"data\">{}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
         script_json(&data)
     )
+}
+
+/// The candidate's face and the other face of an `identity` or
+/// `candidate_changed` event, from the analysis's evidence pictures (added
+/// to `pics`; the candidate's once, its index kept in `mine`).
+fn faces_of(a: &Analysis, e: &crate::records::Event, pics: &mut Vec<String>, mine: &mut Option<i64>) -> Option<FacePair> {
+    if !matches!(e.kind, EventKind::Identity | EventKind::CandidateChanged) {
+        return None;
+    }
+    let mut add = |jpeg: &[u8]| {
+        pics.push(format!("data:image/jpeg;base64,{}", crate::review::base64(jpeg)));
+        (pics.len() - 1) as i64
+    };
+    let candidate = a.candidate_face();
+    let other = a.other_face_at(e.evidence_t);
+    if candidate.is_none() && other.is_none() {
+        return None;
+    }
+    let al = match candidate {
+        Some(p) if p.subject == Subject::ReferenceFace => "Candidate (reference photo)".to_string(),
+        Some(p) => format!("Candidate, enrolled at {}", clock(p.t_s)),
+        None => "No picture of the candidate".to_string(),
+    };
+    let a_idx = match (candidate, *mine) {
+        (Some(_), Some(i)) => i,
+        (Some(p), None) => {
+            let i = add(&p.jpeg);
+            *mine = Some(i);
+            i
+        }
+        (None, _) => -1,
+    };
+    let (b, bl) = match other {
+        Some(p) => (add(&p.jpeg), format!("Other face, seen at {}", clock(p.t_s))),
+        None => (-1, String::new()),
+    };
+    Some(FacePair { a: a_idx, al, b, bl })
 }
 
 /// The name of a recording's review page.

@@ -324,6 +324,16 @@
     h.appendChild(document.createTextNode(' · ' + fmt(e.s) + '–' + fmt(e.e) + ' · confidence ' + e.c.toFixed(2)));
     cur.appendChild(h);
     cur.appendChild(el('div', '', e.d || ''));
+    if (e.f) {
+      // the candidate's face and the other face, side by side
+      const faces = el('div', 'faces');
+      for (const [p, label] of [[e.f.a, e.f.al], [e.f.b, e.f.bl]]) {
+        if (p < 0) continue;
+        const fig = el('figure'); const img = el('img'); img.src = D.pics[p]; img.alt = label;
+        fig.appendChild(img); fig.appendChild(el('figcaption', '', label)); faces.appendChild(fig);
+      }
+      cur.appendChild(faces);
+    }
     cur.appendChild(el('div', 'rule', 'Raised because: ' + (KIND[e.k] ? KIND[e.k].rule : '')));
     cur.appendChild(el('div', 'rule', 'Evidence frame at ' + fmt(e.t) + ' · event ' + (sel + 1) + ' of ' + D.events.length));
     const d = verdictOf(e);
