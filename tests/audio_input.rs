@@ -69,11 +69,13 @@ fn odd_audio_is_analysed_noted_and_placed_by_timestamps() {
     assert!(c.frames.iter().all(|f| f.1.is_some_and(|db| db < -90.0) && f.2.is_some_and(|p| p < 0.5)), "{:?}", c.frames);
     assert!(c.events.is_empty(), "{:?}", c.events);
 
-    // voice A 16x too loud, 1.0-3.6 s: clipped, and loud_audio over it
+    // voice A 16x too loud, 1.0-3.6 s: clipped, and said so; its level is over the -12 dBFS
+    // ceiling, but it is the candidate's own speech (the only voice), which never raises
+    // loud_audio however loud (issue 22; `loud_audio_speech_over_db`)
     let c = load(d.path(), "audio_clipped");
     assert!(c.warned("the audio is clipped"), "{:?}", c.warnings);
-    let loud = c.kinds("loud_audio");
-    assert!(loud.len() == 1 && loud[0].0 >= 0.7 && loud[0].0 <= 1.3 && loud[0].1 >= 3.4 && loud[0].1 <= 4.3, "{:?}", c.events);
+    assert!(c.between(1.5, 3.25).all(|f| f.1.is_some_and(|db| db > -12.0) && f.2.is_some_and(|p| p > 0.5)), "{:?}", c.frames);
+    assert!(c.kinds("loud_audio").is_empty(), "{:?}", c.events);
 
     // 8 kHz mono and 48 kHz 5.1, voice A at 1.0-4.3 s: noted, levels everywhere, speech found
     for id in ["audio_8k_mono", "audio_48k_6ch"] {

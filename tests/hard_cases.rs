@@ -37,6 +37,21 @@ fn of_kind<'a>(ev: &'a [(String, f64, f64, String)], kind: &str) -> Vec<&'a (Str
     ev.iter().filter(|e| e.0 == kind).collect()
 }
 
+/// Makes the named clips in `dir`, adds the committed `extra` ones and analyses them all
+/// with `--no-objects` into `dir/out`, which it returns; `None` when a clip cannot be made.
+fn analyse_sound_clips(dir: &Path, names: &[&str], extra: &[PathBuf]) -> Option<PathBuf> {
+    let mut clips = Vec::new();
+    for name in names {
+        clips.push(hard_clip(dir, name)?);
+    }
+    clips.extend_from_slice(extra);
+    let out = dir.join("out");
+    let refs: Vec<&Path> = clips.iter().map(PathBuf::as_path).collect();
+    let r = analyze(&refs, &out, &["--no-objects"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    Some(out)
+}
+
 /// The man for 8 s, then the astronaut for 32 s: the one seen at the opening is the
 /// candidate, though the stand-in holds 80% of the session (the majority rule enrolled
 /// the stand-in and flagged the candidate).
@@ -135,17 +150,9 @@ fn absences_from_five_seconds_are_events() {
 #[test]
 fn sound_that_stands_out_of_the_room_is_background_noise() {
     let d = tempfile::tempdir().unwrap();
-    let mut clips = Vec::new();
-    for name in ["noise_silence", "slam", "music", "noise_speech_b", "lv_speech_t"] {
-        let Some(c) = hard_clip(d.path(), name) else { return };
-        clips.push(c);
-    }
-    clips.push(fixture("speech_alone.webm"));
-    clips.push(fixture("speech_loud.webm"));
-    let out = d.path().join("out");
-    let refs: Vec<&Path> = clips.iter().map(PathBuf::as_path).collect();
-    let r = analyze(&refs, &out, &["--no-objects"]);
-    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let extra = [fixture("speech_alone.webm"), fixture("speech_loud.webm")];
+    let names = ["noise_silence", "slam", "music", "noise_speech_b", "lv_speech_t"];
+    let Some(out) = analyse_sound_clips(d.path(), &names, &extra) else { return };
     let spans = |id: &str, kind: &str| -> Vec<(f64, f64)> { of_kind(&events(&out, id), kind).iter().map(|e| (e.1, e.2)).collect() };
     let near = |got: &[(f64, f64)], want: &[(f64, f64)]| {
         got.len() == want.len() && got.iter().zip(want).all(|(g, w)| (g.0 - w.0).abs() <= 0.75 && (g.1 - w.1).abs() <= 0.75)
@@ -188,15 +195,7 @@ fn sound_that_stands_out_of_the_room_is_background_noise() {
 #[test]
 fn sound_slams_are_judged_by_their_loudest_32_ms() {
     let d = tempfile::tempdir().unwrap();
-    let mut clips = Vec::new();
-    for name in ["lv_slam_t", "lv_knock_b"] {
-        let Some(c) = hard_clip(d.path(), name) else { return };
-        clips.push(c);
-    }
-    let out = d.path().join("out");
-    let refs: Vec<&Path> = clips.iter().map(PathBuf::as_path).collect();
-    let r = analyze(&refs, &out, &["--no-objects"]);
-    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let Some(out) = analyse_sound_clips(d.path(), &["lv_slam_t", "lv_knock_b"], &[]) else { return };
     let starts = |id: &str| -> Vec<f64> { of_kind(&events(&out, id), "background_noise").iter().map(|e| e.1).collect() };
     let near = |got: &[f64], want: &[f64]| got.len() == want.len() && got.iter().zip(want).all(|(g, w)| (g - w).abs() <= 0.5);
     let got = starts("lv_slam_t");
@@ -215,15 +214,7 @@ fn sound_slams_are_judged_by_their_loudest_32_ms() {
 #[test]
 fn sound_of_the_candidates_own_speech_never_fires_at_any_level() {
     let d = tempfile::tempdir().unwrap();
-    let mut clips = Vec::new();
-    for name in ["loud_speech_10", "loud_speech_6"] {
-        let Some(c) = hard_clip(d.path(), name) else { return };
-        clips.push(c);
-    }
-    let out = d.path().join("out");
-    let refs: Vec<&Path> = clips.iter().map(PathBuf::as_path).collect();
-    let r = analyze(&refs, &out, &["--no-objects"]);
-    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let Some(out) = analyse_sound_clips(d.path(), &["loud_speech_10", "loud_speech_6"], &[]) else { return };
     for id in ["loud_speech_10", "loud_speech_6"] {
         let ev = events(&out, id);
         // the speech is loud: its frames are over the plain ceiling
