@@ -12,6 +12,7 @@
 pub use crate::kinds::EventKind;
 pub use crate::records::{Baseline, Event};
 use crate::config::{Config, EventConfig, ObjectConfig};
+use crate::kinds::median;
 use crate::observation::Observation;
 
 impl EventKind {
@@ -204,15 +205,6 @@ impl Run {
             evidence_t: peak.t,
         }
     }
-}
-
-fn median(mut v: Vec<f32>) -> Option<f32> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
 /// The value a quarter of the samples lie above (linear between ranks).

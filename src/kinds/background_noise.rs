@@ -76,16 +76,10 @@ impl RoomLevels {
     /// From every frame's level and the levels of the frames with speech;
     /// `None` without any level.
     pub fn of(levels: impl IntoIterator<Item = f32>, speech_levels: impl IntoIterator<Item = f32>) -> Option<RoomLevels> {
-        let sorted = |v: Vec<f32>| {
-            let mut v = v;
-            v.sort_by(|a, b| a.total_cmp(b));
-            v
-        };
-        let levels = sorted(levels.into_iter().map(|d| d.max(-100.0)).collect());
+        let mut levels: Vec<f32> = levels.into_iter().map(|d| d.max(-100.0)).collect();
+        levels.sort_by(|a, b| a.total_cmp(b));
         let floor_db = *levels.get((levels.len().max(1) - 1) / 10)?;
-        let speech = sorted(speech_levels.into_iter().collect());
-        let n = speech.len();
-        let speech_db = (n > 0).then(|| if n % 2 == 1 { speech[n / 2] } else { (speech[n / 2 - 1] + speech[n / 2]) / 2.0 });
+        let speech_db = super::median(speech_levels.into_iter().collect());
         Some(RoomLevels { floor_db, speech_db })
     }
 

@@ -89,3 +89,13 @@ impl FromStr for EventKind {
     }
 }
 
+/// The middle value (the mean of the two middle ones for an even count);
+/// `None` for no values. Shared by the rules' baselines and the room's levels.
+pub(crate) fn median(mut v: Vec<f32>) -> Option<f32> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+}
