@@ -2,6 +2,7 @@
 //! score. Writing the files is in [`crate::save`].
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 
@@ -251,17 +252,22 @@ fn whose_voice(
     crate::observation::other_voice(observations, &cfg.events, enrolled.is_some());
     enrolled
 }
-
 /// The video pipeline: one decoder reads the file once, start to end, and
-/// hands the analysed frames in segments through a bounded channel to
-/// `settings.threads` workers. A worker runs every detector on a segment's
-/// first frame and decides, frame by frame through the rest, where the face
-/// detector and the object detector run (see [`Plan`] and [`detect_segment`]);
-/// faces are tracked in between. Decoding and inference overlap; at most
-/// `threads` segments wait in the channel, so memory stays flat however long
-/// the recording is. Segments are cut at fixed sample indices, and nothing
-/// is carried from one segment to the next, so the output does not depend on
-/// the number of threads.
+/// hands the analysed frames, segment by segment, to `settings.threads`
+/// workers. A segment goes to a worker when its first frame is decoded, and
+/// its frames follow one at a time as they are decoded, so a worker starts on
+/// a segment at once rather than when the whole segment is there. A worker
+/// runs every detector on a segment's first frame and decides, frame by frame
+/// through the rest, where the face detector and the object detector run (see
+/// [`Plan`] and [`detect_segment`]); faces are tracked in between. The object
+/// detector's runs go to the thread pool as tasks, so a worker with nothing
+/// left to do (the last segment of a recording) takes some of another's.
+/// Decoding and inference overlap; at most `threads` segments wait for a
+/// worker, so memory stays flat however long the recording is. Segments are
+/// cut at fixed sample indices, and nothing a worker found is carried from
+/// one segment to the next (only the decoded pictures' thumbnails are, for
+/// the settle after a change: [`Plan::settle_before`]), so the output does
+/// not depend on the number of threads.
 fn analyze_video(
     info: &MediaInfo,
     times: &[f64],
@@ -269,6 +275,7 @@ fn analyze_video(
     evidence: Option<&crate::evidence::EvidenceStore>,
     progress: &dyn Progress,
 ) -> Result<(Vec<Observation>, DecodeSummary)> {
+    use std::collections::VecDeque;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{mpsc, Mutex};
 
@@ -282,7 +289,7 @@ fn analyze_video(
         .build()
         .map_err(|e| Error::new(&info.path, ErrorKind::Decode(format!("thread pool: {e}"))))?;
 
-    let (tx, rx) = mpsc::sync_channel::<Vec<Frame>>(workers);
+    let (tx, rx) = mpsc::sync_channel::<Feed>(workers);
     let rx = Mutex::new(rx);
     let failed = AtomicBool::new(false);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
@@ -290,47 +297,68 @@ fn analyze_video(
 
     let worker = || loop {
         let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-        let Ok(segment) = next else { return };
+        let Ok(feed) = next else { return };
         if failed.load(Ordering::Relaxed) {
-            continue; // drain, so the decoder is never left blocked
+            continue; // dropped: the decoder's sends to it fail and are ignored
         }
-        // a panic here becomes this recording's error (and the others drain, above)
+        // a panic here becomes this recording's error (and the others are dropped, above)
         let result = crate::output::isolate(&info.path, || {
-            let obs = detect_segment(&segment, &plan, settings)
+            let (obs, frames) = detect_segment(feed, &plan, settings)
                 .map_err(|e| Error::new(&info.path, ErrorKind::Model(format!("{e:#}"))))?;
             // the report's evidence pictures, kept here rather than on the decoder's thread
             if let Some(store) = evidence {
-                store.keep_frames(&segment);
+                store.keep_frames(&frames);
             }
             Ok(obs)
         });
         match result {
-            Ok(obs) => parts.lock().unwrap_or_else(|e| e.into_inner()).push(obs),
+            Ok(obs) => {
+                progress.advance(obs.len() as f64 * step);
+                parts.lock().unwrap_or_else(|e| e.into_inner()).push(obs);
+            }
             Err(e) => {
                 failed.store(true, Ordering::Relaxed);
                 failure.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
             }
         }
-        progress.advance(segment.len() as f64 * step);
     };
 
     let decoded = std::thread::scope(|s| {
         let failed = &failed;
+        let plan = &plan;
         let decoder = s.spawn(move || {
-            let mut segment = Vec::with_capacity(segment_len);
+            // the segment being filled, and how many frames it has
+            let mut current: Option<mpsc::SyncSender<Fed>> = None;
+            let mut filled = 0;
+            // the thumbnails of the last frames, for the next segment's look back
+            let mut recent: VecDeque<(usize, Arc<Thumb>)> = VecDeque::new();
             let stats = decode::decode_samples_while(info, times, 0, a.max_side, |f| {
-                segment.push(f);
-                if segment.len() == segment_len {
-                    let full = std::mem::replace(&mut segment, Vec::with_capacity(segment_len));
-                    if tx.send(full).is_err() {
+                let thumb = (plan.schedule == Schedule::Changes).then(|| Arc::new(Thumb::of(&f.image)));
+                if filled == 0 {
+                    // room for the whole segment: the decoder never waits on one
+                    let (frames_tx, frames) = mpsc::sync_channel(segment_len);
+                    let before = recent.iter().filter(|(k, _)| k + plan.look_back() >= f.index).cloned().collect();
+                    if tx.send(Feed { before, frames }).is_err() {
                         return false;
                     }
+                    current = Some(frames_tx);
+                }
+                if let Some(t) = &thumb {
+                    recent.push_back((f.index, t.clone()));
+                    while recent.front().is_some_and(|(k, _)| k + plan.look_back() < f.index) {
+                        recent.pop_front();
+                    }
+                }
+                // a worker that failed has dropped its segment: nothing to do here
+                let _ = current.as_ref().map(|c| c.send((f, thumb)));
+                filled += 1;
+                if filled == segment_len {
+                    filled = 0;
+                    current = None; // the segment's end, for its worker
                 }
                 !failed.load(Ordering::Relaxed)
             });
-            if !segment.is_empty() {
-                let _ = tx.send(segment);
-            }
+            drop(current);
             stats // dropping `tx` here ends the workers' loops
         });
         pool.scope(|ps| {
@@ -356,6 +384,18 @@ fn analyze_video(
     Ok((observations, summary))
 }
 
+/// A frame as the decoder hands it over, with its thumbnail when the
+/// detectors run by changes.
+type Fed = (Frame, Option<Arc<Thumb>>);
+
+/// One segment as a worker receives it: the thumbnails of the frames just
+/// before it (oldest first, [`Plan::look_back`] samples), then its frames as
+/// they are decoded (the channel closes at the segment's end).
+struct Feed {
+    before: Vec<(usize, Arc<Thumb>)>,
+    frames: std::sync::mpsc::Receiver<Fed>,
+}
+
 /// The result of a scoped thread; its panic goes on up to the caller.
 fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
@@ -374,6 +414,11 @@ struct Plan {
     object_every: usize,
     /// Grey levels: see [`crate::config::AnalysisConfig::change_level`].
     change_level: f32,
+    /// Analysed frames after a change during which the object detector runs
+    /// on every frame of its rate ([`crate::config::AnalysisConfig::settle_s`]);
+    /// the face detector runs once more after a change (faces are larger than
+    /// what an encoder hides at first, and the mesh follows them meanwhile).
+    object_settle: usize,
 }
 
 impl Plan {
@@ -391,17 +436,38 @@ impl Plan {
                 floor.div_ceil(both).max(1) * both
             }
         };
-        Plan { schedule: a.schedule, segment_len, face_every, object_every, change_level: a.change_level as f32 }
+        let object_settle = (a.settle_s * a.fps).round() as usize;
+        Plan { schedule: a.schedule, segment_len, face_every, object_every, change_level: a.change_level as f32, object_settle }
     }
 
-    /// Whether a detector whose frames are every `every`-th runs on frame
-    /// `i` of a segment, given how much the part of the picture it looks at
-    /// changed since it last ran (`change`, computed only when asked) and
-    /// `settle`, set when its last run was for a change: it then runs once
-    /// more on its next frame, as the picture settles after the change (a
-    /// video encoder sharpens a new picture over a few frames: the first
-    /// frame of a change can hide what the next ones show).
-    fn runs(&self, i: usize, index: usize, every: usize, settle: &mut bool, change: impl FnOnce() -> f32) -> bool {
+    /// How many samples before a segment its worker is shown (their
+    /// thumbnails): the longer settle and one period of the slower detector.
+    fn look_back(&self) -> usize {
+        match self.schedule {
+            Schedule::Clock => 0,
+            Schedule::Changes => self.object_settle.max(self.face_every) + self.face_every.max(self.object_every),
+        }
+    }
+
+    /// The face detector's period and settle (samples): one more run after a change.
+    fn face(&self) -> (usize, usize) {
+        (self.face_every, self.face_every)
+    }
+
+    /// The object detector's period and settle (samples).
+    fn objects(&self) -> (usize, usize) {
+        (self.object_every, self.object_settle)
+    }
+
+    /// Whether a detector ([`Plan::face`] or [`Plan::objects`]: its frames
+    /// are every `every`-th, its settle `len` samples) runs on frame `i`
+    /// (sample `index`) of a segment, given how much the part of the picture
+    /// it looks at changed since it last ran (`change`) and `settle`, the last
+    /// sample of the settle after the latest change: a run for a change is
+    /// followed by runs on every frame of its rate for `len` samples (a video
+    /// encoder sharpens a new picture over several frames: the first frames
+    /// of a change can hide what later ones show).
+    fn runs(&self, i: usize, index: usize, (every, len): (usize, usize), settle: &mut Option<usize>, change: impl FnOnce() -> f32) -> bool {
         if index % every != 0 {
             return false;
         }
@@ -409,11 +475,37 @@ impl Plan {
             Schedule::Clock => true,
             Schedule::Changes if i == 0 => true,
             Schedule::Changes if change() > self.change_level => {
-                *settle = true;
+                *settle = Some(index + len);
                 true
             }
-            Schedule::Changes => std::mem::take(settle),
+            Schedule::Changes => settle.is_some_and(|until| index <= until),
         }
+    }
+
+    /// The settle left by a change just before a segment, as [`Plan::runs`]
+    /// would have set it had the detector run there: among the frames of the
+    /// detector's rate in `before` and the segment's `first` frame, the last
+    /// sample of the settle of the latest one that changed, outside `boxes`,
+    /// from the frame of the rate before it. Only decoded pictures are
+    /// compared, never what another segment's worker found, so the output
+    /// stays the same on any number of threads.
+    fn settle_before(
+        &self,
+        before: &[(usize, Arc<Thumb>)],
+        first: (usize, &Thumb),
+        (every, len): (usize, usize),
+        boxes: &[[f32; 4]],
+    ) -> Option<usize> {
+        if self.schedule != Schedule::Changes || len == 0 {
+            return None;
+        }
+        let rate: Vec<(usize, &Thumb)> =
+            before.iter().filter(|(k, _)| k % every == 0).map(|(k, t)| (*k, &**t)).chain(std::iter::once(first)).collect();
+        rate.windows(2)
+            .filter(|w| w[1].0 == w[0].0 + every && w[1].1.change_since(w[0].1, boxes) > self.change_level)
+            .map(|w| w[1].0 + len)
+            .filter(|&until| until > first.0)
+            .max()
     }
 }
 
@@ -424,57 +516,6 @@ fn lcm(a: usize, b: usize) -> usize {
     a / gcd(a, b).max(1) * b
 }
 
-/// Faces in consecutive frames (oldest first): the detector on the first
-/// frame and on the later frames the plan gives it (on the clock, or where the
-/// picture outside the faces changed since it last ran: `thumbs`), and each
-/// other frame's faces tracked from the frame before; the detector runs again
-/// on any frame where tracking loses a face. Frames after one where the
-/// detector found nobody count nobody until the detector's next run (an empty
-/// room costs one detection per segment, and a face that comes into view is
-/// found on the next frame of the detector's rate, by the change it makes).
-///
-/// Also returns, per frame, whether the faces there are new (tracking lost a
-/// face and the detector found some anew: identity describes those frames at
-/// once), and whether the detector ran.
-fn track_faces(
-    model: &dyn crate::detect::FaceAnalyzer,
-    images: &[&image::RgbImage],
-    indices: &[usize],
-    thumbs: &[Thumb],
-    plan: &Plan,
-) -> anyhow::Result<(Vec<Vec<FaceFound>>, Vec<bool>, Vec<bool>)> {
-    let mut out: Vec<Vec<FaceFound>> = Vec::with_capacity(images.len());
-    let mut changed = Vec::with_capacity(images.len());
-    let mut detected = Vec::with_capacity(images.len());
-    // the frame where the detector last ran
-    let mut last = 0;
-    let mut settle = false;
-    for (i, img) in images.iter().enumerate() {
-        let scheduled = plan.runs(i, indices[i], plan.face_every, &mut settle, || {
-            // the faces where they were at the detector's run and a frame ago
-            let boxes: Vec<[f32; 4]> = out[last].iter().chain(out.last().into_iter().flatten()).map(|f| f.bbox).collect();
-            thumbs[i].change_since(&thumbs[last], &boxes)
-        });
-        let tracked = match out.last() {
-            _ if scheduled => None,
-            Some(previous) if previous.is_empty() => Some(Vec::new()),
-            Some(previous) => model.track(img, previous)?,
-            None => None,
-        };
-        let lost = tracked.is_none() && !scheduled && i > 0;
-        let faces = match tracked {
-            Some(faces) => faces,
-            None => {
-                last = i;
-                model.analyze(&[img])?.pop().unwrap_or_default()
-            }
-        };
-        changed.push(lost && !faces.is_empty());
-        detected.push(last == i);
-        out.push(faces);
-    }
-    Ok((out, changed, detected))
-}
 
 /// Faces and objects in one picture (for `proctor detect`).
 pub fn observe_picture(
@@ -564,96 +605,300 @@ fn look_near_faces(
     Ok(())
 }
 
-/// Observations of one segment of consecutive frames: faces as
-/// [`track_faces`] finds them; objects on the frames of the object rate, the
-/// detector running where the plan says (every such frame on the clock; by
-/// changes, the first and those where the picture outside the faces changed
-/// since its last run) and the other frames of the rate carrying its last
-/// run's objects.
-fn detect_segment(frames: &[Frame], plan: &Plan, settings: &Settings) -> anyhow::Result<Vec<Observation>> {
-    let images: Vec<&image::RgbImage> = frames.iter().map(|f| f.image.as_ref()).collect();
-    let indices: Vec<usize> = frames.iter().map(|f| f.index).collect();
-    let thumbs: Vec<Thumb> = match plan.schedule {
-        Schedule::Changes => images.iter().map(|i| Thumb::of(i)).collect(),
-        Schedule::Clock => Vec::new(),
-    };
-    let (found, changed, faces_detected) = match &settings.models.faces {
-        Some(m) => {
-            let (found, changed, detected) = track_faces(m.as_ref(), &images, &indices, &thumbs, plan)?;
-            (Some(found), changed, detected)
+
+/// One object detector run to make: a frame's picture and its faces.
+struct ObjectJob {
+    i: usize,
+    image: Arc<image::RgbImage>,
+    faces: Vec<crate::observation::FaceObs>,
+}
+
+/// A segment's detection so far, a frame at a time as the frames arrive.
+///
+/// Faces: the face detector on the first frame and on the later frames the
+/// plan gives it (on the clock, or where the picture outside the faces changed
+/// since it last ran, and through the settle after), and each other frame's
+/// faces tracked from the frame before; the detector runs again on any frame
+/// where tracking loses a face. Frames after one where the detector found
+/// nobody count nobody until the detector's next run (an empty room costs one
+/// detection per segment, and a face that comes into view is found on the
+/// next frame of the detector's rate, by the change it makes). Identity
+/// describes the faces in batches of one face detection's period, at once
+/// where tracking lost a face and the detector found some anew. Objects: on
+/// the frames of the object rate, the detector running where the plan says
+/// and the other frames of the rate carrying its last run's objects.
+struct SegmentWork<'a> {
+    plan: &'a Plan,
+    settings: &'a Settings,
+    before: Vec<(usize, Arc<Thumb>)>,
+    frames: Vec<Frame>,
+    /// Per frame, by changes only.
+    thumbs: Vec<Arc<Thumb>>,
+    found: Vec<Vec<FaceFound>>,
+    /// Per frame: the faces there are new (tracking lost a face and the
+    /// detector found some anew).
+    changed: Vec<bool>,
+    faces_detected: Vec<bool>,
+    faces: Vec<Option<Vec<crate::observation::FaceObs>>>,
+    embeddings: Vec<Vec<crate::observation::FaceEmbedding>>,
+    /// The frame where the face detector last ran, and its settle.
+    face_last: usize,
+    face_settle: Option<usize>,
+    /// The frame where the object detector last ran, and its settle; per
+    /// frame of the object rate, the frame whose objects it has.
+    object_last: Option<usize>,
+    object_settle: Option<usize>,
+    object_from: Vec<Option<usize>>,
+}
+
+impl<'a> SegmentWork<'a> {
+    fn new(plan: &'a Plan, settings: &'a Settings, before: Vec<(usize, Arc<Thumb>)>) -> Self {
+        SegmentWork {
+            plan,
+            settings,
+            before,
+            frames: Vec::new(),
+            thumbs: Vec::new(),
+            found: Vec::new(),
+            changed: Vec::new(),
+            faces_detected: Vec::new(),
+            faces: Vec::new(),
+            embeddings: Vec::new(),
+            face_last: 0,
+            face_settle: None,
+            object_last: None,
+            object_settle: None,
+            object_from: Vec::new(),
         }
-        None => (None, Vec::new(), vec![false; frames.len()]),
-    };
-    let mut faces: Vec<Option<Vec<crate::observation::FaceObs>>> = match &found {
-        Some(f) => f.iter().map(|x| Some(crate::observation::observe_faces(x))).collect(),
-        None => vec![None; frames.len()],
-    };
-    // identity in batches of one face detection's period, as on the clock (the
-    // batches, not only the frames, stay as they were: fewer chips in memory at once)
-    let mut embeddings = Vec::with_capacity(frames.len());
-    match (&settings.models.identity, &found) {
-        (Some(e), Some(found)) => {
-            for start in (0..frames.len()).step_by(plan.face_every) {
-                let end = (start + plan.face_every).min(frames.len());
-                let r = start..end;
-                embeddings.extend(crate::identity::embed_faces(
+    }
+
+    /// The next frame: its faces, tracked or detected, and the object run it
+    /// asks for, if any (made by the caller, perhaps on another thread).
+    fn push(&mut self, frame: Frame, thumb: Option<Arc<Thumb>>) -> anyhow::Result<Option<ObjectJob>> {
+        let (plan, i, index) = (self.plan, self.frames.len(), frame.index);
+        if plan.schedule == Schedule::Changes {
+            self.thumbs.push(thumb.unwrap_or_else(|| Arc::new(Thumb::of(&frame.image))));
+        }
+        self.frames.push(frame);
+        let img: &image::RgbImage = &self.frames[i].image;
+        match &self.settings.models.faces {
+            Some(model) => {
+                let (out, thumbs, last) = (&self.found, &self.thumbs, self.face_last);
+                let scheduled = plan.runs(i, index, plan.face(), &mut self.face_settle, || {
+                    // the faces where they were at the detector's run and a frame ago
+                    let boxes: Vec<[f32; 4]> = out[last].iter().chain(out.last().into_iter().flatten()).map(|f| f.bbox).collect();
+                    thumbs[i].change_since(&thumbs[last], &boxes)
+                });
+                let tracked = match self.found.last() {
+                    _ if scheduled => None,
+                    Some(previous) if previous.is_empty() => Some(Vec::new()),
+                    Some(previous) => model.track(img, previous)?,
+                    None => None,
+                };
+                let lost = tracked.is_none() && !scheduled && i > 0;
+                let faces = match tracked {
+                    Some(faces) => faces,
+                    None => {
+                        self.face_last = i;
+                        model.analyze(&[img])?.pop().unwrap_or_default()
+                    }
+                };
+                self.changed.push(lost && !faces.is_empty());
+                self.faces_detected.push(self.face_last == i);
+                self.faces.push(Some(crate::observation::observe_faces(&faces)));
+                self.found.push(faces);
+            }
+            None => {
+                self.changed.push(false);
+                self.faces_detected.push(false);
+                self.faces.push(None);
+            }
+        }
+        if i == 0 {
+            // a change just before the segment settles into it
+            let boxes: Vec<[f32; 4]> = self.faces[0].iter().flatten().map(|f| f.bbox).collect();
+            if let Some(first) = self.thumbs.first() {
+                self.face_settle = plan.settle_before(&self.before, (index, first), plan.face(), &boxes);
+                self.object_settle = plan.settle_before(&self.before, (index, first), plan.objects(), &boxes);
+            }
+        }
+        if (i + 1) % plan.face_every == 0 {
+            self.describe(i + 1 - plan.face_every)?;
+        }
+        self.object_from.push(None);
+        if self.settings.models.objects.is_none() || index % plan.object_every != 0 {
+            return Ok(None);
+        }
+        let (faces, thumbs) = (&self.faces, &self.thumbs);
+        let last = self.object_last.unwrap_or(0);
+        let runs = plan.runs(i, index, plan.objects(), &mut self.object_settle, || {
+            let boxes: Vec<[f32; 4]> = [last, i].iter().flat_map(|&k| faces[k].iter().flatten()).map(|f| f.bbox).collect();
+            thumbs[i].change_since(&thumbs[last], &boxes)
+        });
+        let job = (runs || self.object_last.is_none()).then(|| {
+            self.object_last = Some(i);
+            ObjectJob { i, image: self.frames[i].image.clone(), faces: self.faces[i].clone().unwrap_or_default() }
+        });
+        self.object_from[i] = self.object_last;
+        Ok(job)
+    }
+
+    /// Identity's descriptors of the frames from `start` to the last one
+    /// (one face detection's period, as on the clock: fewer chips in memory at once).
+    fn describe(&mut self, start: usize) -> anyhow::Result<()> {
+        let r = start..self.frames.len();
+        match &self.settings.models.identity {
+            Some(e) if self.settings.models.faces.is_some() => {
+                let images: Vec<&image::RgbImage> = self.frames[r.clone()].iter().map(|f| f.image.as_ref()).collect();
+                self.embeddings.extend(crate::identity::embed_faces(
                     e,
-                    &images[r.clone()],
-                    &found[r.clone()],
-                    &frames[r.clone()],
-                    &changed[r],
-                    &settings.config,
+                    &images,
+                    &self.found[r.clone()],
+                    &self.frames[r.clone()],
+                    &self.changed[r],
+                    &self.settings.config,
                 )?);
             }
+            _ => self.embeddings.resize(self.frames.len(), Vec::new()),
         }
-        _ => embeddings.resize(frames.len(), Vec::new()),
+        Ok(())
     }
-    // the object detector's frames, and for each frame of its rate the frame
-    // whose objects it has (itself, or the last one the detector ran on)
-    let mut object_idx: Vec<usize> = Vec::new();
-    let mut object_from: Vec<Option<usize>> = vec![None; frames.len()];
-    if settings.models.objects.is_some() {
-        let mut last = 0;
-        let mut settle = false;
-        for i in 0..frames.len() {
-            if indices[i] % plan.object_every != 0 {
-                continue;
-            }
-            let runs = plan.runs(i, indices[i], plan.object_every, &mut settle, || {
-                let boxes: Vec<[f32; 4]> = [last, i].iter().flat_map(|&k| faces[k].iter().flatten()).map(|f| f.bbox).collect();
-                thumbs[i].change_since(&thumbs[last], &boxes)
+
+    /// The segment's observations, given the object detector's runs (by
+    /// frame), and its frames.
+    fn finish(mut self, mut seen: Vec<Option<Vec<ObjectObs>>>) -> anyhow::Result<(Vec<Observation>, Vec<Frame>)> {
+        let done = self.embeddings.len();
+        if done < self.frames.len() {
+            self.describe(done)?;
+        }
+        seen.resize(self.frames.len(), None);
+        let obs = self
+            .frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| Observation {
+                index: f.index,
+                t: f.t,
+                pts: f.pts,
+                width: f.image.width(),
+                height: f.image.height(),
+                mean_luma: mean_luma(&f.image),
+                faces: self.faces[i].take(),
+                objects: self.object_from[i].and_then(|k| seen[k].clone()),
+                faces_detected: self.faces_detected[i],
+                objects_detected: self.object_from[i] == Some(i),
+                embeddings: std::mem::take(&mut self.embeddings[i]),
+                // the audio, mouth and identity measures are filled in later
+                ..Default::default()
+            })
+            .collect();
+        seen.clear();
+        Ok((obs, self.frames))
+    }
+}
+
+/// Observations of one segment (see [`SegmentWork`]), its frames taken as
+/// the decoder sends them. The object detector's runs are tasks of the
+/// worker's thread pool, each on one frame (a batch of several would hold all
+/// their activations at once).
+fn detect_segment(feed: Feed, plan: &Plan, settings: &Settings) -> anyhow::Result<(Vec<Observation>, Vec<Frame>)> {
+    use std::sync::Mutex;
+    let Feed { before, frames } = feed;
+    let mut work = SegmentWork::new(plan, settings, before);
+    let seen: Mutex<Vec<Option<Vec<ObjectObs>>>> = Mutex::new(Vec::new());
+    let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    let (work_ref, seen_ref, failed_ref) = (&mut work, &seen, &failed);
+    rayon::scope(move |s| -> anyhow::Result<()> {
+        for (frame, thumb) in frames.iter() {
+            let Some(job) = work_ref.push(frame, thumb)? else { continue };
+            let (seen, failed) = (seen_ref, failed_ref);
+            s.spawn(move |_| {
+                let found = detect_objects(&[&job.image], &[&job.faces], &settings.models, &settings.config);
+                match found {
+                    Ok(mut found) => {
+                        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                        if seen.len() <= job.i {
+                            seen.resize(job.i + 1, None);
+                        }
+                        seen[job.i] = found.pop().flatten();
+                    }
+                    Err(e) => {
+                        failed.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                    }
+                }
             });
-            if runs || object_idx.is_empty() {
-                last = i;
-                object_idx.push(i);
-            }
-            object_from[i] = Some(last);
         }
+        Ok(())
+    })?;
+    if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
     }
-    let mut objects: Vec<Option<Vec<ObjectObs>>> = vec![None; frames.len()];
-    // one frame at a time: a batch of several would hold all their activations at once
-    for &i in &object_idx {
-        let seen = faces[i].as_deref().unwrap_or_default();
-        objects[i] = detect_objects(&[images[i]], &[seen], &settings.models, &settings.config)?.pop().flatten();
+    work.finish(seen.into_inner().unwrap_or_else(|e| e.into_inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan::of(&Config::default())
     }
-    let objects: Vec<Option<Vec<ObjectObs>>> = object_from.iter().map(|from| from.and_then(|k| objects[k].clone())).collect();
-    Ok(frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| Observation {
-            index: f.index,
-            t: f.t,
-            pts: f.pts,
-            width: f.image.width(),
-            height: f.image.height(),
-            mean_luma: mean_luma(&f.image),
-            faces: faces[i].take(),
-            objects: objects[i].clone(),
-            faces_detected: faces_detected[i],
-            objects_detected: object_from[i] == Some(i),
-            embeddings: std::mem::take(&mut embeddings[i]),
-            // the audio, mouth and identity measures are filled in later
-            ..Default::default()
-        })
-        .collect())
+
+    fn grey(v: u8) -> Arc<Thumb> {
+        Arc::new(Thumb::of(&image::RgbImage::from_pixel(64, 36, image::Rgb([v, v, v]))))
+    }
+
+    #[test]
+    fn the_default_plan() {
+        let p = plan();
+        // 4 fps: both detectors once a second, a segment of 5 s, objects settle 4 s
+        assert_eq!((p.face_every, p.object_every, p.segment_len), (4, 4, 20));
+        assert_eq!((p.face(), p.objects()), ((4, 4), (4, 16)));
+        assert_eq!(p.look_back(), 20);
+    }
+
+    #[test]
+    fn a_change_runs_the_detector_through_its_settle() {
+        let p = plan();
+        let mut settle = None;
+        // the first frame of a segment always runs; a still frame of the rate does not
+        assert!(p.runs(0, 20, p.objects(), &mut settle, || 0.0));
+        assert!(!p.runs(4, 24, p.objects(), &mut settle, || 0.0));
+        // frames off the rate never run
+        assert!(!p.runs(5, 25, p.objects(), &mut settle, || 99.0));
+        // a change at sample 28: then every frame of the rate up to 28 + 16
+        assert!(p.runs(8, 28, p.objects(), &mut settle, || 99.0));
+        assert_eq!(settle, Some(44));
+        for (i, index) in [(12, 32), (16, 36)] {
+            assert!(p.runs(i, index, p.objects(), &mut settle, || 0.0), "{index}");
+        }
+        let mut face = None;
+        assert!(p.runs(8, 28, p.face(), &mut face, || 99.0));
+        assert!(p.runs(12, 32, p.face(), &mut face, || 0.0));
+        assert!(!p.runs(16, 36, p.face(), &mut face, || 0.0), "the face detector settles for one run");
+        // on the clock every frame of the rate runs
+        let mut cfg = Config::default();
+        cfg.analysis.schedule = Schedule::Clock;
+        assert!(Plan::of(&cfg).runs(4, 24, p.objects(), &mut None, || 0.0));
+    }
+
+    #[test]
+    fn a_change_just_before_a_segment_settles_into_it() {
+        let p = plan();
+        let first = grey(100);
+        // samples 0..20 before a segment at 20; the picture changed at 16 (4 s)
+        let before: Vec<(usize, Arc<Thumb>)> = (0..20).map(|k| (k, if k < 16 { grey(40) } else { first.clone() })).collect();
+        assert_eq!(p.settle_before(&before, (20, &first), p.objects(), &[]), Some(32));
+        // the face detector's one more run was the segment's first frame: nothing left
+        assert_eq!(p.settle_before(&before, (20, &first), p.face(), &[]), None);
+        // a change inside the faces' boxes is not one
+        assert_eq!(p.settle_before(&before, (20, &first), p.objects(), &[[0.0, 0.0, 64.0, 36.0]]), None);
+        // nothing changed, or the change was longer ago than the settle
+        let still: Vec<(usize, Arc<Thumb>)> = (0..20).map(|k| (k, first.clone())).collect();
+        assert_eq!(p.settle_before(&still, (20, &first), p.objects(), &[]), None);
+        let long_ago: Vec<(usize, Arc<Thumb>)> = (0..40).map(|k| (k, if k < 20 { grey(40) } else { first.clone() })).collect();
+        assert_eq!(p.settle_before(&long_ago, (40, &first), p.objects(), &[]), None);
+        // a change at the segment's first frame settles after it
+        assert_eq!(p.settle_before(&still, (20, &grey(200)), p.objects(), &[]), Some(36));
+    }
 }

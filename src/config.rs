@@ -55,6 +55,12 @@ pub struct AnalysisConfig {
     /// many grey levels (0-255) from the frame where the detector last ran,
     /// moved by up to 4 pixels in 640 (see [`crate::schedule`]).
     pub change_level: f64,
+    /// With `schedule = "changes"`: after a change, the object detector runs
+    /// on every frame of its rate for this many seconds of media (a video
+    /// encoder sharpens a new picture over several frames: what the first
+    /// frames of a change hide, later ones show), also across the segments of
+    /// the floor. The face detector runs once more after a change.
+    pub settle_s: f64,
 }
 
 /// When the detectors run: see [`AnalysisConfig::schedule`].
@@ -78,6 +84,7 @@ impl Default for AnalysisConfig {
             schedule: Schedule::Changes,
             schedule_floor_s: 5.0,
             change_level: 20.0,
+            settle_s: 4.0,
         }
     }
 }
@@ -465,6 +472,9 @@ impl Config {
         }
         if !(a.change_level >= 0.0 && a.change_level <= 255.0) {
             return Err(format!("analysis.change_level must be in [0, 255], not {}", a.change_level));
+        }
+        if !(a.settle_s >= 0.0 && a.settle_s <= 60.0) {
+            return Err(format!("analysis.settle_s must be in [0, 60], not {}", a.settle_s));
         }
         if a.max_side < 64 {
             return Err("analysis.max_side must be at least 64".into());
