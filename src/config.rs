@@ -501,6 +501,13 @@ impl Config {
         if self.policy.medium_risk_min > self.policy.low_risk_min {
             return Err("policy.medium_risk_min must not exceed policy.low_risk_min".into());
         }
+        // a score is 100 minus deductions: each one a finite number of points
+        let p = &self.policy;
+        for (table, values) in [("deductions", &p.deductions), ("caps", &p.caps), ("full_at_s", &p.full_at_s)] {
+            if let Some((kind, v)) = values.iter().find(|(_, v)| !(v.is_finite() && **v >= 0.0 && **v <= 1e6)) {
+                return Err(format!("policy.{table}.{kind} must be a number in [0, 1000000], not {v}"));
+            }
+        }
         Ok(())
     }
 
@@ -608,6 +615,10 @@ mod tests {
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<Config>("[events]\nno_fase_min_s = 4\n").is_err());
         assert!(toml::from_str::<Config>("[policy.deductions]\ntelepathy = 4\n").is_err());
+        for bad in ["[policy.deductions]\nbook = inf\n", "[policy.caps]\nphone = -1\n", "[policy.full_at_s]\nno_face = nan\n"] {
+            let cfg: Config = toml::from_str(bad).unwrap();
+            assert!(cfg.validate().unwrap_err().starts_with("policy."), "{bad}");
+        }
     }
 
     #[test]
