@@ -7,7 +7,7 @@ use std::time::Instant;
 
 
 use crate::config::{Config, Schedule};
-use crate::schedule::Thumb;
+use crate::schedule::{change_with_face, largest, Thumb};
 use crate::decode::{self, Frame, MediaInfo};
 use crate::detect::{FaceFound, Models};
 use crate::error::{Error, ErrorKind, Result};
@@ -683,11 +683,12 @@ impl<'a> SegmentWork<'a> {
         let img: &image::RgbImage = &self.frames[i].image;
         match &self.settings.models.faces {
             Some(model) => {
-                let (out, thumbs, last) = (&self.found, &self.thumbs, self.face_last);
+                let (out, thumbs, last, frames) = (&self.found, &self.thumbs, self.face_last, &self.frames);
                 let scheduled = plan.runs(i, index, plan.face(), &mut self.face_settle, || {
                     // the faces where they were at the detector's run and a frame ago
                     let boxes: Vec<[f32; 4]> = out[last].iter().chain(out.last().into_iter().flatten()).map(|f| f.bbox).collect();
-                    thumbs[i].change_since(&thumbs[last], &boxes)
+                    let face = (largest(out[last].iter().map(|f| f.bbox)), out.last().and_then(|o| largest(o.iter().map(|f| f.bbox))));
+                    change_with_face(&thumbs[i], &thumbs[last], &frames[last].image, face, &boxes, plan.change_level)
                 });
                 let tracked = match self.found.last() {
                     _ if scheduled => None,
@@ -729,11 +730,12 @@ impl<'a> SegmentWork<'a> {
         if self.settings.models.objects.is_none() || index % plan.object_every != 0 {
             return Ok(None);
         }
-        let (faces, thumbs) = (&self.faces, &self.thumbs);
+        let (faces, thumbs, frames) = (&self.faces, &self.thumbs, &self.frames);
         let last = self.object_last.unwrap_or(0);
         let runs = plan.runs(i, index, plan.objects(), &mut self.object_settle, || {
             let boxes: Vec<[f32; 4]> = [last, i].iter().flat_map(|&k| faces[k].iter().flatten()).map(|f| f.bbox).collect();
-            thumbs[i].change_since(&thumbs[last], &boxes)
+            let face = |k: usize| largest(faces[k].iter().flatten().map(|f| f.bbox));
+            change_with_face(&thumbs[i], &thumbs[last], &frames[last].image, (face(last), face(i)), &boxes, plan.change_level)
         });
         let job = (runs || self.object_last.is_none()).then(|| {
             self.object_last = Some(i);

@@ -49,6 +49,14 @@ pub struct Thumb {
 impl Thumb {
     /// The thumbnail of `img`.
     pub fn of(img: &RgbImage) -> Thumb {
+        Thumb::moved_by(img, 0, 0)
+    }
+
+    /// The thumbnail of `img` moved by (`dx`, `dy`) pixels (each cell the mean
+    /// of the window that far from it), and by [`shift_of`] pixels either way
+    /// around that: the earlier picture as it would be had everything in it
+    /// moved with the candidate (see [`Thumb::change_since_any`]).
+    pub fn moved_by(img: &RgbImage, dx: i64, dy: i64) -> Thumb {
         let (w, h) = img.dimensions();
         let (cols, rows) = if w >= h {
             (CELLS.min(w.max(1)), ((CELLS as f64 * h as f64 / w.max(1) as f64).round() as u32).clamp(1, h.max(1)))
@@ -80,8 +88,9 @@ impl Thumb {
         };
         let s = shift_of(w, h) as i64;
         let mut moved = Vec::with_capacity(9);
-        for dy in [-s, 0, s] {
-            for dx in [-s, 0, s] {
+        for oy in [-s, 0, s] {
+            for ox in [-s, 0, s] {
+                let (dx, dy) = (dx + ox, dy + oy);
                 let mut cells = Vec::with_capacity((cols * rows) as usize);
                 for r in 0..rows as i64 {
                     let (y0, y1) = (r * h as i64 / rows as i64, (r + 1) * h as i64 / rows as i64);
@@ -103,7 +112,18 @@ impl Thumb {
     /// the same cell in `earlier` and in `earlier` moved a little. Frames of
     /// different sizes differ everywhere (`f32::INFINITY`).
     pub fn change_since(&self, earlier: &Thumb, left_out: &[[f32; 4]]) -> f32 {
-        if (self.cols, self.rows, self.width, self.height) != (earlier.cols, earlier.rows, earlier.width, earlier.height) {
+        self.change_since_any(&[earlier], left_out)
+    }
+
+    /// [`Thumb::change_since`] against the closest of several earlier
+    /// thumbnails, cell by cell: the earlier frame as it was and as it would
+    /// be moved with the candidate ([`Thumb::moved_by`] the face's
+    /// displacement), so that a candidate swaying with the chair, the body
+    /// and the hair following the face, is not a change, while the still
+    /// background is compared where it was and anything new changes both.
+    pub fn change_since_any(&self, earlier: &[&Thumb], left_out: &[[f32; 4]]) -> f32 {
+        let same = |e: &Thumb| (self.cols, self.rows, self.width, self.height) == (e.cols, e.rows, e.width, e.height);
+        if earlier.is_empty() || !earlier.iter().all(|e| same(e)) {
             return f32::INFINITY;
         }
         let wide: Vec<[f32; 4]> = left_out
@@ -124,12 +144,49 @@ impl Thumb {
                     continue;
                 }
                 let i = (r * self.cols + c) as usize;
-                let closest = earlier.moved.iter().map(|m| (now[i] - m[i]).abs()).fold(f32::INFINITY, f32::min);
+                let closest =
+                    earlier.iter().flat_map(|e| e.moved.iter()).map(|m| (now[i] - m[i]).abs()).fold(f32::INFINITY, f32::min);
                 most = most.max(closest);
             }
         }
         most
     }
+}
+
+/// How much `now` changed since `earlier` (the thumbnails of two frames,
+/// `earlier_img` the earlier picture) outside `left_out`, with the
+/// candidate's face at `face` in each (the largest face's box, when there is
+/// one in both). A change over `level` against the earlier frame as it was is
+/// looked at again against the earlier frame moved with the face, when the
+/// face moved further than [`shift_of`] (and less than a quarter of the
+/// picture): what still differs from both is new.
+pub fn change_with_face(
+    now: &Thumb,
+    earlier: &Thumb,
+    earlier_img: &RgbImage,
+    face: (Option<[f32; 4]>, Option<[f32; 4]>),
+    left_out: &[[f32; 4]],
+    level: f32,
+) -> f32 {
+    let plain = now.change_since(earlier, left_out);
+    let (Some(a), Some(b)) = face else { return plain };
+    if plain <= level {
+        return plain;
+    }
+    let centre = |b: [f32; 4]| ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+    let (dx, dy) = (centre(b).0 - centre(a).0, centre(b).1 - centre(a).1);
+    let (w, h) = (earlier.width as f32, earlier.height as f32);
+    let s = shift_of(earlier.width, earlier.height) as f32;
+    if (dx.abs() <= s && dy.abs() <= s) || dx.abs() > w / 4.0 || dy.abs() > h / 4.0 {
+        return plain;
+    }
+    let along = Thumb::moved_by(earlier_img, -dx.round() as i64, -dy.round() as i64);
+    now.change_since_any(&[earlier, &along], left_out)
+}
+
+/// The largest of some boxes `[x0, y0, x1, y1]`.
+pub fn largest(boxes: impl IntoIterator<Item = [f32; 4]>) -> Option<[f32; 4]> {
+    boxes.into_iter().max_by(|a, b| ((a[2] - a[0]) * (a[3] - a[1])).total_cmp(&((b[2] - b[0]) * (b[3] - b[1]))))
 }
 
 #[cfg(test)]
@@ -148,6 +205,45 @@ mod tests {
         assert!(t.moved[4].iter().all(|c| (*c - 99.0).abs() < 1.5), "{:?}", &t.moved[4][..4]);
         let t = Thumb::of(&flat(360, 640, 100));
         assert_eq!((t.cols, t.rows), (18, 32));
+    }
+
+    /// A grey room with a bright "person" (a block whose top is the face)
+    /// at `x`, and a brighter square at (50, 50) when `phone`.
+    fn room(x: u32, phone: bool) -> RgbImage {
+        let mut img = flat(640, 360, 60);
+        for y in 100..300 {
+            for px in x..x + 120 {
+                img.put_pixel(px, y, image::Rgb([200, 200, 200]));
+            }
+        }
+        if phone {
+            for y in 50..90 {
+                for px in 50..90 {
+                    img.put_pixel(px, y, image::Rgb([250, 250, 250]));
+                }
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn a_candidate_swaying_is_not_a_change_and_something_new_still_is() {
+        let face = |x: u32| [x as f32 + 30.0, 100.0, x as f32 + 90.0, 160.0];
+        let (before, after) = (room(260, false), room(272, false));
+        let (tb, ta) = (Thumb::of(&before), Thumb::of(&after));
+        let boxes = [face(260), face(272)];
+        // the body moved 12 pixels with the face: a change against the picture as it was
+        assert!(ta.change_since(&tb, &boxes) > 20.0, "{}", ta.change_since(&tb, &boxes));
+        // and none against the picture moved with the face
+        let swayed = change_with_face(&ta, &tb, &before, (Some(face(260)), Some(face(272))), &boxes, 20.0);
+        assert!(swayed <= 20.0, "{swayed}");
+        // without a face in both frames there is nothing to move with
+        assert!(change_with_face(&ta, &tb, &before, (Some(face(260)), None), &boxes, 20.0) > 20.0);
+        // a phone raised while the candidate sways changes both
+        let tp = Thumb::of(&room(272, true));
+        let raised = change_with_face(&tp, &tb, &before, (Some(face(260)), Some(face(272))), &boxes, 20.0);
+        assert!(raised > 100.0, "{raised}");
+        assert_eq!(largest([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 30.0, 5.0]]), Some([0.0, 0.0, 30.0, 5.0]));
     }
 
     #[test]
