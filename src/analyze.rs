@@ -486,7 +486,9 @@ impl Plan {
     /// would have set it had the detector run there: among the frames of the
     /// detector's rate in `before` and the segment's `first` frame, the last
     /// sample of the settle of the latest one that changed, outside `boxes`,
-    /// from the frame of the rate before it. Only decoded pictures are
+    /// from the frame of the rate before it, moved by up to
+    /// [`crate::schedule::WIDE`] shifts (nobody looked for faces in those
+    /// frames, so a candidate's sway is tolerated everywhere). Only decoded pictures are
     /// compared, never what another segment's worker found, so the output
     /// stays the same on any number of threads.
     fn settle_before(
@@ -502,7 +504,7 @@ impl Plan {
         let rate: Vec<(usize, &Thumb)> =
             before.iter().filter(|(k, _)| k % every == 0).map(|(k, t)| (*k, &**t)).chain(std::iter::once(first)).collect();
         rate.windows(2)
-            .filter(|w| w[1].0 == w[0].0 + every && w[1].1.change_since(w[0].1, boxes) > self.change_level)
+            .filter(|w| w[1].0 == w[0].0 + every && w[1].1.change_since_wide(w[0].1, boxes) > self.change_level)
             .map(|w| w[1].0 + len)
             .filter(|&until| until > first.0)
             .max()

@@ -44,12 +44,21 @@ pub struct Thumb {
     /// Nine thumbnails: the frame moved by (dx, dy) in {-s, 0, s}², row by
     /// row of the offsets; `moved[4]` is the frame as it is.
     pub moved: Vec<Vec<f32>>,
+    /// Of a frame as it is ([`Thumb::of`]), the forty thumbnails further
+    /// out, moved by up to [`WIDE`] times `s` either way (for
+    /// [`Thumb::change_since_wide`]); empty otherwise.
+    pub wide: Vec<Vec<f32>>,
 }
+
+/// How many shifts (`s` pixels each, [`shift_of`]) a picture may move and
+/// still not count as changed where nothing says which way the candidate
+/// moved ([`Thumb::change_since_wide`]).
+pub const WIDE: i64 = 3;
 
 impl Thumb {
     /// The thumbnail of `img`.
     pub fn of(img: &RgbImage) -> Thumb {
-        Thumb::moved_by(img, 0, 0)
+        Thumb::make(img, 0, 0, true)
     }
 
     /// The thumbnail of `img` moved by (`dx`, `dy`) pixels (each cell the mean
@@ -57,6 +66,10 @@ impl Thumb {
     /// around that: the earlier picture as it would be had everything in it
     /// moved with the candidate (see [`Thumb::change_since_any`]).
     pub fn moved_by(img: &RgbImage, dx: i64, dy: i64) -> Thumb {
+        Thumb::make(img, dx, dy, false)
+    }
+
+    fn make(img: &RgbImage, dx: i64, dy: i64, wide: bool) -> Thumb {
         let (w, h) = img.dimensions();
         let (cols, rows) = if w >= h {
             (CELLS.min(w.max(1)), ((CELLS as f64 * h as f64 / w.max(1) as f64).round() as u32).clamp(1, h.max(1)))
@@ -87,22 +100,28 @@ impl Thumb {
             sum as f32 / ((x1 - x0) * (y1 - y0)) as f32
         };
         let s = shift_of(w, h) as i64;
-        let mut moved = Vec::with_capacity(9);
-        for oy in [-s, 0, s] {
-            for ox in [-s, 0, s] {
-                let (dx, dy) = (dx + ox, dy + oy);
-                let mut cells = Vec::with_capacity((cols * rows) as usize);
-                for r in 0..rows as i64 {
-                    let (y0, y1) = (r * h as i64 / rows as i64, (r + 1) * h as i64 / rows as i64);
-                    for c in 0..cols as i64 {
-                        let (x0, x1) = (c * w as i64 / cols as i64, (c + 1) * w as i64 / cols as i64);
-                        cells.push(mean(x0, y0, x1, y1, dx, dy));
-                    }
+        let at = |ox: i64, oy: i64| {
+            let (dx, dy) = (dx + ox * s, dy + oy * s);
+            let mut cells = Vec::with_capacity((cols * rows) as usize);
+            for r in 0..rows as i64 {
+                let (y0, y1) = (r * h as i64 / rows as i64, (r + 1) * h as i64 / rows as i64);
+                for c in 0..cols as i64 {
+                    let (x0, x1) = (c * w as i64 / cols as i64, (c + 1) * w as i64 / cols as i64);
+                    cells.push(mean(x0, y0, x1, y1, dx, dy));
                 }
-                moved.push(cells);
             }
-        }
-        Thumb { cols, rows, width: w, height: h, moved }
+            cells
+        };
+        let moved = [-1, 0, 1].iter().flat_map(|&oy| [-1, 0, 1].map(|ox| at(ox, oy))).collect();
+        let wide = match wide {
+            true => (-WIDE..=WIDE)
+                .flat_map(|oy| (-WIDE..=WIDE).map(move |ox| (ox, oy)))
+                .filter(|(ox, oy)| ox.abs() > 1 || oy.abs() > 1)
+                .map(|(ox, oy)| at(ox, oy))
+                .collect(),
+            false => Vec::new(),
+        };
+        Thumb { cols, rows, width: w, height: h, moved, wide }
     }
 
     /// How much this frame changed since `earlier` outside every box of
@@ -122,6 +141,19 @@ impl Thumb {
     /// and the hair following the face, is not a change, while the still
     /// background is compared where it was and anything new changes both.
     pub fn change_since_any(&self, earlier: &[&Thumb], left_out: &[[f32; 4]]) -> f32 {
+        self.change_against(earlier, left_out, false)
+    }
+
+    /// [`Thumb::change_since`] with `earlier` moved by up to [`WIDE`] shifts
+    /// either way, cell by cell: for frames whose faces nobody looked at (the
+    /// samples before a segment), where a candidate's sway cannot be told
+    /// from the face's displacement. Something new still differs from every
+    /// nearby cell of the earlier frame.
+    pub fn change_since_wide(&self, earlier: &Thumb, left_out: &[[f32; 4]]) -> f32 {
+        self.change_against(&[earlier], left_out, true)
+    }
+
+    fn change_against(&self, earlier: &[&Thumb], left_out: &[[f32; 4]], far: bool) -> f32 {
         let same = |e: &Thumb| (self.cols, self.rows, self.width, self.height) == (e.cols, e.rows, e.width, e.height);
         if earlier.is_empty() || !earlier.iter().all(|e| same(e)) {
             return f32::INFINITY;
@@ -144,8 +176,11 @@ impl Thumb {
                     continue;
                 }
                 let i = (r * self.cols + c) as usize;
-                let closest =
-                    earlier.iter().flat_map(|e| e.moved.iter()).map(|m| (now[i] - m[i]).abs()).fold(f32::INFINITY, f32::min);
+                let closest = earlier
+                    .iter()
+                    .flat_map(|e| e.moved.iter().chain(e.wide.iter().filter(|_| far)))
+                    .map(|m| (now[i] - m[i]).abs())
+                    .fold(f32::INFINITY, f32::min);
                 most = most.max(closest);
             }
         }

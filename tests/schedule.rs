@@ -2,14 +2,20 @@
 //! object detectors run only where the picture changed, and what happens there is found
 //! as on the clock. The clips are `fixtures/make_schedule_fixtures.py`'s: a person still
 //! at a desk, and one change each: a phone raised for 2 s, a book put on the desk, a
-//! second face at the frame's edge for 2 s, the eyes turned aside with the head still.
+//! second face at the frame's edge for 2 s, the eyes turned aside with the head still;
+//! and a person swaying from side to side who raises a phone.
 
 use std::path::Path;
 
 use crate::util::*;
 
-const CLIPS: [(&str, &str); 4] =
-    [("still_phone", "phone"), ("still_book", "book"), ("still_second_face", "multiple_faces"), ("still_gaze", "gaze_away")];
+const CLIPS: [(&str, &str); 5] = [
+    ("still_phone", "phone"),
+    ("still_book", "book"),
+    ("still_second_face", "multiple_faces"),
+    ("still_gaze", "gaze_away"),
+    ("sway_phone", "phone"),
+];
 
 fn events_of(dir: &Path, id: &str) -> Vec<(String, f64, f64)> {
     let (_, ev) = proctor::tables::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
@@ -85,6 +91,12 @@ fn still_scenes_are_found_by_changes_as_on_the_clock() {
     assert_eq!(runs, [0.0, 5.0, 10.0], "still_gaze: face detector runs");
     let runs: Vec<f64> = gaze.iter().filter(|r| r.3).map(|r| r.0).collect();
     assert_eq!(runs, [0.0, 5.0, 10.0], "still_gaze: object detector runs");
+    // a candidate swaying 12 px either way is not a change (the picture moved with the
+    // face is compared too): before the phone, the detectors kept to the floor
+    let sway = frames_of(changes.path(), "sway_phone");
+    let faces: Vec<f64> = sway.iter().filter(|r| r.1 && r.0 < 6.3).map(|r| r.0).collect();
+    let objects: Vec<f64> = sway.iter().filter(|r| r.3 && r.0 < 6.3).map(|r| r.0).collect();
+    assert_eq!((faces.as_slice(), objects.as_slice()), ([0.0, 5.0].as_slice(), [0.0, 5.0].as_slice()), "sway_phone: runs before the phone");
 }
 
 #[test]
