@@ -331,21 +331,21 @@ fn analyze_video(
             let mut current: Option<mpsc::SyncSender<Fed>> = None;
             let mut filled = 0;
             // the thumbnails of the last frames, for the next segment's look back
-            let mut recent: VecDeque<(usize, Arc<Thumb>)> = VecDeque::new();
+            let mut recent: VecDeque<Before> = VecDeque::new();
             let stats = decode::decode_samples_while(info, times, 0, a.max_side, |f| {
                 let thumb = (plan.schedule == Schedule::Changes).then(|| Arc::new(Thumb::of(&f.image)));
                 if filled == 0 {
                     // room for the whole segment: the decoder never waits on one
                     let (frames_tx, frames) = mpsc::sync_channel(segment_len);
-                    let before = recent.iter().filter(|(k, _)| k + plan.look_back() >= f.index).cloned().collect();
+                    let before = recent.iter().filter(|b| b.index + plan.look_back() >= f.index).cloned().collect();
                     if tx.send(Feed { before, frames }).is_err() {
                         return false;
                     }
                     current = Some(frames_tx);
                 }
                 if let Some(t) = &thumb {
-                    recent.push_back((f.index, t.clone()));
-                    while recent.front().is_some_and(|(k, _)| k + plan.look_back() < f.index) {
+                    recent.push_back(Before { index: f.index, thumb: t.clone(), image: f.image.clone() });
+                    while recent.front().is_some_and(|b| b.index + plan.look_back() < f.index) {
                         recent.pop_front();
                     }
                 }
@@ -388,11 +388,20 @@ fn analyze_video(
 /// detectors run by changes.
 type Fed = (Frame, Option<Arc<Thumb>>);
 
-/// One segment as a worker receives it: the thumbnails of the frames just
-/// before it (oldest first, [`Plan::look_back`] samples), then its frames as
-/// they are decoded (the channel closes at the segment's end).
+/// A frame just before a segment, for its look back: its sample index,
+/// thumbnail and picture.
+#[derive(Clone)]
+struct Before {
+    index: usize,
+    thumb: Arc<Thumb>,
+    image: Arc<image::RgbImage>,
+}
+
+/// One segment as a worker receives it: the frames just before it (oldest
+/// first, [`Plan::look_back`] samples), then its frames as they are decoded
+/// (the channel closes at the segment's end).
 struct Feed {
-    before: Vec<(usize, Arc<Thumb>)>,
+    before: Vec<Before>,
     frames: std::sync::mpsc::Receiver<Fed>,
 }
 
@@ -493,7 +502,7 @@ impl Plan {
     /// stays the same on any number of threads.
     fn settle_before(
         &self,
-        before: &[(usize, Arc<Thumb>)],
+        before: &[Before],
         first: (usize, &Thumb),
         (every, len): (usize, usize),
         boxes: &[[f32; 4]],
@@ -501,10 +510,18 @@ impl Plan {
         if self.schedule != Schedule::Changes || len == 0 {
             return None;
         }
-        let rate: Vec<(usize, &Thumb)> =
-            before.iter().filter(|(k, _)| k % every == 0).map(|(k, t)| (*k, &**t)).chain(std::iter::once(first)).collect();
+        let rate: Vec<(usize, &Thumb, Option<&image::RgbImage>)> = before
+            .iter()
+            .filter(|b| b.index % every == 0)
+            .map(|b| (b.index, &*b.thumb, Some(&*b.image)))
+            .chain(std::iter::once((first.0, first.1, None)))
+            .collect();
+        let changed = |now: &Thumb, earlier: &Thumb, earlier_img: Option<&image::RgbImage>| {
+            now.change_since(earlier, boxes) > self.change_level
+                && earlier_img.is_none_or(|img| now.change_since_wide(&Thumb::of_wide(img), boxes) > self.change_level)
+        };
         rate.windows(2)
-            .filter(|w| w[1].0 == w[0].0 + every && w[1].1.change_since_wide(w[0].1, boxes) > self.change_level)
+            .filter(|w| w[1].0 == w[0].0 + every && changed(w[1].1, w[0].1, w[0].2))
             .map(|w| w[1].0 + len)
             .filter(|&until| until > first.0)
             .max()
@@ -632,7 +649,7 @@ struct ObjectJob {
 struct SegmentWork<'a> {
     plan: &'a Plan,
     settings: &'a Settings,
-    before: Vec<(usize, Arc<Thumb>)>,
+    before: Vec<Before>,
     frames: Vec<Frame>,
     /// Per frame, by changes only.
     thumbs: Vec<Arc<Thumb>>,
@@ -654,7 +671,7 @@ struct SegmentWork<'a> {
 }
 
 impl<'a> SegmentWork<'a> {
-    fn new(plan: &'a Plan, settings: &'a Settings, before: Vec<(usize, Arc<Thumb>)>) -> Self {
+    fn new(plan: &'a Plan, settings: &'a Settings, before: Vec<Before>) -> Self {
         SegmentWork {
             plan,
             settings,
@@ -849,7 +866,51 @@ mod tests {
     }
 
     fn grey(v: u8) -> Arc<Thumb> {
-        Arc::new(Thumb::of(&image::RgbImage::from_pixel(64, 36, image::Rgb([v, v, v]))))
+        Arc::new(Thumb::of(&picture(v)))
+    }
+
+    fn picture(v: u8) -> image::RgbImage {
+        image::RgbImage::from_pixel(64, 36, image::Rgb([v, v, v]))
+    }
+
+    /// Samples `0..n` before a segment, grey level `v(k)` each.
+    fn before(n: usize, v: impl Fn(usize) -> u8) -> Vec<Before> {
+        pictures(n, |k| picture(v(k)))
+    }
+
+    fn pictures(n: usize, f: impl Fn(usize) -> image::RgbImage) -> Vec<Before> {
+        (0..n)
+            .map(|k| {
+                let img = f(k);
+                Before { index: k, thumb: Arc::new(Thumb::of(&img)), image: Arc::new(img) }
+            })
+            .collect()
+    }
+
+    /// A 640x360 grey room with a bright block (a person) at `x`.
+    fn person_at(x: u32) -> image::RgbImage {
+        let mut img = image::RgbImage::from_pixel(640, 360, image::Rgb([60, 60, 60]));
+        for y in 100..300 {
+            for px in x..x + 120 {
+                img.put_pixel(px, y, image::Rgb([200, 200, 200]));
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn a_sway_before_a_segment_does_not_settle_into_it_and_a_jump_does() {
+        let p = plan();
+        // the person 12 px to the right every other second, up to the segment at 20
+        let at = |k: usize| if (k / 4) % 2 == 0 { 260 } else { 272 };
+        let sway = pictures(20, |k| person_at(at(k)));
+        let first = Thumb::of(&person_at(at(20)));
+        assert!(first.change_since(&sway[16].thumb, &[]) > p.change_level, "a change as the picture was");
+        assert_eq!(p.settle_before(&sway, (20, &first), p.objects(), &[]), None);
+        // a jump of 40 px at 16 is something new
+        let jump = pictures(20, |k| person_at(if k < 16 { 220 } else { 260 }));
+        let first = Thumb::of(&person_at(260));
+        assert_eq!(p.settle_before(&jump, (20, &first), p.objects(), &[]), Some(32));
     }
 
     #[test]
@@ -891,16 +952,16 @@ mod tests {
         let p = plan();
         let first = grey(100);
         // samples 0..20 before a segment at 20; the picture changed at 16 (4 s)
-        let before: Vec<(usize, Arc<Thumb>)> = (0..20).map(|k| (k, if k < 16 { grey(40) } else { first.clone() })).collect();
+        let before = before(20, |k| if k < 16 { 40 } else { 100 });
         assert_eq!(p.settle_before(&before, (20, &first), p.objects(), &[]), Some(32));
         // the face detector's one more run was the segment's first frame: nothing left
         assert_eq!(p.settle_before(&before, (20, &first), p.face(), &[]), None);
         // a change inside the faces' boxes is not one
         assert_eq!(p.settle_before(&before, (20, &first), p.objects(), &[[0.0, 0.0, 64.0, 36.0]]), None);
         // nothing changed, or the change was longer ago than the settle
-        let still: Vec<(usize, Arc<Thumb>)> = (0..20).map(|k| (k, first.clone())).collect();
+        let still = super::tests::before(20, |_| 100);
         assert_eq!(p.settle_before(&still, (20, &first), p.objects(), &[]), None);
-        let long_ago: Vec<(usize, Arc<Thumb>)> = (0..40).map(|k| (k, if k < 20 { grey(40) } else { first.clone() })).collect();
+        let long_ago = super::tests::before(40, |k| if k < 20 { 40 } else { 100 });
         assert_eq!(p.settle_before(&long_ago, (40, &first), p.objects(), &[]), None);
         // a change at the segment's first frame settles after it
         assert_eq!(p.settle_before(&still, (20, &grey(200)), p.objects(), &[]), Some(36));

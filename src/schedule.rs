@@ -44,8 +44,8 @@ pub struct Thumb {
     /// Nine thumbnails: the frame moved by (dx, dy) in {-s, 0, s}², row by
     /// row of the offsets; `moved[4]` is the frame as it is.
     pub moved: Vec<Vec<f32>>,
-    /// Of a frame as it is ([`Thumb::of`]), the forty thumbnails further
-    /// out, moved by up to [`WIDE`] times `s` either way (for
+    /// Of a frame as it is ([`Thumb::of_wide`]), the forty thumbnails
+    /// further out, moved by up to [`WIDE`] times `s` either way (for
     /// [`Thumb::change_since_wide`]); empty otherwise.
     pub wide: Vec<Vec<f32>>,
 }
@@ -58,6 +58,13 @@ pub const WIDE: i64 = 3;
 impl Thumb {
     /// The thumbnail of `img`.
     pub fn of(img: &RgbImage) -> Thumb {
+        Thumb::make(img, 0, 0, false)
+    }
+
+    /// [`Thumb::of`] with the [`WIDE`] variants too, for
+    /// [`Thumb::change_since_wide`] (made only where needed: they cost
+    /// several times the nine).
+    pub fn of_wide(img: &RgbImage) -> Thumb {
         Thumb::make(img, 0, 0, true)
     }
 
@@ -144,8 +151,8 @@ impl Thumb {
         self.change_against(earlier, left_out, false)
     }
 
-    /// [`Thumb::change_since`] with `earlier` moved by up to [`WIDE`] shifts
-    /// either way, cell by cell: for frames whose faces nobody looked at (the
+    /// [`Thumb::change_since`] with `earlier` ([`Thumb::of_wide`]) moved by up
+    /// to [`WIDE`] shifts either way, cell by cell: for frames whose faces nobody looked at (the
     /// samples before a segment), where a candidate's sway cannot be told
     /// from the face's displacement. Something new still differs from every
     /// nearby cell of the earlier frame.
