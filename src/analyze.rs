@@ -265,7 +265,7 @@ fn whose_voice(
 /// Decoding and inference overlap; at most `threads` segments wait for a
 /// worker, so memory stays flat however long the recording is. Segments are
 /// cut at fixed sample indices, and nothing a worker found is carried from
-/// one segment to the next (only the decoded pictures' thumbnails are, for
+/// one segment to the next (only the decoded pictures before it are, for
 /// the settle after a change: [`Plan::settle_before`]), so the output does
 /// not depend on the number of threads.
 fn analyze_video(
@@ -328,12 +328,11 @@ fn analyze_video(
         let plan = &plan;
         let decoder = s.spawn(move || {
             // the segment being filled, and how many frames it has
-            let mut current: Option<mpsc::SyncSender<Fed>> = None;
+            let mut current: Option<mpsc::SyncSender<Frame>> = None;
             let mut filled = 0;
-            // the thumbnails of the last frames, for the next segment's look back
+            // the last frames, for the next segment's look back
             let mut recent: VecDeque<Before> = VecDeque::new();
             let stats = decode::decode_samples_while(info, times, 0, a.max_side, |f| {
-                let thumb = (plan.schedule == Schedule::Changes).then(|| Arc::new(Thumb::of(&f.image)));
                 if filled == 0 {
                     // room for the whole segment: the decoder never waits on one
                     let (frames_tx, frames) = mpsc::sync_channel(segment_len);
@@ -343,14 +342,14 @@ fn analyze_video(
                     }
                     current = Some(frames_tx);
                 }
-                if let Some(t) = &thumb {
-                    recent.push_back(Before { index: f.index, thumb: t.clone(), image: f.image.clone() });
+                if plan.look_back() > 0 {
+                    recent.push_back(Before { index: f.index, image: f.image.clone() });
                     while recent.front().is_some_and(|b| b.index + plan.look_back() < f.index) {
                         recent.pop_front();
                     }
                 }
                 // a worker that failed has dropped its segment: nothing to do here
-                let _ = current.as_ref().map(|c| c.send((f, thumb)));
+                let _ = current.as_ref().map(|c| c.send(f));
                 filled += 1;
                 if filled == segment_len {
                     filled = 0;
@@ -384,16 +383,11 @@ fn analyze_video(
     Ok((observations, summary))
 }
 
-/// A frame as the decoder hands it over, with its thumbnail when the
-/// detectors run by changes.
-type Fed = (Frame, Option<Arc<Thumb>>);
-
-/// A frame just before a segment, for its look back: its sample index,
-/// thumbnail and picture.
+/// A frame just before a segment, for its look back: its sample index and
+/// picture.
 #[derive(Clone)]
 struct Before {
     index: usize,
-    thumb: Arc<Thumb>,
     image: Arc<image::RgbImage>,
 }
 
@@ -402,7 +396,7 @@ struct Before {
 /// (the channel closes at the segment's end).
 struct Feed {
     before: Vec<Before>,
-    frames: std::sync::mpsc::Receiver<Fed>,
+    frames: std::sync::mpsc::Receiver<Frame>,
 }
 
 /// The result of a scoped thread; its panic goes on up to the caller.
@@ -510,10 +504,12 @@ impl Plan {
         if self.schedule != Schedule::Changes || len == 0 {
             return None;
         }
+        let thumbs: Vec<Thumb> = before.iter().filter(|b| b.index % every == 0).map(|b| Thumb::of(&b.image)).collect();
         let rate: Vec<(usize, &Thumb, Option<&image::RgbImage>)> = before
             .iter()
             .filter(|b| b.index % every == 0)
-            .map(|b| (b.index, &*b.thumb, Some(&*b.image)))
+            .zip(&thumbs)
+            .map(|(b, t)| (b.index, t, Some(&*b.image)))
             .chain(std::iter::once((first.0, first.1, None)))
             .collect();
         let changed = |now: &Thumb, earlier: &Thumb, earlier_img: Option<&image::RgbImage>| {
@@ -652,7 +648,7 @@ struct SegmentWork<'a> {
     before: Vec<Before>,
     frames: Vec<Frame>,
     /// Per frame, by changes only.
-    thumbs: Vec<Arc<Thumb>>,
+    thumbs: Vec<Thumb>,
     found: Vec<Vec<FaceFound>>,
     /// Per frame: the faces there are new (tracking lost a face and the
     /// detector found some anew).
@@ -693,10 +689,10 @@ impl<'a> SegmentWork<'a> {
 
     /// The next frame: its faces, tracked or detected, and the object run it
     /// asks for, if any (made by the caller, perhaps on another thread).
-    fn push(&mut self, frame: Frame, thumb: Option<Arc<Thumb>>) -> anyhow::Result<Option<ObjectJob>> {
+    fn push(&mut self, frame: Frame) -> anyhow::Result<Option<ObjectJob>> {
         let (plan, i, index) = (self.plan, self.frames.len(), frame.index);
         if plan.schedule == Schedule::Changes {
-            self.thumbs.push(thumb.unwrap_or_else(|| Arc::new(Thumb::of(&frame.image))));
+            self.thumbs.push(Thumb::of(&frame.image));
         }
         self.frames.push(frame);
         let img: &image::RgbImage = &self.frames[i].image;
@@ -830,8 +826,8 @@ fn detect_segment(feed: Feed, plan: &Plan, settings: &Settings) -> anyhow::Resul
     let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let (work_ref, seen_ref, failed_ref) = (&mut work, &seen, &failed);
     rayon::scope(move |s| -> anyhow::Result<()> {
-        for (frame, thumb) in frames.iter() {
-            let Some(job) = work_ref.push(frame, thumb)? else { continue };
+        for frame in frames.iter() {
+            let Some(job) = work_ref.push(frame)? else { continue };
             let (seen, failed) = (seen_ref, failed_ref);
             s.spawn(move |_| {
                 let found = detect_objects(&[&job.image], &[&job.faces], &settings.models, &settings.config);
@@ -882,7 +878,7 @@ mod tests {
         (0..n)
             .map(|k| {
                 let img = f(k);
-                Before { index: k, thumb: Arc::new(Thumb::of(&img)), image: Arc::new(img) }
+                Before { index: k, image: Arc::new(img) }
             })
             .collect()
     }
@@ -905,7 +901,7 @@ mod tests {
         let at = |k: usize| if (k / 4) % 2 == 0 { 260 } else { 272 };
         let sway = pictures(20, |k| person_at(at(k)));
         let first = Thumb::of(&person_at(at(20)));
-        assert!(first.change_since(&sway[16].thumb, &[]) > p.change_level, "a change as the picture was");
+        assert!(first.change_since(&Thumb::of(&sway[16].image), &[]) > p.change_level, "a change as the picture was");
         assert_eq!(p.settle_before(&sway, (20, &first), p.objects(), &[]), None);
         // a jump of 40 px at 16 is something new
         let jump = pictures(20, |k| person_at(if k < 16 { 220 } else { 260 }));
