@@ -487,8 +487,9 @@ impl Plan {
 
     /// The settle left by a change just before a segment, as [`Plan::runs`]
     /// would have set it had the detector run there: among the frames of the
-    /// detector's rate in `before` and the segment's `first` frame, the last
-    /// sample of the settle of the latest one that changed, outside `boxes`,
+    /// detector's rate in `before` and the segment's `first` frame (the last
+    /// `len` samples of them), the last sample of the settle of the latest one
+    /// that changed, outside `boxes`,
     /// from the frame of the rate before it, moved by up to
     /// [`crate::schedule::WIDE`] shifts (nobody looked for faces in those
     /// frames, so a candidate's sway is tolerated everywhere). Only decoded pictures are
@@ -504,23 +505,20 @@ impl Plan {
         if self.schedule != Schedule::Changes || len == 0 {
             return None;
         }
-        let thumbs: Vec<Thumb> = before.iter().filter(|b| b.index % every == 0).map(|b| Thumb::of(&b.image)).collect();
-        let rate: Vec<(usize, &Thumb, Option<&image::RgbImage>)> = before
-            .iter()
-            .filter(|b| b.index % every == 0)
-            .zip(&thumbs)
-            .map(|(b, t)| (b.index, t, Some(&*b.image)))
-            .chain(std::iter::once((first.0, first.1, None)))
-            .collect();
-        let changed = |now: &Thumb, earlier: &Thumb, earlier_img: Option<&image::RgbImage>| {
-            now.change_since(earlier, boxes) > self.change_level
-                && earlier_img.is_none_or(|img| now.change_since_wide(&Thumb::of_wide(img), boxes) > self.change_level)
-        };
-        rate.windows(2)
-            .filter(|w| w[1].0 == w[0].0 + every && changed(w[1].1, w[0].1, w[0].2))
-            .map(|w| w[1].0 + len)
-            .filter(|&until| until > first.0)
-            .max()
+        // the frames of the rate whose change would still settle past `first`,
+        // the latest first: the first change found settles the longest
+        let mut now = (first.0, std::borrow::Cow::Borrowed(first.1));
+        for e in before.iter().rev().filter(|b| b.index % every == 0 && b.index + every + len > first.0) {
+            let earlier = Thumb::of(&e.image);
+            if e.index + every == now.0
+                && now.1.change_since(&earlier, boxes) > self.change_level
+                && now.1.change_since_wide(&Thumb::of_wide(&e.image), boxes) > self.change_level
+            {
+                return Some(now.0 + len);
+            }
+            now = (e.index, std::borrow::Cow::Owned(earlier));
+        }
+        None
     }
 }
 
