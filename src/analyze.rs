@@ -7,7 +7,7 @@ use std::time::Instant;
 
 
 use crate::config::{Config, Schedule};
-use crate::schedule::{change_with_face, largest, Thumb};
+use crate::schedule::{change_with_face, Thumb};
 use crate::decode::{self, Frame, MediaInfo};
 use crate::detect::{FaceFound, Models};
 use crate::error::{Error, ErrorKind, Result};
@@ -348,8 +348,9 @@ fn analyze_video(
                         recent.pop_front();
                     }
                 }
-                // a worker that failed has dropped its segment: nothing to do here
-                let _ = current.as_ref().map(|c| c.send(f));
+                if let Some(c) = &current {
+                    let _ = c.send(f); // a worker that failed has dropped its segment
+                }
                 filled += 1;
                 if filled == segment_len {
                     filled = 0;
@@ -699,9 +700,9 @@ impl<'a> SegmentWork<'a> {
                 let (out, thumbs, last, frames) = (&self.found, &self.thumbs, self.face_last, &self.frames);
                 let scheduled = plan.runs(i, index, plan.face(), &mut self.face_settle, || {
                     // the faces where they were at the detector's run and a frame ago
-                    let boxes: Vec<[f32; 4]> = out[last].iter().chain(out.last().into_iter().flatten()).map(|f| f.bbox).collect();
-                    let face = (largest(out[last].iter().map(|f| f.bbox)), out.last().and_then(|o| largest(o.iter().map(|f| f.bbox))));
-                    change_with_face(&thumbs[i], &thumbs[last], &frames[last].image, face, &boxes, plan.change_level)
+                    let boxes = |faces: Option<&Vec<FaceFound>>| faces.into_iter().flatten().map(|f| f.bbox).collect::<Vec<_>>();
+                    let (was, is) = (boxes(out.get(last)), boxes(out.last()));
+                    change_with_face(&thumbs[i], &thumbs[last], &frames[last].image, &was, &is, plan.change_level)
                 });
                 let tracked = match self.found.last() {
                     _ if scheduled => None,
@@ -731,9 +732,10 @@ impl<'a> SegmentWork<'a> {
         if i == 0 {
             // a change just before the segment settles into it
             let boxes: Vec<[f32; 4]> = self.faces[0].iter().flatten().map(|f| f.bbox).collect();
+            let before = std::mem::take(&mut self.before); // its pictures are not needed after this
             if let Some(first) = self.thumbs.first() {
-                self.face_settle = plan.settle_before(&self.before, (index, first), plan.face(), &boxes);
-                self.object_settle = plan.settle_before(&self.before, (index, first), plan.objects(), &boxes);
+                self.face_settle = plan.settle_before(&before, (index, first), plan.face(), &boxes);
+                self.object_settle = plan.settle_before(&before, (index, first), plan.objects(), &boxes);
             }
         }
         if (i + 1) % plan.face_every == 0 {
@@ -746,9 +748,8 @@ impl<'a> SegmentWork<'a> {
         let (faces, thumbs, frames) = (&self.faces, &self.thumbs, &self.frames);
         let last = self.object_last.unwrap_or(0);
         let runs = plan.runs(i, index, plan.objects(), &mut self.object_settle, || {
-            let boxes: Vec<[f32; 4]> = [last, i].iter().flat_map(|&k| faces[k].iter().flatten()).map(|f| f.bbox).collect();
-            let face = |k: usize| largest(faces[k].iter().flatten().map(|f| f.bbox));
-            change_with_face(&thumbs[i], &thumbs[last], &frames[last].image, (face(last), face(i)), &boxes, plan.change_level)
+            let boxes = |k: usize| faces[k].iter().flatten().map(|f| f.bbox).collect::<Vec<_>>();
+            change_with_face(&thumbs[i], &thumbs[last], &frames[last].image, &boxes(last), &boxes(i), plan.change_level)
         });
         let job = (runs || self.object_last.is_none()).then(|| {
             self.object_last = Some(i);
@@ -781,12 +782,11 @@ impl<'a> SegmentWork<'a> {
 
     /// The segment's observations, given the object detector's runs (by
     /// frame), and its frames.
-    fn finish(mut self, mut seen: Vec<Option<Vec<ObjectObs>>>) -> anyhow::Result<(Vec<Observation>, Vec<Frame>)> {
+    fn finish(mut self, seen: Vec<Option<Vec<ObjectObs>>>) -> anyhow::Result<(Vec<Observation>, Vec<Frame>)> {
         let done = self.embeddings.len();
         if done < self.frames.len() {
             self.describe(done)?;
         }
-        seen.resize(self.frames.len(), None);
         let obs = self
             .frames
             .iter()
@@ -807,7 +807,6 @@ impl<'a> SegmentWork<'a> {
                 ..Default::default()
             })
             .collect();
-        seen.clear();
         Ok((obs, self.frames))
     }
 }
@@ -820,7 +819,8 @@ fn detect_segment(feed: Feed, plan: &Plan, settings: &Settings) -> anyhow::Resul
     use std::sync::Mutex;
     let Feed { before, frames } = feed;
     let mut work = SegmentWork::new(plan, settings, before);
-    let seen: Mutex<Vec<Option<Vec<ObjectObs>>>> = Mutex::new(Vec::new());
+    // by frame: the objects of the detector's runs
+    let seen: Mutex<Vec<Option<Vec<ObjectObs>>>> = Mutex::new(vec![None; plan.segment_len]);
     let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let (work_ref, seen_ref, failed_ref) = (&mut work, &seen, &failed);
     rayon::scope(move |s| -> anyhow::Result<()> {
@@ -831,11 +831,7 @@ fn detect_segment(feed: Feed, plan: &Plan, settings: &Settings) -> anyhow::Resul
                 let found = detect_objects(&[&job.image], &[&job.faces], &settings.models, &settings.config);
                 match found {
                     Ok(mut found) => {
-                        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-                        if seen.len() <= job.i {
-                            seen.resize(job.i + 1, None);
-                        }
-                        seen[job.i] = found.pop().flatten();
+                        seen.lock().unwrap_or_else(|e| e.into_inner())[job.i] = found.pop().flatten();
                     }
                     Err(e) => {
                         failed.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);

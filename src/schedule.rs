@@ -196,22 +196,23 @@ impl Thumb {
 }
 
 /// How much `now` changed since `earlier` (the thumbnails of two frames,
-/// `earlier_img` the earlier picture) outside `left_out`, with the
-/// candidate's face at `face` in each (the largest face's box, when there is
-/// one in both). A change over `level` against the earlier frame as it was is
-/// looked at again against the earlier frame moved with the face, when the
-/// face moved further than [`shift_of`] (and less than a quarter of the
-/// picture): what still differs from both is new.
+/// `earlier_img` the earlier picture) outside the faces of both frames
+/// (`earlier_faces`, `now_faces`: pixel boxes). A change over `level`
+/// against the earlier frame as it was is looked at again against the
+/// earlier frame moved with the largest face, when that face moved further
+/// than [`shift_of`] (and less than a quarter of the picture): what still
+/// differs from both is new.
 pub fn change_with_face(
     now: &Thumb,
     earlier: &Thumb,
     earlier_img: &RgbImage,
-    face: (Option<[f32; 4]>, Option<[f32; 4]>),
-    left_out: &[[f32; 4]],
+    earlier_faces: &[[f32; 4]],
+    now_faces: &[[f32; 4]],
     level: f32,
 ) -> f32 {
-    let plain = now.change_since(earlier, left_out);
-    let (Some(a), Some(b)) = face else { return plain };
+    let left_out: Vec<[f32; 4]> = earlier_faces.iter().chain(now_faces).copied().collect();
+    let plain = now.change_since(earlier, &left_out);
+    let (Some(a), Some(b)) = (largest(earlier_faces), largest(now_faces)) else { return plain };
     if plain <= level {
         return plain;
     }
@@ -223,12 +224,12 @@ pub fn change_with_face(
         return plain;
     }
     let along = Thumb::moved_by(earlier_img, -dx.round() as i64, -dy.round() as i64);
-    now.change_since_any(&[earlier, &along], left_out)
+    now.change_since_any(&[earlier, &along], &left_out)
 }
 
 /// The largest of some boxes `[x0, y0, x1, y1]`.
-pub fn largest(boxes: impl IntoIterator<Item = [f32; 4]>) -> Option<[f32; 4]> {
-    boxes.into_iter().max_by(|a, b| ((a[2] - a[0]) * (a[3] - a[1])).total_cmp(&((b[2] - b[0]) * (b[3] - b[1]))))
+fn largest(boxes: &[[f32; 4]]) -> Option<[f32; 4]> {
+    boxes.iter().copied().max_by(|a, b| ((a[2] - a[0]) * (a[3] - a[1])).total_cmp(&((b[2] - b[0]) * (b[3] - b[1]))))
 }
 
 #[cfg(test)]
@@ -276,16 +277,17 @@ mod tests {
         let boxes = [face(260), face(272)];
         // the body moved 12 pixels with the face: a change against the picture as it was
         assert!(ta.change_since(&tb, &boxes) > 20.0, "{}", ta.change_since(&tb, &boxes));
+        let (was, is) = (&[face(260)], &[face(272)]);
         // and none against the picture moved with the face
-        let swayed = change_with_face(&ta, &tb, &before, (Some(face(260)), Some(face(272))), &boxes, 20.0);
+        let swayed = change_with_face(&ta, &tb, &before, was, is, 20.0);
         assert!(swayed <= 20.0, "{swayed}");
         // without a face in both frames there is nothing to move with
-        assert!(change_with_face(&ta, &tb, &before, (Some(face(260)), None), &boxes, 20.0) > 20.0);
+        assert!(change_with_face(&ta, &tb, &before, was, &[], 20.0) > 20.0);
         // a phone raised while the candidate sways changes both
         let tp = Thumb::of(&room(272, true));
-        let raised = change_with_face(&tp, &tb, &before, (Some(face(260)), Some(face(272))), &boxes, 20.0);
+        let raised = change_with_face(&tp, &tb, &before, was, is, 20.0);
         assert!(raised > 100.0, "{raised}");
-        assert_eq!(largest([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 30.0, 5.0]]), Some([0.0, 0.0, 30.0, 5.0]));
+        assert_eq!(largest(&[[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 30.0, 5.0]]), Some([0.0, 0.0, 30.0, 5.0]));
     }
 
     #[test]
