@@ -123,6 +123,8 @@ fn verdicts_on_the_devset_reproduce_the_precision_of_eval_truth() {
                     note: String::new(),
                     reviewer: "labels".into(),
                     decided_at: "2026-12-05T00:00:00Z".into(),
+                    input_sha256: String::new(),
+                    config: String::new(),
                 };
                 save(out.path(), &d).unwrap();
                 reviewed += 1;

@@ -321,6 +321,8 @@ fn mutated_project_inputs_through_the_cli_end_cleanly() {
         note: "a real <b>second</b> person".into(),
         reviewer: "fuzz".into(),
         decided_at: "2026-12-05T00:00:00Z".into(),
+        input_sha256: String::new(),
+        config: String::new(),
     };
     proctor::review::decisions::save(&base, &verdict).unwrap();
     let journal = std::fs::read(base.join(proctor::review::decisions::JOURNAL)).unwrap();

@@ -5,17 +5,30 @@
 //!   counts as saved);
 //! * `decisions.parquet`: one row per reviewed event, its latest verdict
 //!   (columns `schema_version, recording, kind, start_s, end_s, verdict,
-//!   note, reviewer, decided_at`), rewritten from the journal after each
-//!   verdict through a temporary and a rename, so it is always whole.
+//!   note, reviewer, decided_at, input_sha256, config`), rewritten after
+//!   each verdict through a temporary and a rename, so it is always whole.
+//!
+//! Either file alone restores every verdict: what is read is the table and
+//! the journal merged (per event, the verdict given last), and a save first
+//! copies into the journal any verdict of the table it lacks (a journal
+//! deleted, emptied or cut short), so the next table is never smaller than
+//! the last. A table that cannot be read (cut short, or of a newer schema) is
+//! never written over: reading and saving fail, naming it. A journal line
+//! that cannot be read stays in the journal (which is only appended to) and
+//! is reported ([`Loaded::problems`]), never silently dropped.
+//!
+//! A verdict names the event it judges (recording, kind, start and end to
+//! the millisecond) and the analysis it was given on (the recording's
+//! sha256 and the configuration's fingerprint). When the recording's
+//! current outputs hold no such event (analysed again under another
+//! configuration, replaced, or deleted), the verdict is an *orphan*: kept,
+//! reported, and not counted ([`split_orphans`]).
 //!
 //! Saves are serialised by an exclusive lock on `.decisions.lock` (between
-//! threads and between processes). A crash between the journal's line and
-//! the table's rename leaves the table one verdict behind, never
-//! unreadable; [`read_latest`] reads the journal when there is one, and the
-//! next save brings the table up to date.
+//! threads and between processes; the kernel releases it when a process
+//! dies). Table temporaries left by a killed save are removed under it.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -25,7 +38,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::kinds::EventKind;
 
 /// Version of the decisions table and journal.
-pub const DECISIONS_SCHEMA_VERSION: u32 = 1;
+pub const DECISIONS_SCHEMA_VERSION: u32 = 2;
 pub const TABLE: &str = "decisions.parquet";
 pub const JOURNAL: &str = "decisions.jsonl";
 const LOCK: &str = ".decisions.lock";
@@ -75,6 +88,13 @@ pub struct Decision {
     pub reviewer: String,
     #[serde(default)]
     pub decided_at: String,
+    /// sha256 of the recording the event was raised on (empty in verdicts
+    /// of schema 1).
+    #[serde(default)]
+    pub input_sha256: String,
+    /// Fingerprint of the configuration of that analysis (empty in schema 1).
+    #[serde(default)]
+    pub config: String,
 }
 
 fn schema_version() -> u32 {
@@ -88,6 +108,16 @@ pub type EventKey = (String, EventKind, i64, i64);
 impl Decision {
     pub fn key(&self) -> EventKey {
         (self.recording.clone(), self.kind, (self.start_s * 1000.0).round() as i64, (self.end_s * 1000.0).round() as i64)
+    }
+
+    /// Whether `other` is the same verdict given at the same time (whatever
+    /// schema it was read from).
+    pub fn same_verdict(&self, other: &Decision) -> bool {
+        self.key() == other.key()
+            && self.verdict == other.verdict
+            && self.decided_at == other.decided_at
+            && self.reviewer == other.reviewer
+            && self.note == other.note
     }
 
     /// Whether the fields are acceptable (finite times in order, a note not too long).
@@ -105,16 +135,25 @@ impl Decision {
     }
 }
 
-/// The latest verdict per event, in the order the events were first reviewed.
+/// The latest verdict per event, in the order the events were first
+/// reviewed: of two verdicts on one event the one given later
+/// (`decided_at`) wins, and at the same time the one that comes later in
+/// `all` (so a journal read after its table overrides it).
 pub fn latest(all: impl IntoIterator<Item = Decision>) -> Vec<Decision> {
     let mut order: Vec<EventKey> = Vec::new();
     let mut by: BTreeMap<EventKey, Decision> = BTreeMap::new();
     for d in all {
         let k = d.key();
-        if !by.contains_key(&k) {
-            order.push(k.clone());
+        match by.get(&k) {
+            None => {
+                order.push(k.clone());
+                by.insert(k, d);
+            }
+            Some(old) if d.decided_at >= old.decided_at => {
+                by.insert(k, d);
+            }
+            Some(_) => {}
         }
-        by.insert(k, d);
     }
     order.into_iter().filter_map(|k| by.remove(&k)).collect()
 }
@@ -123,16 +162,42 @@ fn io_err(p: &Path, e: std::io::Error) -> Error {
     Error::new(p, ErrorKind::Output(e.to_string()))
 }
 
-/// Every verdict in the journal, in order; lines that are not whole verdicts
-/// (a line cut by a crash) are skipped.
-pub fn read_journal(dir: &Path) -> Result<Vec<Decision>> {
+/// Every verdict in the journal, in order, and a line of words for each line
+/// that is not one (cut by a crash, edited, or of a newer schema): those
+/// lines stay in the file, which is only ever appended to.
+pub fn read_journal(dir: &Path) -> Result<(Vec<Decision>, Vec<String>)> {
     let p = dir.join(JOURNAL);
-    let text = match std::fs::read_to_string(&p) {
+    let bytes = match std::fs::read(&p) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
         Err(e) => return Err(Error::new(&p, ErrorKind::Unreadable(e))),
     };
-    Ok(text.lines().filter_map(|l| serde_json::from_str::<Decision>(l).ok()).collect())
+    let text = String::from_utf8_lossy(&bytes);
+    let (mut ok, mut problems) = (Vec::new(), Vec::new());
+    let n = text.lines().count();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let newer = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v.get("schema_version").and_then(|v| v.as_u64()))
+            .filter(|v| *v > u64::from(DECISIONS_SCHEMA_VERSION));
+        match (newer, serde_json::from_str::<Decision>(line)) {
+            (Some(v), _) => problems.push(format!(
+                "{}: line {}: a verdict of schema {v}, written by a newer proctor (this one reads up to {DECISIONS_SCHEMA_VERSION}): kept in the file, not counted",
+                p.display(),
+                i + 1
+            )),
+            (None, Ok(d)) if d.check().is_ok() => ok.push(d),
+            (None, Ok(d)) => problems.push(format!("{}: line {}: not a valid verdict ({}): kept in the file, not counted", p.display(), i + 1, d.check().unwrap_err())),
+            (None, Err(e)) => {
+                let why = if i + 1 == n && !bytes.ends_with(b"\n") { "cut short (a save interrupted by a crash)".to_string() } else { format!("not a verdict ({e})") };
+                problems.push(format!("{}: line {}: {why}: kept in the file, not counted", p.display(), i + 1));
+            }
+        }
+    }
+    Ok((ok, problems))
 }
 
 /// The decisions table as a DataFrame.
@@ -148,14 +213,24 @@ pub fn frame(ds: &[Decision]) -> DataFrame {
         Column::new("note".into(), s(&|d| &d.note)),
         Column::new("reviewer".into(), s(&|d| &d.reviewer)),
         Column::new("decided_at".into(), s(&|d| &d.decided_at)),
+        Column::new("input_sha256".into(), s(&|d| &d.input_sha256)),
+        Column::new("config".into(), s(&|d| &d.config)),
     ])
     .expect("equal lengths")
 }
 
 /// Read `decisions.parquet` (`path`).
 pub fn read_table(path: &Path) -> Result<Vec<Decision>> {
-    let df = crate::tables::read_parquet(path)?;
-    let bad = |why: String| Error::new(path, ErrorKind::Config(format!("not a proctor decisions file: {why}")));
+    let refuse = |why: String| {
+        Error::new(
+            path,
+            ErrorKind::Special(format!(
+                "cannot be read as a verdicts table ({why}); proctor will not write over it: use the proctor that wrote it, or move it aside to start a new one"
+            )),
+        )
+    };
+    let df = crate::tables::read_parquet(path).map_err(|e| refuse(e.kind.to_string()))?;
+    let bad = |why: String| refuse(format!("not a proctor decisions table: {why}"));
     let get = |name: &str| df.column(name).map_err(|e| bad(e.to_string()));
     let strs = |name: &str| -> Result<Vec<String>> {
         Ok(get(name)?.str().map_err(|e| bad(e.to_string()))?.iter().map(|v| v.unwrap_or("").to_string()).collect())
@@ -167,6 +242,9 @@ pub fn read_table(path: &Path) -> Result<Vec<Decision>> {
     }
     let (rec, kind, verdict, note, reviewer, at) = (strs("recording")?, strs("kind")?, strs("verdict")?, strs("note")?, strs("reviewer")?, strs("decided_at")?);
     let (start, end) = (f64s("start_s")?, f64s("end_s")?);
+    // absent from tables of schema 1
+    let or_empty = |name: &str| -> Result<Vec<String>> { if df.column(name).is_ok() { strs(name) } else { Ok(vec![String::new(); rec.len()]) } };
+    let (sha, config) = (or_empty("input_sha256")?, or_empty("config")?);
     (0..rec.len())
         .map(|i| {
             Ok(Decision {
@@ -179,23 +257,79 @@ pub fn read_table(path: &Path) -> Result<Vec<Decision>> {
                 note: note[i].clone(),
                 reviewer: reviewer[i].clone(),
                 decided_at: at[i].clone(),
+                input_sha256: sha[i].clone(),
+                config: config[i].clone(),
             })
         })
         .collect()
 }
 
-/// The latest verdict per event in the desk directory `dir`: from the
-/// journal when there is one (it is never behind the table), else from
-/// `decisions.parquet`; none when neither exists.
-pub fn read_latest(dir: &Path) -> Result<Vec<Decision>> {
-    if dir.join(JOURNAL).exists() {
-        return Ok(latest(read_journal(dir)?));
-    }
+/// What the desk directory's verdicts are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Loaded {
+    /// The latest verdict per event.
+    pub decisions: Vec<Decision>,
+    /// Each journal line that could not be read, in words (naming the file
+    /// and the line).
+    pub problems: Vec<String>,
+}
+
+/// The table's verdicts (none when there is no table; an error when there
+/// is one that cannot be read) and the journal's, with its problems.
+fn read_both(dir: &Path) -> Result<(Vec<Decision>, Vec<Decision>, Vec<String>)> {
     let table = dir.join(TABLE);
-    if table.exists() {
-        return read_table(&table);
+    let rows = match std::fs::metadata(&table) {
+        Ok(_) => read_table(&table)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::new(&table, ErrorKind::Unreadable(e))),
+    };
+    let (journal, problems) = read_journal(dir)?;
+    Ok((rows, journal, problems))
+}
+
+/// The verdicts of the desk directory `dir`: its table and its journal
+/// merged (either may be missing); none when neither exists. An error when
+/// the table exists and cannot be read.
+pub fn load(dir: &Path) -> Result<Loaded> {
+    let (rows, journal, problems) = read_both(dir)?;
+    Ok(Loaded { decisions: latest(rows.into_iter().chain(journal)), problems })
+}
+
+/// The latest verdict per event in the desk directory `dir` ([`load`]
+/// without the problems).
+pub fn read_latest(dir: &Path) -> Result<Vec<Decision>> {
+    Ok(load(dir)?.decisions)
+}
+
+/// Remove table temporaries left by saves that were killed. Only called
+/// with the lock held, when no save is under way.
+fn clean_table_temporaries(dir: &Path) {
+    let prefix = format!(".{TABLE}.tmp-");
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
-    Ok(Vec::new())
+}
+
+/// Take the desk directory's lock, and with it remove what killed saves
+/// left. Held until the returned file is dropped.
+fn lock(dir: &Path) -> Result<std::fs::File> {
+    let lock_path = dir.join(LOCK);
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| io_err(&lock_path, e))?;
+    lock.lock().map_err(|e| io_err(&lock_path, e))?;
+    clean_table_temporaries(dir);
+    Ok(lock)
+}
+
+/// Check that the verdicts of `dir` can be read and kept (the table, if
+/// any, is readable), and remove what killed saves left. The server calls
+/// it before it starts.
+pub fn open(dir: &Path) -> Result<Loaded> {
+    let _lock = lock(dir)?;
+    load(dir)
 }
 
 /// Write the table of `ds` to `dir/decisions.parquet` (temporary, then rename).
@@ -214,29 +348,59 @@ pub fn write_table(dir: &Path, ds: &[Decision]) -> Result<PathBuf> {
 /// verdicts after it.
 pub fn save(dir: &Path, d: &Decision) -> Result<Vec<Decision>> {
     d.check().map_err(|why| Error::new(dir.join(JOURNAL), ErrorKind::Config(why)))?;
-    let lock_path = dir.join(LOCK);
-    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|e| io_err(&lock_path, e))?;
-    lock.lock().map_err(|e| io_err(&lock_path, e))?;
+    let lock = lock(dir)?;
+    // a table proctor cannot read is never written over
+    let (rows, journal, _) = read_both(dir)?;
+    // the table's verdicts the journal lacks (it was deleted, emptied or cut
+    // short) go back into it first, so that the journal alone still holds
+    // every verdict
+    let missing: Vec<&Decision> = rows.iter().filter(|r| !journal.iter().any(|j| j.same_verdict(r))).collect();
     let jp = dir.join(JOURNAL);
-    let mut j = std::fs::OpenOptions::new().create(true).read(true).append(true).open(&jp).map_err(|e| io_err(&jp, e))?;
-    // a line cut short by a crash stays on a line of its own
-    let len = j.metadata().map_err(|e| io_err(&jp, e))?.len();
-    let mut line = String::new();
-    if len > 0 {
-        let mut last = [0u8; 1];
-        j.seek(SeekFrom::Start(len - 1)).and_then(|_| j.read_exact(&mut last)).map_err(|e| io_err(&jp, e))?;
-        if last[0] != b'\n' {
-            line.push('\n');
-        }
-    }
-    line.push_str(&serde_json::to_string(d).expect("a decision serialises"));
-    line.push('\n');
-    j.write_all(line.as_bytes()).and_then(|_| j.sync_data()).map_err(|e| io_err(&jp, e))?;
+    // appended and synced; a line cut short by a crash stays on a line of its own
+    let mut j = crate::output::LineLog::open(&jp).map_err(|e| io_err(&jp, e))?;
+    let lines: Vec<String> = missing.iter().copied().chain([d]).map(|r| serde_json::to_string(r).expect("a decision serialises")).collect();
+    j.append(&lines.join("\n")).map_err(|e| io_err(&jp, e))?;
     drop(j);
-    let all = latest(read_journal(dir)?);
+    let all = latest(rows.into_iter().chain(journal).chain([d.clone()]));
     write_table(dir, &all)?;
     let _ = lock.unlock();
     Ok(all)
+}
+
+/// The events verdicts can be given on: per recording, the sha256 of the
+/// recording analysed and the (kind, start ms, end ms) of each of its
+/// current events. A recording with no outputs is absent.
+#[derive(Debug, Clone, Default)]
+pub struct Judgeable {
+    pub recordings: BTreeMap<String, (String, std::collections::BTreeSet<(EventKind, i64, i64)>)>,
+}
+
+impl Judgeable {
+    /// Why `d` judges no current event (`None` when it does).
+    pub fn orphan_why(&self, d: &Decision) -> Option<String> {
+        let Some((sha, events)) = self.recordings.get(&d.recording) else {
+            return Some(format!("recording '{}' has no outputs here any more", d.recording));
+        };
+        if !d.input_sha256.is_empty() && !sha.is_empty() && &d.input_sha256 != sha {
+            return Some(format!("recording '{}' was replaced by another file and analysed again", d.recording));
+        }
+        let (_, kind, s, e) = d.key();
+        (!events.contains(&(kind, s, e))).then(|| {
+            format!("recording '{}' has no {} event at {:.1}-{:.1} s any more (analysed again?)", d.recording, kind.as_str(), d.start_s, d.end_s)
+        })
+    }
+}
+
+/// The verdicts that judge a current event, and the orphans with why.
+pub fn split_orphans(ds: Vec<Decision>, judgeable: &Judgeable) -> (Vec<Decision>, Vec<(Decision, String)>) {
+    let (mut live, mut orphans) = (Vec::new(), Vec::new());
+    for d in ds {
+        match judgeable.orphan_why(&d) {
+            None => live.push(d),
+            Some(why) => orphans.push((d, why)),
+        }
+    }
+    (live, orphans)
 }
 
 /// Reviewed, confirmed and dismissed events of one kind (or all), and the
@@ -284,6 +448,9 @@ pub fn wilson(k: usize, n: usize) -> (f64, f64) {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DecisionsEval {
     pub recordings: usize,
+    /// Verdicts whose event is no longer in its recording's outputs: not
+    /// counted below.
+    pub orphans: usize,
     pub kinds: BTreeMap<EventKind, Tally>,
     pub all: Tally,
 }
@@ -310,6 +477,12 @@ impl DecisionsEval {
             )
         };
         let mut s = format!("Verdicts on {} events of {} recordings\n\n", self.all.reviewed, self.recordings);
+        if self.orphans > 0 {
+            s.push_str(&format!(
+                "{} more verdict(s) judge events that are no longer in their recordings' outputs (analysed again, replaced or deleted): not counted.\n\n",
+                self.orphans
+            ));
+        }
         s.push_str("| kind | reviewed | confirmed | dismissed | precision | 95% interval (Wilson) |\n|---|---:|---:|---:|---:|---|\n");
         for (k, t) in &self.kinds {
             s.push_str(&row(k.as_str(), t));
@@ -322,6 +495,7 @@ impl DecisionsEval {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     fn d(rec: &str, kind: EventKind, s: f64, v: Verdict, who: &str) -> Decision {
         Decision {
@@ -334,6 +508,8 @@ mod tests {
             note: format!("<script>alert('{who}')</script>"),
             reviewer: who.into(),
             decided_at: "2026-12-05T00:00:00Z".into(),
+            input_sha256: String::new(),
+            config: String::new(),
         }
     }
 
@@ -352,7 +528,7 @@ mod tests {
         assert_eq!(table[0].verdict, Verdict::Dismissed);
         assert_eq!(table[0].reviewer, "y");
         assert_eq!(table[0].note, "<script>alert('y')</script>");
-        assert_eq!(read_journal(dir.path()).unwrap().len(), 3);
+        assert_eq!(read_journal(dir.path()).unwrap().0.len(), 3);
         assert_eq!(read_latest(dir.path()).unwrap(), table);
     }
 
@@ -385,7 +561,7 @@ mod tests {
                 });
             }
         });
-        assert_eq!(read_journal(dir.path()).unwrap().len(), 60);
+        assert_eq!(read_journal(dir.path()).unwrap().0.len(), 60);
         assert_eq!(read_table(&dir.path().join(TABLE)).unwrap().len(), 60);
     }
 
@@ -418,5 +594,238 @@ mod tests {
         assert_eq!(e.all.reviewed, 3);
         assert_eq!(e.all.confirmed, 2);
         assert!(e.to_markdown().contains("| phone | 2 | 1 | 1 | 50.0% |"));
+    }
+
+    fn three(dir: &Path) -> Vec<Decision> {
+        let ds = [
+            d("a", EventKind::Phone, 1.0, Verdict::Confirmed, "x"),
+            d("a", EventKind::NoFace, 9.0, Verdict::Dismissed, "x"),
+            d("b", EventKind::Book, 2.0, Verdict::Confirmed, "y"),
+        ];
+        for x in &ds {
+            save(dir, x).unwrap();
+        }
+        ds.to_vec()
+    }
+
+    fn keys(ds: &[Decision]) -> Vec<EventKey> {
+        let mut k: Vec<EventKey> = ds.iter().map(Decision::key).collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn a_missing_or_empty_journal_loses_nothing_and_is_filled_again() {
+        for how in ["deleted", "emptied", "cut"] {
+            let dir = tempfile::tempdir().unwrap();
+            let ds = three(dir.path());
+            let jp = dir.path().join(JOURNAL);
+            match how {
+                "deleted" => std::fs::remove_file(&jp).unwrap(),
+                "emptied" => std::fs::write(&jp, b"").unwrap(),
+                _ => {
+                    let j = std::fs::read(&jp).unwrap();
+                    std::fs::write(&jp, &j[..j.len() / 2]).unwrap();
+                }
+            }
+            // read: the table's three
+            assert_eq!(keys(&read_latest(dir.path()).unwrap()), keys(&ds), "{how}");
+            // one more verdict: four in the table, and the journal alone holds them all
+            let more = d("c", EventKind::Voices, 3.0, Verdict::Confirmed, "z");
+            save(dir.path(), &more).unwrap();
+            let all: Vec<Decision> = ds.iter().cloned().chain([more]).collect();
+            assert_eq!(keys(&read_table(&dir.path().join(TABLE)).unwrap()), keys(&all), "{how}");
+            std::fs::remove_file(dir.path().join(TABLE)).unwrap();
+            assert_eq!(keys(&read_latest(dir.path()).unwrap()), keys(&all), "{how}: the journal alone");
+        }
+    }
+
+    #[test]
+    fn a_table_that_cannot_be_read_is_never_written_over() {
+        let newer = {
+            let dir = tempfile::tempdir().unwrap();
+            three(dir.path());
+            let mut df = crate::tables::read_parquet(&dir.path().join(TABLE)).unwrap();
+            df.with_column(Column::new("schema_version".into(), vec![DECISIONS_SCHEMA_VERSION + 1; 3])).unwrap();
+            let p = dir.path().join("newer.parquet");
+            ParquetWriter::new(std::fs::File::create(&p).unwrap()).finish(&mut df).unwrap();
+            std::fs::read(p).unwrap()
+        };
+        let whole = {
+            let dir = tempfile::tempdir().unwrap();
+            three(dir.path());
+            std::fs::read(dir.path().join(TABLE)).unwrap()
+        };
+        for (how, bytes) in [("newer schema", newer), ("cut short", whole[..whole.len() / 2].to_vec()), ("empty", Vec::new())] {
+            for with_journal in [false, true] {
+                let dir = tempfile::tempdir().unwrap();
+                if with_journal {
+                    three(dir.path());
+                }
+                std::fs::write(dir.path().join(TABLE), &bytes).unwrap();
+                let e = load(dir.path()).unwrap_err().to_string();
+                assert!(e.contains(TABLE) && e.contains("will not write over it"), "{how}: {e}");
+                assert!(open(dir.path()).is_err(), "{how}");
+                assert!(save(dir.path(), &d("c", EventKind::Voices, 3.0, Verdict::Confirmed, "z")).is_err(), "{how}");
+                assert_eq!(std::fs::read(dir.path().join(TABLE)).unwrap(), bytes, "{how}: the table was written over");
+            }
+        }
+    }
+
+    #[test]
+    fn journal_lines_that_cannot_be_read_are_kept_reported_and_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ds = three(dir.path());
+        let jp = dir.path().join(JOURNAL);
+        let lines: Vec<String> = std::fs::read_to_string(&jp).unwrap().lines().map(str::to_string).collect();
+        // the middle line garbled, a line of a newer schema, a line with bad times
+        let mut newer: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        newer["schema_version"] = serde_json::json!(DECISIONS_SCHEMA_VERSION + 1);
+        newer["start_s"] = serde_json::json!(50.0);
+        let mut bad_times: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        bad_times["end_s"] = serde_json::json!(-1.0);
+        let edited = format!("{}\n{{\"recording\":\"a\",garbled\n{}\n{newer}\n{bad_times}\n", lines[0], lines[2]);
+        std::fs::write(&jp, &edited).unwrap();
+        let l = load(dir.path()).unwrap();
+        assert_eq!(l.problems.len(), 3, "{:?}", l.problems);
+        assert!(l.problems[0].contains("line 2") && l.problems[1].contains("newer proctor") && l.problems[2].contains("bad times"), "{:?}", l.problems);
+        // the garbled line's verdict is still in the table, so nothing is lost
+        assert_eq!(keys(&l.decisions), keys(&ds));
+        save(dir.path(), &d("c", EventKind::Voices, 3.0, Verdict::Confirmed, "z")).unwrap();
+        assert_eq!(read_table(&dir.path().join(TABLE)).unwrap().len(), 4);
+        // the lines stay in the journal as they were
+        assert!(std::fs::read_to_string(&jp).unwrap().starts_with(&edited));
+    }
+
+    #[test]
+    fn the_later_verdict_wins_whichever_file_holds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = d("a", EventKind::Phone, 1.0, Verdict::Confirmed, "x");
+        first.decided_at = "2026-12-05T10:00:00Z".into();
+        let mut second = first.clone();
+        second.verdict = Verdict::Dismissed;
+        second.decided_at = "2026-12-05T11:00:00Z".into();
+        save(dir.path(), &first).unwrap();
+        save(dir.path(), &second).unwrap();
+        // the journal's last line lost: the table's later verdict still wins over the journal's earlier one
+        let jp = dir.path().join(JOURNAL);
+        let text = std::fs::read_to_string(&jp).unwrap();
+        std::fs::write(&jp, format!("{}\n", text.lines().next().unwrap())).unwrap();
+        assert_eq!(read_latest(dir.path()).unwrap()[0].verdict, Verdict::Dismissed);
+    }
+
+    #[test]
+    fn a_killed_save_leaves_no_temporary_after_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        three(dir.path());
+        let stale = dir.path().join(".decisions.parquet.tmp-999999");
+        std::fs::write(&stale, b"half").unwrap();
+        open(dir.path()).unwrap();
+        assert!(!stale.exists());
+        std::fs::write(&stale, b"half").unwrap();
+        save(dir.path(), &d("c", EventKind::Voices, 3.0, Verdict::Confirmed, "z")).unwrap();
+        assert!(!stale.exists());
+    }
+
+    #[test]
+    fn every_failing_step_of_a_save_keeps_every_verdict_given_before() {
+        use crate::output::faults::{arm, Effect};
+        let base = tempfile::tempdir().unwrap();
+        let ds = three(base.path());
+        let more = d("c", EventKind::Voices, 3.0, Verdict::Confirmed, "z");
+        let mut n = 1;
+        loop {
+            let dir = tempfile::tempdir().unwrap();
+            for f in [TABLE, JOURNAL] {
+                std::fs::copy(base.path().join(f), dir.path().join(f)).unwrap();
+            }
+            let guard = arm(dir.path(), None, n, Effect::Fail(libc::ENOSPC));
+            let r = save(dir.path(), &more);
+            let fired = guard.fired();
+            drop(guard);
+            if !fired {
+                r.unwrap();
+                break;
+            }
+            assert!(r.is_err(), "step {n}");
+            let after = read_latest(dir.path()).unwrap();
+            // everything given before is there; the failed one may or may not be
+            for x in &ds {
+                assert!(after.iter().any(|a| a.key() == x.key()), "step {n}: lost {x:?}");
+            }
+            // and the next save completes the set
+            save(dir.path(), &more).unwrap();
+            assert_eq!(read_table(&dir.path().join(TABLE)).unwrap().len(), 4, "step {n}");
+            n += 1;
+        }
+        assert!(n > 3, "only {n} steps were failed");
+    }
+
+    /// Random damage to the journal and the table (bytes flipped, cut,
+    /// lines doubled or dropped, files emptied or removed): loading never
+    /// panics; a save either refuses, naming a table it cannot read and
+    /// leaving it as it was, or keeps every verdict loaded before it.
+    #[test]
+    fn damaged_verdict_files_never_lose_what_can_be_read() {
+        let base = tempfile::tempdir().unwrap();
+        three(base.path());
+        let journal = std::fs::read(base.path().join(JOURNAL)).unwrap();
+        let table = std::fs::read(base.path().join(TABLE)).unwrap();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        for case in 0..200 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut j = journal.clone();
+            let mut t = table.clone();
+            for _ in 0..=next(3) {
+                let target = if next(2) == 0 { &mut j } else { &mut t };
+                match next(6) {
+                    0 if !target.is_empty() => {
+                        let i = next(target.len());
+                        target[i] ^= 1 << next(8);
+                    }
+                    1 => {
+                        let n = next(target.len() + 1);
+                        target.truncate(n);
+                    }
+                    2 => {
+                        let copy = target.clone();
+                        target.extend_from_slice(&copy);
+                    }
+                    3 => target.clear(),
+                    _ => {}
+                }
+            }
+            let (keep_j, keep_t) = (next(5) != 0, next(5) != 0);
+            if keep_j {
+                std::fs::write(dir.path().join(JOURNAL), &j).unwrap();
+            }
+            if keep_t {
+                std::fs::write(dir.path().join(TABLE), &t).unwrap();
+            }
+            let before = load(dir.path());
+            let more = d("z", EventKind::Voices, 7.0, Verdict::Dismissed, "q");
+            match (before, save(dir.path(), &more)) {
+                (Ok(l), Ok(_)) => {
+                    let after = read_latest(dir.path()).unwrap();
+                    for x in l.decisions.iter().chain([&more]) {
+                        assert!(after.iter().any(|a| a.key() == x.key()), "case {case}: lost {x:?}");
+                    }
+                    // the table alone holds them all too
+                    let t = read_table(&dir.path().join(TABLE)).unwrap();
+                    assert_eq!(t.len(), after.len(), "case {case}");
+                }
+                (Err(e), Err(_)) => {
+                    assert!(e.to_string().contains(TABLE), "case {case}: {e}");
+                    assert_eq!(std::fs::read(dir.path().join(TABLE)).unwrap(), t, "case {case}: written over");
+                }
+                (b, s) => panic!("case {case}: load {:?} but save {:?}", b.map(|l| l.decisions.len()), s.map(|x| x.len())),
+            }
+        }
     }
 }
