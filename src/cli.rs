@@ -333,4 +333,9 @@ pub struct ReviewArgs {
     /// Also open the URL in the default browser.
     #[arg(long)]
     pub open: bool,
+
+    /// Close a connection that sends no request for this many seconds (a
+    /// browser opens a new one when it needs it).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
 }

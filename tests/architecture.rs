@@ -12,6 +12,7 @@ const LAYERS: &[&str] = &[
     "error",
     "clock",
     "ids",
+    "text",
     "progress",
     "kinds",
     "output",
@@ -33,10 +34,11 @@ const LAYERS: &[&str] = &[
     "analyze",
     // writers, readers and views of a whole analysis
     "tables",
+    // reads a saved analysis back (the review desk reads the summaries through it)
+    "load",
     "report",
     "review",
     "save",
-    "load",
     "eval",
     "batch",
     // the command line

@@ -158,6 +158,12 @@ fn verdict_json(rec: &str, kind: &str, s: f64, e: f64, v: &str) -> String {
     serde_json::json!({"recording": rec, "kind": kind, "start_s": s, "end_s": e, "verdict": v, "note": "n"}).to_string()
 }
 
+/// The (kind, start, end) of each event a saved analysis holds.
+fn events_of(dir: &Path, id: &str) -> Vec<(String, f64, f64)> {
+    let (_, events) = proctor::tables::read_events(&dir.join(format!("{id}.events.parquet"))).unwrap();
+    events.iter().map(|e| (e.kind.as_str().to_string(), e.start_s, e.end_s)).collect()
+}
+
 #[test]
 fn review_server_needs_the_token_serves_ranges_and_nothing_else() {
     let d = tempfile::tempdir().unwrap();
@@ -173,62 +179,240 @@ fn review_server_needs_the_token_serves_ranges_and_nothing_else() {
     assert_eq!(http(&addr, "GET", "/?token=nope", &[], b"").0, 403);
     let (status, head, body) = http(&addr, "GET", &q("/"), &[], b"");
     assert_eq!(status, 200);
-    assert!(head.contains(&format!("proctor_token={token}")), "{head}");
+    // no cookie: cookies ignore ports, so one would reach every other service on this host
+    assert!(!head.to_ascii_lowercase().contains("set-cookie"), "{head}");
     assert!(String::from_utf8_lossy(&body).contains("sample.review.html"));
-    // the cookie set from the URL is enough to read
     let cookie = format!("proctor_token={token}");
-    let (status, _, body) = http(&addr, "GET", "/sample.review.html", &[("Cookie", &cookie)], b"");
+    assert_eq!(http(&addr, "GET", "/sample.review.html", &[("Cookie", &cookie)], b"").0, 403);
+    let (status, _, body) = http(&addr, "GET", &q("/sample.review.html"), &[], b"");
     assert_eq!(status, 200);
     let page = String::from_utf8_lossy(&body);
     assert!(page.contains("/media/sample?token="), "the served page names the recording's URL");
     // the recording, by range
     let size = std::fs::metadata(fixture("sample.webm")).unwrap().len();
+    let whole = std::fs::read(fixture("sample.webm")).unwrap();
     let (status, head, body) = http(&addr, "GET", &q("/media/sample"), &[("Range", "bytes=100-1099")], b"");
     assert_eq!(status, 206, "{head}");
     assert!(head.to_ascii_lowercase().contains(&format!("content-range: bytes 100-1099/{size}")), "{head}");
-    assert_eq!(body, std::fs::read(fixture("sample.webm")).unwrap()[100..1100].to_vec());
+    assert_eq!(body, whole[100..1100].to_vec());
+    // several ranges, or a garbled one: the whole file (RFC 9110 lets a server ignore Range), not 416
+    for range in ["bytes=0-9,20-29", "bytes=abc", "bytes=10-5", "chars=0-9", "bytes=-"] {
+        let (status, head, body) = http(&addr, "GET", &q("/media/sample"), &[("Range", range)], b"");
+        assert_eq!(status, 200, "{range}: {head}");
+        assert_eq!(body.len(), whole.len(), "{range}");
+    }
+    // a range past the end is still unsatisfiable
+    assert_eq!(http(&addr, "GET", &q("/media/sample"), &[("Range", &format!("bytes={}-", size + 10))], b"").0, 416);
     // nothing else
     for bad in ["/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "//etc/passwd", "/%2fetc%2fpasswd", "/leak.summary.json", "/media/other", "/sample.frames.parquet/x"] {
         assert_eq!(http(&addr, "GET", &q(bad), &[], b"").0, 404, "{bad}");
     }
     assert_eq!(http(&addr, "GET", &q("/sample.events.parquet"), &[], b"").0, 200);
-    // verdicts need the token itself, in the header (the cookie alone is refused)
-    let v = verdict_json("sample", "no_face", 6.0, 12.0, "confirmed");
+    // verdicts need the token itself, in the header
+    let events = events_of(&out, "sample");
+    assert!(events.len() >= 2, "{events:?}");
+    let (k0, s0, e0) = events[0].clone();
+    let v = verdict_json("sample", &k0, s0, e0, "confirmed");
     assert_eq!(http(&addr, "POST", "/api/decisions", &[("Cookie", &cookie)], v.as_bytes()).0, 403);
     assert_eq!(http(&addr, "POST", &q("/api/decisions"), &[], v.as_bytes()).0, 403);
     let tok = [("X-Proctor-Token", token.as_str())];
-    assert_eq!(http(&addr, "POST", "/api/decisions", &tok, verdict_json("nobody", "no_face", 1.0, 2.0, "confirmed").as_bytes()).0, 404);
-    assert_eq!(http(&addr, "POST", "/api/decisions", &tok, verdict_json("sample", "no_face", 1.0, 2.0, "maybe").as_bytes()).0, 400);
+    assert_eq!(http(&addr, "POST", "/api/decisions", &tok, verdict_json("nobody", &k0, s0, e0, "confirmed").as_bytes()).0, 404);
+    assert_eq!(http(&addr, "POST", "/api/decisions", &tok, verdict_json("sample", &k0, s0, e0, "maybe").as_bytes()).0, 400);
+    // a verdict on an event the recording does not hold: refused, whatever its kind and time
+    for (kind, s, e) in [(k0.as_str(), s0 + 0.5, e0), ("phone", s0, e0), ("book", 1e300, 1e300), (k0.as_str(), 1.0, 2.0)] {
+        let (status, _, body) = http(&addr, "POST", "/api/decisions", &tok, verdict_json("sample", kind, s, e, "confirmed").as_bytes());
+        assert_eq!(status, 404, "{kind} {s} {e}: {}", String::from_utf8_lossy(&body));
+    }
     assert!(!out.join("decisions.parquet").exists());
-    // two reviewers saving at once lose nothing
+    // two reviewers saving at once lose nothing (each flips the verdicts of every event)
     std::thread::scope(|s| {
         for who in 0..2 {
-            let (addr, tok) = (&addr, &tok);
+            let (addr, tok, events) = (&addr, &tok, &events);
             s.spawn(move || {
                 for i in 0..10 {
-                    let v = verdict_json("sample", "multiple_faces", (who * 100 + i) as f64, (who * 100 + i) as f64 + 1.0, "dismissed");
+                    let (k, st, en) = &events[(who + i) % events.len()];
+                    let v = verdict_json("sample", k, *st, *en, "dismissed");
                     assert_eq!(http(addr, "POST", "/api/decisions", tok, v.as_bytes()).0, 200);
                 }
             });
         }
     });
+    assert_eq!(std::fs::read_to_string(out.join("decisions.jsonl")).unwrap().lines().count(), 20);
     let (status, _, body) = http(&addr, "POST", "/api/decisions", &tok, v.as_bytes());
     assert_eq!(status, 200);
     let saved: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(saved["reviewer"], "tester");
+    // the verdict names the analysis it was given on
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("sample.summary.json")).unwrap()).unwrap();
+    assert_eq!(saved["input_sha256"], summary["sha256"]);
+    assert_eq!(saved["config"].as_str().unwrap().len(), 16);
     let r = run(&["eval", "--decisions", out.to_str().unwrap(), "--json"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let e: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
-    assert_eq!(e["all"]["reviewed"], 21);
+    let n = events.len() as u64;
+    assert_eq!(e["all"]["reviewed"], n);
     assert_eq!(e["all"]["confirmed"], 1);
-    assert_eq!(e["kinds"]["multiple_faces"]["dismissed"], 20);
-    assert_eq!(e["kinds"]["no_face"]["precision"], 1.0);
+    assert_eq!(e["all"]["dismissed"], n - 1);
+    assert_eq!(e["orphans"], 0);
+    assert_eq!(e["kinds"][&k0]["precision"], 1.0);
     let (_, _, body) = http(&addr, "GET", &q("/api/decisions"), &[], b"");
-    assert_eq!(serde_json::from_slice::<Vec<serde_json::Value>>(&body).unwrap().len(), 21);
+    assert_eq!(serde_json::from_slice::<Vec<serde_json::Value>>(&body).unwrap().len(), events.len());
     drop(srv);
     let text = run(&["eval", "--decisions", out.to_str().unwrap()]).stdout();
-    assert!(text.contains("| no_face | 1 | 1 | 0 | 100.0% |"), "{text}");
+    assert!(text.contains(&format!("| {k0} | 1 | 1 | 0 | 100.0% |")), "{text}");
     assert_eq!(run(&["eval", "--decisions", d.path().to_str().unwrap()]).code(), 2);
+}
+
+/// The index's "reviewed" count of a recording, from the served index's data.
+fn reviewed_in_index(addr: &str, token: &str, id: &str) -> u64 {
+    let (status, _, body) = http(addr, "GET", &format!("/?token={token}"), &[], b"");
+    assert_eq!(status, 200);
+    let data = page_data(&String::from_utf8_lossy(&body));
+    data["rows"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap()["reviewed"].as_u64().unwrap()
+}
+
+#[test]
+fn verdicts_on_events_that_are_gone_are_orphans_not_counted() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    copy_dir(analysed(), &out);
+    let events = events_of(&out, "sample");
+    let srv = Server::start(&out, &[]);
+    let (addr, token) = (srv.addr(), srv.token());
+    let tok = [("X-Proctor-Token", token.as_str())];
+    for (k, s, e) in &events {
+        assert_eq!(http(&addr, "POST", "/api/decisions", &tok, verdict_json("sample", k, *s, *e, "confirmed").as_bytes()).0, 200);
+    }
+    assert_eq!(reviewed_in_index(&addr, &token, "sample"), events.len() as u64);
+    // analysed again under a configuration that raises no no_face event
+    assert!(events.iter().any(|(k, _, _)| k == "no_face"), "{events:?}");
+    let cfg = d.path().join("strict.toml");
+    std::fs::write(&cfg, "[events]\nno_face_min_s = 60\n").unwrap();
+    let r = analyze(&[&fixture("sample.webm")], &out, &["--config", cfg.to_str().unwrap(), "--no-objects"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let now = events_of(&out, "sample");
+    let gone = events.iter().filter(|e| !now.contains(e)).count();
+    assert!(gone >= 1 && !now.is_empty(), "{events:?} -> {now:?}");
+    // the index, the page's verdicts and eval count only the verdicts on events that still exist
+    assert_eq!(reviewed_in_index(&addr, &token, "sample"), (events.len() - gone) as u64);
+    let (_, _, body) = http(&addr, "GET", &format!("/api/decisions?recording=sample&token={token}"), &[], b"");
+    assert_eq!(serde_json::from_slice::<Vec<serde_json::Value>>(&body).unwrap().len(), events.len() - gone);
+    let r = run(&["eval", "--decisions", out.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let e: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
+    assert_eq!(e["all"]["reviewed"], (events.len() - gone) as u64);
+    assert_eq!(e["orphans"], gone as u64);
+    assert!(r.stderr().contains("no no_face event at") && r.stderr().contains("not counted"), "{}", r.stderr());
+    // the recording's outputs deleted: all its verdicts are orphans
+    for f in listing(&out) {
+        if f.starts_with("sample.") {
+            std::fs::remove_file(out.join(f)).unwrap();
+        }
+    }
+    let r = run(&["eval", "--decisions", out.to_str().unwrap(), "--json"]);
+    let e: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
+    assert_eq!(e["all"]["reviewed"], 0);
+    assert_eq!(e["orphans"], events.len() as u64);
+    assert!(r.stderr().contains("has no outputs here any more"), "{}", r.stderr());
+}
+
+#[test]
+fn a_file_at_the_recordings_place_that_is_not_it_is_not_played() {
+    let d = tempfile::tempdir().unwrap();
+    // the outputs name the recording by a relative path, as `analyze` run from d would
+    let out = d.path().join("out");
+    std::fs::copy(fixture("sample.webm"), d.path().join("rec.webm")).unwrap();
+    let r = proctor().current_dir(d.path()).args(["analyze", "-q", "--no-objects", "-o", "out", "rec.webm"]).output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // the server runs elsewhere, where another rec.webm lies in its working directory
+    let elsewhere = d.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("rec.webm"), b"not the recording").unwrap();
+    let mut child = proctor().current_dir(&elsewhere).args(["review", out.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let srv = Server { child, url: line.trim().to_string() };
+    let (addr, token) = (srv.addr(), srv.token());
+    let (status, _, body) = http(&addr, "GET", &format!("/media/rec?token={token}"), &[], b"");
+    assert_eq!(status, 200);
+    assert_eq!(body, std::fs::read(fixture("sample.webm")).unwrap(), "the analysed recording, found beside the outputs");
+    // the recording replaced by another file: not played, and the page says why
+    std::fs::write(d.path().join("rec.webm"), b"another video").unwrap();
+    assert_eq!(http(&addr, "GET", &format!("/media/rec?token={token}"), &[], b"").0, 404);
+    let (_, _, body) = http(&addr, "GET", &format!("/rec.review.html?token={token}"), &[], b"");
+    let page = String::from_utf8_lossy(&body);
+    assert!(page.contains("sha256 differs"), "the page says the file is not the one analysed");
+    assert!(!page.contains("/media/rec?token="), "no media URL for a file that is not the recording");
+    // gone: the page names where the server looked
+    std::fs::remove_file(d.path().join("rec.webm")).unwrap();
+    let (_, _, body) = http(&addr, "GET", &format!("/rec.review.html?token={token}"), &[], b"");
+    let page = String::from_utf8_lossy(&body);
+    assert!(page.contains("looked for it at") && page.contains(&elsewhere.join("rec.webm").display().to_string()), "{page}");
+}
+
+#[test]
+fn a_verdicts_table_it_cannot_read_stops_the_server_before_it_writes() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    copy_dir(analysed(), &out);
+    let garbage = b"PAR1 a table cut short";
+    std::fs::write(out.join("decisions.parquet"), garbage).unwrap();
+    let r = proctor().args(["review", out.to_str().unwrap()]).output().unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("decisions.parquet") && err.contains("will not write over it"), "{err}");
+    assert_eq!(std::fs::read(out.join("decisions.parquet")).unwrap(), garbage);
+}
+
+#[test]
+fn idle_connections_are_closed_and_running_out_of_descriptors_does_not_spin() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    copy_dir(analysed(), &out);
+    // a low descriptor limit for the server only (prlimit, from util-linux)
+    if !have("prlimit") {
+        skip("idle_connections_are_closed_and_running_out_of_descriptors_does_not_spin: prlimit not installed");
+        return;
+    }
+    let mut child = Command::new("prlimit")
+        .arg("--nofile=64:64")
+        .arg(env!("CARGO_BIN_EXE_proctor"))
+        .args(["review", out.to_str().unwrap(), "--idle-timeout", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let srv = Server { child, url: line.trim().to_string() };
+    let addr = srv.addr();
+    // an idle connection is closed once the timeout has passed
+    let mut idle = TcpStream::connect(&addr).unwrap();
+    idle.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let t0 = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let n = idle.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(15), "{:?}", t0.elapsed());
+    // more connections than descriptors: the server waits, it does not spin
+    let pid = srv.child.id();
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let f: Vec<u64> = stat.rsplit(')').next().unwrap().split_whitespace().skip(11).take(2).map(|x| x.parse().unwrap()).collect();
+        f[0] + f[1]
+    };
+    let held: Vec<TcpStream> = (0..100).filter_map(|_| TcpStream::connect(&addr).ok()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (c0, t0) = (cpu(), std::time::Instant::now());
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let ticks = (cpu() - c0) as f64;
+    let hz = 100.0;
+    let share = ticks / hz / t0.elapsed().as_secs_f64();
+    assert!(share < 0.3, "the server used {:.0}% of a core while out of descriptors", share * 100.0);
+    drop(held);
+    // and answers again once they are closed (the idle ones time out)
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(http(&addr, "GET", &format!("/?token={}", srv.token()), &[], b"").0, 200);
 }
 
 fn which(names: &[&str]) -> Option<PathBuf> {
@@ -300,7 +484,7 @@ fn review_desk_in_a_browser() {
     let r = run(&["batch", "-q", inputs.to_str().unwrap(), "-o", archive.to_str().unwrap(), "--no-objects"]);
     assert_eq!(r.code(), 2, "{}", r.stderr());
     assert!(archive.join("index.html").exists());
-    let rows = proctor::review::index::rows_from_dir(&archive);
+    let rows = proctor::review::index::rows_from_dir(&archive, &proctor::review::catalog::Catalog::new(&archive));
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[0].status, "error", "the failed recording first");
     let scores: Vec<f64> = rows[1..].iter().map(|r| r.score.unwrap()).collect();

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::kinds::EventKind;
 use crate::records::KindCount;
-use crate::review::decisions::Decision;
+use crate::review::catalog::Catalog;
 use crate::review::{encode_segment, escape_html, kind_color, script_json};
 
 static CSS: &str = include_str!("assets/review.css");
@@ -32,7 +32,8 @@ pub struct IndexRow {
     pub counts: BTreeMap<EventKind, Option<KindCount>>,
     /// The review page (or, without one, the report), relative to the index.
     pub link: Option<String>,
-    /// Events with a verdict.
+    /// Events with a verdict (verdicts on events the recording no longer
+    /// holds are not counted).
     pub reviewed: usize,
 }
 
@@ -89,8 +90,20 @@ fn read_manifest(path: &Path) -> Vec<serde_json::Value> {
     by.into_values().collect()
 }
 
+/// Per recording, how many of its current events have a verdict in the desk
+/// directory `dir` (orphans, whose event is gone, are not counted).
+pub fn reviewed_counts(dir: &Path, catalog: &Catalog) -> BTreeMap<String, usize> {
+    let all = crate::review::decisions::read_latest(dir).unwrap_or_default();
+    let (live, _) = crate::review::decisions::split_orphans(all.clone(), &catalog.judgeable(&all));
+    let mut n = BTreeMap::new();
+    for d in live {
+        *n.entry(d.recording).or_default() += 1;
+    }
+    n
+}
+
 /// The index rows of a batch directory, from its manifest.
-pub fn rows_from_batch(outdir: &Path, decisions: &[Decision]) -> Vec<IndexRow> {
+pub fn rows_from_batch(outdir: &Path, reviewed: &BTreeMap<String, usize>) -> Vec<IndexRow> {
     let str_of = |v: &serde_json::Value, k: &str| v[k].as_str().map(str::to_string);
     let mut out: Vec<IndexRow> = read_manifest(&outdir.join("manifest.jsonl"))
         .iter()
@@ -98,8 +111,8 @@ pub fn rows_from_batch(outdir: &Path, decisions: &[Decision]) -> Vec<IndexRow> {
             let id = str_of(r, "id").unwrap_or_default();
             let status = str_of(r, "status").unwrap_or_default();
             IndexRow {
-                candidate: str_of(r, "candidate"),
-                path: str_of(r, "path").unwrap_or_default(),
+                candidate: str_of(r, "candidate").map(|c| crate::text::visible(&c)),
+                path: crate::text::visible(&str_of(r, "path").unwrap_or_default()),
                 error: str_of(r, "error"),
                 score: r["score"].as_f64(),
                 band: str_of(r, "band"),
@@ -107,7 +120,7 @@ pub fn rows_from_batch(outdir: &Path, decisions: &[Decision]) -> Vec<IndexRow> {
                 events: r["events"].as_u64(),
                 counts: serde_json::from_value(r["counts"].clone()).unwrap_or_default(),
                 link: if status == "ok" { link_for(outdir, "recordings", &id) } else { None },
-                reviewed: decisions.iter().filter(|d| d.recording == id).count(),
+                reviewed: reviewed.get(&id).copied().unwrap_or(0),
                 status,
                 id,
             }
@@ -119,10 +132,10 @@ pub fn rows_from_batch(outdir: &Path, decisions: &[Decision]) -> Vec<IndexRow> {
 
 /// The index rows of any output directory: a batch's (its manifest), or the
 /// `<id>.summary.json` files an `analyze` wrote there.
-pub fn rows_from_dir(dir: &Path) -> Vec<IndexRow> {
-    let decisions = crate::review::decisions::read_latest(dir).unwrap_or_default();
+pub fn rows_from_dir(dir: &Path, catalog: &Catalog) -> Vec<IndexRow> {
+    let reviewed = reviewed_counts(dir, catalog);
     if dir.join("manifest.jsonl").exists() {
-        return rows_from_batch(dir, &decisions);
+        return rows_from_batch(dir, &reviewed);
     }
     let mut out = Vec::new();
     for (path, v) in summaries(dir) {
@@ -132,8 +145,8 @@ pub fn rows_from_dir(dir: &Path) -> Vec<IndexRow> {
         }
         let sub = path.parent().and_then(|p| p.strip_prefix(dir).ok()).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
         out.push(IndexRow {
-            candidate: v["candidate"].as_str().map(str::to_string),
-            path: v["path"].as_str().unwrap_or_default().to_string(),
+            candidate: v["candidate"].as_str().map(crate::text::visible),
+            path: crate::text::visible(v["path"].as_str().unwrap_or_default()),
             status: "ok".into(),
             error: None,
             score: v["score"].as_f64(),
@@ -142,7 +155,7 @@ pub fn rows_from_dir(dir: &Path) -> Vec<IndexRow> {
             events: v["events"].as_u64(),
             counts: serde_json::from_value(v["counts"].clone()).unwrap_or_default(),
             link: link_for(dir, &sub, &id),
-            reviewed: decisions.iter().filter(|d| d.recording == id).count(),
+            reviewed: reviewed.get(&id).copied().unwrap_or(0),
             id,
         });
     }
@@ -193,8 +206,7 @@ pub fn render(title: &str, rows: &[IndexRow]) -> String {
 /// Write `outdir/index.html` for a batch directory, from its manifest
 /// (temporary, then rename).
 pub fn write_index(outdir: &Path) -> Result<()> {
-    let decisions = crate::review::decisions::read_latest(outdir).unwrap_or_default();
-    let rows = rows_from_batch(outdir, &decisions);
+    let rows = rows_from_batch(outdir, &reviewed_counts(outdir, &Catalog::new(outdir)));
     let title = format!("proctor archive: {}", outdir.canonicalize().unwrap_or_else(|_| outdir.to_path_buf()).display());
     crate::output::write_bytes(&outdir.join("index.html"), render(&title, &rows).as_bytes())
 }

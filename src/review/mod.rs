@@ -11,6 +11,7 @@
 //! served by `proctor review` they fetch the current verdicts and take new
 //! ones.
 
+pub mod catalog;
 pub mod decisions;
 pub mod index;
 pub mod page;

@@ -120,10 +120,12 @@ pub fn render(a: &Analysis, pictures: &[(f64, Vec<u8>)], ctx: &PageContext) -> S
         .filter(|k| a.checked.contains(k) || a.events.iter().any(|e| e.kind == *k))
         .map(|k| KindInfo { kind: k, color: kind_color(k), rule: k.rule(&a.config.events), count: a.events.iter().filter(|e| e.kind == k).count() })
         .collect();
+    // names from outside shown as they are, their reordering controls visible
+    let candidate = ctx.candidate.as_deref().filter(|c| !c.trim().is_empty()).map(crate::text::visible);
     let data = PageData {
         recording: &a.recording,
-        candidate: ctx.candidate.as_deref().filter(|c| !c.trim().is_empty()),
-        file: a.info.path.file_name().map_or_else(|| a.info.path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        candidate: candidate.as_deref(),
+        file: crate::text::visible(&a.info.path.file_name().map_or_else(|| a.info.path.display().to_string(), |n| n.to_string_lossy().into_owned())),
         video_src: ctx.video_src.as_deref(),
         duration_s: a.info.duration_s.max(a.events.iter().map(|e| e.end_s).fold(0.0, f64::max)),
         score: a.score.value,
@@ -136,7 +138,7 @@ pub fn render(a: &Analysis, pictures: &[(f64, Vec<u8>)], ctx: &PageContext) -> S
         decisions: &ctx.decisions,
         warnings: &a.warnings,
     };
-    let who = ctx.candidate.as_deref().filter(|c| !c.trim().is_empty()).map(|c| format!(" · {c}")).unwrap_or_default();
+    let who = candidate.as_deref().map(|c| format!(" · {c}")).unwrap_or_default();
     let title = escape_html(&format!("Review {}{who}", a.recording));
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -211,8 +213,14 @@ pub fn event_pictures(a: &Analysis) -> Vec<(f64, Vec<u8>)> {
 /// `outdir`; the verdicts already given on this recording (in the desk
 /// directory, [`crate::review::desk_dir`]) are embedded.
 pub fn write_page(a: &Analysis, path: &Path, outdir: &Path) -> Result<()> {
+    // the verdicts on this analysis's events (not those on events it no longer raises)
+    let mut judgeable = crate::review::decisions::Judgeable::default();
+    judgeable.recordings.insert(
+        a.recording.clone(),
+        (a.sha256.clone(), a.events.iter().map(|e| (e.kind, (e.start_s * 1000.0).round() as i64, (e.end_s * 1000.0).round() as i64)).collect()),
+    );
     let decisions = crate::review::decisions::read_latest(&crate::review::desk_dir(outdir))
-        .map(|all| all.into_iter().filter(|d| d.recording == a.recording).collect())
+        .map(|all| crate::review::decisions::split_orphans(all.into_iter().filter(|d| d.recording == a.recording).collect(), &judgeable).0)
         .unwrap_or_default();
     let ctx = PageContext {
         candidate: a.candidate.clone(),

@@ -3,20 +3,29 @@
 //!
 //! Built on hyper (HTTP/1.1) with tower-http's `ServeFile` for the files, so
 //! that recordings get `Range` requests answered (206) and a browser can seek
-//! in them. Every request must carry the token of the printed URL (the URL's
-//! `token=`, then a same-site cookie set from it); a verdict (`POST`) must
-//! carry it in the `X-Proctor-Token` header, which pages served here read
-//! from the `proctor-desk` meta element the server fills in. Only these are
-//! served: the index, DIR's proctor outputs (by name: review pages,
-//! reports, summaries, tables), and the recordings the summaries name (as
-//! `/media/<id>`); a path with `..`, an absolute path, a symlink leading out
-//! of DIR, or any other file is 404.
+//! in them. Every request must carry the token of the printed URL: in the
+//! URL (`token=`; pages served here carry it on in their links and media
+//! URLs) or in the `X-Proctor-Token` header, which a verdict (`POST`) must
+//! use and which pages read from the `proctor-desk` meta element the server
+//! fills in. No cookie is set: cookies ignore ports, so one would go to every
+//! other service on the same host. Only these are served: the index, DIR's
+//! proctor outputs (by name: review pages, reports, summaries, tables), and
+//! the recordings the summaries name (as `/media/<id>`), once their sha256
+//! is the one the summary gives; a path with `..`, an absolute path, a
+//! symlink leading out of DIR, or any other file is 404.
+//!
+//! A verdict must judge an event the recording's outputs hold now; it is
+//! kept with the recording's sha256 and the configuration's fingerprint.
+//! Connections that send no request headers for `idle` seconds are closed,
+//! and when the process runs out of file descriptors the accept loop waits
+//! instead of spinning.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -26,6 +35,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 
 use crate::kinds::EventKind;
+use crate::review::catalog::Catalog;
 use crate::review::decisions::{self, Decision, Verdict};
 use crate::review::{encode_segment, escape_html};
 
@@ -33,7 +43,6 @@ type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// Largest verdict body taken.
 const MAX_BODY: usize = 64 << 10;
-const COOKIE: &str = "proctor_token";
 const META_EMPTY: &str = "<meta name=\"proctor-desk\" content=\"\">";
 
 /// The served directory and what the server knows of it.
@@ -42,8 +51,11 @@ pub struct Desk {
     root: PathBuf,
     token: String,
     reviewer: String,
-    /// Recording id -> the recording's file, from the summaries.
-    media: Mutex<BTreeMap<String, PathBuf>>,
+    /// The recordings' summaries and events, read on demand.
+    catalog: Catalog,
+    /// sha256 of files looked at as recordings, by path, kept while their
+    /// modification time and length stay the same.
+    hashes: Mutex<BTreeMap<PathBuf, (SystemTime, u64, String)>>,
 }
 
 /// What a request path names.
@@ -101,13 +113,6 @@ fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<String> {
     })
 }
 
-fn cookie_token(req: &Request<Incoming>) -> Option<String> {
-    req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        let (k, v) = c.trim().split_once('=')?;
-        (k == COOKIE).then(|| v.to_string())
-    })
-}
-
 /// Compare in time independent of where the strings differ.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -131,9 +136,7 @@ impl Desk {
         if !root.is_dir() {
             return Err(format!("{}: not a directory", dir.display()));
         }
-        let desk = Desk { root, token, reviewer, media: Mutex::new(BTreeMap::new()) };
-        desk.rescan();
-        Ok(desk)
+        Ok(Desk { catalog: Catalog::new(&root), root, token, reviewer, hashes: Mutex::new(BTreeMap::new()) })
     }
 
     pub fn root(&self) -> &Path {
@@ -144,37 +147,64 @@ impl Desk {
         &self.token
     }
 
-    /// Read the summaries again for the recordings they name.
-    fn rescan(&self) {
-        let cwd = std::env::current_dir().unwrap_or_default();
-        let mut m = BTreeMap::new();
-        for (summary, v) in crate::review::index::summaries(&self.root) {
-            let (Some(id), Some(p)) = (v["recording"].as_str(), v["path"].as_str()) else { continue };
-            let p = Path::new(p);
-            let candidates: Vec<PathBuf> = if p.is_absolute() {
-                vec![p.to_path_buf()]
-            } else {
-                let sdir = summary.parent().unwrap_or(&self.root);
-                vec![cwd.join(p), self.root.join(p), sdir.join(p), self.root.parent().unwrap_or(&self.root).join(p)]
-            };
-            if let Some(found) = candidates.into_iter().find(|c| c.is_file()).and_then(|c| c.canonicalize().ok()) {
-                m.insert(id.to_string(), found);
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The sha256 of the file at `p` (canonical), computed once per
+    /// modification time and length.
+    fn sha256_of(&self, p: &Path) -> Option<String> {
+        let m = std::fs::metadata(p).ok()?;
+        let (t, len) = (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len());
+        if let Some((t0, l0, h)) = self.hashes.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
+            if *t0 == t && *l0 == len {
+                return Some(h.clone());
             }
         }
-        *self.media.lock().unwrap_or_else(|e| e.into_inner()) = m;
+        let h = crate::ids::sha256_file(p).ok()?;
+        self.hashes.lock().unwrap_or_else(|e| e.into_inner()).insert(p.to_path_buf(), (t, len, h.clone()));
+        Some(h)
     }
 
-    fn media_of(&self, id: &str) -> Option<PathBuf> {
-        let get = || self.media.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned();
-        get().or_else(|| {
-            self.rescan();
-            get()
-        })
-    }
-
-    /// Whether a recording id is one of DIR's (it has a summary here).
-    fn knows(&self, id: &str) -> bool {
-        crate::review::index::summaries(&self.root).iter().any(|(_, v)| v["recording"].as_str() == Some(id))
+    /// The recording `id` was analysed from, or why it cannot be served: the
+    /// summary's path (a relative one is looked for beside the summary, in
+    /// DIR, in DIR's parent, then in the server's working directory), the
+    /// first file there whose sha256 is the summary's.
+    pub fn media_of(&self, id: &str) -> std::result::Result<PathBuf, String> {
+        let Some(entry) = self.catalog.entry(id) else { return Err(format!("no recording '{id}' in {}", self.root.display())) };
+        let p = Path::new(&entry.path);
+        let candidates: Vec<PathBuf> = if p.is_absolute() {
+            vec![p.to_path_buf()]
+        } else {
+            let sdir = entry.summary.parent().unwrap_or(&self.root);
+            let mut c = vec![sdir.join(p), self.root.join(p), self.root.parent().unwrap_or(&self.root).join(p)];
+            if let Ok(cwd) = std::env::current_dir() {
+                c.push(cwd.join(p));
+            }
+            c
+        };
+        let mut differ = Vec::new();
+        for c in &candidates {
+            let Ok(c) = c.canonicalize() else { continue };
+            if !c.is_file() || differ.contains(&c) {
+                continue;
+            }
+            if entry.sha256.is_empty() || self.sha256_of(&c).as_deref() == Some(entry.sha256.as_str()) {
+                return Ok(c);
+            }
+            differ.push(c);
+        }
+        let looked: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+        if differ.is_empty() {
+            Err(format!("The recording was not found: the server looked for it at {}.", looked.join(", ")))
+        } else {
+            let at: Vec<String> = differ.iter().map(|c| c.display().to_string()).collect();
+            Err(format!(
+                "The file at {} is not the recording that was analysed (its sha256 differs from the summary's), so it is not played; the server looked for it at {}.",
+                at.join(", "),
+                looked.join(", ")
+            ))
+        }
     }
 
     /// What the (still percent-encoded) request path names.
@@ -192,8 +222,8 @@ impl Desk {
         }
         if let Some(id) = rel.strip_prefix("media/") {
             return match self.media_of(id) {
-                Some(p) if p.is_file() => Target::Media(p),
-                _ => Target::NotFound,
+                Ok(p) => Target::Media(p),
+                Err(_) => Target::NotFound,
             };
         }
         if !is_output_name(rel) || Path::new(rel).is_absolute() {
@@ -211,7 +241,11 @@ impl Desk {
         let q = format!("?token={}", self.token);
         let mut v = serde_json::json!({"token": self.token, "reviewer": self.reviewer, "api": "/api/", "query": q});
         if let Some(id) = recording {
-            v["media"] = serde_json::Value::String(format!("/media/{}{q}", encode_segment(id)));
+            match self.media_of(id) {
+                Ok(_) => v["media"] = serde_json::Value::String(format!("/media/{}{q}", encode_segment(id))),
+                // the page says what the server looked at, not where the page was written
+                Err(why) => v["media_note"] = serde_json::Value::String(why),
+            }
         }
         format!("<meta name=\"proctor-desk\" content=\"{}\">", escape_html(&v.to_string()))
     }
@@ -248,6 +282,20 @@ struct VerdictIn {
     note: String,
 }
 
+/// Whether a `Range` header is one range of bytes, well formed; any other
+/// (several ranges, garbled) is ignored and the whole file served, as the
+/// standard allows (RFC 9110, 14.2), instead of 416.
+fn single_range(v: &str) -> bool {
+    let Some(spec) = v.trim().strip_prefix("bytes=") else { return false };
+    let Some((a, b)) = spec.trim().split_once('-') else { return false };
+    let num = |s: &str| -> Option<Option<u64>> { if s.is_empty() { Some(None) } else if s.bytes().all(|c| c.is_ascii_digit()) { s.parse().ok().map(Some) } else { None } };
+    match (num(a.trim()), num(b.trim())) {
+        (Some(Some(a)), Some(Some(b))) => a <= b,
+        (Some(Some(_)), Some(None)) | (Some(None), Some(Some(_))) => true,
+        _ => false,
+    }
+}
+
 /// Answer one request.
 pub async fn handle(desk: Arc<Desk>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let mut resp = route(&desk, req).await;
@@ -277,34 +325,41 @@ async fn route(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
         }
         return post_decision(desk, req).await;
     }
-    if !(ok(&query_token) || ok(&header_token) || ok(&cookie_token(&req))) {
+    if !(ok(&query_token) || ok(&header_token)) {
         return text(StatusCode::FORBIDDEN, "open the URL `proctor review` printed: it holds the token");
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "GET, HEAD or POST");
     }
-    let mut resp = match path.as_str() {
-        "/api/decisions" => {
+    match path.as_str() {
+        "/api/decisions" | "/api/status" => {
             let rec = query_param(req.uri().query(), "recording");
-            let all = decisions::read_latest(&desk.root).unwrap_or_default();
-            json(&all.into_iter().filter(|d| rec.as_deref().is_none_or(|r| d.recording == r)).collect::<Vec<Decision>>())
-        }
-        "/api/status" => {
-            let mut n: BTreeMap<String, usize> = BTreeMap::new();
-            for d in decisions::read_latest(&desk.root).unwrap_or_default() {
-                *n.entry(d.recording).or_default() += 1;
+            let d = desk.clone();
+            let status = path == "/api/status";
+            let answer = tokio::task::spawn_blocking(move || {
+                let all = decisions::read_latest(&d.root).map_err(|e| e.to_string())?;
+                let all: Vec<Decision> = all.into_iter().filter(|x| rec.as_deref().is_none_or(|r| x.recording == r)).collect();
+                // verdicts whose event is gone are not the page's, nor counted
+                let (live, _) = decisions::split_orphans(all.clone(), &d.catalog.judgeable(&all));
+                Ok::<_, String>(if status {
+                    let mut n: BTreeMap<String, usize> = BTreeMap::new();
+                    for x in live {
+                        *n.entry(x.recording).or_default() += 1;
+                    }
+                    serde_json::to_value(n).unwrap_or_default()
+                } else {
+                    serde_json::to_value(live).unwrap_or_default()
+                })
+            })
+            .await;
+            match answer {
+                Ok(Ok(v)) => json(&v),
+                Ok(Err(why)) => text(StatusCode::INTERNAL_SERVER_ERROR, &why),
+                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "could not read the verdicts"),
             }
-            json(&n)
         }
         _ => serve(desk, req).await,
-    };
-    if ok(&query_token) {
-        let c = format!("{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict", desk.token);
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
     }
-    resp
 }
 
 async fn serve(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
@@ -313,7 +368,7 @@ async fn serve(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
         Target::Index => {
             let d = desk.clone();
             let html = tokio::task::spawn_blocking(move || {
-                let rows = crate::review::index::rows_from_dir(&d.root);
+                let rows = crate::review::index::rows_from_dir(&d.root, &d.catalog);
                 let title = format!("proctor review: {}", d.root.display());
                 d.serve_html(&crate::review::index::render(&title, &rows), None)
             })
@@ -324,8 +379,10 @@ async fn serve(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
         Target::File { path, html: true } => match tokio::fs::read_to_string(&path).await {
             Ok(html) => {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let recording = name.strip_suffix(".review.html");
-                full(StatusCode::OK, "text/html; charset=utf-8", desk.serve_html(&html, recording))
+                let d = desk.clone();
+                // finding the recording may hash it (once per file and change)
+                let page = tokio::task::spawn_blocking(move || d.serve_html(&html, name.strip_suffix(".review.html"))).await.unwrap_or_default();
+                full(StatusCode::OK, "text/html; charset=utf-8", page)
             }
             Err(_) => text(StatusCode::NOT_FOUND, "not found"),
         },
@@ -336,7 +393,11 @@ async fn serve(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
 /// A file through tower-http's `ServeFile` (Range, conditional requests).
 async fn serve_file(path: &Path, req: Request<Incoming>) -> Response<Body> {
     use tower_service::Service;
-    let (parts, _) = req.into_parts();
+    let (mut parts, _) = req.into_parts();
+    let ranges: Vec<&HeaderValue> = parts.headers.get_all(header::RANGE).iter().collect();
+    if ranges.len() > 1 || ranges.first().is_some_and(|v| !v.to_str().is_ok_and(single_range)) {
+        parts.headers.remove(header::RANGE);
+    }
     let req = Request::from_parts(parts, http_body_util::Empty::<Bytes>::new());
     let mut svc = tower_http::services::ServeFile::new(path);
     match svc.call(req).await {
@@ -358,7 +419,7 @@ async fn post_decision(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Bod
         Ok(v) => v,
         Err(e) => return text(StatusCode::BAD_REQUEST, &format!("not a verdict: {e}")),
     };
-    let d = Decision {
+    let mut d = Decision {
         schema_version: decisions::DECISIONS_SCHEMA_VERSION,
         recording: v.recording,
         kind: v.kind,
@@ -368,15 +429,26 @@ async fn post_decision(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Bod
         note: v.note,
         reviewer: desk.reviewer.clone(),
         decided_at: crate::clock::now_rfc3339(),
+        input_sha256: String::new(),
+        config: String::new(),
     };
     if let Err(why) = d.check() {
         return text(StatusCode::BAD_REQUEST, &why);
     }
     let dd = desk.clone();
     let saved = tokio::task::spawn_blocking(move || {
-        if !dd.knows(&d.recording) {
+        let Some(entry) = dd.catalog.entry(&d.recording) else {
             return Err((StatusCode::NOT_FOUND, format!("no recording '{}' in this directory", d.recording)));
+        };
+        // a verdict judges an event the recording's outputs hold now
+        if !entry.has_event(d.kind, d.start_s, d.end_s) {
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!("recording '{}' has no {} event at {}-{} s (analysed again since the page was loaded? reload it)", d.recording, d.kind.as_str(), d.start_s, d.end_s),
+            ));
         }
+        d.input_sha256 = entry.sha256.clone();
+        d.config = entry.config.clone();
         decisions::save(&dd.root, &d).map(|_| d).map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
     })
     .await;
@@ -395,6 +467,8 @@ pub struct ServeOptions {
     pub port: u16,
     pub reviewer: String,
     pub open: bool,
+    /// Close a connection that sends no request headers for this long.
+    pub idle: Duration,
 }
 
 /// The default reviewer: the user's name.
@@ -405,6 +479,11 @@ pub fn default_reviewer() -> String {
 /// Bind, print the URL (the first line of output), then serve until killed.
 pub fn run(opts: ServeOptions) -> std::result::Result<(), String> {
     let desk = Arc::new(Desk::new(&opts.dir, new_token(), opts.reviewer.clone())?);
+    // a verdicts table this proctor cannot read is never written over: say so now
+    let loaded = decisions::open(&desk.root).map_err(|e| e.to_string())?;
+    for p in &loaded.problems {
+        crate::warn!("proctor: warning: {p}");
+    }
     let listener = std::net::TcpListener::bind(SocketAddr::new(opts.listen, opts.port)).map_err(|e| format!("{}:{}: {e}", opts.listen, opts.port))?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -424,15 +503,35 @@ pub fn run(opts: ServeOptions) -> std::result::Result<(), String> {
             crate::warn!("proctor: warning: could not open a browser ({opener}: {e}); open the URL above");
         }
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+        let idle = opts.idle;
+        let mut backoff = Duration::from_millis(1);
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    backoff = Duration::from_millis(1);
+                    stream
+                }
+                Err(e) => {
+                    // out of file descriptors (EMFILE, ENFILE) or memory: accepting again at
+                    // once fails again at once; wait for connections to close instead
+                    if backoff >= Duration::from_millis(100) {
+                        crate::warn!("proctor: warning: cannot accept a connection ({e}); waiting");
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                    continue;
+                }
+            };
             let desk = desk.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| handle(desk.clone(), req));
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+                let mut b = hyper::server::conn::http1::Builder::new();
+                // also closes a kept-alive connection idle for that long
+                b.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(idle);
+                let _ = b.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
             });
         }
     })
@@ -448,8 +547,7 @@ mod tests {
         std::fs::create_dir_all(root.join("recordings")).unwrap();
         std::fs::write(d.path().join("rec.webm"), b"video").unwrap();
         std::fs::write(d.path().join("secret.txt"), b"secret").unwrap();
-        let summary = serde_json::json!({"recording": "rec", "path": d.path().join("rec.webm").display().to_string(), "score": 50.0});
-        std::fs::write(root.join("rec.summary.json"), summary.to_string()).unwrap();
+        crate::review::catalog::save_recording(&root, "rec", &d.path().join("rec.webm"), &[(EventKind::Phone, 1.0, 3.5)]);
         std::fs::write(root.join("rec.review.html"), "<html>").unwrap();
         std::fs::write(root.join("notes.txt"), b"x").unwrap();
         #[cfg(unix)]
@@ -469,6 +567,13 @@ mod tests {
         assert_eq!(desk.resolve("/rec.review.html"), Target::File { path: root.join("rec.review.html"), html: true });
         assert_eq!(desk.resolve("/rec.summary.json"), Target::File { path: root.join("rec.summary.json"), html: false });
         assert_eq!(desk.resolve("/media/rec"), Target::Media(d.path().join("rec.webm").canonicalize().unwrap()));
+        // another file where the recording was is not served as it
+        std::fs::write(d.path().join("rec.webm"), b"other").unwrap();
+        assert_eq!(desk.resolve("/media/rec"), Target::NotFound);
+        assert!(desk.media_of("rec").unwrap_err().contains("sha256 differs"), "{:?}", desk.media_of("rec"));
+        std::fs::remove_file(d.path().join("rec.webm")).unwrap();
+        assert!(desk.media_of("rec").unwrap_err().contains("looked for it at"), "{:?}", desk.media_of("rec"));
+        std::fs::write(d.path().join("rec.webm"), b"video").unwrap();
         for bad in [
             "/../secret.txt",
             "/%2e%2e/secret.txt",
@@ -498,11 +603,14 @@ mod tests {
     fn pages_get_the_token_and_the_media_url() {
         let (_d, desk) = desk_with_files();
         let page = crate::review::index::render("<t>", &[]);
-        let served = desk.serve_html(&page, Some("a b"));
+        let served = desk.serve_html(&page, Some("rec"));
         assert!(!served.contains(META_EMPTY));
-        assert!(served.contains("/media/a%20b?token=t0k"), "{served}");
+        assert!(served.contains("/media/rec?token=t0k"), "{served}");
         assert!(served.contains("&quot;token&quot;:&quot;t0k&quot;"));
         assert_eq!(page.matches(META_EMPTY).count(), 1);
+        // a recording the server cannot find: no media URL, and the page is told why
+        let served = desk.serve_html(&page, Some("a b"));
+        assert!(!served.contains("/media/a") && served.contains("media_note") && served.contains("no recording &#39;a b&#39;"), "{served}");
     }
 
     #[test]

@@ -60,8 +60,11 @@
     msg.hidden = false;
     msg.textContent = why + ' Everything else on this page still works: the timeline, the signals, the events and their pictures.';
   }
-  const src = desk && desk.media ? desk.media : D.video_src;
-  if (src) {
+  const src = desk ? desk.media : D.video_src;
+  if (desk && desk.media_note) {
+    // served: the server says where it looked, or why the file there is not the recording
+    videoFailed(desk.media_note);
+  } else if (src) {
     video.addEventListener('error', () => videoFailed('The recording (' + D.file + ') cannot be played here: the browser cannot play its codec, or the file is not where the page expects it (' + (D.video_src || 'unknown') + ').'));
     video.addEventListener('loadedmetadata', () => { videoOk = true; msg.hidden = true; });
     video.src = src;
