@@ -22,6 +22,7 @@ packages=(
   ffmpeg                                     # fixtures and the decode benchmark baseline
   poppler-utils                              # pdftotext/pdftoppm, used by the tests
   fonts-droid-fallback                       # optional CJK fallback for names in reports
+  fonts-symbola                              # optional emoji fallback for names and notes in reports
   python3-venv                               # fixtures/groups/fetch.sh (pip in a venv)
   chromium chromium-driver python3           # browser tests of the review pages (tests/review.rs)
 )

@@ -49,6 +49,11 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn run_command(cli: Cli) -> ExitCode {
+    if !matches!(cli.command, Command::Analyze(_) | Command::Batch(_)) {
+        // SIGTERM and SIGHUP end every command as Ctrl-C does, with 130 (analyze
+        // and batch set their own handler, which also removes their temporaries)
+        let _ = ctrlc::set_handler(|| std::process::exit(i32::from(EXIT_INTERRUPTED)));
+    }
     match cli.command {
         Command::Analyze(args) => analyze_cmd(args),
         Command::Report(args) => match report_cmd(&args) {
@@ -281,9 +286,15 @@ fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
         a.config.policy = load_policy(p)?;
         a.warnings.push(format!("re-scored under the policy {} (not the analysis's own)", p.display()));
     }
-    if args.config.is_some() || args.policy.is_some() {
-        a.score = crate::score::score(&a.events, &a.config.policy);
+    // the score is always that of the events shown: outputs edited by hand (an
+    // event's kind changed, one removed) get counts and a score that match them
+    let rescored = crate::score::score(&a.events, &a.config.policy);
+    if args.config.is_none() && args.policy.is_none() && rescored != a.score {
+        let w = format!("the events do not give the score the summary holds ({:.0}, now {:.0}): edited by hand? The score is computed again from the events", a.score.value, rescored.value);
+        crate::warn!("proctor: warning: {}: {w}", summary.display());
+        a.warnings.push(w);
     }
+    a.score = rescored;
     if let Some(c) = &args.candidate {
         a.candidate = Some(c.clone());
     }
@@ -318,6 +329,8 @@ struct BatchBars {
     multi: MultiProgress,
     archive: ProgressBar,
     show: bool,
+    /// Recordings skipped by `--resume` (done before, outputs intact).
+    skipped: std::sync::atomic::AtomicUsize,
 }
 
 impl BatchProgress for BatchBars {
@@ -327,6 +340,7 @@ impl BatchProgress for BatchBars {
     fn file_done(&self, row: &Row, skipped: bool) {
         self.archive.inc(1);
         if skipped {
+            self.skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.archive.set_message(format!("skipped {} (done before)", row.id));
         }
         if let Some(e) = &row.error {
@@ -347,11 +361,21 @@ pub fn exit_for(rows: &[Row], fail_under: Option<f64>) -> u8 {
     }
 }
 
-fn print_batch_summary(rows: &[Row], quiet: bool) {
+/// The run's last line: what it did to how many recordings.
+pub fn batch_summary_line(rows: &[Row], skipped: usize) -> String {
     let ok = rows.iter().filter(|r| r.status == "ok").count();
+    let failed = rows.len() - ok;
+    if skipped > 0 {
+        format!("{} recordings: {} analysed, {} skipped (done before), {} failed", rows.len(), ok.saturating_sub(skipped), skipped, failed)
+    } else {
+        format!("{} recordings: {} analysed, {} failed", rows.len(), ok, failed)
+    }
+}
+
+fn print_batch_summary(rows: &[Row], skipped: usize, quiet: bool) {
     let failed: Vec<&Row> = rows.iter().filter(|r| r.status != "ok").collect();
     if !quiet {
-        crate::say!("{} recordings: {} analysed, {} failed", rows.len(), ok, failed.len());
+        crate::say!("{}", batch_summary_line(rows, skipped));
     }
     for r in failed {
         crate::warn!("proctor: failed: {}: {}", r.path, r.error.as_deref().unwrap_or("unknown error"));
@@ -367,7 +391,7 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
         let shards: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
         return match batch::merge(&shards, &args.outdir, args.force) {
             Ok(rows) => {
-                print_batch_summary(&rows, args.common.quiet);
+                print_batch_summary(&rows, 0, args.common.quiet);
                 ExitCode::from(exit_for(&rows, args.fail_under))
             }
             Err(e) => fail(e.to_string()),
@@ -418,7 +442,7 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let bars = BatchBars { multi, archive, show };
+    let bars = BatchBars { multi, archive, show, skipped: Default::default() };
     let opts = BatchOptions {
         outdir: args.outdir.clone(),
         jobs,
@@ -432,7 +456,7 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
         Err(e) => return fail(e.to_string()),
     };
     bars.archive.finish_and_clear();
-    print_batch_summary(&rows, args.common.quiet);
+    print_batch_summary(&rows, bars.skipped.load(std::sync::atomic::Ordering::Relaxed), args.common.quiet);
     if stop.load(std::sync::atomic::Ordering::SeqCst) {
         crate::warn!("proctor: interrupted after {} of {} recordings; run again with --resume", rows.len(), items.len());
         return ExitCode::from(EXIT_INTERRUPTED);
@@ -638,14 +662,25 @@ fn eval_decisions_cmd(dir: &Path, json: bool) -> ExitCode {
         crate::warn!("proctor: error: {}: no verdicts yet (give some with `proctor review {}`)", table.display(), dir.display());
         return ExitCode::from(EXIT_FAILED);
     }
-    let ds = match crate::review::decisions::read_latest(dir) {
+    let loaded = match crate::review::decisions::load(dir) {
         Ok(d) => d,
         Err(e) => {
             crate::warn!("proctor: error: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let e = crate::review::decisions::evaluate(&ds);
+    for p in &loaded.problems {
+        crate::warn!("proctor: warning: {p}");
+    }
+    // verdicts on events the outputs no longer hold are reported, not counted
+    let catalog = crate::review::catalog::Catalog::new(dir);
+    let judgeable = catalog.judgeable(&loaded.decisions);
+    let (live, orphans) = crate::review::decisions::split_orphans(loaded.decisions, &judgeable);
+    for (d, why) in &orphans {
+        crate::warn!("proctor: warning: a {} verdict on {} at {:.1}-{:.1} s is not counted: {why}", d.verdict.as_str(), d.kind.as_str(), d.start_s, d.end_s);
+    }
+    let mut e = crate::review::decisions::evaluate(&live);
+    e.orphans = orphans.len();
     if json {
         crate::say!("{}", serde_json::to_string(&e).expect("serialises"));
     } else {
@@ -666,6 +701,7 @@ fn review_cmd(args: ReviewArgs) -> ExitCode {
         port: args.port,
         reviewer: args.reviewer.clone().filter(|r| !r.trim().is_empty()).unwrap_or_else(crate::review::server::default_reviewer),
         open: args.open,
+        idle: std::time::Duration::from_secs(args.idle_timeout),
     };
     match crate::review::server::run(opts) {
         Ok(()) => ExitCode::SUCCESS,

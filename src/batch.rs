@@ -335,6 +335,38 @@ pub fn read_manifest(path: &Path) -> BTreeMap<String, Row> {
     m
 }
 
+/// `--resume`: the recordings of the manifest that this run does not take
+/// and whose input file is gone leave the manifest (so the index and the
+/// merge no longer list them as analysed) and `events/` (their partitions);
+/// each is named on stderr. Their outputs in `recordings/` stay. A recording
+/// this run does not take but whose file is still there (another shard,
+/// another selection of inputs) is kept as it was.
+fn forget_gone_inputs(outdir: &Path, previous: &mut BTreeMap<String, Row>, items: &[Item]) -> Result<()> {
+    let taken: std::collections::BTreeSet<&str> = items.iter().map(|i| i.id.as_str()).collect();
+    let gone: Vec<Row> = previous.values().filter(|r| !taken.contains(r.id.as_str()) && !Path::new(&r.path).exists()).cloned().collect();
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let manifest_path = outdir.join("manifest.jsonl");
+    let text = std::fs::read_to_string(&manifest_path).map_err(|e| Error::new(&manifest_path, ErrorKind::Unreadable(e)))?;
+    let ids: std::collections::BTreeSet<&str> = gone.iter().map(|r| r.id.as_str()).collect();
+    let kept: String = text
+        .lines()
+        .filter(|l| serde_json::from_str::<Row>(l).map_or(true, |r| !ids.contains(r.id.as_str())))
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    crate::output::write_bytes(&manifest_path, kept.as_bytes())?;
+    for r in &gone {
+        let part = partition_path(outdir, &r.id);
+        if let Some(dir) = part.parent().filter(|d| d.exists()) {
+            std::fs::remove_dir_all(dir).map_err(|e| Error::new(dir, ErrorKind::Output(e.to_string())))?;
+        }
+        crate::warn!("proctor: {}: the input is gone: '{}' leaves the index and events/ (its outputs in recordings/ stay)", r.path, r.id);
+        previous.remove(&r.id);
+    }
+    Ok(())
+}
+
 /// Options of one batch run.
 pub struct BatchOptions {
     pub outdir: PathBuf,
@@ -371,9 +403,11 @@ pub fn run_batch(
     crate::save::clean_stale(&opts.outdir);
     crate::save::clean_stale(&rec_dir);
     let manifest_path = opts.outdir.join("manifest.jsonl");
-    let previous = if opts.resume { read_manifest(&manifest_path) } else { BTreeMap::new() };
+    let mut previous = if opts.resume { read_manifest(&manifest_path) } else { BTreeMap::new() };
     if !opts.resume {
         let _ = std::fs::remove_file(&manifest_path);
+    } else {
+        forget_gone_inputs(&opts.outdir, &mut previous, items)?;
     }
     let manifest = Mutex::new(
         crate::output::LineLog::open(&manifest_path).map_err(|e| Error::new(&manifest_path, ErrorKind::Output(e.to_string())))?,

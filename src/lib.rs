@@ -48,6 +48,7 @@ pub mod report;
 pub mod schedule;
 pub mod score;
 pub mod tables;
+pub mod text;
 pub mod save;
 
 pub use error::{Error, ErrorKind, Result};

@@ -66,8 +66,16 @@ pub fn load(summary: &Path) -> Result<Analysis> {
     let dir = summary.parent().unwrap_or(Path::new("."));
     let beside = |p: &Path| dir.join(p.file_name().unwrap_or(p.as_os_str()));
     let observations = read_observations(&beside(&s.outputs.frames), &beside(&s.outputs.detections))?;
-    let (_, events) = read_events(&beside(&s.outputs.events))?;
+    let events_path = beside(&s.outputs.events);
+    let (recording, events) = read_events(&events_path)?;
+    check_events(&events_path, &recording, &events, &s)?;
+    let mut warnings = Vec::new();
     let evidence = match &s.outputs.evidence {
+        // the pictures are evidence, not the analysis: without them the rest still stands
+        Some(p) if !beside(p).exists() => {
+            warnings.push(format!("the evidence pictures ({}) are missing: the report shows none", beside(p).display()));
+            Vec::new()
+        }
         Some(p) => read_evidence(&beside(p))?,
         // schema 4 and older kept no pictures
         None => Vec::new(),
@@ -78,5 +86,34 @@ pub fn load(summary: &Path) -> Result<Analysis> {
             ErrorKind::BadOutput(format!("holds {} events where {} says {}", events.len(), summary.display(), s.events)),
         ));
     }
-    Ok(s.into_analysis(observations, events, evidence))
+    for w in &warnings {
+        crate::warn!("proctor: warning: {w}");
+    }
+    let mut a = s.into_analysis(observations, events, evidence);
+    a.warnings.extend(warnings);
+    Ok(a)
+}
+
+/// The events of a saved analysis must be of its recording and within it:
+/// finite times, 0 <= start <= end <= the recording's duration (plus a
+/// frame's slack), the evidence frame inside the recording.
+fn check_events(path: &Path, recording: &str, events: &[crate::records::Event], s: &Summary) -> Result<()> {
+    let bad = |why: String| Err(Error::new(path, ErrorKind::BadOutput(why)));
+    if recording != s.recording {
+        return bad(format!("its events are of recording '{recording}', not '{}' (files of two analyses mixed?)", s.recording));
+    }
+    let end_max = if s.duration_s.is_finite() && s.duration_s > 0.0 { s.duration_s + 1.0 } else { f64::INFINITY };
+    for (i, e) in events.iter().enumerate() {
+        let what = format!("event {} ({} at {}..{} s)", i + 1, e.kind.as_str(), e.start_s, e.end_s);
+        if !(e.start_s.is_finite() && e.end_s.is_finite() && e.evidence_t.is_finite()) {
+            return bad(format!("{what}: a time is not a finite number"));
+        }
+        if e.start_s < 0.0 || e.end_s < e.start_s {
+            return bad(format!("{what}: it ends before it starts, or starts before 0"));
+        }
+        if e.end_s > end_max || e.evidence_t < 0.0 || e.evidence_t > end_max {
+            return bad(format!("{what}: past the end of the {:.1} s recording", s.duration_s));
+        }
+    }
+    Ok(())
 }

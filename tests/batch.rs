@@ -290,3 +290,34 @@ fn a_hostile_archive_is_analysed_around_its_bad_entries_and_resumed_exactly() {
     bad_ids.sort();
     assert_eq!(third, bad_ids);
 }
+
+#[test]
+fn resume_after_inputs_were_deleted_drops_them_and_says_what_it_did() {
+    let (d, root) = archive();
+    std::fs::remove_file(root.join("cohort2/broken.webm")).unwrap();
+    let out = d.path().join("out");
+    let o = out.to_str().unwrap();
+    let r = batch(&[root.to_str().unwrap(), "-o", o, "--no-objects"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    // bob is deleted from the archive; the others are done and skipped
+    std::fs::remove_file(root.join("cohort1/bob.mp4")).unwrap();
+    let r = run(&["batch", root.to_str().unwrap(), "-o", o, "--no-objects", "--resume"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(r.stdout().contains("2 recordings: 0 analysed, 2 skipped (done before), 0 failed"), "{}", r.stdout());
+    assert!(r.stderr().contains("bob.mp4: the input is gone"), "{}", r.stderr());
+    // gone from the manifest (so from the index), from events/ and from summary.parquet
+    let mut ids = manifest_ids(&out);
+    ids.sort();
+    assert_eq!(ids, ["cohort1__alice", "cohort2__carol"]);
+    assert!(!proctor::batch::partition_path(&out, "cohort1__bob").exists());
+    let parts: Vec<String> = listing(&out.join("events"));
+    assert_eq!(parts, ["recording=cohort1__alice", "recording=cohort2__carol"]);
+    let index = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(!index.contains("cohort1__bob"), "the index still lists the deleted recording");
+    let df = proctor::batch::read_summary(&out).unwrap();
+    assert_eq!(df.height(), 2);
+    // a recording this run did not take but whose file is still there stays
+    let r = run(&["batch", root.join("cohort1").to_str().unwrap(), "-o", o, "--no-objects", "--resume"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(!r.stderr().contains("is gone"), "{}", r.stderr());
+}

@@ -680,3 +680,127 @@ fn sigterm_stops_a_batch_as_ctrl_c_does() {
     assert!(evidence_files(&tmp).is_empty(), "{:?}", listing(&tmp));
     assert!(!walkdir::WalkDir::new(&out).into_iter().flatten().any(|e| e.file_name().to_string_lossy().ends_with(".lock")));
 }
+
+/// A fresh analysis of the sample (no objects) in `out`, for editing.
+fn sample_outputs(out: &Path) {
+    let r = analyze(&[&fixture("sample.webm")], out, &["--no-objects", "--no-review-page"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+}
+
+/// Rewrite `<id>.events.parquet` in `dir` after `edit` changed its events.
+fn edit_events(dir: &Path, id: &str, edit: impl FnOnce(&mut Vec<proctor::records::Event>) -> String) {
+    let p = dir.join(format!("{id}.events.parquet"));
+    let (rec, mut events) = proctor::tables::read_events(&p).unwrap();
+    let rec = {
+        let named = edit(&mut events);
+        if named.is_empty() { rec } else { named }
+    };
+    proctor::tables::write_parquet(&p, &mut proctor::tables::events_frame(&rec, &events)).unwrap();
+}
+
+#[test]
+fn report_on_edited_outputs_names_what_is_wrong_or_stays_consistent() {
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path().join("base");
+    sample_outputs(&base);
+    let fresh = |name: &str| {
+        let dir = d.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        for f in listing(&base) {
+            std::fs::copy(base.join(&f), dir.join(&f)).unwrap();
+        }
+        dir
+    };
+    // times that cannot be: one line naming the events file and the problem, exit 2, no PDF written
+    type Edit = fn(&mut Vec<proctor::records::Event>) -> String;
+    let cases: [(&str, Edit, &str); 6] = [
+        ("nan", |e| { e[0].start_s = f64::NAN; String::new() }, "not a finite number"),
+        ("inf", |e| { e[0].end_s = f64::INFINITY; String::new() }, "not a finite number"),
+        ("negative", |e| { e[0].start_s = -3.0; String::new() }, "starts before 0"),
+        ("reversed", |e| { (e[0].start_s, e[0].end_s) = (e[0].end_s, e[0].start_s - 0.5); String::new() }, "ends before it starts"),
+        ("past the end", |e| { e[0].end_s = 5000.0; String::new() }, "past the end"),
+        ("another recording", |_| "someone_else".to_string(), "not 'sample'"),
+    ];
+    for (name, edit, says) in cases {
+        let dir = fresh(name);
+        edit_events(&dir, "sample", edit);
+        std::fs::remove_file(dir.join("sample.report.pdf")).unwrap();
+        let r = run(&["report", dir.to_str().unwrap()]);
+        assert_eq!(r.code(), 2, "{name}: {}", r.stderr());
+        assert!(r.stderr().contains("sample.events.parquet") && r.stderr().contains(says), "{name}: {}", r.stderr());
+        assert_eq!(r.stderr().lines().count(), 1, "{name}: {}", r.stderr());
+        assert!(!dir.join("sample.report.pdf").exists(), "{name}");
+    }
+    // an event's kind edited: listed under its new kind, and counted and scored as it
+    let dir = fresh("kind");
+    edit_events(&dir, "sample", |e| {
+        let i = e.iter().position(|x| x.kind == proctor::kinds::EventKind::NoFace).expect("a no_face event");
+        e[i].kind = proctor::kinds::EventKind::Phone;
+        String::new()
+    });
+    let r = run(&["report", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(r.stderr().contains("edited by hand"), "{}", r.stderr());
+    let v: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
+    let (_, events) = proctor::tables::read_events(&dir.join("sample.events.parquet")).unwrap();
+    let want = proctor::score::score(&events, &proctor::config::Config::default().policy).value;
+    assert_eq!(v["score"].as_f64().unwrap(), want);
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("sample.summary.json")).unwrap()).unwrap();
+    assert_ne!(summary["score"].as_f64().unwrap(), want, "the edit changes the score");
+    if let Some(text) = pdf_text(&dir.join("sample.report.pdf")) {
+        assert!(text.contains(&format!("{want:.0}")), "{text}");
+    }
+    // the evidence pictures deleted: a report without them, with a warning
+    let dir = fresh("no pictures");
+    std::fs::remove_file(dir.join("sample.evidence.parquet")).unwrap();
+    std::fs::remove_file(dir.join("sample.report.pdf")).unwrap();
+    let r = run(&["report", dir.to_str().unwrap()]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(r.stderr().contains("warning") && r.stderr().contains("sample.evidence.parquet") && r.stderr().contains("shows none"), "{}", r.stderr());
+    assert!(dir.join("sample.report.pdf").exists());
+    // an unedited set renders without a word
+    let dir = fresh("unedited");
+    let r = run(&["report", dir.to_str().unwrap()]);
+    assert_eq!((r.code(), r.stderr()), (0, String::new()));
+}
+
+#[test]
+fn sigterm_ends_every_command_with_130() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    sample_outputs(&out);
+    let mut child = proctor().arg("review").arg(&out).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("http://"), "{line}");
+    assert!(std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "review ended by {status:?}");
+}
+
+#[test]
+fn names_that_reorder_text_are_shown_as_they_are_and_emoji_are_drawn() {
+    let d = tempfile::tempdir().unwrap();
+    // a file name with a right-to-left override: "exam_<RLO>fdp.webm" would read "exam_mbew.pdf"
+    let name = "exam_\u{202E}fdp.webm";
+    let clip = d.path().join(name);
+    std::fs::copy(fixture("vp8_opus.webm"), &clip).unwrap();
+    let out = d.path().join("out");
+    let r = analyze(&[&clip], &out, &["--no-objects", "--candidate", "Zoë \u{202E}kcaJ 🙂"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let id = proctor::ids::id_of(name);
+    let html = std::fs::read_to_string(out.join(format!("{id}.review.html"))).unwrap();
+    assert!(!html.contains('\u{202E}'), "the page holds the override itself");
+    assert!(html.contains("exam_&lt;U+202E&gt;fdp.webm") || html.contains("exam_\\u003cU+202E\\u003efdp.webm"), "the page shows the control");
+    let Some(text) = pdf_text(&out.join(format!("{id}.report.pdf"))) else {
+        skip("names_that_reorder_text_are_shown_as_they_are_and_emoji_are_drawn: pdftotext not installed");
+        return;
+    };
+    assert!(!text.contains('\u{202E}'), "{text}");
+    assert!(text.contains("<U+202E>kcaJ"), "{text}");
+    // the emoji is drawn with a font that has it (pdffonts lists it), not as an empty box
+    let fonts = std::process::Command::new("pdffonts").arg(out.join(format!("{id}.report.pdf"))).output().unwrap();
+    let fonts = String::from_utf8_lossy(&fonts.stdout);
+    assert!(fonts.contains("Symbola"), "no emoji font in the report:\n{fonts}");
+    assert!(text.contains('🙂'), "{text}");
+}

@@ -290,9 +290,9 @@ impl ReportInput {
             .count();
         ReportInput {
             tool_version: env!("CARGO_PKG_VERSION"),
-            candidate: a.candidate.as_deref().filter(|c| !c.trim().is_empty()).unwrap_or("(not given)").to_string(),
+            candidate: crate::text::visible(a.candidate.as_deref().filter(|c| !c.trim().is_empty()).unwrap_or("(not given)")),
             recording: a.recording.clone(),
-            file: a.info.path.display().to_string(),
+            file: crate::text::visible(&a.info.path.display().to_string()),
             sha256: a.sha256.clone(),
             analysed_at: a.analysed_at.clone(),
             duration_s: a.info.duration_s,
@@ -353,10 +353,12 @@ fn engine() -> &'static TypstEngine<typst_as_lib::TypstTemplateMainFile> {
     static ENGINE: OnceLock<TypstEngine<typst_as_lib::TypstTemplateMainFile>> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut fonts: Vec<Vec<u8>> = typst_assets::fonts().map(|f| f.to_vec()).collect();
-        // Optional system fallback for CJK names; the report works without it.
+        // Optional system fallbacks for CJK names and for emoji (in names and
+        // notes); the report works without them, showing empty boxes instead.
         for p in [
             "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
             "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+            "/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf",
         ] {
             if let Ok(b) = std::fs::read(p) {
                 fonts.push(b);
