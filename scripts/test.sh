@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Run every test: system packages and test data first, then the whole cargo
 # test suite (unit, integration and doc tests; dependencies are optimised in the
-# test profile so model inference stays fast in a debug build). A test that
-# cannot run here (no ../shared/devset, no group photos, a missing tool) prints
+# test profile so model inference stays fast in a debug build), then
+# scripts/slurm_check.sh (the Slurm job array of docs/batch.md on a one-node
+# cluster, with the proctor the tests built). A test that cannot run here (no
+# ../shared/devset, no group photos, a missing tool, no root for Slurm) prints
 # `SKIPPED: <test>: <why>`; they are counted and listed again at the end. With
 # PROCTOR_NO_SKIP=1 (as .ci/run sets) a skip fails its test instead.
 set -euo pipefail
@@ -13,6 +15,7 @@ skips="$PWD/target/skipped-tests.txt"
 : >"$skips"
 status=0
 PROCTOR_SKIP_LOG="$skips" cargo test --locked --all-targets "$@" || status=$?
+PROCTOR_SKIP_LOG="$skips" bash scripts/slurm_check.sh target/debug/proctor || status=$?
 if [ -s "$skips" ]; then
   n=$(sed 's/^SKIPPED: \([^ ]*\): .*/\1/' "$skips" | sort -u | wc -l)
   echo
