@@ -140,7 +140,7 @@ read -r ctld_port slurmd_port < <(python3 -c '
 import socket
 s = [socket.socket() for _ in range(2)]
 for x in s: x.bind(("127.0.0.1", 0))
-print(*(x.getsockname()[1] for x in s))')
+print(*(x.getsockname()[1] for x in s))') || die "python3 could not find two free ports"
 
 conf=$tmp/slurm.conf
 cat >"$conf" <<EOF
