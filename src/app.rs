@@ -391,7 +391,10 @@ fn batch_cmd(args: BatchArgs) -> ExitCode {
         let shards: Vec<PathBuf> = args.inputs.iter().map(PathBuf::from).collect();
         return match batch::merge(&shards, &args.outdir, args.force) {
             Ok(rows) => {
-                print_batch_summary(&rows, 0, args.common.quiet);
+                if !args.common.quiet {
+                    crate::say!("{} shard(s) merged: {}", shards.len(), batch_summary_line(&rows, 0).replace(" analysed,", " done,"));
+                }
+                print_batch_summary(&rows, 0, true);
                 ExitCode::from(exit_for(&rows, args.fail_under))
             }
             Err(e) => fail(e.to_string()),
@@ -590,7 +593,7 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
         ExitCode::from(EXIT_FAILED)
     };
     if let Some(dir) = &args.decisions {
-        return eval_decisions_cmd(dir, args.json);
+        return eval_decisions_cmd(dir, args.json, args.csv);
     }
     let Some(truth_path) = &args.truth else { return fail("--truth or --decisions is needed".into()) };
     let truth = match crate::eval::load_truth(truth_path) {
@@ -652,7 +655,7 @@ fn eval_cmd(args: &EvalArgs) -> ExitCode {
 }
 
 /// `proctor eval --decisions DIR`: the precision the reviewers' verdicts measure.
-fn eval_decisions_cmd(dir: &Path, json: bool) -> ExitCode {
+fn eval_decisions_cmd(dir: &Path, json: bool, csv: bool) -> ExitCode {
     let table = dir.join(crate::review::decisions::TABLE);
     if !dir.is_dir() {
         crate::warn!("proctor: error: {}: not a directory", dir.display());
@@ -676,6 +679,10 @@ fn eval_decisions_cmd(dir: &Path, json: bool) -> ExitCode {
     let catalog = crate::review::catalog::Catalog::new(dir);
     let judgeable = catalog.judgeable(&loaded.decisions);
     let (live, orphans) = crate::review::decisions::split_orphans(loaded.decisions, &judgeable);
+    if csv {
+        crate::say!("{}", crate::review::decisions::to_csv(&live, &orphans).trim_end());
+        return ExitCode::SUCCESS;
+    }
     for (d, why) in &orphans {
         crate::warn!("proctor: warning: a {} verdict on {} at {:.1}-{:.1} s is not counted: {why}", d.verdict.as_str(), d.kind.as_str(), d.start_s, d.end_s);
     }

@@ -103,9 +103,16 @@ pub struct EvalArgs {
 
     /// Instead of ground truth: the reviewers' verdicts in DIR/decisions.parquet (`proctor
     /// review`): per kind, the events reviewed, confirmed and dismissed, and the precision
-    /// (confirmed / reviewed) with its Wilson 95% interval.
+    /// (confirmed / reviewed) with its Wilson 95% interval; once reviewers have marked missed
+    /// events, the recall those marks measure (an upper bound). Verdicts on events that are
+    /// no longer in the outputs (orphans) are named on stderr and not counted.
     #[arg(long, value_name = "DIR")]
     pub decisions: Option<PathBuf>,
+
+    /// With --decisions: print every verdict as CSV instead (recording, kind, start_s,
+    /// end_s, verdict, reviewer, decided_at, note, input_sha256, config, orphan).
+    #[arg(long, requires = "decisions", conflicts_with = "json")]
+    pub csv: bool,
 
     /// Labelled recordings, or directories of them.
     #[arg(required_unless_present = "decisions", value_name = "CLIP")]

@@ -317,6 +317,68 @@ fn verdicts_on_events_that_are_gone_are_orphans_not_counted() {
 }
 
 #[test]
+fn verdicts_are_per_reviewer_can_be_taken_back_and_misses_can_be_marked() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    copy_dir(analysed(), &out);
+    let events = events_of(&out, "sample");
+    let srv = Server::start(&out, &[]);
+    let (addr, token) = (srv.addr(), srv.token());
+    let tok = [("X-Proctor-Token", token.as_str())];
+    let post = |rec: &str, kind: &str, s: f64, e: f64, v: &str, who: &str| {
+        let mut body: serde_json::Value = serde_json::from_str(&verdict_json(rec, kind, s, e, v)).unwrap();
+        body["reviewer"] = serde_json::json!(who);
+        let (status, _, body) = http(&addr, "POST", "/api/decisions", &tok, body.to_string().as_bytes());
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    let (k0, s0, e0) = events[0].clone();
+    let (k1, s1, e1) = events[1].clone();
+    // two reviewers, named by the page, disagree on the first event: both kept
+    assert_eq!(post("sample", &k0, s0, e0, "confirmed", "Ada").0, 200);
+    assert_eq!(post("sample", &k0, s0, e0, "dismissed", "Bob").0, 200);
+    // no name from the page: the server's --reviewer
+    let (status, body) = post("sample", &k1, s1, e1, "confirmed", "  ");
+    assert_eq!(status, 200);
+    assert!(body.contains("\"reviewer\":\"tester\""), "{body}");
+    // then taken back: unreviewed again
+    assert_eq!(post("sample", &k1, s1, e1, "cleared", "tester").0, 200);
+    let (_, _, body) = http(&addr, "GET", &format!("/api/decisions?recording=sample&token={token}"), &[], b"");
+    let flags: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+    assert_eq!(flags.len(), 2, "{flags:?}");
+    assert!(flags.iter().all(|f| f["kind"] == k0.as_str()));
+    // a miss marked on the timeline: any kind, a span within the recording
+    assert_eq!(post("sample", "phone", 1.0, 2.5, "missed", "Ada").0, 200);
+    assert_eq!(post("sample", "phone", 1.0, 500.0, "missed", "Ada").0, 400);
+    assert_eq!(post("sample", "phone", 2.0, 2.0, "missed", "Ada").0, 400);
+    let (_, _, body) = http(&addr, "GET", &format!("/api/missed?recording=sample&token={token}"), &[], b"");
+    let marks: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+    assert_eq!(marks.len(), 1);
+    assert_eq!((marks[0]["kind"].as_str(), marks[0]["start_s"].as_f64()), (Some("phone"), Some(1.0)));
+    // the index: one event reviewed, one disagreement, one miss
+    let (_, _, body) = http(&addr, "GET", &format!("/?token={token}"), &[], b"");
+    let row = page_data(&String::from_utf8_lossy(&body))["rows"][0].clone();
+    assert_eq!((row["reviewed"].as_u64(), row["disagreements"].as_u64(), row["missed"].as_u64()), (Some(1), Some(1), Some(1)), "{row}");
+    // the CSV, from the server and from eval
+    let (status, head, body) = http(&addr, "GET", &format!("/api/decisions.csv?token={token}"), &[], b"");
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains("content-type: text/csv"), "{head}");
+    let csv = String::from_utf8(body).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    let r = run(&["eval", "--decisions", out.to_str().unwrap(), "--csv"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(r.stdout().trim_end(), csv.trim_end());
+    assert!(csv.contains(",missed,Ada,") && csv.contains(",cleared,tester,"), "{csv}");
+    // eval: the verdict given last counts, the disagreement is said, recall from the marks
+    let r = run(&["eval", "--decisions", out.to_str().unwrap(), "--json"]);
+    let e: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
+    assert_eq!((e["all"]["reviewed"].as_u64(), e["all"]["dismissed"].as_u64(), e["disagreements"].as_u64()), (Some(1), Some(1), Some(1)), "{e}");
+    assert_eq!(e["kinds"]["phone"]["missed"], 1);
+    assert_eq!(e["kinds"]["phone"]["recall"], 0.0);
+    let text = run(&["eval", "--decisions", out.to_str().unwrap()]).stdout();
+    assert!(text.contains("a miss nobody marked is not counted") && text.contains("| phone | 0 | 1 | 0.0% |"), "{text}");
+}
+
+#[test]
 fn a_file_at_the_recordings_place_that_is_not_it_is_not_played() {
     let d = tempfile::tempdir().unwrap();
     // the outputs name the recording by a relative path, as `analyze` run from d would

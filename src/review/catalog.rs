@@ -26,6 +26,8 @@ pub struct Entry {
     pub sha256: String,
     /// The configuration's fingerprint.
     pub config: String,
+    /// The recording's duration (seconds).
+    pub duration_s: f64,
     /// (kind, start ms, end ms) of each event in `<id>.events.parquet`.
     pub events: BTreeSet<(EventKind, i64, i64)>,
 }
@@ -78,6 +80,7 @@ pub fn read_entry(root: &Path, id: &str) -> Option<Entry> {
         path: s.path.clone(),
         sha256: s.sha256.clone(),
         config: s.config.fingerprint(),
+        duration_s: s.duration_s,
         events: events.iter().map(|e| (e.kind, ms(e.start_s), ms(e.end_s))).collect(),
         summary,
     })

@@ -44,12 +44,22 @@ pub const JOURNAL: &str = "decisions.jsonl";
 const LOCK: &str = ".decisions.lock";
 /// Longest note kept (characters).
 pub const MAX_NOTE: usize = 4000;
+/// Longest reviewer name kept (characters).
+pub const MAX_REVIEWER: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// The flag was right.
     Confirmed,
+    /// The flag was wrong (a false alarm).
     Dismissed,
+    /// The reviewer took their verdict back: the event is unreviewed again
+    /// (kept as a row, so that either file alone still says so).
+    Cleared,
+    /// Not a verdict on a flag: the reviewer marked a span where an event of
+    /// this kind happened and proctor raised none.
+    Missed,
 }
 
 impl Verdict {
@@ -57,7 +67,14 @@ impl Verdict {
         match self {
             Verdict::Confirmed => "confirmed",
             Verdict::Dismissed => "dismissed",
+            Verdict::Cleared => "cleared",
+            Verdict::Missed => "missed",
         }
+    }
+
+    /// Whether this is a verdict on a flag proctor raised (not an undo, not a mark).
+    pub fn judges_a_flag(self) -> bool {
+        matches!(self, Verdict::Confirmed | Verdict::Dismissed)
     }
 }
 
@@ -67,7 +84,9 @@ impl std::str::FromStr for Verdict {
         match s {
             "confirmed" => Ok(Verdict::Confirmed),
             "dismissed" => Ok(Verdict::Dismissed),
-            _ => Err(format!("unknown verdict '{s}' (confirmed or dismissed)")),
+            "cleared" => Ok(Verdict::Cleared),
+            "missed" => Ok(Verdict::Missed),
+            _ => Err(format!("unknown verdict '{s}' (confirmed, dismissed, cleared or missed)")),
         }
     }
 }
@@ -103,11 +122,21 @@ fn schema_version() -> u32 {
 
 /// Which event a verdict is on: recording, kind, and its times to the
 /// millisecond (the times come back through JSON and Parquet).
-pub type EventKey = (String, EventKind, i64, i64);
+pub type EventId = (String, EventKind, i64, i64);
+
+/// Whose verdict on which event: each reviewer's latest verdict on an event
+/// is kept (two reviewers who disagree are both on record). A `missed` mark
+/// is keyed by the span marked.
+pub type EventKey = (String, EventKind, i64, i64, String);
 
 impl Decision {
-    pub fn key(&self) -> EventKey {
+    pub fn event(&self) -> EventId {
         (self.recording.clone(), self.kind, (self.start_s * 1000.0).round() as i64, (self.end_s * 1000.0).round() as i64)
+    }
+
+    pub fn key(&self) -> EventKey {
+        let (r, k, s, e) = self.event();
+        (r, k, s, e, self.reviewer.clone())
     }
 
     /// Whether `other` is the same verdict given at the same time (whatever
@@ -130,6 +159,12 @@ impl Decision {
         }
         if self.note.chars().count() > MAX_NOTE {
             return Err(format!("note longer than {MAX_NOTE} characters"));
+        }
+        if self.reviewer.chars().count() > MAX_REVIEWER {
+            return Err(format!("reviewer name longer than {MAX_REVIEWER} characters"));
+        }
+        if self.verdict == Verdict::Missed && self.end_s <= self.start_s {
+            return Err("a missed event's span must end after it starts".into());
         }
         Ok(())
     }
@@ -384,7 +419,11 @@ impl Judgeable {
         if !d.input_sha256.is_empty() && !sha.is_empty() && &d.input_sha256 != sha {
             return Some(format!("recording '{}' was replaced by another file and analysed again", d.recording));
         }
-        let (_, kind, s, e) = d.key();
+        if d.verdict == Verdict::Missed {
+            // a mark of what proctor did not raise: it holds while the recording is the same
+            return None;
+        }
+        let (_, kind, s, e) = d.event();
         (!events.contains(&(kind, s, e))).then(|| {
             format!("recording '{}' has no {} event at {:.1}-{:.1} s any more (analysed again?)", d.recording, kind.as_str(), d.start_s, d.end_s)
         })
@@ -410,6 +449,14 @@ pub struct Tally {
     pub reviewed: usize,
     pub confirmed: usize,
     pub dismissed: usize,
+    /// Spans reviewers marked as events of this kind that proctor missed.
+    pub missed: usize,
+    /// confirmed / (confirmed + missed): the recall the marks measure, an
+    /// upper bound (misses nobody marked are not counted); null while no
+    /// reviewer has marked any miss in the directory.
+    pub recall: Option<f64>,
+    pub recall_low: Option<f64>,
+    pub recall_high: Option<f64>,
     /// confirmed / reviewed (null when none was reviewed).
     pub precision: Option<f64>,
     /// Wilson 95% interval of the precision.
@@ -419,11 +466,12 @@ pub struct Tally {
 
 impl Tally {
     fn add(&mut self, v: Verdict) {
-        self.reviewed += 1;
         match v {
             Verdict::Confirmed => self.confirmed += 1,
             Verdict::Dismissed => self.dismissed += 1,
+            Verdict::Cleared | Verdict::Missed => return,
         }
+        self.reviewed += 1;
         self.precision = Some(self.confirmed as f64 / self.reviewed as f64);
         let (lo, hi) = wilson(self.confirmed, self.reviewed);
         self.precision_low = Some(lo);
@@ -448,6 +496,9 @@ pub fn wilson(k: usize, n: usize) -> (f64, f64) {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DecisionsEval {
     pub recordings: usize,
+    /// Events on which reviewers' latest verdicts differ (the verdict given
+    /// last is the one counted).
+    pub disagreements: usize,
     /// Verdicts whose event is no longer in its recording's outputs: not
     /// counted below.
     pub orphans: usize,
@@ -455,16 +506,67 @@ pub struct DecisionsEval {
     pub all: Tally,
 }
 
+/// Precision per kind from the verdicts on flags (per event, the verdict
+/// given last among the reviewers; a cleared one leaves the event
+/// unreviewed), and, once any miss has been marked, the recall the marks
+/// measure.
 pub fn evaluate(ds: &[Decision]) -> DecisionsEval {
     let mut out = DecisionsEval::default();
     let mut recs = std::collections::BTreeSet::new();
+    let mut by_event: BTreeMap<EventId, Vec<&Decision>> = BTreeMap::new();
     for d in ds {
+        match d.verdict {
+            Verdict::Cleared => continue,
+            Verdict::Missed => {
+                out.kinds.entry(d.kind).or_default().missed += 1;
+                out.all.missed += 1;
+            }
+            _ => by_event.entry(d.event()).or_default().push(d),
+        }
         recs.insert(d.recording.as_str());
-        out.kinds.entry(d.kind).or_default().add(d.verdict);
-        out.all.add(d.verdict);
+    }
+    for vs in by_event.values() {
+        let last = vs.iter().max_by(|a, b| a.decided_at.cmp(&b.decided_at)).expect("not empty");
+        if vs.iter().any(|v| v.verdict != last.verdict) {
+            out.disagreements += 1;
+        }
+        out.kinds.entry(last.kind).or_default().add(last.verdict);
+        out.all.add(last.verdict);
+    }
+    if out.all.missed > 0 {
+        for t in out.kinds.values_mut().chain([&mut out.all]) {
+            let n = t.confirmed + t.missed;
+            if n > 0 {
+                let (lo, hi) = wilson(t.confirmed, n);
+                (t.recall, t.recall_low, t.recall_high) = (Some(t.confirmed as f64 / n as f64), Some(lo), Some(hi));
+            }
+        }
     }
     out.recordings = recs.len();
     out
+}
+
+/// The verdicts as CSV (a header and one row each), for spreadsheets.
+pub fn to_csv(ds: &[Decision], orphans: &[(Decision, String)]) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["recording", "kind", "start_s", "end_s", "verdict", "reviewer", "decided_at", "note", "input_sha256", "config", "orphan"]);
+    let rows = ds.iter().map(|d| (d, "")).chain(orphans.iter().map(|(d, why)| (d, why.as_str())));
+    for (d, orphan) in rows {
+        let _ = w.write_record([
+            d.recording.as_str(),
+            d.kind.as_str(),
+            &d.start_s.to_string(),
+            &d.end_s.to_string(),
+            d.verdict.as_str(),
+            &d.reviewer,
+            &d.decided_at,
+            &d.note,
+            &d.input_sha256,
+            &d.config,
+            orphan,
+        ]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 impl DecisionsEval {
@@ -477,6 +579,9 @@ impl DecisionsEval {
             )
         };
         let mut s = format!("Verdicts on {} events of {} recordings\n\n", self.all.reviewed, self.recordings);
+        if self.disagreements > 0 {
+            s.push_str(&format!("Reviewers disagree on {} event(s); the verdict given last is counted.\n\n", self.disagreements));
+        }
         if self.orphans > 0 {
             s.push_str(&format!(
                 "{} more verdict(s) judge events that are no longer in their recordings' outputs (analysed again, replaced or deleted): not counted.\n\n",
@@ -488,6 +593,16 @@ impl DecisionsEval {
             s.push_str(&row(k.as_str(), t));
         }
         s.push_str(&row("**all**", &self.all));
+        if self.all.missed > 0 {
+            s.push_str(
+                "\nRecall, from the events reviewers marked as missed: an upper bound, since a miss nobody marked is not counted.\n\n\
+| kind | confirmed | marked missed | recall | 95% interval (Wilson) |\n|---|---:|---:|---:|---|\n",
+            );
+            let rows = self.kinds.iter().map(|(k, t)| (k.as_str(), t)).chain([("**all**", &self.all)]);
+            for (name, t) in rows.filter(|(_, t)| t.confirmed + t.missed > 0) {
+                s.push_str(&format!("| {name} | {} | {} | {} | {} - {} |\n", t.confirmed, t.missed, pct(t.recall), pct(t.recall_low), pct(t.recall_high)));
+            }
+        }
         s
     }
 }
@@ -519,17 +634,59 @@ mod tests {
         save(dir.path(), &d("a", EventKind::Phone, 1.0, Verdict::Confirmed, "x")).unwrap();
         save(dir.path(), &d("a", EventKind::NoFace, 1.0, Verdict::Confirmed, "x")).unwrap();
         // the same event, its times as they come back from JSON in a browser
-        let mut again = d("a", EventKind::Phone, 1.0000000001, Verdict::Dismissed, "y");
+        let mut again = d("a", EventKind::Phone, 1.0000000001, Verdict::Dismissed, "x");
         again.end_s = 3.5;
         save(dir.path(), &again).unwrap();
         let table = read_table(&dir.path().join(TABLE)).unwrap();
         assert_eq!(table.len(), 2);
         assert_eq!(table[0].kind, EventKind::Phone);
         assert_eq!(table[0].verdict, Verdict::Dismissed);
-        assert_eq!(table[0].reviewer, "y");
-        assert_eq!(table[0].note, "<script>alert('y')</script>");
+        assert_eq!(table[0].end_s, 3.5);
+        assert_eq!(table[0].note, "<script>alert('x')</script>");
         assert_eq!(read_journal(dir.path()).unwrap().0.len(), 3);
         assert_eq!(read_latest(dir.path()).unwrap(), table);
+    }
+
+    #[test]
+    fn two_reviewers_are_both_kept_undo_clears_and_misses_give_recall() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |mut x: Decision, t: &str| {
+            x.decided_at = format!("2026-12-05T10:00:{t}Z");
+            x
+        };
+        // one phone flag: x confirms, then y dismisses it: both kept, y's counts, a disagreement
+        save(dir.path(), &at(d("a", EventKind::Phone, 1.0, Verdict::Confirmed, "x"), "01")).unwrap();
+        save(dir.path(), &at(d("a", EventKind::Phone, 1.0, Verdict::Dismissed, "y"), "02")).unwrap();
+        // another flag confirmed, then taken back: unreviewed again
+        save(dir.path(), &at(d("a", EventKind::Phone, 9.0, Verdict::Confirmed, "x"), "03")).unwrap();
+        save(dir.path(), &at(d("a", EventKind::Phone, 9.0, Verdict::Cleared, "x"), "04")).unwrap();
+        // a third confirmed, and two phones proctor missed
+        save(dir.path(), &at(d("b", EventKind::Phone, 4.0, Verdict::Confirmed, "x"), "05")).unwrap();
+        save(dir.path(), &at(d("b", EventKind::Phone, 20.0, Verdict::Missed, "x"), "06")).unwrap();
+        save(dir.path(), &at(d("b", EventKind::Phone, 40.0, Verdict::Missed, "y"), "07")).unwrap();
+        let all = read_latest(dir.path()).unwrap();
+        assert_eq!(all.len(), 6, "{all:?}");
+        // the table alone says the same (the cleared verdict is a row of its own)
+        std::fs::remove_file(dir.path().join(JOURNAL)).unwrap();
+        assert_eq!(read_latest(dir.path()).unwrap(), all);
+        let e = evaluate(&all);
+        let p = &e.kinds[&EventKind::Phone];
+        assert_eq!((p.reviewed, p.confirmed, p.dismissed, p.missed), (2, 1, 1, 2));
+        assert_eq!(e.disagreements, 1);
+        assert_eq!(p.recall, Some(1.0 / 3.0));
+        assert!(p.recall_low.unwrap() < 1.0 / 3.0 && p.recall_high.unwrap() > 1.0 / 3.0);
+        let md = e.to_markdown();
+        assert!(md.contains("| phone | 1 | 2 | 33.3% |") && md.contains("upper bound") && md.contains("disagree on 1"), "{md}");
+        // no marks at all: no recall claimed
+        assert_eq!(evaluate(&all[..3]).kinds[&EventKind::Phone].recall, None);
+        let csv = to_csv(&all, &[]);
+        assert_eq!(csv.lines().count(), 7);
+        assert!(csv.lines().next().unwrap().starts_with("recording,kind,start_s,end_s,verdict,reviewer"));
+        assert!(csv.contains(",missed,y,"), "{csv}");
+        // a missed span must have a length
+        let mut bad = d("a", EventKind::Book, 5.0, Verdict::Missed, "x");
+        bad.end_s = 5.0;
+        assert!(save(dir.path(), &bad).is_err());
     }
 
     #[test]

@@ -35,6 +35,12 @@ pub struct IndexRow {
     /// Events with a verdict (verdicts on events the recording no longer
     /// holds are not counted).
     pub reviewed: usize,
+    /// Events on which reviewers' verdicts differ.
+    #[serde(default)]
+    pub disagreements: usize,
+    /// Spans reviewers marked as events proctor missed.
+    #[serde(default)]
+    pub missed: usize,
 }
 
 /// How severe a kind is: its deduction in the default policy.
@@ -90,20 +96,44 @@ fn read_manifest(path: &Path) -> Vec<serde_json::Value> {
     by.into_values().collect()
 }
 
-/// Per recording, how many of its current events have a verdict in the desk
-/// directory `dir` (orphans, whose event is gone, are not counted).
-pub fn reviewed_counts(dir: &Path, catalog: &Catalog) -> BTreeMap<String, usize> {
+/// What the reviewers did on one recording.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Reviewed {
+    /// Its current events with a verdict (by any reviewer).
+    pub events: usize,
+    /// Events whose reviewers' verdicts differ.
+    pub disagreements: usize,
+    /// Spans marked as missed events.
+    pub missed: usize,
+}
+
+/// Per recording, what the verdicts in the desk directory `dir` say of it
+/// (orphans, whose event is gone, and verdicts taken back are not counted).
+pub fn reviewed_counts(dir: &Path, catalog: &Catalog) -> BTreeMap<String, Reviewed> {
+    use crate::review::decisions::Verdict;
     let all = crate::review::decisions::read_latest(dir).unwrap_or_default();
     let (live, _) = crate::review::decisions::split_orphans(all.clone(), &catalog.judgeable(&all));
-    let mut n = BTreeMap::new();
+    let mut verdicts: BTreeMap<crate::review::decisions::EventId, Vec<Verdict>> = BTreeMap::new();
+    let mut n: BTreeMap<String, Reviewed> = BTreeMap::new();
     for d in live {
-        *n.entry(d.recording).or_default() += 1;
+        match d.verdict {
+            Verdict::Missed => n.entry(d.recording.clone()).or_default().missed += 1,
+            v if v.judges_a_flag() => verdicts.entry(d.event()).or_default().push(v),
+            _ => {}
+        }
+    }
+    for ((rec, ..), vs) in verdicts {
+        let r = n.entry(rec).or_default();
+        r.events += 1;
+        if vs.iter().any(|v| *v != vs[0]) {
+            r.disagreements += 1;
+        }
     }
     n
 }
 
 /// The index rows of a batch directory, from its manifest.
-pub fn rows_from_batch(outdir: &Path, reviewed: &BTreeMap<String, usize>) -> Vec<IndexRow> {
+pub fn rows_from_batch(outdir: &Path, reviewed: &BTreeMap<String, Reviewed>) -> Vec<IndexRow> {
     let str_of = |v: &serde_json::Value, k: &str| v[k].as_str().map(str::to_string);
     let mut out: Vec<IndexRow> = read_manifest(&outdir.join("manifest.jsonl"))
         .iter()
@@ -120,7 +150,9 @@ pub fn rows_from_batch(outdir: &Path, reviewed: &BTreeMap<String, usize>) -> Vec
                 events: r["events"].as_u64(),
                 counts: serde_json::from_value(r["counts"].clone()).unwrap_or_default(),
                 link: if status == "ok" { link_for(outdir, "recordings", &id) } else { None },
-                reviewed: reviewed.get(&id).copied().unwrap_or(0),
+                reviewed: reviewed.get(&id).map_or(0, |r| r.events),
+                disagreements: reviewed.get(&id).map_or(0, |r| r.disagreements),
+                missed: reviewed.get(&id).map_or(0, |r| r.missed),
                 status,
                 id,
             }
@@ -155,7 +187,9 @@ pub fn rows_from_dir(dir: &Path, catalog: &Catalog) -> Vec<IndexRow> {
             events: v["events"].as_u64(),
             counts: serde_json::from_value(v["counts"].clone()).unwrap_or_default(),
             link: link_for(dir, &sub, &id),
-            reviewed: reviewed.get(&id).copied().unwrap_or(0),
+            reviewed: reviewed.get(&id).map_or(0, |r| r.events),
+            disagreements: reviewed.get(&id).map_or(0, |r| r.disagreements),
+            missed: reviewed.get(&id).map_or(0, |r| r.missed),
             id,
         });
     }
@@ -229,6 +263,8 @@ mod tests {
             counts: kinds.iter().map(|k| (*k, Some(KindCount { count: 1, total_s: 1.0 }))).collect(),
             link: None,
             reviewed: 0,
+            disagreements: 0,
+            missed: 0,
         }
     }
 

@@ -280,6 +280,9 @@ struct VerdictIn {
     verdict: Verdict,
     #[serde(default)]
     note: String,
+    /// The reviewer's name as the page has it (else the server's `--reviewer`).
+    #[serde(default)]
+    reviewer: String,
 }
 
 /// Whether a `Range` header is one range of bytes, well formed; any other
@@ -332,28 +335,35 @@ async fn route(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
         return text(StatusCode::METHOD_NOT_ALLOWED, "GET, HEAD or POST");
     }
     match path.as_str() {
-        "/api/decisions" | "/api/status" => {
+        "/api/decisions" | "/api/status" | "/api/missed" | "/api/decisions.csv" => {
             let rec = query_param(req.uri().query(), "recording");
             let d = desk.clone();
-            let status = path == "/api/status";
+            let route = path.clone();
             let answer = tokio::task::spawn_blocking(move || {
                 let all = decisions::read_latest(&d.root).map_err(|e| e.to_string())?;
                 let all: Vec<Decision> = all.into_iter().filter(|x| rec.as_deref().is_none_or(|r| x.recording == r)).collect();
                 // verdicts whose event is gone are not the page's, nor counted
-                let (live, _) = decisions::split_orphans(all.clone(), &d.catalog.judgeable(&all));
-                Ok::<_, String>(if status {
-                    let mut n: BTreeMap<String, usize> = BTreeMap::new();
-                    for x in live {
-                        *n.entry(x.recording).or_default() += 1;
+                let (live, orphans) = decisions::split_orphans(all.clone(), &d.catalog.judgeable(&all));
+                Ok::<_, String>(match route.as_str() {
+                    "/api/status" => {
+                        let n: BTreeMap<String, usize> =
+                            crate::review::index::reviewed_counts(&d.root, &d.catalog).into_iter().map(|(k, r)| (k, r.events)).collect();
+                        Err(serde_json::to_value(n).unwrap_or_default())
                     }
-                    serde_json::to_value(n).unwrap_or_default()
-                } else {
-                    serde_json::to_value(live).unwrap_or_default()
+                    "/api/missed" => Err(serde_json::to_value(live.into_iter().filter(|x| x.verdict == Verdict::Missed).collect::<Vec<_>>()).unwrap_or_default()),
+                    "/api/decisions.csv" => Ok(decisions::to_csv(&live, &orphans)),
+                    // the verdicts on flags (a verdict taken back is no verdict)
+                    _ => Err(serde_json::to_value(live.into_iter().filter(|x| x.verdict.judges_a_flag()).collect::<Vec<_>>()).unwrap_or_default()),
                 })
             })
             .await;
             match answer {
-                Ok(Ok(v)) => json(&v),
+                Ok(Ok(Ok(csv))) => {
+                    let mut r = full(StatusCode::OK, "text/csv; charset=utf-8", csv);
+                    r.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"decisions.csv\""));
+                    r
+                }
+                Ok(Ok(Err(v))) => json(&v),
                 Ok(Err(why)) => text(StatusCode::INTERNAL_SERVER_ERROR, &why),
                 Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "could not read the verdicts"),
             }
@@ -427,7 +437,7 @@ async fn post_decision(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Bod
         end_s: v.end_s,
         verdict: v.verdict,
         note: v.note,
-        reviewer: desk.reviewer.clone(),
+        reviewer: Some(v.reviewer.trim()).filter(|r| !r.is_empty()).unwrap_or(&desk.reviewer).to_string(),
         decided_at: crate::clock::now_rfc3339(),
         input_sha256: String::new(),
         config: String::new(),
@@ -440,8 +450,13 @@ async fn post_decision(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Bod
         let Some(entry) = dd.catalog.entry(&d.recording) else {
             return Err((StatusCode::NOT_FOUND, format!("no recording '{}' in this directory", d.recording)));
         };
-        // a verdict judges an event the recording's outputs hold now
-        if !entry.has_event(d.kind, d.start_s, d.end_s) {
+        if d.verdict == Verdict::Missed {
+            // a mark of what proctor did not raise: a span within the recording
+            if d.end_s > entry.duration_s + 1.0 {
+                return Err((StatusCode::BAD_REQUEST, format!("the span {}-{} s is not within the {:.1} s recording", d.start_s, d.end_s, entry.duration_s)));
+            }
+        } else if !entry.has_event(d.kind, d.start_s, d.end_s) {
+            // a verdict judges an event the recording's outputs hold now
             return Err((
                 StatusCode::NOT_FOUND,
                 format!("recording '{}' has no {} event at {}-{} s (analysed again since the page was loaded? reload it)", d.recording, d.kind.as_str(), d.start_s, d.end_s),
