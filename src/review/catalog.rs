@@ -44,9 +44,9 @@ fn ms(t: f64) -> i64 {
 }
 
 /// When a file was last changed, and its length (`None`: it is not there).
-type Stamp = Option<(SystemTime, u64)>;
+pub type Stamp = Option<(SystemTime, u64)>;
 
-fn stamp(p: &Path) -> Stamp {
+pub fn stamp(p: &Path) -> Stamp {
     std::fs::metadata(p).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
 }
 

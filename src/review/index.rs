@@ -132,8 +132,17 @@ pub fn reviewed_counts(dir: &Path, catalog: &Catalog) -> BTreeMap<String, Review
     n
 }
 
-/// The index rows of a batch directory, from its manifest.
-pub fn rows_from_batch(outdir: &Path, reviewed: &BTreeMap<String, Reviewed>) -> Vec<IndexRow> {
+/// `rows` with what the reviewers did on each (`reviewed_counts`).
+pub fn with_reviews(mut rows: Vec<IndexRow>, reviewed: &BTreeMap<String, Reviewed>) -> Vec<IndexRow> {
+    for row in &mut rows {
+        let r = reviewed.get(&row.id).copied().unwrap_or_default();
+        (row.reviewed, row.disagreements, row.missed) = (r.events, r.disagreements, r.missed);
+    }
+    rows
+}
+
+/// The index rows of a batch directory, from its manifest (nothing reviewed yet).
+pub fn rows_from_batch(outdir: &Path) -> Vec<IndexRow> {
     let str_of = |v: &serde_json::Value, k: &str| v[k].as_str().map(str::to_string);
     let mut out: Vec<IndexRow> = read_manifest(&outdir.join("manifest.jsonl"))
         .iter()
@@ -150,9 +159,9 @@ pub fn rows_from_batch(outdir: &Path, reviewed: &BTreeMap<String, Reviewed>) -> 
                 events: r["events"].as_u64(),
                 counts: serde_json::from_value(r["counts"].clone()).unwrap_or_default(),
                 link: if status == "ok" { link_for(outdir, "recordings", &id) } else { None },
-                reviewed: reviewed.get(&id).map_or(0, |r| r.events),
-                disagreements: reviewed.get(&id).map_or(0, |r| r.disagreements),
-                missed: reviewed.get(&id).map_or(0, |r| r.missed),
+                reviewed: 0,
+                disagreements: 0,
+                missed: 0,
                 status,
                 id,
             }
@@ -162,55 +171,89 @@ pub fn rows_from_batch(outdir: &Path, reviewed: &BTreeMap<String, Reviewed>) -> 
     out
 }
 
-/// The index rows of any output directory: a batch's (its manifest), or the
-/// `<id>.summary.json` files an `analyze` wrote there.
+/// The index rows of any output directory with what the reviewers did.
 pub fn rows_from_dir(dir: &Path, catalog: &Catalog) -> Vec<IndexRow> {
-    let reviewed = reviewed_counts(dir, catalog);
+    with_reviews(rows_of_outputs(dir), &reviewed_counts(dir, catalog))
+}
+
+/// The index rows of any output directory: a batch's (its manifest), or the
+/// `<id>.summary.json` files an `analyze` wrote there (nothing reviewed yet).
+pub fn rows_of_outputs(dir: &Path) -> Vec<IndexRow> {
     if dir.join("manifest.jsonl").exists() {
-        return rows_from_batch(dir, &reviewed);
+        return rows_from_batch(dir);
     }
-    let mut out = Vec::new();
-    for (path, v) in summaries(dir) {
-        let id = v["recording"].as_str().unwrap_or_default().to_string();
-        if id.is_empty() {
-            continue;
-        }
-        let sub = path.parent().and_then(|p| p.strip_prefix(dir).ok()).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-        out.push(IndexRow {
-            candidate: v["candidate"].as_str().map(crate::text::visible),
-            path: crate::text::visible(v["path"].as_str().unwrap_or_default()),
-            status: "ok".into(),
-            error: None,
-            score: v["score"].as_f64(),
-            band: v["band"].as_str().map(str::to_string),
-            duration_s: v["duration_s"].as_f64(),
-            events: v["events"].as_u64(),
-            counts: serde_json::from_value(v["counts"].clone()).unwrap_or_default(),
-            link: link_for(dir, &sub, &id),
-            reviewed: reviewed.get(&id).map_or(0, |r| r.events),
-            disagreements: reviewed.get(&id).map_or(0, |r| r.disagreements),
-            missed: reviewed.get(&id).map_or(0, |r| r.missed),
-            id,
-        });
-    }
+    use rayon::prelude::*;
+    let mut out: Vec<IndexRow> = summary_files(dir)
+        .par_iter()
+        .filter_map(|path| {
+            let v: SummaryFields = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+            if v.recording.is_empty() {
+                return None;
+            }
+            let sub = path.parent().and_then(|p| p.strip_prefix(dir).ok()).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            Some(IndexRow {
+                candidate: v.candidate.as_deref().map(crate::text::visible),
+                path: crate::text::visible(&v.path),
+                status: "ok".into(),
+                error: None,
+                score: v.score,
+                band: v.band,
+                duration_s: v.duration_s,
+                events: v.events,
+                counts: serde_json::from_value(v.counts).unwrap_or_default(),
+                link: link_for(dir, &sub, &v.recording),
+                reviewed: 0,
+                disagreements: 0,
+                missed: 0,
+                id: v.recording,
+            })
+        })
+        .collect();
     sort_by_priority(&mut out);
     out
 }
 
-/// Every `<id>.summary.json` in `dir` and in `dir/recordings`, read.
-pub fn summaries(dir: &Path) -> Vec<(std::path::PathBuf, serde_json::Value)> {
+/// What the index shows of a summary; the rest of it is skipped when read.
+#[derive(serde::Deserialize)]
+struct SummaryFields {
+    #[serde(default)]
+    recording: String,
+    candidate: Option<String>,
+    #[serde(default)]
+    path: String,
+    score: Option<f64>,
+    band: Option<String>,
+    duration_s: Option<f64>,
+    events: Option<u64>,
+    #[serde(default)]
+    counts: serde_json::Value,
+}
+
+/// Every `<id>.summary.json` in `dir` and in `dir/recordings`, sorted.
+pub fn summary_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for d in [dir.to_path_buf(), dir.join("recordings")] {
         let Ok(entries) = std::fs::read_dir(&d) else { continue };
         let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".summary.json")).collect();
         paths.sort();
-        for p in paths {
-            if let Some(v) = std::fs::read(&p).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok()) {
-                out.push((p, v));
-            }
-        }
+        out.extend(paths);
     }
     out
+}
+
+/// A fingerprint of what the index rows are read from: the manifest and
+/// every summary (name, modification time, length). Rows read while it
+/// stays the same are still the directory's rows.
+pub fn outputs_state(dir: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let stamp = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
+    stamp(&dir.join("manifest.jsonl")).hash(&mut h);
+    for p in summary_files(dir) {
+        p.hash(&mut h);
+        stamp(&p).hash(&mut h);
+    }
+    h.finish()
 }
 
 #[derive(Serialize)]
@@ -240,7 +283,7 @@ pub fn render(title: &str, rows: &[IndexRow]) -> String {
 /// Write `outdir/index.html` for a batch directory, from its manifest
 /// (temporary, then rename).
 pub fn write_index(outdir: &Path) -> Result<()> {
-    let rows = rows_from_batch(outdir, &reviewed_counts(outdir, &Catalog::new(outdir)));
+    let rows = with_reviews(rows_from_batch(outdir), &reviewed_counts(outdir, &Catalog::new(outdir)));
     let title = format!("proctor archive: {}", outdir.canonicalize().unwrap_or_else(|_| outdir.to_path_buf()).display());
     crate::output::write_bytes(&outdir.join("index.html"), render(&title, &rows).as_bytes())
 }

@@ -35,7 +35,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde::Deserialize;
 
 use crate::kinds::EventKind;
-use crate::review::catalog::Catalog;
+use crate::review::catalog::{stamp, Catalog, Stamp};
 use crate::review::decisions::{self, Decision, Verdict};
 use crate::review::{encode_segment, escape_html};
 
@@ -56,7 +56,14 @@ pub struct Desk {
     /// sha256 of files looked at as recordings, by path, kept while their
     /// modification time and length stay the same.
     hashes: Mutex<BTreeMap<PathBuf, (SystemTime, u64, String)>>,
+    /// The index's rows as last read from the outputs, and the page as last
+    /// served, each with the state of the files it was made from: used again
+    /// as long as those are unchanged (one copy of the page shared by every
+    /// request).
+    rows: Mutex<Option<(u64, Vec<crate::review::index::IndexRow>)>>,
+    index: Mutex<Option<((u64, Stamp, Stamp), Bytes)>>,
 }
+
 
 /// What a request path names.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,7 +143,7 @@ impl Desk {
         if !root.is_dir() {
             return Err(format!("{}: not a directory", dir.display()));
         }
-        Ok(Desk { catalog: Catalog::new(&root), root, token, reviewer, hashes: Mutex::new(BTreeMap::new()) })
+        Ok(Desk { catalog: Catalog::new(&root), root, token, reviewer, hashes: Mutex::new(BTreeMap::new()), rows: Mutex::new(None), index: Mutex::new(None) })
     }
 
     pub fn root(&self) -> &Path {
@@ -149,6 +156,36 @@ impl Desk {
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// The index page: made again only when what it is made from changed
+    /// (a summary or the manifest, by name, modification time and length;
+    /// the verdict files).
+    pub fn index_page(&self) -> Bytes {
+        let outputs = crate::review::index::outputs_state(&self.root);
+        let state = (outputs, stamp(&self.root.join(decisions::TABLE)), stamp(&self.root.join(decisions::JOURNAL)));
+        if let Some((s, page)) = &*self.index.lock().unwrap_or_else(|e| e.into_inner()) {
+            if *s == state {
+                return page.clone();
+            }
+        }
+        // a verdict changes the counts, not the rows: the summaries are read again only when outputs change
+        let rows = {
+            let mut cached = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+            match &*cached {
+                Some((s, rows)) if *s == outputs => rows.clone(),
+                _ => {
+                    let rows = crate::review::index::rows_of_outputs(&self.root);
+                    *cached = Some((outputs, rows.clone()));
+                    rows
+                }
+            }
+        };
+        let rows = crate::review::index::with_reviews(rows, &crate::review::index::reviewed_counts(&self.root, &self.catalog));
+        let title = format!("proctor review: {}", self.root.display());
+        let page = Bytes::from(self.serve_html(&crate::review::index::render(&title, &rows), None));
+        *self.index.lock().unwrap_or_else(|e| e.into_inner()) = Some((state, page.clone()));
+        page
     }
 
     /// The sha256 of the file at `p` (canonical), computed once per
@@ -377,13 +414,7 @@ async fn serve(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
         Target::NotFound => text(StatusCode::NOT_FOUND, "not found"),
         Target::Index => {
             let d = desk.clone();
-            let html = tokio::task::spawn_blocking(move || {
-                let rows = crate::review::index::rows_from_dir(&d.root, &d.catalog);
-                let title = format!("proctor review: {}", d.root.display());
-                d.serve_html(&crate::review::index::render(&title, &rows), None)
-            })
-            .await
-            .unwrap_or_default();
+            let html = tokio::task::spawn_blocking(move || d.index_page()).await.unwrap_or_default();
             full(StatusCode::OK, "text/html; charset=utf-8", html)
         }
         Target::File { path, html: true } => match tokio::fs::read_to_string(&path).await {
@@ -518,7 +549,14 @@ pub fn run(opts: ServeOptions) -> std::result::Result<(), String> {
             crate::warn!("proctor: warning: could not open a browser ({opener}: {e}); open the URL above");
         }
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build().map_err(|e| e.to_string())?;
+    // few threads for the blocking work (files, hashes, the index): a crowd of
+    // requests waits for them instead of each growing the process by a thread
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().max_blocking_threads(8).build().map_err(|e| e.to_string())?;
+    {
+        // the index of a large archive is read before the first reviewer asks for it
+        let d = desk.clone();
+        std::thread::spawn(move || d.index_page());
+    }
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
         let idle = opts.idle;
