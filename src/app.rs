@@ -670,6 +670,7 @@ fn review_cmd(args: ReviewArgs) -> ExitCode {
         port: args.port,
         reviewer: args.reviewer.clone().filter(|r| !r.trim().is_empty()).unwrap_or_else(crate::review::server::default_reviewer),
         open: args.open,
+        new_token: args.new_token,
     };
     match crate::review::server::run(opts) {
         Ok(()) => ExitCode::SUCCESS,
