@@ -422,6 +422,8 @@ def main():
         check("<script>" in d.js("return document.getElementById('head').textContent"), "the candidate's name is shown as text")
         check(d.js("return document.querySelectorAll('[data-verdict=confirmed]').length") >= len(want), "verdict controls on each event")
         check(d.js("return document.querySelector('button[data-verdict]').disabled"), "read-only from the disk")
+        check(d.js("return document.getElementById('queue-link') === null"), "no link to a queue an analyze folder does not have on the disk")
+        check(d.js("return document.getElementById('report-link').getAttribute('href')") == "sample.report.pdf", "the page links to the report beside it")
         d.wait("return document.getElementById('video').readyState >= 1", "the recording's metadata")
         check(d.js("return document.getElementById('video-msg').hidden"), "the recording plays (no error message)")
         check(d.js("return document.querySelectorAll('#signals svg').length") >= 1, "signals are plotted")
@@ -496,6 +498,7 @@ def main():
         for href in links:
             d.get(href)
             d.wait("return window.proctorReview !== undefined", "the linked page " + href)
+            check(d.js("return document.getElementById('queue-link').getAttribute('href')") == "../index.html", "a batch's page links back to its index")
             no_console_errors(d, href)
         check(True, "every link of the index opens its review page")
 
