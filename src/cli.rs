@@ -59,7 +59,9 @@ proctor report audit/interview.events.parquet --candidate \"Ada Lovelace\" --jso
     /// a verdict on each (confirmed or dismissed) in DIR/decisions.parquet.
     #[command(after_help = "Serves DIR's review pages, its index and the recordings its summaries name, on \
 127.0.0.1 (a free port unless --port). The first line of output is the URL to open: it holds the \
-token every request needs. Each verdict is saved at once in DIR/decisions.parquet (one row per event, \
+token every request needs. The token is kept in DIR/.proctor-review-token (readable by you only), so \
+a restart prints the same URL and open tabs keep working; --new-token replaces it, and a page opened \
+with the old one then says so. Each verdict is saved at once in DIR/decisions.parquet (one row per event, \
 the latest verdict) and its journal DIR/decisions.jsonl.\n\n\
 Examples:\n  proctor analyze interview.webm -o audit/ && proctor review audit/ --open\n  \
 proctor review archive-out/ --reviewer alice --port 8700\n  \
@@ -345,4 +347,9 @@ pub struct ReviewArgs {
     /// browser opens a new one when it needs it).
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub idle_timeout: u64,
+
+    /// Make a new token instead of reusing the one kept in DIR/.proctor-review-token: the
+    /// URLs printed before (open tabs, bookmarks) stop working.
+    #[arg(long)]
+    pub new_token: bool,
 }

@@ -99,7 +99,8 @@ pub fn load(summary: &Path) -> Result<Analysis> {
 /// frame's slack), the evidence frame inside the recording.
 fn check_events(path: &Path, recording: &str, events: &[crate::records::Event], s: &Summary) -> Result<()> {
     let bad = |why: String| Err(Error::new(path, ErrorKind::BadOutput(why)));
-    if recording != s.recording {
+    // (an empty table names no recording)
+    if !recording.is_empty() && recording != s.recording {
         return bad(format!("its events are of recording '{recording}', not '{}' (files of two analyses mixed?)", s.recording));
     }
     let end_max = if s.duration_s.is_finite() && s.duration_s > 0.0 { s.duration_s + 1.0 } else { f64::INFINITY };

@@ -95,7 +95,8 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, opts: &WriteOptions) -> R
     if !opts.no_review_page {
         crate::review::page::write_page(a, &dir.join(crate::review::page::file_name(&a.recording)), outdir)?;
     }
-    let pdf = report::render(a).map_err(|why| crate::error::Error::new(&out.report, crate::error::ErrorKind::Output(why)))?;
+    let page = (!opts.no_review_page).then(|| crate::review::encode_segment(&crate::review::page::file_name(&a.recording)));
+    let pdf = report::render_linked(a, page).map_err(|why| crate::error::Error::new(&out.report, crate::error::ErrorKind::Output(why)))?;
     write_bytes(&tmp.report, &pdf)?;
     Ok((tmp, out))
 }

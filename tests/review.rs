@@ -70,6 +70,18 @@ fn analyze_writes_a_self_contained_review_page() {
         assert!(data["pics"][p as usize].as_str().unwrap().starts_with("data:image/jpeg;base64,/9j/"));
     }
     assert!(data["signals"].as_array().unwrap().iter().any(|s| s["name"] == "faces"));
+    // the page and the report beside it link to each other, relatively
+    assert_eq!(data["report"], "sample.report.pdf");
+    assert!(out.join("sample.report.pdf").exists());
+    assert_eq!(report_links(&out.join("sample.report.pdf")), ["sample.review.html"]);
+}
+
+/// The URLs a PDF links to (`pdfinfo -url`, poppler-utils).
+fn report_links(pdf: &Path) -> Vec<String> {
+    let o = Command::new("pdfinfo").arg("-url").arg(pdf).output().expect("pdfinfo (poppler-utils, scripts/setup.sh)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // lines: page, type, URL
+    String::from_utf8_lossy(&o.stdout).lines().skip(1).filter_map(|l| l.split_whitespace().nth(2).map(str::to_string)).collect()
 }
 
 #[test]
@@ -80,6 +92,7 @@ fn no_review_page_turns_it_off() {
     let files = listing(d.path());
     assert!(files.contains(&"vp8_opus.report.pdf".to_string()));
     assert!(!files.iter().any(|f| f.ends_with(".review.html")), "{files:?}");
+    assert!(report_links(&d.path().join("vp8_opus.report.pdf")).is_empty(), "no link to a page that was not written");
 }
 
 /// `proctor review DIR` running; killed when dropped.
@@ -177,6 +190,17 @@ fn review_server_needs_the_token_serves_ranges_and_nothing_else() {
     // no token, a wrong one: refused
     assert_eq!(http(&addr, "GET", "/", &[], b"").0, 403);
     assert_eq!(http(&addr, "GET", "/?token=nope", &[], b"").0, 403);
+    // a browser with a token that is not the current one is told why, plainly
+    let (status, head, body) = http(&addr, "GET", "/sample.review.html?token=0123", &[("Accept", "text/html,*/*")], b"");
+    assert_eq!(status, 403);
+    assert!(head.to_ascii_lowercase().contains("content-type: text/html"), "{head}");
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("restarted with a new token") && body.contains("Open the URL"), "{body}");
+    let (status, _, body) = http(&addr, "GET", "/", &[("Accept", "text/html")], b"");
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&body).contains("needs the review token"));
+    let (_, _, body) = http(&addr, "GET", "/api/status", &[("X-Proctor-Token", "0123")], b"");
+    assert!(String::from_utf8_lossy(&body).starts_with("This link's token is out of date."));
     let (status, head, body) = http(&addr, "GET", &q("/"), &[], b"");
     assert_eq!(status, 200);
     // no cookie: cookies ignore ports, so one would reach every other service on this host
@@ -208,6 +232,14 @@ fn review_server_needs_the_token_serves_ranges_and_nothing_else() {
         assert_eq!(http(&addr, "GET", &q(bad), &[], b"").0, 404, "{bad}");
     }
     assert_eq!(http(&addr, "GET", &q("/sample.events.parquet"), &[], b"").0, 200);
+    // the queue, for a page to move on: the index's rows with their links
+    let (status, _, body) = http(&addr, "GET", &q("/api/queue"), &[], b"");
+    assert_eq!(status, 200);
+    let queue: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!((queue[0]["id"].as_str(), queue[0]["link"].as_str()), (Some("sample"), Some("sample.review.html")));
+    // the token file is not served
+    assert_eq!(http(&addr, "GET", &q("/.proctor-review-token"), &[], b"").0, 404);
     // verdicts need the token itself, in the header
     let events = events_of(&out, "sample");
     assert!(events.len() >= 2, "{events:?}");
@@ -515,7 +547,7 @@ fn big_page(dir: &Path) -> PathBuf {
     let ctx = proctor::review::page::PageContext {
         candidate: Some("Big".into()),
         video_src: proctor::review::relative_url(dir, &fixture("sample.webm")),
-        decisions: vec![],
+        ..Default::default()
     };
     let p = dir.join("big.review.html");
     std::fs::write(&p, proctor::review::page::render(&a, &[], &ctx)).unwrap();
@@ -556,6 +588,9 @@ fn review_desk_in_a_browser() {
     let (_, events) = proctor::tables::read_events(&out.join("sample.events.parquet")).unwrap();
     let srv = Server::start(&out, &[]);
     let shots = std::env::var_os("PROCTOR_SCREENSHOTS").map(PathBuf::from);
+    // axe-core, fetched by tests/browser/fetch_axe.sh (scripts/setup.sh --test-data)
+    let axe = std::env::var_os("PROCTOR_AXE").map(PathBuf::from).unwrap_or_else(|| root().join("target/axe-core/axe.min.js"));
+    let axe = axe.is_file().then_some(axe);
     let spec = serde_json::json!({
         "chromium": chromium, "chromedriver": driver,
         "page": file_url(&out.join("sample.review.html")),
@@ -566,6 +601,9 @@ fn review_desk_in_a_browser() {
         "index_order": order,
         "big": file_url(&big),
         "screenshots": shots,
+        "proctor": env!("CARGO_BIN_EXE_proctor"),
+        "archive": archive,
+        "axe": axe,
     });
     let spec_path = d.path().join("spec.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
@@ -581,6 +619,24 @@ fn review_desk_in_a_browser() {
     assert_eq!(ds[1].verdict, proctor::review::decisions::Verdict::Dismissed);
     assert!(ds[1].note.starts_with("<img src=x"), "the note is kept as written");
     assert_eq!(ds[1].reviewer, "tester");
+    // the verdicts given with the keyboard on the batch, the note kept across a reload among them
+    let ds = proctor::review::decisions::read_latest(&archive).unwrap();
+    let (_, sample) = proctor::tables::read_events(&archive.join("recordings/sample.events.parquet")).unwrap();
+    let on = |i: usize| ds.iter().find(|d| d.recording == "sample" && (d.kind, d.start_s, d.end_s) == (sample[i].kind, sample[i].start_s, sample[i].end_s));
+    assert_eq!(on(0).map(|d| d.verdict), Some(proctor::review::decisions::Verdict::Confirmed), "Space on Confirm: {ds:?}");
+    assert_eq!(on(1).map(|d| d.verdict), Some(proctor::review::decisions::Verdict::Dismissed), "Enter on Dismiss: {ds:?}");
+    assert_eq!(on(2).map(|d| d.verdict), Some(proctor::review::decisions::Verdict::Dismissed), "x after a plain restart: {ds:?}");
+    let last = on(sample.len() - 1).expect("the last event's verdict");
+    assert_eq!(last.note, "keep me", "the note typed before the reload is the one saved");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(archive.join(".proctor-review-token")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    if axe.is_none() {
+        skip("axe-core is not in target/axe-core (tests/browser/fetch_axe.sh fetches it): the accessibility check did not run");
+    }
 }
 
 /// The server listens on loopback unless told otherwise, and then warns;

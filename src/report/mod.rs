@@ -230,6 +230,9 @@ pub struct ReportInput {
     /// `candidate_changed` events: the reference photo's face or a frame
     /// where the candidate was enrolled.
     pub candidate_face: Option<CandidateFace>,
+    /// The recording's review page, as a URL relative to the report (it is
+    /// beside it), so the link still works when the folder is moved.
+    pub review_page: Option<String>,
 }
 
 /// The picture of the candidate's face in the report.
@@ -321,6 +324,7 @@ impl ReportInput {
             warnings: a.warnings.clone(),
             identity: a.identity.clone(),
             candidate_face: None,
+            review_page: None,
         }
     }
 }
@@ -414,7 +418,14 @@ pub fn render_pdf(input: &ReportInput, images: Vec<Vec<u8>>) -> Result<Vec<u8>, 
 
 /// The report of `a`, as PDF bytes.
 pub fn render(a: &Analysis) -> Result<Vec<u8>, String> {
+    render_linked(a, None)
+}
+
+/// [`render`], linking to the recording's review page at `review_page` (a
+/// URL relative to the report).
+pub fn render_linked(a: &Analysis, review_page: Option<String>) -> Result<Vec<u8>, String> {
     let mut input = ReportInput::from_analysis(a);
+    input.review_page = review_page;
     let mut images = thumbnails(&mut input, a);
     if shows_candidate_face(&input) {
         if let Some(p) = a.candidate_face() {

@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::kinds::EventKind;
 use crate::records::KindCount;
 use crate::review::catalog::Catalog;
-use crate::review::{encode_segment, escape_html, kind_color, script_json};
+use crate::review::{encode_segment, escape_html, kind_color, script_json, COMMON_JS};
 
 static CSS: &str = include_str!("assets/review.css");
 static JS: &str = include_str!("assets/index.js");
@@ -272,9 +272,9 @@ pub fn render(title: &str, rows: &[IndexRow]) -> String {
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'\">\n\
 <meta name=\"proctor-desk\" content=\"\">\n\
 <title>{}</title>\n<style>\n{CSS}</style>\n</head>\n<body class=\"index\">\n\
-<header id=\"head\"></header>\n<div id=\"filters\" role=\"search\"></div>\n\
-<table id=\"rows\"><thead></thead><tbody></tbody></table>\n<p id=\"empty\" hidden>No recording matches.</p>\n\
-<script type=\"application/json\" id=\"data\">{}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
+<header id=\"head\"></header>\n<div id=\"stale\" role=\"alert\" hidden></div>\n<main>\n<div id=\"filters\" role=\"search\"></div>\n\
+<table id=\"rows\"><caption class=\"sr\">Recordings, in review priority</caption><thead></thead><tbody></tbody></table>\n<p id=\"empty\" hidden>No recording matches.</p>\n</main>\n\
+<script type=\"application/json\" id=\"data\">{}</script>\n<script>\n{COMMON_JS}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
         escape_html(title),
         script_json(&data)
     )

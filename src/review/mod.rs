@@ -12,6 +12,11 @@
 //! ones.
 
 pub mod catalog;
+
+/// The helpers the index's script and the review page's share (one
+/// `<script>` before each page's own).
+pub static COMMON_JS: &str = include_str!("assets/common.js");
+
 pub mod decisions;
 pub mod index;
 pub mod page;

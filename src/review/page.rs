@@ -12,9 +12,11 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::kinds::EventKind;
 use crate::records::{Analysis, Subject};
 use crate::review::decisions::Decision;
-use crate::review::{escape_html, kind_color, script_json};
+use crate::review::{escape_html, kind_color, script_json, COMMON_JS};
 
 static CSS: &str = include_str!("assets/review.css");
+/// The page's scripts, in order: the timeline's drawing, then the page.
+static TIMELINE_JS: &str = include_str!("assets/timeline.js");
 static JS: &str = include_str!("assets/review.js");
 
 /// Points per signal on the page.
@@ -28,6 +30,11 @@ pub struct PageContext {
     pub video_src: Option<String>,
     /// The verdicts on this recording's events known when the page is written.
     pub decisions: Vec<Decision>,
+    /// The queue (`index.html`) relative to the page, when there is one on the
+    /// disk (a batch's); served pages link to the server's own.
+    pub index: Option<String>,
+    /// The recording's PDF report relative to the page (it is written beside it).
+    pub report: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -85,6 +92,8 @@ struct PageData<'a> {
     signals: Vec<crate::report::Signal>,
     decisions: &'a [Decision],
     warnings: &'a [String],
+    index: Option<&'a str>,
+    report: Option<&'a str>,
 }
 
 /// The page's HTML. `pictures` are JPEGs by the media time they show (an
@@ -137,6 +146,8 @@ pub fn render(a: &Analysis, pictures: &[(f64, Vec<u8>)], ctx: &PageContext) -> S
         signals: crate::report::signals_with(&a.observations, &a.baseline, &a.config, SIGNAL_POINTS),
         decisions: &ctx.decisions,
         warnings: &a.warnings,
+        index: ctx.index.as_deref(),
+        report: ctx.report.as_deref(),
     };
     let who = candidate.as_deref().map(|c| format!(" · {c}")).unwrap_or_default();
     let title = escape_html(&format!("Review {}{who}", a.recording));
@@ -145,18 +156,20 @@ pub fn render(a: &Analysis, pictures: &[(f64, Vec<u8>)], ctx: &PageContext) -> S
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; media-src *; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'\">\n\
 <meta name=\"proctor-desk\" content=\"\">\n\
-<title>{title}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n\
-<header id=\"head\"></header>\n\
-<main>\n<section id=\"left\">\n\
+<title>{title}</title>\n<style>\n{CSS}</style>\n</head>\n<body class=\"page\">\n\
+<header id=\"head\"></header>\n<div id=\"stale\" role=\"alert\" hidden></div>\n\
+<main>\n<section id=\"left\" aria-label=\"Recording\">\n\
 <div id=\"player\"><video id=\"video\" controls preload=\"metadata\" playsinline></video>\
 <p id=\"video-msg\" role=\"status\" hidden></p></div>\n\
-<div id=\"controls\" role=\"toolbar\" aria-label=\"Playback\"></div>\n\
-<div id=\"tracks\" tabindex=\"0\" aria-label=\"Timeline: click to seek\"><div id=\"axis\"></div><canvas id=\"timeline\"></canvas><div id=\"signals\"></div><div id=\"cursor\"></div></div>\n\
-<div id=\"legend\"></div>\n\
-<section id=\"current\" aria-live=\"polite\"></section>\n\
-</section>\n<section id=\"right\"><div id=\"listhead\"></div><ol id=\"events\" aria-label=\"Events\"></ol></section>\n</main>\n\
+<div id=\"controls\" role=\"toolbar\" aria-label=\"Playback\"></div>\n<div id=\"legend\"></div>\n\
+<div id=\"tracks\" tabindex=\"0\" role=\"slider\" aria-label=\"Timeline: click to seek, arrow keys move 2 s\" aria-valuemin=\"0\">\
+<div id=\"axis\"></div><div id=\"lanewrap\"><canvas id=\"timeline\"></canvas><div id=\"lanes\"></div></div>\
+<div id=\"signals\"></div><div id=\"cursor\"></div></div>\n\
+</section>\n<section id=\"right\" aria-label=\"Events\">\n<section id=\"current\" aria-live=\"polite\" aria-label=\"Selected event\"></section>\n\
+<div id=\"listhead\"></div><ol id=\"events\" aria-label=\"Events\"></ol></section>\n</main>\n\
 <div id=\"help\" hidden></div>\n\
-<script type=\"application/json\" id=\"data\">{}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
+<script type=\"application/json\" id=\"data\">{}</script>\n\
+<script>\n{COMMON_JS}</script>\n<script>\n{TIMELINE_JS}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
         script_json(&data)
     )
 }
@@ -198,6 +211,13 @@ fn faces_of(a: &Analysis, e: &crate::records::Event, pics: &mut Vec<String>, min
     Some(FacePair { a: a_idx, al, b, bl })
 }
 
+/// The queue a page written in `outdir` links back to on the disk: a
+/// batch's `index.html`, one level up from its `recordings/`. (An `analyze`
+/// directory has none on the disk; `proctor review` serves one.)
+fn index_beside(outdir: &Path) -> Option<String> {
+    outdir.file_name().is_some_and(|n| n == "recordings").then(|| "../index.html".to_string())
+}
+
 /// The name of a recording's review page.
 pub fn file_name(recording: &str) -> String {
     format!("{recording}.review.html")
@@ -226,6 +246,8 @@ pub fn write_page(a: &Analysis, path: &Path, outdir: &Path) -> Result<()> {
         candidate: a.candidate.clone(),
         video_src: a.info.path.exists().then(|| crate::review::relative_url(outdir, &a.info.path)).flatten(),
         decisions,
+        index: index_beside(outdir),
+        report: Some(crate::review::encode_segment(&format!("{}.report.pdf", a.recording))),
     };
     let html = render(a, &event_pictures(a), &ctx);
     crate::output::write_bytes(path, html.as_bytes()).map_err(|e| Error::new(path, ErrorKind::Output(e.kind.to_string())))

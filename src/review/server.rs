@@ -158,18 +158,10 @@ impl Desk {
         &self.catalog
     }
 
-    /// The index page: made again only when what it is made from changed
-    /// (a summary or the manifest, by name, modification time and length;
-    /// the verdict files).
-    pub fn index_page(&self) -> Bytes {
-        let outputs = crate::review::index::outputs_state(&self.root);
-        let state = (outputs, stamp(&self.root.join(decisions::TABLE)), stamp(&self.root.join(decisions::JOURNAL)));
-        if let Some((s, page)) = &*self.index.lock().unwrap_or_else(|e| e.into_inner()) {
-            if *s == state {
-                return page.clone();
-            }
-        }
-        // a verdict changes the counts, not the rows: the summaries are read again only when outputs change
+    /// The index's rows, with what the reviewers did. A verdict changes the
+    /// counts, not the rows: the summaries are read again only when the
+    /// outputs' state (`index::outputs_state`) is not `outputs` any more.
+    pub fn index_rows(&self, outputs: u64) -> Vec<crate::review::index::IndexRow> {
         let rows = {
             let mut cached = self.rows.lock().unwrap_or_else(|e| e.into_inner());
             match &*cached {
@@ -181,7 +173,21 @@ impl Desk {
                 }
             }
         };
-        let rows = crate::review::index::with_reviews(rows, &crate::review::index::reviewed_counts(&self.root, &self.catalog));
+        crate::review::index::with_reviews(rows, &crate::review::index::reviewed_counts(&self.root, &self.catalog))
+    }
+
+    /// The index page: made again only when what it is made from changed
+    /// (a summary or the manifest, by name, modification time and length;
+    /// the verdict files).
+    pub fn index_page(&self) -> Bytes {
+        let outputs = crate::review::index::outputs_state(&self.root);
+        let state = (outputs, stamp(&self.root.join(decisions::TABLE)), stamp(&self.root.join(decisions::JOURNAL)));
+        if let Some((s, page)) = &*self.index.lock().unwrap_or_else(|e| e.into_inner()) {
+            if *s == state {
+                return page.clone();
+            }
+        }
+        let rows = self.index_rows(outputs);
         let title = format!("proctor review: {}", self.root.display());
         let page = Bytes::from(self.serve_html(&crate::review::index::render(&title, &rows), None));
         *self.index.lock().unwrap_or_else(|e| e.into_inner()) = Some((state, page.clone()));
@@ -366,7 +372,7 @@ async fn route(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
         return post_decision(desk, req).await;
     }
     if !(ok(&query_token) || ok(&header_token)) {
-        return text(StatusCode::FORBIDDEN, "open the URL `proctor review` printed: it holds the token");
+        return refused(&req, query_token.is_some() || header_token.is_some());
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return text(StatusCode::METHOD_NOT_ALLOWED, "GET, HEAD or POST");
@@ -405,6 +411,7 @@ async fn route(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
                 Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "could not read the verdicts"),
             }
         }
+        "/api/queue" => queue(desk).await,
         _ => serve(desk, req).await,
     }
 }
@@ -449,6 +456,46 @@ async fn serve_file(path: &Path, req: Request<Incoming>) -> Response<Body> {
         }
         Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "could not read the file"),
     }
+}
+
+/// What a request without the current token gets: for a browser opening a
+/// page, a plain page saying what happened and what to do; for a script, the
+/// same in one line. `stale`: it carried a token, not the current one (the
+/// server was restarted with a new token, or it is another server's).
+fn refused(req: &Request<Incoming>, stale: bool) -> Response<Body> {
+    let wants_html = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let (title, why) = if stale {
+        (
+            "This link's token is out of date",
+            "The review server was restarted with a new token (<code>proctor review --new-token</code>, or its token \
+file was removed), so the links, bookmarks and open tabs from before no longer work. The verdicts already saved are kept.",
+        )
+    } else {
+        ("This page needs the review token", "Every page of the review server needs the token of the URL it printed.")
+    };
+    let todo = "Open the URL <code>proctor review</code> printed when it started (the first line of its output, \
+<code>http://&hellip;/?token=&hellip;</code>). The token is kept in <code>.proctor-review-token</code> in the reviewed \
+folder, readable only by the user who runs the server.";
+    if !wants_html {
+        let plain = |s: &str| s.replace("<code>", "`").replace("</code>", "`").replace("&hellip;", "…");
+        return text(StatusCode::FORBIDDEN, &format!("{title}. {} {}", plain(why), plain(todo)));
+    }
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>proctor review: {title}</title>\n\
+<style>body{{font:16px/1.5 system-ui,sans-serif;color:#1d1d1f;background:#fafafa;margin:0}}\
+main{{max-width:40em;margin:3em auto;padding:0 1em}}code{{background:#eee;padding:0 .2em}}</style>\n</head>\n\
+<body>\n<main id=\"refused\" data-stale=\"{stale}\">\n<h1>{title}</h1>\n<p>{why}</p>\n<p>{todo}</p>\n</main>\n</body>\n</html>\n"
+    );
+    full(StatusCode::FORBIDDEN, "text/html; charset=utf-8", html)
+}
+
+/// The queue, for a page to move on to the next recording: the index's rows,
+/// in review priority, each with its link from the server's root.
+async fn queue(desk: &Arc<Desk>) -> Response<Body> {
+    let d = desk.clone();
+    let rows = tokio::task::spawn_blocking(move || d.index_rows(crate::review::index::outputs_state(&d.root))).await.unwrap_or_default();
+    json(&rows)
 }
 
 async fn post_decision(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
@@ -505,6 +552,76 @@ async fn post_decision(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Bod
     }
 }
 
+/// Where `proctor review` keeps its token between runs, in DIR, readable by
+/// its owner only: a restart reuses it, so open tabs and bookmarks keep
+/// working; `--new-token` replaces it.
+pub const TOKEN_FILE: &str = ".proctor-review-token";
+
+/// What [`token_for`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenFrom {
+    /// The one kept by the last run.
+    Kept,
+    /// A new one, now kept (there was none, or one was asked for).
+    New,
+    /// A new one, because the kept one could be read by others (or was not a
+    /// token); now kept owner-only.
+    Replaced(String),
+    /// A new one that could not be kept (the next run makes another).
+    NotKept(String),
+}
+
+fn is_token(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The token to serve `dir` with: the one in `dir/.proctor-review-token`
+/// when there is one that only its owner can read (and not `rotate`),
+/// otherwise a new one, written there with mode 0600 (through a temporary
+/// file and a rename, so a reader never sees half a token).
+pub fn token_for(dir: &Path, rotate: bool) -> (String, TokenFrom) {
+    let path = dir.join(TOKEN_FILE);
+    let mut why_new = None;
+    if !rotate {
+        if let Ok(meta) = std::fs::symlink_metadata(&path) {
+            #[cfg(unix)]
+            let private = {
+                use std::os::unix::fs::PermissionsExt;
+                meta.is_file() && meta.permissions().mode() & 0o077 == 0
+            };
+            #[cfg(not(unix))]
+            let private = meta.is_file();
+            let kept = std::fs::read_to_string(&path).ok().map(|t| t.trim().to_string()).filter(|t| is_token(t));
+            match kept {
+                Some(t) if private => return (t, TokenFrom::Kept),
+                Some(_) => why_new = Some(format!("{} could be read by other users", path.display())),
+                None => why_new = Some(format!("{} did not hold a token", path.display())),
+            }
+        }
+    }
+    let token = new_token();
+    let tmp = dir.join(format!("{TOKEN_FILE}.tmp-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let _ = std::fs::remove_file(&tmp);
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let mut f = o.open(&tmp)?;
+        f.write_all(format!("{token}\n").as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    match write() {
+        Ok(()) => (token.clone(), why_new.map_or(TokenFrom::New, TokenFrom::Replaced)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            (token, TokenFrom::NotKept(format!("{}: {e}", path.display())))
+        }
+    }
+}
+
 /// How `proctor review` runs.
 pub struct ServeOptions {
     pub dir: PathBuf,
@@ -515,6 +632,8 @@ pub struct ServeOptions {
     pub open: bool,
     /// Close a connection that sends no request headers for this long.
     pub idle: Duration,
+    /// Make a new token rather than reuse the kept one.
+    pub new_token: bool,
 }
 
 /// The default reviewer: the user's name.
@@ -522,9 +641,21 @@ pub fn default_reviewer() -> String {
     ["USER", "USERNAME", "LOGNAME"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())).unwrap_or_else(|| "reviewer".into())
 }
 
+/// Tell where the token came from (after the serving line).
+fn say_token(from: &TokenFrom, root: &Path) {
+    let file = root.join(TOKEN_FILE);
+    match from {
+        TokenFrom::Kept => crate::warn!("proctor: the token of the last run, kept in {} (--new-token makes a new one)", file.display()),
+        TokenFrom::New => crate::warn!("proctor: a new token, kept in {} for the next run (owner-only)", file.display()),
+        TokenFrom::Replaced(why) => crate::warn!("proctor: warning: {why}: a new token replaces it (owner-only now); links from before stop working"),
+        TokenFrom::NotKept(why) => crate::warn!("proctor: warning: the token could not be kept ({why}): the next run makes another"),
+    }
+}
+
 /// Bind, print the URL (the first line of output), then serve until killed.
 pub fn run(opts: ServeOptions) -> std::result::Result<(), String> {
-    let desk = Arc::new(Desk::new(&opts.dir, new_token(), opts.reviewer.clone())?);
+    let (token, from) = token_for(&opts.dir, opts.new_token);
+    let desk = Arc::new(Desk::new(&opts.dir, token, opts.reviewer.clone())?);
     // a verdicts table this proctor cannot read is never written over: say so now
     let loaded = decisions::open(&desk.root).map_err(|e| e.to_string())?;
     for p in &loaded.problems {
@@ -543,6 +674,7 @@ pub fn run(opts: ServeOptions) -> std::result::Result<(), String> {
         );
     }
     crate::warn!("proctor: serving {} as reviewer '{}'; verdicts go to {}; Ctrl-C to stop", desk.root.display(), opts.reviewer, desk.root.join(decisions::TABLE).display());
+    say_token(&from, &desk.root);
     if opts.open {
         let opener = if cfg!(target_os = "macos") { "open" } else if cfg!(windows) { "explorer" } else { "xdg-open" };
         if let Err(e) = std::process::Command::new(opener).arg(&url).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn() {
@@ -664,6 +796,36 @@ mod tests {
         // a recording the server cannot find: no media URL, and the page is told why
         let served = desk.serve_html(&page, Some("a b"));
         assert!(!served.contains("/media/a") && served.contains("media_note") && served.contains("no recording &#39;a b&#39;"), "{served}");
+    }
+
+    #[test]
+    fn the_token_is_kept_owner_only_and_rotated_on_request() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let (t1, from) = token_for(d.path(), false);
+        assert_eq!(from, TokenFrom::New);
+        let file = d.path().join(TOKEN_FILE);
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), t1);
+        assert_eq!(token_for(d.path(), false), (t1.clone(), TokenFrom::Kept));
+        let (t2, from) = token_for(d.path(), true);
+        assert_eq!(from, TokenFrom::New);
+        assert_ne!(t1, t2);
+        assert_eq!(token_for(d.path(), false).0, t2);
+        // readable by others: not trusted, replaced
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (t3, from) = token_for(d.path(), false);
+        assert!(matches!(from, TokenFrom::Replaced(_)), "{from:?}");
+        assert_ne!(t3, t2);
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        // not a token: replaced
+        std::fs::write(&file, "nope").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(token_for(d.path(), false).1, TokenFrom::Replaced(_)));
+        // nowhere to keep it: a token all the same
+        let (t4, from) = token_for(&d.path().join("missing"), false);
+        assert!(is_token(&t4) && matches!(from, TokenFrom::NotKept(_)), "{from:?}");
+        assert!(!d.path().read_dir().unwrap().flatten().any(|e| e.file_name().to_string_lossy().contains(".tmp-")));
     }
 
     #[test]

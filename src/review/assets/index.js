@@ -2,21 +2,23 @@
 (function () {
   const D = JSON.parse(document.getElementById('data').textContent);
   const $ = (s) => document.querySelector(s);
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = String(text);
-    return e;
-  }
-  let desk = null;
-  try { const c = document.querySelector('meta[name="proctor-desk"]').getAttribute('content'); if (c) desk = JSON.parse(c); } catch (err) { desk = null; }
+  const { el, plural, desk } = Desk;
   const COLOR = {}; for (const [k, c] of D.kinds) COLOR[k] = c;
   const head = $('#head');
   head.appendChild(el('h1', '', 'Review queue'));
   head.appendChild(el('span', 'meta', D.title));
   const ok = D.rows.filter((r) => r.status === 'ok').length;
-  head.appendChild(el('span', 'meta', D.rows.length + ' recordings, ' + (D.rows.length - ok) + ' failed'));
+  head.appendChild(el('span', 'meta', plural(D.rows.length, 'recording') + ', ' + (D.rows.length - ok) + ' failed'));
+  // where to start: the first recording in priority order with events left to review
+  const next = el('a', 'next', ''); next.id = 'next'; next.hidden = true;
+  head.appendChild(next);
   head.appendChild(el('span', 'mode', desk ? 'Reviewing as ' + (desk.reviewer || '?') : 'Read-only: run `proctor review` on this folder to record verdicts'));
+  function href(r) { return desk ? Desk.served(r.link) : r.link; }
+  function showNext() {
+    const r = Desk.nextTodo(D.rows, null);
+    next.hidden = !r;
+    if (r) { next.textContent = 'Review next: ' + r.id; next.href = href(r); }
+  }
 
   // filters
   const f = $('#filters');
@@ -28,48 +30,70 @@
   for (const [v, label] of [['', 'any band'], ['high', 'high risk'], ['medium', 'medium risk'], ['low', 'low risk'], ['failed', 'failed']]) bandSel.appendChild(new Option(label, v));
   const revSel = el('select'); revSel.setAttribute('aria-label', 'Review status');
   for (const [v, label] of [['', 'any review status'], ['todo', 'not fully reviewed'], ['done', 'reviewed']]) revSel.appendChild(new Option(label, v));
-  const shown = el('span', 'meta', '');
+  const shown = el('span', 'meta', ''); shown.setAttribute('role', 'status');
   for (const x of [q, kindSel, bandSel, revSel, shown]) f.appendChild(x);
 
+  const HEADS = ['#', 'Recording', 'Candidate', 'Score', 'Band', 'Events by kind', 'Reviewed', 'Status'];
   const thead = $('#rows thead');
   const hr = el('tr');
-  for (const h of ['#', 'Recording', 'Candidate', 'Score', 'Band', 'Events by kind', 'Reviewed', 'Status']) hr.appendChild(el('th', '', h));
+  for (const h of HEADS) { const th = el('th', '', h); th.scope = 'col'; hr.appendChild(th); }
   thead.appendChild(hr);
   const tbody = $('#rows tbody');
   const trs = [];
-  function reviewCell(td, r) {
-    td.textContent = '';
-    if (r.status !== 'ok') return;
+  // a cell, labelled with its column for the narrow layout (cards)
+  function td(col, cls, text) { const c = el('td', cls, text); c.dataset.label = HEADS[col]; return c; }
+  function reviewCell(cell, r) {
+    cell.textContent = '';
+    if (r.status !== 'ok') {
+      const acked = Desk.acknowledged(r);
+      cell.appendChild(el('span', acked ? 'rev-done' : 'rev-none', acked ? 'failure acknowledged' : 'failed: needs a look'));
+      return;
+    }
     const n = r.events || 0;
     const cls = n === 0 || r.reviewed >= n ? 'rev-done' : r.reviewed > 0 ? 'rev-part' : 'rev-none';
-    td.appendChild(el('span', cls, n === 0 ? 'nothing to review' : r.reviewed + ' / ' + n));
+    cell.appendChild(el('span', cls, n === 0 ? 'nothing to review' : r.reviewed + ' / ' + n));
+  }
+  // a failed recording leaves the "not fully reviewed" list once someone has acknowledged it
+  function ackButton(tr, r) {
+    const b = el('button', 'ack', ''); b.type = 'button';
+    const paint = () => {
+      const on = Desk.acknowledged(r);
+      b.textContent = on ? 'Acknowledged' : 'Acknowledge';
+      b.setAttribute('aria-pressed', on ? 'true' : 'false');
+      b.title = on ? 'Put it back on the list of recordings to look at' : 'Mark this failure as seen: it leaves the "not fully reviewed" list (kept in this browser)';
+    };
+    paint();
+    b.addEventListener('click', () => { Desk.acknowledge(r, !Desk.acknowledged(r)); paint(); reviewCell(tr._rev, r); apply(); });
+    return b;
   }
   D.rows.forEach((r, i) => {
     const tr = el('tr', r.status === 'ok' ? '' : 'failed');
     tr.dataset.id = r.id;
     tr.dataset.band = r.status === 'ok' ? (r.band || '') : 'failed';
-    tr.appendChild(el('td', 'num', i + 1));
-    const td = el('td');
+    tr.appendChild(td(0, 'num idx', i + 1));
+    const name = td(1, 'rec');
     if (r.link) {
       const a = el('a', '', r.id);
-      a.href = r.link + (desk && desk.query ? desk.query : '');
-      td.appendChild(a);
-    } else td.textContent = r.id;
-    tr.appendChild(td);
-    tr.appendChild(el('td', '', r.candidate || ''));
-    tr.appendChild(el('td', 'num', r.score === null || r.score === undefined ? '' : Math.round(r.score)));
-    const b = el('td'); if (r.band) b.appendChild(el('span', 'band band-' + r.band, r.band)); tr.appendChild(b);
-    const c = el('td', 'counts');
+      a.href = href(r);
+      name.appendChild(a);
+    } else name.textContent = r.id;
+    tr.appendChild(name);
+    tr.appendChild(td(2, 'cand', r.candidate || ''));
+    tr.appendChild(td(3, 'num', r.score === null || r.score === undefined ? '' : Math.round(r.score)));
+    const b = td(4); if (r.band) b.appendChild(el('span', 'band band-' + r.band, r.band)); tr.appendChild(b);
+    const c = td(5, 'counts');
     const kinds = [];
     for (const [k] of D.kinds) {
       const v = r.counts[k];
-      if (v && v.count > 0) { const s = el('span', '', k + ' ' + v.count); s.style.background = COLOR[k]; c.appendChild(s); kinds.push(k); }
+      if (v && v.count > 0) { const s = Desk.kindLabel(k, COLOR[k]); s.appendChild(document.createTextNode(' ' + v.count)); c.appendChild(s); kinds.push(k); }
     }
     tr.dataset.kinds = kinds.join(' ');
     tr.appendChild(c);
-    const rv = el('td'); reviewCell(rv, r); tr.appendChild(rv);
-    tr.appendChild(el('td', '', r.status === 'ok' ? 'ok' : 'failed: ' + (r.error || 'unknown error')));
-    tr._row = r; tr._rev = rv;
+    const rv = td(6); tr._rev = rv; reviewCell(rv, r); tr.appendChild(rv);
+    const st = td(7, 'status', r.status === 'ok' ? 'ok' : 'failed: ' + (r.error || 'unknown error'));
+    if (r.status !== 'ok') { st.appendChild(document.createTextNode(' ')); st.appendChild(ackButton(tr, r)); }
+    tr.appendChild(st);
+    tr._row = r;
     trs.push(tr);
     tbody.appendChild(tr);
   });
@@ -78,21 +102,21 @@
     let n = 0;
     for (const tr of trs) {
       const r = tr._row;
-      const done = r.status === 'ok' && (r.events || 0) <= r.reviewed;
       const show = (!text || r.id.toLowerCase().includes(text) || (r.candidate || '').toLowerCase().includes(text))
         && (!kindSel.value || tr.dataset.kinds.split(' ').includes(kindSel.value))
         && (!bandSel.value || tr.dataset.band === bandSel.value)
-        && (!revSel.value || (revSel.value === 'done') === done);
+        && (!revSel.value || (revSel.value === 'todo') === Desk.todo(r));
       tr.hidden = !show;
       if (show) n++;
     }
     shown.textContent = n + ' shown';
     $('#empty').hidden = n > 0;
+    showNext();
   }
   for (const x of [q, kindSel, bandSel, revSel]) x.addEventListener('input', apply);
   apply();
   if (desk) {
-    fetch(desk.api + 'status', { headers: { 'X-Proctor-Token': desk.token } }).then((r) => r.ok ? r.json() : null).then((s) => {
+    Desk.api('status').then((r) => r.ok ? r.json() : null).then((s) => {
       if (!s) return;
       for (const tr of trs) { tr._row.reviewed = s[tr._row.id] || 0; reviewCell(tr._rev, tr._row); }
       apply();
