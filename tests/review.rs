@@ -554,6 +554,36 @@ fn big_page(dir: &Path) -> PathBuf {
     p
 }
 
+/// An index of 10,000 recordings (no pages behind it: only how fast the queue is usable).
+fn big_index(dir: &Path) -> PathBuf {
+    use proctor::kinds::EventKind;
+    let rows: Vec<proctor::review::index::IndexRow> = (0..10_000)
+        .map(|i| proctor::review::index::IndexRow {
+            id: format!("rec-{i:05}"),
+            candidate: Some(format!("Candidate {i}")),
+            path: format!("in/rec-{i:05}.webm"),
+            status: "ok".into(),
+            error: None,
+            score: Some((i % 100) as f64),
+            band: Some(["low", "medium", "high"][i % 3].into()),
+            duration_s: Some(600.0),
+            events: Some((i % 7) as u64),
+            counts: EventKind::ALL
+                .iter()
+                .enumerate()
+                .map(|(k, &kind)| (kind, Some(proctor::records::KindCount { count: (i + k) % 3, total_s: 2.0 })))
+                .collect(),
+            link: Some(format!("recordings/rec-{i:05}.review.html")),
+            reviewed: i % 5,
+            disagreements: usize::from(i % 50 == 0),
+            missed: usize::from(i % 40 == 0),
+        })
+        .collect();
+    let p = dir.join("big-index.html");
+    std::fs::write(&p, proctor::review::index::render("10,000 recordings", &rows)).unwrap();
+    p
+}
+
 #[test]
 fn review_desk_in_a_browser() {
     let (Some(chromium), Some(driver)) = (which(&["chromium", "chromium-browser"]), which(&["chromedriver", "/usr/lib/chromium/chromedriver"])) else {
@@ -585,6 +615,7 @@ fn review_desk_in_a_browser() {
     assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
     let order: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let big = big_page(&out);
+    let big_index = big_index(d.path());
     let (_, events) = proctor::tables::read_events(&out.join("sample.events.parquet")).unwrap();
     let srv = Server::start(&out, &[]);
     let shots = std::env::var_os("PROCTOR_SCREENSHOTS").map(PathBuf::from);
@@ -600,6 +631,7 @@ fn review_desk_in_a_browser() {
         "index": file_url(&archive.join("index.html")),
         "index_order": order,
         "big": file_url(&big),
+        "big_index": file_url(&big_index),
         "screenshots": shots,
         "proctor": env!("CARGO_BIN_EXE_proctor"),
         "archive": archive,
@@ -628,6 +660,21 @@ fn review_desk_in_a_browser() {
     assert_eq!(on(2).map(|d| d.verdict), Some(proctor::review::decisions::Verdict::Dismissed), "x after a plain restart: {ds:?}");
     let last = on(sample.len() - 1).expect("the last event's verdict");
     assert_eq!(last.note, "keep me", "the note typed before the reload is the one saved");
+    // every verdict, each reviewer's: the one given as "Ada" (a name set in the page), the one
+    // taken back with u, and the missed mark
+    use proctor::review::decisions::Verdict;
+    let all = proctor::review::decisions::read_table(&archive.join("decisions.parquet")).unwrap();
+    let (journal, _) = proctor::review::decisions::read_journal(&archive).unwrap();
+    assert!(all.iter().any(|d| d.reviewer == "Ada" && d.verdict == Verdict::Dismissed), "a verdict as Ada: {all:?}");
+    assert!(journal.iter().any(|d| d.reviewer == "tester" && d.verdict == Verdict::Cleared), "u took a verdict back: {journal:?}");
+    let miss = all.iter().find(|d| d.verdict == Verdict::Missed).expect("the missed mark in decisions.parquet");
+    assert_eq!((miss.recording.as_str(), miss.reviewer.as_str(), miss.note.as_str()), ("sample", "Ada", "on the desk"), "{miss:?}");
+    let r = run(&["eval", "--decisions", archive.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let e: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
+    let k = &e["kinds"][miss.kind.as_str()];
+    assert!(k["missed"].as_u64() >= Some(1) && k["recall"].is_number(), "eval counts the mark and a recall: {e}");
+    assert!(e["disagreements"].as_u64() >= Some(1), "Ada and tester differ on an event: {e}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

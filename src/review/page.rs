@@ -18,6 +18,7 @@ static CSS: &str = include_str!("assets/review.css");
 /// The page's scripts, in order: the timeline's drawing, then the page.
 static TIMELINE_JS: &str = include_str!("assets/timeline.js");
 static JS: &str = include_str!("assets/review.js");
+static MISSED_JS: &str = include_str!("assets/missed.js");
 
 /// Points per signal on the page.
 pub const SIGNAL_POINTS: usize = 1500;
@@ -169,7 +170,7 @@ pub fn render(a: &Analysis, pictures: &[(f64, Vec<u8>)], ctx: &PageContext) -> S
 <div id=\"listhead\"></div><ol id=\"events\" aria-label=\"Events\"></ol></section>\n</main>\n\
 <div id=\"help\" hidden></div>\n\
 <script type=\"application/json\" id=\"data\">{}</script>\n\
-<script>\n{COMMON_JS}</script>\n<script>\n{TIMELINE_JS}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
+<script>\n{COMMON_JS}</script>\n<script>\n{TIMELINE_JS}</script>\n<script>\n{MISSED_JS}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
         script_json(&data)
     )
 }

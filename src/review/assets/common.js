@@ -79,5 +79,19 @@ const Desk = (function () {
     return null;
   }
 
-  return { el, plural, localTime, kindLabel, desk, api, served, stale, store, acknowledged, acknowledge, todo, nextTodo };
+  // the reviewer's name: set in the page (kept in this browser), else the server's --reviewer
+  function reviewer() { return (store.get('proctor-reviewer') || '').trim() || (desk && desk.reviewer) || ''; }
+  // the header's "Reviewing as [name]" (served), or the read-only notice (from the disk)
+  function reviewerBox() {
+    if (!desk) return el('span', 'mode', 'Read-only: run `proctor review` on this folder to record verdicts');
+    const box = el('label', 'mode', 'Reviewing as ');
+    const input = el('input'); input.id = 'reviewer'; input.type = 'text'; input.size = 12; input.autocomplete = 'name';
+    input.value = reviewer(); input.placeholder = desk.reviewer || 'name';
+    input.title = 'Your name, saved with each verdict (kept in this browser)';
+    input.addEventListener('input', () => store.set('proctor-reviewer', input.value.trim()));
+    box.appendChild(input);
+    return box;
+  }
+
+  return { el, plural, localTime, kindLabel, desk, api, served, stale, store, acknowledged, acknowledge, todo, nextTodo, reviewer, reviewerBox };
 })();

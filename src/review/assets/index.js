@@ -12,7 +12,8 @@
   // where to start: the first recording in priority order with events left to review
   const next = el('a', 'next', ''); next.id = 'next'; next.hidden = true;
   head.appendChild(next);
-  head.appendChild(el('span', 'mode', desk ? 'Reviewing as ' + (desk.reviewer || '?') : 'Read-only: run `proctor review` on this folder to record verdicts'));
+  if (desk) { const csv = el('a', '', 'Verdicts as CSV'); csv.id = 'csv-link'; csv.href = Desk.served('api/decisions.csv'); csv.title = 'Every verdict and missed mark, one a line'; head.appendChild(csv); }
+  head.appendChild(Desk.reviewerBox());
   function href(r) { return desk ? Desk.served(r.link) : r.link; }
   function showNext() {
     const r = Desk.nextTodo(D.rows, null);
@@ -52,6 +53,9 @@
     const n = r.events || 0;
     const cls = n === 0 || r.reviewed >= n ? 'rev-done' : r.reviewed > 0 ? 'rev-part' : 'rev-none';
     cell.appendChild(el('span', cls, n === 0 ? 'nothing to review' : r.reviewed + ' / ' + n));
+    // events whose reviewers differ, and spans marked as missed
+    if (r.disagreements > 0) { cell.appendChild(document.createTextNode(' ')); cell.appendChild(el('span', 'disagree', r.disagreements + ' disagree')); }
+    if (r.missed > 0) { cell.appendChild(document.createTextNode(' ')); cell.appendChild(el('span', 'missed-count', r.missed + ' missed')); }
   }
   // a failed recording leaves the "not fully reviewed" list once someone has acknowledged it
   function ackButton(tr, r) {
@@ -66,7 +70,7 @@
     b.addEventListener('click', () => { Desk.acknowledge(r, !Desk.acknowledged(r)); paint(); reviewCell(tr._rev, r); apply(); });
     return b;
   }
-  D.rows.forEach((r, i) => {
+  function makeRow(r, i) {
     const tr = el('tr', r.status === 'ok' ? '' : 'failed');
     tr.dataset.id = r.id;
     tr.dataset.band = r.status === 'ok' ? (r.band || '') : 'failed';
@@ -82,43 +86,58 @@
     tr.appendChild(td(3, 'num', r.score === null || r.score === undefined ? '' : Math.round(r.score)));
     const b = td(4); if (r.band) b.appendChild(el('span', 'band band-' + r.band, r.band)); tr.appendChild(b);
     const c = td(5, 'counts');
-    const kinds = [];
-    for (const [k] of D.kinds) {
-      const v = r.counts[k];
-      if (v && v.count > 0) { const s = Desk.kindLabel(k, COLOR[k]); s.appendChild(document.createTextNode(' ' + v.count)); c.appendChild(s); kinds.push(k); }
-    }
-    tr.dataset.kinds = kinds.join(' ');
+    for (const k of r._kinds) { const s = Desk.kindLabel(k, COLOR[k]); s.appendChild(document.createTextNode(' ' + r.counts[k].count)); c.appendChild(s); }
+    tr.dataset.kinds = r._kinds.join(' ');
     tr.appendChild(c);
     const rv = td(6); tr._rev = rv; reviewCell(rv, r); tr.appendChild(rv);
     const st = td(7, 'status', r.status === 'ok' ? 'ok' : 'failed: ' + (r.error || 'unknown error'));
     if (r.status !== 'ok') { st.appendChild(document.createTextNode(' ')); st.appendChild(ackButton(tr, r)); }
     tr.appendChild(st);
     tr._row = r;
-    trs.push(tr);
-    tbody.appendChild(tr);
+    return tr;
+  }
+  // the filters run over every row's data; only the first PAGE rows that match are in the
+  // table, more on "Show more" (an archive of 10,000 would otherwise cost seconds to lay out)
+  const PAGE = 200;
+  D.rows.forEach((r, i) => {
+    r._i = i;
+    r._kinds = D.kinds.map(([k]) => k).filter((k) => r.counts[k] && r.counts[k].count > 0);
+    r._band = r.status === 'ok' ? (r.band || '') : 'failed';
+    r._text = (r.id + '\n' + (r.candidate || '')).toLowerCase();
   });
+  const more = el('button', 'more', ''); more.type = 'button'; more.id = 'more'; more.hidden = true;
+  $('#rows').after(more);
+  let matched = [], limit = PAGE;
+  function trOf(r) { if (!r._tr) { r._tr = makeRow(r, r._i); trs.push(r._tr); } return r._tr; }
+  function render() {
+    const frag = document.createDocumentFragment();
+    for (const r of matched.slice(0, limit)) frag.appendChild(trOf(r));
+    tbody.textContent = '';
+    tbody.appendChild(frag);
+    const left = matched.length - Math.min(limit, matched.length);
+    more.hidden = left <= 0;
+    more.textContent = 'Show ' + Math.min(PAGE, left) + ' more (' + left + ' not shown)';
+  }
   function apply() {
     const text = q.value.trim().toLowerCase();
-    let n = 0;
-    for (const tr of trs) {
-      const r = tr._row;
-      const show = (!text || r.id.toLowerCase().includes(text) || (r.candidate || '').toLowerCase().includes(text))
-        && (!kindSel.value || tr.dataset.kinds.split(' ').includes(kindSel.value))
-        && (!bandSel.value || tr.dataset.band === bandSel.value)
-        && (!revSel.value || (revSel.value === 'todo') === Desk.todo(r));
-      tr.hidden = !show;
-      if (show) n++;
-    }
-    shown.textContent = n + ' shown';
-    $('#empty').hidden = n > 0;
+    matched = D.rows.filter((r) => (!text || r._text.includes(text))
+      && (!kindSel.value || r._kinds.includes(kindSel.value))
+      && (!bandSel.value || r._band === bandSel.value)
+      && (!revSel.value || (revSel.value === 'todo') === Desk.todo(r)));
+    limit = PAGE;
+    render();
+    shown.textContent = matched.length + ' shown' + (matched.length > limit ? ' (first ' + limit + ' listed)' : '');
+    $('#empty').hidden = matched.length > 0;
     showNext();
   }
+  more.addEventListener('click', () => { limit += PAGE; render(); shown.textContent = matched.length + ' shown' + (matched.length > limit ? ' (first ' + limit + ' listed)' : ''); });
   for (const x of [q, kindSel, bandSel, revSel]) x.addEventListener('input', apply);
   apply();
+  document.body.dataset.ready = 'true';
   if (desk) {
     Desk.api('status').then((r) => r.ok ? r.json() : null).then((s) => {
       if (!s) return;
-      for (const tr of trs) { tr._row.reviewed = s[tr._row.id] || 0; reviewCell(tr._rev, tr._row); }
+      for (const r of D.rows) { r.reviewed = s[r.id] || 0; if (r._tr) reviewCell(r._tr._rev, r); }
       apply();
     }).catch(() => {});
   }

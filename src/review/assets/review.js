@@ -22,16 +22,33 @@
   function keyOf(kind, s, e) { return kind + '|' + Math.round(s * 1000) + '|' + Math.round(e * 1000); }
 
   // --- verdicts known: embedded when the page was written, then the server's ----------------------
+  // by event, each reviewer's latest verdict (two reviewers may differ: the event is disputed)
   const decisions = new Map();
+  function keep(d) {
+    const k = keyOf(d.kind, d.start_s, d.end_s);
+    const list = (decisions.get(k) || []).filter((x) => x.reviewer !== d.reviewer);
+    if (d.verdict === 'confirmed' || d.verdict === 'dismissed') list.push(d);
+    if (list.length) decisions.set(k, list); else decisions.delete(k);
+  }
   function setDecisions(list) {
     decisions.clear();
-    for (const d of list || []) if (d.recording === D.recording) decisions.set(keyOf(d.kind, d.start_s, d.end_s), d);
+    for (const d of list || []) if (d.recording === D.recording) keep(d);
   }
   setDecisions(D.decisions);
-  function verdictOf(e) { return decisions.get(keyOf(e.k, e.s, e.e)); }
+  function verdictsOf(e) { return decisions.get(keyOf(e.k, e.s, e.e)) || []; }
+  // the verdict shown: this reviewer's, else the latest given
+  function verdictOf(e) {
+    const all = verdictsOf(e);
+    if (!all.length) return undefined;
+    const me = Desk.reviewer();
+    return all.find((d) => d.reviewer === me) || all.reduce((a, b) => ((b.decided_at || '') > (a.decided_at || '') ? b : a));
+  }
+  function disputed(e) { return new Set(verdictsOf(e).map((d) => d.verdict)).size > 1; }
   function verdictText(d, withTime) {
     return d.verdict + (d.reviewer ? ' by ' + d.reviewer : '') + (withTime && d.decided_at ? ', ' + Desk.localTime(d.decided_at) : '');
   }
+  // every reviewer's verdict: "confirmed by Ada · dismissed by Bob"
+  function verdictsText(e, withTime) { return verdictsOf(e).map((d) => verdictText(d, withTime)).join(' · '); }
 
   // --- header: the way back to the queue, the recording, its report -------------------------------
   const head = $('#head');
@@ -45,7 +62,7 @@
   head.appendChild(sc);
   head.appendChild(el('span', 'meta', plural(D.events.length, 'event') + ' · ' + fmt(dur) + ' · ' + D.file));
   if (D.report) { const a = el('a', '', 'PDF report'); a.id = 'report-link'; a.href = D.report + (desk && desk.query ? desk.query : ''); head.appendChild(a); }
-  head.appendChild(el('span', 'mode', desk ? 'Reviewing as ' + (desk.reviewer || '?') : 'Read-only: run `proctor review` on this folder to record verdicts'));
+  head.appendChild(Desk.reviewerBox());
 
   // --- video --------------------------------------------------------------------------------------
   const msg = $('#video-msg');
@@ -122,6 +139,7 @@
   setSpanOnly(spanOnly);
   const timeEl = el('span', 'meta time', ''); controls.appendChild(timeEl);
   btn('Next recording', 'The next recording in the queue with events left to review (n)', () => nextRecording());
+  if (desk) btn('Mark missed…', 'Mark a span from the current time as an event proctor missed (m)', () => missed.open(now())).id = 'mark-missed';
   btn('?', 'Keyboard shortcuts (?)', () => { help.hidden = !help.hidden; });
   const status = el('span', '', ''); status.id = 'status'; status.setAttribute('role', 'status'); controls.appendChild(status);
 
@@ -130,6 +148,7 @@
   const tracks = $('#tracks');
   const timeline = Timeline.make({
     events: D.events, lanes: D.kinds.filter((k) => k.count > 0).map((k) => k.kind), color, dur, fmt, signals: D.signals,
+    marks: desk ? () => missed.marks() : null,
     tracks, axis: $('#axis'), canvas: $('#timeline'), lanesBox: $('#lanes'), signalsBox: $('#signals'), cursor: $('#cursor'),
   });
   function drawTimeline() { timeline.draw(sel, hidden); }
@@ -166,6 +185,11 @@
   for (const k of D.not_checked) notes.appendChild(el('span', 'chip', k + ': not checked'));
   for (const w of D.warnings) notes.appendChild(el('span', 'chip warn', '⚠ ' + w));
   tracks.after(notes);
+  // spans marked as missed: a form under the controls (m), the list under the notes
+  const missed = Missed.make({
+    recording: D.recording, kinds: D.kinds, dur, fmt, now, seek, say: (t) => { status.textContent = t; }, redraw: () => drawTimeline(),
+    formAfter: controls, listAfter: notes,
+  });
 
   // --- event list ---------------------------------------------------------------------------------
   const rows = [];
@@ -183,9 +207,11 @@
     if (d) li.dataset.verdict = d.verdict; else if (li.dataset.verdict) delete li.dataset.verdict;
     if (!d && !li._painted) return;
     li._painted = !!d;
+    const split = disputed(e);
+    if (split) li.dataset.disputed = 'true'; else if (li.dataset.disputed) delete li.dataset.disputed;
     for (const b of li._buttons) b.classList.toggle('on', !!d && d.verdict === b.dataset.verdict);
-    li._state.className = 'vstate' + (d ? ' ' + d.verdict : '');
-    li._state.textContent = d ? verdictText(d, false) : '';
+    li._state.className = 'vstate' + (split ? ' disputed' : d ? ' ' + d.verdict : '');
+    li._state.textContent = split ? 'disputed: ' + verdictsText(e, false) : d ? verdictText(d, false) : '';
   }
   const VERDICTS = [['confirmed', 'Confirm'], ['dismissed', 'Dismiss']];
   function makeRow(i) {
@@ -280,7 +306,17 @@
       b.addEventListener('click', () => give(sel, verdict));
       v.appendChild(b);
     }
-    if (d) v.appendChild(el('span', 'vstate ' + d.verdict, verdictText(d, true)));
+    const mine = verdictsOf(e).find((x) => x.reviewer === Desk.reviewer());
+    if (mine) {
+      const u = el('button', 'undo', 'Undo my verdict (u)'); u.type = 'button'; u.id = 'undo';
+      u.title = 'Take back your verdict: the event is unreviewed again (u)';
+      u.addEventListener('click', () => give(sel, 'cleared'));
+      v.appendChild(u);
+    }
+    if (d) {
+      const split = disputed(e);
+      v.appendChild(el('span', 'vstate ' + (split ? 'disputed' : d.verdict), (split ? 'Reviewers disagree: ' : '') + verdictsText(e, true)));
+    }
     cur.appendChild(v);
     const note = el('textarea'); note.id = 'note'; note.placeholder = desk ? 'Note (optional), saved with the verdict' : 'Notes are taken through `proctor review`';
     note.disabled = !desk;
@@ -380,19 +416,19 @@
     if (!desk || i < 0) return;
     const e = D.events[i];
     const noteEl = document.getElementById('note');
-    const body = { recording: D.recording, kind: e.k, start_s: e.s, end_s: e.e, verdict: verdict, note: i === sel && noteEl ? noteEl.value : '' };
+    const body = { recording: D.recording, kind: e.k, start_s: e.s, end_s: e.e, verdict: verdict, note: i === sel && noteEl ? noteEl.value : '', reviewer: Desk.reviewer() };
     status.textContent = 'Saving…';
     try {
       const r = await Desk.api('decisions', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
       if (r.status === 403) { status.textContent = 'Not saved: the server was restarted with a new token (see the message at the top).'; return; }
       if (!r.ok) { status.textContent = 'Not saved: ' + (await r.text()); return; }
       const saved = await r.json();
-      decisions.set(keyOf(saved.kind, saved.start_s, saved.end_s), saved);
-      store.remove(draftKey(e));
+      keep(saved);
+      if (verdict !== 'cleared') store.remove(draftKey(e));
       paintVerdict(rows[i], e);
       if (i === sel) showCurrent();
       updateCount();
-      status.textContent = 'Saved: ' + verdict + ' (' + e.k + ' at ' + fmt(e.s) + ')';
+      status.textContent = (verdict === 'cleared' ? 'Taken back: unreviewed again' : 'Saved: ' + verdict) + ' (' + e.k + ' at ' + fmt(e.s) + ')';
     } catch (err) {
       status.textContent = 'Not saved: the server did not answer.';
     }
@@ -413,7 +449,8 @@
   const keys = [['j / ↓', 'next event (after the last: the next recording)'], ['k / p / ↑', 'previous event'],
     ['n', 'next recording with events left to review'], ['space', 'play / pause (on a button: press it)'],
     ['← / →', 'back / forward 2 s'], ['Shift + ← / →', 'back / forward 5 s'], ['[ or - / ] or +', 'slower / faster (0.5x to 4x)'],
-    ['f', 'play the flagged span only (on / off)'], ['c / x', 'confirm / dismiss the selected event'],
+    ['f', 'play the flagged span only (on / off)'], ['c / x', 'confirm / dismiss the selected event'], ['u', 'undo your verdict on the selected event'],
+    ['m', 'mark a missed event from the current time'],
     ['Enter', 'play the focused event (on a button: press it)'], ['?', 'this help']];
   help.appendChild(el('strong', '', 'Keyboard'));
   const dl = el('div', 'keys');
@@ -444,6 +481,8 @@
       case 'f': setSpanOnly(!spanOnly); break;
       case 'c': give(sel, 'confirmed'); break;
       case 'x': give(sel, 'dismissed'); break;
+      case 'u': if (sel >= 0 && verdictsOf(D.events[sel]).some((d) => d.reviewer === Desk.reviewer())) give(sel, 'cleared'); break;
+      case 'm': missed.open(now()); break;
       case '?': help.hidden = !help.hidden; break;
       case 'Escape': help.hidden = true; break;
       default: done = false;
@@ -460,9 +499,12 @@
   drawTimeline(); drawCursor(); showCurrent(); updateCount();
   setTimeout(buildRest, 0);
   refresh();
+  missed.load();
+  const who = document.getElementById('reviewer');
+  if (who) who.addEventListener('input', () => { D.events.forEach((e, i) => paintVerdict(rows[i], e)); if (sel >= 0) showCurrent(); });
   // for scripts and tests: the page's state
   window.proctorReview = {
-    events: D.events, selected: () => sel, select: select, decisions: () => Array.from(decisions.values()), served: !!desk, ready: () => ready,
+    events: D.events, selected: () => sel, select: select, decisions: () => [].concat(...decisions.values()), missed: () => missed.marks(), served: !!desk, ready: () => ready,
     spanOnly: () => spanOnly, nextRecording: nextRecording,
   };
 })();

@@ -7,14 +7,18 @@ const Timeline = (function () {
   const { el } = Desk;
 
   // opts: events ({k, s, e}), lanes (kinds with events, in order), color(kind), dur (s),
-  // fmt(t), signals (the page's), and the elements: tracks, axis, canvas, lanes, signalsBox, cursor
+  // fmt(t), signals (the page's), marks() (spans marked as missed, {kind, start_s, end_s}: drawn
+  // hatched in a last lane, "missed", when given), and the elements: tracks, axis, canvas,
+  // lanes, signalsBox, cursor
   function make(o) {
     const laneOf = {}; o.lanes.forEach((k, i) => { laneOf[k] = i; });
+    const names = o.marks ? o.lanes.concat(['missed (marked)']) : o.lanes;
+    const markLane = o.lanes.length;
     const dur = o.dur;
 
     function draw(sel, hidden) {
       const canvas = o.canvas;
-      const w = canvas.clientWidth || 600, h = Math.max(1, o.lanes.length) * LANE + 4;
+      const w = canvas.clientWidth || 600, h = Math.max(1, names.length) * LANE + 4;
       const r = window.devicePixelRatio || 1;
       canvas.style.height = h + 'px';
       canvas.width = Math.round(w * r); canvas.height = Math.round(h * r);
@@ -22,12 +26,22 @@ const Timeline = (function () {
       g.setTransform(r, 0, 0, r, 0, 0);
       g.clearRect(0, 0, w, h);
       g.fillStyle = '#f4f4f6';
-      for (let i = 0; i < o.lanes.length; i += 2) g.fillRect(0, 2 + i * LANE, w, LANE);
+      for (let i = 0; i < names.length; i += 2) g.fillRect(0, 2 + i * LANE, w, LANE);
       for (const e of o.events) {
         if (hidden.has(e.k)) continue;
         const x0 = e.s / dur * w, x1 = e.e / dur * w;
         g.fillStyle = o.color(e.k);
         g.fillRect(x0, 3 + laneOf[e.k] * LANE, Math.max(2, x1 - x0), LANE - 2);
+      }
+      // a missed mark: outlined in its kind's colour, hatched
+      for (const m of o.marks ? o.marks() : []) {
+        const x0 = m.start_s / dur * w, mw = Math.max(3, (m.end_s - m.start_s) / dur * w), y = 3 + markLane * LANE;
+        g.save();
+        g.beginPath(); g.rect(x0, y, mw, LANE - 2); g.clip();
+        g.strokeStyle = o.color(m.kind); g.lineWidth = 1.5;
+        for (let x = x0 - LANE; x < x0 + mw; x += 5) { g.beginPath(); g.moveTo(x, y + LANE - 2); g.lineTo(x + LANE - 2, y); g.stroke(); }
+        g.restore();
+        g.strokeStyle = o.color(m.kind); g.lineWidth = 1.5; g.strokeRect(x0 + .75, y + .75, mw - 1.5, LANE - 3.5);
       }
       if (sel >= 0) {
         const e = o.events[sel];
@@ -39,7 +53,7 @@ const Timeline = (function () {
     // each lane's kind, written at its left end
     function drawLaneNames() {
       o.lanesBox.textContent = '';
-      o.lanes.forEach((k, i) => {
+      names.forEach((k, i) => {
         const s = el('span', '', k);
         s.style.top = (2 + i * LANE) + 'px';
         o.lanesBox.appendChild(s);
