@@ -215,6 +215,7 @@ def served_desk(d, spec, shots, axe_src):
         d.get(srv.url)
         d.wait("return document.querySelectorAll('#rows tbody tr').length > 0", "the served batch index")
         check(d.js("return document.querySelectorAll('main').length") == 1, "the index has a <main> landmark")
+        check(not d.rect("#more")["height"], "no Show more button when every row is listed")
         check(d.js("return !document.getElementById('next').hidden"), "the index offers the next recording to review")
         # a failed recording leaves the "not fully reviewed" list once acknowledged (in this browser)
         d.js("const s = document.querySelector('#filters select[aria-label=\"Review status\"]'); s.value = 'todo'; s.dispatchEvent(new Event('input'))")
@@ -353,8 +354,12 @@ def served_desk(d, spec, shots, axe_src):
         # --- a missed event: m from the current time, a kind, a note, Enter -----------------------
         d.js("const v = document.getElementById('video'); v.pause(); v.currentTime = 1; document.activeElement.blur()")
         d.wait("return !document.getElementById('video').seeking", "the seek to 1 s")
+        check(not d.rect("#missed-form")["height"], "the form for a missed event is out of the way until asked for")
         d.keys("m")
         check(d.js("return !document.getElementById('missed-form').hidden && document.activeElement.id === 'missed-kind'"), "m opens the form, its kind focused")
+        check(d.rect("#missed-form")["height"] > 0, "and it is shown")
+        if shots:
+            d.screenshot(os.path.join(shots, "review-missed.png"))
         kinds = d.js("return Array.from(document.getElementById('missed-kind').options).map(o => o.value)")
         check(len(kinds) >= 6 and "looking_away" in kinds, "every kind the page knows can be marked %s" % kinds)
         span = d.js("return [+document.getElementById('missed-start').value, +document.getElementById('missed-end').value]")
@@ -364,7 +369,7 @@ def served_desk(d, spec, shots, axe_src):
         d.js("document.getElementById('missed-note').focus()")
         d.keys("on the desk\ue007")  # Enter saves
         d.wait("return document.getElementById('status').textContent.startsWith('Marked as missed')", "the mark saved")
-        check(d.js("return document.getElementById('missed-form').hidden"), "the form closes once saved")
+        check(d.js("return document.getElementById('missed-form').hidden") and not d.rect("#missed-form")["height"], "the form closes once saved")
         drawn = d.js("""const c = document.getElementById('timeline'), g = c.getContext('2d'), r = window.devicePixelRatio || 1;
             const lanes = document.querySelectorAll('#lanes span'), y = Math.round((lanes[lanes.length - 1].offsetTop + 7) * r);
             const w = c.width, dur = +document.getElementById('tracks').getAttribute('aria-valuemax');
@@ -616,6 +621,7 @@ def main():
         check(found == ["rec-09999"], "the search finds a row past the ones listed %s" % found)
         check(high.startswith("3333 shown"), "the band filter runs over every row (%s)" % high)
         check(index_ms < 1000 and search_ms < 1000 and band_ms < 1000, "the 10,000-recording index is usable in %.0f ms, searched in %.0f ms (< 1 s)" % (index_ms, search_ms))
+        check(d.rect("#more")["height"] > 0, "a Show more button under the rows")
         d.js("document.getElementById('more').click()")
         check(d.js("return document.querySelectorAll('#rows tbody tr').length") == 400, "Show more lists the next 200")
         no_console_errors(d, "the 10,000-recording index")
