@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Refresh the screenshots of the reviewer's desk in docs/img/: the review page and the
 # index at 1440x900 (review-page.png, index.png), 1280x720 and 390x844
-# (review-WxH.png, index-WxH.png), taken by the browser test (tests/review.rs,
+# (review-WxH.png, index-WxH.png) and the missed-event form (review-missed.png), taken by the browser test (tests/review.rs,
 # tests/browser/review_check.py) in headless Chromium while it checks the desk.
 # Needs what that test needs: chromium and chromium-driver (scripts/setup.sh).
 set -euo pipefail

@@ -12,14 +12,15 @@ SPEC holds: chromium, chromedriver, page (file:// URL of a review page), events
 (the [kind, start, end] events.parquet lists for it), server (the URL `proctor review`
 printed), served_page (the same page's path under the server), index (file:// URL of a
 batch's index.html), index_order (recording ids in priority order), big (file:// URL of
-a page with 10,000 events), screenshots (a directory, or null), proctor (the binary),
+a page with 10,000 events), big_index (file:// URL of an index of 10,000 recordings), screenshots (a directory, or null), proctor (the binary),
 archive (a batch's output directory, which this script serves itself to restart the
 server), axe (axe.min.js, or null: the accessibility check is then left out, and the
 caller says it skipped). Prints one line per check and exits non-zero on the first
 failure.
 
 With a screenshots directory it also writes the review page and the index at 1440x900
-(review-page.png, index.png), 1280x720 and 390x844 (review-WxH.png, index-WxH.png):
+(review-page.png, index.png), 1280x720 and 390x844 (review-WxH.png, index-WxH.png), and the
+missed-event form open (review-missed.png):
 scripts/screenshots.sh refreshes docs/img/ this way.
 """
 import base64
