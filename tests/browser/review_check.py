@@ -469,6 +469,13 @@ def served_desk(d, spec, shots, axe_src):
         check(csv[0] == 200 and "text/csv" in csv[1] and ",missed,Ada," in csv[2] and ",dismissed,Ada," in csv[2], "the CSV link returns the verdicts as CSV (%d lines)" % len(csv[2].splitlines()))
         if axe_src:
             run_axe(d, axe_src, "the index with a disagreement and a mark")
+        d.viewport(390, 844, True)
+        time.sleep(0.3)
+        wide = d.js("return document.documentElement.scrollWidth")
+        cells = d.js("return Array.from(document.querySelectorAll('#rows tbody tr:not([hidden]) td *, #head *')).filter(c => c.offsetParent)"
+                     ".map(c => c.getBoundingClientRect().right)")
+        check(wide <= 390 and max(cells) <= 391, "the cards with the disagree and missed counts still fit 390 px (%d, %d)" % (wide, max(cells)))
+        d.viewport(1440, 900)
         # what the restarts were expected to log: the refused requests, the server away a moment
         expected = ("403 (Forbidden)", "ERR_CONNECTION_REFUSED", "favicon.ico")
         other = [l for l in d.logs() if l.get("level") == "SEVERE" and not any(x in l.get("message", "") for x in expected)]
