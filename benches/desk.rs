@@ -14,9 +14,11 @@
 //! 10,000, to check that it works.
 
 mod common;
+// the tests' helpers: the blank analysis, raw HTTP requests
+#[path = "../tests/util.rs"]
+mod util;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -33,7 +35,8 @@ fn archive(dir: &Path, n: usize) {
         .iter()
         .map(|&(kind, start_s, end_s)| Event { kind, start_s, end_s, confidence: 0.8, detail: String::new(), evidence_t: start_s })
         .collect();
-    let mut a = blank(&events);
+    let mut a = util::blank_analysis(&events);
+    a.info.duration_s = 60.0;
     a.info.path = media;
     for i in 0..n {
         let id = format!("rec{i:05}");
@@ -43,32 +46,6 @@ fn archive(dir: &Path, n: usize) {
         let out = Outputs::for_recording(dir, &id);
         std::fs::write(&out.summary, serde_json::to_vec(&Summary::of(&a, &out)).unwrap()).unwrap();
         proctor::tables::write_parquet(&out.events, &mut proctor::tables::events_frame(&id, &events)).unwrap();
-    }
-}
-
-fn blank(events: &[Event]) -> proctor::records::Analysis {
-    let config = proctor::config::Config::default();
-    let mut info = proctor::records::MediaInfo::default();
-    (info.width, info.height, info.duration_s) = (640, 480, 60.0);
-    proctor::records::Analysis {
-        recording: String::new(),
-        candidate: None,
-        analysed_at: "2026-12-07T00:00:00Z".into(),
-        info,
-        sha256: String::new(),
-        observations: Vec::new(),
-        events: events.to_vec(),
-        baseline: Default::default(),
-        score: proctor::score::score(events, &config.policy),
-        audio: Default::default(),
-        stats: Default::default(),
-        elapsed_s: 0.0,
-        warnings: Vec::new(),
-        config,
-        models: Vec::new(),
-        checked: proctor::events::checked_kinds(true, true, true, true),
-        identity: Default::default(),
-        evidence: Vec::new(),
     }
 }
 
@@ -108,21 +85,6 @@ impl Drop for Server {
     }
 }
 
-fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, usize) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut all = Vec::new();
-    s.read_to_end(&mut all).unwrap();
-    let head = String::from_utf8_lossy(&all[..all.len().min(64)]).into_owned();
-    (head.split(' ').nth(1).unwrap().parse().unwrap(), all.len())
-}
-
 struct Figures {
     verdict_ms: f64,
     index_first_ms: f64,
@@ -139,7 +101,7 @@ fn measure(dir: &Path) -> Figures {
     let (addr, token) = (srv.addr.as_str(), srv.token.as_str());
     let index = format!("/?token={token}");
     let t = Instant::now();
-    let (status, size) = http(addr, "GET", &index, &[], b"");
+    let (status, _, page) = util::http(addr, "GET", &index, &[], b"");
     assert_eq!(status, 200);
     let index_first_ms = t.elapsed().as_secs_f64() * 1e3;
     let hdr = [("X-Proctor-Token", token)];
@@ -149,15 +111,15 @@ fn measure(dir: &Path) -> Figures {
         let v = if i % 2 == 0 { "confirmed" } else { "dismissed" };
         let body = format!(r#"{{"recording":"rec{:05}","kind":"phone","start_s":20,"end_s":24,"verdict":"{v}"}}"#, i % 7);
         i += 1;
-        assert_eq!(http(addr, "POST", "/api/decisions", &hdr, body.as_bytes()).0, 200);
+        assert_eq!(util::http(addr, "POST", "/api/decisions", &hdr, body.as_bytes()).0, 200);
     });
     let t = Instant::now();
-    assert_eq!(http(addr, "GET", &index, &[], b"").0, 200);
+    assert_eq!(util::http(addr, "GET", &index, &[], b"").0, 200);
     let index_after_verdict_ms = t.elapsed().as_secs_f64() * 1e3;
-    let cached = common::median_time(5, || assert_eq!(http(addr, "GET", &index, &[], b"").0, 200));
+    let cached = common::median_time(5, || assert_eq!(util::http(addr, "GET", &index, &[], b"").0, 200));
     std::thread::scope(|s| {
         for _ in 0..100 {
-            s.spawn(|| assert_eq!(http(addr, "GET", &index, &[], b"").0, 200));
+            s.spawn(|| assert_eq!(util::http(addr, "GET", &index, &[], b"").0, 200));
         }
     });
     Figures {
@@ -165,7 +127,7 @@ fn measure(dir: &Path) -> Figures {
         index_first_ms,
         index_after_verdict_ms,
         index_cached_ms: cached.as_secs_f64() * 1e3,
-        index_kb: size as f64 / 1024.0,
+        index_kb: page.len() as f64 / 1024.0,
         peak_first_mb: peak_after_first,
         peak_mb: srv.peak_mb(),
     }

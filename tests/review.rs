@@ -2,7 +2,7 @@
 //! `proctor eval --decisions`, over HTTP and in a real browser (headless
 //! Chromium through chromedriver, driven by tests/browser/review_check.py).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -129,41 +129,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 request, raw (the path is sent as given, `..` included).
-fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut all = Vec::new();
-    s.read_to_end(&mut all).unwrap();
-    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&all[..split]).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let mut body = all[split + 4..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        body = dechunk(&body);
-    }
-    (status, head, body)
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let nl = b.windows(2).position(|w| w == b"\r\n").unwrap();
-        let n = usize::from_str_radix(std::str::from_utf8(&b[..nl]).unwrap().trim(), 16).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[nl + 2..nl + 2 + n]);
-        b = &b[nl + 4 + n..];
     }
 }
 
@@ -303,13 +268,19 @@ fn reviewed_in_index(addr: &str, token: &str, id: &str) -> u64 {
     data["rows"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap()["reviewed"].as_u64().unwrap()
 }
 
-#[test]
-fn verdicts_on_events_that_are_gone_are_orphans_not_counted() {
+/// A copy of the analysed sample served by `proctor review`, with its events.
+fn served_copy() -> (tempfile::TempDir, PathBuf, Vec<(String, f64, f64)>, Server) {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     copy_dir(analysed(), &out);
     let events = events_of(&out, "sample");
     let srv = Server::start(&out, &[]);
+    (d, out, events, srv)
+}
+
+#[test]
+fn verdicts_on_events_that_are_gone_are_orphans_not_counted() {
+    let (d, out, events, srv) = served_copy();
     let (addr, token) = (srv.addr(), srv.token());
     let tok = [("X-Proctor-Token", token.as_str())];
     for (k, s, e) in &events {
@@ -350,11 +321,7 @@ fn verdicts_on_events_that_are_gone_are_orphans_not_counted() {
 
 #[test]
 fn verdicts_are_per_reviewer_can_be_taken_back_and_misses_can_be_marked() {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
-    copy_dir(analysed(), &out);
-    let events = events_of(&out, "sample");
-    let srv = Server::start(&out, &[]);
+    let (_d, out, events, srv) = served_copy();
     let (addr, token) = (srv.addr(), srv.token());
     let tok = [("X-Proctor-Token", token.as_str())];
     let post = |rec: &str, kind: &str, s: f64, e: f64, v: &str, who: &str| {
