@@ -565,18 +565,35 @@ fn review_desk_in_a_browser() {
     let moved = d.path().join("a/b/c/d/e");
     std::fs::create_dir_all(&moved).unwrap();
     std::fs::copy(out.join("sample.review.html"), moved.join("sample.review.html")).unwrap();
-    // a batch: three recordings and one that fails
+    // a batch of 12: eleven recordings and one that fails; besides the fixtures, copies of
+    // them under other names in nested folders (two of sample.webm, for the keyboard review's
+    // two passes, and short ones that are quick to analyse)
     let inputs = d.path().join("in");
-    std::fs::create_dir_all(&inputs).unwrap();
-    for f in ["sample.webm", "vp8_opus.webm", "speech_noface.webm", "notvideo.mp4"] {
-        std::fs::copy(fixture(f), inputs.join(f)).unwrap();
+    let copies = [
+        ("sample.webm", "sample.webm"),
+        ("vp8_opus.webm", "vp8_opus.webm"),
+        ("speech_noface.webm", "speech_noface.webm"),
+        ("notvideo.mp4", "notvideo.mp4"),
+        ("sample.webm", "desk/one/alpha.webm"),
+        ("sample.webm", "desk/two/deep/beta.webm"),
+        ("speech_noface.webm", "talk/gamma.webm"),
+        ("speech_noface.webm", "talk/later/delta.webm"),
+        ("speech_noface.webm", "talk/later/epsilon.webm"),
+        ("vp8_opus.webm", "quiet/zeta.webm"),
+        ("vp8_opus.webm", "quiet/eta.webm"),
+        ("vp8_opus.webm", "quiet/more/theta.webm"),
+    ];
+    for (f, to) in copies {
+        let to = inputs.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(fixture(f), to).unwrap();
     }
     let archive = d.path().join("archive");
     let r = run(&["batch", "-q", inputs.to_str().unwrap(), "-o", archive.to_str().unwrap(), "--no-objects"]);
     assert_eq!(r.code(), 2, "{}", r.stderr());
     assert!(archive.join("index.html").exists());
     let rows = proctor::review::index::rows_from_dir(&archive, &proctor::review::catalog::Catalog::new(&archive));
-    assert_eq!(rows.len(), 4);
+    assert_eq!(rows.len(), 12);
     assert_eq!(rows[0].status, "error", "the failed recording first");
     let scores: Vec<f64> = rows[1..].iter().map(|r| r.score.unwrap()).collect();
     assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
@@ -603,6 +620,7 @@ fn review_desk_in_a_browser() {
         "proctor": env!("CARGO_BIN_EXE_proctor"),
         "archive": archive,
         "axe": axe,
+        "keyboard_out": d.path().join("keyboard.json"),
     });
     let spec_path = d.path().join("spec.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
@@ -634,7 +652,7 @@ fn review_desk_in_a_browser() {
     let (journal, _) = proctor::review::decisions::read_journal(&archive).unwrap();
     assert!(all.iter().any(|d| d.reviewer == "Ada" && d.verdict == Verdict::Dismissed), "a verdict as Ada: {all:?}");
     assert!(journal.iter().any(|d| d.reviewer == "tester" && d.verdict == Verdict::Cleared), "u took a verdict back: {journal:?}");
-    let miss = all.iter().find(|d| d.verdict == Verdict::Missed).expect("the missed mark in decisions.parquet");
+    let miss = all.iter().find(|d| d.verdict == Verdict::Missed && d.recording == "sample").expect("the missed mark in decisions.parquet");
     assert_eq!((miss.recording.as_str(), miss.reviewer.as_str(), miss.note.as_str()), ("sample", "Ada", "on the desk"), "{miss:?}");
     let r = run(&["eval", "--decisions", archive.to_str().unwrap(), "--json"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
@@ -642,6 +660,34 @@ fn review_desk_in_a_browser() {
     let k = &e["kinds"][miss.kind.as_str()];
     assert!(k["missed"].as_u64() >= Some(1) && k["recall"].is_number(), "eval counts the mark and a recall: {e}");
     assert!(e["disagreements"].as_u64() >= Some(1), "Ada and tester differ on an event: {e}");
+    // the keyboard review: at 1440x900 as Ada, at 390x844 (after a restart) as Grace, each on
+    // its own recording: confirmed, cleared with u, dismissed with a note, a missed mark
+    let passes: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.path().join("keyboard.json")).unwrap()).unwrap();
+    let csv = run(&["eval", "--decisions", archive.to_str().unwrap(), "--csv"]);
+    assert_eq!(csv.code(), 0, "{}", csv.stderr());
+    let csv = csv.stdout();
+    for (pass, who, tag, kind) in [("wide", "Ada", "1440", "looking_away"), ("narrow", "Grace", "390", "voices")] {
+        let rec = passes[pass].as_str().unwrap();
+        let (_, evs) = proctor::tables::read_events(&archive.join(format!("recordings/{rec}.events.parquet"))).unwrap();
+        let on = |i: usize| {
+            all.iter()
+                .find(|d| d.recording == rec && d.reviewer == who && (d.kind, d.start_s, d.end_s) == (evs[i].kind, evs[i].start_s, evs[i].end_s))
+                .unwrap_or_else(|| panic!("{pass}: event {i} of {rec} by {who} in decisions.parquet: {all:?}"))
+        };
+        assert_eq!(on(0).verdict, Verdict::Confirmed, "{pass}: c");
+        assert_eq!(on(1).verdict, Verdict::Cleared, "{pass}: x then u");
+        assert_eq!((on(2).verdict, on(2).note.as_str()), (Verdict::Dismissed, format!("{tag} note").as_str()), "{pass}: a note, then x");
+        let m = all.iter().find(|d| d.recording == rec && d.verdict == Verdict::Missed).unwrap_or_else(|| panic!("{pass}: the missed mark: {all:?}"));
+        assert_eq!((m.kind.as_str(), m.reviewer.as_str(), m.note.as_str()), (kind, who, format!("missed at {tag}").as_str()), "{pass}: {m:?}");
+        assert!((m.end_s - m.start_s - 2.0).abs() < 0.15, "{pass}: the end typed: {m:?}");
+        for want in [format!("{rec},"), format!(",missed,{who},"), format!("missed at {tag}"), format!(",confirmed,{who},")] {
+            assert!(csv.contains(&want), "{pass}: eval --csv has {want:?}:\n{csv}");
+        }
+        let k = &e["kinds"][kind];
+        assert!(k["missed"].as_u64() >= Some(1) && k["recall"].is_number(), "{pass}: eval --json counts the {kind} mark and a recall: {e}");
+    }
+    // sample's verdicts and marks and the two passes': reviewed on three recordings, three marks
+    assert!(e["recordings"].as_u64() >= Some(3) && e["all"]["reviewed"].as_u64() >= Some(6) && e["all"]["missed"].as_u64() >= Some(3), "eval --json counts both passes: {e}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -13,8 +13,9 @@ SPEC holds: chromium, chromedriver, page (file:// URL of a review page), events
 printed), served_page (the same page's path under the server), index (file:// URL of a
 batch's index.html), index_order (recording ids in priority order), big (file:// URL of
 a page with 10,000 events), big_index (file:// URL of an index of 10,000 recordings), screenshots (a directory, or null), proctor (the binary),
-archive (a batch's output directory, which this script serves itself to restart the
-server), axe (axe.min.js, or null: the accessibility check is then left out, and the
+archive (a batch's output directory of 12 recordings, which this script serves itself to
+restart the server), keyboard_out (where to write the recordings the keyboard review's two
+passes reviewed, as {"wide": id, "narrow": id}), axe (axe.min.js, or null: the accessibility check is then left out, and the
 caller says it skipped). Prints one line per check and exits non-zero on the first
 failure.
 
@@ -92,6 +93,22 @@ class Driver:
         # keys go to the focused element, as a person's typing would
         self.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions":
             [a for ch in text for a in ({"type": "keyDown", "value": ch}, {"type": "keyUp", "value": ch})]}]})
+
+    def chord(self, mod, key):
+        # a key pressed with a modifier held (Ctrl+A)
+        self.s("POST", "/actions", {"actions": [{"type": "key", "id": "kb", "actions": [
+            {"type": "keyDown", "value": mod}, {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}, {"type": "keyUp", "value": mod}]}]})
+
+    def tab_until(self, cond, what, back=False, limit=80):
+        # Tab (or Shift+Tab) until the focused element is the one wanted: moving as a keyboard user does
+        for _ in range(limit):
+            if self.js("const a = document.activeElement; return !!(" + cond + ")"):
+                return
+            if back:
+                self.chord("\ue008", "\ue004")
+            else:
+                self.keys("\ue004")
+        raise AssertionError("Tab did not reach " + what)
 
     def logs(self):
         return self.s("POST", "/se/log", {"type": "browser"})
@@ -201,6 +218,110 @@ def shot_name(kind, w, h):
     if (w, h) == (1440, 900):
         return "review-page.png" if kind == "review" else "index.png"
     return "%s-%dx%d.png" % (kind, w, h)
+
+
+READY = "return window.proctorReview && window.proctorReview.served && window.proctorReview.ready()"
+
+
+def keyboard_review(d, size, kind, tag, after=""):
+    """One recording reviewed with the keyboard only, on the review page open now: j/k, c, x, u, a
+    note, a missed event (its kind chosen in the select with the arrows), then n to the next
+    recording. The page's state is read with JS; every action is a key. Returns the recording."""
+    rec = d.js("return location.pathname")
+    ev = lambda i: d.js("return document.querySelector(\"li.ev[data-i='%d']\").dataset.verdict || ''" % i)
+    saved = lambda what: d.wait("return document.getElementById('status').textContent.startsWith('Saved')", "%s: %s saved" % (size, what), timeout=30)
+    check(d.js("return window.proctorReview.events.length") >= 3, "%s: %s has 3 events or more to review" % (size, rec))
+    d.keys("j")
+    check(d.js("return window.proctorReview.selected()") == 0, "%s: j selects the first event" % size)
+    d.keys("jk")
+    check(d.js("return window.proctorReview.selected()") == 0, "%s: j then k comes back to it" % size)
+    d.keys("c")
+    saved("c")
+    check(ev(0) == "confirmed", "%s: c confirms the event%s" % (size, after))
+    d.keys("j")
+    d.keys("x")
+    d.wait("return document.querySelector(\"li.ev[data-i='1']\").dataset.verdict === 'dismissed'", "%s: x" % size, timeout=30)
+    check(True, "%s: x dismisses the next event" % size)
+    d.keys("u")
+    d.wait("return !document.querySelector(\"li.ev[data-i='1']\").dataset.verdict", "%s: u" % size, timeout=30)
+    check(True, "%s: u takes the verdict back" % size)
+    d.keys("j")
+    check(d.js("return window.proctorReview.selected()") == 2, "%s: j on to the third event" % size)
+    d.tab_until("a.id === 'note'", "the note", back=True)
+    d.keys(tag + " note")
+    d.keys("\ue00c")  # Escape leaves the note
+    check(d.js("return document.activeElement.id") != "note", "%s: Escape leaves the note" % size)
+    d.keys("x")
+    d.wait("return document.querySelector(\"li.ev[data-i='2']\").dataset.verdict === 'dismissed'", "%s: x with the note" % size, timeout=30)
+    check(True, "%s: the note is typed and saved with x" % size)
+    # a missed event: m opens the form with its kind focused; the arrows choose the kind
+    d.keys("m")
+    d.wait("return !document.getElementById('missed-form').hidden && document.activeElement.id === 'missed-kind'", "%s: m" % size)
+    check(True, "%s: m opens the form, its kind focused" % size)
+    for _ in range(30):
+        if d.js("return document.getElementById('missed-kind').value") == kind:
+            break
+        d.keys("\ue015")  # ArrowDown
+    got = d.js("const k = document.getElementById('missed-kind'); return [k.value, document.activeElement.id, Array.from(k.options).map(o => o.value)]")
+    check(got[0] == kind, "%s: ArrowDown in the select chooses %s %s" % (size, kind, got))
+    check(in_view(d.rect("#missed-kind")), "%s: the focused select is on screen" % size)
+    d.keys("\ue004\ue004")  # Tab, Tab: the end of the span
+    check(d.js("return document.activeElement.id") == "missed-end", "%s: Tab reaches the span's end" % size)
+    start = d.js("return +document.getElementById('missed-start').value")
+    d.chord("\ue009", "a")
+    d.keys("%.1f" % (start + 2.0))
+    d.keys("\ue004")
+    check(d.js("return document.activeElement.id") == "missed-note", "%s: Tab reaches the mark's note" % size)
+    d.keys("missed at " + tag + "\ue007")  # Enter saves
+    d.wait("return document.getElementById('status').textContent.startsWith('Marked as missed')", "%s: the mark saved" % size, timeout=30)
+    mark = d.js("const m = window.proctorReview.missed(); return m[m.length - 1]")
+    check(mark["kind"] == kind and abs(mark["end_s"] - mark["start_s"] - 2.0) < 0.15 and mark["note"] == "missed at " + tag,
+          "%s: the mark is saved with its kind, end and note %s" % (size, mark))
+    check(d.js("return document.getElementById('missed-form').hidden"), "%s: the form closes" % size)
+    # n: on to the next recording, no Back button
+    d.keys("n")
+    d.wait("return location.pathname !== %s && window.proctorReview && window.proctorReview.served" % json.dumps(rec), "%s: n" % size, timeout=30)
+    d.wait(READY, "%s: the next recording's page" % size, timeout=30)
+    check(True, "%s: n goes on to the next recording (%s)" % (size, d.js("return location.pathname")))
+    return rec.rsplit("/", 1)[-1].replace(".review.html", "")
+
+
+def keyboard_desk(d, srv, spec, port):
+    """The scripted review of ISSUE 30, keyboard only, at 1440x900 then 390x844 on other
+    recordings, with a plain restart of the server between: the open tab goes on saving."""
+    folder = spec["archive"]
+    d.viewport(1440, 900)
+    d.get(srv.url)
+    d.wait("return document.body.dataset.ready === 'true' && document.querySelectorAll('#rows tbody tr').length > 0", "the index")
+    check(d.js("return document.querySelectorAll('#rows tbody tr').length") == 12, "the index lists the batch's 12 recordings")
+    d.tab_until("a.id === 'next'", "Review next")
+    d.keys("\ue007")
+    d.wait(READY, "1440x900: the recording opened from the index")
+    check(True, "1440x900: Tab to 'Review next' and Enter open %s" % d.js("return location.pathname"))
+    wide = keyboard_review(d, "1440x900", "looking_away", "1440")
+    # a plain restart with the next recording's tab open; then the narrow pass in that tab
+    srv.stop()
+    srv = Review(spec["proctor"], folder, port)
+    d.viewport(390, 844, True)
+    time.sleep(0.3)
+    check(d.js("return document.documentElement.scrollWidth") <= 390, "390x844: the review page fits")
+    # the reviewer's name, typed in the page
+    d.tab_until("a.id === 'reviewer'", "the reviewer's name")
+    d.chord("\ue009", "a")
+    d.keys("Grace\ue00c")
+    check(d.js("return document.getElementById('reviewer').value") == "Grace", "390x844: the reviewer's name typed in the page")
+    narrow = keyboard_review(d, "390x844", "voices", "390", " (saved by the tab opened before the restart)")
+    check(narrow != wide, "the two passes review different recordings (%s, %s)" % (wide, narrow))
+    check(d.js("return document.getElementById('stale').hidden"), "no message about the token after the plain restart")
+    # from the index at 390 px too
+    d.get(srv.url)
+    d.wait("return document.body.dataset.ready === 'true' && document.querySelectorAll('#rows tbody tr').length > 0", "the index at 390 px")
+    d.tab_until("a.id === 'next'", "Review next at 390 px")
+    d.keys("\ue007")
+    d.wait(READY, "390x844: the recording opened from the index")
+    check(True, "390x844: Tab to 'Review next' and Enter open %s" % d.js("return location.pathname"))
+    d.viewport(1440, 900)
+    return srv, wide, narrow
 
 
 def served_desk(d, spec, shots, axe_src):
@@ -480,6 +601,12 @@ def served_desk(d, spec, shots, axe_src):
         expected = ("403 (Forbidden)", "ERR_CONNECTION_REFUSED", "favicon.ico")
         other = [l for l in d.logs() if l.get("level") == "SEVERE" and not any(x in l.get("message", "") for x in expected)]
         check(not other, "no other console error across the restarts %s" % (json.dumps(other)[:800] if other else ""))
+
+        srv, wide, narrow = keyboard_desk(d, srv, spec, port)
+        with open(spec["keyboard_out"], "w") as f:
+            json.dump({"wide": wide, "narrow": narrow}, f)
+        other = [l for l in d.logs() if l.get("level") == "SEVERE" and not any(x in l.get("message", "") for x in expected)]
+        check(not other, "no other console error in the keyboard review %s" % (json.dumps(other)[:800] if other else ""))
     finally:
         srv.stop()
         d.viewport(1400, 900)
