@@ -277,9 +277,43 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame> {
         std::io::ErrorKind::NotFound => Error::new(path, ErrorKind::NotFound),
         _ => Error::new(path, ErrorKind::Unreadable(e)),
     })?;
-    ParquetReader::new(file)
-        .finish()
-        .map_err(|e| Error::new(path, ErrorKind::BadOutput(format!("not a readable Parquet file: {e}"))))
+    // a damaged file can make the Parquet reader panic (an assertion in its
+    // decoders, on its own threads): that is this file's error, said once
+    let read = quiet_panics(|| ParquetReader::new(file).finish());
+    match read {
+        Some(r) => r.map_err(|e| Error::new(path, ErrorKind::BadOutput(format!("not a readable Parquet file: {e}")))),
+        None => Err(Error::new(path, ErrorKind::BadOutput("not a readable Parquet file (its reader failed on it)".into()))),
+    }
+}
+
+/// Readers of untrusted files under way (see [`quiet_panics`]).
+static QUIET_READERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    static QUIET_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f`, a reader of a file that may be damaged; `None` when it panics.
+/// Its panic (on this thread, or on polars' worker threads while it runs)
+/// prints nothing: the caller reports the file. Other panics print as ever.
+fn quiet_panics<T>(f: impl FnOnce() -> T) -> Option<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let polars_thread = std::thread::current().name().is_some_and(|n| n.starts_with("polars"));
+            let quiet = QUIET_HERE.with(|q| q.get()) || (polars_thread && QUIET_READERS.load(std::sync::atomic::Ordering::SeqCst) > 0);
+            if !quiet {
+                default(info);
+            }
+        }));
+    });
+    QUIET_READERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let was = QUIET_HERE.with(|q| q.replace(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok();
+    QUIET_HERE.with(|q| q.set(was));
+    QUIET_READERS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    r
 }
 
 /// A proctor table read back: its columns by name, typed, with errors that

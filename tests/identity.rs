@@ -79,7 +79,8 @@ fn a_replaced_candidate_is_flagged_within_3_s_and_one_person_raises_nothing() {
     }
     assert_ne!(mine.jpeg, other.jpeg);
     // the report rendered from the loaded analysis, both faces included, is the one analyze wrote
-    assert!(proctor::report::render(&a).unwrap() == std::fs::read(out.join("swap.report.pdf")).unwrap());
+    let page = proctor::review::encode_segment(&proctor::review::page::file_name(&a.recording));
+    assert!(proctor::report::render_linked(&a, Some(page)).unwrap() == std::fs::read(out.join("swap.report.pdf")).unwrap());
     if let Some(text) = pdftotext(&out.join("swap.report.pdf")) {
         assert!(text.contains("Candidate") && text.contains("enrolled at 0:0"), "{text}");
         assert!(text.contains("Other face") && text.contains("seen at 0:1"), "{text}");

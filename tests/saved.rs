@@ -32,8 +32,9 @@ fn every_fixture_loads_back_as_the_analysis_that_was_written() {
         let outputs = proctor::save::write_all(&a, out.path()).unwrap();
         let back = proctor::load::load(&outputs.summary).unwrap_or_else(|e| panic!("{name}: {e}"));
         same_analysis(name, &back, &a.as_saved());
-        // the report rendered from what was loaded is the one analyze wrote
-        let pdf = proctor::report::render(&back).unwrap();
+        // the report rendered from what was loaded is the one analyze wrote (with its link to the review page)
+        let page = proctor::review::encode_segment(&proctor::review::page::file_name(&back.recording));
+        let pdf = proctor::report::render_linked(&back, Some(page)).unwrap();
         assert!(pdf == std::fs::read(&outputs.report).unwrap(), "{name}: the report rendered from the saved analysis differs");
         with_events += usize::from(!a.events.is_empty());
         with_pictures += usize::from(!a.evidence.is_empty());
@@ -54,8 +55,10 @@ fn report_renders_from_the_saved_files_after_the_recording_is_gone() {
     assert_eq!(r.code(), 0, "{}", r.stderr());
     std::fs::remove_file(&rec).unwrap();
     let written = std::fs::read(out.join("interview.report.pdf")).unwrap();
-    let again = dir.path().join("again.pdf");
-    let r = run(&["report", out.to_str().unwrap(), "-o", again.to_str().unwrap()]);
+    // rendered again in its place (elsewhere its link to the review page would be another relative path)
+    let again = out.join("interview.report.pdf");
+    std::fs::remove_file(&again).unwrap();
+    let r = run(&["report", out.to_str().unwrap()]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert!(std::fs::read(&again).unwrap() == written, "the re-rendered report differs from the one analyze wrote");
     // the evidence table holds the pictures, readable as any other table
