@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use crate::kinds::EventKind;
-use crate::review::decisions::{Decision, Judgeable};
+use crate::review::decisions::{event_set, ms, Decision, Judgeable};
 
 /// One recording's outputs, as far as the desk needs them.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,10 +37,6 @@ impl Entry {
     pub fn has_event(&self, kind: EventKind, start_s: f64, end_s: f64) -> bool {
         self.events.contains(&(kind, ms(start_s), ms(end_s)))
     }
-}
-
-fn ms(t: f64) -> i64 {
-    (t * 1000.0).round() as i64
 }
 
 /// When a file was last changed, and its length (`None`: it is not there).
@@ -81,7 +77,7 @@ pub fn read_entry(root: &Path, id: &str) -> Option<Entry> {
         sha256: s.sha256.clone(),
         config: s.config.fingerprint(),
         duration_s: s.duration_s,
-        events: events.iter().map(|e| (e.kind, ms(e.start_s), ms(e.end_s))).collect(),
+        events: event_set(&events),
         summary,
     })
 }

@@ -28,7 +28,7 @@
 //! threads and between processes; the kernel releases it when a process
 //! dies). Table temporaries left by a killed save are removed under it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -129,9 +129,19 @@ pub type EventId = (String, EventKind, i64, i64);
 /// is keyed by the span marked.
 pub type EventKey = (String, EventKind, i64, i64, String);
 
+/// A time to the millisecond, as verdicts and events are matched.
+pub fn ms(t: f64) -> i64 {
+    (t * 1000.0).round() as i64
+}
+
+/// The (kind, start ms, end ms) of `events`: what verdicts on them match.
+pub fn event_set<'a>(events: impl IntoIterator<Item = &'a crate::records::Event>) -> BTreeSet<(EventKind, i64, i64)> {
+    events.into_iter().map(|e| (e.kind, ms(e.start_s), ms(e.end_s))).collect()
+}
+
 impl Decision {
     pub fn event(&self) -> EventId {
-        (self.recording.clone(), self.kind, (self.start_s * 1000.0).round() as i64, (self.end_s * 1000.0).round() as i64)
+        (self.recording.clone(), self.kind, ms(self.start_s), ms(self.end_s))
     }
 
     pub fn key(&self) -> EventKey {
@@ -407,7 +417,7 @@ pub fn save(dir: &Path, d: &Decision) -> Result<Vec<Decision>> {
 /// current events. A recording with no outputs is absent.
 #[derive(Debug, Clone, Default)]
 pub struct Judgeable {
-    pub recordings: BTreeMap<String, (String, std::collections::BTreeSet<(EventKind, i64, i64)>)>,
+    pub recordings: BTreeMap<String, (String, BTreeSet<(EventKind, i64, i64)>)>,
 }
 
 impl Judgeable {
@@ -512,7 +522,7 @@ pub struct DecisionsEval {
 /// measure.
 pub fn evaluate(ds: &[Decision]) -> DecisionsEval {
     let mut out = DecisionsEval::default();
-    let mut recs = std::collections::BTreeSet::new();
+    let mut recs = BTreeSet::new();
     let mut by_event: BTreeMap<EventId, Vec<&Decision>> = BTreeMap::new();
     for d in ds {
         match d.verdict {

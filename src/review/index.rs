@@ -110,9 +110,14 @@ pub struct Reviewed {
 /// Per recording, what the verdicts in the desk directory `dir` say of it
 /// (orphans, whose event is gone, and verdicts taken back are not counted).
 pub fn reviewed_counts(dir: &Path, catalog: &Catalog) -> BTreeMap<String, Reviewed> {
-    use crate::review::decisions::Verdict;
     let all = crate::review::decisions::read_latest(dir).unwrap_or_default();
     let (live, _) = crate::review::decisions::split_orphans(all.clone(), &catalog.judgeable(&all));
+    count_reviews(&live)
+}
+
+/// Per recording, what `live` verdicts (none an orphan) say of it.
+pub fn count_reviews(live: &[crate::review::decisions::Decision]) -> BTreeMap<String, Reviewed> {
+    use crate::review::decisions::Verdict;
     let mut verdicts: BTreeMap<crate::review::decisions::EventId, Vec<Verdict>> = BTreeMap::new();
     let mut n: BTreeMap<String, Reviewed> = BTreeMap::new();
     for d in live {
@@ -247,7 +252,7 @@ pub fn summary_files(dir: &Path) -> Vec<std::path::PathBuf> {
 pub fn outputs_state(dir: &Path) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    let stamp = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.modified().ok(), m.len()));
+    use crate::review::catalog::stamp;
     stamp(&dir.join("manifest.jsonl")).hash(&mut h);
     for p in summary_files(dir) {
         p.hash(&mut h);

@@ -238,7 +238,7 @@ pub fn write_page(a: &Analysis, path: &Path, outdir: &Path) -> Result<()> {
     let mut judgeable = crate::review::decisions::Judgeable::default();
     judgeable.recordings.insert(
         a.recording.clone(),
-        (a.sha256.clone(), a.events.iter().map(|e| (e.kind, (e.start_s * 1000.0).round() as i64, (e.end_s * 1000.0).round() as i64)).collect()),
+        (a.sha256.clone(), crate::review::decisions::event_set(&a.events)),
     );
     let decisions = crate::review::decisions::read_latest(&crate::review::desk_dir(outdir))
         .map(|all| crate::review::decisions::split_orphans(all.into_iter().filter(|d| d.recording == a.recording).collect(), &judgeable).0)

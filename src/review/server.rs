@@ -55,7 +55,7 @@ pub struct Desk {
     catalog: Catalog,
     /// sha256 of files looked at as recordings, by path, kept while their
     /// modification time and length stay the same.
-    hashes: Mutex<BTreeMap<PathBuf, (SystemTime, u64, String)>>,
+    hashes: Mutex<BTreeMap<PathBuf, ((SystemTime, u64), String)>>,
     /// The index's rows as last read from the outputs, and the page as last
     /// served, each with the state of the files it was made from: used again
     /// as long as those are unchanged (one copy of the page shared by every
@@ -63,7 +63,6 @@ pub struct Desk {
     rows: Mutex<Option<(u64, Vec<crate::review::index::IndexRow>)>>,
     index: Mutex<Option<((u64, Stamp, Stamp), Bytes)>>,
 }
-
 
 /// What a request path names.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,15 +196,14 @@ impl Desk {
     /// The sha256 of the file at `p` (canonical), computed once per
     /// modification time and length.
     fn sha256_of(&self, p: &Path) -> Option<String> {
-        let m = std::fs::metadata(p).ok()?;
-        let (t, len) = (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len());
-        if let Some((t0, l0, h)) = self.hashes.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
-            if *t0 == t && *l0 == len {
+        let now = stamp(p)?;
+        if let Some((then, h)) = self.hashes.lock().unwrap_or_else(|e| e.into_inner()).get(p) {
+            if *then == now {
                 return Some(h.clone());
             }
         }
         let h = crate::ids::sha256_file(p).ok()?;
-        self.hashes.lock().unwrap_or_else(|e| e.into_inner()).insert(p.to_path_buf(), (t, len, h.clone()));
+        self.hashes.lock().unwrap_or_else(|e| e.into_inner()).insert(p.to_path_buf(), (now, h.clone()));
         Some(h)
     }
 
@@ -383,33 +381,31 @@ async fn route(desk: &Arc<Desk>, req: Request<Incoming>) -> Response<Body> {
             let d = desk.clone();
             let route = path.clone();
             let answer = tokio::task::spawn_blocking(move || {
-                let all = decisions::read_latest(&d.root).map_err(|e| e.to_string())?;
+                let all = match decisions::read_latest(&d.root) {
+                    Ok(all) => all,
+                    Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+                };
                 let all: Vec<Decision> = all.into_iter().filter(|x| rec.as_deref().is_none_or(|r| x.recording == r)).collect();
                 // verdicts whose event is gone are not the page's, nor counted
                 let (live, orphans) = decisions::split_orphans(all.clone(), &d.catalog.judgeable(&all));
-                Ok::<_, String>(match route.as_str() {
+                let only = |keep: fn(Verdict) -> bool| live.iter().filter(|x| keep(x.verdict)).collect::<Vec<_>>();
+                match route.as_str() {
                     "/api/status" => {
-                        let n: BTreeMap<String, usize> =
-                            crate::review::index::reviewed_counts(&d.root, &d.catalog).into_iter().map(|(k, r)| (k, r.events)).collect();
-                        Err(serde_json::to_value(n).unwrap_or_default())
+                        let n: BTreeMap<String, usize> = crate::review::index::count_reviews(&live).into_iter().map(|(k, r)| (k, r.events)).collect();
+                        json(&n)
                     }
-                    "/api/missed" => Err(serde_json::to_value(live.into_iter().filter(|x| x.verdict == Verdict::Missed).collect::<Vec<_>>()).unwrap_or_default()),
-                    "/api/decisions.csv" => Ok(decisions::to_csv(&live, &orphans)),
+                    "/api/missed" => json(&only(|v| v == Verdict::Missed)),
+                    "/api/decisions.csv" => {
+                        let mut r = full(StatusCode::OK, "text/csv; charset=utf-8", decisions::to_csv(&live, &orphans));
+                        r.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"decisions.csv\""));
+                        r
+                    }
                     // the verdicts on flags (a verdict taken back is no verdict)
-                    _ => Err(serde_json::to_value(live.into_iter().filter(|x| x.verdict.judges_a_flag()).collect::<Vec<_>>()).unwrap_or_default()),
-                })
+                    _ => json(&only(Verdict::judges_a_flag)),
+                }
             })
             .await;
-            match answer {
-                Ok(Ok(Ok(csv))) => {
-                    let mut r = full(StatusCode::OK, "text/csv; charset=utf-8", csv);
-                    r.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"decisions.csv\""));
-                    r
-                }
-                Ok(Ok(Err(v))) => json(&v),
-                Ok(Err(why)) => text(StatusCode::INTERNAL_SERVER_ERROR, &why),
-                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "could not read the verdicts"),
-            }
+            answer.unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "could not read the verdicts"))
         }
         "/api/queue" => queue(desk).await,
         _ => serve(desk, req).await,
