@@ -18,9 +18,7 @@ mod common;
 #[path = "../tests/util.rs"]
 mod util;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use proctor::kinds::EventKind;
@@ -49,40 +47,11 @@ fn archive(dir: &Path, n: usize) {
     }
 }
 
-struct Server {
-    child: Child,
-    addr: String,
-    token: String,
-}
-
-impl Server {
-    fn start(dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_proctor"))
-            .args(["review", dir.to_str().unwrap(), "--reviewer", "bench"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim();
-        let addr = url.trim_start_matches("http://").split('/').next().unwrap().to_string();
-        Server { child, addr, token: url.split("token=").nth(1).unwrap().to_string() }
-    }
-
-    /// Peak resident memory so far (VmHWM), in MB.
-    fn peak_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-        kb / 1024.0
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Peak resident memory of the server so far (VmHWM), in MB.
+fn peak_mb(srv: &util::Server) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", srv.child.id())).unwrap();
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb / 1024.0
 }
 
 struct Figures {
@@ -97,8 +66,9 @@ struct Figures {
 }
 
 fn measure(dir: &Path) -> Figures {
-    let srv = Server::start(dir);
-    let (addr, token) = (srv.addr.as_str(), srv.token.as_str());
+    let srv = util::Server::start(dir, &[]);
+    let (addr, token) = (srv.addr(), srv.token());
+    let (addr, token) = (addr.as_str(), token.as_str());
     let index = format!("/?token={token}");
     let t = Instant::now();
     let (status, _, page) = util::http(addr, "GET", &index, &[], b"");
@@ -106,7 +76,7 @@ fn measure(dir: &Path) -> Figures {
     let index_first_ms = t.elapsed().as_secs_f64() * 1e3;
     let hdr = [("X-Proctor-Token", token)];
     let mut i = 0;
-    let peak_after_first = srv.peak_mb();
+    let peak_after_first = peak_mb(&srv);
     let verdict = common::median_time(30, || {
         let v = if i % 2 == 0 { "confirmed" } else { "dismissed" };
         let body = format!(r#"{{"recording":"rec{:05}","kind":"phone","start_s":20,"end_s":24,"verdict":"{v}"}}"#, i % 7);
@@ -129,7 +99,7 @@ fn measure(dir: &Path) -> Figures {
         index_cached_ms: cached.as_secs_f64() * 1e3,
         index_kb: page.len() as f64 / 1024.0,
         peak_first_mb: peak_after_first,
-        peak_mb: srv.peak_mb(),
+        peak_mb: peak_mb(&srv),
     }
 }
 

@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use crate::util::*;
@@ -93,43 +93,6 @@ fn no_review_page_turns_it_off() {
     assert!(files.contains(&"vp8_opus.report.pdf".to_string()));
     assert!(!files.iter().any(|f| f.ends_with(".review.html")), "{files:?}");
     assert!(report_links(&d.path().join("vp8_opus.report.pdf")).is_empty(), "no link to a page that was not written");
-}
-
-/// `proctor review DIR` running; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(dir: &Path, extra: &[&str]) -> Server {
-        let mut child = proctor()
-            .arg("review")
-            .arg(dir)
-            .args(["--reviewer", "tester"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.starts_with("http://127.0.0.1:"), "first line: {line:?}");
-        Server { child, url: line.trim().to_string() }
-    }
-    fn addr(&self) -> String {
-        self.url.trim_start_matches("http://").split('/').next().unwrap().to_string()
-    }
-    fn token(&self) -> String {
-        self.url.split("token=").nth(1).unwrap().to_string()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn verdict_json(rec: &str, kind: &str, s: f64, e: f64, v: &str) -> String {
@@ -389,10 +352,7 @@ fn a_file_at_the_recordings_place_that_is_not_it_is_not_played() {
     let elsewhere = d.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
     std::fs::write(elsewhere.join("rec.webm"), b"not the recording").unwrap();
-    let mut child = proctor().current_dir(&elsewhere).args(["review", out.to_str().unwrap()]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let srv = Server { child, url: line.trim().to_string() };
+    let srv = Server::spawn(proctor().current_dir(&elsewhere).args(["review", out.to_str().unwrap()]).stderr(Stdio::null()));
     let (addr, token) = (srv.addr(), srv.token());
     let (status, _, body) = http(&addr, "GET", &format!("/media/rec?token={token}"), &[], b"");
     assert_eq!(status, 200);
@@ -435,17 +395,13 @@ fn idle_connections_are_closed_and_running_out_of_descriptors_does_not_spin() {
         skip("idle_connections_are_closed_and_running_out_of_descriptors_does_not_spin: prlimit not installed");
         return;
     }
-    let mut child = Command::new("prlimit")
-        .arg("--nofile=64:64")
-        .arg(env!("CARGO_BIN_EXE_proctor"))
-        .args(["review", out.to_str().unwrap(), "--idle-timeout", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let srv = Server { child, url: line.trim().to_string() };
+    let srv = Server::spawn(
+        Command::new("prlimit")
+            .arg("--nofile=64:64")
+            .arg(env!("CARGO_BIN_EXE_proctor"))
+            .args(["review", out.to_str().unwrap(), "--idle-timeout", "2"])
+            .stderr(Stdio::null()),
+    );
     let addr = srv.addr();
     // an idle connection is closed once the timeout has passed
     let mut idle = TcpStream::connect(&addr).unwrap();

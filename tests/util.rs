@@ -161,3 +161,41 @@ pub fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[nl + 4 + n..];
     }
 }
+
+/// `proctor review` running; killed when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+impl Server {
+    /// `proctor review DIR --reviewer tester EXTRA...`.
+    pub fn start(dir: &Path, extra: &[&str]) -> Server {
+        Server::spawn(proctor().arg("review").arg(dir).args(["--reviewer", "tester"]).args(extra).stderr(std::process::Stdio::piped()))
+    }
+
+    /// Start `cmd` (a `proctor review`, perhaps wrapped) and read the URL it prints first.
+    pub fn spawn(cmd: &mut Command) -> Server {
+        use std::io::BufRead;
+        let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.starts_with("http://127.0.0.1:"), "first line: {line:?}");
+        Server { child, url: line.trim().to_string() }
+    }
+
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").split('/').next().unwrap().to_string()
+    }
+
+    pub fn token(&self) -> String {
+        self.url.split("token=").nth(1).unwrap().to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
