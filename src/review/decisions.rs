@@ -992,4 +992,19 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_table_of_schema_1_still_reads_and_takes_new_verdicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let ds = three(dir.path());
+        std::fs::remove_file(dir.path().join(JOURNAL)).unwrap();
+        // the table as proctor wrote it before verdicts named their analysis
+        let mut df = frame(&ds).drop("input_sha256").unwrap().drop("config").unwrap();
+        df.with_column(Column::new("schema_version".into(), vec![1u32; 3])).unwrap();
+        let p = dir.path().join(TABLE);
+        ParquetWriter::new(std::fs::File::create(&p).unwrap()).finish(&mut df).unwrap();
+        assert_eq!(read_table(&p).unwrap(), ds);
+        save(dir.path(), &d("c", EventKind::Voices, 3.0, Verdict::Confirmed, "z")).unwrap();
+        assert_eq!(read_table(&p).unwrap().len(), 4);
+    }
 }
