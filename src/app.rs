@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::analyze::{analyze_with, analyze_without_pictures, Settings};
+use crate::analyze::{analyze_without_pictures, Settings};
 use crate::batch::{self, BatchOptions, BatchProgress, CandidateSource, ReferenceSource, Row, Shard};
 use crate::cli::{AnalyzeArgs, BatchArgs, Cli, Command, CommonArgs, DetectArgs, EvalArgs, ReportArgs, ReviewArgs};
 use crate::config::{load_policy, Config};
@@ -17,7 +17,7 @@ use crate::detect::Models;
 use crate::error::{Error, ErrorKind};
 use crate::progress::Progress;
 use crate::report;
-use crate::save::{write_all_with, WriteOptions};
+use crate::save::WriteOptions;
 
 /// Exit status when some input could not be processed.
 pub const EXIT_FAILED: u8 = 2;
@@ -174,10 +174,7 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
         let outdir = args.outdir.clone();
         let _ = ctrlc::set_handler(move || {
             crate::output::quit_now(
-                || {
-                    crate::evidence::remove_own(&std::env::temp_dir());
-                    crate::save::clean_own(&outdir);
-                },
+                || crate::save::clean_own(&outdir),
                 EXIT_INTERRUPTED as i32,
             )
         });
@@ -199,23 +196,22 @@ fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
     let settings = Settings { config: cfg, models, threads: threads(&args.common) };
     let show = !args.common.quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
     let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-    // temporaries of earlier runs that were killed
-    crate::save::clean_stale(&args.outdir);
     // one id per input, distinct within the run (crate::ids)
     let ids = crate::ids::ids_for_files(&args.files);
     let write_opts = WriteOptions { save_embeddings: args.save_embeddings, no_review_page: args.no_review_page };
     let mut failed = 0usize;
     for (path, id) in args.files.iter().zip(&ids) {
         let bar = Bar::new(&multi, &display_name(path), show);
-        let result = crate::output::isolate(path, || {
-            // one writer per id and directory: a second run refuses, it does not race
-            let _lock = crate::output::IdLock::acquire(&args.outdir, id)?;
-            let mut a = analyze_with(path, &settings, reference.as_ref(), &bar)?;
-            a.recording = id.clone();
-            a.candidate = args.candidate.clone();
-            let out = write_all_with(&a, &args.outdir, &write_opts)?;
-            Ok((a, out))
-        });
+        let job = crate::job::Job {
+            path,
+            id,
+            outdir: &args.outdir,
+            candidate: args.candidate.clone(),
+            reference: reference.as_ref(),
+            warning: None,
+            write: write_opts,
+        };
+        let result = crate::output::isolate(path, || crate::job::run(&job, &settings, &bar, |_| Ok(())));
         bar.finish();
         match result {
             Ok((a, out)) => {

@@ -17,13 +17,13 @@ use std::sync::Mutex;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{analyze_with, sha256_file, Settings};
+use crate::analyze::{sha256_file, Settings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventKind;
 use crate::output::write_atomic;
 use crate::progress::Progress;
 use crate::tables::{events_frame, read_parquet, write_parquet};
-use crate::save::{counts, write_all_with, KindCount};
+use crate::save::{counts, KindCount};
 
 /// File name endings taken as recordings when a directory is searched.
 pub const VIDEO_EXTENSIONS: [&str; 7] = ["webm", "mp4", "mkv", "mov", "m4v", "avi", "ogv"];
@@ -355,7 +355,10 @@ fn forget_gone_inputs(outdir: &Path, previous: &mut BTreeMap<String, Row>, items
         .filter(|l| serde_json::from_str::<Row>(l).map_or(true, |r| !ids.contains(r.id.as_str())))
         .flat_map(|l| [l, "\n"])
         .collect();
-    crate::output::write_bytes(&manifest_path, kept.as_bytes())?;
+    {
+        let _lock = archive_lock(outdir)?;
+        crate::output::write_bytes(&manifest_path, kept.as_bytes())?;
+    }
     for r in &gone {
         let part = partition_path(outdir, &r.id);
         if let Some(dir) = part.parent().filter(|d| d.exists()) {
@@ -399,9 +402,6 @@ pub fn run_batch(
     let rec_dir = opts.outdir.join("recordings");
     std::fs::create_dir_all(&rec_dir).map_err(|e| Error::new(&rec_dir, ErrorKind::Output(e.to_string())))?;
     crate::output::check_writable(&rec_dir)?;
-    // once per run, not per recording: an archive directory can hold many files
-    crate::save::clean_stale(&opts.outdir);
-    crate::save::clean_stale(&rec_dir);
     let manifest_path = opts.outdir.join("manifest.jsonl");
     let mut previous = if opts.resume { read_manifest(&manifest_path) } else { BTreeMap::new() };
     if !opts.resume {
@@ -505,21 +505,22 @@ fn process(
     }
     let file_progress = progress.file_progress(&item.id);
     let result = crate::output::isolate(&item.path, || {
-        // one writer per id and directory (another batch into the same OUTDIR)
-        let _lock = crate::output::IdLock::acquire(rec_dir, &item.id)?;
         let reference = match &photo {
             Some(p) => Some(crate::identity::load_reference(p, &settings.models, &settings.config)?),
             None => None,
         };
-        let mut a = analyze_with(&item.path, settings, reference.as_ref(), file_progress.as_ref())?;
-        a.recording = item.id.clone();
-        if photo.is_none() && !matches!(opts.references, ReferenceSource::None) {
-            a.warnings.insert(0, format!("{}: the candidate was enrolled from the recording instead", opts.references.describe()));
-        }
-        a.candidate = candidate.clone();
-        write_all_with(&a, rec_dir, &opts.write)?;
-        write_partition(&opts.outdir, &item.id, &a.events)?;
-        Ok(a)
+        let job = crate::job::Job {
+            path: &item.path,
+            id: &item.id,
+            outdir: rec_dir,
+            candidate: candidate.clone(),
+            reference: reference.as_ref(),
+            warning: (photo.is_none() && !matches!(opts.references, ReferenceSource::None))
+                .then(|| format!("{}: the candidate was enrolled from the recording instead", opts.references.describe())),
+            write: opts.write,
+        };
+        // the event partition too is written under the recording's lock
+        crate::job::run(&job, settings, file_progress.as_ref(), |a| write_partition(&opts.outdir, &item.id, &a.events)).map(|(a, _)| a)
     });
     file_progress.finish();
     let row = match result {
@@ -605,10 +606,8 @@ impl RunKey {
 }
 
 /// Remove this process's temporaries from an archive directory (the outputs
-/// of the recordings under way, the archive tables, the event partitions),
-/// and its evidence pictures from the system's temporary directory.
+/// of the recordings under way, the archive tables, the event partitions).
 pub fn clean_own_temporaries(outdir: &Path) {
-    crate::evidence::remove_own(&std::env::temp_dir());
     crate::save::clean_own(outdir);
     crate::save::clean_own(&outdir.join("recordings"));
     if let Ok(parts) = std::fs::read_dir(outdir.join("events")) {
@@ -627,6 +626,7 @@ fn write_partition(outdir: &Path, id: &str, events: &[crate::events::Event]) -> 
     let p = partition_path(outdir, id);
     let dir = p.parent().expect("has a parent");
     std::fs::create_dir_all(dir).map_err(|e| Error::new(dir, ErrorKind::Output(e.to_string())))?;
+    crate::output::remove_temporaries_of(&p);
     // the partition key is in the path; the file keeps the id column too
     write_parquet(&p, &mut events_frame(id, events))
 }
@@ -657,8 +657,24 @@ pub fn summary_frame(rows: &[Row]) -> DataFrame {
     DataFrame::new_infer_height(cols).expect("equal lengths")
 }
 
-/// Write summary.parquet for `rows`, sorted by recording id.
+/// The lock of an archive directory's own files (the manifest, summary.parquet,
+/// index.html), which every shard of a batch writes at its end: taken in
+/// turn, and under it the temporaries a killed writer left are removed.
+fn archive_lock(outdir: &Path) -> Result<crate::output::IdLock> {
+    let lock = crate::output::IdLock::wait(outdir, "archive")?;
+    for name in ["manifest.jsonl", "summary.parquet", "index.html"] {
+        crate::output::remove_temporaries_of(&outdir.join(name));
+    }
+    Ok(lock)
+}
+
+/// Write summary.parquet (and the index) for `rows`, sorted by recording id.
 pub fn write_archive(outdir: &Path, rows: &[Row]) -> Result<()> {
+    let _lock = archive_lock(outdir)?;
+    write_archive_locked(outdir, rows)
+}
+
+fn write_archive_locked(outdir: &Path, rows: &[Row]) -> Result<()> {
     let mut rows = rows.to_vec();
     rows.sort_by(|a, b| a.id.cmp(&b.id));
     write_parquet(&outdir.join("summary.parquet"), &mut summary_frame(&rows))?;
@@ -712,13 +728,14 @@ pub fn merge(shards: &[PathBuf], outdir: &Path, force: bool) -> Result<Vec<Row>>
     }
     std::fs::create_dir_all(outdir).map_err(|e| Error::new(outdir, ErrorKind::Output(e.to_string())))?;
     let rows: Vec<Row> = all.into_values().collect();
+    let _lock = archive_lock(outdir)?;
     write_atomic(&outdir.join("manifest.jsonl"), |w| {
         for r in &rows {
             writeln!(w, "{}", serde_json::to_string(r).expect("row serialises")).map_err(|e| e.to_string())?;
         }
         Ok(())
     })?;
-    write_archive(outdir, &rows)?;
+    write_archive_locked(outdir, &rows)?;
     Ok(rows)
 }
 

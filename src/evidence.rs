@@ -6,9 +6,9 @@
 //! shrunk to the report's thumbnail width, JPEG-encoded and appended to a
 //! temporary file; only its time, offset and length stay in memory (24 bytes
 //! a frame, about 350 KB for an hour at 4 frames a second), so memory stays
-//! flat however long the recording is. The file is removed when the store is
-//! dropped: when the analysis is done with, also after an error or a panic
-//! (and a run killed outright leaves a file the next run removes).
+//! flat however long the recording is. The file has no name (it is unlinked
+//! as it is made): it goes when the store is dropped or the process ends,
+//! however it ends, and leaves nothing to clean.
 //!
 //! The report asks for the frames at its events' evidence times, which are
 //! analysed-frame times ([`crate::events`] takes them from the observations),
@@ -19,7 +19,6 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use image::RgbImage;
@@ -59,9 +58,6 @@ pub fn keeping_pays(info: &MediaInfo) -> bool {
 pub const THUMB_WIDTH: u32 = 320;
 /// JPEG quality of the kept pictures.
 const JPEG_QUALITY: u8 = 85;
-/// Start of a store's file name; the process id follows, so that a later
-/// run can tell the files of a killed run.
-const PREFIX: &str = "proctor-evidence-";
 /// Side of the frames decoded again when the store lacks a picture (as the
 /// report always did before there was a store).
 const DECODE_SIDE: u32 = 640;
@@ -83,43 +79,24 @@ struct Inner {
     failed: Option<String>,
 }
 
-/// Thumbnails of the analysed frames, by media time, in a temporary file
-/// that is removed when the store is dropped.
+/// Thumbnails of the analysed frames, by media time, in an unnamed
+/// temporary file.
 pub struct EvidenceStore {
-    path: PathBuf,
+    /// The directory the file was made in (for messages: the file has no name).
+    dir: PathBuf,
     inner: Mutex<Inner>,
 }
 
 impl EvidenceStore {
-    /// A new, empty store in `dir`, under a name no other store has (the
-    /// file is created exclusively).
+    /// A new, empty store in `dir` (a file without a name, readable by this
+    /// user only).
     pub fn create_in(dir: &Path) -> std::io::Result<EvidenceStore> {
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        remove_stale(dir);
-        let pid = std::process::id();
-        loop {
-            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-            let name = format!("{PREFIX}{pid}-{}-{nanos:09}.jpgs", SEQ.fetch_add(1, Ordering::Relaxed));
-            let path = dir.join(name);
-            let mut options = std::fs::OpenOptions::new();
-            options.read(true).write(true).create_new(true);
-            // pictures of the candidate: readable by this user only
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match crate::output::fs_step(|| options.open(&path)) {
-                Ok(file) => {
-                    let inner = Inner { file, end: 0, index: Vec::new(), failed: None };
-                    return Ok(EvidenceStore { path, inner: Mutex::new(inner) });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// The file the pictures are in.
-    pub fn path(&self) -> &Path {
-        &self.path
+        let file = crate::output::fs_step(|| tempfile::tempfile_in(dir))?;
+        // pictures of the candidate: this user's only (also through /proc)
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        let inner = Inner { file, end: 0, index: Vec::new(), failed: None };
+        Ok(EvidenceStore { dir: dir.to_path_buf(), inner: Mutex::new(inner) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -177,7 +154,7 @@ impl EvidenceStore {
         let offset = inner.end;
         let written = inner.file.seek(SeekFrom::Start(offset)).and_then(|_| inner.file.write_all(jpeg));
         if let Err(e) = written {
-            let why = format!("{}: {e}", self.path.display());
+            let why = format!("the evidence pictures' temporary file in {}: {e}", self.dir.display());
             inner.failed.get_or_insert(why.clone());
             return Err(why);
         }
@@ -195,12 +172,6 @@ impl EvidenceStore {
         inner.file.read_exact(&mut bytes).ok()?;
         drop(inner);
         image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).ok().map(|i| i.to_rgb8())
-    }
-}
-
-impl Drop for EvidenceStore {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -247,24 +218,6 @@ fn shrink(img: &RgbImage) -> RgbImage {
         }
     }
     RgbImage::from_raw(THUMB_WIDTH, th, out).expect("the buffer holds the thumbnail")
-}
-
-/// Remove the stores that runs no longer running left in `dir` (killed
-/// before they could remove them).
-fn remove_stale(dir: &Path) {
-    crate::leftovers::remove_owned(dir, store_owner, crate::leftovers::Leftovers::OfDeadRuns);
-}
-
-/// Remove this process's stores from `dir` (the system's temporary directory
-/// for the analyses' own), when it quits at once (a second Ctrl-C) and no
-/// store will be dropped.
-pub fn remove_own(dir: &Path) {
-    crate::leftovers::remove_owned(dir, store_owner, crate::leftovers::Leftovers::OfThisProcess);
-}
-
-/// The process id a store's name was made with (`<PREFIX><pid>-...`).
-fn store_owner(name: &str) -> Option<u32> {
-    name.strip_prefix(PREFIX)?.split('-').next()?.parse().ok()
 }
 
 /// The frames shown at `times` (seconds; each a time the report asks for),
@@ -571,52 +524,27 @@ mod tests {
         assert_eq!(offsets[0], offsets[1]);
         assert_ne!(offsets[1], offsets[2]);
         assert_ne!(offsets[2], offsets[3]);
-        assert_eq!(inner.end, std::fs::metadata(store.path()).unwrap().len());
+        assert_eq!(inner.end, inner.file.metadata().unwrap().len());
         drop(inner);
         let back = store.get(0.25).unwrap();
         assert!(mean_abs_diff(&back, &image::imageops::thumbnail(one.as_ref(), 320, 240)) < 4.0);
     }
 
     #[test]
-    fn the_file_is_removed_when_the_store_is_dropped_also_in_a_panic() {
+    fn a_store_has_no_name_so_nothing_is_left_however_the_run_ends() {
         let dir = tempfile::tempdir().unwrap();
         let store = EvidenceStore::create_in(dir.path()).unwrap();
-        let other = EvidenceStore::create_in(dir.path()).unwrap();
-        assert_ne!(store.path(), other.path());
+        store.keep(0.0, &picture(64, 48, 1)).unwrap();
+        assert!(store.get(0.0).is_some());
+        // while it is open and holds pictures, the directory is empty: a
+        // run killed now leaves nothing there
+        assert_eq!(listing(dir.path()), Vec::<String>::new());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.path()).unwrap().permissions().mode();
+            let mode = store.lock().file.metadata().unwrap().permissions().mode();
             assert_eq!(mode & 0o077, 0, "{mode:o}: others may not read the candidate's pictures");
         }
-        store.keep(0.0, &picture(64, 48, 1)).unwrap();
-        assert!(store.path().exists());
-        drop(store);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        let kept = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            other.keep(0.0, &picture(64, 48, 1)).unwrap();
-            let _moved = other;
-            panic!("injected");
-        }));
-        assert!(kept.is_err());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn stores_left_by_dead_runs_are_removed_and_live_ones_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        // pid 0 is never a user process
-        std::fs::write(dir.path().join(format!("{PREFIX}0-0-000000000.jpgs")), b"x").unwrap();
-        std::fs::write(dir.path().join("unrelated-0-0.jpgs"), b"x").unwrap();
-        let live = EvidenceStore::create_in(dir.path()).unwrap();
-        let _second = EvidenceStore::create_in(dir.path()).unwrap();
-        let left = listing(dir.path());
-        assert_eq!(left.len(), 3, "{left:?}");
-        assert!(left.contains(&"unrelated-0-0.jpgs".to_string()));
-        assert!(live.path().exists());
-        // quitting at once: this process's stores go, the rest stays
-        remove_own(dir.path());
-        assert_eq!(listing(dir.path()), ["unrelated-0-0.jpgs"]);
     }
 
     #[test]
@@ -631,7 +559,18 @@ mod tests {
         assert!(pictures(None, None, &[1.0]).is_empty());
     }
 
-    /// A face model that sees nobody and counts the stores in `dir` while it runs.
+    /// Files this process has open in `dir` (Linux: /proc): an unnamed
+    /// store shows as `<dir>/#<inode> (deleted)`.
+    fn open_in(dir: &Path) -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .filter(|t| t.starts_with(dir))
+            .count()
+    }
+
+    /// A face model that sees nobody and counts the stores open in `dir` while it runs.
     struct Nobody {
         dir: PathBuf,
         stores_seen: Arc<std::sync::atomic::AtomicUsize>,
@@ -640,8 +579,8 @@ mod tests {
 
     impl crate::detect::FaceAnalyzer for Nobody {
         fn analyze(&self, images: &[&RgbImage]) -> anyhow::Result<Vec<Vec<crate::detect::FaceFound>>> {
-            let n = std::fs::read_dir(&self.dir).unwrap().count();
-            self.stores_seen.fetch_max(n, Ordering::Relaxed);
+            let n = open_in(&self.dir);
+            self.stores_seen.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
             if self.fail {
                 anyhow::bail!("injected failure");
             }
@@ -670,8 +609,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (s, seen) = settings(dir.path(), false);
         let a = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, Some(dir.path())).unwrap();
-        assert_eq!(seen.load(Ordering::Relaxed), 1, "the store's file existed during the analysis");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "and is gone after it");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 1, "the store's file existed during the analysis");
+        assert_eq!(open_in(dir.path()), 0, "and is gone after it");
         assert!(a.warnings.iter().all(|w| !w.contains("evidence")), "{:?}", a.warnings);
         assert!(a.events.iter().any(|e| e.kind == EventKind::NoFace), "{:?}", a.events);
         let times: Vec<f64> = a.evidence.iter().map(|p| p.t_s).collect();
@@ -696,7 +635,7 @@ mod tests {
         let (s, seen) = settings(dir.path(), false);
         let a = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, None).unwrap();
         assert!(a.evidence.is_empty());
-        assert_eq!(seen.load(Ordering::Relaxed), 0);
+        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 0);
         assert!(a.warnings.iter().all(|w| !w.contains("evidence")), "{:?}", a.warnings);
     }
 
@@ -707,7 +646,7 @@ mod tests {
         let r = crate::analyze::analyze_keeping_in(&sample(), &s, None, &crate::progress::NoProgress, Some(dir.path()));
         let e = r.err().expect("the injected failure");
         assert!(e.to_string().contains("injected failure"), "{e}");
-        assert_eq!(seen.load(Ordering::Relaxed), 1, "the store's file existed while the models ran");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 1, "the store's file existed while the models ran");
+        assert_eq!(open_in(dir.path()), 0);
     }
 }

@@ -36,7 +36,6 @@ pub mod geometry;
 pub mod identity;
 pub mod ids;
 pub mod kinds;
-pub mod leftovers;
 pub mod load;
 pub mod records;
 pub mod events;
@@ -50,5 +49,6 @@ pub mod score;
 pub mod tables;
 pub mod text;
 pub mod save;
+pub mod job;
 
 pub use error::{Error, ErrorKind, Result};

@@ -101,26 +101,39 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, opts: &WriteOptions) -> R
     Ok((tmp, out))
 }
 
-/// The process id a temporary name was made by: `.proctor-tmp-<id>-<pid>`
-/// directories and `.<name>.tmp-<pid>` files.
-fn temp_owner(name: &str) -> Option<u32> {
-    if name.starts_with(TEMP_PREFIX) {
-        return name.rsplit_once('-')?.1.parse().ok();
+/// Remove what a killed run left while writing `id`'s outputs into `dir`:
+/// its temporary directory (`.proctor-tmp-<id>-<pid>`) and any temporary
+/// beside an output. Called under `id`'s lock ([`crate::output::IdLock`]),
+/// so every one is a dead run's: no process is asked whether it still runs.
+pub fn clean_stale(dir: &Path, id: &str) {
+    let ours = format!("{TEMP_PREFIX}{id}-");
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        if name.to_string_lossy().strip_prefix(&ours).is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
-    if name.starts_with('.') {
-        return name.rsplit_once(".tmp-")?.1.parse().ok();
+    let o = Outputs::for_recording(dir, id);
+    let mut paths = vec![o.frames, o.detections, o.events, o.summary, o.report, dir.join(format!("{id}.embeddings.parquet"))];
+    paths.extend(o.evidence);
+    paths.push(dir.join(crate::review::page::file_name(id)));
+    for p in &paths {
+        crate::output::remove_temporaries_of(p);
     }
-    None
 }
 
-/// Remove temporaries in `dir` left by runs that are no longer running.
-pub fn clean_stale(dir: &Path) {
-    crate::leftovers::remove_owned(dir, temp_owner, crate::leftovers::Leftovers::OfDeadRuns);
-}
-
-/// Remove this process's own temporaries in `dir` (after a second Ctrl-C).
+/// Remove this process's own temporaries in `dir` (it quits at once, after
+/// a second Ctrl-C, and will not finish them).
 pub fn clean_own(dir: &Path) {
-    crate::leftovers::remove_owned(dir, temp_owner, crate::leftovers::Leftovers::OfThisProcess);
+    let me = std::process::id().to_string();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(TEMP_PREFIX) && name.rsplit_once('-').is_some_and(|(_, pid)| pid == me) {
+            let _ = std::fs::remove_dir_all(e.path());
+        } else if name.starts_with('.') && name.rsplit_once(".tmp-").is_some_and(|(_, pid)| pid == me) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -128,20 +141,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn temporaries_of_dead_runs_are_cleaned_and_live_ones_kept() {
+    fn the_temporaries_of_one_id_are_cleaned_and_no_others() {
         let d = tempfile::tempdir().unwrap();
         let me = std::process::id();
-        // pid 0 is never a user process: its temporaries are stale
-        std::fs::create_dir(d.path().join(format!("{TEMP_PREFIX}rec-0"))).unwrap();
-        std::fs::write(d.path().join(".rec.report.pdf.tmp-0"), b"x").unwrap();
-        std::fs::create_dir(d.path().join(format!("{TEMP_PREFIX}rec-{me}"))).unwrap();
-        std::fs::write(d.path().join("rec.report.pdf"), b"keep").unwrap();
-        clean_stale(d.path());
-        let mut left: Vec<String> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-        left.sort();
-        assert_eq!(left, vec![format!("{TEMP_PREFIX}rec-{me}"), "rec.report.pdf".to_string()]);
+        for dir in [format!("{TEMP_PREFIX}rec-0"), format!("{TEMP_PREFIX}rec-{me}"), format!("{TEMP_PREFIX}rec-b-0")] {
+            std::fs::create_dir(d.path().join(dir)).unwrap();
+        }
+        for f in [".rec.report.pdf.tmp-0", ".rec-b.report.pdf.tmp-0", "rec.report.pdf", ".decisions.parquet.tmp-0"] {
+            std::fs::write(d.path().join(f), b"x").unwrap();
+        }
+        let left = |d: &Path| {
+            let mut v: Vec<String> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            v.sort();
+            v
+        };
+        // under the lock of 'rec': its temporaries are a killed run's, whatever their pid
+        clean_stale(d.path(), "rec");
+        assert_eq!(left(d.path()), [".decisions.parquet.tmp-0".to_string(), ".proctor-tmp-rec-b-0".into(), ".rec-b.report.pdf.tmp-0".into(), "rec.report.pdf".into()]);
+        std::fs::create_dir(d.path().join(format!("{TEMP_PREFIX}rec-b-{me}"))).unwrap();
+        std::fs::write(d.path().join(format!(".index.html.tmp-{me}")), b"x").unwrap();
+        // quitting at once: this process's own go, the rest stays
         clean_own(d.path());
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+        assert_eq!(left(d.path()), [".decisions.parquet.tmp-0".to_string(), ".proctor-tmp-rec-b-0".into(), ".rec-b.report.pdf.tmp-0".into(), "rec.report.pdf".into()]);
     }
 
     #[test]

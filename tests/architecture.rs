@@ -16,7 +16,6 @@ const LAYERS: &[&str] = &[
     "progress",
     "kinds",
     "output",
-    "leftovers",
     "config",
     // the records every stage hands the next
     "records",
@@ -39,6 +38,8 @@ const LAYERS: &[&str] = &[
     "report",
     "review",
     "save",
+    // one recording's job (lock, analyse, save), for analyze and batch
+    "job",
     "eval",
     "batch",
     // the command line

@@ -200,9 +200,10 @@ fn a_hostile_archive_is_analysed_around_its_bad_entries_and_resumed_exactly() {
     };
     let mut child = args(&[]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     // its analysis has begun once its lock and an evidence store (made after
-    // the file was probed) are both there
+    // the file was probed; a file without a name, open in TMPDIR) are both there
     let lock = out.join("recordings/.zz_shrinking.lock");
-    let evidence = || std::fs::read_dir(&tmp).unwrap().flatten().any(|e| e.file_name().to_string_lossy().starts_with("proctor-evidence-"));
+    let pid = child.id();
+    let evidence = || has_file_open_in(pid, &tmp);
     let t0 = std::time::Instant::now();
     while !(lock.exists() && evidence()) {
         assert!(t0.elapsed() < std::time::Duration::from_secs(300), "the truncated file's analysis never started");

@@ -577,11 +577,6 @@ fn a_file_with_two_video_streams_says_which_was_analysed() {
     assert!(note.split(" was analysed").next().unwrap().contains(codec), "{note} / {codec}");
 }
 
-/// Evidence stores of proctor in a directory.
-fn evidence_files(dir: &Path) -> Vec<String> {
-    listing(dir).into_iter().filter(|n| n.starts_with("proctor-evidence-")).collect()
-}
-
 #[test]
 fn sigterm_cleans_the_temporaries_as_ctrl_c_does() {
     let d = tempfile::tempdir().unwrap();
@@ -598,13 +593,13 @@ fn sigterm_cleans_the_temporaries_as_ctrl_c_does() {
         .spawn()
         .unwrap();
     let t0 = Instant::now();
-    while evidence_files(&tmp).is_empty() && t0.elapsed() < Duration::from_secs(120) {
+    while !has_file_open_in(child.id(), &tmp) && t0.elapsed() < Duration::from_secs(120) {
         if child.try_wait().unwrap().is_some() {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    if evidence_files(&tmp).is_empty() {
+    if !has_file_open_in(child.id(), &tmp) {
         let _ = child.kill();
         panic!("no evidence store appeared in {}", tmp.display());
     }
@@ -612,7 +607,7 @@ fn sigterm_cleans_the_temporaries_as_ctrl_c_does() {
     assert!(std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "ended by {status:?}");
-    assert!(evidence_files(&tmp).is_empty(), "{:?}", listing(&tmp));
+    assert!(listing(&tmp).is_empty(), "{:?}", listing(&tmp));
     assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
     assert!(!listing(&out).iter().any(|n| n.ends_with(".lock")), "{:?}", listing(&out));
 }
@@ -622,16 +617,31 @@ fn a_second_run_writing_the_same_id_is_refused_not_raced() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    // a run in progress writing `vp8_opus` here: a live process holds its lock
-    let mut holder = std::process::Command::new("sleep").arg("60").spawn().unwrap();
-    std::fs::write(out.join(".vp8_opus.lock"), holder.id().to_string()).unwrap();
+    if !have("flock") {
+        skip("flock (util-linux) is not installed");
+        return;
+    }
+    // a run in progress writing `vp8_opus` here: a live process holds the
+    // flock of its lock file (and wrote its pid there, as proctor does)
+    let lock = out.join(".vp8_opus.lock");
+    let mut holder = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("echo $$ > \"$0\" && exec flock -o \"$0\" sleep 60")
+        .arg(&lock)
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !(std::fs::read_to_string(&lock).is_ok_and(|s| !s.is_empty()) && has_file_open_in(holder.id(), &out)) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "flock never held the lock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let r = analyze(&[&fixture("vp8_opus.webm")], &out, &["--no-objects"]);
     let _ = holder.kill();
     let _ = holder.wait();
     assert_eq!(r.code(), 2, "{}", r.stderr());
     assert!(r.stderr().contains(&format!("another proctor run (pid {}) is writing the outputs of 'vp8_opus' here", holder.id())), "{}", r.stderr());
     assert!(!out.join("vp8_opus.report.pdf").exists());
-    // once that run is gone, its lock is stale and taken over
+    // killed, that run holds nothing: its lock file (still there) is simply taken
     let r = analyze(&[&fixture("vp8_opus.webm")], &out, &["--no-objects"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert_eq!(listing(&out).iter().filter(|n| n.starts_with('.')).count(), 0, "{:?}", listing(&out));
@@ -667,7 +677,7 @@ fn sigterm_stops_a_batch_as_ctrl_c_does() {
         .spawn()
         .unwrap();
     let t0 = Instant::now();
-    while evidence_files(&tmp).is_empty() && t0.elapsed() < Duration::from_secs(120) && child.try_wait().unwrap().is_none() {
+    while !has_file_open_in(child.id(), &tmp) && t0.elapsed() < Duration::from_secs(120) && child.try_wait().unwrap().is_none() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let term = || std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
@@ -677,7 +687,7 @@ fn sigterm_stops_a_batch_as_ctrl_c_does() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "ended by {status:?}");
     assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
-    assert!(evidence_files(&tmp).is_empty(), "{:?}", listing(&tmp));
+    assert!(listing(&tmp).is_empty(), "{:?}", listing(&tmp));
     assert!(!walkdir::WalkDir::new(&out).into_iter().flatten().any(|e| e.file_name().to_string_lossy().ends_with(".lock")));
 }
 

@@ -69,6 +69,15 @@ pub fn listing(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Whether process `pid` has a file open in `dir` (Linux: /proc). The
+/// evidence pictures' file has no name, so a test that waits for an
+/// analysis to be under way looks for it here: an unnamed file shows as
+/// `<dir>/#<inode> (deleted)`.
+pub fn has_file_open_in(pid: u32, dir: &Path) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.flatten().filter_map(|fd| std::fs::read_link(fd.path()).ok()).any(|target| target.starts_with(dir))
+}
+
 /// A test that cannot run here says so, and is counted: it prints
 /// `SKIPPED: <test>: <why>` straight to stderr (past libtest's capture, so the
 /// line shows in a plain `cargo test`) and appends it to the file named by
