@@ -1,7 +1,9 @@
 //! The data flows one way: every module of `src/` may use only modules below
-//! it in [`LAYERS`]. This reads the `crate::` paths of each file (tests and
-//! comments left out), so an import that points back up the flow, or an
-//! import cycle, fails here with the file that made it.
+//! it in [`LAYERS`]. This reads the `crate::` paths of each file, grouped
+//! ones and `super::` chains that reach the crate root included (tests and
+//! comments left out: `#[cfg(test)] mod tests` blocks and `tests.rs` files),
+//! so an import that points back up the flow, or an import cycle, fails here
+//! with the file that made it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -65,14 +67,71 @@ fn code_of(text: &str) -> String {
     text.lines().map(|l| l.split("//").next().unwrap_or("")).collect::<Vec<_>>().join("\n")
 }
 
-fn uses(code: &str) -> Vec<String> {
+/// The module path of a file under `src/`: `a.rs` and `a/mod.rs` are `[a]`,
+/// `a/b.rs` is `[a, b]`.
+fn module_path(rel: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let last = parts.pop().unwrap_or_default();
+    if last != "mod.rs" {
+        parts.push(last.strip_suffix(".rs").unwrap_or(&last).to_string());
+    }
+    parts
+}
+
+/// The names a path continues with after a `crate::` (or a `super::` that
+/// reaches the crate root): one name, or each top-level name of a `{...}` group.
+fn names_at(rest: &str) -> Vec<String> {
+    let ident = |s: &str| -> String { s.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect() };
+    let rest = rest.trim_start();
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![ident(rest)].into_iter().filter(|n| !n.is_empty()).collect();
+    };
+    let (mut depth, mut names, mut start) = (0usize, Vec::new(), true);
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => start = true,
+            c if start && !c.is_whitespace() => {
+                start = false;
+                let n = ident(&group[i..]);
+                if !n.is_empty() && n != "self" {
+                    names.push(n);
+                }
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+/// The top-level modules `code` (of the file at `rel`) names: through
+/// `crate::` paths (single or grouped), and `super::` chains that reach the
+/// crate root.
+fn uses(code: &str, rel: &Path) -> Vec<String> {
+    let depth = module_path(rel).len();
     let mut out = Vec::new();
-    let mut rest = code;
-    while let Some(i) = rest.find("crate::") {
-        rest = &rest[i + "crate::".len()..];
-        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-        if !name.is_empty() {
-            out.push(name);
+    let mut i = 0;
+    while i < code.len() {
+        let rest = &code[i..];
+        let at_word = i == 0 || !code[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+        if at_word && rest.starts_with("crate::") {
+            out.extend(names_at(&rest["crate::".len()..]));
+            i += "crate::".len();
+        } else if at_word && rest.starts_with("super::") {
+            let mut after = rest;
+            let mut ups = 0;
+            while let Some(r) = after.strip_prefix("super::") {
+                ups += 1;
+                after = r;
+            }
+            if ups >= depth {
+                out.extend(names_at(after));
+            }
+            i += rest.len() - after.len();
+        } else {
+            i += rest.chars().next().map_or(1, char::len_utf8);
         }
     }
     out
@@ -97,11 +156,12 @@ fn imports(src: &Path) -> Vec<(String, String, String)> {
     for f in files {
         let rel = f.strip_prefix(src).unwrap();
         let m = module_of(rel);
-        if m == "lib" || m == "main" {
+        // test code may reach anywhere: `tests.rs` files are a module's tests
+        if m == "lib" || m == "main" || rel.file_name().is_some_and(|n| n == "tests.rs") {
             continue;
         }
         let code = code_of(&std::fs::read_to_string(&f).unwrap());
-        for used in uses(&code) {
+        for used in uses(&code, rel) {
             let used = MACROS.iter().find(|(name, _)| *name == used).map_or(used, |(_, home)| home.to_string());
             if used != m {
                 out.push((m.clone(), rel.display().to_string(), used));
@@ -138,13 +198,22 @@ fn the_check_sees_an_import_back_up() {
     std::fs::create_dir(d.path().join("records")).unwrap();
     std::fs::write(d.path().join("records/mod.rs"), "use crate::report::render; // a comment: crate::app\n").unwrap();
     std::fs::write(d.path().join("report.rs"), "use crate::records::Analysis;\n#[cfg(test)]\nmod tests {\n use crate::app::run;\n}\n").unwrap();
+    // a `super::` that reaches the crate root, a grouped `crate::{...}`, a re-export
+    std::fs::write(d.path().join("score.rs"), "use super::review::page;\n").unwrap();
+    std::fs::write(d.path().join("records/event.rs"), "use super::Analysis;\nuse super::super::batch::Row;\n").unwrap();
+    std::fs::write(d.path().join("ids.rs"), "pub use crate::{text::visible, eval::{self, Truth}};\n").unwrap();
     let mut got = imports(d.path());
     got.sort();
+    let t = |m: &str, f: &str, u: &str| (m.to_string(), f.to_string(), u.to_string());
     assert_eq!(
         got,
         vec![
-            ("records".to_string(), "records/mod.rs".to_string(), "report".to_string()),
-            ("report".to_string(), "report.rs".to_string(), "records".to_string()),
+            t("ids", "ids.rs", "eval"),
+            t("ids", "ids.rs", "text"),
+            t("records", "records/event.rs", "batch"),
+            t("records", "records/mod.rs", "report"),
+            t("report", "report.rs", "records"),
+            t("score", "score.rs", "review"),
         ]
     );
 }

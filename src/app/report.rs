@@ -1,0 +1,60 @@
+//! `proctor report`: render a saved analysis again (another policy, a fresh PDF).
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::ReportArgs;
+use crate::config::{load_policy, Config};
+use crate::error::{Error, ErrorKind};
+use crate::report;
+
+/// `proctor report`: the report of a saved analysis, loaded whole
+/// ([`crate::load`]): the recording is not decoded, nothing is re-derived.
+/// Only `--policy`/`--config` re-score (the events stay as they were found),
+/// and the page then says so.
+pub(super) fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
+    let summary = crate::load::find_summary(&args.input, args.id.as_deref())?;
+    let mut a = crate::load::load(&summary)?;
+    if let Some(p) = &args.config {
+        a.config = Config::load(p)?;
+        a.warnings.push(format!("re-scored with the configuration {} (not the analysis's own)", p.display()));
+    }
+    if let Some(p) = &args.policy {
+        a.config.policy = load_policy(p)?;
+        a.warnings.push(format!("re-scored under the policy {} (not the analysis's own)", p.display()));
+    }
+    // the score is always that of the events shown: outputs edited by hand (an
+    // event's kind changed, one removed) get counts and a score that match them
+    let rescored = crate::score::score(&a.events, &a.config.policy);
+    if args.config.is_none() && args.policy.is_none() && rescored != a.score {
+        let w = format!("the events do not give the score the summary holds ({:.0}, now {:.0}): edited by hand? The score is computed again from the events", a.score.value, rescored.value);
+        crate::warn!("proctor: warning: {}: {w}", summary.display());
+        a.warnings.push(w);
+    }
+    a.score = rescored;
+    if let Some(c) = &args.candidate {
+        a.candidate = Some(c.clone());
+    }
+    let out: PathBuf = args.output.clone().unwrap_or_else(|| summary.with_file_name(format!("{}.report.pdf", a.recording)));
+    // the review page beside the summary, linked from where the report goes
+    let page = summary.with_file_name(crate::review::page::file_name(&a.recording));
+    let from = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let link = page.exists().then(|| crate::review::relative_url(from, &page)).flatten();
+    let pdf = report::render_linked(&a, link).map_err(|why| Error::new(&summary, ErrorKind::Output(why)))?;
+    crate::output::write_bytes(&out, &pdf)?;
+    if args.json {
+        crate::say!(
+            "{}",
+            serde_json::json!({"events": a.events.len(), "score": a.score.value, "band": a.score.band.as_str(), "report": out.display().to_string()})
+        );
+    } else {
+        crate::say!(
+            "{}: score {:.0} ({} risk), {} events -> {}",
+            summary.display(),
+            a.score.value,
+            a.score.band.as_str(),
+            a.events.len(),
+            out.display()
+        );
+    }
+    Ok(())
+}
