@@ -50,7 +50,7 @@ fn main() {
         let t = Instant::now();
         let rows = run_batch(&items, &settings, &opts, &Quiet, &AtomicBool::new(false)).unwrap();
         let secs = t.elapsed().as_secs_f64();
-        assert!(rows.iter().all(|r| r.status == "ok"));
+        assert!(rows.iter().all(|r| r.is_ok()));
         let rate = rows.len() as f64 / secs * 60.0;
         println!("batch --jobs {jobs} ({} threads each): {} recordings in {secs:.1} s = {rate:.1} recordings/min", settings.threads, rows.len());
         per_min.push(rate);

@@ -259,7 +259,7 @@ fn batch_takes_reference_photos_by_id_and_from_a_csv() {
     assert_eq!(r.code(), 2, "{}", r.stderr());
     let manifest = || proctor::batch::read_manifest(&out.join("manifest.jsonl"));
     let rows = manifest();
-    assert_eq!(rows["grey"].status, "error");
+    assert_eq!(rows["grey"].status.as_str(), "error");
     let err = rows["grey"].error.as_deref().unwrap();
     assert!(err.contains("grey.png") && err.contains("no face found"), "{err}");
     assert_eq!((rows["man"].status.as_str(), rows["swap"].status.as_str()), ("ok", "ok"));

@@ -550,7 +550,7 @@ fn review_desk_in_a_browser() {
     assert!(archive.join("index.html").exists());
     let rows = proctor::review::index::rows_from_dir(&archive, &proctor::review::catalog::Catalog::new(&archive));
     assert_eq!(rows.len(), 12);
-    assert_eq!(rows[0].status, "error", "the failed recording first");
+    assert_eq!(rows[0].status.as_str(), "error", "the failed recording first");
     let scores: Vec<f64> = rows[1..].iter().map(|r| r.score.unwrap()).collect();
     assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
     let order: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();

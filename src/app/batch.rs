@@ -43,7 +43,7 @@ impl BatchProgress for BatchBars {
 /// The exit status of a batch: 2 when a recording failed, 1 when one scored
 /// under `fail_under`, else 0.
 pub fn exit_for(rows: &[Row], fail_under: Option<f64>) -> u8 {
-    if rows.iter().any(|r| r.status != "ok") {
+    if rows.iter().any(|r| !r.is_ok()) {
         EXIT_FAILED
     } else if fail_under.is_some_and(|min| rows.iter().any(|r| r.score.is_some_and(|s| s < min))) {
         EXIT_UNDER
@@ -54,7 +54,7 @@ pub fn exit_for(rows: &[Row], fail_under: Option<f64>) -> u8 {
 
 /// The run's last line: what it did to how many recordings.
 pub fn batch_summary_line(rows: &[Row], skipped: usize) -> String {
-    let ok = rows.iter().filter(|r| r.status == "ok").count();
+    let ok = rows.iter().filter(|r| r.is_ok()).count();
     let failed = rows.len() - ok;
     if skipped > 0 {
         format!("{} recordings: {} analysed, {} skipped (done before), {} failed", rows.len(), ok.saturating_sub(skipped), skipped, failed)
@@ -64,7 +64,7 @@ pub fn batch_summary_line(rows: &[Row], skipped: usize) -> String {
 }
 
 fn print_batch_summary(rows: &[Row], skipped: usize, quiet: bool) {
-    let failed: Vec<&Row> = rows.iter().filter(|r| r.status != "ok").collect();
+    let failed: Vec<&Row> = rows.iter().filter(|r| !r.is_ok()).collect();
     if !quiet {
         crate::say!("{}", batch_summary_line(rows, skipped));
     }

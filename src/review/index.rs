@@ -79,23 +79,6 @@ fn link_for(dir: &Path, sub: &str, id: &str) -> Option<String> {
     None
 }
 
-/// A batch's manifest (`manifest.jsonl`, written by `proctor batch`): the
-/// last line per recording id, as JSON objects (read here as plain JSON,
-/// the batch being a layer above).
-fn read_manifest(path: &Path) -> Vec<serde_json::Value> {
-    let mut by: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    if let Ok(text) = std::fs::read_to_string(path) {
-        for line in text.lines() {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-                if let Some(id) = v["id"].as_str() {
-                    by.insert(id.to_string(), v);
-                }
-            }
-        }
-    }
-    by.into_values().collect()
-}
-
 /// What the reviewers did on one recording.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Reviewed {
@@ -148,28 +131,23 @@ pub fn with_reviews(mut rows: Vec<IndexRow>, reviewed: &BTreeMap<String, Reviewe
 
 /// The index rows of a batch directory, from its manifest (nothing reviewed yet).
 pub fn rows_from_batch(outdir: &Path) -> Vec<IndexRow> {
-    let str_of = |v: &serde_json::Value, k: &str| v[k].as_str().map(str::to_string);
-    let mut out: Vec<IndexRow> = read_manifest(&outdir.join("manifest.jsonl"))
-        .iter()
-        .map(|r| {
-            let id = str_of(r, "id").unwrap_or_default();
-            let status = str_of(r, "status").unwrap_or_default();
-            IndexRow {
-                candidate: str_of(r, "candidate").map(|c| crate::text::visible(&c)),
-                path: crate::text::visible(&str_of(r, "path").unwrap_or_default()),
-                error: str_of(r, "error"),
-                score: r["score"].as_f64(),
-                band: str_of(r, "band"),
-                duration_s: r["duration_s"].as_f64(),
-                events: r["events"].as_u64(),
-                counts: serde_json::from_value(r["counts"].clone()).unwrap_or_default(),
-                link: if status == "ok" { link_for(outdir, "recordings", &id) } else { None },
-                reviewed: 0,
-                disagreements: 0,
-                missed: 0,
-                status,
-                id,
-            }
+    let mut out: Vec<IndexRow> = crate::records::read_manifest(&outdir.join(crate::records::MANIFEST))
+        .into_values()
+        .map(|r| IndexRow {
+            link: if r.is_ok() { link_for(outdir, "recordings", &r.id) } else { None },
+            candidate: r.candidate.as_deref().map(crate::text::visible),
+            path: crate::text::visible(&r.path),
+            score: r.score,
+            band: r.band,
+            duration_s: r.duration_s,
+            events: r.events,
+            counts: r.counts,
+            reviewed: 0,
+            disagreements: 0,
+            missed: 0,
+            status: r.status.as_str().to_string(),
+            error: r.error,
+            id: r.id,
         })
         .collect();
     sort_by_priority(&mut out);
@@ -205,7 +183,7 @@ pub fn rows_of_outputs(dir: &Path) -> Vec<IndexRow> {
                 band: v.band,
                 duration_s: v.duration_s,
                 events: v.events,
-                counts: serde_json::from_value(v.counts).unwrap_or_default(),
+                counts: v.counts,
                 link: link_for(dir, &sub, &v.recording),
                 reviewed: 0,
                 disagreements: 0,
@@ -218,7 +196,9 @@ pub fn rows_of_outputs(dir: &Path) -> Vec<IndexRow> {
     out
 }
 
-/// What the index shows of a summary; the rest of it is skipped when read.
+/// What the index shows of a [`crate::records::Summary`], with its field
+/// names and types; the rest is skipped when read (10,000 summaries are read
+/// for an archive's index, and most of a summary is the configuration).
 #[derive(serde::Deserialize)]
 struct SummaryFields {
     #[serde(default)]
@@ -231,7 +211,7 @@ struct SummaryFields {
     duration_s: Option<f64>,
     events: Option<u64>,
     #[serde(default)]
-    counts: serde_json::Value,
+    counts: BTreeMap<EventKind, Option<KindCount>>,
 }
 
 /// Every `<id>.summary.json` in `dir` and in `dir/recordings`, sorted.

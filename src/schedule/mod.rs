@@ -14,6 +14,10 @@
 //! so they run when the rest changed, and the face mesh follows the faces
 //! themselves on every frame.
 
+mod plan;
+
+pub use plan::{Before, Plan};
+
 use image::RgbImage;
 
 /// Cells on the thumbnail's long side.
