@@ -1,6 +1,9 @@
 //! Tests of `review/server.rs`.
 
 use super::*;
+use super::routes::{percent_decode, query_param};
+use super::token::{is_token, same};
+use crate::kinds::EventKind;
 
 fn desk_with_files() -> (tempfile::TempDir, Desk) {
     let d = tempfile::tempdir().unwrap();
@@ -78,28 +81,28 @@ fn pages_get_the_token_and_the_media_url() {
 fn the_token_is_kept_owner_only_and_rotated_on_request() {
     use std::os::unix::fs::PermissionsExt;
     let d = tempfile::tempdir().unwrap();
-    let (t1, from) = token_for(d.path(), false);
+    let (t1, from) = token_for(d.path(), false).unwrap();
     assert_eq!(from, TokenFrom::New);
     let file = d.path().join(TOKEN_FILE);
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), t1);
-    assert_eq!(token_for(d.path(), false), (t1.clone(), TokenFrom::Kept));
-    let (t2, from) = token_for(d.path(), true);
+    assert_eq!(token_for(d.path(), false).unwrap(), (t1.clone(), TokenFrom::Kept));
+    let (t2, from) = token_for(d.path(), true).unwrap();
     assert_eq!(from, TokenFrom::New);
     assert_ne!(t1, t2);
-    assert_eq!(token_for(d.path(), false).0, t2);
+    assert_eq!(token_for(d.path(), false).unwrap().0, t2);
     // readable by others: not trusted, replaced
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (t3, from) = token_for(d.path(), false);
+    let (t3, from) = token_for(d.path(), false).unwrap();
     assert!(matches!(from, TokenFrom::Replaced(_)), "{from:?}");
     assert_ne!(t3, t2);
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     // not a token: replaced
     std::fs::write(&file, "nope").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    assert!(matches!(token_for(d.path(), false).1, TokenFrom::Replaced(_)));
+    assert!(matches!(token_for(d.path(), false).unwrap().1, TokenFrom::Replaced(_)));
     // nowhere to keep it: a token all the same
-    let (t4, from) = token_for(&d.path().join("missing"), false);
+    let (t4, from) = token_for(&d.path().join("missing"), false).unwrap();
     assert!(is_token(&t4) && matches!(from, TokenFrom::NotKept(_)), "{from:?}");
     assert!(!d.path().read_dir().unwrap().flatten().any(|e| e.file_name().to_string_lossy().contains(".tmp-")));
 }
@@ -109,9 +112,14 @@ fn query_and_tokens() {
     assert_eq!(query_param(Some("a=1&token=x%20y&b"), "token").as_deref(), Some("x y"));
     assert_eq!(query_param(Some("b"), "token"), None);
     assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
-    let (t1, t2) = (new_token(), new_token());
+    let (t1, t2) = (new_token().unwrap(), new_token().unwrap());
     assert_eq!(t1.len(), 32);
     assert_ne!(t1, t2);
     assert_eq!(percent_decode("/a%20b").as_deref(), Some("/a b"));
     assert_eq!(percent_decode("/a%2"), None);
+    assert_eq!(percent_decode("/a%zz"), None);
+    assert_eq!(percent_decode("/%E2%82%AC+"), Some("/\u{20ac}+".to_string()));
+    assert_eq!(percent_decode("/%FF"), None, "not UTF-8");
+    assert_eq!(query_param(Some("token=a+b%2B&recording=x%26y"), "recording").as_deref(), Some("x&y"));
+    assert_eq!(query_param(Some("token=a+b%2B"), "token").as_deref(), Some("a b+"));
 }
