@@ -1,6 +1,7 @@
 //! Tests of `review/decisions.rs`.
 
 use super::*;
+use std::path::Path;
 use std::io::Write;
 
 fn d(rec: &str, kind: EventKind, s: f64, v: Verdict, who: &str) -> Decision {
