@@ -1,6 +1,7 @@
 //! Tests of `tables.rs`.
 
 use super::*;
+use crate::kinds::EventKind;
 
 #[test]
 fn events_round_trip_through_parquet() {

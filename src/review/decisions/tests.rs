@@ -1,6 +1,7 @@
 //! Tests of `review/decisions.rs`.
 
 use super::*;
+use polars::prelude::*;
 use std::path::Path;
 use std::io::Write;
 
