@@ -96,6 +96,8 @@ fn whole_analysis(root: &Path, test_mode: bool) {
 }
 
 fn main() {
+    // as the CLI does: one thread per network (set before any thread starts)
+    proctor::detect::models::one_thread_per_network_at_start();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let test_mode = !std::env::args().any(|a| a == "--bench");
     let runs = if test_mode { 1 } else { 7 };

@@ -24,6 +24,8 @@ impl BatchProgress for Quiet {
 }
 
 fn main() {
+    // as the CLI does: one thread per network (set before any thread starts)
+    proctor::detect::models::one_thread_per_network_at_start();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let objects = std::env::var_os("PROCTOR_BENCH_NO_OBJECTS").is_none();
     let tmp = std::env::temp_dir().join(format!("proctor-batch-bench-{}", std::process::id()));

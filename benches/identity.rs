@@ -27,6 +27,8 @@ fn settings(identity_fps: f64, threads: usize) -> Settings {
 }
 
 fn main() {
+    // as the CLI does: one thread per network (set before any thread starts)
+    proctor::detect::models::one_thread_per_network_at_start();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let test_mode = !std::env::args().any(|a| a == "--bench");
     let tmp = std::env::temp_dir().join(format!("proctor-identity-bench-{}", std::process::id()));

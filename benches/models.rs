@@ -27,6 +27,8 @@ use proctor::detect::ObjectModel;
 const YOLOX_GFLOPS: f64 = 1.05;
 
 fn main() {
+    // as the CLI does: one thread per network (set before any thread starts)
+    proctor::detect::models::one_thread_per_network_at_start();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let test_mode = !std::env::args().any(|a| a == "--bench");
     let models = load(None, Which { faces: true, objects: true, speech: true, identity: true }).expect("embedded models load");

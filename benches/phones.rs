@@ -29,6 +29,8 @@ fn settings(face_crop: bool, threads: usize) -> Settings {
 }
 
 fn main() {
+    // as the CLI does: one thread per network (set before any thread starts)
+    proctor::detect::models::one_thread_per_network_at_start();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let test_mode = !std::env::args().any(|a| a == "--bench");
     let clip = root.join("fixtures/phone_at_ear.webm");

@@ -1,3 +1,5 @@
+//! The `proctor` binary: parse the command line and run it (`proctor::app`).
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -52,6 +52,10 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn run_command(cli: Cli) -> ExitCode {
+    if matches!(cli.command, Command::Analyze(_) | Command::Batch(_) | Command::Detect(_) | Command::Eval(_)) {
+        // before any thread starts (the signal handler's is the first)
+        crate::detect::models::one_thread_per_network_at_start();
+    }
     if !matches!(cli.command, Command::Analyze(_) | Command::Batch(_)) {
         // SIGTERM and SIGHUP end every command as Ctrl-C does, with 130 (analyze
         // and batch set their own handler, which also removes their temporaries)

@@ -97,21 +97,23 @@ pub struct Which {
 /// would not pick up anyway (5% less CPU on an 8 s 720p clip). proctor's own
 /// worker pools are sized explicitly (`--threads`), so they are unaffected.
 /// Values set by the user are kept.
-fn one_thread_per_network() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        for var in ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"] {
-            if std::env::var_os(var).is_none() {
-                std::env::set_var(var, "1");
-            }
+///
+/// candle reads this from the environment only, so it is set there: by a
+/// program's `main` (the CLI's analysing commands, each bench) before it
+/// starts any thread, never later, when another thread may be reading the
+/// environment. (It also sizes rayon's global pool, so commands that use
+/// that pool for their own work, like `review`, do not call it.)
+pub fn one_thread_per_network_at_start() {
+    for var in ["CANDLE_NUM_THREADS", "RAYON_NUM_THREADS"] {
+        if std::env::var_os(var).is_none() {
+            std::env::set_var(var, "1");
         }
-    });
+    }
 }
 
 /// The device to run on: CUDA when built with the `cuda` feature and a GPU
 /// is present, else the CPU.
 pub fn device() -> Device {
-    one_thread_per_network();
     #[cfg(feature = "cuda")]
     if let Ok(d) = Device::new_cuda(0) {
         return d;
