@@ -145,6 +145,57 @@ fn every_command_and_flag_is_documented() {
     assert!(missing.is_empty(), "not in README.md or docs/*.md: {missing:?}");
 }
 
+/// The other direction: every `--flag` the docs give a `proctor <command>`
+/// (on the same line, up to a pipe, `&&`, `;` or the end of a code span) is
+/// one that command has, and a code span that is a flag alone is some
+/// command's flag. A flag renamed or removed in the CLI but left in the docs
+/// fails here.
+#[test]
+fn every_flag_the_docs_give_a_command_exists() {
+    let cli = proctor::cli::Cli::command();
+    let mut wrong = Vec::new();
+    let mut seen = 0;
+    for (path, text) in documents() {
+        for (n, line) in text.lines().enumerate() {
+            let mut rest = line;
+            while let Some(i) = rest.find("proctor ") {
+                rest = &rest[i + "proctor ".len()..];
+                let name: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '-').collect();
+                let Some(cmd) = cli.get_subcommands().find(|c| c.get_name() == name) else { continue };
+                let end = rest.find(['|', '`', ';', ')', '#']).unwrap_or(rest.len()).min(rest.find("&&").unwrap_or(rest.len()));
+                for word in rest[..end].split_whitespace().filter(|w| w.starts_with("--") && w.len() > 2) {
+                    let flag = word[2..].split(['=', ',', '.', '[', '"', '\'', '*']).next().unwrap_or("");
+                    if flag.is_empty() || !flag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                        continue;
+                    }
+                    seen += 1;
+                    let known = matches!(flag, "help" | "version") || cmd.get_arguments().any(|a| a.get_long() == Some(flag));
+                    if !known {
+                        wrong.push(format!("{}:{}: `proctor {name} --{flag}`: no such flag", path.display(), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    // a code span that is a flag alone (`--no-objects`) names one of proctor's
+    // commands' flags, or one of the few other tools' flags the docs mention
+    let others = ["array", "features", "profile"];
+    let any_has = |flag: &str| cli.get_subcommands().any(|c| c.get_arguments().any(|a| a.get_long() == Some(flag)));
+    for (path, text) in documents() {
+        for (n, line) in text.lines().enumerate() {
+            for span in line.split('`').skip(1).step_by(2) {
+                let Some(flag) = span.strip_prefix("--") else { continue };
+                let flag: String = flag.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+                if !flag.is_empty() && !matches!(flag.as_str(), "help" | "version") && !others.contains(&flag.as_str()) && !any_has(&flag) {
+                    wrong.push(format!("{}:{}: `--{flag}`: no proctor command has it", path.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(seen > 40, "only {seen} flags of commands found in the docs: is the scan reading them?");
+    assert!(wrong.is_empty(), "flags the CLI does not have:\n  {}", wrong.join("\n  "));
+}
+
 /// GitHub's anchor for a heading: lower case, punctuation dropped, spaces as '-'.
 fn anchor(heading: &str) -> String {
     heading

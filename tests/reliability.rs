@@ -274,19 +274,38 @@ fn ctrl_c_stops_a_batch_cleanly_and_resume_finishes_it() {
 fn a_second_ctrl_c_quits_at_once_and_leaves_no_temporaries() {
     let (d, root) = archive_of(4);
     let out = d.path().join("out");
-    let mut child = spawn_batch(&root, &out, "2");
-    // wait until recordings are under way (their model setup done, outputs being made)
+    let tmp = d.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut child = proctor()
+        .args(["batch", "-q", "--jobs", "2", "--threads", "2"])
+        .arg(&root)
+        .arg("-o")
+        .arg(&out)
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // wait until the first recording's analysis is under way: its lock is
+    // held and its evidence pictures' (unnamed) file is open
+    let lock = out.join("recordings/.r00.lock");
     let t0 = Instant::now();
-    while !out.join("recordings").exists() && t0.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(20));
+    while !(lock.exists() && has_file_open_in(child.id(), &tmp)) {
+        assert!(t0.elapsed() < Duration::from_secs(120), "r00's analysis never started");
+        assert!(child.try_wait().unwrap().is_none(), "the batch ended before r00's analysis began");
+        std::thread::sleep(Duration::from_millis(5));
     }
-    std::thread::sleep(Duration::from_millis(300));
     let int = || std::process::Command::new("kill").arg("-INT").arg(child.id().to_string()).status().unwrap();
     assert!(int().success());
     std::thread::sleep(Duration::from_millis(100));
     let _ = int();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
+    // at once, not a graceful stop: a first Ctrl-C alone lets the recordings
+    // under way finish and then writes the archive's summary; the second ends
+    // the run before either
+    assert!(!out.join("recordings/r00.report.pdf").exists(), "r00, under way at the first Ctrl-C, was finished");
+    assert!(!out.join("summary.parquet").exists(), "the archive's summary was written: the run ended gracefully");
     assert!(temporaries(&out).is_empty(), "{:?}", temporaries(&out));
     // whatever finished is complete: every report has its tables
     for f in listing(&out.join("recordings")).iter().filter(|f| f.ends_with(".report.pdf")) {
