@@ -274,12 +274,7 @@ fn a_hostile_archive_is_analysed_around_its_bad_entries_and_resumed_exactly() {
     assert_eq!(s["duration_s"].as_f64().map(|d| d.round()), Some(20.0));
     assert!(out.join("recordings/alice.frames.parquet").exists());
     // nothing left behind, here or in $TMPDIR
-    let left: Vec<String> = walkdir::WalkDir::new(&out)
-        .into_iter()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".proctor-") || n.contains(".tmp-") || n.ends_with(".lock"))
-        .collect();
+    let left = proctor::output::leftovers_under(&out);
     assert!(left.is_empty(), "{left:?}");
     assert!(listing(&tmp).is_empty(), "{:?}", listing(&tmp));
     // and a third run, nothing changed: only the bad entries again

@@ -237,6 +237,22 @@ fn spawn_batch(root: &Path, out: &Path, jobs: &str) -> std::process::Child {
         .unwrap()
 }
 
+/// [`spawn_batch`] with 2 jobs, its temporary files in `tmp` (made here), so
+/// that a test can see when a recording's analysis is under way.
+fn spawn_batch_in_tmp(root: &Path, out: &Path, tmp: &Path) -> std::process::Child {
+    std::fs::create_dir(tmp).unwrap();
+    proctor()
+        .args(["batch", "-q", "--jobs", "2", "--threads", "2"])
+        .arg(root)
+        .arg("-o")
+        .arg(out)
+        .env("TMPDIR", tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn manifest_lines(out: &Path) -> usize {
     std::fs::read_to_string(out.join("manifest.jsonl")).map(|t| t.lines().count()).unwrap_or(0)
 }
@@ -275,17 +291,7 @@ fn a_second_ctrl_c_quits_at_once_and_leaves_no_temporaries() {
     let (d, root) = archive_of(4);
     let out = d.path().join("out");
     let tmp = d.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
-    let mut child = proctor()
-        .args(["batch", "-q", "--jobs", "2", "--threads", "2"])
-        .arg(&root)
-        .arg("-o")
-        .arg(&out)
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_batch_in_tmp(&root, &out, &tmp);
     // wait until the first recording's analysis is under way: its lock is
     // held and its evidence pictures' (unnamed) file is open
     let lock = out.join("recordings/.r00.lock");
@@ -684,17 +690,7 @@ fn sigterm_stops_a_batch_as_ctrl_c_does() {
     let (d, root) = archive_of(4);
     let out = d.path().join("out");
     let tmp = d.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
-    let mut child = proctor()
-        .args(["batch", "-q", "--jobs", "2", "--threads", "2"])
-        .arg(&root)
-        .arg("-o")
-        .arg(&out)
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_batch_in_tmp(&root, &out, &tmp);
     let t0 = Instant::now();
     while !has_file_open_in(child.id(), &tmp) && t0.elapsed() < Duration::from_secs(120) && child.try_wait().unwrap().is_none() {
         std::thread::sleep(Duration::from_millis(20));

@@ -138,12 +138,7 @@ fn every_failing_step_of_a_batch_loses_nothing_the_manifest_claims() {
         for row in read_manifest(&out.join("manifest.jsonl")).values().filter(|r| r.is_ok()) {
             assert!(outputs_intact(&out, &rec, row, &Default::default()), "step {n}: manifest claims {}", row.id);
         }
-        let left: Vec<String> = walkdir::WalkDir::new(&out)
-            .into_iter()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(".proctor-") || n.contains(".tmp-") || n.ends_with(".lock"))
-            .collect();
+        let left = crate::output::leftovers_under(&out);
         assert!(left.is_empty(), "step {n}: {left:?}");
         // and a resumed run ends whole
         let rows = run_batch(&items, &settings, &opts(out.clone(), true), &Quiet, &stop).unwrap();

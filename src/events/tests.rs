@@ -24,29 +24,7 @@ fn face(yaw: f32, ear: f32) -> FaceObs {
 /// Observations at 4 fps; `faces(i)` gives frame i's faces.
 fn seq(n: usize, faces: impl Fn(usize) -> Vec<FaceObs>) -> Vec<Observation> {
     (0..n)
-        .map(|i| Observation {
-            index: i,
-            t: i as f64 / 4.0,
-            pts: i as f64 / 4.0,
-            width: 640,
-            height: 480,
-            mean_luma: 100.0,
-            audio_db: None,
-            audio_peak_db: None,
-            faces: Some(faces(i)),
-            objects: None,
-            faces_detected: false,
-            objects_detected: false,
-            speech: None,
-            mouth_motion: None,
-            voice_similarity: None, other_voice: None,
-            embeddings: Vec::new(),
-            identity_distance: None,
-            reference_distance: None,
-            candidate_face: None,
-            candidate_distance: None,
-            cluster_distance: None,
-        })
+        .map(|i| Observation { mean_luma: 100.0, ..Observation::with_faces(i, i as f64 / 4.0, (640, 480), faces(i)) })
         .collect()
 }
 
@@ -519,14 +497,8 @@ fn described(f: impl Fn(usize) -> (f32, f32)) -> Vec<Observation> {
             fo.bbox = [100.0, 50.0, 200.0, 170.0];
             fo.keypoints = vec![[125.0, 90.0], [175.0, 90.0]];
             Observation {
-                index: i * 8,
-                t: 2.0 * i as f64,
-                pts: 2.0 * i as f64,
-                width: 320,
-                height: 240,
-                faces: Some(vec![fo]),
                 embeddings: vec![crate::observation::FaceEmbedding { face: 0, descriptor: d, distance: None }],
-                ..Default::default()
+                ..Observation::with_faces(i * 8, 2.0 * i as f64, (320, 240), vec![fo])
             }
         })
         .collect()

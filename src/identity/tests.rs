@@ -65,27 +65,8 @@ fn face(x0: f32) -> crate::observation::FaceObs {
 
 fn obs(t: f64, faces: Vec<crate::observation::FaceObs>, embeddings: Vec<(usize, Embedding)>) -> Observation {
     Observation {
-        index: (t * 4.0) as usize,
-        t,
-        pts: t,
-        width: 640,
-        height: 480,
-        mean_luma: 0.0,
-        audio_db: None,
-        audio_peak_db: None,
-        faces: Some(faces),
-        objects: None,
-        faces_detected: false,
-        objects_detected: false,
-        speech: None,
-        mouth_motion: None,
-        voice_similarity: None, other_voice: None,
         embeddings: embeddings.into_iter().map(|(face, e)| FaceEmbedding { face, descriptor: e.to_vec(), distance: None }).collect(),
-        identity_distance: None,
-        reference_distance: None,
-        candidate_face: None,
-        candidate_distance: None,
-        cluster_distance: None,
+        ..Observation::with_faces((t * 4.0) as usize, t, (640, 480), faces)
     }
 }
 

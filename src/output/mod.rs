@@ -39,5 +39,17 @@ pub fn isolate<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
 
 /// Fault injection for the output path. In the unit tests (`cfg(test)`),
 
+/// The names under `dir` (at any depth) of what proctor keeps only while it
+/// runs: temporaries (`.<name>.tmp-<pid>`, `.proctor-tmp-*` directories) and
+/// lock files. After a run, however it ended, there should be none.
+pub fn leftovers_under(dir: &Path) -> Vec<String> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".proctor-") || n.contains(".tmp-") || n.ends_with(".lock"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

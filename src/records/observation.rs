@@ -155,6 +155,13 @@ pub struct Observation {
 }
 
 impl Observation {
+    /// A frame (`width` x `height`, analysed at `t`, sample `index`) in which
+    /// faces were looked for and `faces` found, and nothing else observed:
+    /// what tests and tools build their observations from.
+    pub fn with_faces(index: usize, t: f64, (width, height): (u32, u32), faces: Vec<FaceObs>) -> Observation {
+        Observation { index, t, pts: t, width, height, faces: Some(faces), ..Default::default() }
+    }
+
     pub fn face_count(&self) -> Option<usize> {
         self.faces.as_ref().map(|f| f.len())
     }

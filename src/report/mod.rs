@@ -487,29 +487,7 @@ mod tests {
             mouth_open: None,
         };
         let obs: Vec<Observation> = (0..1000)
-            .map(|i| Observation {
-                index: i,
-                t: i as f64 / 4.0,
-                pts: i as f64 / 4.0,
-                width: 10,
-                height: 10,
-                mean_luma: 0.0,
-                audio_db: None,
-                audio_peak_db: None,
-                faces: Some(if i == 500 { vec![face(200.0)] } else { vec![face(10.0)] }),
-                objects: None,
-                faces_detected: false,
-                objects_detected: false,
-                speech: None,
-                mouth_motion: None,
-                voice_similarity: None, other_voice: None,
-                embeddings: Vec::new(),
-                identity_distance: None,
-                reference_distance: None,
-                candidate_face: None,
-                candidate_distance: None,
-                cluster_distance: None,
-            })
+            .map(|i| Observation::with_faces(i, i as f64 / 4.0, (10, 10), if i == 500 { vec![face(200.0)] } else { vec![face(10.0)] }))
             .collect();
         let base = Baseline { yaw: 10.0, ..Default::default() };
         let s = signals(&obs, &base, &Config::default());
