@@ -48,13 +48,11 @@ pub fn find_summary(path: &Path, id: Option<&str>) -> Result<PathBuf> {
         };
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name.ends_with(".summary.json") {
+    if crate::records::OutputFile::parse(name).is_some_and(|(_, f)| f == crate::records::OutputFile::Summary) {
         return Ok(path.to_path_buf());
     }
-    for table in [".events.parquet", ".frames.parquet", ".detections.parquet", ".evidence.parquet", ".report.pdf"] {
-        if let Some(id) = name.strip_suffix(table) {
-            return Ok(path.with_file_name(format!("{id}.summary.json")));
-        }
+    if let Some((id, _)) = crate::records::OutputFile::parse(name) {
+        return Ok(path.with_file_name(crate::records::OutputFile::Summary.name(id)));
     }
     Err(Error::new(path, ErrorKind::BadOutput("expected an output directory, an <id>.summary.json or an <id>.events.parquet".into())))
 }

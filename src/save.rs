@@ -113,12 +113,8 @@ pub fn clean_stale(dir: &Path, id: &str) {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
-    let o = Outputs::for_recording(dir, id);
-    let mut paths = vec![o.frames, o.detections, o.events, o.summary, o.report, dir.join(format!("{id}.embeddings.parquet"))];
-    paths.extend(o.evidence);
-    paths.push(dir.join(crate::review::page::file_name(id)));
-    for p in &paths {
-        crate::output::remove_temporaries_of(p);
+    for f in crate::records::OutputFile::ALL {
+        crate::output::remove_temporaries_of(&f.path(dir, id));
     }
 }
 

@@ -34,7 +34,7 @@ pub(super) fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
     if let Some(c) = &args.candidate {
         a.candidate = Some(c.clone());
     }
-    let out: PathBuf = args.output.clone().unwrap_or_else(|| summary.with_file_name(format!("{}.report.pdf", a.recording)));
+    let out: PathBuf = args.output.clone().unwrap_or_else(|| summary.with_file_name(crate::records::OutputFile::Report.name(&a.recording)));
     // the review page beside the summary, linked from where the report goes
     let page = summary.with_file_name(crate::review::page::file_name(&a.recording));
     let from = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

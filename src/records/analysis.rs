@@ -178,6 +178,68 @@ pub struct DecodeSummary {
     pub corrupt_packets: u64,
 }
 
+/// The files one recording's analysis writes, `<id>.<ending>` beside each
+/// other: the one list of their names that save, load, the review desk's
+/// server and its index go by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFile {
+    Frames,
+    Detections,
+    Events,
+    Summary,
+    Report,
+    Evidence,
+    /// Only with `--save-embeddings` (biometric data).
+    Embeddings,
+    /// Unless `--no-review-page`.
+    ReviewPage,
+}
+
+impl OutputFile {
+    pub const ALL: [OutputFile; 8] = [
+        OutputFile::Frames,
+        OutputFile::Detections,
+        OutputFile::Events,
+        OutputFile::Summary,
+        OutputFile::Report,
+        OutputFile::Evidence,
+        OutputFile::Embeddings,
+        OutputFile::ReviewPage,
+    ];
+
+    /// What follows `<id>.` in the file's name.
+    pub fn ending(self) -> &'static str {
+        match self {
+            OutputFile::Frames => "frames.parquet",
+            OutputFile::Detections => "detections.parquet",
+            OutputFile::Events => "events.parquet",
+            OutputFile::Summary => "summary.json",
+            OutputFile::Report => "report.pdf",
+            OutputFile::Evidence => "evidence.parquet",
+            OutputFile::Embeddings => "embeddings.parquet",
+            OutputFile::ReviewPage => "review.html",
+        }
+    }
+
+    /// The file's name for recording `id`.
+    pub fn name(self, id: &str) -> String {
+        format!("{id}.{}", self.ending())
+    }
+
+    /// The file's path for recording `id` in `dir`.
+    pub fn path(self, dir: &Path, id: &str) -> PathBuf {
+        dir.join(self.name(id))
+    }
+
+    /// The recording id and which output a file name is, if it is one.
+    pub fn parse(name: &str) -> Option<(&str, OutputFile)> {
+        OutputFile::ALL.into_iter().find_map(|f| {
+            let id = name.strip_suffix(f.ending())?.strip_suffix('.')?;
+            (!id.is_empty()).then_some((id, f))
+        })
+    }
+}
+
 /// Paths of the files written for one recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outputs {
@@ -196,14 +258,14 @@ pub struct Outputs {
 
 impl Outputs {
     pub fn for_recording(outdir: &Path, recording: &str) -> Outputs {
-        let p = |ext: &str| outdir.join(format!("{recording}.{ext}"));
+        let p = |f: OutputFile| f.path(outdir, recording);
         Outputs {
-            frames: p("frames.parquet"),
-            detections: p("detections.parquet"),
-            events: p("events.parquet"),
-            summary: p("summary.json"),
-            report: p("report.pdf"),
-            evidence: Some(p("evidence.parquet")),
+            frames: p(OutputFile::Frames),
+            detections: p(OutputFile::Detections),
+            events: p(OutputFile::Events),
+            summary: p(OutputFile::Summary),
+            report: p(OutputFile::Report),
+            evidence: Some(p(OutputFile::Evidence)),
             embeddings: None,
         }
     }
@@ -352,5 +414,25 @@ impl Summary {
             identity: self.identity,
             evidence,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names_read_back_as_their_id_and_file() {
+        for f in OutputFile::ALL {
+            for id in ["exam", "alice.smith", "a.summary"] {
+                assert_eq!(OutputFile::parse(&f.name(id)), Some((id, f)), "{f:?} of {id}");
+            }
+        }
+        assert_eq!(OutputFile::parse("summary.json"), None);
+        assert_eq!(OutputFile::parse(".summary.json"), None);
+        assert_eq!(OutputFile::parse("exam.summary.json.tmp-1"), None);
+        assert_eq!(OutputFile::parse("examreport.pdf"), None);
+        let o = Outputs::for_recording(Path::new("d"), "exam");
+        assert_eq!(o.report, OutputFile::Report.path(Path::new("d"), "exam"));
     }
 }

@@ -69,8 +69,8 @@ pub fn sort_by_priority(rows: &mut [IndexRow]) {
 /// The link to a recording's page from the directory the index is in:
 /// `sub` is where its outputs are (`recordings/` in a batch, `` for analyze).
 fn link_for(dir: &Path, sub: &str, id: &str) -> Option<String> {
-    for ext in ["review.html", "report.pdf"] {
-        let name = format!("{id}.{ext}");
+    for file in [crate::records::OutputFile::ReviewPage, crate::records::OutputFile::Report] {
+        let name = file.name(id);
         if dir.join(sub).join(&name).exists() {
             let prefix = if sub.is_empty() { String::new() } else { format!("{sub}/") };
             return Some(format!("{prefix}{}", encode_segment(&name)));

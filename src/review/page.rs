@@ -221,7 +221,7 @@ fn index_beside(outdir: &Path) -> Option<String> {
 
 /// The name of a recording's review page.
 pub fn file_name(recording: &str) -> String {
-    format!("{recording}.review.html")
+    crate::records::OutputFile::ReviewPage.name(recording)
 }
 
 /// The analysis's evidence pictures of events, by media time, for [`render`].

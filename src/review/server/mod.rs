@@ -79,13 +79,17 @@ pub enum Target {
 
 /// File names served from DIR: proctor's outputs, nothing else.
 fn is_output_name(rel: &str) -> bool {
+    use crate::records::OutputFile;
     let name = rel.rsplit('/').next().unwrap_or(rel);
-    const ENDINGS: [&str; 8] =
-        [".review.html", ".report.pdf", ".summary.json", ".events.parquet", ".frames.parquet", ".detections.parquet", "index.html", "decisions.parquet"];
-    if ENDINGS.iter().any(|e| name.ends_with(e)) {
+    // a recording's outputs but its pictures and face descriptors (the page
+    // embeds what it shows; descriptors are biometric data)
+    if OutputFile::parse(name).is_some_and(|(_, f)| !matches!(f, OutputFile::Evidence | OutputFile::Embeddings)) {
         return true;
     }
-    if matches!(rel, "summary.parquet" | "manifest.jsonl" | "decisions.jsonl") {
+    if name == "index.html" || name == decisions::TABLE {
+        return true;
+    }
+    if matches!(rel, "summary.parquet" | crate::records::MANIFEST | "decisions.jsonl") {
         return true;
     }
     // the batch's event partitions: events/recording=<id>/part-0.parquet
