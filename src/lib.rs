@@ -46,6 +46,7 @@ pub mod review;
 pub mod report;
 pub mod schedule;
 pub mod score;
+pub mod signals;
 pub mod tables;
 pub mod text;
 pub mod save;

@@ -31,6 +31,8 @@ const LAYERS: &[&str] = &[
     "identity",
     "events",
     "score",
+    // the measurements views plot over time (the report's figure, the page's plots)
+    "signals",
     "evidence",
     "analyze",
     // writers, readers and views of a whole analysis
