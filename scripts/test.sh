@@ -24,6 +24,11 @@ if [ $# -eq 0 ]; then
   PROCTOR_SKIP_LOG="$skips" cargo test --locked --test tests -- --ignored --skip face_embed_verification || status=$?
 fi
 PROCTOR_SKIP_LOG="$skips" bash scripts/slurm_check.sh target/debug/proctor || status=$?
+# the `cuda` feature cannot be compiled here (its build scripts run nvcc, from the
+# CUDA toolkit, which CI does not install); what is checked is that its
+# dependencies resolve from Cargo.lock as it is, so `cargo build --locked
+# --features cuda` on a machine with the toolkit needs no change to the lock
+cargo tree --locked --features cuda -e normal -i cudarc >/dev/null || { echo "test.sh: the cuda feature does not resolve from Cargo.lock"; status=1; }
 if [ -s "$skips" ]; then
   n=$(sed 's/^SKIPPED: \([^ ]*\): .*/\1/' "$skips" | sort -u | wc -l)
   echo
