@@ -33,12 +33,7 @@ use faults::{arm, Effect, Op};
 
 /// Names in `dir` (recursively) that are temporaries or locks.
 fn leftovers(dir: &Path) -> Vec<String> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".proctor-") || n.contains(".tmp-") || n.ends_with(".lock"))
-        .collect()
+    leftovers_under(dir)
 }
 
 fn names(dir: &Path) -> Vec<String> {
