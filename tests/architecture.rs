@@ -243,3 +243,35 @@ fn every_file_says_its_job_and_none_is_too_long() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// One palette: a kind's colour is given in `src/kinds/mod.rs` only. No other
+/// source, template or page asset pairs a kind's name with a colour of its
+/// own (the PDF once drew `phone` blue where the page drew it pink).
+#[test]
+fn a_kinds_colour_has_one_home() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    fn all(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                all(&p, out);
+            } else if p.extension().is_some_and(|x| ["rs", "typ", "js", "css", "html"].iter().any(|e| x == *e)) {
+                out.push(p);
+            }
+        }
+    }
+    all(&src, &mut files);
+    let names: Vec<String> = proctor::kinds::EventKind::ALL.iter().map(|k| k.to_string()).collect();
+    let colour = regex::Regex::new(r#"#[0-9a-fA-F]{6}\b"#).unwrap();
+    let mut wrong = Vec::new();
+    for f in files.iter().filter(|f| !f.ends_with("kinds/mod.rs")) {
+        for (n, line) in std::fs::read_to_string(f).unwrap().lines().enumerate() {
+            let named = names.iter().any(|k| line.contains(&format!("{k}:")) || line.contains(&format!("\"{k}\"")));
+            if named && colour.is_match(line) {
+                wrong.push(format!("{}:{}: {}", f.strip_prefix(&src).unwrap().display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "a kind's colour outside src/kinds:\n{}", wrong.join("\n"));
+}

@@ -15,6 +15,28 @@ pub mod background_noise;
 pub mod gaze_away;
 pub mod loud_audio;
 
+/// The colour each kind is drawn in: one palette for the PDF report, the
+/// review page and the archive's index (a kind looks the same everywhere).
+pub fn colour(k: EventKind) -> &'static str {
+    use EventKind::*;
+    match k {
+        NoFace => "#7f7f7f",
+        MultipleFaces => "#d62728",
+        LookingAway => "#ff7f0e",
+        GazeAway => "#bcbd22",
+        EyesClosed => "#9467bd",
+        Phone => "#e377c2",
+        Book => "#8c564b",
+        Device => "#17becf",
+        Person => "#b2182b",
+        LoudAudio => "#1f77b4",
+        Voices => "#2ca02c",
+        Identity => "#000000",
+        CandidateChanged => "#393b79",
+        BackgroundNoise => "#9ecae1",
+    }
+}
+
 /// The kinds of event proctor raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -132,6 +132,8 @@ pub struct ReportInput {
     /// The recording's review page, as a URL relative to the report (it is
     /// beside it), so the link still works when the folder is moved.
     pub review_page: Option<String>,
+    /// Each kind's colour ([`crate::kinds::colour`]: the page's and the index's too).
+    pub kind_colours: std::collections::BTreeMap<EventKind, &'static str>,
 }
 
 /// The picture of the candidate's face in the report.
@@ -219,6 +221,7 @@ impl ReportInput {
             thresholds_toml: toml::to_string_pretty(&cfg.events).unwrap_or_default(),
             baseline: Some(a.baseline),
             models: a.models.clone(),
+            kind_colours: EventKind::ALL.into_iter().map(|k| (k, crate::kinds::colour(k))).collect(),
             not_checked: EventKind::ALL.into_iter().filter(|k| !a.checked.contains(k) && !events.iter().any(|e| e.kind == *k)).collect(),
             warnings: a.warnings.clone(),
             identity: a.identity.clone(),

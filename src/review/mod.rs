@@ -112,26 +112,8 @@ pub fn relative_url(from: &Path, target: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// The colour each kind is drawn in (pages and index alike).
-pub fn kind_color(k: crate::kinds::EventKind) -> &'static str {
-    use crate::kinds::EventKind::*;
-    match k {
-        NoFace => "#7f7f7f",
-        MultipleFaces => "#d62728",
-        LookingAway => "#ff7f0e",
-        GazeAway => "#bcbd22",
-        EyesClosed => "#9467bd",
-        Phone => "#e377c2",
-        Book => "#8c564b",
-        Device => "#17becf",
-        Person => "#b2182b",
-        LoudAudio => "#1f77b4",
-        Voices => "#2ca02c",
-        Identity => "#000000",
-        CandidateChanged => "#393b79",
-        BackgroundNoise => "#9ecae1",
-    }
-}
+/// The colour each kind is drawn in: [`crate::kinds::colour`], the one palette.
+pub use crate::kinds::colour as kind_color;
 
 /// Where the verdicts of an output directory are kept: `decisions.parquet`
 /// in the directory `proctor review` serves. A recording's outputs are in
