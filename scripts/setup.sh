@@ -55,6 +55,10 @@ if ((test_data)); then
     [ "${PROCTOR_NO_SKIP:-}" != 1 ] || { echo "setup: could not fetch the group photos" >&2; exit 1; }
     echo "setup: could not fetch the group photos; their test will be skipped" >&2
   fi
+  if ! bash tests/fetch_verify_photos.sh; then
+    [ "${PROCTOR_NO_SKIP:-}" != 1 ] || { echo "setup: could not fetch the verification photos" >&2; exit 1; }
+    echo "setup: could not fetch the verification photos; their test will be skipped" >&2
+  fi
   if ! bash tests/browser/fetch_axe.sh; then
     [ "${PROCTOR_NO_SKIP:-}" != 1 ] || { echo "setup: could not fetch axe-core" >&2; exit 1; }
     echo "setup: could not fetch axe-core; the accessibility check will be skipped" >&2

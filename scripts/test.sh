@@ -18,10 +18,8 @@ status=0
 PROCTOR_SKIP_LOG="$skips" cargo test --locked --all-targets "$@" || status=$?
 if [ $# -eq 0 ]; then
   # the long tests (10- and 20-minute recordings, the 2-minute swaps: about 12
-  # minutes on 2 cores) are #[ignore]d so that `cargo test` stays quick, and run
-  # here. face_embed_verification needs photos that models/convert_dlib.py
-  # --reference makes (dlib and its Python stack), so it stays a developer's check.
-  PROCTOR_SKIP_LOG="$skips" cargo test --locked --test tests -- --ignored --skip face_embed_verification || status=$?
+  # minutes on 2 cores) are #[ignore]d so that `cargo test` stays quick, and run here
+  PROCTOR_SKIP_LOG="$skips" cargo test --locked --test tests -- --ignored || status=$?
 fi
 PROCTOR_SKIP_LOG="$skips" bash scripts/slurm_check.sh target/debug/proctor || status=$?
 # the `cuda` feature cannot be compiled here (its build scripts run nvcc, from the

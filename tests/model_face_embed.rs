@@ -256,9 +256,15 @@ pub fn verification_photos(root: &Path) -> Result<(usize, usize)> {
     Ok((ok, n))
 }
 
+/// Same person or not, at the descriptor's threshold, on the photos of known
+/// identity that tests/fetch_verify_photos.sh fetches (scripts/setup.sh
+/// --test-data runs it): at least 90% of the pairs right.
 #[test]
-#[ignore = "needs target/model-work/dlib/verify from models/convert_dlib.py --reference"]
 fn face_embed_verification() {
+    if !root().join("target/model-work/dlib/verify/biden.png").exists() {
+        crate::util::skip("no verification photos: run tests/fetch_verify_photos.sh");
+        return;
+    }
     let (ok, n) = verification_photos(&root()).unwrap();
     assert!(n >= 36 && ok * 10 >= n * 9, "{ok}/{n}");
 }
