@@ -179,7 +179,8 @@ fn every_flag_the_docs_give_a_command_exists() {
     }
     // a code span that is a flag alone (`--no-objects`) names one of proctor's
     // commands' flags, or one of the few other tools' flags the docs mention
-    let others = ["array", "features", "profile"];
+    // sbatch's --array; cargo's --features, --ignored, --locked, --profile
+    let others = ["array", "features", "ignored", "locked", "profile"];
     let any_has = |flag: &str| cli.get_subcommands().any(|c| c.get_arguments().any(|a| a.get_long() == Some(flag)));
     for (path, text) in documents() {
         for (n, line) in text.lines().enumerate() {
