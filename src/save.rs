@@ -107,14 +107,18 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, opts: &WriteOptions) -> R
 /// so every one is a dead run's: no process is asked whether it still runs.
 pub fn clean_stale(dir: &Path, id: &str) {
     let ours = format!("{TEMP_PREFIX}{id}-");
+    // one listing of `dir` (a batch's recordings/ holds every recording's outputs)
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = e.file_name();
-        if name.to_string_lossy().strip_prefix(&ours).is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())) {
+        let name = name.to_string_lossy();
+        if name.strip_prefix(&ours).is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())) {
             let _ = std::fs::remove_dir_all(e.path());
+        } else if crate::output::temporary_of(&name)
+            .and_then(|(target, _)| crate::records::OutputFile::parse(target))
+            .is_some_and(|(of, _)| of == id)
+        {
+            let _ = std::fs::remove_file(e.path());
         }
-    }
-    for f in crate::records::OutputFile::ALL {
-        crate::output::remove_temporaries_of(&f.path(dir, id));
     }
 }
 
@@ -126,7 +130,7 @@ pub fn clean_own(dir: &Path) {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with(TEMP_PREFIX) && name.rsplit_once('-').is_some_and(|(_, pid)| pid == me) {
             let _ = std::fs::remove_dir_all(e.path());
-        } else if name.starts_with('.') && name.rsplit_once(".tmp-").is_some_and(|(_, pid)| pid == me) {
+        } else if crate::output::temporary_of(&name).is_some_and(|(_, pid)| pid == me) {
             let _ = std::fs::remove_file(e.path());
         }
     }

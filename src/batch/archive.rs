@@ -45,9 +45,7 @@ pub fn summary_frame(rows: &[Row]) -> DataFrame {
 /// turn, and under it the temporaries a killed writer left are removed.
 pub(super) fn archive_lock(outdir: &Path) -> Result<crate::output::IdLock> {
     let lock = crate::output::IdLock::wait(outdir, "archive")?;
-    for name in ["manifest.jsonl", "summary.parquet", "index.html"] {
-        crate::output::remove_temporaries_of(&outdir.join(name));
-    }
+    crate::output::remove_temporaries(outdir, |name| [crate::records::MANIFEST, "summary.parquet", "index.html"].contains(&name));
     Ok(lock)
 }
 

@@ -308,7 +308,7 @@ fn write_partition(outdir: &Path, id: &str, events: &[crate::events::Event]) -> 
     let p = partition_path(outdir, id);
     let dir = p.parent().expect("has a parent");
     std::fs::create_dir_all(dir).map_err(|e| Error::new(dir, ErrorKind::Output(e.to_string())))?;
-    crate::output::remove_temporaries_of(&p);
+    crate::output::remove_temporaries(dir, |name| p.ends_with(name));
     // the partition key is in the path; the file keeps the id column too
     write_parquet(&p, &mut events_frame(id, events))
 }

@@ -22,17 +22,21 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
-/// Remove the temporaries of `path` that [`temp_path`] named for any
-/// process: call only under the lock that guards `path`, so that every such
-/// temporary is one a killed run left.
-pub fn remove_temporaries_of(path: &Path) {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
-    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+/// What a name made by [`temp_path`] is the temporary of, and the process
+/// id that made it: `.<target>.tmp-<pid>` gives `(target, pid)`.
+pub fn temporary_of(name: &str) -> Option<(&str, &str)> {
+    let (target, pid) = name.strip_prefix('.')?.rsplit_once(".tmp-")?;
+    (!target.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some((target, pid))
+}
+
+/// Remove the temporaries in `dir` ([`temp_path`]'s, made by any process)
+/// of the files whose name `of` accepts, in one listing of `dir`. Call only
+/// under the lock that guards those files, so that every such temporary is
+/// one a killed run left.
+pub fn remove_temporaries(dir: &Path, of: impl Fn(&str) -> bool) {
     let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else { return };
     for e in entries.flatten() {
-        let n = e.file_name();
-        let n = n.to_string_lossy();
-        if n.strip_prefix(&prefix).is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())) {
+        if temporary_of(&e.file_name().to_string_lossy()).is_some_and(|(target, _)| of(target)) {
             let _ = std::fs::remove_file(e.path());
         }
     }

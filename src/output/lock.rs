@@ -30,8 +30,8 @@ pub(super) fn remove_held() {
 #[derive(Debug)]
 pub struct IdLock {
     path: PathBuf,
-    // held for its lock, released when dropped (or by the kernel at exit)
-    _file: File,
+    /// Held for its lock, released when dropped (or by the kernel at exit).
+    file: File,
 }
 
 /// Whether the lock was free.
@@ -74,7 +74,7 @@ impl IdLock {
         let out_err = |e: std::io::Error| Error::new(&path, ErrorKind::Output(e.to_string()));
         std::fs::create_dir_all(dir).map_err(|e| Error::new(dir, ErrorKind::Output(e.to_string())))?;
         loop {
-            let mut file = fs_step(|| std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path))
+            let file = fs_step(|| std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path))
                 .map_err(out_err)?;
             let locked = if block { file.lock().map_err(std::fs::TryLockError::Error) } else { file.try_lock() };
             match locked {
@@ -91,8 +91,9 @@ impl IdLock {
                 continue;
             }
             HELD.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(path.clone());
-            let lock = IdLock { path: path.clone(), _file: file.try_clone().map_err(out_err)? };
-            file.set_len(0).and_then(|_| file.write_all(std::process::id().to_string().as_bytes())).map_err(out_err)?;
+            // made before the pid is written, so that a failed write drops it (and removes the file)
+            let lock = IdLock { path: path.clone(), file };
+            lock.file.set_len(0).and_then(|_| (&lock.file).write_all(std::process::id().to_string().as_bytes())).map_err(out_err)?;
             return Ok(Try::Held(lock));
         }
     }

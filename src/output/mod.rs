@@ -14,7 +14,7 @@ pub mod lock;
 pub mod stdout;
 
 pub use atomic::{
-    check_writable, create_dir, create_file, fs_step, quit_now, remove_file, remove_temporaries_of, rename, temp_path, write_atomic, write_bytes,
+    check_writable, create_dir, create_file, fs_step, quit_now, remove_file, remove_temporaries, rename, temp_path, temporary_of, write_atomic, write_bytes,
     LineLog, OutFile,
 };
 pub use lock::IdLock;

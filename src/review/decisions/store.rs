@@ -154,14 +154,7 @@ pub fn read_latest(dir: &Path) -> Result<Vec<Decision>> {
 /// Remove table temporaries left by saves that were killed. Only called
 /// with the lock held, when no save is under way.
 fn clean_table_temporaries(dir: &Path) {
-    let prefix = format!(".{TABLE}.tmp-");
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
+    crate::output::remove_temporaries(dir, |name| name == TABLE);
 }
 
 /// Take the desk directory's lock. Held until the returned file is dropped.
