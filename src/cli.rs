@@ -50,6 +50,19 @@ Examples:\n  proctor report audit/ --id interview\n  \
 proctor report audit/interview.summary.json --policy strict.toml -o strict.pdf\n  \
 proctor report audit/interview.events.parquet --candidate \"Ada Lovelace\" --json")]
     Report(ReportArgs),
+    /// What if the thresholds were others? Derive the events of saved analyses again under
+    /// another configuration, without decoding anything, into another directory.
+    #[command(after_help = "Events are a function of what was seen (the saved frames and detections tables) \
+and the configuration's rules: rescore applies a configuration's rules and policy to every analysis of \
+an analyze or batch output directory, writes the new outputs to -o (never over the inputs; a batch \
+directory gives a batch directory), and prints per kind how many events were added and removed, and \
+how many recordings changed band. Settings that change what is seen (the [analysis] section, the \
+object classes, face counting, whose voice) need a new analysis: a configuration that changes one \
+is refused, naming it.\n\n\
+Examples:\n  proctor rescore audit/ --config stricter.toml -o audit-strict/\n  \
+proctor rescore archive-out/ --config gaze5s.toml -o whatif/ --no-reports --json\n\n\
+Exit status: 0 all rescored, 2 some could not be (each named with its reason).")]
+    Rescore(RescoreArgs),
     /// Analyse whole archives: parallel, resumable, shardable across machines.
     Batch(BatchArgs),
     /// Measure accuracy against hand-labelled ground truth: event precision/recall/F1
@@ -284,11 +297,15 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
-    /// Configuration whose thresholds are shown in the report.
+    /// Another configuration: the events it raises are derived again from the saved
+    /// observations (nothing is decoded) and the report shows them, saying so at the top.
+    /// (`proctor rescore` writes the tables and the review page under it too.)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Where to write the PDF [default: <id>.report.pdf beside the summary].
+    /// Where to write the PDF [default: <id>.report.pdf beside the summary; with
+    /// --config or --policy, <id>.report.<their file name>.pdf, so the analysis's own
+    /// report stays].
     #[arg(long, short = 'o', value_name = "PDF")]
     pub output: Option<PathBuf>,
 
@@ -297,6 +314,29 @@ pub struct ReportArgs {
     pub candidate: Option<String>,
 
     /// Print the new score as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RescoreArgs {
+    /// Output directories of `proctor analyze` or `proctor batch`.
+    #[arg(required = true, value_name = "DIR")]
+    pub inputs: Vec<PathBuf>,
+
+    /// The configuration to apply (a proctor.toml; keys it leaves out keep their defaults).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub config: PathBuf,
+
+    /// Where the new outputs go (a subdirectory per input when there are several).
+    #[arg(long, short = 'o', value_name = "DIR", required = true)]
+    pub output: PathBuf,
+
+    /// Do not render the PDF reports (the tables, summaries and review pages are written).
+    #[arg(long)]
+    pub no_reports: bool,
+
+    /// Print JSON lines: one per recording, then the totals.
     #[arg(long)]
     pub json: bool,
 }

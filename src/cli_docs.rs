@@ -1,5 +1,7 @@
 //! Shell completion scripts and the manual page, generated from the clap
-//! definitions in `cli.rs` (so they never list a flag the binary lacks).
+//! definitions in `cli.rs` (so they never list a flag the binary lacks), and
+//! the kinds' reference in docs/rules.md, generated from their homes in
+//! `src/kinds` (so it never states a default the binary does not have).
 
 use clap::CommandFactory;
 use clap_complete::Shell;
@@ -43,4 +45,43 @@ fn title_first(page: Vec<u8>) -> Vec<u8> {
     let Some(start) = text.find("\n.TH ").map(|i| i + 1) else { return page };
     let end = text[start..].find('\n').map_or(text.len(), |e| start + e + 1);
     format!("{}{}{}", &text[start..end], &text[..start], &text[end..]).into_bytes()
+}
+
+/// The reference of every kind, in Markdown, from its home: the rule in words
+/// under the default configuration, its `[rules.<kind>]` keys with their
+/// defaults, its deduction and why, what it needs, and the keys of earlier
+/// files that set its thresholds. docs/rules.md holds it between
+/// `<!-- kinds:begin -->` and `<!-- kinds:end -->` (a test keeps them equal).
+pub fn kinds_reference() -> String {
+    use crate::kinds::{self, EventKind, Needs};
+    let cfg = crate::config::Config::default();
+    let sections = toml::Table::try_from(&cfg.rules).expect("the rules serialise");
+    let mut out = String::new();
+    for k in EventKind::ALL {
+        let keys: Vec<String> = match sections.get(k.as_str()).and_then(|v| v.as_table()) {
+            Some(t) => t.iter().map(|(key, v)| format!("`{key} = {v}`")).collect(),
+            None => Vec::new(),
+        };
+        let (points, why) = kinds::deduction(k);
+        let scaled = kinds::full_at_s(k).map_or(String::new(), |s| format!(", its share of them for events shorter than {s} s"));
+        let needs = match kinds::needs(k) {
+            Needs::Faces => "the face models",
+            Needs::Objects => "the object model",
+            Needs::Audio => "an audio stream",
+            Needs::Speech => "speech detection on the audio, and the face models",
+            Needs::Reference => "the face descriptor and a reference photo (`--reference`)",
+            Needs::Enrolment => "the face descriptor, no reference photo (the candidate is enrolled from the session)",
+        };
+        let legacy: Vec<String> = kinds::legacy(k).iter().map(|(old, field)| format!("`{old}` (now `{field}`)")).collect();
+        out.push_str(&format!("### `{k}`\n\n"));
+        out.push_str(&format!("- **Raised when** {}.\n", k.rule(&cfg)));
+        out.push_str(&format!("- **Thresholds**, `[rules.{k}]`: {}.\n", keys.join(", ")));
+        out.push_str(&format!("- **Deduction**: {points} points per event{scaled}: {why}.\n"));
+        out.push_str(&format!("- **Checked** with {needs}; colour `{}`.\n", kinds::colour(k)));
+        if !legacy.is_empty() {
+            out.push_str(&format!("- **Earlier keys**, still read: {}.\n", legacy.join(", ")));
+        }
+        out.push('\n');
+    }
+    out.trim_end().to_string() + "\n"
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::kinds::{background_noise, gaze_away, loud_audio, EventKind};
+use crate::kinds::{EventKind, Rules};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -17,6 +17,8 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     pub events: EventConfig,
     pub objects: ObjectConfig,
+    /// Each kind's thresholds: `[rules.<kind>]`.
+    pub rules: Rules,
     pub policy: Policy,
 }
 
@@ -89,7 +91,9 @@ impl Default for AnalysisConfig {
     }
 }
 
-/// Thresholds that turn per-frame observations into events.
+/// The settings the rules share, and those that shape what is observed of
+/// faces and voices before any rule runs (each kind's own thresholds are its
+/// `[rules.<kind>]` section: [`crate::kinds`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventConfig {
@@ -106,77 +110,15 @@ pub struct EventConfig {
     /// (8.5-9.0 px) and the smallest real faces of the tuning half (12-13 px in
     /// `bus.jpg` at 320, 17 px in the crowd behind devset E05's man).
     pub face_min_px: f64,
-    pub no_face_min_s: f64,
-    /// Stretches without a face at least this long are drawn on the report's
-    /// timeline, also when shorter than `no_face_min_s`.
-    pub absence_mark_s: f64,
-    pub multiple_faces_min_s: f64,
-    /// Head turned more than this (degrees, relative to the candidate's median).
-    pub looking_away_yaw_deg: f64,
-    pub looking_away_pitch_deg: f64,
-    pub looking_away_min_s: f64,
-    /// Horizontal iris offset from the eye centre, as a fraction of half the
-    /// eye width, relative to the candidate's median.
-    pub gaze_away_ratio: f64,
-    /// Gaze is only judged while the head is within this many degrees of the
-    /// candidate's usual yaw (a turned head is looking_away's business).
-    pub gaze_max_head_yaw_deg: f64,
-    pub gaze_away_min_s: f64,
-    /// Eye aspect ratio below which eyes count as closed ...
-    pub eyes_closed_ear: f64,
-    /// ... and below this fraction of the candidate's own open-eye aspect
-    /// ratio (the upper quartile over the session; the lower of the two is the
-    /// threshold), so narrow eyes are not flagged as closed.
-    pub eyes_closed_ratio: f64,
-    pub eyes_closed_min_s: f64,
-    /// Once eyes count as closed they stay closed until the eye aspect ratio
-    /// rises this far above the threshold: a per-frame measurement hovering at
-    /// the threshold does not chop one closing into runs too short to count.
-    pub eyes_closed_hysteresis: f64,
     /// Eyes and gaze are judged only on faces whose eyes are at least this
     /// many pixels apart: on smaller faces the mesh cannot measure them
     /// (the face still counts for no_face and multiple_faces).
     pub eye_min_distance_px: f64,
-    /// An object must be seen in `object_min_hits` of `object_window`
-    /// consecutive object samples.
-    pub object_window: usize,
-    pub object_min_hits: usize,
-    /// A person counts for `person` only when their box is at least this
-    /// fraction of the frame's height (near the camera, not a crowd behind).
-    pub person_min_height: f64,
-    /// Audio louder than this (RMS dBFS over each frame's level window,
-    /// `analysis.audio_window_s`) ...
-    pub loud_audio_db: f64,
-    /// ... seen for at least this long is a loud_audio event (see
-    /// [`loud_audio`]: one frame at 4 fps is half a second over the ceiling).
-    pub loud_audio_min_s: f64,
-    /// Under the candidate's own speech, loud_audio also asks this many dB
-    /// over the candidate's speech level (the median level of the frames
-    /// with the candidate's speech): the voice itself never fires it.
-    pub loud_audio_speech_over_db: f64,
-    /// background_noise: sound with no speech near it at least this many dB
-    /// above the room's noise floor (10th percentile of the levels) ...
-    pub background_noise_db: f64,
-    /// ... and louder than this (dBFS), ...
-    pub background_noise_min_dbfs: f64,
-    /// ... for at least this long, ...
-    pub background_noise_min_s: f64,
-    /// ... or this long when it peaks this many dB above the floor (a slam).
-    pub background_noise_transient_s: f64,
-    pub background_noise_transient_db: f64,
-    /// An impulse (a slam) is a sound whose loudest 32 ms stand this many dB
-    /// over its loudest half second: it is judged by its loudest 32 ms
-    /// against `background_noise_transient_db`.
-    pub background_noise_impulse_db: f64,
     /// Speech probability (Silero VAD) from which audio counts as speech.
     pub speech_min: f64,
     /// Lips whose opening varies less than this (standard deviation over
     /// 1 s) are still: speech heard meanwhile is someone else's.
     pub mouth_still: f64,
-    /// Another voice (speech with no face in view, or with the candidate's
-    /// lips still, or in a voice unlike the candidate's) heard for at least
-    /// this long is a voices event.
-    pub voices_min_s: f64,
     /// Speech whose voice is less similar than this (cosine of Resemblyzer
     /// embeddings) to the candidate's enrolled voice is another voice ...
     pub voice_other_max: f64,
@@ -186,9 +128,6 @@ pub struct EventConfig {
     /// Face descriptors farther apart than this (Euclidean, dlib's scale) are
     /// different people.
     pub identity_max_distance: f64,
-    /// A lone face that does not match for at least this long is an identity
-    /// (or candidate_changed) event.
-    pub identity_min_s: f64,
     /// The candidate is enrolled from this many lone-face descriptors at the
     /// opening of the session (the first that hold one identity; at least 3).
     pub identity_enrol_samples: usize,
@@ -207,26 +146,23 @@ pub struct EventConfig {
 }
 
 impl EventConfig {
-    /// The thresholds of [`gaze_away`].
-    pub fn gaze_away(&self) -> gaze_away::Thresholds {
-        gaze_away::Thresholds { ratio: self.gaze_away_ratio, max_head_yaw_deg: self.gaze_max_head_yaw_deg, min_s: self.gaze_away_min_s }
-    }
-
-    /// The thresholds of [`loud_audio`].
-    pub fn loud_audio(&self) -> loud_audio::Thresholds {
-        loud_audio::Thresholds { db: self.loud_audio_db, min_s: self.loud_audio_min_s, speech_over_db: self.loud_audio_speech_over_db }
-    }
-
-    /// The thresholds of [`background_noise`].
-    pub fn background_noise(&self) -> background_noise::Thresholds {
-        background_noise::Thresholds {
-            above_floor_db: self.background_noise_db,
-            min_dbfs: self.background_noise_min_dbfs,
-            min_s: self.background_noise_min_s,
-            transient_s: self.background_noise_transient_s,
-            transient_db: self.background_noise_transient_db,
-            impulse_db: self.background_noise_impulse_db,
+    /// What judged whose voice each frame's speech is, for `voices`' wording.
+    pub fn whose_voice(&self) -> crate::kinds::voices::Whose {
+        crate::kinds::voices::Whose {
             speech_min: self.speech_min,
+            mouth_still: self.mouth_still,
+            voice_other_max: self.voice_other_max,
+            voice_same_min: self.voice_same_min,
+        }
+    }
+
+    /// How the candidate was enrolled, for `candidate_changed`'s wording.
+    pub fn enrolment(&self) -> crate::kinds::candidate_changed::Enrolment {
+        crate::kinds::candidate_changed::Enrolment {
+            samples: self.identity_enrol_samples,
+            max_distance: self.identity_max_distance,
+            cluster_min_s: self.identity_cluster_min_s,
+            cluster_gap: self.identity_cluster_gap,
         }
     }
 }
@@ -238,39 +174,12 @@ impl Default for EventConfig {
             face_min_score: 0.5,
             face_unconfirmed_min_score: 0.75,
             face_min_px: 10.5,
-            no_face_min_s: 5.0,
-            absence_mark_s: 2.0,
-            multiple_faces_min_s: 2.0,
-            looking_away_yaw_deg: 25.0,
-            looking_away_pitch_deg: 20.0,
-            looking_away_min_s: 5.0,
-            gaze_away_ratio: gaze_away::DEFAULTS.ratio,
-            gaze_max_head_yaw_deg: gaze_away::DEFAULTS.max_head_yaw_deg,
-            gaze_away_min_s: gaze_away::DEFAULTS.min_s,
-            eyes_closed_ear: 0.21,
-            eyes_closed_ratio: 0.7,
-            eyes_closed_min_s: 3.0,
-            eyes_closed_hysteresis: 0.02,
             eye_min_distance_px: 24.0,
-            object_window: 3,
-            object_min_hits: 2,
-            person_min_height: 0.3,
-            loud_audio_db: loud_audio::DEFAULTS.db,
-            loud_audio_min_s: loud_audio::DEFAULTS.min_s,
-            loud_audio_speech_over_db: loud_audio::DEFAULTS.speech_over_db,
-            background_noise_db: background_noise::DEFAULTS.above_floor_db,
-            background_noise_min_dbfs: background_noise::DEFAULTS.min_dbfs,
-            background_noise_min_s: background_noise::DEFAULTS.min_s,
-            background_noise_transient_s: background_noise::DEFAULTS.transient_s,
-            background_noise_transient_db: background_noise::DEFAULTS.transient_db,
-            background_noise_impulse_db: background_noise::DEFAULTS.impulse_db,
             speech_min: 0.5,
             mouth_still: 0.035,
-            voices_min_s: 2.0,
             voice_other_max: 0.7,
             voice_same_min: 0.8,
             identity_max_distance: 0.6,
-            identity_min_s: 4.0,
             identity_enrol_samples: 5,
             identity_opening_s: 30.0,
             identity_cluster_gap: 0.7,
@@ -307,7 +216,8 @@ impl<'de> Deserialize<'de> for ObjectModelKind {
 }
 
 /// Which object detector runs, which detector classes make up each proctoring
-/// category, and the score each must reach.
+/// category (named as its kind), and which detections are kept. The score each
+/// kind must reach is its rule's (`[rules.<kind>] min_score`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ObjectConfig {
@@ -315,8 +225,10 @@ pub struct ObjectConfig {
     pub model: ObjectModelKind,
     #[serde(deserialize_with = "over_default_categories")]
     pub categories: BTreeMap<String, Vec<String>>,
-    #[serde(deserialize_with = "over_default_min_score")]
-    pub min_score: BTreeMap<String, f64>,
+    /// Detections of the categories scoring at least this are kept in the
+    /// detections table, whatever the rules ask: a rule's `min_score` can be
+    /// changed on a saved analysis (`proctor rescore`) down to this.
+    pub keep_min_score: f64,
     /// On frames with a face, look again at a magnified crop around the largest
     /// face (where a phone at the ear or in a hand is) and add the phones found
     /// there. A second object-detector pass on those frames.
@@ -351,29 +263,15 @@ fn over_default_categories<'de, D: serde::Deserializer<'de>>(d: D) -> std::resul
     over_default(d, ObjectConfig::default().categories)
 }
 
-fn over_default_min_score<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, f64>, D::Error> {
-    over_default(d, ObjectConfig::default().min_score)
-}
-
 impl Default for ObjectConfig {
     fn default() -> Self {
-        let cat = |c: &str, v: &[&str]| (c.to_string(), v.iter().map(|s| s.to_string()).collect());
         ObjectConfig {
             model: ObjectModelKind::default(),
-            categories: BTreeMap::from([
-                cat("phone", &["cell phone"]),
-                cat("book", &["book"]),
-                cat("device", &["laptop", "tv", "keyboard", "mouse", "remote"]),
-                cat("person", &["person"]),
-            ]),
-            // Chosen for YOLOX-nano's obj x cls scores on ../shared/devset (README, Accuracy):
-            // phones at the ear score 0.15-0.28, a fist 0.59 in one frame only.
-            min_score: BTreeMap::from([
-                ("phone".into(), 0.25),
-                ("book".into(), 0.35),
-                ("device".into(), 0.60),
-                ("person".into(), 0.50),
-            ]),
+            categories: crate::kinds::object_classes()
+                .into_iter()
+                .map(|(k, classes)| (k.as_str().to_string(), classes.iter().map(|c| c.to_string()).collect()))
+                .collect(),
+            keep_min_score: 0.1,
             face_crop: true,
             // the devset's phones (on a desk, at the ear) are under 3% of the picture
             large_phone_min_area: 0.05,
@@ -387,9 +285,6 @@ impl ObjectConfig {
         self.categories.iter().find(|(_, v)| v.iter().any(|c| c == class)).map(|(k, _)| k.as_str())
     }
 
-    pub fn min_score_of(&self, category: &str) -> f32 {
-        self.min_score.get(category).copied().unwrap_or(0.5) as f32
-    }
 }
 
 /// How events turn into the integrity score.
@@ -415,26 +310,10 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        use EventKind::*;
         Policy {
-            deductions: BTreeMap::from([
-                (MultipleFaces, 20.0),
-                (NoFace, 15.0),
-                (Phone, 15.0),
-                (Book, 10.0),
-                (Device, 10.0),
-                (Person, 15.0),
-                (LookingAway, 5.0),
-                (GazeAway, gaze_away::DEDUCTION),
-                (EyesClosed, 5.0),
-                (LoudAudio, loud_audio::DEDUCTION),
-                (BackgroundNoise, background_noise::DEDUCTION),
-                (Voices, 2.0),
-                (Identity, 40.0),
-                (CandidateChanged, 40.0),
-            ]),
+            deductions: EventKind::ALL.into_iter().map(|k| (k, crate::kinds::deduction(k).0)).collect(),
             caps: BTreeMap::new(),
-            full_at_s: BTreeMap::from([(NoFace, 10.0)]),
+            full_at_s: EventKind::ALL.into_iter().filter_map(|k| Some((k, crate::kinds::full_at_s(k)?))).collect(),
             low_risk_min: 85.0,
             medium_risk_min: 70.0,
         }
@@ -442,10 +321,15 @@ impl Default for Policy {
 }
 
 impl Config {
-    /// Read a `proctor.toml`; keys it leaves out keep their defaults.
+    /// Read a `proctor.toml`; keys it leaves out keep their defaults. Keys of
+    /// earlier versions are moved to their places now, with a warning naming
+    /// the new place ([`migrate`]).
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
-        let cfg: Config = toml::from_str(&text).map_err(|e| Error::new(path, ErrorKind::Config(one_line(&text, &e))))?;
+        let (cfg, moved) = parse(&text).map_err(|why| Error::new(path, ErrorKind::Config(why)))?;
+        for m in moved {
+            crate::warn!("proctor: warning: {}: {m}", path.display());
+        }
         cfg.validate().map_err(|why| Error::new(path, ErrorKind::Config(why)))?;
         Ok(cfg)
     }
@@ -480,11 +364,16 @@ impl Config {
             return Err("analysis.max_side must be at least 64".into());
         }
         let e = &self.events;
-        if !(e.eyes_closed_hysteresis >= 0.0 && e.eyes_closed_hysteresis < 0.2) {
-            return Err(format!("events.eyes_closed_hysteresis must be in [0, 0.2), not {}", e.eyes_closed_hysteresis));
+        self.rules.validate()?;
+        let keep = self.objects.keep_min_score;
+        if !(0.0..=1.0).contains(&keep) {
+            return Err(format!("objects.keep_min_score must be in [0, 1], not {keep}"));
         }
-        if e.object_min_hits == 0 || e.object_min_hits > e.object_window {
-            return Err("events.object_min_hits must be in 1..=object_window".into());
+        if let Some((k, t)) = crate::kinds::object_classes().into_iter().find_map(|(k, _)| Some((k, self.rules.sighting(k)?)).filter(|(_, t)| t.min_score < keep)) {
+            return Err(format!(
+                "rules.{k}.min_score {} is under objects.keep_min_score {keep}, the score from which detections are kept: lower that too",
+                t.min_score
+            ));
         }
         if !(-1.0..=1.0).contains(&e.voice_other_max) || !(e.voice_other_max..=1.0).contains(&e.voice_same_min) {
             return Err(format!(
@@ -524,16 +413,160 @@ impl Config {
     }
 }
 
+/// The settings that shape what is *seen* (decoding, the detectors, the
+/// observations derived before any rule runs: face counting, whose voice,
+/// the candidate's enrolment) rather than the rules run on it. Changing one
+/// of these means analysing the recording again; every other key can be
+/// applied to a saved analysis ([`Config::perception_changes`]). A dotted
+/// prefix: `analysis.` is the whole section.
+pub const PERCEPTION_KEYS: &[&str] = &[
+    "analysis.",
+    "objects.model",
+    "objects.categories",
+    "objects.keep_min_score",
+    "objects.face_crop",
+    "objects.large_phone_min_area",
+    "events.face_min_score",
+    "events.face_unconfirmed_min_score",
+    "events.face_min_px",
+    "events.mouth_still",
+    "events.speech_min",
+    "events.voice_other_max",
+    "events.voice_same_min",
+    "events.identity_max_distance",
+    "events.identity_enrol_samples",
+    "events.identity_opening_s",
+    "events.identity_cluster_gap",
+    "events.identity_cluster_min_s",
+];
+
+impl Config {
+    /// The perception settings ([`PERCEPTION_KEYS`]) in which `other` differs
+    /// from `self`, as `key = old -> new`: what rules alone cannot apply.
+    pub fn perception_changes(&self, other: &Config) -> Vec<String> {
+        let (a, b) = (flat(self), flat(other));
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        keys.into_iter()
+            .filter(|k| PERCEPTION_KEYS.iter().any(|p| if p.ends_with('.') { k.starts_with(p) } else { *k == p || k.starts_with(&format!("{p}.")) }))
+            .filter(|k| a.get(*k) != b.get(*k))
+            .map(|k| {
+                let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "(none)".into());
+                format!("{k} = {} -> {}", show(a.get(k)), show(b.get(k)))
+            })
+            .collect()
+    }
+}
+
+/// A configuration as dotted keys and their TOML values.
+fn flat(cfg: &Config) -> BTreeMap<String, String> {
+    fn walk(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    walk(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out);
+                }
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", &toml::Value::try_from(cfg).expect("config serialises"), &mut out);
+    out
+}
+
 /// A policy file for `proctor report --policy`: either a whole proctor.toml or
 /// just the `[policy]` table's keys at top level.
 pub fn load_policy(path: &Path) -> Result<Policy> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::new(path, ErrorKind::Unreadable(e)))?;
-    if let Ok(cfg) = toml::from_str::<Config>(&text) {
+    if let Ok((cfg, _)) = parse(&text) {
         if text.contains("[policy") {
             return Ok(cfg.policy);
         }
     }
     toml::from_str::<Policy>(&text).map_err(|e| Error::new(path, ErrorKind::Config(one_line(&text, &e))))
+}
+
+/// A configuration file's text, and what [`migrate`] moved in it. Errors are
+/// one line, with the line and column where the file says where.
+fn parse(text: &str) -> std::result::Result<(Config, Vec<String>), String> {
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| one_line(text, &e))?;
+    let moved = migrate(&mut table);
+    if moved.is_empty() {
+        return Ok((toml::from_str(text).map_err(|e| one_line(text, &e))?, moved));
+    }
+    let cfg = Config::deserialize(toml::Value::Table(table)).map_err(|e| e.message().split_whitespace().collect::<Vec<_>>().join(" "))?;
+    Ok((cfg, moved))
+}
+
+/// Move the keys of earlier configuration files to their places now (each
+/// kind's `[rules.<kind>]`; [`crate::kinds::legacy`]): `[events]
+/// gaze_away_ratio` is `[rules.gaze_away] ratio`. A key given in both places
+/// keeps the new place's value. Returns what moved, in words.
+pub fn migrate(t: &mut toml::Table) -> Vec<String> {
+    let mut moved: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for k in EventKind::ALL {
+        for (old, field) in crate::kinds::legacy(k) {
+            let Some(v) = get(t, old).cloned() else { continue };
+            let rules = t.entry("rules").or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let Some(section) = rules.as_table_mut().map(|r| r.entry(k.as_str()).or_insert_with(|| toml::Value::Table(toml::Table::new()))) {
+                if let Some(section) = section.as_table_mut() {
+                    section.entry(*field).or_insert(v);
+                }
+            }
+            moved.entry(old).or_default().push(format!("rules.{k}.{field}"));
+        }
+    }
+    for old in moved.keys() {
+        let (parent, key) = old.rsplit_once('.').expect("a dotted key");
+        if let Some(table) = get_mut(t, parent).and_then(|v| v.as_table_mut()) {
+            table.remove(key);
+            if table.is_empty() && parent.contains('.') {
+                let (grand, name) = parent.rsplit_once('.').expect("dotted");
+                if let Some(g) = get_mut(t, grand).and_then(|v| v.as_table_mut()) {
+                    g.remove(name);
+                }
+            }
+        }
+    }
+    moved.into_iter().map(|(old, new)| format!("{old} is now {} (the old key still works)", new.join(", "))).collect()
+}
+
+fn get<'a>(t: &'a toml::Table, dotted: &str) -> Option<&'a toml::Value> {
+    let mut parts = dotted.split('.');
+    let mut v = t.get(parts.next()?)?;
+    for p in parts {
+        v = v.as_table()?.get(p)?;
+    }
+    Some(v)
+}
+
+fn get_mut<'a>(t: &'a mut toml::Table, dotted: &str) -> Option<&'a mut toml::Value> {
+    let mut parts = dotted.split('.');
+    let mut v = t.get_mut(parts.next()?)?;
+    for p in parts {
+        v = v.as_table_mut()?.get_mut(p)?;
+    }
+    Some(v)
+}
+
+/// A configuration saved by any version (a summary's `config`), its keys of
+/// earlier versions moved ([`migrate`]).
+pub fn any_version<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Config, D::Error> {
+    let mut t = toml::Table::deserialize(d)?;
+    migrate(&mut t);
+    Config::deserialize(toml::Value::Table(t)).map_err(serde::de::Error::custom)
+}
+
+/// The `[events]` settings saved by any version (a summary's `thresholds`):
+/// the keys now in `[rules]` are left out (the summary's `config` has them).
+pub fn events_any_version<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<EventConfig, D::Error> {
+    let events = toml::Table::deserialize(d)?;
+    let mut t = toml::Table::from_iter([("events".to_string(), toml::Value::Table(events))]);
+    migrate(&mut t);
+    let events = t.remove("events").unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+    EventConfig::deserialize(events).map_err(serde::de::Error::custom)
 }
 
 /// A TOML error of `text` on one line: where (line and column) and what, without the

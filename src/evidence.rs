@@ -289,7 +289,7 @@ pub fn collect(store: Option<&EvidenceStore>, a: &crate::records::Analysis, refe
             k.dedup();
             k
         };
-        let thumb = boxed_thumbnail(img, a.observations.iter().min_by(|x, y| (x.t - t).abs().total_cmp(&(y.t - t).abs())));
+        let thumb = boxed_thumbnail(img, a.observations.iter().min_by(|x, y| (x.t - t).abs().total_cmp(&(y.t - t).abs())), &a.config.rules);
         if let Some(p) = picture(Subject::Event, t, kinds, &thumb) {
             out.push(p);
         }
@@ -332,13 +332,13 @@ fn picture(subject: Subject, t_s: f64, kinds: Vec<EventKind>, img: &RgbImage) ->
 
 /// `img` with the boxes of observation `o` drawn (3 px lines on a 640-pixel
 /// frame, as wide on a smaller picture, rounded up), [`THUMB_WIDTH`] wide.
-fn boxed_thumbnail(img: &RgbImage, o: Option<&Observation>) -> RgbImage {
+fn boxed_thumbnail(img: &RgbImage, o: Option<&Observation>, rules: &crate::kinds::Rules) -> RgbImage {
     let mut img = img.clone();
     let line = (3 * img.width().max(img.height())).div_ceil(640).max(1);
     if let Some(o) = o {
         // boxes were found on a frame scaled to o.width; map them to this one
         let s = img.width() as f32 / o.width.max(1) as f32;
-        let boxes: Vec<_> = boxes_of(o).into_iter().map(|(b, c)| (b.map(|v| v * s), c)).collect();
+        let boxes: Vec<_> = boxes_of(o, rules).into_iter().map(|(b, c)| (b.map(|v| v * s), c)).collect();
         draw_boxes_width(&mut img, &boxes, line);
     }
     if img.width() == THUMB_WIDTH {
@@ -382,25 +382,21 @@ fn draw_boxes_width(img: &mut RgbImage, boxes: &[([f32; 4], [u8; 3])], t: u32) {
     }
 }
 
-/// The boxes to draw for an observation: faces green, objects by category.
-pub fn boxes_of(o: &Observation) -> Vec<([f32; 4], [u8; 3])> {
-    // the candidate's face (when identity told it apart) orange, the others green
+/// The boxes to draw for an observation: faces green (the candidate's, when
+/// identity told it apart, orange), and the objects its kind's rule counts
+/// (at its `min_score`) in the kind's colour ([`crate::kinds::colour`]).
+pub fn boxes_of(o: &Observation, rules: &crate::kinds::Rules) -> Vec<([f32; 4], [u8; 3])> {
     let colour = |j: usize| if o.candidate_face == Some(j as u32) { [255, 140, 0] } else { [0, 200, 0] };
     let mut v: Vec<([f32; 4], [u8; 3])> = o.faces.iter().flatten().enumerate().map(|(j, f)| (f.bbox, colour(j))).collect();
     for d in o.objects.iter().flatten() {
-        let c = match d.category.as_str() {
-            "phone" => [30, 100, 255],
-            "book" => [0, 170, 190],
-            "person" => [220, 30, 120],
-            _ => [60, 60, 200],
+        let Some(kind) = d.category.parse::<EventKind>().ok().filter(|k| rules.sighting(*k).is_some_and(|t| d.score as f64 >= t.min_score)) else {
+            continue;
         };
-        v.push((d.bbox, c));
+        v.push((d.bbox, crate::kinds::rgb(kind)));
     }
     v
 }
 
-/// A face cut out of a picture: `bbox` in fractions of its size, widened by
-/// half on each side, scaled to 160 pixels high.
 pub fn face_crop(img: &RgbImage, bbox: [f32; 4]) -> Option<RgbImage> {
     let (w, h) = (img.width() as f32, img.height() as f32);
     let (bw, bh) = ((bbox[2] - bbox[0]) * w, (bbox[3] - bbox[1]) * h);

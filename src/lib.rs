@@ -44,6 +44,8 @@ pub mod output;
 pub mod progress;
 pub mod review;
 pub mod report;
+pub mod rescore;
+pub mod rules;
 pub mod schedule;
 pub mod score;
 pub mod signals;

@@ -216,14 +216,16 @@ pub fn observe_faces(found: &[crate::detect::FaceFound]) -> Vec<FaceObs> {
     faces
 }
 
-/// The objects of one picture that matter to proctoring: each detection's
-/// category (phone, book, device, person) and the category's score threshold.
+/// The objects of one picture that matter to proctoring: the detections of the
+/// categories (phone, book, device, person) scoring at least
+/// `objects.keep_min_score`, each with its category. Each kind's rule asks
+/// its own score of them.
 pub fn observe_objects(found: &[crate::detect::ObjectDetection], oc: &crate::config::ObjectConfig) -> Vec<ObjectObs> {
     found
         .iter()
         .filter_map(|d| {
             let category = oc.category_of(d.class_name)?.to_string();
-            (d.score >= oc.min_score_of(&category)).then(|| ObjectObs { class: d.class_name.to_string(), category, score: d.score, bbox: d.bbox })
+            (d.score as f64 >= oc.keep_min_score).then(|| ObjectObs { class: d.class_name.to_string(), category, score: d.score, bbox: d.bbox })
         })
         .collect()
 }

@@ -19,6 +19,10 @@ pub struct WriteOptions {
     pub save_embeddings: bool,
     /// Do not write the review page (`<id>.review.html`).
     pub no_review_page: bool,
+    /// Do not render the PDF report (`proctor rescore --no-reports`: a
+    /// what-if over an archive wants the tables; an old report is removed,
+    /// so none describes other events than the tables beside it).
+    pub no_report: bool,
 }
 
 /// Prefix of the temporary directory a recording's outputs are written into.
@@ -47,6 +51,7 @@ pub fn write_all_with(a: &Analysis, outdir: &Path, opts: &WriteOptions) -> Resul
         if out.report.exists() {
             crate::output::remove_file(&out.report).map_err(|e| out_err(&out.report, e))?;
         }
+        let report = (!opts.no_report).then_some((&tmp.report, &out.report));
         if let (Some(from), Some(to)) = (&tmp.embeddings, &out.embeddings) {
             crate::output::rename(from, to).map_err(|e| out_err(to, e))?;
         }
@@ -63,8 +68,10 @@ pub fn write_all_with(a: &Analysis, outdir: &Path, opts: &WriteOptions) -> Resul
             (&tmp.detections, &out.detections),
             (&tmp.events, &out.events),
             (&tmp.summary, &out.summary),
-            (&tmp.report, &out.report),
-        ] {
+        ]
+        .into_iter()
+        .chain(report)
+        {
             crate::output::rename(from, to).map_err(|e| out_err(to, e))?;
         }
         Ok(out)
@@ -93,11 +100,13 @@ fn write_into(a: &Analysis, dir: &Path, outdir: &Path, opts: &WriteOptions) -> R
         .map_err(|e| crate::error::Error::new(&tmp.summary, crate::error::ErrorKind::Output(e.to_string())))?;
     write_bytes(&tmp.summary, &json)?;
     if !opts.no_review_page {
-        crate::review::page::write_page(a, &dir.join(crate::review::page::file_name(&a.recording)), outdir)?;
+        crate::review::page::write_page(a, &dir.join(crate::review::page::file_name(&a.recording)), outdir, !opts.no_report)?;
     }
-    let page = (!opts.no_review_page).then(|| crate::review::encode_segment(&crate::review::page::file_name(&a.recording)));
-    let pdf = report::render_linked(a, page).map_err(|why| crate::error::Error::new(&out.report, crate::error::ErrorKind::Output(why)))?;
-    write_bytes(&tmp.report, &pdf)?;
+    if !opts.no_report {
+        let page = (!opts.no_review_page).then(|| crate::review::encode_segment(&crate::review::page::file_name(&a.recording)));
+        let pdf = report::render_linked(a, page).map_err(|why| crate::error::Error::new(&out.report, crate::error::ErrorKind::Output(why)))?;
+        write_bytes(&tmp.report, &pdf)?;
+    }
     Ok((tmp, out))
 }
 

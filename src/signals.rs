@@ -50,9 +50,9 @@ pub fn series(obs: &[Observation], baseline: &Baseline, cfg: &Config, max_points
     }];
     let yaw = series(&|o| o.solo_face(min_score).and_then(|f| f.yaw).map(|y| (y - baseline.yaw) as f64));
     if yaw.iter().any(|p| p.1.is_some()) {
-        let lim = e.looking_away_yaw_deg;
+        let lim = cfg.rules.looking_away.yaw_deg;
         out.push(Signal { name: "head yaw (deg)".into(), min: -2.0 * lim, max: 2.0 * lim, marks: vec![-lim, lim], points: yaw });
-        let g = e.gaze_away_ratio;
+        let g = cfg.rules.gaze_away.ratio;
         out.push(Signal {
             name: "gaze sideways".into(),
             min: -3.0 * g,
@@ -64,13 +64,13 @@ pub fn series(obs: &[Observation], baseline: &Baseline, cfg: &Config, max_points
             name: "eye aspect ratio".into(),
             min: 0.0,
             max: 0.45,
-            marks: vec![baseline.closed_ear(e) as f64],
+            marks: vec![cfg.rules.eyes_closed.closed_ear(baseline.ear) as f64],
             points: series(&|o| o.primary_face().and_then(|f| f.ear()).map(f64::from)),
         });
     }
     let audio = series(&|o| o.audio_db.map(|d| (d as f64).max(-80.0)));
     if audio.iter().any(|p| p.1.is_some()) {
-        out.push(Signal { name: "audio (dBFS)".into(), min: -80.0, max: 0.0, marks: vec![e.loud_audio_db], points: audio });
+        out.push(Signal { name: "audio (dBFS)".into(), min: -80.0, max: 0.0, marks: vec![cfg.rules.loud_audio.db], points: audio });
     }
     for (name, get) in [
         ("identity distance", (|o: &Observation| o.identity_distance) as fn(&Observation) -> Option<f32>),

@@ -31,6 +31,7 @@ const LAYERS: &[&str] = &[
     "identity",
     "events",
     "score",
+    "rules",
     // the measurements views plot over time (the report's figure, the page's plots)
     "signals",
     "evidence",
@@ -46,6 +47,7 @@ const LAYERS: &[&str] = &[
     "job",
     "eval",
     "batch",
+    "rescore",
     // the command line
     "cli",
     "cli_docs",
@@ -274,4 +276,54 @@ fn a_kinds_colour_has_one_home() {
         }
     }
     assert!(wrong.is_empty(), "a kind's colour outside src/kinds:\n{}", wrong.join("\n"));
+}
+
+/// A kind lives in its home, `src/kinds/<kind>.rs`, and the list beside it
+/// (`src/kinds/mod.rs`): the configuration, the rules, the report and the
+/// review desk name no kind in a string and know no threshold of one by the
+/// key it had before it moved to `[rules.<kind>]` (they read a kind's
+/// thresholds through the typed `cfg.rules.<kind>`, and its words, colour
+/// and deduction from its home). Comments and tests are left out.
+#[test]
+fn a_kinds_name_and_thresholds_live_in_its_home() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for dir in ["events", "report", "review"] {
+        sources(&src.join(dir), &mut files);
+    }
+    files.push(src.join("config.rs"));
+    files.push(src.join("report/template.typ"));
+    let mut forbidden: Vec<String> = proctor::kinds::EventKind::ALL.iter().map(|k| format!("\"{k}\"")).collect();
+    for k in proctor::kinds::EventKind::ALL {
+        for (old, field) in proctor::kinds::legacy(k) {
+            // (a key whose name did not change, `absence_mark_s`, is its section's field)
+            if let Some(flat) = old.strip_prefix("events.").filter(|flat| flat != field) {
+                forbidden.push(flat.to_string());
+            }
+        }
+    }
+    forbidden.sort();
+    forbidden.dedup();
+    let mut wrong = Vec::new();
+    for f in files.iter().filter(|f| !f.ends_with("tests.rs")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = if f.extension().is_some_and(|x| x == "rs") { code_of(&text) } else { text.clone() };
+        for (n, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or("");
+            if let Some(hit) = forbidden.iter().find(|k| line.contains(k.as_str()) && (k.starts_with('"') || word_in(line, k))) {
+                wrong.push(format!("{}:{}: {hit} in {}", f.strip_prefix(&src).unwrap().display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "a kind's name or old threshold key outside src/kinds:\n{}", wrong.join("\n"));
+}
+
+/// Whether `word` stands in `line` as a whole identifier.
+fn word_in(line: &str, word: &str) -> bool {
+    line.match_indices(word).any(|(i, _)| {
+        let before = line[..i].chars().next_back();
+        let after = line[i + word.len()..].chars().next();
+        let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !ident(before) && !ident(after)
+    })
 }

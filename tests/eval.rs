@@ -16,7 +16,7 @@ fn sample_fixture_accuracy_does_not_drop() {
     // the sample's no-face stretch is 6 s, shorter than the 10 s default
     let d = tempfile::tempdir().unwrap();
     let cfg = d.path().join("proctor.toml");
-    std::fs::write(&cfg, "[events]\nno_face_min_s = 5.0\n").unwrap();
+    std::fs::write(&cfg, "[rules.no_face]\nmin_s = 5.0\n").unwrap();
     let v = eval_json(&fixture("sample.truth.json"), &[fixture("sample.webm")], &["--config", cfg.to_str().unwrap()]);
     // measured: 80/80 frames, every labelled event found, no false alarm
     assert!(v["face_count_accuracy"].as_f64().unwrap() >= 0.95, "{v}");

@@ -65,7 +65,7 @@ fn setup(dir: &Path) {
     // a reference photo for one of the archive's recordings (by id); the other has none
     copy("face.jpg", "photos/cohort-a__alice.jpg");
     std::fs::write(dir.join("todo.txt"), "# recordings to audit\ninterview.webm\nexam.mp4\n").unwrap();
-    std::fs::write(dir.join("strict.toml"), "[events]\nno_face_min_s = 5\n\n[policy.deductions]\nphone = 30\n").unwrap();
+    std::fs::write(dir.join("strict.toml"), "[rules.no_face]\nmin_s = 5\n\n[policy.deductions]\nphone = 30\n").unwrap();
 }
 
 fn readme() -> String {
@@ -270,4 +270,23 @@ fn readme_is_a_front_page() {
         .filter(|h| h.bytes().any(|b| b.is_ascii_digit()) && h.bytes().any(|b| b.is_ascii_alphabetic()))
         .collect();
     assert!(commits.is_empty(), "commit ids in the README: {commits:?}");
+}
+
+/// docs/rules.md's reference of the kinds is the one their homes give
+/// (`proctor::cli_docs::kinds_reference`): a default, a deduction or a rule's
+/// words changed in `src/kinds` and not in the docs fails here.
+/// `PROCTOR_BLESS=1 cargo test --test tests readme::` writes it in.
+#[test]
+fn the_rules_page_documents_each_kind_from_its_home() {
+    let path = root().join("docs/rules.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- kinds:begin -->\n", "<!-- kinds:end -->");
+    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else { panic!("docs/rules.md lacks the {begin} ... {end} block") };
+    let want = proctor::cli_docs::kinds_reference();
+    let got = &text[b + begin.len()..e];
+    if got.trim() != want.trim() && std::env::var_os("PROCTOR_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{begin}\n{}\n{}", &text[..b], want.trim(), &text[e..])).unwrap();
+        return;
+    }
+    assert_eq!(got.trim(), want.trim(), "docs/rules.md's kinds differ from src/kinds (PROCTOR_BLESS=1 writes them in)");
 }

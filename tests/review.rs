@@ -253,7 +253,7 @@ fn verdicts_on_events_that_are_gone_are_orphans_not_counted() {
     // analysed again under a configuration that raises no no_face event
     assert!(events.iter().any(|(k, _, _)| k == "no_face"), "{events:?}");
     let cfg = d.path().join("strict.toml");
-    std::fs::write(&cfg, "[events]\nno_face_min_s = 60\n").unwrap();
+    std::fs::write(&cfg, "[rules.no_face]\nmin_s = 60\n").unwrap();
     let r = analyze(&[&fixture("sample.webm")], &out, &["--config", cfg.to_str().unwrap(), "--no-objects"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let now = events_of(&out, "sample");

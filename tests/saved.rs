@@ -32,6 +32,11 @@ fn every_fixture_loads_back_as_the_analysis_that_was_written() {
         let outputs = proctor::save::write_all(&a, out.path()).unwrap();
         let back = proctor::load::load(&outputs.summary).unwrap_or_else(|e| panic!("{name}: {e}"));
         same_analysis(name, &back, &a.as_saved());
+        // the rules on the saved outputs give the events, baseline and score analyze wrote
+        let mut again = back.clone();
+        proctor::rules::apply(&mut again);
+        assert_eq!(again.events, a.events, "{name}: the rules on the saved outputs give other events than analyze's");
+        assert_eq!((again.baseline, &again.score), (a.baseline, &a.score), "{name}: baseline or score");
         // the report rendered from what was loaded is the one analyze wrote (with its link to the review page)
         let page = proctor::review::encode_segment(&proctor::review::page::file_name(&back.recording));
         let pdf = proctor::report::render_linked(&back, Some(page)).unwrap();
@@ -81,8 +86,8 @@ fn report_refuses_a_bad_summary_clearly() {
     let cases: Vec<(&str, Option<String>, &str)> = vec![
         ("missing", None, "no such file"),
         ("not json", Some("{ not json".into()), "not JSON"),
-        ("newer", Some(good.replacen("\"schema_version\": 6", "\"schema_version\": 99", 1)), "schema version 99"),
-        ("not a summary", Some("{\"schema_version\": 6}".into()), "not a proctor summary"),
+        ("newer", Some(good.replacen("\"schema_version\": 7", "\"schema_version\": 99", 1)), "schema version 99"),
+        ("not a summary", Some("{\"schema_version\": 7}".into()), "not a proctor summary"),
     ];
     for (what, content, says) in cases {
         match &content {

@@ -36,7 +36,7 @@ fn frames_of(dir: &Path, id: &str) -> Vec<(f64, bool, bool, bool)> {
 fn run_all(schedule: &str, extra: &[&str]) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let cfg = d.path().join("proctor.toml");
-    std::fs::write(&cfg, format!("[analysis]\nschedule = \"{schedule}\"\n\n[objects.min_score]\nbook = 0.2\n")).unwrap();
+    std::fs::write(&cfg, format!("[analysis]\nschedule = \"{schedule}\"\n\n[rules.book]\nmin_score = 0.2\n")).unwrap();
     let files: Vec<_> = CLIPS.iter().map(|(id, _)| fixture(&format!("{id}.webm"))).collect();
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
     let mut args = vec!["--config", cfg.to_str().unwrap()];

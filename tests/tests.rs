@@ -23,6 +23,7 @@ mod outputs;
 mod phones;
 mod readme;
 mod reliability;
+mod rescore;
 mod review;
 mod saved;
 mod schedule;

@@ -208,3 +208,14 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The text of a PDF (`pdftotext -layout`); `None`, with a skip, without poppler-utils.
+pub fn pdf_text(pdf: &Path) -> Option<String> {
+    if !have("pdftotext") {
+        skip("pdftotext (poppler-utils) is not installed");
+        return None;
+    }
+    let out = Command::new("pdftotext").arg("-layout").arg(pdf).arg("-").output().unwrap();
+    assert!(out.status.success(), "pdftotext {}", pdf.display());
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}

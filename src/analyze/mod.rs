@@ -8,10 +8,8 @@ use crate::config::Config;
 use crate::decode::{self};
 use crate::detect::Models;
 use crate::error::{Error, ErrorKind, Result};
-use crate::events::detect_events;
 use crate::observation::Observation;
 use crate::progress::Progress;
-use crate::score::score;
 
 mod objects;
 mod segments;
@@ -142,6 +140,9 @@ pub(crate) fn analyze_keeping_in(
             }
         }
     };
+    for o in &mut observations {
+        o.faces_described = !o.embeddings.is_empty();
+    }
     let voice_enrolment = if speech_ran { whose_voice(audio.as_ref(), &mut observations, cfg, &mut warnings) } else { None };
 
     if info.truncated {
@@ -186,8 +187,6 @@ pub(crate) fn analyze_keeping_in(
     } else if audio.is_none() {
         warnings.push("the recording has no audio stream: loud_audio and voices were not checked".into());
     }
-    let folded = detect_events(&observations, fps, cfg);
-    let score = score(&folded.events, &cfg.policy);
     let audio_summary = AudioSummary {
         present: audio.is_some(),
         duration_s: audio.as_ref().map_or(0.0, |a| a.duration_s()),
@@ -202,9 +201,10 @@ pub(crate) fn analyze_keeping_in(
         info,
         sha256,
         observations,
-        events: folded.events,
-        baseline: folded.baseline,
-        score,
+        // derived from the observations below, as any saved analysis's can be again
+        events: Vec::new(),
+        baseline: Default::default(),
+        score: crate::score::score(&[], &cfg.policy),
         audio: audio_summary,
         stats,
         elapsed_s: started.elapsed().as_secs_f64(),
@@ -215,6 +215,7 @@ pub(crate) fn analyze_keeping_in(
         identity: identity_info,
         evidence: Vec::new(),
     };
+    crate::rules::apply(&mut a);
     if want_pictures {
         let store = evidence.as_ref().and_then(|e| e.as_ref().ok());
         a.evidence = crate::evidence::collect(store, &a, reference.map(|r| r.path.as_path()));

@@ -35,7 +35,8 @@ pub(super) fn detect_objects(
         return Ok(Vec::new());
     }
     let oc = &cfg.objects;
-    let mut min = oc.min_score.values().cloned().fold(1.0, f64::min) as f32;
+    // what is kept is what the rules may ask for, at any min_score they are given
+    let mut min = oc.keep_min_score as f32;
     if oc.large_phone_min_area <= 1.0 {
         min = min.min(crate::detect::objects::LARGE_PHONE_FLOOR);
     }
@@ -51,7 +52,7 @@ pub(super) fn detect_objects(
 
 /// The categories taken from the crop around a face (the rest of what the
 /// crop shows is in the whole-frame pass already).
-pub(super) const FACE_CROP_CATEGORIES: [&str; 1] = ["phone"];
+pub(super) const FACE_CROP_CATEGORIES: [&str; 1] = [crate::kinds::EventKind::Phone.as_str()];
 
 /// The second look for held phones (`objects.face_crop`): on each picture with
 /// a face, the object detector runs again on a magnified crop around the
@@ -83,7 +84,7 @@ pub(super) fn look_near_faces(
         .map(|&(i, [x0, y0, x1, y1])| image::imageops::crop_imm(images[i], x0, y0, x1 - x0, y1 - y0).to_image())
         .collect();
     let oc = &cfg.objects;
-    let min = FACE_CROP_CATEGORIES.iter().map(|c| oc.min_score_of(c)).fold(1.0, f32::min);
+    let min = oc.keep_min_score as f32;
     let wanted = |d: &crate::detect::ObjectDetection| {
         oc.category_of(d.class_name).is_some_and(|c| FACE_CROP_CATEGORIES.contains(&c))
     };

@@ -49,7 +49,7 @@ pub(super) fn analyze_cmd(args: AnalyzeArgs) -> ExitCode {
     let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
     // one id per input, distinct within the run (crate::ids)
     let ids = crate::ids::ids_for_files(&args.files);
-    let write_opts = WriteOptions { save_embeddings: args.save_embeddings, no_review_page: args.no_review_page };
+    let write_opts = WriteOptions { save_embeddings: args.save_embeddings, no_review_page: args.no_review_page, no_report: false };
     let mut failed = 0usize;
     for (path, id) in args.files.iter().zip(&ids) {
         let bar = Bar::new(&multi, &display_name(path), show);

@@ -143,7 +143,7 @@ pub(super) fn batch_cmd(args: BatchArgs) -> ExitCode {
         resume: args.resume,
         candidates,
         references,
-        write: WriteOptions { save_embeddings: args.save_embeddings, no_review_page: args.no_review_page },
+        write: WriteOptions { save_embeddings: args.save_embeddings, no_review_page: args.no_review_page, no_report: false },
     };
     let rows = match batch::run_batch(&items, &settings, &opts, &bars, &stop) {
         Ok(r) => r,

@@ -74,7 +74,7 @@ pub(super) fn detect_cmd(args: &DetectArgs) -> ExitCode {
                         objects: Some(objects.clone()),
                         ..Default::default()
                     };
-                    crate::evidence::draw_boxes(&mut img, &crate::evidence::boxes_of(&o));
+                    crate::evidence::draw_boxes(&mut img, &crate::evidence::boxes_of(&o, &cfg.rules));
                     for f in &faces {
                         let kp: Vec<([f32; 4], [u8; 3])> =
                             f.keypoints.iter().map(|p| ([p[0] - 2.0, p[1] - 2.0, p[0] + 2.0, p[1] + 2.0], [255, 220, 0])).collect();

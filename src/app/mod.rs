@@ -17,6 +17,7 @@ mod batch;
 mod detect;
 mod eval;
 mod report;
+mod rescore;
 mod review;
 
 pub use batch::{batch_summary_line, exit_for};
@@ -71,6 +72,7 @@ fn run_command(cli: Cli) -> ExitCode {
             }
         },
         Command::Batch(args) => batch::batch_cmd(args),
+        Command::Rescore(args) => rescore::rescore_cmd(&args),
         Command::Detect(args) => detect::detect_cmd(&args),
         Command::Eval(args) => eval::eval_cmd(&args),
         Command::Review(args) => review::review_cmd(args),

@@ -8,15 +8,23 @@ use crate::error::{Error, ErrorKind};
 use crate::report;
 
 /// `proctor report`: the report of a saved analysis, loaded whole
-/// ([`crate::load`]): the recording is not decoded, nothing is re-derived.
-/// Only `--policy`/`--config` re-score (the events stay as they were found),
-/// and the page then says so.
+/// ([`crate::load`]): the recording is not decoded. `--config` derives the
+/// events again from the saved observations under that configuration
+/// ([`crate::rules`]); `--policy` re-scores the same events; the page then
+/// says which.
 pub(super) fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
     let summary = crate::load::find_summary(&args.input, args.id.as_deref())?;
     let mut a = crate::load::load(&summary)?;
     if let Some(p) = &args.config {
-        a.config = Config::load(p)?;
-        a.warnings.push(format!("re-scored with the configuration {} (not the analysis's own)", p.display()));
+        // the events that configuration raises, derived again from what was seen
+        let cfg = Config::load(p)?;
+        let (b, change) = crate::rules::under(&a, &cfg).map_err(|keys| needs_analysis(p, &keys))?;
+        a = b;
+        a.warnings.insert(0, format!(
+            "events derived again from the saved observations under the configuration {} (not the analysis's own): {}",
+            p.display(),
+            change.describe()
+        ));
     }
     if let Some(p) = &args.policy {
         a.config.policy = load_policy(p)?;
@@ -34,7 +42,12 @@ pub(super) fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
     if let Some(c) = &args.candidate {
         a.candidate = Some(c.clone());
     }
-    let out: PathBuf = args.output.clone().unwrap_or_else(|| summary.with_file_name(crate::records::OutputFile::Report.name(&a.recording)));
+    // under another configuration or policy, the analysis's own report stays
+    let name = match args.config.as_ref().or(args.policy.as_ref()).and_then(|p| p.file_stem()) {
+        Some(stem) => format!("{}.report.{}.pdf", a.recording, stem.to_string_lossy()),
+        None => crate::records::OutputFile::Report.name(&a.recording),
+    };
+    let out: PathBuf = args.output.clone().unwrap_or_else(|| summary.with_file_name(name));
     // the review page beside the summary, linked from where the report goes
     let page = summary.with_file_name(crate::review::page::file_name(&a.recording));
     let from = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -57,4 +70,17 @@ pub(super) fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// The error for a configuration that changes what is seen, not only the
+/// rules: it names the settings, and the command that applies them.
+pub(super) fn needs_analysis(config: &Path, keys: &[String]) -> Error {
+    Error::new(
+        config,
+        ErrorKind::Config(format!(
+            "changes what is seen, not only the rules ({}): only a new analysis applies it (proctor analyze --config {})",
+            keys.join(", "),
+            config.display()
+        )),
+    )
 }

@@ -17,7 +17,7 @@ pub use crate::ids::id_of;
 pub use crate::records::{read_manifest, Row, Status};
 pub use archive::{merge, read_summary, summary_frame, write_archive};
 pub use discover::{discover, Item, Shard, VIDEO_EXTENSIONS};
-pub use run::{clean_own_temporaries, outputs_intact, partition_path, run_batch, BatchOptions, BatchProgress, RunKey};
+pub use run::{clean_own_temporaries, outputs_intact, partition_path, run_batch, write_partition, BatchOptions, BatchProgress, RunKey};
 pub use sources::{CandidateSource, ReferenceSource, PHOTO_EXTENSIONS};
 
 #[cfg(test)]

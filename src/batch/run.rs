@@ -304,7 +304,7 @@ pub fn partition_path(outdir: &Path, id: &str) -> PathBuf {
     outdir.join("events").join(format!("recording={id}")).join("part-0.parquet")
 }
 
-fn write_partition(outdir: &Path, id: &str, events: &[crate::events::Event]) -> Result<()> {
+pub fn write_partition(outdir: &Path, id: &str, events: &[crate::events::Event]) -> Result<()> {
     let p = partition_path(outdir, id);
     let dir = p.parent().expect("has a parent");
     std::fs::create_dir_all(dir).map_err(|e| Error::new(dir, ErrorKind::Output(e.to_string())))?;

@@ -2,16 +2,47 @@
 
 use super::*;
 
+use crate::kinds::{background_noise, loud_audio};
+
 #[test]
-fn the_audio_kinds_keys_set_their_thresholds() {
-    let d = EventConfig::default();
-    assert_eq!(d.loud_audio(), loud_audio::DEFAULTS);
-    assert_eq!(d.background_noise(), background_noise::DEFAULTS);
-    let cfg: Config = toml::from_str("[events]\nloud_audio_min_s = 1.0\nbackground_noise_transient_db = 30.0\nspeech_min = 0.6\n").unwrap();
-    assert_eq!(cfg.events.loud_audio().min_s, 1.0);
-    let b = cfg.events.background_noise();
-    assert_eq!((b.transient_db, b.speech_min, b.min_s), (30.0, 0.6, 1.0));
+fn a_kinds_section_sets_its_thresholds_and_keeps_its_defaults() {
+    let d = Config::default();
+    assert_eq!(d.rules.loud_audio, loud_audio::DEFAULTS);
+    assert_eq!(d.rules.background_noise, background_noise::DEFAULTS);
+    let cfg: Config = toml::from_str("[rules.loud_audio]\nmin_s = 1.0\n[rules.background_noise]\ntransient_db = 30.0\n[events]\nspeech_min = 0.6\n").unwrap();
+    assert_eq!(cfg.rules.loud_audio.min_s, 1.0);
+    assert_eq!(cfg.rules.loud_audio.db, loud_audio::DEFAULTS.db, "a key left out keeps the kind's default");
+    let b = cfg.rules.background_noise;
+    assert_eq!((b.transient_db, b.min_s, cfg.events.speech_min), (30.0, 1.0, 0.6));
     assert_eq!(Policy::default().deductions[&EventKind::LoudAudio], loud_audio::DEDUCTION);
+    // an object kind's sighting: the kind's own min_score stays when only its window is given
+    let cfg: Config = toml::from_str("[rules.book]\nwindow = 5\n").unwrap();
+    assert_eq!((cfg.rules.book.window, cfg.rules.book.min_hits, cfg.rules.book.min_score), (5, 2, 0.35));
+    assert!(toml::from_str::<Config>("[rules.book]\nwindoe = 5\n").is_err(), "unknown keys of a section are refused");
+}
+
+#[test]
+fn the_keys_of_earlier_files_still_work_and_say_where_they_went() {
+    let old = "[events]\nno_face_min_s = 4\ngaze_away_ratio = 0.3\nobject_window = 4\nmerge_gap_s = 2.0\n[objects.min_score]\nphone = 0.3\n";
+    let (cfg, moved) = parse(old).unwrap();
+    assert_eq!(cfg.rules.no_face.min_s, 4.0);
+    assert_eq!(cfg.rules.gaze_away.ratio, 0.3);
+    assert_eq!(cfg.rules.phone.min_score, 0.3);
+    assert_eq!(cfg.events.merge_gap_s, 2.0, "shared keys stay where they were");
+    for k in [EventKind::Phone, EventKind::Book, EventKind::Device, EventKind::Person] {
+        assert_eq!(cfg.rules.sighting(k).unwrap().window, 4, "{k}: the shared window went to every object kind");
+    }
+    assert!(moved.iter().any(|m| m == "events.no_face_min_s is now rules.no_face.min_s (the old key still works)"), "{moved:?}");
+    assert!(moved.iter().any(|m| m.starts_with("events.object_window is now rules.phone.window, rules.book.window")), "{moved:?}");
+    // the new place wins over the old when both are given
+    let (cfg, _) = parse("[events]\nno_face_min_s = 4\n[rules.no_face]\nmin_s = 7\n").unwrap();
+    assert_eq!(cfg.rules.no_face.min_s, 7.0);
+    // a summary's configuration of an earlier version loads, as does its thresholds table
+    let json = serde_json::json!({"events": {"no_face_min_s": 6.0, "merge_gap_s": 1.5}, "objects": {"min_score": {"phone": 0.2}}});
+    let cfg = any_version(json).unwrap();
+    assert_eq!((cfg.rules.no_face.min_s, cfg.rules.phone.min_score), (6.0, 0.2));
+    let events = events_any_version(serde_json::json!({"no_face_min_s": 6.0, "merge_gap_s": 2.5})).unwrap();
+    assert_eq!(events.merge_gap_s, 2.5);
 }
 
 #[test]
@@ -41,9 +72,9 @@ fn a_bad_file_is_one_line_naming_the_place_and_the_key() {
 
 #[test]
 fn partial_file_keeps_defaults() {
-    let cfg: Config = toml::from_str("[events]\nno_face_min_s = 4\n[policy.deductions]\nphone = 30\n").unwrap();
-    assert_eq!(cfg.events.no_face_min_s, 4.0);
-    assert_eq!(cfg.events.multiple_faces_min_s, 2.0);
+    let cfg: Config = toml::from_str("[rules.no_face]\nmin_s = 4\n[policy.deductions]\nphone = 30\n").unwrap();
+    assert_eq!(cfg.rules.no_face.min_s, 4.0);
+    assert_eq!(cfg.rules.multiple_faces.min_s, 2.0);
     assert_eq!(cfg.policy.deductions[&EventKind::Phone], 30.0);
     // a partial deductions table is laid over the defaults
     assert_eq!(cfg.policy.deductions[&EventKind::Book], 10.0);
@@ -52,7 +83,7 @@ fn partial_file_keeps_defaults() {
 #[test]
 fn printed_defaults_are_the_numbers_as_written() {
     let t = Config::default().to_toml();
-    assert!(t.contains("book = 0.35"), "{t}");
+    assert!(t.contains("[rules.book]\nmin_score = 0.35"), "{t}");
     // no f32 widened to f64 (0.3499999940395355): no number with 6 or more decimals
     let long = regex::Regex::new(r"\.\d{6,}").unwrap();
     assert!(!long.is_match(&t), "{t}");
@@ -61,6 +92,8 @@ fn printed_defaults_are_the_numbers_as_written() {
 #[test]
 fn unknown_keys_are_rejected() {
     assert!(toml::from_str::<Config>("[events]\nno_fase_min_s = 4\n").is_err());
+    assert!(parse("[events]\nno_fase_min_s = 4\n").is_err());
+    assert!(parse("[rules.telepathy]\nmin_s = 4\n").is_err());
     assert!(toml::from_str::<Config>("[policy.deductions]\ntelepathy = 4\n").is_err());
     for bad in ["[policy.deductions]\nbook = inf\n", "[policy.caps]\nphone = -1\n", "[policy.full_at_s]\nno_face = nan\n"] {
         let cfg: Config = toml::from_str(bad).unwrap();

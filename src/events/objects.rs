@@ -1,17 +1,19 @@
 //! Object events (phones, books, devices) and extra persons, from the object detector's sightings.
 
-use crate::config::{Config, EventConfig, ObjectConfig};
+use crate::config::Config;
 use crate::kinds::{median, EventKind};
 use crate::observation::Observation;
 use crate::records::Event;
 
 use super::*;
 
-/// Object events: the object detector runs on a subset of frames (those whose
-/// `objects` is `Some`). A sample counts when at least `object_min_hits` of
-/// some `object_window` consecutive samples around it see the category.
-pub(super) fn object_events(obs: &[Observation], cfg: &Config) -> Vec<Event> {
-    let c = &cfg.events;
+/// The events of object kind `kind`: the object detector runs on a subset of
+/// frames (those whose `objects` is `Some`). A sample counts when at least
+/// `min_hits` of some `window` consecutive samples around it see the kind's
+/// category (named as the kind) at its `min_score`.
+pub(super) fn object_events(ctx: &Ctx, kind: EventKind) -> Vec<Event> {
+    let (obs, c) = (ctx.obs, &ctx.cfg.events);
+    let Some(t) = ctx.cfg.rules.sighting(kind) else { return Vec::new() };
     let samples: Vec<&Observation> = obs.iter().filter(|o| o.objects.is_some()).collect();
     if samples.is_empty() {
         return Vec::new();
@@ -21,74 +23,53 @@ pub(super) fn object_events(obs: &[Observation], cfg: &Config) -> Vec<Event> {
         let d: Vec<f32> = samples.windows(2).map(|w| (w[1].t - w[0].t) as f32).collect();
         median(d).map(f64::from).unwrap_or(1.0)
     };
+    let category = kind.as_str();
+    let strength: Vec<Option<f32>> = samples.iter().map(|o| object_strength(o, kind, ctx.cfg)).collect();
+    let hits: Vec<bool> = strength.iter().map(Option::is_some).collect();
+    let w = t.window;
+    let confirmed: Vec<bool> = (0..hits.len())
+        .map(|i| {
+            hits[i]
+                && (i.saturating_sub(w - 1)..=i).any(|s| {
+                    let e = (s + w).min(hits.len());
+                    e - s == w.min(hits.len()) && hits[s..e].iter().filter(|h| **h).count() >= t.min_hits
+                })
+        })
+        .collect();
+    let signal: Vec<_> =
+        samples.iter().zip(&confirmed).zip(&strength).map(|((o, ok), s)| (o.t, if *ok { *s } else { None })).collect();
     let mut out = Vec::new();
-    for (kind, category) in [
-        (EventKind::Phone, "phone"),
-        (EventKind::Book, "book"),
-        (EventKind::Device, "device"),
-        (EventKind::Person, "person"),
-    ] {
-        let strength: Vec<Option<f32>> = samples.iter().map(|o| object_strength(o, category, &cfg.objects, c)).collect();
-        let hits: Vec<bool> = strength.iter().map(Option::is_some).collect();
-        let w = c.object_window;
-        let confirmed: Vec<bool> = (0..hits.len())
-            .map(|i| {
-                hits[i]
-                    && (i.saturating_sub(w - 1)..=i).any(|s| {
-                        let e = (s + w).min(hits.len());
-                        e - s == w.min(hits.len()) && hits[s..e].iter().filter(|h| **h).count() >= c.object_min_hits
-                    })
-            })
-            .collect();
-        let signal: Vec<_> = samples
-            .iter()
-            .zip(&confirmed)
-            .zip(&strength)
-            .map(|((o, ok), s)| (o.t, if *ok { *s } else { None }))
-            .collect();
-        for r in fold(&signal, step, c.merge_gap_s.max(step * 1.5), 0.0) {
-            let mut classes: Vec<(String, f32)> = Vec::new();
-            for o in in_span(obs, r.start, r.end) {
-                for d in o.objects.iter().flatten().filter(|d| d.category == category) {
-                    match classes.iter_mut().find(|(c, _)| *c == d.class) {
-                        Some((_, s)) => *s = s.max(d.score),
-                        None => classes.push((d.class.clone(), d.score)),
-                    }
+    for r in fold(&signal, step, c.merge_gap_s.max(step * 1.5), 0.0) {
+        let mut classes: Vec<(String, f32)> = Vec::new();
+        for o in in_span(obs, r.start, r.end) {
+            for d in o.objects.iter().flatten().filter(|d| d.category == category && d.score as f64 >= t.min_score) {
+                match classes.iter_mut().find(|(c, _)| *c == d.class) {
+                    Some((_, s)) => *s = s.max(d.score),
+                    None => classes.push((d.class.clone(), d.score)),
                 }
             }
-            let seen: Vec<String> = classes.iter().map(|(c, s)| format!("{c} (max score {s:.2})")).collect();
-            let detail = format!("{}; in {} of {} object samples", seen.join(", "), r.hits.len(), r.samples);
-            out.push(r.into_event(kind, detail));
         }
+        let detail = crate::kinds::objects::detail(&classes, r.hits.len(), r.samples);
+        out.push(r.into_event(kind, detail));
     }
     out
 }
 
-/// How strongly one object sample shows a category; `None` when it does not.
-pub(super) fn object_strength(o: &Observation, category: &str, oc: &ObjectConfig, c: &EventConfig) -> Option<f32> {
-    let min = oc.min_score_of(category);
-    let found: Vec<f32> = o
-        .objects
-        .iter()
-        .flatten()
-        .filter(|d| d.category == category && d.score >= min)
-        .map(|d| d.score)
-        .collect();
-    if category == "person" {
-        let boxes: Vec<([f32; 4], f32)> = o
-            .objects
-            .iter()
-            .flatten()
-            .filter(|d| d.category == category && d.score >= min)
-            .map(|d| (d.bbox, d.score))
-            .collect();
-        let faces: Vec<[f32; 4]> = o.faces_above(c.face_min_score as f32).map_or_else(Vec::new, |f| f.map(|x| x.bbox).collect());
-        // people far behind (a crowd, a poster) are not in the room with the candidate
-        let near = |b: &[f32; 4]| b[3] - b[1] >= c.person_min_height as f32 * o.height as f32;
-        let boxes: Vec<([f32; 4], f32)> = boxes.into_iter().filter(|(b, _)| near(b)).collect();
-        return extra_person(&boxes, &faces);
+/// How strongly one object sample shows object kind `kind` (its detections
+/// of the kind's category at its `min_score`); `None` when it does not. A
+/// person counts only when it is not the candidate ([`extra_person`]).
+pub(super) fn object_strength(o: &Observation, kind: EventKind, cfg: &Config) -> Option<f32> {
+    let min = cfg.rules.sighting(kind)?.min_score as f32;
+    let category = kind.as_str();
+    let seen = || o.objects.iter().flatten().filter(move |d| d.category == category && d.score >= min);
+    if kind != EventKind::Person {
+        return seen().map(|d| d.score).reduce(f32::max);
     }
-    found.into_iter().reduce(f32::max)
+    let faces: Vec<[f32; 4]> = o.faces_above(cfg.events.face_min_score as f32).map_or_else(Vec::new, |f| f.map(|x| x.bbox).collect());
+    // people far behind (a crowd, a poster) are not in the room with the candidate
+    let near = |b: &[f32; 4]| b[3] - b[1] >= cfg.rules.person.min_height as f32 * o.height as f32;
+    let boxes: Vec<([f32; 4], f32)> = seen().map(|d| (d.bbox, d.score)).filter(|(b, _)| near(b)).collect();
+    extra_person(&boxes, &faces)
 }
 
 /// People, not boxes: person boxes that overlap much (IoU above 0.3, or one

@@ -1,6 +1,5 @@
 //! Runs of violating frames become intervals: the fold every kind's rule goes through (merge window, seen time, strength), and the candidate's usual pose.
 
-use crate::config::EventConfig;
 use crate::kinds::{median, EventKind};
 use crate::observation::Observation;
 use crate::records::{Baseline, Event};
@@ -128,16 +127,6 @@ impl Baseline {
             gaze_x: median(eyes().filter_map(|f| f.gaze_x).collect()).unwrap_or(0.0),
             gaze_y: median(eyes().filter_map(|f| f.gaze_y).collect()).unwrap_or(0.0),
             ear: upper_quartile(eyes().filter_map(|f| f.ear()).collect()).unwrap_or(0.0),
-        }
-    }
-
-    /// The eye aspect ratio under which eyes count as closed.
-    pub fn closed_ear(&self, c: &EventConfig) -> f32 {
-        let abs = c.eyes_closed_ear as f32;
-        if self.ear > 0.0 {
-            abs.min(self.ear * c.eyes_closed_ratio as f32)
-        } else {
-            abs
         }
     }
 }

@@ -124,7 +124,7 @@ fn multiple_faces_say_which_face_is_the_candidate() {
     // three faces for 4 s; every 8th frame described, the candidate the middle one (index 2)
     let mut obs = seq(16, |_| vec![at(0.0), at(400.0), at(200.0)]);
     let described = |o: &mut Observation| {
-        o.embeddings = (0..3).map(|face| crate::observation::FaceEmbedding { face, descriptor: vec![0.0; 128], distance: Some(0.9) }).collect();
+        o.faces_described = true;
     };
     for o in obs.iter_mut().step_by(8) {
         described(o);
@@ -147,7 +147,7 @@ fn multiple_faces_say_which_face_is_the_candidate() {
     assert!(multi(&obs).detail.ends_with("; no face could be matched to the candidate"));
     // not described (identity off): nothing is said
     for o in obs.iter_mut() {
-        o.embeddings.clear();
+        o.faces_described = false;
     }
     assert!(multi(&obs).detail.ends_with("frames"), "{}", multi(&obs).detail);
 }
@@ -162,7 +162,7 @@ fn no_face_needs_five_seconds_and_absences_from_two_are_marked() {
     // 4.75 s without a face (19 frames) is not enough ...
     let obs = seq(80, |i| if (20..39).contains(&i) { vec![] } else { vec![face(0.0, 0.3)] });
     assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::NoFace).is_empty());
-    assert_eq!(absences(&obs, 4.0, &cfg.events), vec![[5.0, 9.75]]);
+    assert_eq!(absences(&obs, 4.0, &cfg), vec![[5.0, 9.75]]);
     // ... 5 s (20 frames) is, from the first to the end of the last empty frame
     let obs = seq(80, |i| if (20..40).contains(&i) { vec![] } else { vec![face(0.0, 0.3)] });
     let f = detect_events(&obs, 4.0, &cfg);
@@ -173,7 +173,7 @@ fn no_face_needs_five_seconds_and_absences_from_two_are_marked() {
     // leaning out for 1.75 s is neither an event nor a mark; 2 s is a mark only
     let obs = seq(80, |i| if (20..27).contains(&i) || (40..48).contains(&i) { vec![] } else { vec![face(0.0, 0.3)] });
     assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::NoFace).is_empty());
-    assert_eq!(absences(&obs, 4.0, &cfg.events), vec![[10.0, 12.0]]);
+    assert_eq!(absences(&obs, 4.0, &cfg), vec![[10.0, 12.0]]);
 }
 
 #[test]
@@ -473,7 +473,7 @@ fn eyes_closing_at_the_threshold_is_one_event_against_open_eyes() {
     let obs = seq(48, |i| vec![face(0.0, down(i, 0.235))]);
     assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::EyesClosed).is_empty());
     // and without the hysteresis 0.22 is open
-    cfg.events.eyes_closed_hysteresis = 0.0;
+    cfg.rules.eyes_closed.hysteresis = 0.0;
     let obs = seq(48, |i| vec![face(0.0, down(i, 0.22))]);
     assert!(kinds(&detect_events(&obs, 4.0, &cfg), EventKind::EyesClosed).is_empty());
     assert_eq!(upper_quartile(vec![4.0, 1.0, 3.0, 2.0, 5.0]), Some(4.0));

@@ -1,62 +1,32 @@
 //! What an event says: each kind's rule in words, and the details of identity and voices events.
 
-use crate::config::EventConfig;
+use crate::config::{Config, EventConfig};
 use crate::kinds::{median, EventKind};
 use crate::observation::Observation;
 
 use super::*;
 
 impl EventKind {
-    /// Why an event of this kind is raised, in words for the report.
-    pub fn rule(self, c: &EventConfig) -> String {
+    /// Why an event of this kind is raised, in words for the report (each
+    /// kind's own, from its home in [`crate::kinds`]).
+    pub fn rule(self, cfg: &Config) -> String {
+        use crate::kinds::*;
+        let (r, c) = (&cfg.rules, &cfg.events);
         match self {
-            EventKind::NoFace => format!(
-                "no face found for at least {} s (absences from {} s are drawn on the timeline)",
-                c.no_face_min_s, c.absence_mark_s
-            ),
-            EventKind::MultipleFaces => format!("two or more faces for at least {} s", c.multiple_faces_min_s),
-            EventKind::LookingAway => format!(
-                "head turned more than {} deg (yaw) or {} deg (pitch) from the candidate's usual pose for at least {} s",
-                c.looking_away_yaw_deg, c.looking_away_pitch_deg, c.looking_away_min_s
-            ),
-            EventKind::GazeAway => crate::kinds::gaze_away::rule(&c.gaze_away()),
-            EventKind::EyesClosed => format!(
-                "eye aspect ratio below {} and below {} of the candidate's open eyes (upper quartile over the session) \
-                 for at least {} s, until it rises {} above that (judged on faces with eyes at least {} px apart)",
-                c.eyes_closed_ear, c.eyes_closed_ratio, c.eyes_closed_min_s, c.eyes_closed_hysteresis, c.eye_min_distance_px
-            ),
-            EventKind::Phone | EventKind::Book | EventKind::Device => format!(
-                "a {} seen in at least {} of {} consecutive object samples",
-                self.as_str(),
-                c.object_min_hits,
-                c.object_window
-            ),
-            EventKind::Person => format!(
-                "a person without a face in view besides the candidate, near the camera (box at least {} of the \
-                 frame's height), in at least {} of {} consecutive object samples (overlapping boxes are one \
-                 person; a box holding a face is that face's person; not raised where a multiple_faces event \
-                 already covers the time)",
-                c.person_min_height, c.object_min_hits, c.object_window
-            ),
-            EventKind::LoudAudio => crate::kinds::loud_audio::rule(&c.loud_audio()),
-            EventKind::Voices => format!(
-                "speech (probability at least {}) while no face is in view or the candidate's lips are still \
-                 (lip-opening variation under {}), or in a voice unlike the candidate's enrolled voice \
-                 (similarity under {}; at {} or more it is theirs and overrides the picture), for at least {} s",
-                c.speech_min, c.mouth_still, c.voice_other_max, c.voice_same_min, c.voices_min_s
-            ),
-            EventKind::Identity => format!(
-                "the lone face does not match the reference photo (face-descriptor distance above {}) for at least {} s",
-                c.identity_max_distance, c.identity_min_s
-            ),
-            EventKind::BackgroundNoise => crate::kinds::background_noise::rule(&c.background_noise()),
-            EventKind::CandidateChanged => format!(
-                "the lone face does not match the candidate enrolled from the opening of this session (the first {} \
-                 lone frontal face descriptors that agree; face-descriptor distance above {}), or (clustering, a second \
-                 signal) it belongs to another identity of the recording than the first seen (groups of descriptors \
-                 holding at least {} s of samples, their centres at least {} apart), for at least {} s",
-                c.identity_enrol_samples, c.identity_max_distance, c.identity_cluster_min_s, c.identity_cluster_gap, c.identity_min_s
-            ),
+            EventKind::NoFace => no_face::rule(&r.no_face),
+            EventKind::MultipleFaces => multiple_faces::rule(&r.multiple_faces),
+            EventKind::LookingAway => looking_away::rule(&r.looking_away),
+            EventKind::GazeAway => gaze_away::rule(&r.gaze_away),
+            EventKind::EyesClosed => eyes_closed::rule(&r.eyes_closed, c.eye_min_distance_px),
+            EventKind::Phone | EventKind::Book | EventKind::Device => {
+                objects::rule(self.as_str(), &r.sighting(self).expect("an object kind"))
+            }
+            EventKind::Person => person::rule(&r.person),
+            EventKind::LoudAudio => loud_audio::rule(&r.loud_audio),
+            EventKind::Voices => voices::rule(&r.voices, &c.whose_voice()),
+            EventKind::Identity => identity::rule(&r.identity, c.identity_max_distance),
+            EventKind::BackgroundNoise => background_noise::rule(&r.background_noise, c.speech_min),
+            EventKind::CandidateChanged => candidate_changed::rule(&r.candidate_changed, &c.enrolment()),
         }
     }
 }
@@ -149,7 +119,7 @@ pub(super) fn voices_detail(span: &[&Observation], c: &EventConfig, enrolled: bo
 /// `None` when no face of the span was described (identity off or not sampled).
 pub(super) fn candidate_among(obs: &[Observation], start: f64, end: f64, min_score: f32) -> Option<String> {
     let several: Vec<&Observation> = in_span(obs, start, end)
-        .filter(|o| o.faces_above(min_score).is_some_and(|f| f.count() >= 2) && !o.embeddings.is_empty())
+        .filter(|o| o.faces_above(min_score).is_some_and(|f| f.count() >= 2) && o.faces_described)
         .collect();
     if several.is_empty() {
         return None;

@@ -2,25 +2,27 @@
 //! room's own noise (a door, a voice off, music), under the ceiling that
 //! [`super::loud_audio`] keeps.
 //!
-//! This kind's home: its thresholds (their defaults; the configuration keys
-//! that set them are `[events] background_noise_db`,
-//! `background_noise_min_dbfs`, `background_noise_min_s`,
-//! `background_noise_transient_s`, `background_noise_transient_db`,
-//! `background_noise_impulse_db`, and
-//! `speech_min` for what counts as speech), the room's levels it is judged
+//! This kind's home: its thresholds (`[rules.background_noise]` in
+//! proctor.toml; `[events] speech_min` says what counts as speech), the room's levels it is judged
 //! against, its per-frame test, the test a run of frames must pass, the wording
 //! of its rule and of its events' detail, and its deduction. The events stage
 //! folds the per-frame test into runs and leaves out what `loud_audio` covers.
 
+use serde::{Deserialize, Serialize};
+
 /// Points deducted per event under the default policy.
 pub const DEDUCTION: f64 = 2.0;
+
+/// Why the deduction is what it is, for docs/rules.md.
+pub const WHY: &str = "noise in the room is a reason to listen, as loud_audio is";
 
 /// Frames within this many seconds of speech are not judged (the rises and
 /// tails of the candidate's words).
 pub const SPEECH_MARGIN_S: f64 = 0.5;
 
 /// What makes sound stand out of the room, and for how long it must.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// dB above the room's noise floor.
     pub above_floor_db: f64,
@@ -38,8 +40,6 @@ pub struct Thresholds {
     /// `transient_db`; a steady sound's 32 ms stand 0.5-1.6 dB over its half
     /// second.
     pub impulse_db: f64,
-    /// Speech probability from which a frame is speech.
-    pub speech_min: f64,
 }
 
 pub const DEFAULTS: Thresholds = Thresholds {
@@ -49,17 +49,32 @@ pub const DEFAULTS: Thresholds = Thresholds {
     transient_s: 0.5,
     transient_db: 25.0,
     impulse_db: 5.0,
-    speech_min: 0.5,
 };
 
+impl Default for Thresholds {
+    fn default() -> Self {
+        DEFAULTS
+    }
+}
+
+/// The keys of earlier proctor.toml files that set these, and the field each is now.
+pub const LEGACY: &[(&str, &str)] = &[
+    ("events.background_noise_db", "above_floor_db"),
+    ("events.background_noise_min_dbfs", "min_dbfs"),
+    ("events.background_noise_min_s", "min_s"),
+    ("events.background_noise_transient_s", "transient_s"),
+    ("events.background_noise_transient_db", "transient_db"),
+    ("events.background_noise_impulse_db", "impulse_db"),
+];
+
 /// Why an event of this kind is raised, in words for the report.
-pub fn rule(t: &Thresholds) -> String {
+pub fn rule(t: &Thresholds, speech_min: f64) -> String {
     format!(
         "sound with no speech in it (speech probability under {} within {} s) at least {} dB above the \
          room's noise floor (the 10th percentile of the recording's levels) and louder than {} dBFS, for \
          at least {} s ({} s when {} dB above it, or when an impulse's loudest 32 ms, {} dB or more over its loudest \
          half second, is {} dB above it); not raised where loud_audio covers the time",
-        t.speech_min, SPEECH_MARGIN_S, t.above_floor_db, t.min_dbfs, t.min_s, t.transient_s, t.transient_db, t.impulse_db, t.transient_db
+        speech_min, SPEECH_MARGIN_S, t.above_floor_db, t.min_dbfs, t.min_s, t.transient_s, t.transient_db, t.impulse_db, t.transient_db
     )
 }
 

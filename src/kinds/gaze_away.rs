@@ -1,17 +1,20 @@
 //! `gaze_away`: the eyes turned sideways while the head faces the screen.
 //!
-//! This kind's home: its thresholds (their defaults; the configuration
-//! keys that set them are `[events] gaze_away_ratio`,
-//! `gaze_max_head_yaw_deg` and `gaze_away_min_s`), its per-frame test, the
-//! wording of its rule and of its events' detail, and its deduction. The
-//! events stage folds the per-frame test into events; the configuration,
-//! the report and the policy read the rest from here.
+//! This kind's home: its thresholds (`[rules.gaze_away]` in proctor.toml),
+//! its per-frame test, the wording of its rule and of its events' detail,
+//! and its deduction. The events stage folds the per-frame test into events.
+
+use serde::{Deserialize, Serialize};
 
 /// Points deducted per event under the default policy.
 pub const DEDUCTION: f64 = 5.0;
 
+/// Why the deduction is what it is, for docs/rules.md.
+pub const WHY: &str = "eyes on something beside the screen may be notes, or thought: as looking_away";
+
 /// What makes a frame look away, and for how long it must.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// Horizontal iris offset from the eye centre, as a fraction of half the
     /// eye width, relative to the candidate's usual gaze.
@@ -24,6 +27,16 @@ pub struct Thresholds {
 }
 
 pub const DEFAULTS: Thresholds = Thresholds { ratio: 0.22, max_head_yaw_deg: 15.0, min_s: 3.0 };
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        DEFAULTS
+    }
+}
+
+/// The keys of earlier proctor.toml files that set these, and the field each is now.
+pub const LEGACY: &[(&str, &str)] =
+    &[("events.gaze_away_ratio", "ratio"), ("events.gaze_max_head_yaw_deg", "max_head_yaw_deg"), ("events.gaze_away_min_s", "min_s")];
 
 /// Why an event of this kind is raised, in words for the report.
 pub fn rule(t: &Thresholds) -> String {

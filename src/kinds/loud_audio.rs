@@ -1,11 +1,9 @@
 //! `loud_audio`: sound at clipping level, whatever makes it (the absolute
 //! ceiling; [`super::background_noise`] judges quieter sound against the room).
 //!
-//! This kind's home: its thresholds (their defaults; the configuration keys
-//! that set them are `[events] loud_audio_db`, `loud_audio_min_s` and
-//! `loud_audio_speech_over_db`), its
-//! per-frame test, the wording of its rule and of its events' detail, and its
-//! deduction. The events stage folds the per-frame test into events.
+//! This kind's home: its thresholds (`[rules.loud_audio]` in proctor.toml),
+//! its per-frame test, the wording of its rule and of its events' detail,
+//! and its deduction. The events stage folds the per-frame test into events.
 //!
 //! A frame's level is the RMS of the half second around it
 //! (`analysis.audio_window_s`), so one frame over the ceiling is already half a
@@ -19,11 +17,17 @@
 //! stands 6-7 dB over its median), while a loud sound under the speech
 //! (a burst well over the voice) still does.
 
+use serde::{Deserialize, Serialize};
+
 /// Points deducted per event under the default policy.
 pub const DEDUCTION: f64 = 2.0;
 
+/// Why the deduction is what it is, for docs/rules.md.
+pub const WHY: &str = "a loud sound says little about honesty (a dropped cup, a siren): a reason to listen, not to doubt";
+
 /// How loud a frame must be, and for how long.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// The ceiling: RMS level in dBFS over a frame's level window.
     pub db: f64,
@@ -41,6 +45,16 @@ pub struct Thresholds {
 /// `speech_over_db`: chosen on the tuning clips (docs/accuracy.md, "The
 /// candidate's own speech at any level").
 pub const DEFAULTS: Thresholds = Thresholds { db: -12.0, min_s: 0.25, speech_over_db: 5.5 };
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        DEFAULTS
+    }
+}
+
+/// The keys of earlier proctor.toml files that set these, and the field each is now.
+pub const LEGACY: &[(&str, &str)] =
+    &[("events.loud_audio_db", "db"), ("events.loud_audio_min_s", "min_s"), ("events.loud_audio_speech_over_db", "speech_over_db")];
 
 /// Why an event of this kind is raised, in words for the report.
 pub fn rule(t: &Thresholds) -> String {

@@ -16,8 +16,10 @@ use super::{Band, Baseline, Event, IdentityInfo, MediaInfo, Observation, Score};
 /// the summary's `schema_version`. 5 added the detections table's keypoints
 /// and lip opening of every face, and the evidence table; 6 the frames
 /// table's `objects_detected`, `faces_detected` and `cluster_distance`, the
-/// evidence table's `other_face` pictures and the summary's `identity.clusters`.
-pub const SCHEMA_VERSION: u32 = 6;
+/// evidence table's `other_face` pictures and the summary's `identity.clusters`;
+/// 7 the frames table's `faces_described` and each kind's `[rules.<kind>]`
+/// section in the summary's configuration.
+pub const SCHEMA_VERSION: u32 = 7;
 /// Oldest version still read.
 pub const OLDEST_READABLE: u32 = 1;
 
@@ -331,12 +333,12 @@ pub struct Summary {
     pub events: usize,
     #[serde(default)]
     pub baseline: Baseline,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::config::events_any_version")]
     pub thresholds: EventConfig,
     #[serde(default)]
     pub policy: Policy,
     /// The whole configuration the analysis ran with.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::config::any_version")]
     pub config: Config,
     #[serde(default)]
     pub models: Vec<Provenance>,

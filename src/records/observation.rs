@@ -98,6 +98,11 @@ pub struct Observation {
     /// to follow).
     #[serde(default)]
     pub faces_detected: bool,
+    /// Whether the faces of this frame were described for identity (face
+    /// descriptors computed: the frame was sampled for identity). Saved
+    /// (the descriptors are not), so the rules read it from the tables.
+    #[serde(default)]
+    pub faces_described: bool,
     /// Whether the object detector ran on this frame. `objects` is `Some`
     /// without it on the frames of the object rate where the picture had not
     /// changed since the detector last ran (`analysis.schedule = "changes"`):

@@ -49,6 +49,9 @@ pub struct EventLine {
     /// For `identity` and `candidate_changed`: the face seen at the evidence
     /// frame, shown beside the candidate's.
     pub other_face: Option<OtherFace>,
+    /// Whether the event is about whose face it is (a kind that compares
+    /// faces): the report shows the candidate's face beside the other.
+    pub faces: bool,
 }
 
 /// The other person's face of an identity event, beside the candidate's.
@@ -105,7 +108,7 @@ pub struct ReportInput {
     pub kinds: Vec<KindLine>,
     pub timeline_kinds: Vec<EventKind>,
     pub timeline: Vec<Bar>,
-    /// Stretches with no face in view of at least `events.absence_mark_s`
+    /// Stretches with no face in view of at least `rules.no_face.absence_mark_s`
     /// (drawn on the timeline whether or not they are events).
     pub absences: Vec<[f64; 2]>,
     pub absence_mark_s: f64,
@@ -161,7 +164,7 @@ impl ReportInput {
                 count: l.count,
                 total_s: l.total_s,
                 deduction: l.deduction,
-                rule: l.kind.rule(&cfg.events),
+                rule: l.kind.rule(cfg),
             })
             .collect();
         // the table: the most severe events, shown in time order
@@ -180,6 +183,7 @@ impl ReportInput {
                 evidence_t: e.evidence_t,
                 image: None,
                 other_face: None,
+                faces: matches!(crate::kinds::needs(e.kind), crate::kinds::Needs::Reference | crate::kinds::Needs::Enrolment),
             })
             .collect();
         let mut bars: Vec<Bar> = events.iter().map(|e| Bar { kind: e.kind, start: e.start_s, end: e.end_s }).collect();
@@ -210,8 +214,8 @@ impl ReportInput {
             kinds,
             timeline_kinds,
             timeline: bars,
-            absences: crate::events::absences(&a.observations, cfg.analysis.fps, &cfg.events),
-            absence_mark_s: cfg.events.absence_mark_s,
+            absences: crate::events::absences(&a.observations, cfg.analysis.fps, cfg),
+            absence_mark_s: cfg.rules.no_face.absence_mark_s,
             signals: signals(&a.observations, &a.baseline, cfg),
             events: lines,
             events_total: events.len(),

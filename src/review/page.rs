@@ -128,7 +128,7 @@ pub fn render(a: &Analysis, pictures: &[(f64, Vec<u8>)], ctx: &PageContext) -> S
     let kinds = EventKind::ALL
         .into_iter()
         .filter(|k| a.checked.contains(k) || a.events.iter().any(|e| e.kind == *k))
-        .map(|k| KindInfo { kind: k, color: kind_color(k), rule: k.rule(&a.config.events), count: a.events.iter().filter(|e| e.kind == k).count() })
+        .map(|k| KindInfo { kind: k, color: kind_color(k), rule: k.rule(&a.config), count: a.events.iter().filter(|e| e.kind == k).count() })
         .collect();
     // names from outside shown as they are, their reordering controls visible
     let candidate = ctx.candidate.as_deref().filter(|c| !c.trim().is_empty()).map(crate::text::visible);
@@ -233,7 +233,7 @@ pub fn event_pictures(a: &Analysis) -> Vec<(f64, Vec<u8>)> {
 /// that will live in `outdir`. The recording is referenced relative to
 /// `outdir`; the verdicts already given on this recording (in the desk
 /// directory, [`crate::review::desk_dir`]) are embedded.
-pub fn write_page(a: &Analysis, path: &Path, outdir: &Path) -> Result<()> {
+pub fn write_page(a: &Analysis, path: &Path, outdir: &Path, with_report: bool) -> Result<()> {
     // the verdicts on this analysis's events (not those on events it no longer raises)
     let mut judgeable = crate::review::decisions::Judgeable::default();
     judgeable.recordings.insert(
@@ -248,7 +248,7 @@ pub fn write_page(a: &Analysis, path: &Path, outdir: &Path) -> Result<()> {
         video_src: a.info.path.exists().then(|| crate::review::relative_url(outdir, &a.info.path)).flatten(),
         decisions,
         index: index_beside(outdir),
-        report: Some(crate::review::encode_segment(&format!("{}.report.pdf", a.recording))),
+        report: with_report.then(|| crate::review::encode_segment(&format!("{}.report.pdf", a.recording))),
     };
     let html = render(a, &event_pictures(a), &ctx);
     crate::output::write_bytes(path, html.as_bytes()).map_err(|e| Error::new(path, ErrorKind::Output(e.kind.to_string())))

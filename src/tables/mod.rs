@@ -1,13 +1,14 @@
 //! Observations and events as polars DataFrames and Parquet files.
 //!
-//! Schema version 6 (every table has a `schema_version` column and the
+//! Schema version 7 (every table has a `schema_version` column and the
 //! `proctor.schema_version` file metadata key; version 2 added the frames
 //! table's audio and lip columns, version 3 `candidate_face` and
 //! `candidate_distance`, version 4 `voice_similarity`, version 5 the
 //! detections table's `mouth_open` and `keypoints` and the evidence table,
 //! version 6 the frames table's `objects_detected`, `faces_detected` and
-//! `cluster_distance` and the evidence table's `other_face` pictures; the
-//! readers read versions 1 to 6):
+//! `cluster_distance` and the evidence table's `other_face` pictures,
+//! version 7 the frames table's `faces_described`; the readers read versions
+//! 1 to 7):
 //!
 //! * frames: one row per analysed frame: `recording`, `frame`, `t_s`,
 //!   `pts_s`, `width`, `height`, `mean_luma`, `audio_db`, `audio_peak_dbfs`
@@ -21,7 +22,9 @@
 //!   changed, carrying the objects of the detector's last run),
 //!   `objects_detected` (whether the object detector ran on the frame; schema
 //!   6), `faces_detected` (whether the face detector ran on the frame;
-//!   elsewhere faces were tracked; schema 6, false in older files), and the audio columns `speech` (speech
+//!   elsewhere faces were tracked; schema 6, false in older files),
+//!   `faces_described` (whether the frame's faces were described for
+//!   identity; schema 7, false in older files), and the audio columns `speech` (speech
 //!   probability), `mouth_motion` (how much the lone face's lips moved within
 //!   0.5 s), `voice_similarity` (cosine similarity of the voice of the
 //!   speech segment around the frame to the candidate's voice enrolled from
@@ -114,6 +117,7 @@ pub fn frames_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("objects_sampled", obs.iter().map(|o| o.objects.is_some()).collect::<Vec<_>>()),
         col("objects_detected", obs.iter().map(|o| o.objects_detected).collect::<Vec<_>>()),
         col("faces_detected", obs.iter().map(|o| o.faces_detected).collect::<Vec<_>>()),
+        col("faces_described", obs.iter().map(|o| o.faces_described).collect::<Vec<_>>()),
         col("speech", obs.iter().map(|o| o.speech).collect::<Vec<_>>()),
         col("mouth_motion", obs.iter().map(|o| o.mouth_motion).collect::<Vec<_>>()),
         col("voice_similarity", obs.iter().map(|o| o.voice_similarity).collect::<Vec<_>>()),

@@ -255,6 +255,10 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
         Some(_) => f.bools("faces_detected")?,
         None => vec![Some(false); f.len()],
     };
+    let faces_described = match f.optional("faces_described") {
+        Some(_) => f.bools("faces_described")?,
+        None => vec![Some(false); f.len()],
+    };
     let [speech, motion, voice, other, idd, refd, cand_d, clus_d] = [
         "speech",
         "mouth_motion",
@@ -299,6 +303,7 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
             faces,
             objects,
             faces_detected: faces_detected[i].unwrap_or(false),
+            faces_described: faces_described[i].unwrap_or(false),
             objects_detected: objects_detected[i].unwrap_or(false),
             speech: speech[i],
             mouth_motion: motion[i],

@@ -1,0 +1,52 @@
+//! What the object kinds (`phone`, `book`, `device`, `person`) share: the
+//! thresholds of a sighting and the wording of their rule. Each has its own
+//! home beside this one (its classes, defaults and deduction).
+
+use serde::{Deserialize, Serialize};
+
+/// What makes an object seen: its score, in enough of the object samples
+/// around it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sighting {
+    /// The detector's score (objectness x class) a detection of the kind's
+    /// classes must reach. At least `objects.keep_min_score`, the score from
+    /// which detections are kept in the detections table.
+    pub min_score: f64,
+    /// An object must be seen in `min_hits` of `window` consecutive object samples.
+    pub window: usize,
+    pub min_hits: usize,
+}
+
+impl Sighting {
+    pub const fn new(min_score: f64) -> Sighting {
+        Sighting { min_score, window: 3, min_hits: 2 }
+    }
+
+    pub fn validate(&self, kind: &str) -> Result<(), String> {
+        if self.min_hits == 0 || self.min_hits > self.window {
+            return Err(format!("rules.{kind}.min_hits must be in 1..=window, not {} (window {})", self.min_hits, self.window));
+        }
+        if !(0.0..=1.0).contains(&self.min_score) {
+            return Err(format!("rules.{kind}.min_score must be in [0, 1], not {}", self.min_score));
+        }
+        Ok(())
+    }
+}
+
+/// The keys of earlier proctor.toml files that set a sighting of `kind`
+/// (the window and hits were shared by every object kind).
+pub const fn legacy(min_score_key: &'static str) -> [(&'static str, &'static str); 3] {
+    [(min_score_key, "min_score"), ("events.object_window", "window"), ("events.object_min_hits", "min_hits")]
+}
+
+/// Why an event of an object kind is raised, in words for the report.
+pub fn rule(noun: &str, t: &Sighting) -> String {
+    format!("a {noun} seen (score at least {}) in at least {} of {} consecutive object samples", t.min_score, t.min_hits, t.window)
+}
+
+/// An event's detail: the classes seen, each with its best score.
+pub fn detail(classes: &[(String, f32)], hits: usize, samples: usize) -> String {
+    let seen: Vec<String> = classes.iter().map(|(c, s)| format!("{c} (max score {s:.2})")).collect();
+    format!("{}; in {hits} of {samples} object samples", seen.join(", "))
+}
