@@ -46,7 +46,7 @@ fn rescore_and_report_config_give_the_events_of_a_fresh_analysis_under_that_conf
         differed += usize::from(before != want);
         let score = |dir: &Path| {
             let s: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join(format!("{id}.summary.json"))).unwrap()).unwrap();
-            (s["score"]["value"].as_f64().unwrap(), s["config"]["rules"]["no_face"]["min_s"].as_f64().unwrap())
+            (s["score"].as_f64().unwrap(), s["config"]["rules"]["no_face"]["min_s"].as_f64().unwrap())
         };
         assert_eq!(score(&rescored), score(&fresh), "{id}: score and configuration");
         // the rescored directory is an output directory like any other
