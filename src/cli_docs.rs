@@ -85,3 +85,40 @@ pub fn kinds_reference() -> String {
     }
     out.trim_end().to_string() + "\n"
 }
+
+/// `proctor config`: every setting with its default, each kind's section
+/// preceded by its rule in words and its deduction (from its home).
+pub fn commented_config() -> String {
+    use crate::kinds::EventKind;
+    let cfg = crate::config::Config::default();
+    let mut out = String::new();
+    for line in cfg.to_toml().trim_end().lines() {
+        let kind = line.strip_prefix("[rules.").and_then(|l| l.strip_suffix(']')).and_then(|k| k.parse::<EventKind>().ok());
+        if let Some(k) = kind {
+            let words = format!("{k}: raised when {}; {} points per event.", k.rule(&cfg), crate::kinds::deduction(k).0);
+            for w in wrap(&words, 96) {
+                out.push_str(&format!("# {w}\n"));
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let last = lines.last_mut().expect("one line");
+        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(word.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
+}

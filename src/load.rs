@@ -23,6 +23,25 @@ pub fn load_summary(path: &Path) -> Result<Summary> {
     serde_json::from_value(value).map_err(|e| bad(format!("not a proctor summary: {e}")))
 }
 
+/// Whether the rules can run again on the analysis whose summary is at
+/// `summary` ([`crate::rules`]): its tables must hold everything they read,
+/// which those of schema 7 and later do. An older one names what it lacks
+/// and the command that fills it in.
+pub fn check_rederivable(summary: &Path) -> Result<()> {
+    let s = load_summary(summary)?;
+    if s.schema_version >= crate::records::RULES_SINCE {
+        return Ok(());
+    }
+    Err(Error::new(
+        summary,
+        ErrorKind::BadOutput(format!(
+            "written by an older proctor (schema {}): it kept objects only at its own thresholds and no faces_described, \
+             which the rules read; analyse the recording again (proctor analyze) to derive its events under another configuration",
+            s.schema_version
+        )),
+    ))
+}
+
 /// The summary.json of a saved analysis, given the output directory (which
 /// must hold exactly one, unless `id` says which), the summary itself, or any
 /// of the recording's tables (`<id>.events.parquet`, ...).

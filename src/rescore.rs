@@ -126,6 +126,7 @@ fn recordings_of(input: &Input) -> PathBuf {
 fn one(input: &Input, summary: &Path, opts: &Options) -> Rescored {
     let id = summary.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".summary.json")).unwrap_or("").to_string();
     let result = crate::output::isolate(summary, || {
+        crate::load::check_rederivable(summary)?;
         let a = crate::load::load(summary)?;
         let (mut b, change) = crate::rules::under(&a, &opts.config).map_err(|keys| {
             Error::new(

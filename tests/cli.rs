@@ -165,6 +165,9 @@ fn config_prints_a_loadable_default() {
     std::fs::write(&p, r.stdout()).unwrap();
     let cfg = proctor::config::Config::load(&p).unwrap();
     assert_eq!(cfg, proctor::config::Config::default());
+    // each kind's section says what raises it, with its defaults in the words
+    assert!(r.stdout().contains("# no_face: raised when no face found for at least 5 s"), "{}", r.stdout());
+    assert!(r.stdout().contains("15 points per event.\n[rules.no_face]\nmin_s = 5.0"), "{}", r.stdout());
 }
 
 /// The commands of the CLI, as clap knows them (without clap's own `help`).

@@ -77,7 +77,7 @@ fn run_command(cli: Cli) -> ExitCode {
         Command::Eval(args) => eval::eval_cmd(&args),
         Command::Review(args) => review::review_cmd(args),
         Command::Config => {
-            crate::say!("{}", Config::default().to_toml().trim_end());
+            crate::say!("{}", crate::cli_docs::commented_config().trim_end());
             ExitCode::SUCCESS
         }
         Command::Completions { shell } => print_bytes(&crate::cli_docs::completion_script(shell)),

@@ -18,6 +18,7 @@ pub(super) fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
     if let Some(p) = &args.config {
         // the events that configuration raises, derived again from what was seen
         let cfg = Config::load(p)?;
+        crate::load::check_rederivable(&summary)?;
         let (b, change) = crate::rules::under(&a, &cfg).map_err(|keys| needs_analysis(p, &keys))?;
         a = b;
         a.warnings.insert(0, format!(

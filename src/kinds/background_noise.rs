@@ -22,7 +22,7 @@ pub const SPEECH_MARGIN_S: f64 = 0.5;
 
 /// What makes sound stand out of the room, and for how long it must.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// dB above the room's noise floor.
     pub above_floor_db: f64,
@@ -50,12 +50,6 @@ pub const DEFAULTS: Thresholds = Thresholds {
     transient_db: 25.0,
     impulse_db: 5.0,
 };
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        DEFAULTS
-    }
-}
 
 /// The keys of earlier proctor.toml files that set these, and the field each is now.
 pub const LEGACY: &[(&str, &str)] = &[

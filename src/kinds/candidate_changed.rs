@@ -6,29 +6,15 @@
 //! it reads (to the enrolled candidate, and between the recording's
 //! identities) were measured with the frames, under `[events]` `identity_*`.
 
-use serde::{Deserialize, Serialize};
-
 /// Points deducted per event under the default policy.
 pub const DEDUCTION: f64 = super::identity::DEDUCTION;
 
 /// Why the deduction is what it is, for docs/rules.md.
 pub const WHY: &str = "a swap mid-session is someone else sitting the exam, as `identity` is";
 
-/// How long the face must not match.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Thresholds {
-    /// Seconds of lone-face samples that do not match.
-    pub min_s: f64,
-}
+pub type Thresholds = super::Lasting;
 
-pub const DEFAULTS: Thresholds = Thresholds { min_s: 4.0 };
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        DEFAULTS
-    }
-}
+pub const DEFAULTS: Thresholds = super::Lasting { min_s: 4.0 };
 
 /// The keys of earlier proctor.toml files that set these, and the field each is now.
 pub const LEGACY: &[(&str, &str)] = &[("events.identity_min_s", "min_s")];

@@ -15,7 +15,7 @@ little of the score";
 
 /// What makes eyes closed, and for how long they must be.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Eye aspect ratio below which eyes count as closed ...
     pub ear: f64,
@@ -32,12 +32,6 @@ pub struct Thresholds {
 }
 
 pub const DEFAULTS: Thresholds = Thresholds { ear: 0.21, ratio: 0.7, min_s: 3.0, hysteresis: 0.02 };
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        DEFAULTS
-    }
-}
 
 /// The keys of earlier proctor.toml files that set these, and the field each is now.
 pub const LEGACY: &[(&str, &str)] = &[

@@ -14,7 +14,7 @@ pub const WHY: &str = "eyes on something beside the screen may be notes, or thou
 
 /// What makes a frame look away, and for how long it must.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Horizontal iris offset from the eye centre, as a fraction of half the
     /// eye width, relative to the candidate's usual gaze.
@@ -27,12 +27,6 @@ pub struct Thresholds {
 }
 
 pub const DEFAULTS: Thresholds = Thresholds { ratio: 0.22, max_head_yaw_deg: 15.0, min_s: 3.0 };
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        DEFAULTS
-    }
-}
 
 /// The keys of earlier proctor.toml files that set these, and the field each is now.
 pub const LEGACY: &[(&str, &str)] =

@@ -5,8 +5,6 @@
 //! measured with the frames (`[events] identity_max_distance` is the same
 //! person's limit there too).
 
-use serde::{Deserialize, Serialize};
-
 /// Points deducted per event under the default policy.
 pub const DEDUCTION: f64 = 40.0;
 
@@ -14,21 +12,9 @@ pub const DEDUCTION: f64 = 40.0;
 pub const WHY: &str = "someone else sitting the exam voids it: the gravest flag, and one a reviewer must confirm \
 by looking at the two faces side by side";
 
-/// How long the face must not match.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Thresholds {
-    /// Seconds of lone-face samples that do not match.
-    pub min_s: f64,
-}
+pub type Thresholds = super::Lasting;
 
-pub const DEFAULTS: Thresholds = Thresholds { min_s: 4.0 };
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        DEFAULTS
-    }
-}
+pub const DEFAULTS: Thresholds = super::Lasting { min_s: 4.0 };
 
 /// The keys of earlier proctor.toml files that set these, and the field each is now.
 pub const LEGACY: &[(&str, &str)] = &[("events.identity_min_s", "min_s")];

@@ -14,7 +14,7 @@ pub const WHY: &str = "people look away to think; a long turn is worth a look, n
 
 /// How far the head must turn from the candidate's usual pose, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Degrees of yaw from the candidate's median (or absolute, without the baseline).
     pub yaw_deg: f64,
@@ -25,12 +25,6 @@ pub struct Thresholds {
 }
 
 pub const DEFAULTS: Thresholds = Thresholds { yaw_deg: 25.0, pitch_deg: 20.0, min_s: 5.0 };
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        DEFAULTS
-    }
-}
 
 /// The keys of earlier proctor.toml files that set these, and the field each is now.
 pub const LEGACY: &[(&str, &str)] = &[

@@ -27,7 +27,7 @@ pub const WHY: &str = "a loud sound says little about honesty (a dropped cup, a 
 
 /// How loud a frame must be, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// The ceiling: RMS level in dBFS over a frame's level window.
     pub db: f64,
@@ -45,12 +45,6 @@ pub struct Thresholds {
 /// `speech_over_db`: chosen on the tuning clips (docs/accuracy.md, "The
 /// candidate's own speech at any level").
 pub const DEFAULTS: Thresholds = Thresholds { db: -12.0, min_s: 0.25, speech_over_db: 5.5 };
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        DEFAULTS
-    }
-}
 
 /// The keys of earlier proctor.toml files that set these, and the field each is now.
 pub const LEGACY: &[(&str, &str)] =

@@ -144,6 +144,14 @@ pub fn legacy(k: EventKind) -> &'static [(&'static str, &'static str)] {
     }
 }
 
+/// The threshold of a kind that only asks how long: seconds the violation
+/// must be seen (violating samples x their interval).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lasting {
+    pub min_s: f64,
+}
+
 /// Every kind's thresholds: the `[rules.<kind>]` sections of proctor.toml.
 /// A section given in part keeps the kind's defaults for the keys it leaves out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,8 +4,6 @@
 //! proctor.toml), the wording of its rule and of its events' detail, and its
 //! deduction.
 
-use serde::{Deserialize, Serialize};
-
 /// Points deducted per event under the default policy.
 pub const DEDUCTION: f64 = 20.0;
 
@@ -13,21 +11,9 @@ pub const DEDUCTION: f64 = 20.0;
 pub const WHY: &str = "a second face in view is someone who can help: graver than any object, \
 short of proof that the candidate is someone else";
 
-/// How long several faces must be seen.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Thresholds {
-    /// Seconds with two or more counted faces.
-    pub min_s: f64,
-}
+pub type Thresholds = super::Lasting;
 
-pub const DEFAULTS: Thresholds = Thresholds { min_s: 2.0 };
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        DEFAULTS
-    }
-}
+pub const DEFAULTS: Thresholds = super::Lasting { min_s: 2.0 };
 
 /// The keys of earlier proctor.toml files that set these, and the field each is now.
 pub const LEGACY: &[(&str, &str)] = &[("events.multiple_faces_min_s", "min_s")];

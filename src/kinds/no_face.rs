@@ -18,7 +18,7 @@ scaled by how long they were away, so a 5 s step out costs half of a 10 s one";
 
 /// How long nobody must be in view.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Seconds without a counted face.
     pub min_s: f64,
@@ -28,12 +28,6 @@ pub struct Thresholds {
 }
 
 pub const DEFAULTS: Thresholds = Thresholds { min_s: 5.0, absence_mark_s: 2.0 };
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        DEFAULTS
-    }
-}
 
 /// The keys of earlier proctor.toml files that set these, and the field each is now.
 pub const LEGACY: &[(&str, &str)] = &[("events.no_face_min_s", "min_s"), ("events.absence_mark_s", "absence_mark_s")];

@@ -5,8 +5,6 @@
 //! was judged with the frames (`[events]` `speech_min`, `mouth_still`,
 //! `voice_other_max`, `voice_same_min`): the frames table's `other_voice`.
 
-use serde::{Deserialize, Serialize};
-
 /// Points deducted per event under the default policy.
 pub const DEDUCTION: f64 = 10.0;
 
@@ -15,21 +13,9 @@ pub const WHY: &str = "a voice that is not the candidate's is someone who can he
 less than a second face, because speech heard is a weaker witness than a face seen (a television, a \
 neighbour); it was 2, as much as a loud noise, which said a coach counts for nothing";
 
-/// How long another voice must be heard.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Thresholds {
-    /// Seconds of another voice.
-    pub min_s: f64,
-}
+pub type Thresholds = super::Lasting;
 
-pub const DEFAULTS: Thresholds = Thresholds { min_s: 2.0 };
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        DEFAULTS
-    }
-}
+pub const DEFAULTS: Thresholds = super::Lasting { min_s: 2.0 };
 
 /// The keys of earlier proctor.toml files that set these, and the field each is now.
 pub const LEGACY: &[(&str, &str)] = &[("events.voices_min_s", "min_s")];

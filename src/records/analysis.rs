@@ -20,6 +20,10 @@ use super::{Band, Baseline, Event, IdentityInfo, MediaInfo, Observation, Score};
 /// 7 the frames table's `faces_described` and each kind's `[rules.<kind>]`
 /// section in the summary's configuration.
 pub const SCHEMA_VERSION: u32 = 7;
+/// Oldest version whose tables hold everything the rules read (objects kept
+/// from `objects.keep_min_score`, the frames' `faces_described`): the rules
+/// can run again on it under another configuration.
+pub const RULES_SINCE: u32 = 7;
 /// Oldest version still read.
 pub const OLDEST_READABLE: u32 = 1;
 
