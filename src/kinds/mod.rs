@@ -53,22 +53,22 @@ pub fn knobs(k: EventKind) -> &'static [Knob] {
     }
     const MIN_S: &[f64] = &[1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0];
     match k {
-        NoFace => &[knob("events.no_face_min_s", MIN_S)],
-        MultipleFaces => &[knob("events.multiple_faces_min_s", MIN_S)],
-        LookingAway => &[
+        NoFace => const { &[knob("events.no_face_min_s", MIN_S)] },
+        MultipleFaces => const { &[knob("events.multiple_faces_min_s", MIN_S)] },
+        LookingAway => const { &[
             knob("events.looking_away_yaw_deg", &[15.0, 20.0, 25.0, 30.0, 35.0, 40.0]),
             knob("events.looking_away_min_s", MIN_S),
-        ],
-        GazeAway => &[knob("events.gaze_away_ratio", &[0.14, 0.18, 0.22, 0.26, 0.30, 0.35]), knob("events.gaze_away_min_s", MIN_S)],
-        EyesClosed => &[knob("events.eyes_closed_ear", &[0.15, 0.17, 0.19, 0.21, 0.23, 0.25]), knob("events.eyes_closed_min_s", MIN_S)],
-        Phone => &[knob("objects.min_score.phone", &[0.15, 0.2, 0.25, 0.3, 0.35, 0.45])],
-        Book => &[knob("objects.min_score.book", &[0.2, 0.25, 0.3, 0.35, 0.45, 0.55])],
-        Device => &[knob("objects.min_score.device", &[0.4, 0.5, 0.6, 0.7, 0.8])],
-        Person => &[knob("objects.min_score.person", &[0.3, 0.4, 0.5, 0.6, 0.7])],
-        LoudAudio => &[knob("events.loud_audio_db", &[-20.0, -15.0, -12.0, -9.0, -6.0, -3.0]), knob("events.loud_audio_min_s", &[0.25, 0.5, 1.0, 2.0, 3.0])],
-        Voices => &[knob("events.voices_min_s", MIN_S)],
-        Identity | CandidateChanged => &[knob("events.identity_min_s", MIN_S)],
-        BackgroundNoise => &[knob("events.background_noise_db", &[10.0, 15.0, 20.0, 25.0, 30.0]), knob("events.background_noise_min_s", MIN_S)],
+        ] },
+        GazeAway => const { &[knob("events.gaze_away_ratio", &[0.14, 0.18, 0.22, 0.26, 0.30, 0.35]), knob("events.gaze_away_min_s", MIN_S)] },
+        EyesClosed => const { &[knob("events.eyes_closed_ear", &[0.15, 0.17, 0.19, 0.21, 0.23, 0.25]), knob("events.eyes_closed_min_s", MIN_S)] },
+        Phone => const { &[knob("objects.min_score.phone", &[0.15, 0.2, 0.25, 0.3, 0.35, 0.45])] },
+        Book => const { &[knob("objects.min_score.book", &[0.2, 0.25, 0.3, 0.35, 0.45, 0.55])] },
+        Device => const { &[knob("objects.min_score.device", &[0.4, 0.5, 0.6, 0.7, 0.8])] },
+        Person => const { &[knob("objects.min_score.person", &[0.3, 0.4, 0.5, 0.6, 0.7])] },
+        LoudAudio => const { &[knob("events.loud_audio_db", &[-20.0, -15.0, -12.0, -9.0, -6.0, -3.0]), knob("events.loud_audio_min_s", &[0.25, 0.5, 1.0, 2.0, 3.0])] },
+        Voices => const { &[knob("events.voices_min_s", MIN_S)] },
+        Identity | CandidateChanged => const { &[knob("events.identity_min_s", MIN_S)] },
+        BackgroundNoise => const { &[knob("events.background_noise_db", &[10.0, 15.0, 20.0, 25.0, 30.0]), knob("events.background_noise_min_s", MIN_S)] },
     }
 }
 
