@@ -80,6 +80,19 @@ Examples:\n  proctor analyze interview.webm -o audit/ && proctor review audit/ -
 proctor review archive-out/ --reviewer alice --port 8700\n  \
 proctor eval --decisions archive-out/")]
     Review(ReviewArgs),
+    /// Learn thresholds from the reviewers' verdicts: per kind, try each threshold of its
+    /// rule at other values on the reviewed recordings, cross-validated by recording, and
+    /// suggest a change only where it does better than the current setting.
+    #[command(after_help = "DIR is an `analyze` or `batch` output directory with verdicts (`proctor review`); \
+the events are derived again from the saved analyses, so the recordings are not needed. A kind with \
+fewer than --min-verdicts verdicts, or verdicts on fewer than 3 recordings, gets no suggestion. \
+Nothing is changed: --output writes a proctor.toml of the suggested keys, with the evidence for each, \
+to be given to `proctor analyze --config` if you agree with it.\n\n\
+Examples:\n  proctor calibrate review-1/\n  \
+proctor calibrate review-1/ review-2/ --output calibrated.toml\n  \
+proctor calibrate archive-out/ --json --min-verdicts 20\n\n\
+Exit status: 0 done (with or without suggestions), 2 a DIR holds no verdicts or no analyses.")]
+    Calibrate(CalibrateArgs),
     /// Print the default configuration (a complete proctor.toml) to stdout.
     #[command(after_help = "Examples:\n  proctor config > proctor.toml\n  \
 proctor analyze interview.webm --config proctor.toml\n\n\
@@ -143,6 +156,26 @@ pub struct EvalArgs {
 
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// `analyze` or `batch` output directories holding verdicts.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+
+    /// Write the suggested thresholds to FILE as a commented proctor.toml (only the
+    /// suggested keys, each after its evidence).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print the results as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Fewest verdicts of a kind to suggest a change for it.
+    #[arg(long, value_name = "N", default_value_t = crate::calibrate::DEFAULT_MIN_VERDICTS)]
+    pub min_verdicts: usize,
 }
 
 #[derive(Debug, Args)]

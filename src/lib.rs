@@ -23,6 +23,7 @@ pub mod analyze;
 pub mod app;
 pub mod audio;
 pub mod batch;
+pub mod calibrate;
 pub mod cli;
 pub mod cli_docs;
 pub mod clock;

@@ -46,6 +46,8 @@ const LAYERS: &[&str] = &[
     // one recording's job (lock, analyse, save), for analyze and batch
     "job",
     "eval",
+    // thresholds learnt from the verdicts, on saved analyses
+    "calibrate",
     "batch",
     "rescore",
     // the command line

@@ -89,7 +89,6 @@ fn detect_reports_faces_objects_and_draws_them() {
 /// gives for the same events, per kind and in all.
 #[test]
 fn verdicts_on_the_devset_reproduce_the_precision_of_eval_truth() {
-    use proctor::review::decisions::{save, Decision, Verdict, DECISIONS_SCHEMA_VERSION};
     let Some(dev) = devset() else {
         skip("../shared/devset is absent");
         return;
@@ -102,35 +101,7 @@ fn verdicts_on_the_devset_reproduce_the_precision_of_eval_truth() {
     let refs: Vec<&std::path::Path> = clips.iter().map(|p| p.as_path()).collect();
     let r = analyze(&refs, out.path(), &["--no-review-page"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
-    let mut reviewed = 0;
-    for clip in &clips {
-        let id = proctor::eval::clip_id(clip);
-        let rec = proctor::ids::id_of(&clip.file_name().unwrap().to_string_lossy());
-        let (_, events) = proctor::tables::read_events(&out.path().join(format!("{rec}.events.parquet"))).unwrap();
-        let labels = &truth.clips[&id];
-        for kind in proctor::kinds::EventKind::ALL {
-            let of: Vec<&proctor::records::Event> = events.iter().filter(|e| e.kind == kind).collect();
-            let pred: Vec<(f64, f64)> = of.iter().map(|e| (e.start_s, e.end_s)).collect();
-            let want: Vec<(f64, f64)> = labels.events.iter().filter(|e| e.kind == kind.as_str()).map(|e| (e.start, e.end)).collect();
-            for (e, ok) in of.iter().zip(proctor::eval::matched(&pred, &want, 0.5)) {
-                let d = Decision {
-                    schema_version: DECISIONS_SCHEMA_VERSION,
-                    recording: rec.clone(),
-                    kind,
-                    start_s: e.start_s,
-                    end_s: e.end_s,
-                    verdict: if ok { Verdict::Confirmed } else { Verdict::Dismissed },
-                    note: String::new(),
-                    reviewer: "labels".into(),
-                    decided_at: "2026-12-05T00:00:00Z".into(),
-                    input_sha256: String::new(),
-                    config: String::new(),
-                };
-                save(out.path(), &d).unwrap();
-                reviewed += 1;
-            }
-        }
-    }
+    let reviewed = verdicts_from_labels(out.path(), &clips, &truth, false).len();
     assert!(reviewed >= 8, "only {reviewed} events raised on the devset");
     let by_truth = eval_json(&truth_path, &clips, &[]);
     let r = run(&["eval", "--decisions", out.path().to_str().unwrap(), "--json"]);

@@ -6,6 +6,7 @@ mod architecture;
 mod audio_input;
 mod audio_speaker;
 mod batch;
+mod calibrate;
 mod cli;
 mod decode;
 mod eval;

@@ -100,6 +100,57 @@ pub fn skip(why: &str) {
     }
 }
 
+/// A reviewer holding the ground truth reviews every event proctor raised
+/// on `clips` (analysed into `out`, read from their events tables): confirmed
+/// when a labelled event of its kind matches it (`proctor::eval::matched`,
+/// 0.5 s of tolerance, as `eval --truth` matches), dismissed otherwise; with
+/// `misses`, each labelled event of a kind proctor raises that no event
+/// matched is also marked missed. The verdicts are saved in `out` as
+/// `proctor review` saves them, and returned.
+pub fn verdicts_from_labels(out: &Path, clips: &[PathBuf], truth: &proctor::eval::Truth, misses: bool) -> Vec<proctor::review::decisions::Decision> {
+    use proctor::review::decisions::{save, Decision, Verdict, DECISIONS_SCHEMA_VERSION};
+    let mut given = Vec::new();
+    for clip in clips {
+        let id = proctor::eval::clip_id(clip);
+        let rec = proctor::ids::id_of(&clip.file_name().unwrap().to_string_lossy());
+        let (_, events) = proctor::tables::read_events(&out.join(format!("{rec}.events.parquet"))).unwrap();
+        let labels = &truth.clips[&id];
+        for kind in proctor::kinds::EventKind::ALL {
+            let of: Vec<&proctor::records::Event> = events.iter().filter(|e| e.kind == kind).collect();
+            let pred: Vec<(f64, f64)> = of.iter().map(|e| (e.start_s, e.end_s)).collect();
+            let want: Vec<(f64, f64)> = labels.events.iter().filter(|e| e.kind == kind.as_str()).map(|e| (e.start, e.end)).collect();
+            let verdict = |verdict: Verdict, (start_s, end_s): (f64, f64)| Decision {
+                schema_version: DECISIONS_SCHEMA_VERSION,
+                recording: rec.clone(),
+                kind,
+                start_s,
+                end_s,
+                verdict,
+                note: String::new(),
+                reviewer: "labels".into(),
+                decided_at: "2026-12-05T00:00:00Z".into(),
+                input_sha256: String::new(),
+                config: String::new(),
+            };
+            for (p, ok) in pred.iter().zip(proctor::eval::matched(&pred, &want, 0.5)) {
+                given.push(verdict(if ok { Verdict::Confirmed } else { Verdict::Dismissed }, *p));
+            }
+            if misses {
+                // the labels no event matched (matching the other way round)
+                for (w, found) in want.iter().zip(proctor::eval::matched(&want, &pred, 0.5)) {
+                    if !found && w.1 > w.0 {
+                        given.push(verdict(Verdict::Missed, *w));
+                    }
+                }
+            }
+        }
+    }
+    for d in &given {
+        save(out, d).unwrap();
+    }
+    given
+}
+
 pub fn have(cmd: &str) -> bool {
     Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).output().map(|o| o.status.success()).unwrap_or(false)
 }

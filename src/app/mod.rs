@@ -14,6 +14,7 @@ use crate::error::{Error, ErrorKind};
 mod analyze;
 mod bar;
 mod batch;
+mod calibrate;
 mod detect;
 mod eval;
 mod report;
@@ -76,6 +77,7 @@ fn run_command(cli: Cli) -> ExitCode {
         Command::Detect(args) => detect::detect_cmd(&args),
         Command::Eval(args) => eval::eval_cmd(&args),
         Command::Review(args) => review::review_cmd(args),
+        Command::Calibrate(args) => calibrate::calibrate_cmd(&args),
         Command::Config => {
             crate::say!("{}", crate::cli_docs::commented_config().trim_end());
             ExitCode::SUCCESS
