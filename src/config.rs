@@ -364,6 +364,10 @@ impl Config {
             return Err("analysis.max_side must be at least 64".into());
         }
         let e = &self.events;
+        // no threshold is infinite or not a number (a rule compares with it, a plot draws it)
+        if let Some((key, v)) = flat(self).into_iter().find(|(_, v)| v.parse::<f64>().is_ok_and(|x| !x.is_finite())) {
+            return Err(format!("{key} must be a finite number, not {v}"));
+        }
         self.rules.validate()?;
         let keep = self.objects.keep_min_score;
         if !(0.0..=1.0).contains(&keep) {

@@ -54,6 +54,17 @@ pub struct EventLine {
     pub faces: bool,
 }
 
+/// The settings the rules ran with, as the appendix prints them: the shared
+/// `[events]` and every kind's `[rules.<kind>]`, in the order they are defined.
+fn thresholds_toml(cfg: &crate::config::Config) -> String {
+    #[derive(Serialize)]
+    struct Thresholds<'a> {
+        events: &'a crate::config::EventConfig,
+        rules: &'a crate::kinds::Rules,
+    }
+    toml::to_string_pretty(&Thresholds { events: &cfg.events, rules: &cfg.rules }).unwrap_or_default()
+}
+
 /// The other person's face of an identity event, beside the candidate's.
 #[derive(Debug, Clone, Serialize)]
 pub struct OtherFace {
@@ -222,7 +233,7 @@ impl ReportInput {
             policy: policy_lines(&cfg.policy),
             low_risk_min: cfg.policy.low_risk_min,
             medium_risk_min: cfg.policy.medium_risk_min,
-            thresholds_toml: toml::to_string_pretty(&cfg.events).unwrap_or_default(),
+            thresholds_toml: thresholds_toml(cfg),
             baseline: Some(a.baseline),
             models: a.models.clone(),
             kind_colours: EventKind::ALL.into_iter().map(|k| (k, crate::kinds::colour(k))).collect(),
