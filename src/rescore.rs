@@ -8,8 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kinds::EventKind;
@@ -72,11 +70,39 @@ pub fn rescore(inputs: &[PathBuf], opts: &Options) -> Result<Vec<Rescored>> {
         summaries.sort();
         jobs.extend(summaries.into_iter().map(|s| (input, s)));
     }
-    let done: Vec<Rescored> = jobs.par_iter().map(|(input, summary)| one(input, summary, opts)).collect();
+    let done = each_on_threads(&jobs, |(input, summary)| one(input, summary, opts));
     for input in inputs.iter().filter(|i| i.batch) {
         archive(input, &done, &opts.config)?;
     }
     Ok(done)
+}
+
+/// `f` of every job, in order, on one thread per core, each taking the next
+/// job when it is done with one. (Not rayon's work stealing: a job waits
+/// inside the Parquet writer's own pool, and a rayon worker waiting there
+/// would start another job on top of it, a stack deeper with every job
+/// waiting: 1,000 recordings overflowed it.)
+fn each_on_threads<J: Sync, R: Send>(jobs: &[J], f: impl Fn(&J) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(i) else { break mine };
+                        mine.push((i, f(job)));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a rescore thread panicked outside the per-recording guard")).collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Where each input's outputs go: `outdir` itself for one input, a
