@@ -142,6 +142,13 @@ pub struct EvalArgs {
     #[arg(long, requires = "decisions", conflicts_with = "json")]
     pub csv: bool,
 
+    /// With --truth: do not analyse the clips; derive their events from their saved
+    /// analyses in DIR (`proctor analyze CLIP... -o DIR`) under the configuration (--config,
+    /// or the defaults). What the rules would score, in seconds: the perception is the
+    /// analysis's own.
+    #[arg(long, value_name = "DIR", conflicts_with = "decisions")]
+    pub saved: Option<PathBuf>,
+
     /// Labelled recordings, or directories of them.
     #[arg(required_unless_present = "decisions", value_name = "CLIP")]
     pub clips: Vec<String>,

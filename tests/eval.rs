@@ -104,6 +104,9 @@ fn verdicts_on_the_devset_reproduce_the_precision_of_eval_truth() {
     let reviewed = verdicts_from_labels(out.path(), &clips, &truth, false).len();
     assert!(reviewed >= 8, "only {reviewed} events raised on the devset");
     let by_truth = eval_json(&truth_path, &clips, &[]);
+    // the same figures from the saved analyses, the rules run again on them (nothing decoded)
+    let from_saved = eval_json(&truth_path, &clips, &["--saved", out.path().to_str().unwrap()]);
+    assert_eq!(from_saved, by_truth, "eval from saved perception differs from eval by a full analysis");
     let r = run(&["eval", "--decisions", out.path().to_str().unwrap(), "--json"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let by_verdicts: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();

@@ -27,38 +27,60 @@ pub(super) fn eval_cmd(args: &EvalArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
-    let (cfg, models) = match config_and_models(&args.common) {
-        Ok(v) => v,
-        Err(e) => return fail(e.to_string()),
-    };
     let items = match batch::discover(&args.clips) {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
+    if let Some(dir) = &args.saved {
+        let cfg = match super::build_config(&args.common) {
+            Ok(c) => c,
+            Err(e) => return fail(e.to_string()),
+        };
+        let saved = |it: &batch::Item| -> Result<crate::records::Analysis, crate::error::Error> {
+            let summary = dir.join(crate::records::OutputFile::Summary.name(&crate::ids::id_of(&display_name(&it.path))));
+            crate::load::check_rederivable(&summary)?;
+            let a = crate::load::load(&summary)?;
+            crate::rules::under(&a, &cfg).map(|(b, _)| b).map_err(|keys| super::report::needs_analysis(args.common.config.as_deref().unwrap_or(Path::new("--config")), &keys))
+        };
+        return score_clips(args, &truth, truth_path, &items, cfg.events.face_min_score as f32, |it, _| saved(it));
+    }
+    let (cfg, models) = match config_and_models(&args.common) {
+        Ok(v) => v,
+        Err(e) => return fail(e.to_string()),
+    };
     let settings = Settings { config: cfg, models, threads: threads(&args.common) };
     let show = !args.common.quiet && std::io::stderr().is_terminal();
     let multi = MultiProgress::with_draw_target(if show { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let min_score = settings.config.events.face_min_score as f32;
+    score_clips(args, &truth, truth_path, &items, min_score, |it, name| {
+        let bar = Bar::new(&multi, name, show);
+        let a = analyze_without_pictures(&it.path, &settings, &bar);
+        bar.finish();
+        a
+    })
+}
+
+/// Each labelled clip's analysis (`analysis` of the clip and its display
+/// name) scored against its labels, and the results printed.
+fn score_clips(
+    args: &EvalArgs,
+    truth: &crate::eval::Truth,
+    truth_path: &Path,
+    items: &[batch::Item],
+    face_min_score: f32,
+    analysis: impl Fn(&batch::Item, &str) -> Result<crate::records::Analysis, crate::error::Error>,
+) -> ExitCode {
     let mut results = Vec::new();
     let mut failed = false;
-    for it in &items {
+    for it in items {
         let id = crate::eval::clip_id(&it.path);
         let Some(t) = truth.clips.get(&id) else {
             crate::warn!("proctor: warning: {}: no labels for clip '{id}' in {}", it.path.display(), truth_path.display());
             continue;
         };
-        let bar = Bar::new(&multi, &display_name(&it.path), show);
-        let a = analyze_without_pictures(&it.path, &settings, &bar);
-        bar.finish();
-        match a {
-            Ok(a) => results.push(crate::eval::evaluate_clip(
-                &id,
-                &display_name(&it.path),
-                t,
-                &a.observations,
-                &a.events,
-                settings.config.events.face_min_score as f32,
-                args.tolerance,
-            )),
+        let name = display_name(&it.path);
+        match analysis(it, &name) {
+            Ok(a) => results.push(crate::eval::evaluate_clip(&id, &name, t, &a.observations, &a.events, face_min_score, args.tolerance)),
             Err(e) => {
                 crate::warn!("proctor: error: {e}");
                 failed = true;
