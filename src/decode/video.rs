@@ -104,19 +104,11 @@ pub struct DecodeOptions {
     /// non-reference frames) when they are not shown at any wanted time. The
     /// frames handed out are the same either way (tests/decode.rs checks it).
     pub skip_nonref: bool,
-    /// Skip the codec's in-loop deblocking filter (`skip_loop_filter =
-    /// AVDISCARD_ALL`) when the pictures are scaled down for the analysis
-    /// (the source's long side over `max_side`): the block edges it smooths
-    /// are under a pixel of the analysed picture. VP8, VP9 and H.264 honour
-    /// it (AV1's decoder does not); on a 60 s 720p VP8 webcam clip FFmpeg
-    /// decodes 28% faster without it (docs/performance.md). The environment
-    /// variable `PROCTOR_KEEP_LOOP_FILTER` set keeps the filter (for measuring).
-    pub skip_loop_filter: bool,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { skip_nonref: true, skip_loop_filter: std::env::var_os("PROCTOR_KEEP_LOOP_FILTER").is_none() }
+        DecodeOptions { skip_nonref: true }
     }
 }
 
@@ -203,9 +195,6 @@ fn decode_from(
         }
     }
     let mut decoder = open_decoder(path, &ictx, info)?;
-    if opts.skip_loop_filter && info.width.max(info.height) > max_side {
-        decoder.skip_loop_filter(ff::Discard::All);
-    }
     let mut conv = Converter::new(info.rotation, max_side);
     let mut stats = SampleStats::default();
     let mut next = 0usize; // next wanted time
