@@ -12,8 +12,8 @@
 //!   exists: `benches/peer/.venv/bin/python`, or the interpreter named by
 //!   `PROCTOR_PEER_PYTHON`. Without it the peer is skipped with a message.
 //!
-//! Then, on each kind of content benches/make_clip.sh makes (a person at a
-//! desk before a still wall, today's clip, camera shake with a person moving
+//! Then, on each kind of content benches/make_clip.sh makes (a talking head,
+//! a person at a desk before a still wall, today's clip, camera shake with a person moving
 //! all the time, an empty room; 60 s each with `--bench`, 2 s in the test
 //! pass), ffmpeg decoding alone, `proctor analyze` at its defaults and the
 //! full-pipeline peer (benches/peer/full_peer.py: the same public models on
@@ -269,7 +269,8 @@ fn rates(proctor: &Path, clip: &str, out: &Path) {
 }
 
 /// The clips of benches/make_clip.sh, each with what it shows.
-const KINDS: [(&str, &str); 4] = [
+const KINDS: [(&str, &str); 5] = [
+    ("talking", "a talking head: carphone's man, nodding and turning, still room"),
     ("still", "a person at a desk, still wall, little motion but the face"),
     ("moving", "today's clip: sample.webm, moving background, cuts"),
     ("motion", "camera shake, a person crossing the frame"),

@@ -185,6 +185,10 @@ pub(super) struct SegmentWork<'a> {
     /// Per frame: the faces there are new (tracking lost a face and the
     /// detector found some anew).
     changed: Vec<bool>,
+    /// Per frame: what the face mesh cannot explain happened there (tracking
+    /// lost a face, or there is a face more or fewer than a frame before):
+    /// the object detector wakes for it whatever the picture's change.
+    unexplained: Vec<bool>,
     faces_detected: Vec<bool>,
     faces: Vec<Option<Vec<crate::observation::FaceObs>>>,
     embeddings: Vec<Vec<crate::observation::FaceEmbedding>>,
@@ -208,6 +212,7 @@ impl<'a> SegmentWork<'a> {
             thumbs: Vec::new(),
             found: Vec::new(),
             changed: Vec::new(),
+            unexplained: Vec::new(),
             faces_detected: Vec::new(),
             faces: Vec::new(),
             embeddings: Vec::new(),
@@ -252,12 +257,14 @@ impl<'a> SegmentWork<'a> {
                     }
                 };
                 self.changed.push(lost && !faces.is_empty());
+                self.unexplained.push(lost || self.found.last().is_some_and(|before| before.len() != faces.len()));
                 self.faces_detected.push(self.face_last == i);
                 self.faces.push(Some(crate::observation::observe_faces(&faces)));
                 self.found.push(faces);
             }
             None => {
                 self.changed.push(false);
+                self.unexplained.push(false);
                 self.faces_detected.push(false);
                 self.faces.push(None);
             }
@@ -278,9 +285,12 @@ impl<'a> SegmentWork<'a> {
         if self.settings.models.objects.is_none() || index % plan.object_every != 0 {
             return Ok(None);
         }
-        let (faces, thumbs, frames) = (&self.faces, &self.thumbs, &self.frames);
+        let (faces, thumbs, frames, unexplained) = (&self.faces, &self.thumbs, &self.frames, &self.unexplained);
         let last = self.object_last.unwrap_or(0);
         let runs = plan.runs(i, index, plan.objects(), &mut self.object_settle, || {
+            if unexplained[last + 1..=i].iter().any(|&u| u) {
+                return f32::INFINITY;
+            }
             let boxes = |k: usize| faces[k].iter().flatten().map(|f| f.bbox).collect::<Vec<_>>();
             change_with_face(&thumbs[i], &thumbs[last], &frames[last].image, &boxes(last), &boxes(i), plan.change_level)
         });
