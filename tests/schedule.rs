@@ -103,7 +103,7 @@ fn still_scenes_are_found_by_changes_as_on_the_clock() {
 /// clip, nodding, turning and talking, in a still room; 20 s) keeps the detectors near
 /// their floor, once every 5 s: his own head and shoulders moving is not the picture
 /// changing (issue 34). Before the head and the shoulders were told apart from the rest,
-/// the object detector ran on 50 of the 60 object frames of the 60 s clip. The events are
+/// the object detector ran on 18 of the 20 object frames, the face detector 14 times. The events are
 /// those of the clock, to the frame. The clip's source comes from PyPI (pip); without
 /// it the test is skipped.
 #[test]
@@ -129,10 +129,10 @@ fn a_talking_head_keeps_the_detectors_near_their_floor() {
     assert_eq!(ev, ev_clock, "by changes / on the clock");
     let count = |k: usize| frames.iter().filter(|r| [r.1, r.2, r.3][k]).count();
     assert_eq!((frames.len(), count(1)), (80, 20));
-    // the floor is 4 runs of each (0, 5, 10, 15 s); a change costs the object detector
-    // up to 5 (the change and its settle)
-    assert!(count(0) <= 8, "face detections: {}", count(0));
-    assert!(count(2) <= 9, "object detections: {}", count(2));
+    // the floor is 4 runs of each (0, 5, 10, 15 s); a change costs the face detector 2
+    // and the object detector up to 5 (the change and its settle). Before, 14 and 18.
+    assert!(count(0) <= 10, "face detections: {}", count(0));
+    assert!(count(2) <= 10, "object detections: {}", count(2));
 }
 
 #[test]
