@@ -135,6 +135,40 @@ fn a_talking_head_keeps_the_detectors_near_their_floor() {
     assert!(count(2) <= 10, "object detections: {}", count(2));
 }
 
+/// The same talking head with a dark phone (drawn, 70x130 px of the 1280x720 picture)
+/// shown beside his head from 11.5 s to 14.5 s: the object detector runs at 12 s, the
+/// first frame of its rate after the phone came, not only at the next floor (15 s), and
+/// again at 15 s, the first after it went. His head and shoulders keep it asleep
+/// elsewhere, yet what appears beside them still wakes it.
+#[test]
+fn a_phone_beside_a_talking_head_wakes_the_object_detector_at_once() {
+    let made = std::process::Command::new("bash").arg(root().join("benches/make_clip.sh")).args(["talking", "20"]).output().unwrap();
+    if !made.status.success() || !have("ffmpeg") {
+        skip(&format!("benches/make_clip.sh talking 20 failed (pip and ffmpeg needed): {}", String::from_utf8_lossy(&made.stderr)));
+        return;
+    }
+    let clip = std::path::PathBuf::from(String::from_utf8(made.stdout).unwrap().trim());
+    let d = tempfile::tempdir().unwrap();
+    let with_phone = d.path().join("phone_beside.webm");
+    let on = "enable='between(t,11.5,14.5)'";
+    let draw = format!("drawbox=x=860:y=260:w=70:h=130:color=0x202020:t=fill:{on},drawbox=x=868:y=270:w=54:h=100:color=0x5080c0:t=fill:{on}");
+    let st = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&clip)
+        .args(["-vf", &draw, "-c:v", "libvpx", "-b:v", "2M", "-deadline", "realtime", "-cpu-used", "8", "-g", "300", "-c:a", "copy"])
+        .arg(&with_phone)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let r = analyze(&[&with_phone], d.path(), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let runs: Vec<f64> = frames_of(d.path(), "phone_beside").into_iter().filter(|f| f.3).map(|f| f.0).collect();
+    eprintln!("object detector runs: {runs:?}");
+    assert!(runs.contains(&12.0) && runs.contains(&15.0), "object detector runs: {runs:?}");
+    // before the phone, the floor and what the talking costs, not every frame
+    assert!(runs.iter().filter(|&&t| t < 11.5).count() <= 6, "object detector runs: {runs:?}");
+}
+
 #[test]
 fn the_schedule_by_changes_does_not_depend_on_the_threads() {
     let one = run_all("changes", &["--threads", "1"]);
