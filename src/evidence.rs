@@ -397,6 +397,8 @@ pub fn boxes_of(o: &Observation, rules: &crate::kinds::Rules) -> Vec<([f32; 4], 
     v
 }
 
+/// A face cut out of a picture: `bbox` in fractions of its size, widened by
+/// half on each side, scaled to 160 pixels high.
 pub fn face_crop(img: &RgbImage, bbox: [f32; 4]) -> Option<RgbImage> {
     let (w, h) = (img.width() as f32, img.height() as f32);
     let (bw, bh) = ((bbox[2] - bbox[0]) * w, (bbox[3] - bbox[1]) * h);
