@@ -42,6 +42,32 @@ pub fn check_rederivable(summary: &Path) -> Result<()> {
     ))
 }
 
+/// The analysis saved at `summary`, and it under another configuration
+/// `cfg` (read from `cfg_path`) with how it changed: [`check_rederivable`],
+/// [`load`], [`rules_under`].
+pub fn load_under(summary: &Path, cfg: &crate::config::Config, cfg_path: &Path) -> Result<(Analysis, Analysis, crate::rules::Change)> {
+    check_rederivable(summary)?;
+    let a = load(summary)?;
+    let (b, change) = rules_under(&a, cfg, cfg_path)?;
+    Ok((a, b, change))
+}
+
+/// `a` under another configuration `cfg` ([`crate::rules::under`]); a
+/// configuration that changes what is seen, not only the rules, is refused
+/// naming its file (`cfg_path`), the settings, and the command that applies them.
+pub fn rules_under(a: &Analysis, cfg: &crate::config::Config, cfg_path: &Path) -> Result<(Analysis, crate::rules::Change)> {
+    crate::rules::under(a, cfg).map_err(|keys| {
+        Error::new(
+            cfg_path,
+            ErrorKind::Config(format!(
+                "changes what is seen, not only the rules ({}): only a new analysis applies it (proctor analyze --config {})",
+                keys.join(", "),
+                cfg_path.display()
+            )),
+        )
+    })
+}
+
 /// The summary.json of a saved analysis, given the output directory (which
 /// must hold exactly one, unless `id` says which), the summary itself, or any
 /// of the recording's tables (`<id>.events.parquet`, ...).

@@ -2,7 +2,7 @@
 //! configuration ([`crate::rules`]), nothing decoded, the outputs written to
 //! another directory (never over the analyses they come from). An `analyze`
 //! output directory gives one of the same layout; a batch output directory
-//! a batch output directory (recordings/, the event partitions, the
+//! gives a batch output directory (recordings/, the event partitions, the
 //! manifest, summary.parquet and the index).
 
 use std::collections::BTreeMap;
@@ -152,18 +152,7 @@ fn recordings_of(input: &Input) -> PathBuf {
 fn one(input: &Input, summary: &Path, opts: &Options) -> Rescored {
     let id = summary.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".summary.json")).unwrap_or("").to_string();
     let result = crate::output::isolate(summary, || {
-        crate::load::check_rederivable(summary)?;
-        let a = crate::load::load(summary)?;
-        let (mut b, change) = crate::rules::under(&a, &opts.config).map_err(|keys| {
-            Error::new(
-                summary,
-                ErrorKind::Config(format!(
-                    "{} changes what is seen, not only the rules ({}): only a new analysis applies it (proctor analyze --config)",
-                    opts.config_path.display(),
-                    keys.join(", ")
-                )),
-            )
-        })?;
+        let (a, mut b, change) = crate::load::load_under(summary, &opts.config, &opts.config_path)?;
         b.warnings.insert(
             0,
             format!(

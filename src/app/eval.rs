@@ -38,9 +38,8 @@ pub(super) fn eval_cmd(args: &EvalArgs) -> ExitCode {
         };
         let saved = |it: &batch::Item| -> Result<crate::records::Analysis, crate::error::Error> {
             let summary = dir.join(crate::records::OutputFile::Summary.name(&crate::ids::id_of(&display_name(&it.path))));
-            crate::load::check_rederivable(&summary)?;
-            let a = crate::load::load(&summary)?;
-            crate::rules::under(&a, &cfg).map(|(b, _)| b).map_err(|keys| super::report::needs_analysis(args.common.config.as_deref().unwrap_or(Path::new("--config")), &keys))
+            let cfg_path = args.common.config.as_deref().unwrap_or(Path::new("--config"));
+            crate::load::load_under(&summary, &cfg, cfg_path).map(|(_, b, _)| b)
         };
         return score_clips(args, &truth, truth_path, &items, cfg.events.face_min_score as f32, |it, _| saved(it));
     }

@@ -19,7 +19,7 @@ pub(super) fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
         // the events that configuration raises, derived again from what was seen
         let cfg = Config::load(p)?;
         crate::load::check_rederivable(&summary)?;
-        let (b, change) = crate::rules::under(&a, &cfg).map_err(|keys| needs_analysis(p, &keys))?;
+        let (b, change) = crate::load::rules_under(&a, &cfg, p)?;
         a = b;
         a.warnings.insert(0, format!(
             "events derived again from the saved observations under the configuration {} (not the analysis's own): {}",
@@ -71,17 +71,4 @@ pub(super) fn report_cmd(args: &ReportArgs) -> Result<(), Error> {
         );
     }
     Ok(())
-}
-
-/// The error for a configuration that changes what is seen, not only the
-/// rules: it names the settings, and the command that applies them.
-pub(super) fn needs_analysis(config: &Path, keys: &[String]) -> Error {
-    Error::new(
-        config,
-        ErrorKind::Config(format!(
-            "changes what is seen, not only the rules ({}): only a new analysis applies it (proctor analyze --config {})",
-            keys.join(", "),
-            config.display()
-        )),
-    )
 }
