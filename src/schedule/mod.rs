@@ -84,14 +84,14 @@ pub const WIDE: i64 = 3;
 impl Thumb {
     /// The thumbnail of `img`.
     pub fn of(img: &RgbImage) -> Thumb {
-        Thumb::make(img, 0, 0, false)
+        Sums::of(img).thumb(0, 0, false)
     }
 
     /// [`Thumb::of`] with the [`WIDE`] variants too, for
     /// [`Thumb::change_since_wide`] (made only where needed: they cost
     /// several times the nine).
     pub fn of_wide(img: &RgbImage) -> Thumb {
-        Thumb::make(img, 0, 0, true)
+        Sums::of(img).thumb(0, 0, true)
     }
 
     /// The thumbnail of `img` moved by (`dx`, `dy`) pixels (each cell the mean
@@ -99,62 +99,7 @@ impl Thumb {
     /// around that: the earlier picture as it would be had everything in it
     /// moved with the candidate (see [`Thumb::change_since_any`]).
     pub fn moved_by(img: &RgbImage, dx: i64, dy: i64) -> Thumb {
-        Thumb::make(img, dx, dy, false)
-    }
-
-    fn make(img: &RgbImage, dx: i64, dy: i64, wide: bool) -> Thumb {
-        let (w, h) = img.dimensions();
-        let (cols, rows) = if w >= h {
-            (CELLS.min(w.max(1)), ((CELLS as f64 * h as f64 / w.max(1) as f64).round() as u32).clamp(1, h.max(1)))
-        } else {
-            (((CELLS as f64 * w as f64 / h.max(1) as f64).round() as u32).clamp(1, w.max(1)), CELLS.min(h))
-        };
-        // summed-area table of the grey picture: any cell's sum in four look-ups
-        let stride = w as usize + 1;
-        let mut sat = vec![0u64; stride * (h as usize + 1)];
-        let raw = img.as_raw();
-        for y in 0..h as usize {
-            let mut run = 0u64;
-            let line = &raw[y * w as usize * 3..(y + 1) * w as usize * 3];
-            for (x, px) in line.chunks_exact(3).enumerate() {
-                run += ((77 * px[0] as u32 + 150 * px[1] as u32 + 29 * px[2] as u32) >> 8) as u64;
-                sat[(y + 1) * stride + x + 1] = sat[y * stride + x + 1] + run;
-            }
-        }
-        // a cell's window moved by (dx, dy), kept inside the picture
-        let mean = |x0: i64, y0: i64, x1: i64, y1: i64, dx: i64, dy: i64| -> f32 {
-            let dx = dx.clamp(-x0, w as i64 - x1);
-            let dy = dy.clamp(-y0, h as i64 - y1);
-            let (x0, x1, y0, y1) = ((x0 + dx) as usize, (x1 + dx) as usize, (y0 + dy) as usize, (y1 + dy) as usize);
-            if x1 <= x0 || y1 <= y0 {
-                return 0.0;
-            }
-            let sum = sat[y1 * stride + x1] + sat[y0 * stride + x0] - sat[y0 * stride + x1] - sat[y1 * stride + x0];
-            sum as f32 / ((x1 - x0) * (y1 - y0)) as f32
-        };
-        let s = shift_of(w, h) as i64;
-        let at = |ox: i64, oy: i64| {
-            let (dx, dy) = (dx + ox * s, dy + oy * s);
-            let mut cells = Vec::with_capacity((cols * rows) as usize);
-            for r in 0..rows as i64 {
-                let (y0, y1) = (r * h as i64 / rows as i64, (r + 1) * h as i64 / rows as i64);
-                for c in 0..cols as i64 {
-                    let (x0, x1) = (c * w as i64 / cols as i64, (c + 1) * w as i64 / cols as i64);
-                    cells.push(mean(x0, y0, x1, y1, dx, dy));
-                }
-            }
-            cells
-        };
-        let moved = [-1, 0, 1].iter().flat_map(|&oy| [-1, 0, 1].map(|ox| at(ox, oy))).collect();
-        let wide = match wide {
-            true => (-WIDE..=WIDE)
-                .flat_map(|oy| (-WIDE..=WIDE).map(move |ox| (ox, oy)))
-                .filter(|(ox, oy)| ox.abs() > 1 || oy.abs() > 1)
-                .map(|(ox, oy)| at(ox, oy))
-                .collect(),
-            false => Vec::new(),
-        };
-        Thumb { cols, rows, width: w, height: h, moved, wide }
+        Sums::of(img).thumb(dx, dy, false)
     }
 
     /// How much this frame changed since `earlier` outside the heads of the
@@ -222,6 +167,82 @@ impl Thumb {
     }
 }
 
+/// The summed-area table of a picture's grey levels (BT.601): any window's
+/// sum in four look-ups. Every thumbnail of a picture ([`Thumb::of`],
+/// [`Thumb::of_wide`], [`Thumb::moved_by`]) is read from it, so a picture
+/// wanted several ways is summed once.
+struct Sums {
+    width: u32,
+    height: u32,
+    stride: usize,
+    sat: Vec<u64>,
+}
+
+impl Sums {
+    fn of(img: &RgbImage) -> Sums {
+        let (w, h) = img.dimensions();
+        let stride = w as usize + 1;
+        let mut sat = vec![0u64; stride * (h as usize + 1)];
+        let raw = img.as_raw();
+        for y in 0..h as usize {
+            let mut run = 0u64;
+            let line = &raw[y * w as usize * 3..(y + 1) * w as usize * 3];
+            for (x, px) in line.chunks_exact(3).enumerate() {
+                run += ((77 * px[0] as u32 + 150 * px[1] as u32 + 29 * px[2] as u32) >> 8) as u64;
+                sat[(y + 1) * stride + x + 1] = sat[y * stride + x + 1] + run;
+            }
+        }
+        Sums { width: w, height: h, stride, sat }
+    }
+
+    /// The picture's thumbnail moved by (`dx`, `dy`) pixels, and by
+    /// [`shift_of`] pixels either way around that; with the [`WIDE`]
+    /// variants when `wide`.
+    fn thumb(&self, dx: i64, dy: i64, wide: bool) -> Thumb {
+        let Sums { width: w, height: h, stride, ref sat } = *self;
+        let (cols, rows) = if w >= h {
+            (CELLS.min(w.max(1)), ((CELLS as f64 * h as f64 / w.max(1) as f64).round() as u32).clamp(1, h.max(1)))
+        } else {
+            (((CELLS as f64 * w as f64 / h.max(1) as f64).round() as u32).clamp(1, w.max(1)), CELLS.min(h))
+        };
+        // a cell's window moved by (dx, dy), kept inside the picture
+        let mean = |x0: i64, y0: i64, x1: i64, y1: i64, dx: i64, dy: i64| -> f32 {
+            let dx = dx.clamp(-x0, w as i64 - x1);
+            let dy = dy.clamp(-y0, h as i64 - y1);
+            let (x0, x1, y0, y1) = ((x0 + dx) as usize, (x1 + dx) as usize, (y0 + dy) as usize, (y1 + dy) as usize);
+            if x1 <= x0 || y1 <= y0 {
+                return 0.0;
+            }
+            let sum = sat[y1 * stride + x1] + sat[y0 * stride + x0] - sat[y0 * stride + x1] - sat[y1 * stride + x0];
+            sum as f32 / ((x1 - x0) * (y1 - y0)) as f32
+        };
+        let s = shift_of(w, h) as i64;
+        let at = |ox: i64, oy: i64| {
+            let (dx, dy) = (dx + ox * s, dy + oy * s);
+            let mut cells = Vec::with_capacity((cols * rows) as usize);
+            for r in 0..rows as i64 {
+                let (y0, y1) = (r * h as i64 / rows as i64, (r + 1) * h as i64 / rows as i64);
+                for c in 0..cols as i64 {
+                    let (x0, x1) = (c * w as i64 / cols as i64, (c + 1) * w as i64 / cols as i64);
+                    cells.push(mean(x0, y0, x1, y1, dx, dy));
+                }
+            }
+            cells
+        };
+        let moved = [-1, 0, 1].iter().flat_map(|&oy| [-1, 0, 1].map(|ox| at(ox, oy))).collect();
+        let wide = match wide {
+            true => (-WIDE..=WIDE)
+                .flat_map(|oy| (-WIDE..=WIDE).map(move |ox| (ox, oy)))
+                .filter(|(ox, oy)| ox.abs() > 1 || oy.abs() > 1)
+                .map(|(ox, oy)| at(ox, oy))
+                .collect(),
+            false => Vec::new(),
+        };
+        Thumb { cols, rows, width: w, height: h, moved, wide }
+    }
+
+}
+
 /// Where [`Thumb::change_against`] tolerates a move of up to [`WIDE`] shifts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Far {
@@ -279,11 +300,13 @@ pub fn change_with_face(
     let (dx, dy) = (centre(b).0 - centre(a).0, centre(b).1 - centre(a).1);
     let (w, h) = (earlier.width as f32, earlier.height as f32);
     let s = shift_of(earlier.width, earlier.height) as f32;
-    let wide = Thumb::of_wide(earlier_img);
+    // the earlier picture summed once for both of its thumbnails below
+    let sums = Sums::of(earlier_img);
+    let wide = sums.thumb(0, 0, true);
     if (dx.abs() <= s && dy.abs() <= s) || dx.abs() > w / 4.0 || dy.abs() > h / 4.0 {
         return now.change_against(&[&wide], &left_out, Far::Body);
     }
-    let along = Thumb::moved_by(earlier_img, -dx.round() as i64, -dy.round() as i64);
+    let along = sums.thumb(-dx.round() as i64, -dy.round() as i64, false);
     now.change_against(&[&wide, &along], &left_out, Far::Body)
 }
 

@@ -120,10 +120,11 @@ impl Plan {
         // the latest first: the first change found settles the longest
         let mut now = (first.0, std::borrow::Cow::Borrowed(first.1));
         for e in before.iter().rev().filter(|b| b.index % every == 0 && b.index + every + len > first.0) {
-            let earlier = Thumb::of(&e.image);
+            let sums = super::Sums::of(&e.image);
+            let earlier = sums.thumb(0, 0, false);
             if e.index + every == now.0
                 && now.1.change_since(&earlier, boxes) > self.change_level
-                && now.1.change_since_wide(&Thumb::of_wide(&e.image), boxes) > self.change_level
+                && now.1.change_since_wide(&sums.thumb(0, 0, true), boxes) > self.change_level
             {
                 return Some(now.0 + len);
             }
