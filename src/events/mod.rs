@@ -118,8 +118,7 @@ fn outside(events: Vec<Event>, before: &[Event], kind: EventKind) -> Vec<Event> 
 
 fn no_face(ctx: &Ctx) -> Vec<Event> {
     let t = &ctx.cfg.rules.no_face;
-    let signal: Vec<_> = ctx.obs.iter().map(|o| (o.t, ctx.faces_of(o).and_then(|f| f.is_empty().then_some(1.0)))).collect();
-    fold(&signal, ctx.step, ctx.c().merge_gap_s, t.min_s)
+    fold(&faceless(ctx.obs, ctx.cfg), ctx.step, ctx.c().merge_gap_s, t.min_s)
         .into_iter()
         .map(|r| {
             let detail = crate::kinds::no_face::detail(r.hits.len(), r.samples);
@@ -280,11 +279,15 @@ fn voices(ctx: &Ctx) -> Vec<Event> {
 /// the report draws them on its timeline, also those too short for a
 /// `no_face` event.
 pub fn absences(obs: &[Observation], fps: f64, cfg: &Config) -> Vec<[f64; 2]> {
-    let signal: Vec<_> = obs
-        .iter()
-        .map(|o| (o.t, o.faces_above(cfg.events.face_min_score as f32).and_then(|mut f| f.next().is_none().then_some(1.0))))
-        .collect();
-    fold(&signal, 1.0 / fps, 0.0, cfg.rules.no_face.absence_mark_s).into_iter().map(|r| [r.start, r.end]).collect()
+    fold(&faceless(obs, cfg), 1.0 / fps, 0.0, cfg.rules.no_face.absence_mark_s).into_iter().map(|r| [r.start, r.end]).collect()
+}
+
+/// Per frame, 1 where the face detector's view holds no counted face (none
+/// at `face_min_score` or more), nothing where it counts one or did not look:
+/// `no_face`'s signal and the report's absences alike.
+fn faceless(obs: &[Observation], cfg: &Config) -> Vec<(f64, Option<f32>)> {
+    let min = cfg.events.face_min_score as f32;
+    obs.iter().map(|o| (o.t, o.faces_above(min).and_then(|mut f| f.next().is_none().then_some(1.0)))).collect()
 }
 
 /// `background_noise` ([`crate::kinds::background_noise`]): frames with no speech near
