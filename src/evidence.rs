@@ -389,7 +389,7 @@ pub fn boxes_of(o: &Observation, rules: &crate::kinds::Rules) -> Vec<([f32; 4], 
     let colour = |j: usize| if o.candidate_face == Some(j as u32) { [255, 140, 0] } else { [0, 200, 0] };
     let mut v: Vec<([f32; 4], [u8; 3])> = o.faces.iter().flatten().enumerate().map(|(j, f)| (f.bbox, colour(j))).collect();
     for d in o.objects.iter().flatten() {
-        let Some(kind) = d.category.parse::<EventKind>().ok().filter(|k| rules.sighting(*k).is_some_and(|t| d.score as f64 >= t.min_score)) else {
+        let Some(kind) = d.category.parse::<EventKind>().ok().filter(|k| rules.sighting(*k).is_some_and(|t| t.reached_by(d.score))) else {
             continue;
         };
         v.push((d.bbox, crate::kinds::rgb(kind)));

@@ -42,7 +42,7 @@ pub(super) fn object_events(ctx: &Ctx, kind: EventKind) -> Vec<Event> {
     for r in fold(&signal, step, c.merge_gap_s.max(step * 1.5), 0.0) {
         let mut classes: Vec<(String, f32)> = Vec::new();
         for o in in_span(obs, r.start, r.end) {
-            for d in o.objects.iter().flatten().filter(|d| d.category == category && d.score as f64 >= t.min_score) {
+            for d in o.objects.iter().flatten().filter(|d| d.category == category && t.reached_by(d.score)) {
                 match classes.iter_mut().find(|(c, _)| *c == d.class) {
                     Some((_, s)) => *s = s.max(d.score),
                     None => classes.push((d.class.clone(), d.score)),
@@ -59,9 +59,9 @@ pub(super) fn object_events(ctx: &Ctx, kind: EventKind) -> Vec<Event> {
 /// of the kind's category at its `min_score`); `None` when it does not. A
 /// person counts only when it is not the candidate ([`extra_person`]).
 pub(super) fn object_strength(o: &Observation, kind: EventKind, cfg: &Config) -> Option<f32> {
-    let min = cfg.rules.sighting(kind)?.min_score as f32;
+    let t = cfg.rules.sighting(kind)?;
     let category = kind.as_str();
-    let seen = || o.objects.iter().flatten().filter(move |d| d.category == category && d.score >= min);
+    let seen = || o.objects.iter().flatten().filter(move |d| d.category == category && t.reached_by(d.score));
     if kind != EventKind::Person {
         return seen().map(|d| d.score).reduce(f32::max);
     }

@@ -23,6 +23,13 @@ impl Sighting {
         Sighting { min_score, window: 3, min_hits: 2 }
     }
 
+    /// Whether a detection scoring `score` reaches [`Sighting::min_score`]:
+    /// the one test the rule's signal, its events' detail and the evidence
+    /// pictures' boxes all make (compared as the detector's f32).
+    pub fn reached_by(&self, score: f32) -> bool {
+        score >= self.min_score as f32
+    }
+
     pub fn validate(&self, kind: &str) -> Result<(), String> {
         if self.min_hits == 0 || self.min_hits > self.window {
             return Err(format!("rules.{kind}.min_hits must be in 1..=window, not {} (window {})", self.min_hits, self.window));
