@@ -284,7 +284,6 @@ impl ObjectConfig {
     pub fn category_of(&self, class: &str) -> Option<&str> {
         self.categories.iter().find(|(_, v)| v.iter().any(|c| c == class)).map(|(k, _)| k.as_str())
     }
-
 }
 
 /// How events turn into the integrity score.

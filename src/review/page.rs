@@ -248,7 +248,7 @@ pub fn write_page(a: &Analysis, path: &Path, outdir: &Path, with_report: bool) -
         video_src: a.info.path.exists().then(|| crate::review::relative_url(outdir, &a.info.path)).flatten(),
         decisions,
         index: index_beside(outdir),
-        report: with_report.then(|| crate::review::encode_segment(&format!("{}.report.pdf", a.recording))),
+        report: with_report.then(|| crate::review::encode_segment(&crate::records::OutputFile::Report.name(&a.recording))),
     };
     let html = render(a, &event_pictures(a), &ctx);
     crate::output::write_bytes(path, html.as_bytes()).map_err(|e| Error::new(path, ErrorKind::Output(e.kind.to_string())))
