@@ -19,12 +19,12 @@ fn object_events(ev: &[(String, f64, f64)]) -> Vec<&(String, f64, f64)> {
     ev.iter().filter(|e| matches!(e.0.as_str(), "phone" | "book" | "device")).collect()
 }
 
-/// Per detection row of `category`: (t, [x0, y0, x1, y1]).
-/// The boxes of `category` in a recording's detections table (`face`, or an object
-/// kind's, at the score its rule counts by default: the table also keeps the near misses).
+/// The boxes of `category` in a recording's detections table, per row (t, [x0, y0,
+/// x1, y1]): `face`, or an object kind's at the score its rule counts by default (the
+/// table also keeps the near misses).
 fn boxes(dir: &Path, id: &str, category: &str) -> Vec<(f64, [f32; 4])> {
     let df = proctor::tables::read_parquet(&dir.join(format!("{id}.detections.parquet"))).unwrap();
-    let min = category.parse().ok().and_then(|k| proctor::config::Config::default().rules.sighting(k)).map_or(0.0, |t| t.min_score as f32);
+    let sighting = category.parse().ok().and_then(|k| proctor::config::Config::default().rules.sighting(k));
     let score = df.column("score").unwrap().f32().unwrap();
     let t = df.column("t_s").unwrap().f64().unwrap();
     let typ = df.column("type").unwrap().str().unwrap();
@@ -32,7 +32,7 @@ fn boxes(dir: &Path, id: &str, category: &str) -> Vec<(f64, [f32; 4])> {
     let c: Vec<_> = ["x0", "y0", "x1", "y1"].iter().map(|k| df.column(k).unwrap().f32().unwrap().clone()).collect();
     (0..df.height())
         .filter(|&i| typ.get(i) == Some(if category == "face" { "face" } else { "object" }) && (category == "face" || cat.get(i) == Some(category)))
-        .filter(|&i| score.get(i).is_some_and(|s| s >= min))
+        .filter(|&i| score.get(i).is_some_and(|s| sighting.is_none_or(|t| t.reached_by(s))))
         .map(|i| (t.get(i).unwrap(), [c[0].get(i).unwrap(), c[1].get(i).unwrap(), c[2].get(i).unwrap(), c[3].get(i).unwrap()]))
         .collect()
 }
