@@ -233,6 +233,11 @@ pub struct ObjectConfig {
     /// face (where a phone at the ear or in a hand is) and add the phones found
     /// there. A second object-detector pass on those frames.
     pub face_crop: bool,
+    /// Find the hands (MediaPipe's palm detector) on each object sample and
+    /// look again at a magnified crop around each, adding the phones and books
+    /// found there; an object whose box overlaps a palm is marked held in a
+    /// hand. A palm-detector pass and a second object-detector pass.
+    pub hand_crop: bool,
     /// A `cell phone` box covering at least this fraction of the picture gets the
     /// score of a `remote` box on the same object added (a phone held up close is
     /// scored half as one, half as the other; `detect::objects::join_large_phones`).
@@ -273,6 +278,7 @@ impl Default for ObjectConfig {
                 .collect(),
             keep_min_score: 0.1,
             face_crop: true,
+            hand_crop: true,
             // the devset's phones (on a desk, at the ear) are under 3% of the picture
             large_phone_min_area: 0.05,
         }
@@ -428,6 +434,7 @@ pub const PERCEPTION_KEYS: &[&str] = &[
     "objects.categories",
     "objects.keep_min_score",
     "objects.face_crop",
+    "objects.hand_crop",
     "objects.large_phone_min_area",
     "events.face_min_score",
     "events.face_unconfirmed_min_score",

@@ -218,14 +218,21 @@ pub fn observe_faces(found: &[crate::detect::FaceFound]) -> Vec<FaceObs> {
 
 /// The objects of one picture that matter to proctoring: the detections of the
 /// categories (phone, book, device, person) scoring at least
-/// `objects.keep_min_score`, each with its category. Each kind's rule asks
-/// its own score of them.
-pub fn observe_objects(found: &[crate::detect::ObjectDetection], oc: &crate::config::ObjectConfig) -> Vec<ObjectObs> {
+/// `objects.keep_min_score`, each with its category; a phone or a book is
+/// held in a hand when its box touches one of `hands` (the reach of each palm
+/// found in the picture, `detect::objects::hand_reach`; only those kinds: a
+/// hand on a laptop's keyboard does not hold it). Each kind's rule asks its
+/// own score of them.
+pub fn observe_objects(found: &[crate::detect::ObjectDetection], hands: &[[f32; 4]], oc: &crate::config::ObjectConfig) -> Vec<ObjectObs> {
+    use crate::kinds::EventKind;
+    let holdable = [EventKind::Phone.as_str(), EventKind::Book.as_str()];
     found
         .iter()
         .filter_map(|d| {
             let category = oc.category_of(d.class_name)?.to_string();
-            (d.score as f64 >= oc.keep_min_score).then(|| ObjectObs { class: d.class_name.to_string(), category, score: d.score, bbox: d.bbox })
+            let in_hand = holdable.contains(&category.as_str()) && hands.iter().any(|h| crate::detect::objects::touches(h, &d.bbox));
+            (d.score as f64 >= oc.keep_min_score)
+                .then(|| ObjectObs { class: d.class_name.to_string(), category, score: d.score, bbox: d.bbox, in_hand })
         })
         .collect()
 }

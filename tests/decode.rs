@@ -254,7 +254,8 @@ fn detectors_take_any_size_grey_dark_and_cut_faces() {
     ];
     for (name, img, want_faces) in cases {
         let (w, h) = (img.width() as f32, img.height() as f32);
-        let (faces, objects) = proctor::analyze::observe_picture(&img, &models, &cfg).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let (faces, looked) = proctor::analyze::observe_picture(&img, &models, &cfg).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let objects = looked.objects;
         if let Some(n) = want_faces {
             assert_eq!(faces.len(), n, "{name}: faces");
         }

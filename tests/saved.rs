@@ -86,8 +86,8 @@ fn report_refuses_a_bad_summary_clearly() {
     let cases: Vec<(&str, Option<String>, &str)> = vec![
         ("missing", None, "no such file"),
         ("not json", Some("{ not json".into()), "not JSON"),
-        ("newer", Some(good.replacen("\"schema_version\": 7", "\"schema_version\": 99", 1)), "schema version 99"),
-        ("not a summary", Some("{\"schema_version\": 7}".into()), "not a proctor summary"),
+        ("newer", Some(good.replacen(&format!("\"schema_version\": {}", proctor::records::SCHEMA_VERSION), "\"schema_version\": 99", 1)), "schema version 99"),
+        ("not a summary", Some(format!("{{\"schema_version\": {}}}", proctor::records::SCHEMA_VERSION)), "not a proctor summary"),
     ];
     for (what, content, says) in cases {
         match &content {

@@ -7,29 +7,55 @@ use crate::config::Config;
 use crate::detect::Models;
 use crate::observation::ObjectObs;
 
-/// Faces and objects in one picture (for `proctor detect`).
+/// What the object pass looked at in one picture and what it found: the
+/// objects kept, the hands (palms) the crops were taken around, and every
+/// crop the detector looked at again (for `proctor detect`, which shows why an
+/// object was or was not found).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Looked {
+    pub objects: Vec<ObjectObs>,
+    pub hands: Vec<HandSeen>,
+    pub crops: Vec<CropSeen>,
+}
+
+/// A palm the palm detector found: its box and score.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HandSeen {
+    pub bbox: [f32; 4],
+    pub score: f32,
+}
+
+/// A crop the object detector looked at again, in pixels of the picture, and
+/// what it was taken around (`face` or `hand`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CropSeen {
+    pub around: &'static str,
+    pub bbox: [u32; 4],
+}
+
+/// Faces and what the object pass saw in one picture (for `proctor detect`).
 pub fn observe_picture(
     img: &image::RgbImage,
     models: &Models,
     cfg: &Config,
-) -> anyhow::Result<(Vec<crate::observation::FaceObs>, Vec<ObjectObs>)> {
+) -> anyhow::Result<(Vec<crate::observation::FaceObs>, Looked)> {
     let faces = match &models.faces {
         Some(m) => crate::observation::observe_faces(&m.analyze(&[img])?.pop().unwrap_or_default()),
         None => Vec::new(),
     };
-    let objects = detect_objects(&[img], &[&faces], models, cfg)?.pop().flatten().unwrap_or_default();
-    Ok((faces, objects))
+    let looked = detect_objects(&[img], &[&faces], models, cfg)?.pop().flatten().unwrap_or_default();
+    Ok((faces, looked))
 }
 
 /// Objects of the proctoring categories in each picture (`faces`: each
-/// picture's faces, largest first); `None` per picture when there is no
-/// object model.
+/// picture's faces, largest first), with the hands and crops looked at;
+/// `None` per picture when there is no object model.
 pub(super) fn detect_objects(
     images: &[&image::RgbImage],
     faces: &[&[crate::observation::FaceObs]],
     models: &Models,
     cfg: &Config,
-) -> anyhow::Result<Vec<Option<Vec<ObjectObs>>>> {
+) -> anyhow::Result<Vec<Option<Looked>>> {
     let Some(model) = &models.objects else { return Ok(vec![None; images.len()]) };
     if images.is_empty() {
         return Ok(Vec::new());
@@ -44,15 +70,78 @@ pub(super) fn detect_objects(
     for (dets, img) in found.iter_mut().zip(images) {
         *dets = crate::detect::objects::join_large_phones(std::mem::take(dets), img.width(), img.height(), oc.large_phone_min_area as f32);
     }
+    let mut crops: Vec<Vec<CropSeen>> = vec![Vec::new(); images.len()];
     if oc.face_crop {
-        look_near_faces(model.as_ref(), images, faces, &mut found, cfg)?;
+        look_near_faces(model.as_ref(), images, faces, &mut found, &mut crops, cfg)?;
     }
-    Ok(found.iter().map(|dets| Some(crate::observation::observe_objects(dets, oc))).collect())
+    let palms = match (&models.hands, oc.hand_crop) {
+        (Some(hands), true) => {
+            let palms = hands.detect_batch(images)?;
+            look_near_hands(model.as_ref(), images, &palms, &mut found, &mut crops, cfg)?;
+            palms
+        }
+        _ => vec![Vec::new(); images.len()],
+    };
+    Ok(found
+        .iter()
+        .zip(palms)
+        .zip(crops)
+        .map(|((dets, palms), crops)| {
+            let held: Vec<[f32; 4]> = palms.iter().map(|p| crate::detect::objects::hand_reach(p.bbox)).collect();
+            Some(Looked {
+                objects: crate::observation::observe_objects(dets, &held, oc),
+                hands: palms.iter().map(|p| HandSeen { bbox: p.bbox, score: p.score }).collect(),
+                crops,
+            })
+        })
+        .collect())
 }
 
 /// The categories taken from the crop around a face (the rest of what the
 /// crop shows is in the whole-frame pass already).
 pub(super) const FACE_CROP_CATEGORIES: [&str; 1] = [crate::kinds::EventKind::Phone.as_str()];
+
+/// The categories taken from the crops around hands: what is held.
+pub(super) const HAND_CROP_CATEGORIES: [&str; 2] = [crate::kinds::EventKind::Phone.as_str(), crate::kinds::EventKind::Book.as_str()];
+
+/// One crop to look at again: the picture's index, the crop box, and the box a
+/// detection must touch to count (the hand's reach), if any.
+type Crop = (usize, [u32; 4], Option<[f32; 4]>);
+
+/// The object detector on `crops` of `images`, in one batch; the detections of
+/// `categories` (that touch the crop's box, where it has one) join their
+/// picture's, and each crop is recorded as looked at around `around`.
+fn look_again(
+    model: &dyn crate::detect::ObjectModel,
+    images: &[&image::RgbImage],
+    crops: &[Crop],
+    (around, categories): (&'static str, &[&str]),
+    found: &mut [Vec<crate::detect::ObjectDetection>],
+    looked: &mut [Vec<CropSeen>],
+    cfg: &Config,
+) -> anyhow::Result<()> {
+    use crate::detect::objects::merge_crop;
+    if crops.is_empty() {
+        return Ok(());
+    }
+    let cut: Vec<image::RgbImage> = crops
+        .iter()
+        .map(|&(i, [x0, y0, x1, y1], _)| image::imageops::crop_imm(images[i], x0, y0, x1 - x0, y1 - y0).to_image())
+        .collect();
+    let oc = &cfg.objects;
+    let seen = model.detect_batch(&cut.iter().collect::<Vec<_>>(), oc.keep_min_score as f32)?;
+    for (&(i, c, touch), dets) in crops.iter().zip(seen) {
+        let (ox, oy) = (c[0] as f32, c[1] as f32);
+        let wanted = |d: &crate::detect::ObjectDetection| {
+            let reaches = touch.is_none_or(|t| crate::detect::objects::touches(&t, &[d.bbox[0] + ox, d.bbox[1] + oy, d.bbox[2] + ox, d.bbox[3] + oy]));
+            reaches && oc.category_of(d.class_name).is_some_and(|c| categories.contains(&c))
+        };
+        let full = std::mem::take(&mut found[i]);
+        found[i] = merge_crop(full, dets, (c[0], c[1]), wanted, 0.45);
+        looked[i].push(CropSeen { around, bbox: c });
+    }
+    Ok(())
+}
 
 /// The second look for held phones (`objects.face_crop`): on each picture with
 /// a face, the object detector runs again on a magnified crop around the
@@ -63,38 +152,54 @@ pub(super) fn look_near_faces(
     images: &[&image::RgbImage],
     faces: &[&[crate::observation::FaceObs]],
     found: &mut [Vec<crate::detect::ObjectDetection>],
+    looked: &mut [Vec<CropSeen>],
     cfg: &Config,
 ) -> anyhow::Result<()> {
-    use crate::detect::objects::{face_crop, merge_crop};
+    use crate::detect::objects::face_crop;
     let min_face = cfg.events.face_min_score as f32;
-    let crops: Vec<(usize, [u32; 4])> = images
+    let crops: Vec<Crop> = images
         .iter()
         .zip(faces)
         .enumerate()
         .filter_map(|(i, (img, f))| {
             let face = f.iter().find(|f| f.score >= min_face)?;
-            Some((i, face_crop(face.bbox, img.width(), img.height())?))
+            Some((i, face_crop(face.bbox, img.width(), img.height())?, None))
         })
         .collect();
-    if crops.is_empty() {
-        return Ok(());
-    }
-    let cut: Vec<image::RgbImage> = crops
-        .iter()
-        .map(|&(i, [x0, y0, x1, y1])| image::imageops::crop_imm(images[i], x0, y0, x1 - x0, y1 - y0).to_image())
-        .collect();
-    let oc = &cfg.objects;
-    let min = oc.keep_min_score as f32;
-    let wanted = |d: &crate::detect::ObjectDetection| {
-        oc.category_of(d.class_name).is_some_and(|c| FACE_CROP_CATEGORIES.contains(&c))
-    };
-    let seen = model.detect_batch(&cut.iter().collect::<Vec<_>>(), min)?;
-    for (&(i, c), dets) in crops.iter().zip(seen) {
-        let full = std::mem::take(&mut found[i]);
-        found[i] = merge_crop(full, dets, (c[0], c[1]), wanted, 0.45);
-    }
-    Ok(())
+    look_again(model, images, &crops, ("face", &FACE_CROP_CATEGORIES), found, looked, cfg)
 }
+
+/// The look at what hands hold (`objects.hand_crop`): around each palm the palm
+/// detector found ([`crate::detect::objects::hand_crop`], at most
+/// [`MAX_HAND_CROPS`] a picture, best first), the object detector runs again on
+/// a magnified crop, and the phones and books it finds there that touch the
+/// hand ([`crate::detect::objects::hand_reach`]) join the picture's detections. What the crop shows away from the hand is the
+/// whole-frame pass's business: on the hard cases' astronaut, a part of the
+/// suit beside the hand scored as a phone at up to 0.52 in the crop.
+pub(super) fn look_near_hands(
+    model: &dyn crate::detect::ObjectModel,
+    images: &[&image::RgbImage],
+    palms: &[Vec<crate::detect::palm::Palm>],
+    found: &mut [Vec<crate::detect::ObjectDetection>],
+    looked: &mut [Vec<CropSeen>],
+    cfg: &Config,
+) -> anyhow::Result<()> {
+    use crate::detect::objects::{hand_crop, hand_reach};
+    let crops: Vec<Crop> = images
+        .iter()
+        .zip(palms)
+        .enumerate()
+        .flat_map(|(i, (img, ps))| {
+            ps.iter()
+                .take(MAX_HAND_CROPS)
+                .filter_map(move |p| Some((i, hand_crop(p.bbox, p.towards_fingers(), img.width(), img.height())?, Some(hand_reach(p.bbox)))))
+        })
+        .collect();
+    look_again(model, images, &crops, ("hand", &HAND_CROP_CATEGORIES), found, looked, cfg)
+}
+
+/// Hands looked at per picture: two people's.
+pub(super) const MAX_HAND_CROPS: usize = 4;
 
 /// One object detector run to make: a frame's picture and its faces.
 pub(super) struct ObjectJob {

@@ -374,7 +374,7 @@ pub(super) fn detect_segment(feed: Feed, plan: &Plan, settings: &Settings) -> an
                 let found = detect_objects(&[&job.image], &[&job.faces], &settings.models, &settings.config);
                 match found {
                     Ok(mut found) => {
-                        seen.lock().unwrap_or_else(|e| e.into_inner())[job.i] = found.pop().flatten();
+                        seen.lock().unwrap_or_else(|e| e.into_inner())[job.i] = found.pop().flatten().map(|l| l.objects);
                     }
                     Err(e) => {
                         failed.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);

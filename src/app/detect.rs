@@ -65,7 +65,8 @@ pub(super) fn detect_cmd(args: &DetectArgs) -> ExitCode {
             Ok((img, found))
         });
         match result {
-            Ok((mut img, (faces, objects))) => {
+            Ok((mut img, (faces, looked))) => {
+                let objects = &looked.objects;
                 if let Some(base) = &args.annotate {
                     let o = crate::records::Observation {
                         width: img.width(),
@@ -74,6 +75,10 @@ pub(super) fn detect_cmd(args: &DetectArgs) -> ExitCode {
                         objects: Some(objects.clone()),
                         ..Default::default()
                     };
+                    // what was looked at first, under what was found: crops grey, palms orange
+                    let crops = looked.crops.iter().map(|c| (c.bbox.map(|v| v as f32), [160, 160, 160]));
+                    let hands = looked.hands.iter().map(|h| (h.bbox, [255, 140, 0]));
+                    crate::evidence::draw_boxes(&mut img, &crops.chain(hands).collect::<Vec<_>>());
                     crate::evidence::draw_boxes(&mut img, &crate::evidence::boxes_of(&o, &cfg.rules));
                     for f in &faces {
                         let kp: Vec<([f32; 4], [u8; 3])> =
@@ -94,10 +99,14 @@ pub(super) fn detect_cmd(args: &DetectArgs) -> ExitCode {
                 if args.json {
                     crate::say!(
                         "{}",
-                        serde_json::json!({"input": spec, "width": img.width(), "height": img.height(), "faces": faces, "objects": objects})
+                        serde_json::json!({"input": spec, "width": img.width(), "height": img.height(), "faces": faces,
+                            "objects": objects, "hands": looked.hands, "crops": looked.crops})
                     );
                 } else {
-                    crate::say!("{spec}: {}x{}, {} face(s), {} object(s)", img.width(), img.height(), faces.len(), objects.len());
+                    crate::say!(
+                        "{spec}: {}x{}, {} face(s), {} object(s), {} hand(s), {} crop(s) looked at again",
+                        img.width(), img.height(), faces.len(), objects.len(), looked.hands.len(), looked.crops.len()
+                    );
                     let opt = |v: Option<f32>, d: usize| v.map_or("-".to_string(), |v| format!("{v:.d$}"));
                     for f in &faces {
                         crate::say!(
@@ -107,11 +116,18 @@ pub(super) fn detect_cmd(args: &DetectArgs) -> ExitCode {
                             opt(f.ear_left, 3), opt(f.ear_right, 3), opt(f.gaze_x, 2), opt(f.gaze_y, 2)
                         );
                     }
-                    for d in &objects {
+                    for d in objects {
                         crate::say!(
-                            "  object {} ({}) score {:.2} box [{:.0} {:.0} {:.0} {:.0}]",
-                            d.class, d.category, d.score, d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]
+                            "  object {} ({}) score {:.2} box [{:.0} {:.0} {:.0} {:.0}]{}",
+                            d.class, d.category, d.score, d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3],
+                            if d.in_hand { " in a hand" } else { "" }
                         );
+                    }
+                    for h in &looked.hands {
+                        crate::say!("  hand   score {:.2} box [{:.0} {:.0} {:.0} {:.0}]", h.score, h.bbox[0], h.bbox[1], h.bbox[2], h.bbox[3]);
+                    }
+                    for c in &looked.crops {
+                        crate::say!("  crop   around a {} [{} {} {} {}]", c.around, c.bbox[0], c.bbox[1], c.bbox[2], c.bbox[3]);
                     }
                 }
             }

@@ -13,6 +13,7 @@ pub mod iris;
 pub mod landmarks;
 pub mod letterbox;
 pub mod ops;
+pub mod palm;
 pub mod simd;
 mod tflite_ops;
 pub mod models;
@@ -74,6 +75,8 @@ pub use crate::records::Provenance;
 pub struct Models {
     pub faces: Option<Box<dyn FaceAnalyzer>>,
     pub objects: Option<Box<dyn ObjectModel>>,
+    /// Palm detection, for the crops around hands (loaded with the objects).
+    pub hands: Option<palm::PalmDetector>,
     /// Speech detection (Silero VAD) over the audio.
     pub speech: Option<crate::audio::SileroVad>,
     /// Speaker embedding (Resemblyzer) of speech segments: whose voice.

@@ -48,6 +48,12 @@ const YOLOX: Embedded = Embedded {
     provenance: include_str!("../../models/yolox_nano.provenance.json"),
 };
 
+const PALM: Embedded = Embedded {
+    file: "palm_detection.safetensors",
+    bytes: include_bytes!("../../models/palm_detection.safetensors"),
+    provenance: include_str!("../../models/palm_detection.provenance.json"),
+};
+
 /// Read a provenance JSON file written by the conversion script (from a registry package:
 /// package, version, path_in_package or paths; from a repository: repository, commit, path).
 fn provenance(name: &str, json: &str) -> Provenance {
@@ -145,6 +151,9 @@ pub fn load(dir: Option<&Path>, which: Which) -> Result<Models> {
         let yx = YoloX::from_bytes(&bytes_of(&YOLOX, dir)?, &dev).map_err(|e| model_err(YOLOX.file, e))?;
         models.objects = Some(Box::new(yx));
         models.provenance.push(provenance("YOLOX-nano (objects)", YOLOX.provenance));
+        let palm = super::palm::PalmDetector::from_bytes(&bytes_of(&PALM, dir)?, &dev).map_err(|e| model_err(PALM.file, e))?;
+        models.hands = Some(palm);
+        models.provenance.push(provenance("MediaPipe palm detection (hands, for held objects)", PALM.provenance));
     }
     if which.identity && which.faces {
         let e = super::face_embed::FaceEmbedder::from_bytes(&bytes_of(&DLIB, dir)?, &dev).map_err(|e| model_err(DLIB.file, e))?;

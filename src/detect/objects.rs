@@ -120,6 +120,51 @@ pub fn face_crop(face: [f32; 4], width: u32, height: u32) -> Option<[u32; 4]> {
     let cy = (face[1] + face[3]) / 2.0 + FACE_CROP_DROP * fh;
     let half_w = (FACE_CROP_WIDTH * fw).max(FACE_CROP_MIN_SIDE) / 2.0;
     let half_h = (FACE_CROP_HEIGHT * fh).max(FACE_CROP_MIN_SIDE) / 2.0;
+    crop_around([cx, cy], [half_w, half_h], width, height)
+}
+
+/// Side of the crop around a palm, in palm sides ([`hand_crop`]).
+pub const HAND_CROP_SIDE: f32 = 3.0;
+/// How far the crop's centre is moved from the palm's towards the fingers, in palm sides.
+pub const HAND_CROP_REACH: f32 = 0.5;
+/// The crop around a palm is at least this many pixels a side.
+pub const HAND_CROP_MIN_SIDE: f32 = 160.0;
+
+/// The crop of a `width` x `height` picture where what a hand holds would be:
+/// a square of [`HAND_CROP_SIDE`] palm sides (at least [`HAND_CROP_MIN_SIDE`]
+/// pixels), centred [`HAND_CROP_REACH`] palm sides from the palm's centre
+/// towards the fingers (`towards`, a unit vector), clamped to the picture;
+/// `None` when it would not magnify by [`FACE_CROP_MIN_ZOOM`].
+pub fn hand_crop(palm: [f32; 4], towards: [f32; 2], width: u32, height: u32) -> Option<[u32; 4]> {
+    let side = (palm[2] - palm[0]).max(palm[3] - palm[1]);
+    if !(side > 0.0) || width == 0 || height == 0 {
+        return None;
+    }
+    let cx = (palm[0] + palm[2]) / 2.0 + HAND_CROP_REACH * side * towards[0];
+    let cy = (palm[1] + palm[3]) / 2.0 + HAND_CROP_REACH * side * towards[1];
+    let half = (HAND_CROP_SIDE * side).max(HAND_CROP_MIN_SIDE) / 2.0;
+    crop_around([cx, cy], [half, half], width, height)
+}
+
+/// How far a hand reaches: its palm box widened by a quarter of its side each
+/// way. A phone or book touching it is held ([`touches`]): a drawn palm under a
+/// phone whose fingers close over its edge touches the phone's box only there.
+pub fn hand_reach(palm: [f32; 4]) -> [f32; 4] {
+    let m = 0.25 * (palm[2] - palm[0]).max(palm[3] - palm[1]);
+    [palm[0] - m, palm[1] - m, palm[2] + m, palm[3] + m]
+}
+
+/// Whether two boxes overlap (by a positive area).
+pub fn touches(a: &[f32; 4], b: &[f32; 4]) -> bool {
+    let (w, h) = boxes::overlap(a, b);
+    w > 0.0 && h > 0.0
+}
+
+/// The box of half-sides `half` around `centre`, clamped to the picture, in
+/// whole pixels; `None` when its long side would not be magnified by at
+/// least [`FACE_CROP_MIN_ZOOM`] (the detector scales the long side to its input).
+fn crop_around(centre: [f32; 2], half: [f32; 2], width: u32, height: u32) -> Option<[u32; 4]> {
+    let ([cx, cy], [half_w, half_h]) = (centre, half);
     let (w, h) = (width as f32, height as f32);
     let x0 = (cx - half_w).clamp(0.0, w).floor();
     let y0 = (cy - half_h).clamp(0.0, h).floor();
@@ -224,6 +269,20 @@ mod face_crop_tests {
         assert_eq!(face_crop([10.0, 10.0, 10.0, 40.0], 640, 480), None);
         assert_eq!(face_crop([f32::NAN, 0.0, 10.0, 10.0], 640, 480), None);
         assert_eq!(face_crop([0.0, 0.0, 10.0, 10.0], 0, 0), None);
+    }
+
+    #[test]
+    fn the_hand_crop_reaches_past_the_fingers() {
+        // a 60 px palm at (300..360, 200..260), fingers pointing up: 180 px square
+        // centred 30 px above the palm's centre
+        assert_eq!(hand_crop([300.0, 200.0, 360.0, 260.0], [0.0, -1.0], 640, 480), Some([240, 110, 420, 290]));
+        // fingers to the right: the crop moves right
+        assert_eq!(hand_crop([300.0, 200.0, 360.0, 260.0], [1.0, 0.0], 640, 480), Some([270, 140, 450, 320]));
+        // a small palm gets the minimum side, clipped to the frame at the corner
+        assert_eq!(hand_crop([0.0, 0.0, 20.0, 20.0], [0.0, -1.0], 640, 480), Some([0, 0, 90, 80]));
+        // a palm filling the frame: nothing to magnify; a degenerate palm: no crop
+        assert_eq!(hand_crop([100.0, 0.0, 500.0, 400.0], [0.0, -1.0], 640, 480), None);
+        assert_eq!(hand_crop([10.0, 10.0, 10.0, 10.0], [0.0, -1.0], 640, 480), None);
     }
 
     #[test]

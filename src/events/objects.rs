@@ -41,15 +41,18 @@ pub(super) fn object_events(ctx: &Ctx, kind: EventKind) -> Vec<Event> {
     let mut out = Vec::new();
     for r in fold(&signal, step, c.merge_gap_s.max(step * 1.5), 0.0) {
         let mut classes: Vec<(String, f32)> = Vec::new();
+        let mut held = 0;
         for o in in_span(obs, r.start, r.end) {
-            for d in o.objects.iter().flatten().filter(|d| d.category == category && t.reached_by(d.score)) {
+            let seen: Vec<_> = o.objects.iter().flatten().filter(|d| d.category == category && t.reached_by(d.score)).collect();
+            held += usize::from(seen.iter().any(|d| d.in_hand));
+            for d in seen {
                 match classes.iter_mut().find(|(c, _)| *c == d.class) {
                     Some((_, s)) => *s = s.max(d.score),
                     None => classes.push((d.class.clone(), d.score)),
                 }
             }
         }
-        let detail = crate::kinds::objects::detail(&classes, r.hits.len(), r.samples);
+        let detail = crate::kinds::objects::detail(&classes, held, r.hits.len(), r.samples);
         out.push(r.into_event(kind, detail));
     }
     out

@@ -52,8 +52,13 @@ pub fn rule(noun: &str, t: &Sighting) -> String {
     format!("a {noun} seen (score at least {}) in at least {} of {} consecutive object samples", t.min_score, t.min_hits, t.window)
 }
 
-/// An event's detail: the classes seen, each with its best score.
-pub fn detail(classes: &[(String, f32)], hits: usize, samples: usize) -> String {
+/// An event's detail: the classes seen, each with its best score, and in how
+/// many samples it was held in a hand (`held`, when any).
+pub fn detail(classes: &[(String, f32)], held: usize, hits: usize, samples: usize) -> String {
     let seen: Vec<String> = classes.iter().map(|(c, s)| format!("{c} (max score {s:.2})")).collect();
-    format!("{}; in {hits} of {samples} object samples", seen.join(", "))
+    let held = match held {
+        0 => String::new(),
+        n => format!(", held in a hand in {n}"),
+    };
+    format!("{}; in {hits} of {samples} object samples{held}", seen.join(", "))
 }

@@ -53,6 +53,10 @@ pub struct ObjectObs {
     pub category: String,
     pub score: f32,
     pub bbox: [f32; 4],
+    /// Whether the box overlaps a palm the palm detector found in the same
+    /// picture (`objects.hand_crop`): held in a hand.
+    #[serde(default)]
+    pub in_hand: bool,
 }
 
 /// The face descriptor of one face of a frame.

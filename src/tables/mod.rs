@@ -43,8 +43,9 @@
 //!   from the first identity seen, 0 for the first identity's own samples;
 //!   null where not measured).
 //! * detections: one row per face or object: `recording`, `frame`, `t_s`,
-//!   `type` (face/object), `class`, `category`, `score`, `x0..y1`, and for
-//!   faces the pose, eye and gaze columns, `mouth_open` and `keypoints`
+//!   `type` (face/object), `class`, `category`, `score`, `in_hand` (objects:
+//!   the box overlaps a palm the palm detector found; schema 8, null before
+//!   and for faces), `x0..y1`, and for faces the pose, eye and gaze columns, `mouth_open` and `keypoints`
 //!   (the detector's five points, x and y interleaved, a list column).
 //! * events: one row per event: `recording`, `kind`, `start_s`, `end_s`,
 //!   `duration_s`, `confidence`, `detail`, `evidence_t`.
@@ -161,6 +162,7 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         class: Vec<String>,
         category: Vec<Option<String>>,
         score: Vec<f32>,
+        in_hand: Vec<Option<bool>>,
         bbox: [Vec<f32>; 4],
         face: [Vec<Option<f32>>; 8],
         keypoints: Vec<Option<Series>>,
@@ -174,6 +176,7 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
             c.class.push("face".into());
             c.category.push(None);
             c.score.push(f.score);
+            c.in_hand.push(None);
             for i in 0..4 {
                 c.bbox[i].push(f.bbox[i]);
             }
@@ -190,6 +193,7 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
             c.class.push(d.class.clone());
             c.category.push(Some(d.category.clone()));
             c.score.push(d.score);
+            c.in_hand.push(Some(d.in_hand));
             for i in 0..4 {
                 c.bbox[i].push(d.bbox[i]);
             }
@@ -213,6 +217,7 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("class", c.class),
         col("category", c.category),
         col("score", c.score),
+        col("in_hand", c.in_hand),
         col("x0", x0),
         col("y0", y0),
         col("x1", x1),

@@ -194,6 +194,11 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
             ["yaw", "pitch", "roll", "ear_left", "ear_right", "gaze_x", "gaze_y"].map(|n| d.f32s_or_null(n));
         let (yaw, pitch, roll, el, er, gx, gy) = (yaw?, pitch?, roll?, el?, er?, gx?, gy?);
         let mouth = d.f32s_or_null("mouth_open")?;
+        // schema 8: whether an object was held in a hand (not looked for before)
+        let in_hand = match d.optional("in_hand") {
+            Some(_) => d.bools("in_hand")?,
+            None => vec![None; d.len()],
+        };
         per_face_mouth = d.optional("mouth_open").is_some();
         let keypoints: Vec<Vec<[f32; 2]>> = match d.optional("keypoints") {
             Some(c) => {
@@ -233,6 +238,7 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
                     category: category[i].clone().unwrap_or_default(),
                     score: s,
                     bbox: b,
+                    in_hand: in_hand[i].unwrap_or(false),
                 }),
                 other => return Err(d.bad(format!("column type: unknown detection type '{other}'"))),
             }
