@@ -1,10 +1,11 @@
-//! What the second look for held phones costs (`objects.face_crop`): a whole
-//! `analyze` of `fixtures/phone_at_ear.webm` (10 s, 640x480, a face about 60 px
-//! wide in view all the time: the crop pass runs on every object sample, the
-//! worst case) with the crop pass on and off, faces and objects as by default,
-//! the two measured in the same run, interleaved. Also the object stage alone:
-//! YOLOX-nano on one frame, then on the frame and its face crop. Prints the
-//! added time as ratios.
+//! What the second looks for held phones cost (`objects.face_crop` and
+//! `objects.hand_crop`): a whole `analyze` of `fixtures/phone_at_ear.webm` (10 s,
+//! 640x480, a face about 60 px wide and a hand at the ear in view all the time:
+//! the crop passes run on every object sample, the worst case) with both crop
+//! passes on and off, faces and objects as by default, the two measured in the
+//! same run, interleaved. Also the object stage alone: YOLOX-nano on one frame,
+//! then on the frame and its face crop, and the palm detector on the frame.
+//! Prints the added time as ratios.
 //!
 //! Run: `cargo bench --profile dev --bench phones`.
 
@@ -20,9 +21,10 @@ use proctor::config::Config;
 use proctor::detect::models::{load, Which};
 use proctor::progress::NoProgress;
 
-fn settings(face_crop: bool, threads: usize) -> Settings {
+fn settings(crops: bool, threads: usize) -> Settings {
     let mut config = Config::default();
-    config.objects.face_crop = face_crop;
+    config.objects.face_crop = crops;
+    config.objects.hand_crop = crops;
     config.analysis.audio = false; // the clip is silent
     let which = Which { faces: true, objects: true, speech: false, identity: true };
     Settings { config, models: load(None, which).expect("embedded models load"), threads }
@@ -40,7 +42,7 @@ fn main() {
     let phones = |a: &proctor::analyze::Analysis| a.events.iter().filter(|e| e.kind.as_str() == "phone").count();
     let run = |s: &Settings| {
         let a = analyze(&clip, s, &NoProgress).unwrap();
-        // the crop pass is what finds the held phone here (tests/phones.rs)
+        // the crop passes are what find the held phone here (tests/phones.rs)
         assert_eq!(phones(&a) > 0, s.config.objects.face_crop);
         a
     };
@@ -52,6 +54,8 @@ fn main() {
     let face = proctor::detect::objects::face_crop(face_box(&on, &frame), frame.width(), frame.height()).expect("a crop");
     let crop = image::imageops::crop_imm(&frame, face[0], face[1], face[2] - face[0], face[3] - face[1]).to_image();
     let whole = || model.detect_batch(&[&frame], 0.2).unwrap();
+    let hands = on.models.hands.as_ref().unwrap();
+    let palms = || hands.detect_batch(&[&frame]).unwrap();
     let both = || {
         model.detect_batch(&[&frame], 0.2).unwrap();
         model.detect_batch(&[&crop], 0.2).unwrap()
@@ -62,10 +66,11 @@ fn main() {
         let mut g = c.benchmark_group("objects");
         g.bench_function("whole_frame", |b| b.iter(whole));
         g.bench_function("whole_frame_and_face_crop", |b| b.iter(both));
+        g.bench_function("palms", |b| b.iter(palms));
         g.finish();
         let mut g = c.benchmark_group("analyze");
-        g.bench_function("face_crop_off", |b| b.iter(|| run(&off)));
-        g.bench_function("face_crop_on", |b| b.iter(|| run(&on)));
+        g.bench_function("crops_off", |b| b.iter(|| run(&off)));
+        g.bench_function("crops_on", |b| b.iter(|| run(&on)));
         g.finish();
         c.final_summary();
     }
@@ -73,7 +78,11 @@ fn main() {
     // interleaved, so that a change in the machine's load hits both alike
     let runs = if test_mode { 1 } else { 7 };
     let (mut t_whole, mut t_both, mut t_off, mut t_on) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut t_palms = Vec::new();
     for _ in 0..runs {
+        t_palms.push(median_time(5, || {
+            palms();
+        }));
         t_whole.push(median_time(5, || {
             whole();
         }));
@@ -91,7 +100,7 @@ fn main() {
         v.sort();
         v[v.len() / 2].as_secs_f64()
     };
-    let (whole_s, both_s) = (median(&mut t_whole), median(&mut t_both));
+    let (whole_s, both_s, palms_s) = (median(&mut t_whole), median(&mut t_both), median(&mut t_palms));
     let (off_s, on_s) = (median(&mut t_off), median(&mut t_on));
     println!(
         "\nYOLOX-nano on one 640x480 frame: {:.1} ms; with its {}x{} face crop: {:.1} ms ({:.2}x)",
@@ -101,8 +110,9 @@ fn main() {
         both_s * 1e3,
         both_s / whole_s
     );
+    println!("palm detector on the same frame: {:.1} ms ({:.2}x YOLOX-nano on it)", palms_s * 1e3, palms_s / whole_s);
     println!(
-        "analyze {} ({media_s:.1} s of media, {threads} threads; median of {runs}, interleaved): face_crop off {off_s:.2} s, on {on_s:.2} s: the crop pass adds {:.1}% ({:.3}x)",
+        "analyze {} ({media_s:.1} s of media, {threads} threads; median of {runs}, interleaved): face_crop and hand_crop off {off_s:.2} s, on {on_s:.2} s: the crop passes add {:.1}% ({:.3}x)",
         clip.file_name().unwrap().to_string_lossy(),
         (on_s / off_s - 1.0) * 100.0,
         on_s / off_s
