@@ -112,14 +112,19 @@ super::simd::wide_fn! {
         }
         for (oy, row) in dst.chunks_exact_mut(wo).enumerate() {
             row.fill(bias);
+            // one pass over the output row per kernel row: its five taps at once
             for ky in 0..5 {
                 let line = &padded[(oy * s + ky) * pw..(oy * s + ky + 1) * pw];
-                for kx in 0..5 {
-                    let kv = k[ky * 5 + kx];
-                    if s == 1 {
-                        row.iter_mut().zip(&line[kx..kx + wo]).for_each(|(o, &v)| *o += kv * v);
-                    } else {
-                        row.iter_mut().enumerate().for_each(|(x, o)| *o += kv * line[x * s + kx]);
+                let kr: &[f32; 5] = k[ky * 5..ky * 5 + 5].try_into().expect("five taps");
+                if s == 1 {
+                    let t = [&line[..wo], &line[1..wo + 1], &line[2..wo + 2], &line[3..wo + 3], &line[4..wo + 4]];
+                    for (x, o) in row.iter_mut().enumerate() {
+                        *o += kr[0] * t[0][x] + kr[1] * t[1][x] + kr[2] * t[2][x] + kr[3] * t[3][x] + kr[4] * t[4][x];
+                    }
+                } else {
+                    for (x, o) in row.iter_mut().enumerate() {
+                        let q = x * s;
+                        *o += kr[0] * line[q] + kr[1] * line[q + 1] + kr[2] * line[q + 2] + kr[3] * line[q + 3] + kr[4] * line[q + 4];
                     }
                 }
             }
