@@ -146,3 +146,33 @@ fn a_phone_held_up_close_is_one_phone() {
     let seen = boxes(off.path(), "phone_close", "phone");
     assert!(seen.iter().all(|(t, _)| *t < 6.5), "large_phone_min_area = 2: {seen:?}");
 }
+
+/// `proctor detect --json` shows the hands it found and every crop it looked at
+/// again, and `--annotate` draws them (grey crops, orange palms), so a user can
+/// see why a held object was or was not found.
+#[test]
+fn detect_shows_the_hands_and_the_crops_it_looked_at() {
+    let d = tempfile::tempdir().unwrap();
+    let png = d.path().join("seen.png");
+    let hand = root().join("fixtures/reference/palm_hand.png");
+    let r = run(&["detect", "--json", "--annotate", png.to_str().unwrap(), hand.to_str().unwrap()]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let v: serde_json::Value = serde_json::from_str(r.stdout().trim()).unwrap();
+    let hands = v["hands"].as_array().unwrap();
+    assert!(!hands.is_empty(), "{v}");
+    let palm: Vec<f64> = hands[0]["bbox"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let crops = v["crops"].as_array().unwrap();
+    let around = |what: &str| crops.iter().filter(|c| c["around"] == what).count();
+    assert_eq!(around("face"), 1, "{v}");
+    assert_eq!(around("hand"), hands.len(), "{v}");
+    // the hand crop holds its palm
+    let c: Vec<f64> = crops.iter().find(|c| c["around"] == "hand").unwrap()["bbox"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert!(c[0] <= palm[0] && c[1] <= palm[1] && c[2] >= palm[2] && c[3] >= palm[3], "crop {c:?}, palm {palm:?}");
+    // the held phone is marked
+    assert!(v["objects"].as_array().unwrap().iter().any(|o| o["category"] == "phone" && o["in_hand"] == true), "{v}");
+    // the palm's outline is drawn in orange on its top edge
+    let img = image::open(&png).unwrap().to_rgb8();
+    let (x, y) = (((palm[0] + palm[2]) / 2.0) as u32, palm[1].round() as u32);
+    let orange = (y.saturating_sub(2)..=y + 2).any(|yy| img.get_pixel(x, yy).0 == [255, 140, 0]);
+    assert!(orange, "no palm outline at ({x}, {y})");
+}
