@@ -154,6 +154,7 @@ fn yolox_detections_match_reference() -> Result<()> {
                 class_name: objects::COCO_LABELS[id],
                 score: d["score"].as_f64().unwrap() as f32,
                 bbox: [b[0], b[1], b[2], b[3]],
+                runner_up: None,
             }
         })
         .collect();
@@ -272,14 +273,15 @@ fn yolox_letterbox_top_left_inverse() {
 }
 
 /// The built-in object detector is YOLOX-nano (NanoDet-g, once the alternative, was retired),
-/// with its provenance.
+/// with its provenance; the palm detector (for the crops around hands) loads with it.
 #[test]
 fn object_model_is_yolox() -> Result<()> {
     let which = Which { faces: false, objects: true, speech: false, identity: false };
     let m = load(None, which)?;
     ensure!(m.objects.as_ref().map(|o| o.name()) == Some("yolox-nano"));
+    ensure!(m.hands.is_some(), "no palm detector");
     ensure!(
-        m.provenance.len() == 1 && !m.provenance[0].sha256.is_empty(),
+        m.provenance.len() == 2 && m.provenance.iter().all(|p| !p.sha256.is_empty()),
         "{:?}",
         m.provenance
     );

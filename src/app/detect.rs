@@ -118,9 +118,10 @@ pub(super) fn detect_cmd(args: &DetectArgs) -> ExitCode {
                     }
                     for d in objects {
                         crate::say!(
-                            "  object {} ({}) score {:.2} box [{:.0} {:.0} {:.0} {:.0}]{}",
+                            "  object {} ({}) score {:.2} box [{:.0} {:.0} {:.0} {:.0}]{}{}",
                             d.class, d.category, d.score, d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3],
-                            if d.in_hand { " in a hand" } else { "" }
+                            if d.in_hand { " in a hand" } else { "" },
+                            d.runner_up.as_ref().map_or(String::new(), |(c, s)| format!(", runner-up {c} {s:.2}"))
                         );
                     }
                     for h in &looked.hands {

@@ -39,6 +39,9 @@ pub struct ObjectDetection {
     pub score: f32,
     /// `[x1, y1, x2, y2]` in pixels of the image given to the model.
     pub bbox: [f32; 4],
+    /// The best other class the detector gave the same box, and its score (the
+    /// confusion a reviewer may want to see: a phone up close called a laptop).
+    pub runner_up: Option<(&'static str, f32)>,
 }
 
 impl Scored for ObjectDetection {
@@ -235,7 +238,7 @@ mod face_crop_tests {
     use super::*;
 
     pub(super) fn det(class_id: usize, score: f32, bbox: [f32; 4]) -> ObjectDetection {
-        ObjectDetection { class_id, class_name: COCO_LABELS[class_id], score, bbox }
+        ObjectDetection { class_id, class_name: COCO_LABELS[class_id], score, bbox, runner_up: None }
     }
 
     #[test]

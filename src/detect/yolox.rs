@@ -408,14 +408,26 @@ pub fn decode_grid(raw: &[f32], width: usize, height: usize, min_score: f32) -> 
             let cy = (row[1] + (i / n) as f32) * s;
             let (hw, hh) = (row[2].exp() * s / 2.0, row[3].exp() * s / 2.0);
             let bbox = [cx - hw, cy - hh, cx + hw, cy + hh];
+            // the two best classes of the box: each detection names the best of the others
+            let (mut first, mut second) = ((0, f32::MIN), (0, f32::MIN));
+            for (class_id, &cls) in row[5..].iter().enumerate() {
+                if cls > first.1 {
+                    second = first;
+                    first = (class_id, cls);
+                } else if cls > second.1 {
+                    second = (class_id, cls);
+                }
+            }
             for (class_id, &cls) in row[5..].iter().enumerate() {
                 let score = obj * cls;
                 if score > min_score {
+                    let (other, other_cls) = if class_id == first.0 { second } else { first };
                     out.push(ObjectDetection {
                         class_id,
                         class_name: COCO_LABELS[class_id],
                         score,
                         bbox,
+                        runner_up: Some((COCO_LABELS[other], obj * other_cls)),
                     });
                 }
             }
@@ -510,5 +522,30 @@ impl ObjectModel for YoloX {
             .zip(&boxes)
             .map(|(r, lb)| self.postprocess(r, (w, h), lb, min_score))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_detection_names_the_best_other_class_of_its_box() {
+        // a 32x32 picture: 16 + 4 + 1 cells; one box in the first cell
+        let cells = 16 + 4 + 1;
+        let mut raw = vec![0f32; cells * OUT_CHANNELS];
+        raw[4] = 0.9; // objectness
+        let (phone, laptop, remote) = (67, 63, 65);
+        raw[5 + phone] = 0.5;
+        raw[5 + laptop] = 0.4;
+        raw[5 + remote] = 0.1;
+        let found = decode_grid(&raw, 32, 32, 0.2);
+        assert_eq!(found.len(), 2, "{found:?}");
+        let of = |c: usize| found.iter().find(|d| d.class_id == c).unwrap();
+        let (p, l) = (of(phone), of(laptop));
+        assert_eq!(p.runner_up.map(|r| r.0), Some("laptop"));
+        assert!((p.runner_up.unwrap().1 - 0.36).abs() < 1e-6);
+        assert_eq!(l.runner_up.map(|r| r.0), Some("cell phone"));
+        assert!((l.runner_up.unwrap().1 - 0.45).abs() < 1e-6);
     }
 }

@@ -57,6 +57,10 @@ pub struct ObjectObs {
     /// picture (`objects.hand_crop`): held in a hand.
     #[serde(default)]
     pub in_hand: bool,
+    /// The best other class the detector gave the same box, with its score
+    /// (`None` in files written before it was kept).
+    #[serde(default)]
+    pub runner_up: Option<(String, f32)>,
 }
 
 /// The face descriptor of one face of a frame.

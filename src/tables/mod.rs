@@ -45,7 +45,8 @@
 //! * detections: one row per face or object: `recording`, `frame`, `t_s`,
 //!   `type` (face/object), `class`, `category`, `score`, `in_hand` (objects:
 //!   the box overlaps a palm the palm detector found; schema 8, null before
-//!   and for faces), `x0..y1`, and for faces the pose, eye and gaze columns, `mouth_open` and `keypoints`
+//!   and for faces), `runner_up` and `runner_up_score` (objects: the best other
+//!   class the detector gave the same box; schema 8), `x0..y1`, and for faces the pose, eye and gaze columns, `mouth_open` and `keypoints`
 //!   (the detector's five points, x and y interleaved, a list column).
 //! * events: one row per event: `recording`, `kind`, `start_s`, `end_s`,
 //!   `duration_s`, `confidence`, `detail`, `evidence_t`.
@@ -163,6 +164,8 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         category: Vec<Option<String>>,
         score: Vec<f32>,
         in_hand: Vec<Option<bool>>,
+        runner_up: Vec<Option<String>>,
+        runner_up_score: Vec<Option<f32>>,
         bbox: [Vec<f32>; 4],
         face: [Vec<Option<f32>>; 8],
         keypoints: Vec<Option<Series>>,
@@ -177,6 +180,8 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
             c.category.push(None);
             c.score.push(f.score);
             c.in_hand.push(None);
+            c.runner_up.push(None);
+            c.runner_up_score.push(None);
             for i in 0..4 {
                 c.bbox[i].push(f.bbox[i]);
             }
@@ -194,6 +199,8 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
             c.category.push(Some(d.category.clone()));
             c.score.push(d.score);
             c.in_hand.push(Some(d.in_hand));
+            c.runner_up.push(d.runner_up.as_ref().map(|r| r.0.clone()));
+            c.runner_up_score.push(d.runner_up.as_ref().map(|r| r.1));
             for i in 0..4 {
                 c.bbox[i].push(d.bbox[i]);
             }
@@ -218,6 +225,8 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("category", c.category),
         col("score", c.score),
         col("in_hand", c.in_hand),
+        col("runner_up", c.runner_up),
+        col("runner_up_score", c.runner_up_score),
         col("x0", x0),
         col("y0", y0),
         col("x1", x1),

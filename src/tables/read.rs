@@ -199,6 +199,11 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
             Some(_) => d.bools("in_hand")?,
             None => vec![None; d.len()],
         };
+        let runner_up = match d.optional("runner_up") {
+            Some(_) => d.strs("runner_up")?,
+            None => vec![None; d.len()],
+        };
+        let runner_up_score = d.f32s_or_null("runner_up_score")?;
         per_face_mouth = d.optional("mouth_open").is_some();
         let keypoints: Vec<Vec<[f32; 2]>> = match d.optional("keypoints") {
             Some(c) => {
@@ -239,6 +244,7 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
                     score: s,
                     bbox: b,
                     in_hand: in_hand[i].unwrap_or(false),
+                    runner_up: runner_up[i].clone().zip(runner_up_score[i]),
                 }),
                 other => return Err(d.bad(format!("column type: unknown detection type '{other}'"))),
             }
