@@ -387,12 +387,14 @@ pub struct DetectArgs {
     #[arg(required = true, value_name = "IMAGE|VIDEO@SECONDS")]
     pub inputs: Vec<String>,
 
-    /// Print JSON (one object per input) instead of a table.
+    /// Print JSON (one object per input) instead of a table: the faces, the objects
+    /// (with `in_hand` and the runner-up class), the hands found and every crop the
+    /// object detector looked at again.
     #[arg(long)]
     pub json: bool,
 
-    /// Draw the boxes and keypoints into this PNG (with several inputs, -1, -2 ... are
-    /// added before the extension).
+    /// Draw the boxes and keypoints into this PNG, the crops looked at again in grey and
+    /// the palms in orange (with several inputs, -1, -2 ... are added before the extension).
     #[arg(long, value_name = "OUT.png")]
     pub annotate: Option<PathBuf>,
 
