@@ -1,6 +1,6 @@
 //! Detectors: what looks at pictures. The networks live in their own files
 //! (`yunet`, `facemesh` and `iris` with `landmarks` around them, `yolox`,
-//! `face_embed`); the pre- and post-processing they share is written once
+//! `palm` for the hands, `face_embed`); the pre- and post-processing they share is written once
 //! (`letterbox`, `boxes`: the box type, IoU and NMS; `ops`: the 1x1, depthwise
 //! and 3x3 layers and their CPU kernels); this module holds the interfaces the
 //! pipeline calls, so that a model can be swapped without touching the rest.
