@@ -391,6 +391,10 @@ pub fn decode(raw: &[f32], min_score: f32) -> Vec<ObjectDetection> {
     decode_grid(raw, INPUT_SIZE, INPUT_SIZE, min_score)
 }
 
+/// A box's runner-up class is named only from this score: below it the
+/// detector had no second opinion worth reading.
+pub const RUNNER_UP_MIN_SCORE: f32 = 0.01;
+
 /// [`decode`] for an input canvas of `width` x `height` (multiples of 32).
 pub fn decode_grid(raw: &[f32], width: usize, height: usize, min_score: f32) -> Vec<ObjectDetection> {
     let mut out = Vec::new();
@@ -422,12 +426,13 @@ pub fn decode_grid(raw: &[f32], width: usize, height: usize, min_score: f32) -> 
                 let score = obj * cls;
                 if score > min_score {
                     let (other, other_cls) = if class_id == first.0 { second } else { first };
+                    let other_score = obj * other_cls;
                     out.push(ObjectDetection {
                         class_id,
                         class_name: COCO_LABELS[class_id],
                         score,
                         bbox,
-                        runner_up: Some((COCO_LABELS[other], obj * other_cls)),
+                        runner_up: (other_score >= RUNNER_UP_MIN_SCORE).then_some((COCO_LABELS[other], other_score)),
                     });
                 }
             }
@@ -547,5 +552,11 @@ mod tests {
         assert!((p.runner_up.unwrap().1 - 0.36).abs() < 1e-6);
         assert_eq!(l.runner_up.map(|r| r.0), Some("cell phone"));
         assert!((l.runner_up.unwrap().1 - 0.45).abs() < 1e-6);
+        // no second opinion worth naming: none
+        raw[5 + laptop] = 0.005;
+        raw[5 + remote] = 0.0;
+        let found = decode_grid(&raw, 32, 32, 0.2);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].runner_up, None);
     }
 }
