@@ -82,7 +82,7 @@ fn decode_with(path: &Path, skip_nonref: bool) -> (u64, Duration) {
     let info = probe(path).unwrap();
     let times = sample_times(info.duration_s, 4.0);
     let cpu = thread_cpu();
-    let stats = decode_samples_with(&info, &times, 0, 1280, DecodeOptions { skip_nonref }, |_| true).unwrap();
+    let stats = decode_samples_with(&info, &times, 0, 1280, DecodeOptions { skip_nonref, ..Default::default() }, |_| true).unwrap();
     (stats.decoded, thread_cpu() - cpu)
 }
 

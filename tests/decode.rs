@@ -272,7 +272,7 @@ fn sampled(path: &Path, fps: f64, from: usize, skip_nonref: bool) -> (Vec<(usize
     let info = probe(path).unwrap();
     let times = sample_times(info.duration_s, fps);
     let mut out = vec![];
-    let opts = DecodeOptions { skip_nonref };
+    let opts = DecodeOptions { skip_nonref, ..Default::default() };
     let stats = decode_samples_with(&info, &times[from..], from, 1280, opts, |f| {
         out.push((f.index, f.pts, f.image.as_raw().clone()));
         true
@@ -346,4 +346,47 @@ fn skipping_unreferenced_frames_changes_no_sampled_frame() {
     // with every frame wanted, nothing is skipped
     let (_, every) = sampled(&pattern, 30.0, 0, true);
     assert_eq!(every, 60);
+}
+
+/// `DecodeOptions::source_every`: every n-th sample also carries its picture at
+/// the decoded size (upright, as the analysed picture), only where that is
+/// larger than the analysed picture; the analysed pictures are the same either way.
+#[test]
+fn the_object_frames_can_carry_their_source_size_picture() {
+    for (name, max_side) in [("sample.webm", 320), ("rotated90.mp4", 160)] {
+        let info = probe(&fixture(name)).unwrap();
+        let times = sample_times(info.duration_s.min(3.0), 2.0);
+        let mut with = Vec::new();
+        let opts = DecodeOptions { source_every: 2, ..Default::default() };
+        decode_samples_with(&info, &times, 0, max_side, opts, |f| {
+            with.push(f);
+            true
+        })
+        .unwrap();
+        let mut plain = Vec::new();
+        decode_samples(&info, &times, 0, max_side, |f| plain.push(f)).unwrap();
+        assert_eq!(with.len(), times.len(), "{name}");
+        for (f, p) in with.iter().zip(&plain) {
+            assert_eq!(f.image.as_raw(), p.image.as_raw(), "{name} sample {}", f.index);
+            assert!(p.source.is_none());
+            match &f.source {
+                Some(src) => {
+                    assert_eq!(f.index % 2, 0, "{name}");
+                    // larger, and the same way up
+                    assert!(src.width() > f.image.width(), "{name}");
+                    let (a, b) = (src.width() as f32 / src.height() as f32, f.image.width() as f32 / f.image.height() as f32);
+                    assert!((a - b).abs() < 0.05, "{name}: {a} against {b}");
+                }
+                None => assert_eq!(f.index % 2, 1, "{name} sample {} has no source picture", f.index),
+            }
+        }
+    }
+    // a recording no larger than the analysed picture has nothing more to give
+    let info = probe(&fixture("sample.webm")).unwrap();
+    let opts = DecodeOptions { source_every: 1, ..Default::default() };
+    decode_samples_with(&info, &[0.0, 1.0], 0, 640, opts, |f| {
+        assert!(f.source.is_none());
+        true
+    })
+    .unwrap();
 }

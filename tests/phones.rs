@@ -176,3 +176,40 @@ fn detect_shows_the_hands_and_the_crops_it_looked_at() {
     let orange = (y.saturating_sub(2)..=y + 2).any(|yy| img.get_pixel(x, yy).0 == [255, 140, 0]);
     assert!(orange, "no palm outline at ({x}, {y})");
 }
+
+/// A recording larger than the analysed picture: the crops are cut from the decoded
+/// picture at its own size (`phone_in_hand.webm` scaled to 1280x960), and what they find
+/// comes back in the analysed picture's pixels: the held phone is found below the face,
+/// in a 640x480 frame, as at the fixture's own size.
+#[test]
+fn crops_of_a_larger_recording_come_from_its_own_pixels() {
+    if !have("ffmpeg") {
+        return skip("ffmpeg is not installed");
+    }
+    let d = tempfile::tempdir().unwrap();
+    let big = d.path().join("phone_in_hand_big.webm");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(fixture("phone_in_hand.webm"))
+        .args(["-vf", "scale=1280:960:flags=lanczos", "-c:v", "libvpx", "-b:v", "4M", "-an"])
+        .arg(&big)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let r = analyze(&[&big], d.path(), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let id = "phone_in_hand_big";
+    let ev = events_of(d.path(), id);
+    let phones: Vec<_> = ev.iter().filter(|e| e.0 == "phone").collect();
+    assert_eq!(phones.len(), 1, "{ev:?}");
+    assert!(phones[0].1 >= 2.5 && phones[0].2 - phones[0].1 >= 5.0, "{ev:?}");
+    let faces = boxes(d.path(), id, "face");
+    let found = boxes(d.path(), id, "phone");
+    assert!(!found.is_empty());
+    for (t, p) in found {
+        assert!(p[2] <= 640.0 && p[3] <= 480.0, "at {t}: {p:?} is not in the analysed picture's pixels");
+        let f = faces.iter().find(|f| f.0 == t).map(|f| f.1).unwrap_or_else(|| panic!("no face at {t} s"));
+        let (pcy, fh) = ((p[1] + p[3]) / 2.0, f[3] - f[1]);
+        assert!(pcy > f[3] - 0.5 * fh && pcy < f[3] + 2.5 * fh, "at {t}: phone {p:?}, face {f:?}");
+    }
+}

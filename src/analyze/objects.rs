@@ -43,15 +43,20 @@ pub fn observe_picture(
         Some(m) => crate::observation::observe_faces(&m.analyze(&[img])?.pop().unwrap_or_default()),
         None => Vec::new(),
     };
-    let looked = detect_objects(&[img], &[&faces], models, cfg)?.pop().flatten().unwrap_or_default();
+    let looked = detect_objects(&[img], &[None], &[&faces], models, cfg)?.pop().flatten().unwrap_or_default();
     Ok((faces, looked))
 }
 
 /// Objects of the proctoring categories in each picture (`faces`: each
 /// picture's faces, largest first), with the hands and crops looked at;
-/// `None` per picture when there is no object model.
+/// `None` per picture when there is no object model. The crops are cut from
+/// each picture's `sources` entry where it has one (the same picture at the
+/// size it was decoded at, larger), so the second looks see the recording's
+/// own pixels rather than the analysed picture's blown up; every box is in
+/// pixels of the analysed picture.
 pub(super) fn detect_objects(
     images: &[&image::RgbImage],
+    sources: &[Option<&image::RgbImage>],
     faces: &[&[crate::observation::FaceObs]],
     models: &Models,
     cfg: &Config,
@@ -71,13 +76,14 @@ pub(super) fn detect_objects(
         *dets = crate::detect::objects::join_large_phones(std::mem::take(dets), img.width(), img.height(), oc.large_phone_min_area as f32);
     }
     let mut crops: Vec<Vec<CropSeen>> = vec![Vec::new(); images.len()];
+    let pictures: Vec<Picture> = images.iter().zip(sources).map(|(&image, &source)| Picture { image, source }).collect();
     if oc.face_crop {
-        look_near_faces(model.as_ref(), images, faces, &mut found, &mut crops, cfg)?;
+        look_near_faces(model.as_ref(), &pictures, faces, &mut found, &mut crops, cfg)?;
     }
     let palms = match (&models.hands, oc.hand_crop) {
         (Some(hands), true) => {
             let palms = hands.detect_batch(images)?;
-            look_near_hands(model.as_ref(), images, &palms, &mut found, &mut crops, cfg)?;
+            look_near_hands(model.as_ref(), &pictures, &palms, &mut found, &mut crops, cfg)?;
             palms
         }
         _ => vec![Vec::new(); images.len()],
@@ -108,12 +114,38 @@ pub(super) const HAND_CROP_CATEGORIES: [&str; 2] = [crate::kinds::EventKind::Pho
 /// detection must touch to count (the hand's reach), if any.
 type Crop = (usize, [u32; 4], Option<[f32; 4]>);
 
+/// An analysed picture and, where it was decoded larger, the source-size picture.
+#[derive(Clone, Copy)]
+pub(super) struct Picture<'a> {
+    image: &'a image::RgbImage,
+    source: Option<&'a image::RgbImage>,
+}
+
+impl Picture<'_> {
+    /// The crop `c` (pixels of the analysed picture), cut from the source
+    /// picture where there is one, and the factor from the cut's pixels back
+    /// to the analysed picture's.
+    fn cut(&self, c: [u32; 4]) -> (image::RgbImage, f32) {
+        let [x0, y0, x1, y1] = c;
+        match self.source {
+            Some(src) if src.width() > self.image.width() => {
+                let s = src.width() as f64 / self.image.width() as f64;
+                let (sx0, sy0) = ((x0 as f64 * s).floor() as u32, (y0 as f64 * s).floor() as u32);
+                let (sx1, sy1) = (((x1 as f64 * s).ceil() as u32).min(src.width()), ((y1 as f64 * s).ceil() as u32).min(src.height()));
+                let cut = image::imageops::crop_imm(src, sx0, sy0, sx1.saturating_sub(sx0).max(1), sy1.saturating_sub(sy0).max(1)).to_image();
+                (cut, (1.0 / s) as f32)
+            }
+            _ => (image::imageops::crop_imm(self.image, x0, y0, x1 - x0, y1 - y0).to_image(), 1.0),
+        }
+    }
+}
+
 /// The object detector on `crops` of `images`, in one batch; the detections of
 /// `categories` (that touch the crop's box, where it has one) join their
 /// picture's, and each crop is recorded as looked at around `around`.
 fn look_again(
     model: &dyn crate::detect::ObjectModel,
-    images: &[&image::RgbImage],
+    pictures: &[Picture],
     crops: &[Crop],
     (around, categories): (&'static str, &[&str]),
     found: &mut [Vec<crate::detect::ObjectDetection>],
@@ -124,13 +156,14 @@ fn look_again(
     if crops.is_empty() {
         return Ok(());
     }
-    let cut: Vec<image::RgbImage> = crops
-        .iter()
-        .map(|&(i, [x0, y0, x1, y1], _)| image::imageops::crop_imm(images[i], x0, y0, x1 - x0, y1 - y0).to_image())
-        .collect();
+    let (cut, back): (Vec<image::RgbImage>, Vec<f32>) = crops.iter().map(|&(i, c, _)| pictures[i].cut(c)).unzip();
     let oc = &cfg.objects;
     let seen = model.detect_batch(&cut.iter().collect::<Vec<_>>(), oc.keep_min_score as f32)?;
-    for (&(i, c, touch), dets) in crops.iter().zip(seen) {
+    for ((&(i, c, touch), mut dets), k) in crops.iter().zip(seen).zip(back) {
+        // boxes in pixels of the cut -> of the analysed crop
+        for d in &mut dets {
+            d.bbox = d.bbox.map(|v| v * k);
+        }
         let (ox, oy) = (c[0] as f32, c[1] as f32);
         let wanted = |d: &crate::detect::ObjectDetection| {
             let reaches = touch.is_none_or(|t| crate::detect::objects::touches(&t, &[d.bbox[0] + ox, d.bbox[1] + oy, d.bbox[2] + ox, d.bbox[3] + oy]));
@@ -149,7 +182,7 @@ fn look_again(
 /// phones it finds there join the picture's detections.
 pub(super) fn look_near_faces(
     model: &dyn crate::detect::ObjectModel,
-    images: &[&image::RgbImage],
+    pictures: &[Picture],
     faces: &[&[crate::observation::FaceObs]],
     found: &mut [Vec<crate::detect::ObjectDetection>],
     looked: &mut [Vec<CropSeen>],
@@ -157,16 +190,16 @@ pub(super) fn look_near_faces(
 ) -> anyhow::Result<()> {
     use crate::detect::objects::face_crop;
     let min_face = cfg.events.face_min_score as f32;
-    let crops: Vec<Crop> = images
+    let crops: Vec<Crop> = pictures
         .iter()
         .zip(faces)
         .enumerate()
-        .filter_map(|(i, (img, f))| {
+        .filter_map(|(i, (p, f))| {
             let face = f.iter().find(|f| f.score >= min_face)?;
-            Some((i, face_crop(face.bbox, img.width(), img.height())?, None))
+            Some((i, face_crop(face.bbox, p.image.width(), p.image.height())?, None))
         })
         .collect();
-    look_again(model, images, &crops, ("face", &FACE_CROP_CATEGORIES), found, looked, cfg)
+    look_again(model, pictures, &crops, ("face", &FACE_CROP_CATEGORIES), found, looked, cfg)
 }
 
 /// The look at what hands hold (`objects.hand_crop`): around each palm the palm
@@ -178,24 +211,23 @@ pub(super) fn look_near_faces(
 /// suit beside the hand scored as a phone at up to 0.52 in the crop.
 pub(super) fn look_near_hands(
     model: &dyn crate::detect::ObjectModel,
-    images: &[&image::RgbImage],
+    pictures: &[Picture],
     palms: &[Vec<crate::detect::palm::Palm>],
     found: &mut [Vec<crate::detect::ObjectDetection>],
     looked: &mut [Vec<CropSeen>],
     cfg: &Config,
 ) -> anyhow::Result<()> {
     use crate::detect::objects::{hand_crop, hand_reach};
-    let crops: Vec<Crop> = images
+    let crops: Vec<Crop> = pictures
         .iter()
         .zip(palms)
         .enumerate()
-        .flat_map(|(i, (img, ps))| {
-            ps.iter()
-                .take(MAX_HAND_CROPS)
-                .filter_map(move |p| Some((i, hand_crop(p.bbox, p.towards_fingers(), img.width(), img.height())?, Some(hand_reach(p.bbox)))))
+        .flat_map(|(i, (pic, ps))| {
+            let (w, h) = pic.image.dimensions();
+            ps.iter().take(MAX_HAND_CROPS).filter_map(move |p| Some((i, hand_crop(p.bbox, p.towards_fingers(), w, h)?, Some(hand_reach(p.bbox)))))
         })
         .collect();
-    look_again(model, images, &crops, ("hand", &HAND_CROP_CATEGORIES), found, looked, cfg)
+    look_again(model, pictures, &crops, ("hand", &HAND_CROP_CATEGORIES), found, looked, cfg)
 }
 
 /// Hands looked at per picture: two people's.
@@ -205,5 +237,39 @@ pub(super) const MAX_HAND_CROPS: usize = 4;
 pub(super) struct ObjectJob {
     pub(super) i: usize,
     pub(super) image: Arc<image::RgbImage>,
+    /// The picture at its decoded size, where that is larger: the crops are cut from it.
+    pub(super) source: Option<Arc<image::RgbImage>>,
     pub(super) faces: Vec<crate::observation::FaceObs>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A picture whose pixels say where they are: red = x / 4, green = y / 4.
+    fn ruler(w: u32, h: u32, step: u32) -> image::RgbImage {
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x / step) as u8, (y / step) as u8, 0]))
+    }
+
+    #[test]
+    fn a_crop_is_cut_from_the_source_picture_at_its_own_scale() {
+        let image = ruler(160, 120, 1);
+        let source = ruler(640, 480, 4);
+        let pic = Picture { image: &image, source: Some(&source) };
+        let (cut, back) = pic.cut([40, 30, 80, 70]);
+        // four times the pixels, the same place
+        assert_eq!(cut.dimensions(), (160, 160));
+        assert_eq!(back, 0.25);
+        assert_eq!(cut.get_pixel(0, 0).0, [40, 30, 0]);
+        assert_eq!(cut.get_pixel(159, 159).0, [79, 69, 0]);
+        // without a source (or a source no larger), the analysed picture's own pixels
+        for pic in [Picture { image: &image, source: None }, Picture { image: &image, source: Some(&image) }] {
+            let (cut, back) = pic.cut([40, 30, 80, 70]);
+            assert_eq!((cut.dimensions(), back), ((40, 40), 1.0));
+            assert_eq!(cut.get_pixel(0, 0).0, [40, 30, 0]);
+        }
+        // a crop to the edge stays inside the source
+        let (cut, _) = Picture { image: &image, source: Some(&source) }.cut([100, 60, 160, 120]);
+        assert_eq!(cut.dimensions(), (240, 240));
+    }
 }

@@ -95,7 +95,9 @@ pub(super) fn analyze_video(
             let mut filled = 0;
             // the last frames, for the next segment's look back
             let mut recent: VecDeque<Before> = VecDeque::new();
-            let stats = decode::decode_samples_while(info, times, 0, a.max_side, |f| {
+            // the object detector's frames keep their source-size picture, for the crops
+            let opts = decode::DecodeOptions { source_every: plan.object_every, ..Default::default() };
+            let stats = decode::decode_samples_with(info, times, 0, a.max_side, opts, |f| {
                 if filled == 0 {
                     // room for the whole segment: the decoder never waits on one
                     let (frames_tx, frames) = mpsc::sync_channel(segment_len);
@@ -296,9 +298,11 @@ impl<'a> SegmentWork<'a> {
         });
         let job = (runs || self.object_last.is_none()).then(|| {
             self.object_last = Some(i);
-            ObjectJob { i, image: self.frames[i].image.clone(), faces: self.faces[i].clone().unwrap_or_default() }
+            let frame = &self.frames[i];
+            ObjectJob { i, image: frame.image.clone(), source: frame.source.clone(), faces: self.faces[i].clone().unwrap_or_default() }
         });
         self.object_from[i] = self.object_last;
+        self.frames[i].source = None; // the job holds it when the detector runs: free it with the job
         Ok(job)
     }
 
@@ -371,7 +375,7 @@ pub(super) fn detect_segment(feed: Feed, plan: &Plan, settings: &Settings) -> an
             let Some(job) = work_ref.push(frame)? else { continue };
             let (seen, failed) = (seen_ref, failed_ref);
             s.spawn(move |_| {
-                let found = detect_objects(&[&job.image], &[&job.faces], &settings.models, &settings.config);
+                let found = detect_objects(&[&job.image], &[job.source.as_deref()], &[&job.faces], &settings.models, &settings.config);
                 match found {
                     Ok(mut found) => {
                         seen.lock().unwrap_or_else(|e| e.into_inner())[job.i] = found.pop().flatten().map(|l| l.objects);

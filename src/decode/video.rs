@@ -29,6 +29,10 @@ pub struct Frame {
     pub pts: f64,
     /// Upright picture, at most `max_side` pixels on its long side.
     pub image: Arc<RgbImage>,
+    /// The upright picture at the size the video was decoded at, where that
+    /// is larger than `image` and the decode was asked for it on this sample
+    /// ([`DecodeOptions::source_every`]): for looking closer at a crop.
+    pub source: Option<Arc<RgbImage>>,
 }
 
 /// Counters of one decode run.
@@ -50,6 +54,11 @@ struct Converter {
 impl Converter {
     fn new(rotation: u32, max_side: u32) -> Self {
         Converter { scaler: None, rotation, max_side }
+    }
+
+    /// Whether a frame of this size is scaled down (its source picture is larger).
+    fn scales_down(&self, frame: &ff::frame::Video) -> bool {
+        frame.width().max(frame.height()) > self.max_side
     }
 
     fn convert(&mut self, frame: &ff::frame::Video) -> std::result::Result<RgbImage, ff::Error> {
@@ -104,11 +113,15 @@ pub struct DecodeOptions {
     /// non-reference frames) when they are not shown at any wanted time. The
     /// frames handed out are the same either way (tests/decode.rs checks it).
     pub skip_nonref: bool,
+    /// Also hand out the picture at its decoded size ([`Frame::source`]) on
+    /// every `source_every`-th sample (by sample index; 0: never), where it is
+    /// larger than the analysed picture.
+    pub source_every: usize,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { skip_nonref: true }
+        DecodeOptions { skip_nonref: true, source_every: 0 }
     }
 }
 
@@ -196,6 +209,9 @@ fn decode_from(
     }
     let mut decoder = open_decoder(path, &ictx, info)?;
     let mut conv = Converter::new(info.rotation, max_side);
+    // the source-size pictures: no scaling, only conversion and rotation
+    let mut full = Converter::new(info.rotation, u32::MAX);
+    let mut last_source: Option<(f64, Arc<RgbImage>)> = None;
     let mut stats = SampleStats::default();
     let mut next = 0usize; // next wanted time
     let mut prev: Option<(f64, ff::frame::Video)> = None;
@@ -223,7 +239,21 @@ fn decode_from(
                 img
             }
         };
-        Ok(on_frame(Frame { index: first_index + next, t: times[next], pts: ft, image: img }))
+        let index = first_index + next;
+        let wants_source = opts.source_every > 0 && index % opts.source_every == 0 && conv.scales_down(frame);
+        let source = match &last_source {
+            _ if !wants_source => None,
+            Some((t, src)) if *t == ft => Some(src.clone()),
+            _ => {
+                let src = Arc::new(
+                    full.convert(frame)
+                        .map_err(|e| Error::new(path, ErrorKind::Decode(format!("pixel conversion: {e}"))))?,
+                );
+                last_source = Some((ft, src.clone()));
+                Some(src)
+            }
+        };
+        Ok(on_frame(Frame { index, t: times[next], pts: ft, image: img, source }))
     };
 
     let mut handle = |frame: ff::frame::Video,

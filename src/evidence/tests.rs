@@ -96,7 +96,7 @@ fn consecutive_frames_of_one_picture_share_one_copy() {
     let store = EvidenceStore::create_in(dir.path()).unwrap();
     let one = Arc::new(picture(640, 480, 5));
     let two = Arc::new(picture(640, 480, 200));
-    let frame = |index: usize, image: &Arc<RgbImage>| Frame { index, t: index as f64 / 4.0, pts: 0.0, image: image.clone() };
+    let frame = |index: usize, image: &Arc<RgbImage>| Frame { index, t: index as f64 / 4.0, pts: 0.0, image: image.clone(), source: None };
     store.keep_frames(&[frame(0, &one), frame(1, &one), frame(2, &two), frame(3, &one)]);
     assert_eq!(store.len(), 4);
     assert!(store.error().is_none());
