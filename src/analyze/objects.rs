@@ -1,5 +1,6 @@
 //! The object detector over pictures: the whole analysed frame, and crops
-//! near the faces, with the proctoring categories kept.
+//! around the faces and the hands (cut from the source-size picture where the
+//! recording is larger), with the proctoring categories kept.
 
 use std::sync::Arc;
 
