@@ -342,14 +342,7 @@ fn long_alone_recording_raises_nothing() {
     }
     let d = tempfile::tempdir().unwrap();
     let long = d.path().join("alone20.mp4");
-    let st = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-stream_loop", "599", "-i"])
-        .arg(fixture("h264_aac.mp4"))
-        .args(["-c", "copy"])
-        .arg(&long)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    ffmpeg(&["-stream_loop", "599"], &fixture("h264_aac.mp4"), &["-c", "copy"], &long);
     let r = analyze(&[&long], d.path(), &[]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path().join("alone20.summary.json")).unwrap()).unwrap();

@@ -153,14 +153,8 @@ fn a_phone_beside_a_talking_head_wakes_the_object_detector_at_once() {
     let with_phone = d.path().join("phone_beside.webm");
     let on = "enable='between(t,11.5,14.5)'";
     let draw = format!("drawbox=x=860:y=260:w=70:h=130:color=0x202020:t=fill:{on},drawbox=x=868:y=270:w=54:h=100:color=0x5080c0:t=fill:{on}");
-    let st = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-i"])
-        .arg(&clip)
-        .args(["-vf", &draw, "-c:v", "libvpx", "-b:v", "2M", "-deadline", "realtime", "-cpu-used", "8", "-g", "300", "-c:a", "copy"])
-        .arg(&with_phone)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let enc = ["-c:v", "libvpx", "-b:v", "2M", "-deadline", "realtime", "-cpu-used", "8", "-g", "300", "-c:a", "copy"];
+    ffmpeg(&[], &clip, &[&["-vf", draw.as_str()][..], &enc[..]].concat(), &with_phone);
     let r = analyze(&[&with_phone], d.path(), &[]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let runs: Vec<f64> = frames_of(d.path(), "phone_beside").into_iter().filter(|f| f.3).map(|f| f.0).collect();

@@ -59,6 +59,21 @@ pub fn analyze(files: &[&Path], outdir: &Path, extra: &[&str]) -> Run {
     Run { out: cmd.output().expect("binary runs") }
 }
 
+/// `ffmpeg -v error -y BEFORE... -i INPUT AFTER... OUTPUT`, which must succeed
+/// (a test's own clip made from a fixture).
+pub fn ffmpeg(before: &[&str], input: &Path, after: &[&str], output: &Path) {
+    let st = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(before)
+        .arg("-i")
+        .arg(input)
+        .args(after)
+        .arg(output)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(st.success(), "ffmpeg {before:?} -i {} {after:?} {} failed", input.display(), output.display());
+}
+
 /// Names of the files in a directory, sorted.
 pub fn listing(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = match std::fs::read_dir(dir) {
