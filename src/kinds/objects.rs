@@ -58,7 +58,19 @@ pub fn detail(classes: &[(String, f32)], held: usize, hits: usize, samples: usiz
     let seen: Vec<String> = classes.iter().map(|(c, s)| format!("{c} (max score {s:.2})")).collect();
     let held = match held {
         0 => String::new(),
-        n => format!(", held in a hand in {n}"),
+        n => format!(", held in a hand in {n} of them"),
     };
     format!("{}; in {hits} of {samples} object samples{held}", seen.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_detail_says_how_often_the_object_was_held() {
+        let seen = [("cell phone".to_string(), 0.487f32), ("remote".to_string(), 0.3)];
+        assert_eq!(detail(&seen, 0, 5, 7), "cell phone (max score 0.49), remote (max score 0.30); in 5 of 7 object samples");
+        assert_eq!(detail(&seen[..1], 4, 5, 7), "cell phone (max score 0.49); in 5 of 7 object samples, held in a hand in 4 of them");
+    }
 }
