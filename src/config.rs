@@ -235,8 +235,9 @@ pub struct ObjectConfig {
     pub face_crop: bool,
     /// Find the hands (MediaPipe's palm detector) on each object sample and
     /// look again at a magnified crop around each, adding the phones and books
-    /// found there; an object whose box overlaps a palm is marked held in a
-    /// hand. A palm-detector pass and a second object-detector pass.
+    /// found there that touch the hand; a phone or book touching a hand (its
+    /// palm widened by a quarter of its side, `detect::objects::hand_reach`) is
+    /// marked held. A palm-detector pass and a second object-detector pass.
     pub hand_crop: bool,
     /// A `cell phone` box covering at least this fraction of the picture gets the
     /// score of a `remote` box on the same object added (a phone held up close is

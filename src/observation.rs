@@ -231,8 +231,7 @@ pub fn observe_objects(found: &[crate::detect::ObjectDetection], hands: &[[f32; 
         .filter_map(|d| {
             let category = oc.category_of(d.class_name)?.to_string();
             let in_hand = holdable.contains(&category.as_str()) && hands.iter().any(|h| crate::detect::objects::touches(h, &d.bbox));
-            (d.score as f64 >= oc.keep_min_score)
-                .then(|| ObjectObs {
+            (d.score as f64 >= oc.keep_min_score).then(|| ObjectObs {
                 class: d.class_name.to_string(),
                 category,
                 score: d.score,

@@ -207,9 +207,10 @@ pub(super) fn look_near_faces(
 /// detector found ([`crate::detect::objects::hand_crop`], at most
 /// [`MAX_HAND_CROPS`] a picture, best first), the object detector runs again on
 /// a magnified crop, and the phones and books it finds there that touch the
-/// hand ([`crate::detect::objects::hand_reach`]) join the picture's detections. What the crop shows away from the hand is the
-/// whole-frame pass's business: on the hard cases' astronaut, a part of the
-/// suit beside the hand scored as a phone at up to 0.52 in the crop.
+/// hand ([`crate::detect::objects::hand_reach`]) join the picture's
+/// detections. What the crop shows away from the hand is the whole-frame
+/// pass's business: on the hard cases' astronaut, a part of the suit beside
+/// the hand scored as a phone at up to 0.52 in the crop.
 pub(super) fn look_near_hands(
     model: &dyn crate::detect::ObjectModel,
     pictures: &[Picture],

@@ -96,7 +96,9 @@ pub(super) fn analyze_video(
             // the last frames, for the next segment's look back
             let mut recent: VecDeque<Before> = VecDeque::new();
             // the object detector's frames keep their source-size picture, for the crops
-            let opts = decode::DecodeOptions { source_every: plan.object_every, ..Default::default() };
+            let oc = &settings.config.objects;
+            let crops = settings.models.objects.is_some() && (oc.face_crop || oc.hand_crop);
+            let opts = decode::DecodeOptions { source_every: if crops { plan.object_every } else { 0 }, ..Default::default() };
             let stats = decode::decode_samples_with(info, times, 0, a.max_side, opts, |f| {
                 if filled == 0 {
                     // room for the whole segment: the decoder never waits on one

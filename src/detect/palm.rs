@@ -204,7 +204,6 @@ impl Up {
 struct Head {
     cls: Pointwise,
     reg: Pointwise,
-    per_cell: usize,
 }
 
 impl Head {
@@ -212,7 +211,6 @@ impl Head {
         Ok(Self {
             cls: Pointwise::load(vb.pp(format!("conv{cls}")), c, per_cell, false)?,
             reg: Pointwise::load(vb.pp(format!("conv{reg}")), c, per_cell * 18, false)?,
-            per_cell,
         })
     }
 
@@ -221,7 +219,6 @@ impl Head {
         let nhwc = |t: Tensor| t.permute((0, 2, 3, 1))?.contiguous();
         let logits = nhwc(self.cls.forward(x)?)?.reshape((b, ()))?;
         let reg = nhwc(self.reg.forward(x)?)?.reshape((b, (), 18))?;
-        debug_assert_eq!(logits.dim(1)? % self.per_cell, 0);
         Ok((reg, logits))
     }
 }

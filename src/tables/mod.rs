@@ -43,10 +43,12 @@
 //!   from the first identity seen, 0 for the first identity's own samples;
 //!   null where not measured).
 //! * detections: one row per face or object: `recording`, `frame`, `t_s`,
-//!   `type` (face/object), `class`, `category`, `score`, `in_hand` (objects:
-//!   the box overlaps a palm the palm detector found; schema 8, null before
-//!   and for faces), `runner_up` and `runner_up_score` (objects: the best other
-//!   class the detector gave the same box; schema 8), `x0..y1`, and for faces the pose, eye and gaze columns, `mouth_open` and `keypoints`
+//!   `type` (face/object), `class`, `category`, `score`, `in_hand` (a phone
+//!   or book touching a palm the palm detector found, widened by a quarter of
+//!   its side; schema 8, null before and for faces), `runner_up` and
+//!   `runner_up_score` (objects: the best other class the detector gave the
+//!   same box, from 0.01; schema 8), `x0..y1`, and for faces the pose, eye and
+//!   gaze columns, `mouth_open` and `keypoints`
 //!   (the detector's five points, x and y interleaved, a list column).
 //! * events: one row per event: `recording`, `kind`, `start_s`, `end_s`,
 //!   `duration_s`, `confidence`, `detail`, `evidence_t`.

@@ -112,13 +112,18 @@ impl Table {
         Ok(self.typed(name, c.f32())?.iter().collect())
     }
 
-    /// An f32 column older versions lack: all null when absent.
-    fn f32s_or_null(&self, name: &str) -> Result<Vec<Option<f32>>> {
+    /// A column older versions lack, read by `read`: all null when absent.
+    fn or_null<T: Clone>(&self, name: &str, read: fn(&Self, &str) -> Result<Vec<Option<T>>>) -> Result<Vec<Option<T>>> {
         if self.optional(name).is_some() {
-            self.f32s(name)
+            read(self, name)
         } else {
             Ok(vec![None; self.len()])
         }
+    }
+
+    /// An f32 column older versions lack: all null when absent.
+    fn f32s_or_null(&self, name: &str) -> Result<Vec<Option<f32>>> {
+        self.or_null(name, Self::f32s)
     }
 
     fn u32s(&self, name: &str) -> Result<Vec<Option<u32>>> {
@@ -127,11 +132,7 @@ impl Table {
     }
 
     fn u32s_or_null(&self, name: &str) -> Result<Vec<Option<u32>>> {
-        if self.optional(name).is_some() {
-            self.u32s(name)
-        } else {
-            Ok(vec![None; self.len()])
-        }
+        self.or_null(name, Self::u32s)
     }
 
     fn bools(&self, name: &str) -> Result<Vec<Option<bool>>> {
@@ -194,15 +195,9 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
             ["yaw", "pitch", "roll", "ear_left", "ear_right", "gaze_x", "gaze_y"].map(|n| d.f32s_or_null(n));
         let (yaw, pitch, roll, el, er, gx, gy) = (yaw?, pitch?, roll?, el?, er?, gx?, gy?);
         let mouth = d.f32s_or_null("mouth_open")?;
-        // schema 8: whether an object was held in a hand (not looked for before)
-        let in_hand = match d.optional("in_hand") {
-            Some(_) => d.bools("in_hand")?,
-            None => vec![None; d.len()],
-        };
-        let runner_up = match d.optional("runner_up") {
-            Some(_) => d.strs("runner_up")?,
-            None => vec![None; d.len()],
-        };
+        // schema 8: whether an object was held in a hand (not looked for before), its runner-up class
+        let in_hand = d.or_null("in_hand", Table::bools)?;
+        let runner_up = d.or_null("runner_up", Table::strs)?;
         let runner_up_score = d.f32s_or_null("runner_up_score")?;
         per_face_mouth = d.optional("mouth_open").is_some();
         let keypoints: Vec<Vec<[f32; 2]>> = match d.optional("keypoints") {
