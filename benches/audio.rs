@@ -41,7 +41,7 @@ use proctor::progress::NoProgress;
 fn settings(audio: bool) -> Settings {
     let mut config = Config::default();
     config.analysis.audio = audio;
-    let models = load(None, Which { faces: true, objects: true, speech: true, identity: true }).unwrap();
+    let models = load(None, Which { faces: true, objects: true, hands: true, speech: true, identity: true }).unwrap();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     Settings { config, models, threads }
 }

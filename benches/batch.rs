@@ -39,7 +39,7 @@ fn main() {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut per_min = vec![];
     for jobs in [1usize, 2] {
-        let models = load(None, Which { faces: true, objects, speech: true, identity: true }).unwrap();
+        let models = load(None, Which { faces: true, objects, hands: objects, speech: true, identity: true }).unwrap();
         let settings = Settings { config: Config::default(), models, threads: (threads / jobs).max(1) };
         let opts = BatchOptions {
             outdir: tmp.join(format!("out{jobs}")),

@@ -22,7 +22,7 @@ use proctor::progress::NoProgress;
 fn settings(identity_fps: f64, threads: usize) -> Settings {
     let mut config = Config::default();
     config.analysis.identity_fps = identity_fps;
-    let which = Which { faces: true, objects: true, speech: true, identity: identity_fps > 0.0 };
+    let which = Which { faces: true, objects: true, hands: true, speech: true, identity: identity_fps > 0.0 };
     Settings { config, models: load(None, which).expect("embedded models load"), threads }
 }
 

@@ -31,7 +31,7 @@ fn main() {
     proctor::detect::models::one_thread_per_network_at_start();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let test_mode = !std::env::args().any(|a| a == "--bench");
-    let models = load(None, Which { faces: true, objects: true, speech: true, identity: true }).expect("embedded models load");
+    let models = load(None, Which { faces: true, objects: true, hands: true, speech: true, identity: true }).expect("embedded models load");
     let faces = models.faces.as_ref().unwrap();
     assert_eq!(models.objects.as_ref().unwrap().name(), "yolox-nano", "the default object model");
     let info = proctor::decode::probe(&root.join("fixtures/sample.webm")).unwrap();

@@ -26,7 +26,7 @@ fn settings(crops: bool, threads: usize) -> Settings {
     config.objects.face_crop = crops;
     config.objects.hand_crop = crops;
     config.analysis.audio = false; // the clip is silent
-    let which = Which { faces: true, objects: true, speech: false, identity: true };
+    let which = Which { faces: true, objects: true, hands: true, speech: false, identity: true };
     Settings { config, models: load(None, which).expect("embedded models load"), threads }
 }
 

@@ -27,7 +27,7 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let models = load(None, Which { faces: true, objects: true, speech: true, identity: true }).unwrap();
+    let models = load(None, Which { faces: true, objects: true, hands: true, speech: true, identity: true }).unwrap();
     let settings = Settings { config: Config::default(), models, threads };
     let clip = root.join("fixtures/sample.webm");
 

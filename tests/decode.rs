@@ -198,7 +198,7 @@ fn tracked_faces_agree_with_detection_on_every_frame() {
     let run = |detect_fps: f64| {
         let mut config = Config::default();
         config.analysis.face_detect_fps = detect_fps;
-        let models = load(None, Which { faces: true, objects: false, speech: false, identity: false }).unwrap();
+        let models = load(None, Which { faces: true, objects: false, hands: false, speech: false, identity: false }).unwrap();
         analyze(&path, &Settings { config, models, threads: 2 }, &NoProgress).unwrap()
     };
     let every = run(4.0);
@@ -232,7 +232,7 @@ fn tracked_faces_agree_with_detection_on_every_frame() {
 fn detectors_take_any_size_grey_dark_and_cut_faces() {
     use image::{imageops, RgbImage};
     use proctor::detect::models::{load, Which};
-    let models = load(None, Which { faces: true, objects: true, speech: false, identity: false }).unwrap();
+    let models = load(None, Which { faces: true, objects: true, hands: true, speech: false, identity: false }).unwrap();
     let cfg = Config::default();
     let face = image::open(fixture("face.jpg")).unwrap().to_rgb8();
     let grey = RgbImage::from_fn(face.width(), face.height(), |x, y| {

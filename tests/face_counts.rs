@@ -28,7 +28,7 @@ const MIN_FACE_PX: f32 = 24.0;
 const MATCH_IOU: f32 = 0.3;
 
 fn face_model() -> Box<dyn FaceAnalyzer> {
-    load(None, Which { faces: true, objects: false, speech: false, identity: false }).unwrap().faces.unwrap()
+    load(None, Which { faces: true, objects: false, hands: false, speech: false, identity: false }).unwrap().faces.unwrap()
 }
 
 /// Boxes of the faces found at the default score floor.

@@ -367,7 +367,7 @@ fn long_alone_recording_raises_nothing() {
 fn verification_on_registry_faces_and_their_variants() {
     use proctor::detect::face_embed::{align_chip, distance, five_points_from_mesh, SAME_PERSON_THRESHOLD};
     use proctor::detect::models::{load, Which};
-    let models = load(None, Which { faces: true, objects: false, speech: false, identity: true }).unwrap();
+    let models = load(None, Which { faces: true, objects: false, hands: false, speech: false, identity: true }).unwrap();
     let (faces, net) = (models.faces.as_ref().unwrap(), models.identity.as_ref().unwrap());
     let variants = |img: &image::RgbImage| -> Vec<(&'static str, image::RgbImage)> {
         let scale = |k: f32| {

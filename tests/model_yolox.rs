@@ -273,10 +273,11 @@ fn yolox_letterbox_top_left_inverse() {
 }
 
 /// The built-in object detector is YOLOX-nano (NanoDet-g, once the alternative, was retired),
-/// with its provenance; the palm detector (for the crops around hands) loads with it.
+/// with its provenance; the palm detector (for the crops around hands) loads with it, unless
+/// the hand crops are off.
 #[test]
 fn object_model_is_yolox() -> Result<()> {
-    let which = Which { faces: false, objects: true, speech: false, identity: false };
+    let which = Which { faces: false, objects: true, hands: true, speech: false, identity: false };
     let m = load(None, which)?;
     ensure!(m.objects.as_ref().map(|o| o.name()) == Some("yolox-nano"));
     ensure!(m.hands.is_some(), "no palm detector");
@@ -290,5 +291,9 @@ fn object_model_is_yolox() -> Result<()> {
         "{:?}",
         m.provenance[0]
     );
+    // with the hand crops off (`objects.hand_crop = false`) the palm detector is not loaded
+    let m = load(None, Which { hands: false, ..which })?;
+    ensure!(m.objects.is_some() && m.hands.is_none(), "palm detector loaded without the hand crops");
+    ensure!(m.provenance.len() == 1, "{:?}", m.provenance);
     Ok(())
 }

@@ -15,7 +15,7 @@ const NOT_RECORDINGS: &[&str] = &["empty.mp4", "notvideo.mp4", "random.webm", "a
 
 #[test]
 fn every_fixture_loads_back_as_the_analysis_that_was_written() {
-    let models = load(None, Which { faces: true, objects: true, speech: true, identity: true }).unwrap();
+    let models = load(None, Which { faces: true, objects: true, hands: true, speech: true, identity: true }).unwrap();
     let settings = Settings { config: Config::default(), models, threads: 2 };
     let out = tempfile::tempdir().unwrap();
     let mut names: Vec<String> = listing(&root().join("fixtures"))

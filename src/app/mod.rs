@@ -128,7 +128,7 @@ pub fn config_and_models(common: &CommonArgs) -> Result<(Config, Models), Error>
 
 /// The detectors, built in or from `--models`.
 pub fn load_models(common: &CommonArgs, cfg: &Config) -> Result<Models, Error> {
-    let which = Which { faces: true, objects: !common.no_objects, speech: cfg.analysis.audio, identity: cfg.analysis.identity_fps > 0.0 };
+    let which = Which { faces: true, objects: !common.no_objects, hands: cfg.objects.hand_crop, speech: cfg.analysis.audio, identity: cfg.analysis.identity_fps > 0.0 };
     crate::detect::models::load(common.models.as_deref(), which)
 }
 

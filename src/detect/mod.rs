@@ -75,7 +75,8 @@ pub use crate::records::Provenance;
 pub struct Models {
     pub faces: Option<Box<dyn FaceAnalyzer>>,
     pub objects: Option<Box<dyn ObjectModel>>,
-    /// Palm detection, for the crops around hands (loaded with the objects).
+    /// Palm detection, for the crops around hands (loaded with the objects,
+    /// unless `objects.hand_crop` is off).
     pub hands: Option<palm::PalmDetector>,
     /// Speech detection (Silero VAD) over the audio.
     pub speech: Option<crate::audio::SileroVad>,

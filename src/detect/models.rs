@@ -90,6 +90,9 @@ fn bytes_of(m: &Embedded, dir: Option<&Path>) -> Result<std::borrow::Cow<'static
 pub struct Which {
     pub faces: bool,
     pub objects: bool,
+    /// The palm detector, for the crops around hands (`objects.hand_crop`):
+    /// loaded only with the objects.
+    pub hands: bool,
     pub speech: bool,
     pub identity: bool,
 }
@@ -151,6 +154,8 @@ pub fn load(dir: Option<&Path>, which: Which) -> Result<Models> {
         let yx = YoloX::from_bytes(&bytes_of(&YOLOX, dir)?, &dev).map_err(|e| model_err(YOLOX.file, e))?;
         models.objects = Some(Box::new(yx));
         models.provenance.push(provenance("YOLOX-nano (objects)", YOLOX.provenance));
+    }
+    if which.objects && which.hands {
         let palm = super::palm::PalmDetector::from_bytes(&bytes_of(&PALM, dir)?, &dev).map_err(|e| model_err(PALM.file, e))?;
         models.hands = Some(palm);
         models.provenance.push(provenance("MediaPipe palm detection (hands, for held objects)", PALM.provenance));
