@@ -395,3 +395,48 @@ pub(super) fn detect_segment(feed: Feed, plan: &Plan, settings: &Settings) -> an
     }
     work.finish(seen.into_inner().unwrap_or_else(|e| e.into_inner()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::detect::{Models, ObjectDetection, ObjectModel};
+
+    /// An object detector that finds nothing: the test looks at the jobs, not at detections.
+    struct Blind;
+
+    impl ObjectModel for Blind {
+        fn name(&self) -> &str {
+            "blind"
+        }
+        fn detect_batch(&self, images: &[&image::RgbImage], _min_score: f32) -> anyhow::Result<Vec<Vec<ObjectDetection>>> {
+            Ok(vec![Vec::new(); images.len()])
+        }
+    }
+
+    fn frame(index: usize, source: bool) -> Frame {
+        let image = Arc::new(image::RgbImage::from_pixel(64, 48, image::Rgb([90, 90, 90])));
+        let source = source.then(|| Arc::new(image::RgbImage::from_pixel(128, 96, image::Rgb([90, 90, 90]))));
+        Frame { index, t: index as f64 / 4.0, pts: index as f64 / 4.0, image, source }
+    }
+
+    /// The object job of a frame decoded at a larger size carries that picture (the crops
+    /// around faces and hands are cut from it), and the segment keeps no copy of it.
+    #[test]
+    fn an_object_job_carries_the_source_picture_and_the_segment_lets_it_go() {
+        let config = Config::default();
+        let plan = Plan::of(&config);
+        let models = Models { objects: Some(Box::new(Blind)), ..Default::default() };
+        let settings = Settings { config, models, threads: 1 };
+        let mut work = SegmentWork::new(&plan, &settings, Vec::new());
+        let job = work.push(frame(0, true)).unwrap().expect("the segment's first frame runs the object detector");
+        let source = job.source.as_ref().expect("the job has the source picture");
+        assert_eq!(source.dimensions(), (128, 96));
+        assert_eq!(job.image.dimensions(), (64, 48));
+        assert!(work.frames[0].source.is_none(), "the segment still holds the source picture");
+        // a frame between the object rate's samples asks for no run
+        assert!(work.push(frame(1, false)).unwrap().is_none());
+    }
+}
