@@ -4,7 +4,8 @@
 //! the crop passes run on every object sample, the worst case) with both crop
 //! passes on and off, faces and objects as by default, the two measured in the
 //! same run, interleaved. Also the object stage alone: YOLOX-nano on one frame,
-//! then on the frame and its face crop, and the palm detector on the frame.
+//! then on the frame and its face crop, the palm detector on the frame, and the hand
+//! landmark model on one palm.
 //! Prints the added time as ratios.
 //!
 //! Run: `cargo bench --profile dev --bench phones`.
@@ -56,6 +57,15 @@ fn main() {
     let whole = || model.detect_batch(&[&frame], 0.2).unwrap();
     let hands = on.models.hands.as_ref().unwrap();
     let palms = || hands.detect_batch(&[&frame]).unwrap();
+    // the hand landmark model on one palm (it runs on palms that touch a phone or book; its
+    // cost does not depend on what the square shows: a square at the face stands in)
+    let [x0, y0, x1, y1] = face_box(&on, &frame);
+    let mut keypoints = [[0.0; 2]; proctor::detect::palm::NUM_KEYPOINTS];
+    keypoints[0] = [(x0 + x1) / 2.0, y1];
+    keypoints[2] = [(x0 + x1) / 2.0, y0];
+    let palm = proctor::detect::palm::Palm { bbox: [x0, y0, x1, y1], score: 1.0, keypoints };
+    let marker = on.models.hand_landmarks.as_ref().unwrap();
+    let marks = || marker.run(&frame, &[&palm]).unwrap();
     let both = || {
         model.detect_batch(&[&frame], 0.2).unwrap();
         model.detect_batch(&[&crop], 0.2).unwrap()
@@ -78,8 +88,11 @@ fn main() {
     // interleaved, so that a change in the machine's load hits both alike
     let runs = if test_mode { 1 } else { 7 };
     let (mut t_whole, mut t_both, mut t_off, mut t_on) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut t_palms = Vec::new();
+    let (mut t_palms, mut t_marks) = (Vec::new(), Vec::new());
     for _ in 0..runs {
+        t_marks.push(median_time(5, || {
+            marks();
+        }));
         t_palms.push(median_time(5, || {
             palms();
         }));
@@ -100,7 +113,7 @@ fn main() {
         v.sort();
         v[v.len() / 2].as_secs_f64()
     };
-    let (whole_s, both_s, palms_s) = (median(&mut t_whole), median(&mut t_both), median(&mut t_palms));
+    let (whole_s, both_s, palms_s, marks_s) = (median(&mut t_whole), median(&mut t_both), median(&mut t_palms), median(&mut t_marks));
     let (off_s, on_s) = (median(&mut t_off), median(&mut t_on));
     println!(
         "\nYOLOX-nano on one 640x480 frame: {:.1} ms; with its {}x{} face crop: {:.1} ms ({:.2}x)",
@@ -111,6 +124,7 @@ fn main() {
         both_s / whole_s
     );
     println!("palm detector on the same frame: {:.1} ms ({:.2}x YOLOX-nano on it)", palms_s * 1e3, palms_s / whole_s);
+    println!("hand landmarks on one palm of it: {:.1} ms ({:.2}x YOLOX-nano on the frame)", marks_s * 1e3, marks_s / whole_s);
     println!(
         "analyze {} ({media_s:.1} s of media, {threads} threads; median of {runs}, interleaved): face_crop and hand_crop off {off_s:.2} s, on {on_s:.2} s: the crop passes add {:.1}% ({:.3}x)",
         clip.file_name().unwrap().to_string_lossy(),

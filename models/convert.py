@@ -11,6 +11,7 @@ checks sha256 hashes, writes
 
 * convert_landmarks.py  face mesh (468 points) and iris landmarks (mediapipe==0.10.21 wheel)
 * convert_palm.py       palm detection (lite), where the hands are (the same wheel)
+* convert_hand.py       hand landmarks (lite), which hand holds an object (the same wheel)
 * convert_vad.py        Silero VAD v6, 16 kHz speech detector (silero-vad==6.2.3 wheel)
 * convert_yolox.py      YOLOX-nano, COCO objects (ONNX file from a public repository
                         at a pinned commit, not a registry: see its docstring; needs onnx, and
@@ -44,6 +45,7 @@ sys.path.insert(0, str(HERE))
 
 import convert_dlib  # noqa: E402
 import convert_landmarks  # noqa: E402
+import convert_hand  # noqa: E402
 import convert_palm  # noqa: E402
 import convert_resemblyzer  # noqa: E402
 import convert_vad  # noqa: E402
@@ -57,7 +59,7 @@ def main() -> int:
     ap.add_argument("--reference", action="store_true", help="also write fixtures/reference/*")
     args = ap.parse_args()
     fixtures = HERE.parent / "fixtures"
-    for name, mod in [("landmarks", convert_landmarks), ("palm", convert_palm), ("yolox", convert_yolox), ("yunet", convert_yunet), ("vad", convert_vad), ("dlib", convert_dlib),
+    for name, mod in [("landmarks", convert_landmarks), ("palm", convert_palm), ("hand", convert_hand), ("yolox", convert_yolox), ("yunet", convert_yunet), ("vad", convert_vad), ("dlib", convert_dlib),
                       ("resemblyzer", convert_resemblyzer)]:
         work = args.workdir / name
         work.mkdir(parents=True, exist_ok=True)

@@ -273,8 +273,8 @@ pub struct CommonArgs {
     pub quiet: bool,
 
     /// Read the model files from this directory instead of the ones built into the binary
-    /// (yunet_n, face_landmark, iris_landmark, yolox_nano, dlib_resnet, silero_vad_16k and
-    /// resemblyzer .safetensors).
+    /// (yunet_n, face_landmark, iris_landmark, yolox_nano, palm_detection, hand_landmark,
+    /// dlib_resnet, silero_vad_16k and resemblyzer .safetensors).
     #[arg(long, value_name = "DIR")]
     pub models: Option<PathBuf>,
 

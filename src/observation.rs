@@ -220,23 +220,32 @@ pub fn observe_faces(found: &[crate::detect::FaceFound]) -> Vec<FaceObs> {
 /// categories (phone, book, device, person) scoring at least
 /// `objects.keep_min_score`, each with its category; a phone or a book is
 /// held in a hand when its box touches one of `hands` (the reach of each palm
-/// found in the picture, `detect::objects::hand_reach`; only those kinds: a
-/// hand on a laptop's keyboard does not hold it). Each kind's rule asks its
-/// own score of them.
-pub fn observe_objects(found: &[crate::detect::ObjectDetection], hands: &[[f32; 4]], oc: &crate::config::ObjectConfig) -> Vec<ObjectObs> {
+/// found in the picture, `detect::objects::hand_reach`, and which of the
+/// subject's hands it is where the hand landmark model was sure; only those
+/// kinds: a hand on a laptop's keyboard does not hold it). Each kind's rule
+/// asks its own score of them.
+pub fn observe_objects(found: &[crate::detect::ObjectDetection], hands: &[([f32; 4], Option<crate::detect::hand::Side>)], oc: &crate::config::ObjectConfig) -> Vec<ObjectObs> {
     use crate::kinds::EventKind;
     let holdable = [EventKind::Phone.as_str(), EventKind::Book.as_str()];
     found
         .iter()
         .filter_map(|d| {
             let category = oc.category_of(d.class_name)?.to_string();
-            let in_hand = holdable.contains(&category.as_str()) && hands.iter().any(|h| crate::detect::objects::touches(h, &d.bbox));
+            let holding: Vec<_> = if holdable.contains(&category.as_str()) {
+                hands.iter().filter(|(h, _)| crate::detect::objects::touches(h, &d.bbox)).collect()
+            } else {
+                Vec::new()
+            };
+            // a hand is named only when every hand it touches that is known is that one
+            let sides: Vec<_> = holding.iter().filter_map(|(_, s)| *s).collect();
+            let hand = sides.first().filter(|s| sides.iter().all(|x| x == *s)).map(|s| s.as_str().to_string());
             (d.score as f64 >= oc.keep_min_score).then(|| ObjectObs {
                 class: d.class_name.to_string(),
                 category,
                 score: d.score,
                 bbox: d.bbox,
-                in_hand,
+                in_hand: !holding.is_empty(),
+                hand,
                 runner_up: d.runner_up.map(|(c, s)| (c.to_string(), s)),
             })
         })
@@ -261,6 +270,36 @@ pub fn mean_luma(img: &image::RgbImage) -> f32 {
 
 #[cfg(test)]
 mod tests {
+
+    /// A held phone is the hand's that holds it where the hands that touch it and are
+    /// known agree; a laptop under a hand is not held.
+    #[test]
+    fn a_held_object_names_the_hand_that_holds_it() {
+        use crate::detect::hand::Side;
+        let det = |class_id: usize, bbox: [f32; 4]| crate::detect::ObjectDetection {
+            class_id,
+            class_name: crate::detect::COCO_LABELS[class_id],
+            score: 0.6,
+            bbox,
+            runner_up: None,
+        };
+        let oc = crate::config::ObjectConfig::default();
+        let phone = det(67, [100.0, 100.0, 120.0, 140.0]);
+        let laptop = det(63, [100.0, 100.0, 220.0, 180.0]);
+        let touching = [95.0, 130.0, 125.0, 160.0];
+        let away = [300.0, 300.0, 330.0, 330.0];
+        let seen = |hands: &[([f32; 4], Option<Side>)]| observe_objects(&[phone.clone(), laptop.clone()], hands, &oc);
+        let o = seen(&[(touching, Some(Side::Left)), (away, Some(Side::Right))]);
+        assert_eq!((o[0].category.as_str(), o[0].in_hand, o[0].hand.as_deref()), ("phone", true, Some("left")));
+        assert_eq!((o[1].category.as_str(), o[1].in_hand, o[1].hand.as_deref()), ("device", false, None));
+        // a hand not known: held, by no named hand; two known hands that disagree: the same
+        assert_eq!(seen(&[(touching, None)])[0].hand, None);
+        assert!(seen(&[(touching, None)])[0].in_hand);
+        assert_eq!(seen(&[(touching, Some(Side::Left)), (touching, Some(Side::Right))])[0].hand, None);
+        assert_eq!(seen(&[(touching, Some(Side::Right)), (touching, None)])[0].hand.as_deref(), Some("right"));
+        assert!(!seen(&[(away, Some(Side::Left))])[0].in_hand);
+    }
+
     use super::*;
 
     #[test]

@@ -282,7 +282,7 @@ fn object_model_is_yolox() -> Result<()> {
     ensure!(m.objects.as_ref().map(|o| o.name()) == Some("yolox-nano"));
     ensure!(m.hands.is_some(), "no palm detector");
     ensure!(
-        m.provenance.len() == 2 && m.provenance.iter().all(|p| !p.sha256.is_empty()),
+        m.provenance.len() == 3 && m.provenance.iter().all(|p| !p.sha256.is_empty()),
         "{:?}",
         m.provenance
     );

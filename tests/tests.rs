@@ -16,6 +16,7 @@ mod hard_cases;
 mod identity;
 mod model_face_embed;
 mod model_landmarks;
+mod model_hand;
 mod model_palm;
 mod model_prep;
 mod model_vad;

@@ -19,11 +19,17 @@ pub struct Looked {
     pub crops: Vec<CropSeen>,
 }
 
-/// A palm the palm detector found: its box and score.
+/// A palm the palm detector found: its box and score, and where it touches a
+/// phone or book, what the hand landmark model says of it: whether it is a
+/// hand (`presence`), and which of the subject's hands (`side`, where sure).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HandSeen {
     pub bbox: [f32; 4],
     pub score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub side: Option<crate::detect::hand::Side>,
 }
 
 /// A crop the object detector looked at again, in pixels of the picture, and
@@ -89,17 +95,48 @@ pub(super) fn detect_objects(
         }
         _ => vec![Vec::new(); images.len()],
     };
-    Ok(found
+    found
         .iter()
         .zip(palms)
         .zip(crops)
-        .map(|((dets, palms), crops)| {
-            let held: Vec<[f32; 4]> = palms.iter().map(|p| crate::detect::objects::hand_reach(p.bbox)).collect();
-            Some(Looked {
-                objects: crate::observation::observe_objects(dets, &held, oc),
-                hands: palms.iter().map(|p| HandSeen { bbox: p.bbox, score: p.score }).collect(),
-                crops,
-            })
+        .zip(images)
+        .map(|(((dets, palms), crops), img)| {
+            let hands = which_hands(img, &palms, dets, models, cfg)?;
+            let held: Vec<_> = hands.iter().map(|h| (crate::detect::objects::hand_reach(h.bbox), h.side)).collect();
+            Ok(Some(Looked { objects: crate::observation::observe_objects(dets, &held, oc), hands, crops }))
+        })
+        .collect()
+}
+
+/// The palms of one picture, each that touches a phone or book the picture
+/// holds (at `objects.keep_min_score`) looked at by the hand landmark model:
+/// is it a hand, and which. The model runs only there, so a picture with no
+/// held object costs nothing more.
+fn which_hands(
+    img: &image::RgbImage,
+    palms: &[crate::detect::palm::Palm],
+    dets: &[crate::detect::ObjectDetection],
+    models: &Models,
+    cfg: &Config,
+) -> anyhow::Result<Vec<HandSeen>> {
+    let oc = &cfg.objects;
+    let holdable = |d: &&crate::detect::ObjectDetection| {
+        d.score as f64 >= oc.keep_min_score && oc.category_of(d.class_name).is_some_and(|c| HAND_CROP_CATEGORIES.contains(&c))
+    };
+    let held: Vec<&crate::detect::ObjectDetection> = dets.iter().filter(holdable).collect();
+    let holding: Vec<&crate::detect::palm::Palm> = palms
+        .iter()
+        .filter(|p| held.iter().any(|d| crate::detect::objects::touches(&crate::detect::objects::hand_reach(p.bbox), &d.bbox)))
+        .collect();
+    let marks = match &models.hand_landmarks {
+        Some(m) => m.run(img, &holding)?,
+        None => Vec::new(),
+    };
+    Ok(palms
+        .iter()
+        .map(|p| {
+            let m = holding.iter().position(|h| std::ptr::eq(*h, p)).and_then(|k| marks.get(k));
+            HandSeen { bbox: p.bbox, score: p.score, presence: m.map(|m| m.presence), side: m.and_then(|m| m.side()) }
         })
         .collect())
 }

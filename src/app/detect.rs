@@ -120,12 +120,21 @@ pub(super) fn detect_cmd(args: &DetectArgs) -> ExitCode {
                         crate::say!(
                             "  object {} ({}) score {:.2} box [{:.0} {:.0} {:.0} {:.0}]{}{}",
                             d.class, d.category, d.score, d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3],
-                            if d.in_hand { " in a hand" } else { "" },
+                            match (d.in_hand, &d.hand) {
+                                (true, Some(side)) => format!(" in the {side} hand"),
+                                (true, None) => " in a hand".to_string(),
+                                _ => String::new(),
+                            },
                             d.runner_up.as_ref().map_or(String::new(), |(c, s)| format!(", runner-up {c} {s:.2}"))
                         );
                     }
                     for h in &looked.hands {
-                        crate::say!("  hand   score {:.2} box [{:.0} {:.0} {:.0} {:.0}]", h.score, h.bbox[0], h.bbox[1], h.bbox[2], h.bbox[3]);
+                        let marks = match (h.presence, h.side) {
+                            (Some(p), Some(s)) => format!(", the {} hand (presence {p:.2})", s.as_str()),
+                            (Some(p), None) => format!(", which hand unsure (presence {p:.2})"),
+                            _ => String::new(),
+                        };
+                        crate::say!("  hand   score {:.2} box [{:.0} {:.0} {:.0} {:.0}]{marks}", h.score, h.bbox[0], h.bbox[1], h.bbox[2], h.bbox[3]);
                     }
                     for c in &looked.crops {
                         crate::say!("  crop   around a {} [{} {} {} {}]", c.around, c.bbox[0], c.bbox[1], c.bbox[2], c.bbox[3]);

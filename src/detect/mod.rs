@@ -9,6 +9,7 @@ pub mod boxes;
 pub mod face_embed;
 pub mod facemesh;
 pub mod faces;
+pub mod hand;
 pub mod iris;
 pub mod landmarks;
 pub mod letterbox;
@@ -78,6 +79,8 @@ pub struct Models {
     /// Palm detection, for the crops around hands (loaded with the objects,
     /// unless `objects.hand_crop` is off).
     pub hands: Option<palm::PalmDetector>,
+    /// Hand landmarks, for which hand holds a phone or book (loaded with the palms).
+    pub hand_landmarks: Option<hand::HandLandmarker>,
     /// Speech detection (Silero VAD) over the audio.
     pub speech: Option<crate::audio::SileroVad>,
     /// Speaker embedding (Resemblyzer) of speech segments: whose voice.

@@ -54,6 +54,12 @@ const PALM: Embedded = Embedded {
     provenance: include_str!("../../models/palm_detection.provenance.json"),
 };
 
+const HAND: Embedded = Embedded {
+    file: "hand_landmark.safetensors",
+    bytes: include_bytes!("../../models/hand_landmark.safetensors"),
+    provenance: include_str!("../../models/hand_landmark.provenance.json"),
+};
+
 /// Read a provenance JSON file written by the conversion script (from a registry package:
 /// package, version, path_in_package or paths; from a repository: repository, commit, path).
 fn provenance(name: &str, json: &str) -> Provenance {
@@ -159,6 +165,9 @@ pub fn load(dir: Option<&Path>, which: Which) -> Result<Models> {
         let palm = super::palm::PalmDetector::from_bytes(&bytes_of(&PALM, dir)?, &dev).map_err(|e| model_err(PALM.file, e))?;
         models.hands = Some(palm);
         models.provenance.push(provenance("MediaPipe palm detection (hands, for held objects)", PALM.provenance));
+        let hand = super::hand::HandLandmarker::from_bytes(&bytes_of(&HAND, dir)?, &dev).map_err(|e| model_err(HAND.file, e))?;
+        models.hand_landmarks = Some(hand);
+        models.provenance.push(provenance("MediaPipe hand landmarks (which hand holds an object)", HAND.provenance));
     }
     if which.identity && which.faces {
         let e = super::face_embed::FaceEmbedder::from_bytes(&bytes_of(&DLIB, dir)?, &dev).map_err(|e| model_err(DLIB.file, e))?;

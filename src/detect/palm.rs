@@ -37,7 +37,7 @@ fn same_5(size: usize, stride: usize) -> (usize, usize, usize) {
 
 /// 5×5 depthwise convolution with bias, `SAME` padding, stride 1 or 2.
 #[derive(Debug, Clone)]
-struct Depthwise5 {
+pub(super) struct Depthwise5 {
     weight: Vec<f32>, // [C * 25]
     bias: Vec<f32>,   // [C]
     stride: usize,
@@ -45,7 +45,7 @@ struct Depthwise5 {
 }
 
 impl Depthwise5 {
-    fn load(vb: VarBuilder, c: usize, stride: usize) -> Result<Self> {
+    pub(super) fn load(vb: VarBuilder, c: usize, stride: usize) -> Result<Self> {
         let w = vb.get((c, 1, 5, 5), "weight")?;
         let b = vb.get(c, "bias")?;
         Ok(Self {

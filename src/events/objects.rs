@@ -41,10 +41,13 @@ pub(super) fn object_events(ctx: &Ctx, kind: EventKind) -> Vec<Event> {
     let mut out = Vec::new();
     for r in fold(&signal, step, c.merge_gap_s.max(step * 1.5), 0.0) {
         let mut classes: Vec<(String, f32)> = Vec::new();
-        let mut held = 0;
+        let (mut held, mut hands) = (0, [0, 0]);
         for o in in_span(obs, r.start, r.end) {
             let seen: Vec<_> = o.objects.iter().flatten().filter(|d| d.category == category && t.reached_by(d.score)).collect();
             held += usize::from(seen.iter().any(|d| d.in_hand));
+            for (k, side) in [crate::detect::hand::Side::Left, crate::detect::hand::Side::Right].into_iter().enumerate() {
+                hands[k] += usize::from(seen.iter().any(|d| d.hand.as_deref() == Some(side.as_str())));
+            }
             for d in seen {
                 match classes.iter_mut().find(|(c, _)| *c == d.class) {
                     Some((_, s)) => *s = s.max(d.score),
@@ -52,7 +55,7 @@ pub(super) fn object_events(ctx: &Ctx, kind: EventKind) -> Vec<Event> {
                 }
             }
         }
-        let detail = crate::kinds::objects::detail(&classes, held, r.hits.len(), r.samples);
+        let detail = crate::kinds::objects::detail(&classes, held, hands, r.hits.len(), r.samples);
         out.push(r.into_event(kind, detail));
     }
     out

@@ -252,7 +252,7 @@ fn eyes_closed_at_the_threshold_boundary() {
 #[test]
 fn objects_need_two_of_three_samples() {
     let cfg = Config::default();
-    let phone = |s: f32| ObjectObs { class: "cell phone".into(), category: "phone".into(), score: s, bbox: [0.0; 4], in_hand: false, runner_up: None };
+    let phone = |s: f32| ObjectObs { class: "cell phone".into(), category: "phone".into(), score: s, bbox: [0.0; 4], in_hand: false, hand: None, runner_up: None };
     // object samples once a second; a phone in samples 2, 3 and 6 (lone)
     let mut obs = seq(40, |_| vec![face(0.0, 0.3)]);
     for (k, o) in obs.iter_mut().enumerate().filter(|(i, _)| i % 4 == 0) {
@@ -404,7 +404,7 @@ fn background_noise_is_judged_against_the_room_and_never_on_speech() {
 #[test]
 fn person_far_behind_is_not_in_the_room() {
     let cfg = Config::default();
-    let person = |bbox: [f32; 4]| ObjectObs { class: "person".into(), category: "person".into(), score: 0.8, bbox, in_hand: false, runner_up: None };
+    let person = |bbox: [f32; 4]| ObjectObs { class: "person".into(), category: "person".into(), score: 0.8, bbox, in_hand: false, hand: None, runner_up: None };
     let mut obs = seq(40, |_| vec![face(0.0, 0.3)]);
     for o in obs.iter_mut().filter(|o| o.index % 4 == 0) {
         // the candidate's face is at [0, 0, 100, 100]: a small figure at the back, and

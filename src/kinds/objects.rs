@@ -53,12 +53,19 @@ pub fn rule(noun: &str, t: &Sighting) -> String {
 }
 
 /// An event's detail: the classes seen, each with its best score, and in how
-/// many samples it was held in a hand (`held`, when any).
-pub fn detail(classes: &[(String, f32)], held: usize, hits: usize, samples: usize) -> String {
+/// many samples it was held in a hand (`held`, when any), and by which of the
+/// subject's hands where the samples that name one all name the same
+/// (`hands`: the samples that named the left and the right hand).
+pub fn detail(classes: &[(String, f32)], held: usize, hands: [usize; 2], hits: usize, samples: usize) -> String {
     let seen: Vec<String> = classes.iter().map(|(c, s)| format!("{c} (max score {s:.2})")).collect();
+    let which = match hands {
+        [l, 0] if l > 0 => "the left hand",
+        [0, r] if r > 0 => "the right hand",
+        _ => "a hand",
+    };
     let held = match held {
         0 => String::new(),
-        n => format!(", held in a hand in {n} of them"),
+        n => format!(", held in {which} in {n} of them"),
     };
     format!("{}; in {hits} of {samples} object samples{held}", seen.join(", "))
 }
@@ -70,7 +77,11 @@ mod tests {
     #[test]
     fn the_detail_says_how_often_the_object_was_held() {
         let seen = [("cell phone".to_string(), 0.487f32), ("remote".to_string(), 0.3)];
-        assert_eq!(detail(&seen, 0, 5, 7), "cell phone (max score 0.49), remote (max score 0.30); in 5 of 7 object samples");
-        assert_eq!(detail(&seen[..1], 4, 5, 7), "cell phone (max score 0.49); in 5 of 7 object samples, held in a hand in 4 of them");
+        assert_eq!(detail(&seen, 0, [0, 0], 5, 7), "cell phone (max score 0.49), remote (max score 0.30); in 5 of 7 object samples");
+        assert_eq!(detail(&seen[..1], 4, [0, 0], 5, 7), "cell phone (max score 0.49); in 5 of 7 object samples, held in a hand in 4 of them");
+        assert_eq!(detail(&seen[..1], 4, [3, 0], 5, 7), "cell phone (max score 0.49); in 5 of 7 object samples, held in the left hand in 4 of them");
+        assert_eq!(detail(&seen[..1], 4, [0, 2], 5, 7), "cell phone (max score 0.49); in 5 of 7 object samples, held in the right hand in 4 of them");
+        // samples that disagree name no hand
+        assert_eq!(detail(&seen[..1], 4, [2, 1], 5, 7), "cell phone (max score 0.49); in 5 of 7 object samples, held in a hand in 4 of them");
     }
 }

@@ -18,8 +18,9 @@ use super::{Band, Baseline, Event, IdentityInfo, MediaInfo, Observation, Score};
 /// table's `objects_detected`, `faces_detected` and `cluster_distance`, the
 /// evidence table's `other_face` pictures and the summary's `identity.clusters`;
 /// 7 the frames table's `faces_described` and each kind's `[rules.<kind>]`
-/// section in the summary's configuration; 8 the detections table's `in_hand`, `runner_up` and `runner_up_score`.
-pub const SCHEMA_VERSION: u32 = 8;
+/// section in the summary's configuration; 8 the detections table's `in_hand`, `runner_up` and `runner_up_score`;
+/// 9 its `hand` (which hand holds a phone or book).
+pub const SCHEMA_VERSION: u32 = 9;
 /// Oldest version whose tables hold everything the rules read (objects kept
 /// from `objects.keep_min_score`, the frames' `faces_described`): the rules
 /// can run again on it under another configuration.

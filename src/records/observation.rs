@@ -57,6 +57,11 @@ pub struct ObjectObs {
     /// picture (`objects.hand_crop`): held in a hand.
     #[serde(default)]
     pub in_hand: bool,
+    /// Which of the subject's hands holds it (`"left"` or `"right"`), where the
+    /// hand landmark model was sure of the hand it touches (`None` otherwise,
+    /// and in files written before it was looked for).
+    #[serde(default)]
+    pub hand: Option<String>,
     /// The best other class the detector gave the same box, with its score
     /// (`None` in files written before it was kept).
     #[serde(default)]

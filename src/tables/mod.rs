@@ -45,7 +45,9 @@
 //! * detections: one row per face or object: `recording`, `frame`, `t_s`,
 //!   `type` (face/object), `class`, `category`, `score`, `in_hand` (a phone
 //!   or book touching a palm the palm detector found, widened by a quarter of
-//!   its side; schema 8, null before and for faces), `runner_up` and
+//!   its side; schema 8, null before and for faces), `hand` (`left` or
+//!   `right`: which of the subject's hands, where the hand landmark model was
+//!   sure of the hand it touches; schema 9, null otherwise), `runner_up` and
 //!   `runner_up_score` (objects: the best other class the detector gave the
 //!   same box, from 0.01; schema 8), `x0..y1`, and for faces the pose, eye and
 //!   gaze columns, `mouth_open` and `keypoints`
@@ -166,6 +168,7 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         category: Vec<Option<String>>,
         score: Vec<f32>,
         in_hand: Vec<Option<bool>>,
+        hand: Vec<Option<String>>,
         runner_up: Vec<Option<String>>,
         runner_up_score: Vec<Option<f32>>,
         bbox: [Vec<f32>; 4],
@@ -182,6 +185,7 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
             c.category.push(None);
             c.score.push(f.score);
             c.in_hand.push(None);
+            c.hand.push(None);
             c.runner_up.push(None);
             c.runner_up_score.push(None);
             for i in 0..4 {
@@ -201,6 +205,7 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
             c.category.push(Some(d.category.clone()));
             c.score.push(d.score);
             c.in_hand.push(Some(d.in_hand));
+            c.hand.push(d.hand.clone());
             c.runner_up.push(d.runner_up.as_ref().map(|r| r.0.clone()));
             c.runner_up_score.push(d.runner_up.as_ref().map(|r| r.1));
             for i in 0..4 {
@@ -227,6 +232,7 @@ pub fn detections_frame(recording: &str, obs: &[Observation]) -> DataFrame {
         col("category", c.category),
         col("score", c.score),
         col("in_hand", c.in_hand),
+        col("hand", c.hand),
         col("runner_up", c.runner_up),
         col("runner_up_score", c.runner_up_score),
         col("x0", x0),

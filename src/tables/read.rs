@@ -197,6 +197,8 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
         let mouth = d.f32s_or_null("mouth_open")?;
         // schema 8: whether an object was held in a hand (not looked for before), its runner-up class
         let in_hand = d.or_null("in_hand", Table::bools)?;
+        // schema 9: which hand holds it
+        let hand = d.or_null("hand", Table::strs)?;
         let runner_up = d.or_null("runner_up", Table::strs)?;
         let runner_up_score = d.f32s_or_null("runner_up_score")?;
         per_face_mouth = d.optional("mouth_open").is_some();
@@ -239,6 +241,7 @@ pub fn read_observations(frames: &Path, detections: &Path) -> Result<Vec<Observa
                     score: s,
                     bbox: b,
                     in_hand: in_hand[i].unwrap_or(false),
+                    hand: hand[i].clone(),
                     runner_up: runner_up[i].clone().zip(runner_up_score[i]),
                 }),
                 other => return Err(d.bad(format!("column type: unknown detection type '{other}'"))),
