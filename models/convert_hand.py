@@ -60,34 +60,7 @@ def extract(workdir: Path) -> Path:
 
 def read_weights(path: Path) -> dict[str, np.ndarray]:
     """Every conv / depthwise / dense constant, named by operator order, candle layout."""
-    it = convert_palm._interpreter(path)
-    ops = it._get_ops_details()
-    dequantized = {o["outputs"][0]: o["inputs"][0] for o in ops if o["op_name"] == "DEQUANTIZE"}
-
-    def const(index: int) -> np.ndarray:
-        a = np.array(it.get_tensor(dequantized.get(index, index)))
-        if a.dtype != np.float16:
-            raise ValueError(f"tensor {index}: dtype {a.dtype}, expected float16")
-        return a
-
-    counts = {k: 0 for k in KINDS.values()}
-    tensors = {}
-    for o in ops:
-        kind = KINDS.get(o["op_name"])
-        if kind is None:
-            continue
-        name = f"{kind}{counts[kind]}"
-        counts[kind] += 1
-        w = const(o["inputs"][1])
-        if kind == "dw":
-            w = w.transpose(3, 0, 1, 2)  # 1HWC -> C1HW
-        elif kind == "conv":
-            w = w.transpose(0, 3, 1, 2)  # OHWI -> OIHW
-        tensors[f"{name}.weight"] = np.ascontiguousarray(w)
-        tensors[f"{name}.bias"] = const(o["inputs"][2]).reshape(-1)
-    if counts != {"conv": 31, "dw": 16, "fc": 4}:
-        raise ValueError(f"unexpected graph: {counts}")
-    return tensors
+    return convert_palm.weights_by_order(path, KINDS, {"conv": 31, "dw": 16, "fc": 4})
 
 
 def convert(workdir: Path, outdir: Path) -> dict:
@@ -137,21 +110,14 @@ def reference(workdir: Path, fixtures: Path) -> list[Path]:
     inputs.append(common.resize_rgb(common.read_png(astronaut), 224, 224).astype(np.float32) / 255.0)
     labels.append("skimage/data/astronaut.png (scikit-image 0.25.2) resized to 224")
     x = np.stack(inputs).astype(np.float32)
-    it = convert_palm._interpreter(extract(workdir))
-    inp = it.get_input_details()[0]["index"]
-    outs = {o["name"]: [] for o in it.get_output_details()}
-    for i in range(len(x)):
-        it.set_tensor(inp, x[i:i + 1])
-        it.invoke()
-        for o in it.get_output_details():
-            outs[o["name"]].append(np.array(it.get_tensor(o["index"]))[0])
+    outs = convert_palm.run_each(extract(workdir), x)
     path = fixtures / "reference" / "hand_landmark.safetensors"
     # the inputs are whole multiples of 1/255: stored as bytes (the test divides by 255 as here)
     u8 = np.round(x * 255.0).astype(np.uint8)
     assert np.array_equal(u8.astype(np.float32) / 255.0, x)
     save_file({"input_u8": np.ascontiguousarray(u8.transpose(0, 3, 1, 2)),
-               "landmarks": np.stack(outs["Identity"]), "presence": np.stack(outs["Identity_1"]),
-               "handedness": np.stack(outs["Identity_2"]), "world": np.stack(outs["Identity_3"])},
+               "landmarks": outs["Identity"], "presence": outs["Identity_1"],
+               "handedness": outs["Identity_2"], "world": outs["Identity_3"]},
               str(path), metadata={"source": json.dumps({"model": PATH_IN_WHEEL, "images": labels,
                                                          "runtime": "ai-edge-litert Interpreter (no delegates)"})})
     os.chmod(path, 0o644)

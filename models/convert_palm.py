@@ -63,6 +63,13 @@ def _interpreter(path: Path):
 
 def read_weights(path: Path) -> dict[str, np.ndarray]:
     """Every conv / depthwise / PReLU constant, named by operator order, candle layout."""
+    return weights_by_order(path, KINDS, {"conv": 30, "dw": 23, "prelu": 26})
+
+
+def weights_by_order(path: Path, kinds: dict[str, str], expected: dict[str, int]) -> dict[str, np.ndarray]:
+    """The fp16 constants of the operators named in `kinds` (TF Lite op -> our prefix),
+    the n-th of each kind as `{prefix}{n}`: conv weights OHWI -> OIHW, depthwise 1HWC ->
+    C1HW, PReLU alphas flat, dense weights as they are; `expected` counts each kind."""
     it = _interpreter(path)
     ops = it._get_ops_details()
     dequantized = {o["outputs"][0]: o["inputs"][0] for o in ops if o["op_name"] == "DEQUANTIZE"}
@@ -73,10 +80,10 @@ def read_weights(path: Path) -> dict[str, np.ndarray]:
             raise ValueError(f"tensor {index}: dtype {a.dtype}, expected float16")
         return a
 
-    counts = {k: 0 for k in KINDS.values()}
+    counts = {k: 0 for k in kinds.values()}
     tensors = {}
     for o in ops:
-        kind = KINDS.get(o["op_name"])
+        kind = kinds.get(o["op_name"])
         if kind is None:
             continue
         name = f"{kind}{counts[kind]}"
@@ -85,12 +92,28 @@ def read_weights(path: Path) -> dict[str, np.ndarray]:
             tensors[f"{name}.alpha"] = const(o["inputs"][1]).reshape(-1)
             continue
         w = const(o["inputs"][1])
-        w = w.transpose(3, 0, 1, 2) if kind == "dw" else w.transpose(0, 3, 1, 2)  # 1HWC->C1HW, OHWI->OIHW
+        if kind == "dw":
+            w = w.transpose(3, 0, 1, 2)  # 1HWC -> C1HW
+        elif kind == "conv":
+            w = w.transpose(0, 3, 1, 2)  # OHWI -> OIHW
         tensors[f"{name}.weight"] = np.ascontiguousarray(w)
         tensors[f"{name}.bias"] = const(o["inputs"][2]).reshape(-1)
-    if counts != {"conv": 30, "dw": 23, "prelu": 26}:
+    if counts != expected:
         raise ValueError(f"unexpected graph: {counts}")
     return tensors
+
+
+def run_each(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
+    """The interpreter on each NHWC input of `x` alone: every output by name, stacked."""
+    it = _interpreter(path)
+    inp = it.get_input_details()[0]["index"]
+    outs = {o["name"]: [] for o in it.get_output_details()}
+    for i in range(len(x)):
+        it.set_tensor(inp, x[i:i + 1])
+        it.invoke()
+        for o in it.get_output_details():
+            outs[o["name"]].append(np.array(it.get_tensor(o["index"]))[0])
+    return {k: np.stack(v) for k, v in outs.items()}
 
 
 def convert(workdir: Path, outdir: Path) -> dict:
@@ -152,17 +175,10 @@ def reference(workdir: Path, fixtures: Path) -> list[Path]:
         inputs.append(letterbox(common.read_png(hand)))
         labels.append(f"fixtures/reference/{hand.name}, letterboxed")
     x = np.stack(inputs).astype(np.float32)
-    it = _interpreter(extract(workdir))
-    inp = it.get_input_details()[0]["index"]
-    outs = {o["name"]: [] for o in it.get_output_details()}
-    for i in range(len(x)):
-        it.set_tensor(inp, x[i:i + 1])
-        it.invoke()
-        for o in it.get_output_details():
-            outs[o["name"]].append(np.array(it.get_tensor(o["index"]))[0])
+    outs = run_each(extract(workdir), x)
     path = fixtures / "reference" / "palm_detection.safetensors"
     save_file({"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2)),
-               "regressors": np.stack(outs["Identity"]), "scores": np.stack(outs["Identity_1"])},
+               "regressors": outs["Identity"], "scores": outs["Identity_1"]},
               str(path), metadata={"source": json.dumps({"model": PATH_IN_WHEEL, "sha256": MODEL_SHA256, "images": labels,
                                                          "runtime": "ai-edge-litert Interpreter (no delegates)"})})
     os.chmod(path, 0o644)
