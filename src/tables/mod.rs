@@ -1,14 +1,15 @@
 //! Observations and events as polars DataFrames and Parquet files.
 //!
-//! Schema version 7 (every table has a `schema_version` column and the
+//! Schema version 9 (every table has a `schema_version` column and the
 //! `proctor.schema_version` file metadata key; version 2 added the frames
 //! table's audio and lip columns, version 3 `candidate_face` and
 //! `candidate_distance`, version 4 `voice_similarity`, version 5 the
 //! detections table's `mouth_open` and `keypoints` and the evidence table,
 //! version 6 the frames table's `objects_detected`, `faces_detected` and
 //! `cluster_distance` and the evidence table's `other_face` pictures,
-//! version 7 the frames table's `faces_described`; the readers read versions
-//! 1 to 7):
+//! version 7 the frames table's `faces_described`, version 8 the detections
+//! table's `in_hand`, `runner_up` and `runner_up_score`, version 9 its
+//! `hand`; the readers read versions `OLDEST_READABLE` to 9):
 //!
 //! * frames: one row per analysed frame: `recording`, `frame`, `t_s`,
 //!   `pts_s`, `width`, `height`, `mean_luma`, `audio_db`, `audio_peak_dbfs`
