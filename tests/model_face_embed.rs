@@ -6,7 +6,7 @@
 //! per chip (0 astronaut, 1 carphone man, 2 a false detection on the astronaut's mission
 //! patch).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
 use candle_core::Device;
@@ -19,9 +19,7 @@ use proctor::detect::face_embed::{
 use proctor::detect::landmarks::{FaceBox, LandmarkModels};
 use proctor::detect::yunet::{YuFace, YuNetDetector};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::util::root;
 
 struct Reference {
     chips: Vec<RgbImage>,

@@ -2,20 +2,12 @@
 //! the inputs `models/convert_hand.py` wrote (`fixtures/reference/hand_landmark.safetensors`:
 //! the drawn hand of `palm_hand.png`, and the astronaut, no hand).
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use proctor::detect::hand::HandNet;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
-    Ok((a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
-}
+use crate::util::{max_abs_diff, root};
 
 #[test]
 fn hand_landmarks_match_tflite() -> Result<()> {

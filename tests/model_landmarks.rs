@@ -6,7 +6,7 @@
 //! `fixtures/reference/{face_landmark,iris_landmark,face_pipeline}.safetensors` hold
 //! the exact model inputs (NHWC, [0,1]) and ai-edge-litert's raw outputs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
@@ -16,16 +16,10 @@ use proctor::geometry::{self, Eye};
 use proctor::detect::iris::Iris;
 use proctor::detect::landmarks::{FaceBox, LandmarkModels};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::util::{max_abs_diff, root};
 
 fn load(path: &Path) -> Result<std::collections::HashMap<String, Tensor>> {
     candle_core::safetensors::load(path, &Device::Cpu).with_context(|| format!("reading {}", path.display()))
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
-    Ok((a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
 }
 
 fn vb(path: &Path) -> Result<VarBuilder<'static>> {

@@ -1,20 +1,12 @@
 //! The palm detector's candle port against the TF Lite runtime: raw outputs on
 //! the inputs `models/convert_palm.py` wrote (`fixtures/reference/palm_detection.safetensors`).
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use proctor::detect::palm::PalmNet;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
-    Ok((a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
-}
+use crate::util::{max_abs_diff, root};
 
 #[test]
 fn palm_detector_matches_tflite() -> Result<()> {

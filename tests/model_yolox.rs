@@ -9,7 +9,7 @@
 //!   per-class NMS IoU 0.45, min_score 0.1), boxes in original pixels.
 //! Weights: `models/yolox_nano.safetensors` (made by `convert(workdir, outdir)`).
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
 use candle_core::{DType, Device, Module, Tensor};
@@ -18,9 +18,7 @@ use proctor::detect::letterbox::{self, Letterbox, Placement};
 use proctor::detect::objects::{self, ObjectDetection, ObjectModel};
 use proctor::detect::yolox::{self, YoloX};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::util::root;
 
 fn weights(root: &Path) -> Result<Vec<u8>> {
     let p = root.join("models/yolox_nano.safetensors");

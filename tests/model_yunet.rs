@@ -7,20 +7,18 @@
 //! agrees with OpenCV's own FaceDetectorYN (IoU 1.0 on every face), for the
 //! PNG and JPEG fixtures.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::Device;
 use proctor::detect::boxes::{iou, nms};
 use proctor::detect::yunet::{decode, suppress_nested, YuFace, YuNetDetector, NUM_OUTPUTS};
 
+use crate::util::root;
+
 /// Largest |candle - onnxruntime| allowed on the raw outputs (sigmoid scores,
 /// box and keypoint offsets in cells). Both run the same f32 weights; the
 /// observed difference is ~1e-5 (printed by the test).
 const PARITY_TOL: f32 = 1e-3;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn detector(root: &Path) -> YuNetDetector {
     YuNetDetector::from_bytes(&std::fs::read(root.join("models/yunet_n.safetensors")).unwrap(), &Device::Cpu).unwrap()

@@ -12,6 +12,12 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The largest absolute difference of two tensors of one shape (the parity tests'
+/// measure against the original runtimes).
+pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> anyhow::Result<f32> {
+    Ok((a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     let p = root().join("fixtures").join(name);
     assert!(p.exists(), "missing fixture {} (run fixtures/make_fixtures.sh)", p.display());
