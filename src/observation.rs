@@ -225,13 +225,11 @@ pub fn observe_faces(found: &[crate::detect::FaceFound]) -> Vec<FaceObs> {
 /// kinds: a hand on a laptop's keyboard does not hold it). Each kind's rule
 /// asks its own score of them.
 pub fn observe_objects(found: &[crate::detect::ObjectDetection], hands: &[([f32; 4], Option<crate::detect::hand::Side>)], oc: &crate::config::ObjectConfig) -> Vec<ObjectObs> {
-    use crate::kinds::EventKind;
-    let holdable = [EventKind::Phone.as_str(), EventKind::Book.as_str()];
     found
         .iter()
         .filter_map(|d| {
             let category = oc.category_of(d.class_name)?.to_string();
-            let holding: Vec<_> = if holdable.contains(&category.as_str()) {
+            let holding: Vec<_> = if holdable(d, oc) {
                 hands.iter().filter(|(h, _)| crate::detect::objects::touches(h, &d.bbox)).collect()
             } else {
                 Vec::new()
@@ -250,6 +248,15 @@ pub fn observe_objects(found: &[crate::detect::ObjectDetection], hands: &[([f32;
             })
         })
         .collect()
+}
+
+/// The categories a hand can hold: looked for around hands, and marked held.
+pub const HELD_CATEGORIES: [&str; 2] = [crate::kinds::EventKind::Phone.as_str(), crate::kinds::EventKind::Book.as_str()];
+
+/// Whether `d` is a phone or book kept at `objects.keep_min_score`: something
+/// [`observe_objects`] marks held when a hand touches it.
+pub fn holdable(d: &crate::detect::ObjectDetection, oc: &crate::config::ObjectConfig) -> bool {
+    d.score as f64 >= oc.keep_min_score && oc.category_of(d.class_name).is_some_and(|c| HELD_CATEGORIES.contains(&c))
 }
 
 /// Mean BT.601 luma of an RGB picture, sampling every other pixel.

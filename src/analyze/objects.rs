@@ -119,24 +119,23 @@ fn which_hands(
     models: &Models,
     cfg: &Config,
 ) -> anyhow::Result<Vec<HandSeen>> {
-    let oc = &cfg.objects;
-    let holdable = |d: &&crate::detect::ObjectDetection| {
-        d.score as f64 >= oc.keep_min_score && oc.category_of(d.class_name).is_some_and(|c| HAND_CROP_CATEGORIES.contains(&c))
-    };
-    let held: Vec<&crate::detect::ObjectDetection> = dets.iter().filter(holdable).collect();
-    let holding: Vec<&crate::detect::palm::Palm> = palms
+    let held: Vec<&crate::detect::ObjectDetection> = dets.iter().filter(|d| crate::observation::holdable(d, &cfg.objects)).collect();
+    let touching: Vec<bool> = palms
         .iter()
-        .filter(|p| held.iter().any(|d| crate::detect::objects::touches(&crate::detect::objects::hand_reach(p.bbox), &d.bbox)))
+        .map(|p| held.iter().any(|d| crate::detect::objects::touches(&crate::detect::objects::hand_reach(p.bbox), &d.bbox)))
         .collect();
-    let marks = match &models.hand_landmarks {
+    let holding: Vec<&crate::detect::palm::Palm> = palms.iter().zip(&touching).filter(|(_, &t)| t).map(|(p, _)| p).collect();
+    let mut marks = match &models.hand_landmarks {
         Some(m) => m.run(img, &holding)?,
         None => Vec::new(),
-    };
+    }
+    .into_iter();
     Ok(palms
         .iter()
-        .map(|p| {
-            let m = holding.iter().position(|h| std::ptr::eq(*h, p)).and_then(|k| marks.get(k));
-            HandSeen { bbox: p.bbox, score: p.score, presence: m.map(|m| m.presence), side: m.and_then(|m| m.side()) }
+        .zip(touching)
+        .map(|(p, t)| {
+            let m = if t { marks.next() } else { None };
+            HandSeen { bbox: p.bbox, score: p.score, presence: m.as_ref().map(|m| m.presence), side: m.and_then(|m| m.side()) }
         })
         .collect())
 }
@@ -145,8 +144,6 @@ fn which_hands(
 /// crop shows is in the whole-frame pass already).
 pub(super) const FACE_CROP_CATEGORIES: [&str; 1] = [crate::kinds::EventKind::Phone.as_str()];
 
-/// The categories taken from the crops around hands: what is held.
-pub(super) const HAND_CROP_CATEGORIES: [&str; 2] = [crate::kinds::EventKind::Phone.as_str(), crate::kinds::EventKind::Book.as_str()];
 
 /// One crop to look at again: the picture's index, the crop box, and the box a
 /// detection must touch to count (the hand's reach), if any.
@@ -266,7 +263,7 @@ pub(super) fn look_near_hands(
             ps.iter().take(MAX_HAND_CROPS).filter_map(move |p| Some((i, hand_crop(p.bbox, p.towards_fingers(), w, h)?, Some(hand_reach(p.bbox)))))
         })
         .collect();
-    look_again(model, pictures, &crops, ("hand", &HAND_CROP_CATEGORIES), found, looked, cfg)
+    look_again(model, pictures, &crops, ("hand", &crate::observation::HELD_CATEGORIES), found, looked, cfg)
 }
 
 /// Hands looked at per picture: two people's.

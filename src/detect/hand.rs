@@ -44,8 +44,6 @@ use super::tflite_ops::Conv;
 
 /// Side of the square input.
 pub const INPUT_SIZE: usize = 224;
-/// Hand points.
-pub const NUM_POINTS: usize = 21;
 
 fn relu6(x: &Tensor) -> Result<Tensor> {
     x.clamp(0f32, 6f32)
@@ -218,16 +216,13 @@ impl Side {
 }
 
 /// What the landmark model says of one palm.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HandMarks {
     /// Hand presence (0-1): whether the square holds a hand at all.
     pub presence: f32,
     /// The model's handedness score (0-1): how sure it is that this is the
     /// subject's right hand (its "Left" of a mirrored picture).
     pub handedness: f32,
-    /// The 21 points in pixels of the picture.
-    #[serde(skip)]
-    pub points: Vec<[f32; 2]>,
 }
 
 /// A hand is named only from this presence and this far from an even handedness.
@@ -269,18 +264,10 @@ impl HandLandmarker {
             warp_roi(image, roi, INPUT_SIZE, false, &mut buf);
         }
         let x = Tensor::from_vec(buf, (rois.len(), 3, INPUT_SIZE, INPUT_SIZE), &self.device)?;
-        let (handedness, presence, points) = self.net.forward(&x)?;
+        // the 21 points are not used: what an object's event says needs only the two scores
+        let (handedness, presence, _points) = self.net.forward(&x)?;
         let (handedness, presence): (Vec<f32>, Vec<f32>) = (handedness.to_vec1()?, presence.to_vec1()?);
-        let points: Vec<Vec<f32>> = points.to_vec2()?;
-        Ok(rois
-            .iter()
-            .enumerate()
-            .map(|(i, roi)| HandMarks {
-                presence: presence[i],
-                handedness: handedness[i],
-                points: points[i].chunks_exact(3).map(|p| roi.project(p[0], p[1], INPUT_SIZE, false)).collect(),
-            })
-            .collect())
+        Ok(handedness.into_iter().zip(presence).map(|(handedness, presence)| HandMarks { presence, handedness }).collect())
     }
 }
 
@@ -312,7 +299,7 @@ mod tests {
 
     #[test]
     fn a_hand_is_named_only_when_the_model_is_sure() {
-        let seen = |presence, handedness| HandMarks { presence, handedness, points: Vec::new() };
+        let seen = |presence, handedness| HandMarks { presence, handedness };
         assert_eq!(seen(0.9, 0.95).side(), Some(Side::Right), "the model's mirrored left is the subject's right");
         assert_eq!(seen(0.9, 0.05).side(), Some(Side::Left));
         assert_eq!(seen(0.9, 0.6).side(), None, "too close to even");

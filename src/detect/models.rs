@@ -96,8 +96,9 @@ fn bytes_of(m: &Embedded, dir: Option<&Path>) -> Result<std::borrow::Cow<'static
 pub struct Which {
     pub faces: bool,
     pub objects: bool,
-    /// The palm detector, for the crops around hands (`objects.hand_crop`):
-    /// loaded only with the objects.
+    /// The palm detector and the hand landmark model, for the crops around
+    /// hands and which hand holds an object (`objects.hand_crop`): loaded
+    /// only with the objects.
     pub hands: bool,
     pub speech: bool,
     pub identity: bool,
