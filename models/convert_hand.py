@@ -105,15 +105,7 @@ def reference(workdir: Path, fixtures: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    here = Path(__file__).resolve().parent
-    workdir = Path(argv[1]) if len(argv) > 1 else here.parent / "target" / "model-work" / "hand"
-    outdir = Path(argv[2]) if len(argv) > 2 else here
-    fixtures = Path(argv[3]) if len(argv) > 3 else here.parent / "fixtures"
-    Path(workdir).mkdir(parents=True, exist_ok=True)
-    print(json.dumps(convert(workdir, outdir), indent=2))
-    for p in reference(workdir, fixtures):
-        print(f"wrote {p} ({p.stat().st_size} bytes)")
-    return 0
+    return convert_palm.run_main(sys.modules[__name__], "hand", argv)
 
 
 if __name__ == "__main__":

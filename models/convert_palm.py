@@ -168,13 +168,19 @@ def reference(workdir: Path, fixtures: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    return run_main(sys.modules[__name__], "palm", argv)
+
+
+def run_main(converter, work: str, argv: list[str]) -> int:
+    """A converter's command line, `[workdir] [outdir] [fixtures]`: `converter.convert`,
+    then `converter.reference` (workdir defaults to target/model-work/`work`)."""
     here = Path(__file__).resolve().parent
-    workdir = Path(argv[1]) if len(argv) > 1 else here.parent / "target" / "model-work" / "palm"
+    workdir = Path(argv[1]) if len(argv) > 1 else here.parent / "target" / "model-work" / work
     outdir = Path(argv[2]) if len(argv) > 2 else here
     fixtures = Path(argv[3]) if len(argv) > 3 else here.parent / "fixtures"
     Path(workdir).mkdir(parents=True, exist_ok=True)
-    print(json.dumps(convert(workdir, outdir), indent=2))
-    for p in reference(workdir, fixtures):
+    print(json.dumps(converter.convert(workdir, outdir), indent=2))
+    for p in converter.reference(workdir, fixtures):
         print(f"wrote {p} ({p.stat().st_size} bytes)")
     return 0
 
